@@ -1,0 +1,45 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Ajv, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { ApiError } from './http.js';
+
+const addFormats = addFormatsModule.default;
+
+/** The operator API's own JSON Schemas (schemas/api.schema.json): one source for validation and OpenAPI. */
+export function loadApiSchema(): { definitions: Record<string, object> } {
+  for (const relative of ['../../../schemas/api.schema.json', '../../schemas/api.schema.json']) {
+    try {
+      return JSON.parse(readFileSync(fileURLToPath(new URL(relative, import.meta.url)), 'utf8')) as { definitions: Record<string, object> };
+    } catch {
+      /* compiled (dist/src/api) or source (src/api) layout: try the other */
+    }
+  }
+  throw new Error('schemas/api.schema.json not found');
+}
+
+export class ApiValidator {
+  private readonly validators = new Map<string, ValidateFunction>();
+
+  constructor() {
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    addFormats(ajv, ['date-time']);
+    const schema = loadApiSchema();
+    ajv.addSchema(schema, 'api');
+    for (const name of Object.keys(schema.definitions)) {
+      this.validators.set(name, ajv.getSchema(`api#/definitions/${name}`) as ValidateFunction);
+    }
+  }
+
+  /** Returns the body typed as T, or throws a 400 listing every violation. */
+  check<T>(definition: string, body: unknown): T {
+    const validate = this.validators.get(definition);
+    if (validate === undefined) throw new Error(`no API schema ${definition}`);
+    if (validate(body ?? {})) return (body ?? {}) as T;
+    const details = (validate.errors ?? []).map((e) => ({
+      path: e.instancePath === '' ? '/' : e.instancePath,
+      message: e.keyword === 'additionalProperties' ? `unknown property "${String((e.params as { additionalProperty: string }).additionalProperty)}"` : (e.message ?? 'invalid'),
+    }));
+    throw new ApiError(400, 'invalid_body', `request body does not match ${definition}`, details);
+  }
+}

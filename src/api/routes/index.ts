@@ -1,0 +1,30 @@
+import type { Clock } from '../../clock.js';
+import type { CommandRouter } from '../../cluster/command-router.js';
+import type { Config } from '../../config.js';
+import type { CsmsMetrics } from '../../metrics.js';
+import type { OcppSchemas } from '../../ocpp/validation.js';
+import type { Store } from '../../store/store.js';
+import { ApiValidator } from '../api-schemas.js';
+import type { RouteSpec } from '../route-spec.js';
+import { commandRoutes } from './commands.js';
+import { stationDataRoutes } from './station-data.js';
+import { stationRoutes } from './stations.js';
+
+export interface ApiRouteDeps {
+  config: Config;
+  store: Store;
+  router: CommandRouter;
+  schemas: OcppSchemas;
+  metrics: CsmsMetrics;
+  clock: Clock;
+}
+
+/** Every /api/v1 route, in the order the OpenAPI document lists them. */
+export function buildApiRoutes(deps: ApiRouteDeps): RouteSpec[] {
+  const validator = new ApiValidator();
+  return [
+    ...stationRoutes({ store: deps.store, router: deps.router, validator }),
+    ...commandRoutes({ ...deps, callTimeoutMs: deps.config.callTimeoutMs }),
+    ...stationDataRoutes(deps.store),
+  ];
+}

@@ -1,0 +1,145 @@
+import type { CommandRouter } from '../../cluster/command-router.js';
+import { hashPassword } from '../../security/passwords.js';
+import { parseIdentity } from '../../station/admission.js';
+import type { BootPolicy, SecurityProfile, StationPatch, StationRecord, Store } from '../../store/store.js';
+import type { ApiValidator } from '../api-schemas.js';
+import { ApiError, type ApiRequest } from '../http.js';
+import type { RouteSpec } from '../route-spec.js';
+
+interface StationBody {
+  securityProfile?: SecurityProfile;
+  password?: string;
+  bootPolicy?: BootPolicy;
+}
+
+export interface StationRouteDeps {
+  store: Store;
+  router: CommandRouter;
+  validator: ApiValidator;
+}
+
+/** The station as the operator sees it: registration, boot state, where it is connected, what it reported. */
+export async function stationView(deps: StationRouteDeps, station: StationRecord): Promise<object> {
+  const [connectors, location] = await Promise.all([deps.store.getConnectors(station.id), deps.router.locate(station.id)]);
+  const evses = new Map<number, { id: number; connectors: { id: number; status: string; updatedAt: string }[] }>();
+  for (const connector of connectors) {
+    let evse = evses.get(connector.evseId);
+    if (evse === undefined) {
+      evse = { id: connector.evseId, connectors: [] };
+      evses.set(connector.evseId, evse);
+    }
+    evse.connectors.push({ id: connector.connectorId, status: connector.status, updatedAt: connector.updatedAt.toISOString() });
+  }
+  return {
+    id: station.id,
+    securityProfile: station.securityProfile,
+    bootPolicy: station.bootPolicy,
+    bootStatus: station.bootStatus,
+    connected: location.connected,
+    nodeId: location.nodeId ?? null,
+    lastSeen: station.lastSeen?.toISOString() ?? null,
+    lastBootReason: station.lastBootReason ?? null,
+    chargingStation: station.chargingStation ?? null,
+    evses: [...evses.values()].sort((a, b) => a.id - b.id).map((e) => ({ ...e, connectors: e.connectors.sort((a, b) => a.id - b.id) })),
+    firmwareStatus: station.firmwareStatus ?? null,
+    logStatus: station.logStatus ?? null,
+    createdAt: station.createdAt.toISOString(),
+    updatedAt: station.updatedAt.toISOString(),
+  };
+}
+
+export function stationIdParam(request: ApiRequest): string {
+  const id = parseIdentity(encodeURIComponent(request.params.id ?? ''));
+  if (id === undefined) throw new ApiError(400, 'invalid_station_id', 'a station id is 1-48 printable characters without ":"');
+  return id;
+}
+
+export async function requireStation(store: Store, id: string): Promise<StationRecord> {
+  const station = await store.getStation(id);
+  if (station === undefined) throw new ApiError(404, 'station_not_found', `no station ${id}`);
+  return station;
+}
+
+async function toPatch(body: StationBody): Promise<StationPatch> {
+  return {
+    ...(body.securityProfile !== undefined ? { securityProfile: body.securityProfile } : {}),
+    ...(body.bootPolicy !== undefined ? { bootPolicy: body.bootPolicy } : {}),
+    ...(body.password !== undefined ? { passwordHash: await hashPassword(body.password) } : {}),
+  };
+}
+
+export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
+  const { store, router, validator } = deps;
+  return [
+    {
+      method: 'put',
+      path: '/api/v1/stations/{id}',
+      summary: 'Register a station or update its registration',
+      tag: 'Stations',
+      body: 'StationPut',
+      responses: { 200: 'Station updated', 201: 'Station registered', 400: 'Invalid body' },
+      handler: async (request) => {
+        const id = stationIdParam(request);
+        const body = validator.check<StationBody>('StationPut', request.body);
+        const { station, created } = await store.upsertStation(id, await toPatch(body));
+        return { status: created ? 201 : 200, body: await stationView(deps, station) };
+      },
+    },
+    {
+      method: 'patch',
+      path: '/api/v1/stations/{id}',
+      summary: 'Change part of a registration (e.g. accept a Pending station with {"bootPolicy":"Accepted"})',
+      tag: 'Stations',
+      body: 'StationPatch',
+      responses: { 200: 'Station updated', 400: 'Invalid body', 404: 'Unknown station' },
+      handler: async (request) => {
+        const id = stationIdParam(request);
+        const body = validator.check<StationBody>('StationPatch', request.body);
+        await requireStation(store, id);
+        const { station } = await store.upsertStation(id, await toPatch(body));
+        return { status: 200, body: await stationView(deps, station) };
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/v1/stations',
+      summary: 'List stations; ?connected=true|false filters by connection state',
+      tag: 'Stations',
+      query: { connected: 'true | false' },
+      responses: { 200: 'Stations' },
+      handler: async (request) => {
+        const filter = request.query.get('connected');
+        if (filter !== null && filter !== 'true' && filter !== 'false') {
+          throw new ApiError(400, 'invalid_query', 'connected must be true or false');
+        }
+        const views = await Promise.all((await store.listStations()).map((s) => stationView(deps, s)));
+        const items = filter === null ? views : views.filter((v) => (v as { connected: boolean }).connected === (filter === 'true'));
+        return { status: 200, body: { items } };
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/v1/stations/{id}',
+      summary: 'One station: registration, boot state, connection, reported identity, connectors',
+      tag: 'Stations',
+      responses: { 200: 'Station', 404: 'Unknown station' },
+      handler: async (request) => {
+        const station = await requireStation(store, stationIdParam(request));
+        return { status: 200, body: await stationView(deps, station) };
+      },
+    },
+    {
+      method: 'del',
+      path: '/api/v1/stations/{id}',
+      summary: 'Remove a station (a connected station is disconnected)',
+      tag: 'Stations',
+      responses: { 204: 'Deleted', 404: 'Unknown station' },
+      handler: async (request) => {
+        const id = stationIdParam(request);
+        if (!(await store.deleteStation(id))) throw new ApiError(404, 'station_not_found', `no station ${id}`);
+        await router.disconnect(id, 'station deleted by the operator');
+        return { status: 204 };
+      },
+    },
+  ];
+}

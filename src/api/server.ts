@@ -1,0 +1,55 @@
+import type { Logger } from '../log.js';
+import type { CsmsMetrics } from '../metrics.js';
+import type { TemplatedApp } from '../transport/uws.js';
+import { HttpRouter } from './http.js';
+import { buildOpenApi } from './openapi.js';
+import { uwsPattern, type RouteSpec } from './route-spec.js';
+
+export interface ApiServerDeps {
+  metrics: CsmsMetrics;
+  log: Logger;
+  apiToken: string | undefined;
+  version: string;
+  /** Becomes true once every listener is up (CONTRACT §1: /health answers 200 only then). */
+  isReady: () => boolean;
+}
+
+/** Mounts the operator API, /health, /metrics and /api/v1/openapi.json on a uWS app. */
+export function mountApi(app: TemplatedApp, deps: ApiServerDeps, routes: readonly RouteSpec[]): void {
+  const router = new HttpRouter(app, deps.log, deps.apiToken);
+  const builtIn: RouteSpec[] = [
+    {
+      method: 'get',
+      path: '/health',
+      summary: 'Readiness: 200 {"status":"ok"} once every listener is up',
+      tag: 'Operations',
+      public: true,
+      responses: { 200: 'Ready', 503: 'Starting or stopping' },
+      handler: () =>
+        deps.isReady()
+          ? { status: 200, body: { status: 'ok' } }
+          : { status: 503, body: { status: 'unavailable' } },
+    },
+    {
+      method: 'get',
+      path: '/metrics',
+      summary: 'Prometheus metrics (text exposition format)',
+      tag: 'Operations',
+      public: true,
+      responses: { 200: 'Metrics' },
+      handler: async () => ({ status: 200, text: await deps.metrics.render(), contentType: deps.metrics.registry.contentType }),
+    },
+  ];
+  let openApi: object | undefined;
+  const openApiRoute: RouteSpec = {
+    method: 'get',
+    path: '/api/v1/openapi.json',
+    summary: 'This document',
+    tag: 'Operations',
+    responses: { 200: 'OpenAPI 3.1 document' },
+    handler: () => ({ status: 200, body: (openApi ??= buildOpenApi(all, deps.version)) }),
+  };
+  const all = [...builtIn, openApiRoute, ...routes];
+  for (const route of all) router.route(route.method, uwsPattern(route.path), route.handler, { public: route.public ?? false });
+  router.fallback();
+}

@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { buildApiRoutes } from './api/routes/index.js';
+import { mountApi } from './api/server.js';
+import { systemClock, type Clock } from './clock.js';
+import { LocalCommandRouter, type CommandRouter } from './cluster/command-router.js';
+import { resolveConfig, type Config } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import { CsmsMetrics } from './metrics.js';
+import { OcppSchemas } from './ocpp/validation.js';
+import { StationGatekeeper } from './station/admission.js';
+import { buildHandlerTable } from './station/handlers/index.js';
+import { SessionRegistry } from './station/registry.js';
+import type { StationServices } from './station/types.js';
+import { openStore } from './store/open-store.js';
+import type { Store } from './store/store.js';
+import { mountOcppListener } from './transport/ocpp-listener.js';
+import { listen, loadNativeUws, type us_listen_socket } from './transport/uws.js';
+
+export interface RunningCsms {
+  ocppPort: number;
+  apiPort: number;
+  config: Config;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  clock?: Clock;
+  log?: Logger;
+}
+
+/** RFC 6455 1001: the server is going away. */
+const CLOSE_GOING_AWAY = 1001;
+
+function packageVersion(): string {
+  for (const relative of ['../../package.json', '../package.json']) {
+    try {
+      return (JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as { version: string }).version;
+    } catch {
+      /* source or compiled layout */
+    }
+  }
+  return '0.0.0';
+}
+
+/**
+ * Starts a whole CSMS node in-process. `raw` uses the environment variable names of CONTRACT §2; tests pass
+ * port 0 for ephemeral ports.
+ */
+export async function startCsms(raw: Record<string, string | number | undefined>, options: StartOptions = {}): Promise<RunningCsms> {
+  return startCsmsWithConfig(resolveConfig(raw), options);
+}
+
+/** The composition root: adapters at the edges, the station core in the middle. */
+export async function startCsmsWithConfig(config: Config, options: StartOptions = {}): Promise<RunningCsms> {
+  const uws = loadNativeUws();
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? createLogger(config.logLevel, { nodeId: config.nodeId });
+  const metrics = new CsmsMetrics();
+  const schemas = new OcppSchemas();
+
+  if (config.databaseUrl === undefined) mkdirSync(config.dataDir, { recursive: true });
+  const store: Store = await openStore({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    onCommit: (batchSize, seconds) => {
+      metrics.storeBatchSize.observe(batchSize);
+      metrics.storeCommitSeconds.observe(seconds);
+    },
+    onBatchError: (err, batchSize) => log.error({ err, batchSize }, 'group commit failed; retrying its writes one by one'),
+    onLazyError: (err, writer) => log.warn({ err, writer }, 'lazy write failed'),
+    onIdleError: (err) => log.warn({ err }, 'idle database connection failed'),
+  });
+
+  const services: StationServices = { config, store, schemas, metrics, clock, log };
+  const registry = new SessionRegistry(services, buildHandlerTable());
+  const router: CommandRouter = new LocalCommandRouter(registry, clock, config.nodeId);
+  const gatekeeper = new StationGatekeeper(config, store, metrics, log);
+
+  let ready = false;
+  const listenSockets: us_listen_socket[] = [];
+  try {
+    const ocppApp = uws.App();
+    mountOcppListener(uws, ocppApp, { gatekeeper, registry, metrics, log }, {
+      maxPayloadBytes: config.maxPayloadBytes,
+      idleTimeoutSeconds: config.idleTimeoutSeconds,
+      maxBackpressureBytes: 4 * config.maxPayloadBytes,
+    });
+    const ocpp = await listen(uws, ocppApp, config.ocppHost, config.ocppPort);
+    listenSockets.push(ocpp.socket);
+
+    const apiApp = uws.App();
+    const routes = buildApiRoutes({ config, store, router, schemas, metrics, clock });
+    mountApi(apiApp, { metrics, log, apiToken: config.apiToken, version: packageVersion(), isReady: () => ready }, routes);
+    const api = await listen(uws, apiApp, config.apiHost, config.apiPort);
+    listenSockets.push(api.socket);
+
+    ready = true;
+    log.info({ ocppPort: ocpp.port, apiPort: api.port, store: store.kind, schemas: schemas.size }, 'CSMS ready');
+
+    let stopping: Promise<void> | undefined;
+    const stop = (): Promise<void> =>
+      (stopping ??= (async () => {
+        ready = false;
+        for (const socket of listenSockets) uws.us_listen_socket_close(socket);
+        registry.closeAll(CLOSE_GOING_AWAY, 'CSMS shutting down');
+        await router.close();
+        await store.close();
+        log.info('CSMS stopped');
+      })());
+    return { ocppPort: ocpp.port, apiPort: api.port, config, stop };
+  } catch (err) {
+    for (const socket of listenSockets) uws.us_listen_socket_close(socket);
+    await store.close().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,89 @@
+import type { Clock } from '../clock.js';
+import { CallAbortedError, CallRefusedError, CallTimeoutError, OcppError } from '../ocpp/errors.js';
+import type { JsonPayload } from '../ocpp/frame.js';
+import type { SessionRegistry } from '../station/registry.js';
+
+/** What became of an operator command, independent of where the station is connected. */
+export type CommandOutcome =
+  | { kind: 'result'; response: JsonPayload }
+  | { kind: 'callError'; code: string; description: string; details: JsonPayload }
+  | { kind: 'timeout' }
+  | { kind: 'notConnected'; reason: string }
+  | { kind: 'refused'; reason: string }
+  | { kind: 'unavailable'; reason: string };
+
+export interface StationLocation {
+  connected: boolean;
+  nodeId: string | undefined;
+}
+
+/**
+ * Station lookup and command delivery. In-process for a single node; the Redis implementation reaches
+ * stations held by other nodes and runs the command there, through the station's own actor.
+ */
+export interface CommandRouter {
+  locate(stationId: string): Promise<StationLocation>;
+  /** `deadline` (epoch ms) counts from when the operator asked: queue time behind other calls included. */
+  send(stationId: string, action: string, payload: JsonPayload, deadline: number): Promise<CommandOutcome>;
+  /** Disconnects the station wherever it is (operator deleted it). */
+  disconnect(stationId: string, reason: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Runs a command on a station this process holds. Shared by the local router and the cluster's receiving side. */
+export async function executeLocally(
+  registry: SessionRegistry,
+  clock: Clock,
+  stationId: string,
+  action: string,
+  payload: JsonPayload,
+  deadline: number,
+): Promise<CommandOutcome> {
+  const session = registry.get(stationId);
+  if (session === undefined || session.isClosed) return { kind: 'notConnected', reason: `station ${stationId} is not connected` };
+  let timer: NodeJS.Timeout | undefined;
+  // The station's actor times out the call in flight; this covers a call still queued behind others.
+  const expiry = new Promise<CommandOutcome>((resolve) => {
+    timer = setTimeout(() => resolve({ kind: 'timeout' }), Math.max(0, deadline - clock.now()));
+  });
+  try {
+    return await Promise.race([session.call(action, payload, deadline).then(toResult, toOutcome), expiry]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function toResult(response: JsonPayload): CommandOutcome {
+  return { kind: 'result', response };
+}
+
+function toOutcome(err: unknown): CommandOutcome {
+  if (err instanceof OcppError) return { kind: 'callError', code: err.code, description: err.message, details: err.details };
+  if (err instanceof CallTimeoutError) return { kind: 'timeout' };
+  if (err instanceof CallRefusedError) return { kind: 'refused', reason: err.message };
+  if (err instanceof CallAbortedError) return { kind: 'notConnected', reason: err.message };
+  throw err;
+}
+
+export class LocalCommandRouter implements CommandRouter {
+  constructor(
+    private readonly registry: SessionRegistry,
+    private readonly clock: Clock,
+    private readonly nodeId: string,
+  ) {}
+
+  async locate(stationId: string): Promise<StationLocation> {
+    const connected = this.registry.get(stationId) !== undefined;
+    return { connected, nodeId: connected ? this.nodeId : undefined };
+  }
+
+  send(stationId: string, action: string, payload: JsonPayload, deadline: number): Promise<CommandOutcome> {
+    return executeLocally(this.registry, this.clock, stationId, action, payload, deadline);
+  }
+
+  async disconnect(stationId: string, reason: string): Promise<void> {
+    this.registry.get(stationId)?.close(1000, reason);
+  }
+
+  async close(): Promise<void> {}
+}

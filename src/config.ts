@@ -1,0 +1,155 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Ajv } from 'ajv';
+
+/** Runtime configuration: CONTRACT.md §2, plus the few keys README documents. */
+export interface Config {
+  ocppPort: number;
+  ocppHost: string;
+  ocppTlsPort: number | undefined;
+  tlsCert: string[];
+  tlsKey: string[];
+  tlsClientCa: string | undefined;
+  trustedProxies: string[];
+  caCert: string | undefined;
+  caKey: string | undefined;
+  apiPort: number;
+  apiHost: string;
+  apiToken: string | undefined;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  nodeId: string;
+  unknownStations: 'reject' | 'accept' | 'pending';
+  heartbeatIntervalSeconds: number;
+  bootRetryIntervalSeconds: number;
+  callTimeoutMs: number;
+  logLevel: string;
+  /** Largest OCPP frame accepted; a station sending more is disconnected (1009). */
+  maxPayloadBytes: number;
+  /** Seconds of silence after which uWS pings, then closes a dead socket. */
+  idleTimeoutSeconds: number;
+  /** Id tokens of this group act as master pass (C16). */
+  masterPassGroup: string | undefined;
+  workers: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly key: string, message: string) {
+    super(`invalid configuration: ${key}: ${message}`);
+  }
+}
+
+type RawConfig = Record<string, string | number | undefined>;
+
+const schemaPath = fileURLToPath(new URL('../../schemas/config.schema.json', import.meta.url));
+const INTEGER_KEYS = new Set([
+  'CSMS_OCPP_PORT', 'CSMS_OCPP_TLS_PORT', 'CSMS_API_PORT', 'CSMS_HEARTBEAT_INTERVAL',
+  'CSMS_BOOT_RETRY_INTERVAL', 'CSMS_CALL_TIMEOUT_MS', 'CSMS_MAX_PAYLOAD_BYTES', 'CSMS_IDLE_TIMEOUT',
+  'CSMS_WORKERS',
+]);
+
+function loadSchema(): object {
+  // The compiled file lives in dist/src; the schema stays at the repository root.
+  for (const candidate of [schemaPath, fileURLToPath(new URL('../schemas/config.schema.json', import.meta.url))]) {
+    try {
+      return JSON.parse(readFileSync(candidate, 'utf8')) as object;
+    } catch {
+      /* try the next location */
+    }
+  }
+  throw new Error('schemas/config.schema.json not found');
+}
+
+/** Environment strings become integers where the schema wants integers; a bad number stays a string and fails validation. */
+function coerce(raw: RawConfig): RawConfig {
+  const out: RawConfig = {};
+  for (const [key, value] of Object.entries(raw)) {
+    if (value === undefined || value === '') continue;
+    if (INTEGER_KEYS.has(key) && typeof value === 'string' && /^-?\d+$/.test(value.trim())) {
+      out[key] = Number(value.trim());
+    } else {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+function split(list: string | number | undefined): string[] {
+  if (list === undefined) return [];
+  return String(list).split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+/**
+ * Reads the config file (if any) and the environment; the environment wins. Throws ConfigError naming the
+ * first offending key.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: string): Config {
+  const known = Object.keys((loadSchema() as { properties: Record<string, unknown> }).properties);
+  let fromFile: RawConfig = {};
+  if (configFile !== undefined) {
+    try {
+      fromFile = JSON.parse(readFileSync(configFile, 'utf8')) as RawConfig;
+    } catch (err) {
+      throw new ConfigError('--config', `cannot read ${configFile}: ${(err as Error).message}`);
+    }
+  }
+  const fromEnv: RawConfig = {};
+  for (const key of known) fromEnv[key] = env[key];
+  return resolveConfig({ ...coerce(fromFile), ...coerce(fromEnv) });
+}
+
+/** Validates already-merged raw keys (tests pass these directly) and fills defaults. */
+export function resolveConfig(raw: RawConfig): Config {
+  const ajv = new Ajv({ allErrors: false, strict: false });
+  const validate = ajv.compile(loadSchema());
+  const merged = coerce(raw);
+  if (!validate(merged)) {
+    const err = validate.errors?.[0];
+    const key = err?.instancePath.replace(/^\//, '') || String(err?.params && 'additionalProperty' in err.params ? err.params.additionalProperty : 'config');
+    throw new ConfigError(key, err?.message ?? 'invalid');
+  }
+  const num = (key: string, fallback: number): number => (typeof merged[key] === 'number' ? (merged[key] as number) : fallback);
+  const str = (key: string): string | undefined => (merged[key] === undefined ? undefined : String(merged[key]));
+
+  const config: Config = {
+    ocppPort: num('CSMS_OCPP_PORT', 9000),
+    ocppHost: str('CSMS_OCPP_HOST') ?? '0.0.0.0',
+    ocppTlsPort: typeof merged.CSMS_OCPP_TLS_PORT === 'number' ? merged.CSMS_OCPP_TLS_PORT : undefined,
+    tlsCert: split(merged.CSMS_TLS_CERT),
+    tlsKey: split(merged.CSMS_TLS_KEY),
+    tlsClientCa: str('CSMS_TLS_CLIENT_CA'),
+    trustedProxies: split(merged.CSMS_TRUSTED_PROXIES),
+    caCert: str('CSMS_CA_CERT'),
+    caKey: str('CSMS_CA_KEY'),
+    apiPort: num('CSMS_API_PORT', 8080),
+    apiHost: str('CSMS_API_HOST') ?? '127.0.0.1',
+    apiToken: str('CSMS_API_TOKEN'),
+    dataDir: str('CSMS_DATA_DIR') ?? './data',
+    databaseUrl: str('DATABASE_URL'),
+    redisUrl: str('REDIS_URL'),
+    nodeId: str('CSMS_NODE_ID') ?? `${hostname()}-${process.pid}`,
+    unknownStations: (str('CSMS_UNKNOWN_STATIONS') ?? 'reject') as Config['unknownStations'],
+    heartbeatIntervalSeconds: num('CSMS_HEARTBEAT_INTERVAL', 300),
+    bootRetryIntervalSeconds: num('CSMS_BOOT_RETRY_INTERVAL', 30),
+    callTimeoutMs: num('CSMS_CALL_TIMEOUT_MS', 30_000),
+    logLevel: str('CSMS_LOG_LEVEL') ?? 'info',
+    maxPayloadBytes: num('CSMS_MAX_PAYLOAD_BYTES', 1024 * 1024),
+    idleTimeoutSeconds: num('CSMS_IDLE_TIMEOUT', 120),
+    masterPassGroup: str('CSMS_MASTER_PASS_GROUP'),
+    workers: num('CSMS_WORKERS', 1),
+  };
+
+  if (config.tlsCert.length !== config.tlsKey.length) {
+    throw new ConfigError('CSMS_TLS_KEY', 'CSMS_TLS_CERT and CSMS_TLS_KEY must list the same number of files');
+  }
+  if (config.ocppTlsPort !== undefined && config.tlsCert.length === 0) {
+    throw new ConfigError('CSMS_TLS_CERT', 'required when CSMS_OCPP_TLS_PORT is set');
+  }
+  const loopback = config.apiHost === '127.0.0.1' || config.apiHost === '::1' || config.apiHost === 'localhost';
+  if (!loopback && config.apiToken === undefined) {
+    throw new ConfigError('CSMS_API_TOKEN', `required when CSMS_API_HOST (${config.apiHost}) is not a loopback address`);
+  }
+  return config;
+}

@@ -1,0 +1,56 @@
+import { startCsmsWithConfig } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './log.js';
+
+/** `npm start`: configuration from the environment (and --config file), then one CSMS node until SIGTERM. */
+function configFileArgument(argv: readonly string[]): string | undefined {
+  const index = argv.indexOf('--config');
+  if (index < 0) return undefined;
+  const file = argv[index + 1];
+  if (file === undefined) throw new ConfigError('--config', 'needs a file path');
+  return file;
+}
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env, configFileArgument(process.argv.slice(2)));
+  } catch (err) {
+    // One clear line naming the key, and no stack trace: this is the operator's mistake, not ours.
+    process.stderr.write(`stroom: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  const log = createLogger(config.logLevel, { nodeId: config.nodeId });
+  let csms;
+  try {
+    csms = await startCsmsWithConfig(config, { log });
+  } catch (err) {
+    log.fatal({ err }, 'CSMS failed to start');
+    process.stderr.write(`stroom: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+
+  let signalled = false;
+  const shutdown = (signal: string): void => {
+    if (signalled) return;
+    signalled = true;
+    log.info({ signal }, 'shutting down');
+    // CONTRACT §1: exit within 10 s whatever happens.
+    const deadline = setTimeout(() => {
+      log.error('shutdown took longer than 10 s; exiting');
+      process.exit(1);
+    }, 9_000);
+    deadline.unref();
+    csms.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+void main();

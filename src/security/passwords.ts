@@ -1,0 +1,120 @@
+import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+
+/**
+ * Station passwords (security profiles 1 and 2), stored as a self-describing string
+ * `scrypt$N$r$p$saltB64$hashB64`, so the cost parameters can be raised later without breaking old hashes.
+ */
+
+const COST = 4096;
+const BLOCK_SIZE = 8;
+const PARALLELISM = 1;
+const SALT_BYTES = 16;
+const KEY_BYTES = 32;
+/** Bounds for parameters read back from a stored string: a tampered row must not make us allocate gigabytes (at most 256 MiB here). */
+const MAX_COST = 1 << 17;
+const MAX_BLOCK_SIZE = 16;
+const MAX_PARALLELISM = 16;
+const MAX_KEY_BYTES = 128;
+
+function derive(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(password, salt, keyLength, options, (error, key) => (error ? reject(error) : resolve(key)));
+  });
+}
+
+export async function hashPassword(plain: string): Promise<string> {
+  const salt = randomBytes(SALT_BYTES);
+  const key = await derive(plain, salt, KEY_BYTES, { N: COST, r: BLOCK_SIZE, p: PARALLELISM });
+  return ['scrypt', COST, BLOCK_SIZE, PARALLELISM, salt.toString('base64'), key.toString('base64')].join('$');
+}
+
+interface ParsedHash {
+  N: number;
+  r: number;
+  p: number;
+  salt: Buffer;
+  key: Buffer;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+function parsePositiveInt(text: string | undefined, max: number): number | undefined {
+  if (text === undefined || !/^[1-9]\d{0,9}$/.test(text)) return undefined;
+  const value = Number(text);
+  return value <= max ? value : undefined;
+}
+
+function parseHash(stored: string): ParsedHash | undefined {
+  const parts = stored.split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return undefined;
+  const N = parsePositiveInt(parts[1], MAX_COST);
+  const r = parsePositiveInt(parts[2], MAX_BLOCK_SIZE);
+  const p = parsePositiveInt(parts[3], MAX_PARALLELISM);
+  const [saltText, keyText] = [parts[4] ?? '', parts[5] ?? ''];
+  if (N === undefined || r === undefined || p === undefined) return undefined;
+  // scrypt wants N to be a power of two greater than 1.
+  if (N < 2 || (N & (N - 1)) !== 0) return undefined;
+  if (!BASE64.test(saltText) || !BASE64.test(keyText)) return undefined;
+  const salt = Buffer.from(saltText, 'base64');
+  const key = Buffer.from(keyText, 'base64');
+  if (salt.length === 0 || key.length === 0 || key.length > MAX_KEY_BYTES) return undefined;
+  return { N, r, p, salt, key };
+}
+
+/** False for a wrong password and for a stored string that is not one of ours; never throws. */
+export async function verifyPassword(plain: string, stored: string): Promise<boolean> {
+  const parsed = parseHash(stored);
+  if (!parsed) return false;
+  try {
+    const key = await derive(plain, parsed.salt, parsed.key.length, {
+      N: parsed.N,
+      r: parsed.r,
+      p: parsed.p,
+      // Node's default limit (32 MiB) is below what legal parameters up to our bounds may need.
+      maxmem: 256 * parsed.N * parsed.r + 1024 * 1024,
+    });
+    return timingSafeEqual(key, parsed.key);
+  } catch {
+    return false;
+  }
+}
+
+function fingerprint(storedHash: string, password: string): Buffer {
+  // Length-prefixed, so (hash, password) pairs cannot collide by moving characters across the boundary.
+  return createHash('sha256').update(`${storedHash.length}:${storedHash}`).update(password).digest();
+}
+
+/**
+ * Remembers, per station, the last password that verified against its stored hash, as a SHA-256
+ * fingerprint of (stored hash, password): a station reconnecting with the same password does not pay
+ * for scrypt again. A changed stored hash changes the fingerprint, so a new password invalidates the
+ * entry by itself.
+ */
+export class VerifiedCredentialCache {
+  private readonly verified = new Map<string, Buffer>();
+
+  constructor(private readonly maxEntries = 100_000) {}
+
+  has(stationId: string, storedHash: string, password: string): boolean {
+    const remembered = this.verified.get(stationId);
+    return remembered !== undefined && timingSafeEqual(remembered, fingerprint(storedHash, password));
+  }
+
+  remember(stationId: string, storedHash: string, password: string): void {
+    // Map keeps insertion order: dropping the first key evicts the oldest station.
+    this.verified.delete(stationId);
+    if (this.verified.size >= this.maxEntries) {
+      const oldest = this.verified.keys().next();
+      if (!oldest.done) this.verified.delete(oldest.value);
+    }
+    this.verified.set(stationId, fingerprint(storedHash, password));
+  }
+
+  forget(stationId: string): void {
+    this.verified.delete(stationId);
+  }
+
+  get size(): number {
+    return this.verified.size;
+  }
+}

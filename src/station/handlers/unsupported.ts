@@ -1,0 +1,33 @@
+import { OcppError } from '../../ocpp/errors.js';
+import type { StationAction } from '../../ocpp/actions.js';
+import type { HandlerModule } from '../types.js';
+
+/**
+ * Station messages of functional blocks this CSMS does not implement (outside the certified Core and
+ * Advanced Security profiles). Each gets a deliberate NotSupported naming the block, so a station
+ * integrator sees at once why, instead of a generic failure.
+ */
+const UNSUPPORTED_BLOCKS: Partial<Record<StationAction, string>> = {
+  ClearedChargingLimit: 'smart charging (K)',
+  NotifyChargingLimit: 'smart charging (K)',
+  NotifyEVChargingNeeds: 'ISO 15118 smart charging (K)',
+  NotifyEVChargingSchedule: 'ISO 15118 smart charging (K)',
+  ReportChargingProfiles: 'smart charging (K)',
+  ReservationStatusUpdate: 'reservation (H)',
+  NotifyDisplayMessages: 'display messages (O)',
+  NotifyMonitoringReport: 'monitoring (advanced device management, N)',
+  Get15118EVCertificate: 'ISO 15118 certificate management (M)',
+  GetCertificateStatus: 'ISO 15118 certificate management (M)',
+  PublishFirmwareStatusNotification: 'local controller firmware publishing (L)',
+};
+
+export const unsupported: HandlerModule = {
+  handlers: Object.fromEntries(
+    Object.entries(UNSUPPORTED_BLOCKS).map(([action, block]) => [
+      action,
+      () => {
+        throw new OcppError('NotSupported', `${action} belongs to ${block}, which this CSMS does not support`);
+      },
+    ]),
+  ),
+};

@@ -1,0 +1,70 @@
+import type { StationRecord } from '../store/store.js';
+import { StationSession, type HandlerTable } from './station-session.js';
+import type { StationServices, StationSocket } from './types.js';
+
+/** Close code for a socket that a newer connection of the same identity replaced. */
+export const CLOSE_REPLACED = 4000;
+
+/**
+ * The sessions this process holds, by station id. A newer connection of the same identity wins: the
+ * older socket is closed, and its late close event must not unregister the newer session.
+ */
+export class SessionRegistry {
+  private readonly sessions = new Map<string, StationSession>();
+  private readonly listeners: ((stationId: string, session: StationSession | undefined) => void)[] = [];
+
+  constructor(
+    private readonly services: StationServices,
+    private readonly table: HandlerTable,
+  ) {}
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  get(stationId: string): StationSession | undefined {
+    return this.sessions.get(stationId);
+  }
+
+  ids(): IterableIterator<string> {
+    return this.sessions.keys();
+  }
+
+  /** Observers (cluster presence) learn when a station's local session opens or goes away. */
+  onChange(listener: (stationId: string, session: StationSession | undefined) => void): void {
+    this.listeners.push(listener);
+  }
+
+  open(station: StationRecord, socket: StationSocket): StationSession {
+    const previous = this.sessions.get(station.id);
+    const session = new StationSession(station, socket, this.services, this.table, (closed) => this.forget(closed));
+    this.sessions.set(station.id, session);
+    this.services.metrics.connectedStations.set(this.sessions.size);
+    if (previous !== undefined) {
+      this.services.metrics.connectionsTotal.labels('replaced').inc();
+      previous.log.info({ remoteAddress: previous.remoteAddress }, 'replaced by a newer connection');
+      previous.close(CLOSE_REPLACED, 'replaced by a newer connection');
+      // Its close event arrives later; until then it is no longer reachable for commands.
+      previous.onSocketClosed();
+    }
+    session.log.info({ remoteAddress: socket.remoteAddress, bootStatus: station.bootStatus }, 'station connected');
+    for (const listener of this.listeners) listener(station.id, session);
+    return session;
+  }
+
+  private forget(session: StationSession): void {
+    if (this.sessions.get(session.stationId) !== session) return;
+    this.sessions.delete(session.stationId);
+    this.services.metrics.connectedStations.set(this.sessions.size);
+    session.log.info('station disconnected');
+    for (const listener of this.listeners) listener(session.stationId, undefined);
+  }
+
+  /** Shutdown: every socket closed with 1001 (going away). */
+  closeAll(code: number, reason: string): void {
+    for (const session of [...this.sessions.values()]) {
+      session.close(code, reason);
+      session.onSocketClosed();
+    }
+  }
+}

@@ -1,0 +1,375 @@
+import { performance } from 'node:perf_hooks';
+import { createActor, type Actor } from 'xstate';
+import { stationMachine, stationMayCall, type OutboundCall, type StationContext } from '../../machines/station.machine.js';
+import { newMessageId, newRequestId } from '../ids.js';
+import type { Logger } from '../log.js';
+import { TRIGGERED_ACTION, isCsmsAction, isStationAction } from '../ocpp/actions.js';
+import { CallAbortedError, CallRefusedError, CallTimeoutError, OcppError, isOcppErrorCode, type OcppErrorCode } from '../ocpp/errors.js';
+import {
+  FrameError,
+  parseFrame,
+  serializeCall,
+  serializeCallError,
+  serializeCallResult,
+  type CallErrorFrame,
+  type CallFrame,
+  type CallResultFrame,
+  type JsonPayload,
+} from '../ocpp/frame.js';
+import type { StationRecord } from '../store/store.js';
+import type { AnyHandler, AnyResultHook, HandlerContext, StationHandle, StationServices, StationSocket } from './types.js';
+
+export interface HandlerTable {
+  handlers: ReadonlyMap<string, AnyHandler>;
+  resultHooks: ReadonlyMap<string, AnyResultHook>;
+}
+
+interface WaitingCall {
+  action: string;
+  request: JsonPayload;
+  resolve: (payload: JsonPayload) => void;
+  reject: (error: Error) => void;
+  sentAt: number;
+}
+
+/**
+ * A station behaves (Part 4 §4.1.1) by waiting for each answer before its next CALL. One that does not
+ * is bounded here, so a flood cannot pile up unbounded work behind the store.
+ */
+const MAX_CONCURRENT_STATION_CALLS = 8;
+
+/**
+ * One live connection of one station: frames in, frames out, and the station's actor in between.
+ *
+ * Lifecycle events (boot answers, outbound calls, transactions opening and closing) go through the actor.
+ * The hot path (Heartbeat, StatusNotification, MeterValues) only reads the actor's snapshot: an event per
+ * frame would cost more than the rest of the frame's handling.
+ */
+export class StationSession implements StationHandle {
+  readonly stationId: string;
+  readonly log: Logger;
+  private readonly actor: Actor<typeof stationMachine>;
+  private readonly waiting = new Map<string, WaitingCall>();
+  private incomingInFlight = 0;
+  private closed = false;
+
+  constructor(
+    readonly station: StationRecord,
+    private readonly socket: StationSocket,
+    private readonly services: StationServices,
+    private readonly table: HandlerTable,
+    private readonly onClosed: (session: StationSession) => void,
+  ) {
+    this.stationId = station.id;
+    this.log = services.log.child({ stationId: station.id });
+    const clock = services.clock;
+    const machine = stationMachine.provide({
+      actions: {
+        transmit: (_, { call }) => this.transmit(call),
+        failTimedOut: (_, { call }) => this.settleWithError(call.messageId, new CallTimeoutError(call.action, services.config.callTimeoutMs), 'timeout'),
+        failAborted: (_, { calls, reason }) => {
+          for (const call of calls) this.settleWithError(call.messageId, new CallAbortedError(call.action, reason), 'aborted');
+        },
+        refuse: (_, { call, reason }) => this.settleWithError(call.messageId, new CallRefusedError(call.action, reason), undefined),
+        requestInventory: (_, { alreadyRequested }) => {
+          // Deferred: this runs inside the actor's own transition, and the call goes back through the actor.
+          if (!alreadyRequested) queueMicrotask(() => this.requestFullInventory());
+        },
+      },
+      guards: {
+        nextCallExpired: ({ context }) => context.pendingCalls.length > 0 && (context.pendingCalls[0] as OutboundCall).deadline <= clock.now(),
+      },
+      delays: {
+        callTimeout: ({ context }) => Math.max(0, (context.inFlight?.deadline ?? 0) - clock.now()),
+      },
+    });
+    this.actor = createActor(machine, { input: { stationId: station.id, bootStatus: station.bootStatus } });
+    this.actor.start();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get remoteAddress(): string {
+    return this.socket.remoteAddress;
+  }
+
+  context(): StationContext {
+    return this.actor.getSnapshot().context;
+  }
+
+  bootAnswered(status: 'Accepted' | 'Pending' | 'Rejected'): void {
+    this.actor.send({ type: 'BOOT_ANSWERED', status });
+  }
+
+  transactionStarted(transactionId: string): void {
+    this.actor.send({ type: 'TRANSACTION_STARTED', transactionId });
+  }
+
+  transactionEnded(transactionId: string): void {
+    this.actor.send({ type: 'TRANSACTION_ENDED', transactionId });
+  }
+
+  // ---------------------------------------------------------------- inbound
+
+  onMessage(text: string): void {
+    let frame;
+    try {
+      frame = parseFrame(text);
+    } catch (err) {
+      const error = err as FrameError;
+      this.services.metrics.countIn('INVALID', '');
+      this.log.warn({ messageId: error.messageId, code: error.code }, `unreadable frame: ${error.message}`);
+      if (error.reply) this.sendError(error.messageId, '', error.code, error.message, error.details);
+      return;
+    }
+    switch (frame.type) {
+      case 2:
+        this.onCall(frame);
+        return;
+      case 3:
+        this.onCallResult(frame);
+        return;
+      case 4:
+        this.onCallError(frame);
+        return;
+    }
+  }
+
+  private onCall(frame: CallFrame): void {
+    const { messageId, action, payload } = frame;
+    const started = performance.now();
+    const known = isStationAction(action);
+    this.services.metrics.countIn('CALL', known || isCsmsAction(action) ? action : 'unknown');
+
+    if (!known) {
+      if (isCsmsAction(action)) {
+        this.sendError(messageId, action, 'NotSupported', `${action} is initiated by the CSMS, not by a charging station`);
+      } else {
+        this.sendError(messageId, action, 'NotImplemented', `unknown action "${action.slice(0, 64)}"`);
+      }
+      return;
+    }
+    if (!stationMayCall(this.context(), action)) {
+      this.sendError(messageId, action, 'SecurityError', `${action} is not allowed before the station is Accepted (boot status ${this.context().bootStatus})`);
+      return;
+    }
+    const invalid = this.services.schemas.check(action, 'Request', payload);
+    if (invalid !== undefined) {
+      this.sendError(messageId, action, invalid.code, invalid.message, invalid.details);
+      return;
+    }
+    const handler = this.table.handlers.get(action);
+    if (handler === undefined) {
+      this.sendError(messageId, action, 'NotImplemented', `${action} is not handled by this CSMS`);
+      return;
+    }
+    if (this.incomingInFlight >= MAX_CONCURRENT_STATION_CALLS) {
+      this.sendError(messageId, action, 'RpcFrameworkError', 'too many CALLs outstanding: wait for each answer before the next CALL');
+      return;
+    }
+
+    let effects: (() => void)[] | undefined;
+    const ctx: HandlerContext = {
+      station: this,
+      messageId,
+      services: this.services,
+      afterReply: (effect) => {
+        (effects ??= []).push(effect);
+      },
+    };
+    let result: object | Promise<object>;
+    try {
+      result = handler(ctx, payload as never);
+    } catch (err) {
+      this.replyFailure(messageId, action, err);
+      return;
+    }
+    if (result instanceof Promise) {
+      this.incomingInFlight++;
+      result.then(
+        (response) => {
+          this.incomingInFlight--;
+          this.reply(messageId, action, response as JsonPayload, started, effects);
+        },
+        (err: unknown) => {
+          this.incomingInFlight--;
+          this.replyFailure(messageId, action, err);
+        },
+      );
+    } else {
+      this.reply(messageId, action, result as JsonPayload, started, effects);
+    }
+  }
+
+  private reply(messageId: string, action: string, response: JsonPayload, started: number, effects: (() => void)[] | undefined): void {
+    // The CSMS never sends an invalid frame: a handler bug becomes an InternalError, not bad data.
+    const invalid = this.services.schemas.check(action, 'Response', response);
+    if (invalid !== undefined) {
+      this.log.error({ messageId, action, violation: invalid.message }, 'handler produced an invalid response');
+      this.sendError(messageId, action, 'InternalError', 'the CSMS could not build a valid response');
+      return;
+    }
+    if (this.closed) return;
+    this.socket.send(serializeCallResult(messageId, response));
+    const seconds = (performance.now() - started) / 1000;
+    const metrics = this.services.metrics;
+    metrics.countOut('CALLRESULT', action);
+    if (action === 'Authorize') {
+      const status = (response.idTokenInfo as { status?: string } | undefined)?.status ?? 'unknown';
+      metrics.authorizeResponseSeconds.labels(status).observe(seconds);
+    } else {
+      metrics.observeResponse(action, seconds);
+    }
+    if (effects !== undefined) for (const effect of effects) effect();
+  }
+
+  private replyFailure(messageId: string, action: string, err: unknown): void {
+    if (err instanceof OcppError) {
+      this.sendError(messageId, action, err.code, err.message, err.details);
+      return;
+    }
+    this.log.error({ messageId, action, err }, 'handler failed');
+    this.sendError(messageId, action, 'InternalError', 'the CSMS failed to process this message; retry later');
+  }
+
+  private sendError(messageId: string, action: string, code: OcppErrorCode, description: string, details: Record<string, unknown> = {}): void {
+    if (this.closed) return;
+    this.socket.send(serializeCallError(messageId, code, description, details));
+    this.services.metrics.countOut('CALLERROR', action);
+    this.services.metrics.rpcErrorsTotal.labels(code).inc();
+    this.log.debug({ messageId, action, code }, description);
+  }
+
+  // ---------------------------------------------------------------- outbound
+
+  /**
+   * Queues a CSMS CALL. The payload must already be valid (the API validates operator input and answers
+   * 400 itself); a payload that is not is refused here rather than sent.
+   */
+  call(action: string, payload: JsonPayload, deadline?: number): Promise<JsonPayload> {
+    if (this.closed) return Promise.reject(new CallAbortedError(action, 'station disconnected'));
+    const invalid = this.services.schemas.check(action, 'Request', payload);
+    if (invalid !== undefined) return Promise.reject(invalid);
+    const messageId = newMessageId();
+    const call: OutboundCall = { messageId, action, payload, deadline: deadline ?? this.services.clock.now() + this.services.config.callTimeoutMs };
+    return new Promise<JsonPayload>((resolve, reject) => {
+      this.waiting.set(messageId, { action, request: payload, resolve, reject, sentAt: 0 });
+      this.actor.send({ type: 'CALL_REQUESTED', call });
+    });
+  }
+
+  private transmit(call: OutboundCall): void {
+    const waiting = this.waiting.get(call.messageId);
+    if (waiting !== undefined) waiting.sentAt = performance.now();
+    this.socket.send(serializeCall(call.messageId, call.action, call.payload));
+    this.services.metrics.countOut('CALL', call.action);
+    this.log.debug({ messageId: call.messageId, action: call.action }, 'call sent');
+  }
+
+  private onCallResult(frame: CallResultFrame): void {
+    const waiting = this.takeWaiting(frame.messageId, 'CALLRESULT');
+    if (waiting === undefined) return;
+    const { action } = waiting;
+    this.services.metrics.countIn('CALLRESULT', action);
+    this.observeOutbound(waiting, 'result');
+    const invalid = this.services.schemas.check(action, 'Response', frame.payload);
+    this.actor.send({ type: 'CALL_ANSWERED', messageId: frame.messageId });
+    if (invalid !== undefined) {
+      this.log.warn({ messageId: frame.messageId, action, violation: invalid.message }, 'station sent an invalid CALLRESULT');
+      waiting.reject(new OcppError(invalid.code, `the station's answer is invalid: ${invalid.message}`, invalid.details));
+      return;
+    }
+    this.learnFromResult(action, waiting.request, frame.payload);
+    const hook = this.table.resultHooks.get(action);
+    if (hook === undefined) {
+      waiting.resolve(frame.payload);
+      return;
+    }
+    Promise.resolve()
+      .then(() => hook(this, waiting.request as never, frame.payload as never, this.services))
+      .then(
+        () => waiting.resolve(frame.payload),
+        (err: unknown) => {
+          this.log.error({ messageId: frame.messageId, action, err }, 'processing the station answer failed');
+          waiting.resolve(frame.payload);
+        },
+      );
+  }
+
+  private onCallError(frame: CallErrorFrame): void {
+    const waiting = this.takeWaiting(frame.messageId, 'CALLERROR');
+    if (waiting === undefined) return;
+    this.services.metrics.countIn('CALLERROR', waiting.action);
+    this.observeOutbound(waiting, 'error');
+    this.actor.send({ type: 'CALL_ANSWERED', messageId: frame.messageId });
+    const code: OcppErrorCode = isOcppErrorCode(frame.code) ? frame.code : 'GenericError';
+    waiting.reject(new OcppError(code, frame.description, frame.details));
+  }
+
+  private takeWaiting(messageId: string, kind: string): WaitingCall | undefined {
+    const waiting = this.waiting.get(messageId);
+    const inFlight = this.context().inFlight;
+    if (waiting === undefined || inFlight?.messageId !== messageId) {
+      // Late (after its timeout) or never ours: Part 4 says ignore it.
+      this.services.metrics.countIn(kind, 'unknown');
+      this.log.warn({ messageId }, `${kind} for no outstanding call dropped`);
+      return undefined;
+    }
+    this.waiting.delete(messageId);
+    return waiting;
+  }
+
+  private observeOutbound(waiting: WaitingCall, outcome: 'result' | 'error' | 'timeout'): void {
+    if (waiting.sentAt === 0) return;
+    this.services.metrics.outboundCallSeconds.labels(waiting.action, outcome).observe((performance.now() - waiting.sentAt) / 1000);
+  }
+
+  private settleWithError(messageId: string, error: Error, outcome: 'timeout' | 'aborted' | undefined): void {
+    const waiting = this.waiting.get(messageId);
+    if (waiting === undefined) return;
+    this.waiting.delete(messageId);
+    if (outcome === 'timeout') this.observeOutbound(waiting, 'timeout');
+    if (outcome !== undefined) this.log.info({ messageId, action: waiting.action, outcome }, error.message);
+    waiting.reject(error);
+  }
+
+  /**
+   * B02.FR.02: what the CSMS itself asked for while the station is Pending is let through when it comes.
+   */
+  private learnFromResult(action: string, request: JsonPayload, response: JsonPayload): void {
+    if (this.context().bootStatus !== 'Pending' || response.status !== 'Accepted') return;
+    if (action === 'TriggerMessage') {
+      const triggered = TRIGGERED_ACTION[String(request.requestedMessage)];
+      if (triggered !== undefined) this.actor.send({ type: 'TRIGGER_ACCEPTED', action: triggered });
+    } else if (action === 'GetBaseReport' || action === 'GetReport') {
+      this.actor.send({ type: 'TRIGGER_ACCEPTED', action: 'NotifyReport' });
+    }
+  }
+
+  private requestFullInventory(): void {
+    if (this.closed) return;
+    const payload = { requestId: newRequestId(), reportBase: 'FullInventory' };
+    this.call('GetBaseReport', payload).then(
+      (response) => this.log.info({ requestId: payload.requestId, status: response.status }, 'onboarding inventory requested'),
+      (err: Error) => this.log.warn({ requestId: payload.requestId, err: err.message }, 'onboarding inventory request failed'),
+    );
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.socket.close(code, reason);
+  }
+
+  /** The transport reports the socket is gone (either side closed it). */
+  onSocketClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.actor.send({ type: 'DISCONNECTED' });
+    this.actor.stop();
+    this.onClosed(this);
+  }
+}

@@ -1,0 +1,65 @@
+import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** PGlite is one process's database: a second process on the same files would corrupt them. */
+export class DataDirInUseError extends Error {
+  constructor(readonly dataDir: string, readonly pid: number) {
+    super(`data directory ${dataDir} is in use by process ${pid}; stop it or use another CSMS_DATA_DIR`);
+    this.name = 'DataDirInUseError';
+  }
+}
+
+export interface DataDirLock {
+  readonly path: string;
+  release(): Promise<void>;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return typeof error === 'object' && error !== null && 'code' in error && error.code === 'EPERM';
+  }
+}
+
+function errorCode(error: unknown): unknown {
+  return typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
+}
+
+/**
+ * Takes `<dir>/<name>` with our pid inside. A lock left by a dead process is taken over; a lock held by a
+ * live one (this process included: two stores on one directory are as bad as two processes) fails.
+ */
+export async function lockDataDir(dir: string, name = 'pglite.lock'): Promise<DataDirLock> {
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, name);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      const handle = await open(path, 'wx');
+      try {
+        await handle.writeFile(`${process.pid}\n`);
+      } finally {
+        await handle.close();
+      }
+      return {
+        path,
+        async release() {
+          await unlink(path).catch(() => undefined);
+        },
+      };
+    } catch (error) {
+      if (errorCode(error) !== 'EEXIST') throw error;
+    }
+    const holder = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
+    if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
+      throw new DataDirInUseError(dir, holder);
+    }
+    // Stale (dead pid) or half-written by a process that died between create and write.
+    await unlink(path).catch((error: unknown) => {
+      if (errorCode(error) !== 'ENOENT') throw error;
+    });
+  }
+  throw new Error(`could not take the lock ${path}: another process keeps replacing it`);
+}

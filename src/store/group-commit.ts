@@ -1,0 +1,354 @@
+import { performance } from 'node:perf_hooks';
+import type { Queryable, SqlDatabase } from './sql.js';
+
+/**
+ * Group commit: every write waits for its COMMIT, but writes that arrive while a commit is in flight
+ * share the next transaction. Under load this turns thousands of station messages per second into a
+ * few dozen transactions, and costs nothing when idle (a lone write starts its commit at once).
+ */
+
+/** Per row of a `write` call (by index), the error for rows it could not apply; the others commit. */
+export type RowErrors = ReadonlyMap<number, Error>;
+
+export interface BatchWriterSpec<Row> {
+  /** Shows up in errors and lets the caller tell writers apart. */
+  name: string;
+  /**
+   * Rows of one batch with the same key are folded into one row before `write`, because one
+   * INSERT … ON CONFLICT DO UPDATE statement must not touch the same table row twice.
+   */
+  key?: (row: Row) => string;
+  /** Folds a later row into an earlier one of the same key; without it the later row wins. */
+  fold?: (earlier: Row, later: Row) => Row;
+  /** Writes all rows, ideally with one statement. */
+  write: (q: Queryable, rows: Row[]) => Promise<RowErrors | void>;
+}
+
+export interface GroupCommitOptions {
+  /** Most caller writes in one transaction; a write of several rows (`writeMany`) counts once. */
+  maxBatchWrites?: number;
+  /** How often rows offered with `offer()` are written when nothing else is. */
+  lazyFlushMs?: number;
+  /** After every COMMIT: the number of caller writes it carried and how long the transaction took. */
+  onCommit?: (batchSize: number, seconds: number) => void;
+  /** A batch failed as a whole; its writes are being retried one by one. */
+  onBatchError?: (error: unknown, batchSize: number) => void;
+  /** A lazily offered row could not be written (nobody waits for it, so this is the only trace). */
+  onLazyError?: (error: unknown, writer: string) => void;
+}
+
+export interface GroupCommitStats {
+  commits: number;
+  writes: number;
+  failedBatches: number;
+}
+
+export class StoreClosedError extends Error {
+  constructor() {
+    super('the store is closed');
+    this.name = 'StoreClosedError';
+  }
+}
+
+interface Entry<Row> {
+  rows: Row[];
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+/** The type-erased view the committer has of a writer. */
+interface WriterQueue {
+  readonly name: string;
+  pendingWrites(): number;
+  hasLazy(): boolean;
+  take(maxWrites: number): TakenWrites | undefined;
+}
+
+/** Writes taken out of a writer's queue for one batch. */
+interface TakenWrites {
+  readonly writes: number;
+  apply(q: Queryable): Promise<void>;
+  settleCommitted(): void;
+  retryOneByOne(db: SqlDatabase, reportCommit: (batchSize: number, seconds: number) => void): Promise<void>;
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+function secondsSince(startedMs: number): number {
+  return (performance.now() - startedMs) / 1000;
+}
+
+export class BatchWriter<Row> implements WriterQueue {
+  readonly name: string;
+  private entries: Entry<Row>[] = [];
+  private lazy = new Map<string, Row>();
+
+  constructor(
+    private readonly committer: GroupCommitter,
+    private readonly spec: BatchWriterSpec<Row>,
+  ) {
+    this.name = spec.name;
+  }
+
+  /** Resolves once the row is committed. */
+  write(row: Row): Promise<void> {
+    return this.writeMany([row]);
+  }
+
+  /** All rows land in the same transaction; resolves once they are committed. */
+  writeMany(rows: Row[]): Promise<void> {
+    if (this.committer.closed) return Promise.reject(new StoreClosedError());
+    if (rows.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.entries.push({ rows, resolve, reject });
+      this.committer.kick();
+    });
+  }
+
+  /**
+   * Nobody waits for this row: it rides along with the next batch, or is written by the periodic flush.
+   * Rows offered under the same key before then are folded, so memory stays bounded by the key count.
+   */
+  offer(row: Row): void {
+    if (this.committer.closed) return;
+    const key = this.spec.key?.(row);
+    if (key === undefined) throw new Error(`writer ${this.name} needs a key to accept lazy rows`);
+    const earlier = this.lazy.get(key);
+    this.lazy.set(key, earlier !== undefined && this.spec.fold ? this.spec.fold(earlier, row) : row);
+  }
+
+  /** Drops lazily offered rows under `key` that have not been taken yet. */
+  forget(key: string): void {
+    this.lazy.delete(key);
+  }
+
+  /** A lazily offered row that has not been taken yet. */
+  peek(key: string): Row | undefined {
+    return this.lazy.get(key);
+  }
+
+  pendingWrites(): number {
+    return this.entries.length;
+  }
+
+  hasLazy(): boolean {
+    return this.lazy.size > 0;
+  }
+
+  take(maxWrites: number): TakenWrites | undefined {
+    if (this.entries.length === 0 && this.lazy.size === 0) return undefined;
+    const entries = this.entries.splice(0, Math.max(0, maxWrites));
+    const lazyRows = [...this.lazy.values()];
+    this.lazy.clear();
+    if (entries.length === 0 && lazyRows.length === 0) return undefined;
+    return new TakenBatch(this.spec, entries, lazyRows, this.committer.options.onLazyError);
+  }
+}
+
+class TakenBatch<Row> implements TakenWrites {
+  readonly writes: number;
+  private rowErrors = new Map<Entry<Row>, Error>();
+
+  constructor(
+    private readonly spec: BatchWriterSpec<Row>,
+    private readonly entries: Entry<Row>[],
+    private readonly lazyRows: Row[],
+    private readonly onLazyError: GroupCommitOptions['onLazyError'],
+  ) {
+    this.writes = entries.length;
+  }
+
+  async apply(q: Queryable): Promise<void> {
+    this.rowErrors = await this.writeFolded(q, this.entries, this.lazyRows);
+  }
+
+  settleCommitted(): void {
+    for (const entry of this.entries) {
+      const error = this.rowErrors.get(entry);
+      if (error) entry.reject(error);
+      else entry.resolve();
+    }
+  }
+
+  async retryOneByOne(db: SqlDatabase, reportCommit: (batchSize: number, seconds: number) => void): Promise<void> {
+    for (const entry of this.entries) {
+      const started = performance.now();
+      try {
+        const errors = await db.transaction((q) => this.writeFolded(q, [entry], []));
+        reportCommit(1, secondsSince(started));
+        const error = errors.get(entry);
+        if (error) entry.reject(error);
+        else entry.resolve();
+      } catch (error) {
+        entry.reject(asError(error));
+      }
+    }
+    if (this.lazyRows.length > 0) {
+      try {
+        await db.transaction((q) => this.writeFolded(q, [], this.lazyRows));
+      } catch (error) {
+        this.onLazyError?.(error, this.spec.name);
+      }
+    }
+  }
+
+  /** Folds rows of equal key (keeping which entries each folded row came from), writes, maps errors back. */
+  private async writeFolded(q: Queryable, entries: Entry<Row>[], lazyRows: Row[]): Promise<Map<Entry<Row>, Error>> {
+    const rows: Row[] = [];
+    const owners: Array<Set<Entry<Row>>> = [];
+    const indexByKey = new Map<string, number>();
+    const add = (row: Row, owner: Entry<Row> | undefined): void => {
+      const key = this.spec.key?.(row);
+      const index = key === undefined ? undefined : indexByKey.get(key);
+      if (index === undefined) {
+        if (key !== undefined) indexByKey.set(key, rows.length);
+        rows.push(row);
+        owners.push(new Set(owner ? [owner] : []));
+        return;
+      }
+      const earlier = rows[index] as Row;
+      rows[index] = this.spec.fold ? this.spec.fold(earlier, row) : row;
+      if (owner) owners[index]?.add(owner);
+    };
+    for (const entry of entries) for (const row of entry.rows) add(row, entry);
+    for (const row of lazyRows) add(row, undefined);
+
+    const byEntry = new Map<Entry<Row>, Error>();
+    if (rows.length === 0) return byEntry;
+    const errors = await this.spec.write(q, rows);
+    if (errors) {
+      for (const [index, error] of errors) {
+        for (const owner of owners[index] ?? []) byEntry.set(owner, error);
+      }
+    }
+    return byEntry;
+  }
+}
+
+export class GroupCommitter {
+  readonly options: GroupCommitOptions;
+  #closed = false;
+  private readonly writers: WriterQueue[] = [];
+  private readonly maxBatchWrites: number;
+  private nextWriter = 0;
+  private scheduled = false;
+  private running: Promise<void> | undefined;
+  private readonly lazyTimer: NodeJS.Timeout;
+  private readonly counters: GroupCommitStats = { commits: 0, writes: 0, failedBatches: 0 };
+
+  constructor(
+    private readonly db: SqlDatabase,
+    options: GroupCommitOptions = {},
+  ) {
+    this.options = options;
+    this.maxBatchWrites = Math.max(1, options.maxBatchWrites ?? 2000);
+    this.lazyTimer = setInterval(() => {
+      if (this.writers.some((writer) => writer.hasLazy())) this.kick();
+    }, options.lazyFlushMs ?? 1000);
+    // Lazy rows are not worth keeping a process alive for; close() flushes them.
+    this.lazyTimer.unref();
+  }
+
+  /** Writers take part in every batch in creation order (rotating the first one, so none starves). */
+  writer<Row>(spec: BatchWriterSpec<Row>): BatchWriter<Row> {
+    const writer = new BatchWriter<Row>(this, spec);
+    this.writers.push(writer);
+    return writer;
+  }
+
+  get stats(): Readonly<GroupCommitStats> {
+    return { ...this.counters };
+  }
+
+  /** Starts a commit unless one is in flight (that one starts the next batch when it finishes). */
+  kick(): void {
+    if (this.running || this.scheduled) return;
+    this.scheduled = true;
+    // One macrotask of delay lets writes issued in the same tick share the first batch.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.running = this.drain().finally(() => {
+        this.running = undefined;
+      });
+    });
+  }
+
+  /** Resolves when everything written or offered so far is committed (or has failed). */
+  async flush(): Promise<void> {
+    while (this.running || this.scheduled || this.hasWork()) {
+      if (!this.running && !this.scheduled) this.kick();
+      await (this.running ?? new Promise<void>((resolve) => setImmediate(resolve)));
+    }
+  }
+
+  /** Flushes, then refuses new writes. */
+  async close(): Promise<void> {
+    clearInterval(this.lazyTimer);
+    await this.flush();
+    this.#closed = true;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  private hasWork(): boolean {
+    return this.writers.some((writer) => writer.pendingWrites() > 0 || writer.hasLazy());
+  }
+
+  private async drain(): Promise<void> {
+    while (this.hasWork()) await this.commitBatch();
+  }
+
+  private takeBatch(): TakenWrites[] {
+    const taken: TakenWrites[] = [];
+    let budget = this.maxBatchWrites;
+    const count = this.writers.length;
+    for (let i = 0; i < count; i++) {
+      const writer = this.writers[(this.nextWriter + i) % count];
+      const part = writer?.take(budget);
+      if (!part) continue;
+      taken.push(part);
+      budget -= part.writes;
+    }
+    this.nextWriter = count === 0 ? 0 : (this.nextWriter + 1) % count;
+    return taken;
+  }
+
+  private readonly reportCommit = (batchSize: number, seconds: number): void => {
+    this.counters.commits += 1;
+    this.counters.writes += batchSize;
+    try {
+      this.options.onCommit?.(batchSize, seconds);
+    } catch {
+      // A broken metrics hook must not turn committed writes into failures.
+    }
+  };
+
+  /** Never rejects: every outcome is delivered to the writers' callers. */
+  private async commitBatch(): Promise<void> {
+    const taken = this.takeBatch();
+    if (taken.length === 0) return;
+    const batchSize = taken.reduce((sum, part) => sum + part.writes, 0);
+    const started = performance.now();
+    try {
+      await this.db.transaction(async (q) => {
+        for (const part of taken) await part.apply(q);
+      });
+    } catch (error) {
+      this.counters.failedBatches += 1;
+      try {
+        this.options.onBatchError?.(error, batchSize);
+      } catch {
+        // Same as onCommit: observing must not change the outcome.
+      }
+      // One bad row (say, a station deleted meanwhile) must not fail everybody else's writes.
+      for (const part of taken) await part.retryOneByOne(this.db, this.reportCommit);
+      return;
+    }
+    this.reportCommit(batchSize, secondsSince(started));
+    for (const part of taken) part.settleCommitted();
+  }
+}

@@ -1,0 +1,118 @@
+import type { Queryable, SqlDatabase } from './sql.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/**
+ * Append only: a released migration never changes, a fix is a new one. Every table that belongs to a
+ * station references it with ON DELETE CASCADE, so deleting a station is one statement.
+ */
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE stations (
+        id               text PRIMARY KEY,
+        security_profile smallint NOT NULL DEFAULT 1 CHECK (security_profile IN (1, 2, 3)),
+        password_hash    text,
+        boot_policy      text NOT NULL DEFAULT 'Accepted' CHECK (boot_policy IN ('Accepted', 'Pending', 'Rejected')),
+        boot_status      text NOT NULL DEFAULT 'Unknown' CHECK (boot_status IN ('Unknown', 'Accepted', 'Pending', 'Rejected')),
+        charging_station jsonb,
+        last_boot_reason text,
+        last_boot_at     timestamptz,
+        last_seen        timestamptz,
+        firmware_status  jsonb,
+        log_status       jsonb,
+        created_at       timestamptz NOT NULL DEFAULT now(),
+        updated_at       timestamptz NOT NULL DEFAULT now()
+      );
+
+      CREATE TABLE connectors (
+        station_id   text NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
+        evse_id      integer NOT NULL,
+        connector_id integer NOT NULL,
+        status       text NOT NULL,
+        updated_at   timestamptz NOT NULL,
+        PRIMARY KEY (station_id, evse_id, connector_id)
+      );
+
+      CREATE TABLE report_parts (
+        station_id   text NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
+        request_id   integer NOT NULL,
+        seq_no       integer NOT NULL,
+        tbc          boolean NOT NULL,
+        generated_at text NOT NULL,
+        report_data  jsonb NOT NULL,
+        received_at  timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (station_id, request_id, seq_no)
+      );
+
+      -- var_key: JSON array of component name/instance, EVSE id, connector id, variable name/instance.
+      CREATE TABLE device_variables (
+        station_id      text NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
+        var_key         text NOT NULL,
+        component       jsonb NOT NULL,
+        variable        jsonb NOT NULL,
+        attributes      jsonb NOT NULL,
+        characteristics jsonb,
+        updated_at      timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (station_id, var_key)
+      );
+
+      CREATE TABLE station_events (
+        id          bigserial PRIMARY KEY,
+        station_id  text NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
+        kind        text NOT NULL,
+        payload     jsonb NOT NULL,
+        received_at timestamptz NOT NULL
+      );
+      CREATE INDEX station_events_station_newest ON station_events (station_id, id DESC);
+
+      CREATE TABLE customer_information_parts (
+        station_id   text NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
+        request_id   integer NOT NULL,
+        seq_no       integer NOT NULL,
+        tbc          boolean NOT NULL,
+        generated_at text NOT NULL,
+        data         text NOT NULL,
+        received_at  timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (station_id, request_id, seq_no)
+      );
+    `,
+  },
+];
+
+/** Any constant will do, as long as no other code of ours takes the same advisory lock. */
+const MIGRATION_LOCK_KEY = 0x5354524f; // "STRO"
+
+/**
+ * Applies the missing migrations in one transaction. The advisory lock makes several nodes that start
+ * together against one PostgreSQL wait for each other instead of racing on CREATE TABLE.
+ */
+export async function migrate(db: SqlDatabase, list: readonly Migration[] = migrations): Promise<number[]> {
+  return db.transaction(async (q: Queryable) => {
+    if (db.kind === 'postgres') {
+      await q.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    }
+    await q.exec(`
+      CREATE TABLE IF NOT EXISTS schema_migrations (
+        version    integer PRIMARY KEY,
+        name       text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`);
+    const rows = await q.query<{ version: number }>('SELECT version FROM schema_migrations');
+    const applied = new Set(rows.map((row) => row.version));
+    const newlyApplied: number[] = [];
+    for (const migration of [...list].sort((a, b) => a.version - b.version)) {
+      if (applied.has(migration.version)) continue;
+      await q.exec(migration.sql);
+      await q.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
+      newlyApplied.push(migration.version);
+    }
+    return newlyApplied;
+  });
+}

@@ -1,0 +1,86 @@
+import { userInfo } from 'node:os';
+import pg from 'pg';
+import type { Queryable, SqlDatabase, SqlParam } from './sql.js';
+
+export interface PgDatabaseOptions {
+  /** Connections in the pool; the group committer needs one, reads and operator writes share the rest. */
+  maxConnections?: number;
+  /** Errors of idle pooled connections (server restart, network); the next query reports them again. */
+  onIdleError?: (error: Error) => void;
+}
+
+export class PgDatabase implements SqlDatabase {
+  readonly kind = 'postgres';
+  readonly #pool: pg.Pool;
+
+  constructor(connectionString: string, options: PgDatabaseOptions = {}) {
+    this.#pool = new pg.Pool({ connectionString: withDefaultUser(connectionString), max: options.maxConnections ?? 8 });
+    // Without a listener an idle client's error would crash the process.
+    this.#pool.on('error', (error) => options.onIdleError?.(error));
+  }
+
+  async query<T extends object>(text: string, params: readonly SqlParam[] = []): Promise<T[]> {
+    const result = await this.#pool.query(text, [...params]);
+    return result.rows;
+  }
+
+  async exec(script: string): Promise<void> {
+    // No parameters: pg uses the simple query protocol, which accepts several statements.
+    await this.#pool.query(script);
+  }
+
+  async transaction<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect();
+    const q: Queryable = {
+      async query<R extends object>(text: string, params: readonly SqlParam[] = []): Promise<R[]> {
+        const result = await client.query(text, [...params]);
+        return result.rows;
+      },
+      async exec(script: string): Promise<void> {
+        await client.query(script);
+      },
+    };
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const value = await fn(q);
+      await client.query('COMMIT');
+      return value;
+    } catch (error) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollbackError) {
+        // A connection that cannot even roll back must not go back into the pool.
+        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+      }
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+}
+
+/**
+ * libpq (psql) falls back to the OS user when neither the URL nor PGUSER names one; node-postgres only
+ * looks at $USER, which services and containers often lack. Do what psql does.
+ */
+export function withDefaultUser(connectionString: string): string {
+  if (process.env.PGUSER || process.env.USER) return connectionString;
+  let url: URL;
+  try {
+    url = new URL(connectionString);
+  } catch {
+    return connectionString;
+  }
+  if (url.username || url.searchParams.has('user')) return connectionString;
+  try {
+    url.username = userInfo().username;
+  } catch {
+    return connectionString;
+  }
+  return url.toString();
+}

@@ -1,0 +1,119 @@
+/**
+ * Row shapes as both drivers return them, and their mapping to the records of store.ts: the one place
+ * where snake_case columns, nullable columns and int8-as-string meet the domain types.
+ */
+import type {
+  BootPolicy,
+  BootStatus,
+  ConnectorStatusRecord,
+  CustomerInformationPart,
+  DeviceVariable,
+  Json,
+  JsonObject,
+  ReportPart,
+  SecurityProfile,
+  StationEvent,
+  StationEventKind,
+  StationRecord,
+  VariableAttribute,
+} from './store.js';
+
+export interface StationRow {
+  id: string;
+  security_profile: number;
+  password_hash: string | null;
+  boot_policy: string;
+  boot_status: string;
+  charging_station: JsonObject | null;
+  last_boot_reason: string | null;
+  last_seen: Date | null;
+  firmware_status: JsonObject | null;
+  log_status: JsonObject | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface ConnectorRow {
+  evse_id: number;
+  connector_id: number;
+  status: string;
+  updated_at: Date;
+}
+
+export interface ReportPartRow {
+  request_id: number;
+  seq_no: number;
+  tbc: boolean;
+  generated_at: string;
+  report_data: Json[];
+}
+
+export interface DeviceVariableRow {
+  component: JsonObject;
+  variable: JsonObject;
+  attributes: VariableAttribute[];
+  characteristics: JsonObject | null;
+}
+
+export interface StationEventRow {
+  /** bigserial: a string from pg, a number from PGlite. */
+  id: string | number;
+  kind: string;
+  payload: JsonObject;
+  received_at: Date;
+}
+
+export interface CustomerInformationRow {
+  request_id: number;
+  seq_no: number;
+  tbc: boolean;
+  generated_at: string;
+  data: string;
+}
+
+// The CHECK constraints of the schema guarantee the enumerations below.
+
+export function toStation(row: StationRow): StationRecord {
+  return {
+    id: row.id,
+    securityProfile: row.security_profile as SecurityProfile,
+    passwordHash: row.password_hash ?? undefined,
+    bootPolicy: row.boot_policy as BootPolicy,
+    bootStatus: row.boot_status as BootStatus,
+    chargingStation: row.charging_station ?? undefined,
+    lastBootReason: row.last_boot_reason ?? undefined,
+    lastSeen: row.last_seen ?? undefined,
+    firmwareStatus: row.firmware_status ?? undefined,
+    logStatus: row.log_status ?? undefined,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export function toConnector(row: ConnectorRow): ConnectorStatusRecord {
+  return { evseId: row.evse_id, connectorId: row.connector_id, status: row.status, updatedAt: row.updated_at };
+}
+
+export function toReportPart(row: ReportPartRow): ReportPart {
+  return {
+    requestId: row.request_id,
+    seqNo: row.seq_no,
+    tbc: row.tbc,
+    generatedAt: row.generated_at,
+    reportData: row.report_data,
+  };
+}
+
+export function toDeviceVariable(row: DeviceVariableRow): DeviceVariable {
+  const variable: DeviceVariable = { component: row.component, variable: row.variable, attributes: row.attributes };
+  if (row.characteristics !== null) variable.characteristics = row.characteristics;
+  return variable;
+}
+
+export function toStationEvent(row: StationEventRow): StationEvent {
+  return { id: Number(row.id), kind: row.kind as StationEventKind, payload: row.payload, receivedAt: row.received_at };
+}
+
+export function toCustomerInformationPart(row: CustomerInformationRow): CustomerInformationPart {
+  return { requestId: row.request_id, seqNo: row.seq_no, tbc: row.tbc, generatedAt: row.generated_at, data: row.data };
+}

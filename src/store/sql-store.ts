@@ -1,0 +1,457 @@
+import { mergeAttributes, mergeDeviceVariables, deviceVariableKey } from './device-variables.js';
+import { UnknownStationError } from './errors.js';
+import { BatchWriter, GroupCommitter, type GroupCommitOptions, type GroupCommitStats, type RowErrors } from './group-commit.js';
+import {
+  toConnector,
+  toCustomerInformationPart,
+  toDeviceVariable,
+  toReportPart,
+  toStation,
+  toStationEvent,
+  type ConnectorRow,
+  type CustomerInformationRow,
+  type DeviceVariableRow,
+  type ReportPartRow,
+  type StationEventRow,
+  type StationRow,
+} from './rows.js';
+import { FOREIGN_KEY_VIOLATION, sqlState, type Queryable, type SqlDatabase } from './sql.js';
+import type {
+  BootStatus,
+  ConnectorStatusRecord,
+  CustomerInformationPart,
+  DeviceVariable,
+  JsonObject,
+  ReportPart,
+  StationEvent,
+  StationEventKind,
+  StationPatch,
+  StationRecord,
+  Store,
+} from './store.js';
+
+interface BootRow {
+  stationId: string;
+  bootStatus: BootStatus;
+  chargingStation: JsonObject;
+  reason: string;
+  at: Date;
+}
+interface StationJsonRow {
+  stationId: string;
+  value: JsonObject;
+}
+interface LastSeenRow {
+  stationId: string;
+  at: Date;
+}
+interface ConnectorWrite extends ConnectorStatusRecord {
+  stationId: string;
+}
+interface ReportPartWrite extends ReportPart {
+  stationId: string;
+}
+interface VariableWrite {
+  stationId: string;
+  key: string;
+  variable: DeviceVariable;
+}
+interface EventWrite {
+  stationId: string;
+  kind: StationEventKind;
+  payload: JsonObject;
+  at: Date;
+}
+interface CustomerInformationWrite extends CustomerInformationPart {
+  stationId: string;
+}
+
+/** A JSON document as a text parameter: pg would turn a JS array into a PostgreSQL array, not jsonb. */
+function json(value: unknown): string {
+  return JSON.stringify(value);
+}
+
+/** Rows whose station the UPDATE did not find: their callers fail, the rest of the batch commits. */
+function missingStations(rows: readonly { stationId: string }[], updated: readonly { id: string }[]): RowErrors | undefined {
+  const found = new Set(updated.map((row) => row.id));
+  const errors = new Map<number, Error>();
+  rows.forEach((row, index) => {
+    if (!found.has(row.stationId)) errors.set(index, new UnknownStationError(row.stationId));
+  });
+  return errors.size > 0 ? errors : undefined;
+}
+
+const STATION_COLUMNS = `id, security_profile, password_hash, boot_policy, boot_status, charging_station,
+  last_boot_reason, last_seen, firmware_status, log_status, created_at, updated_at`;
+
+/** The Store over SQL: one implementation for PostgreSQL and for the embedded PGlite. */
+export class SqlStore implements Store {
+  readonly kind: 'postgres' | 'embedded';
+  private readonly committer: GroupCommitter;
+  private readonly boots: BatchWriter<BootRow>;
+  private readonly firmwareStatuses: BatchWriter<StationJsonRow>;
+  private readonly logStatuses: BatchWriter<StationJsonRow>;
+  private readonly lastSeen: BatchWriter<LastSeenRow>;
+  private readonly connectors: BatchWriter<ConnectorWrite>;
+  private readonly reportParts: BatchWriter<ReportPartWrite>;
+  private readonly variables: BatchWriter<VariableWrite>;
+  private readonly events: BatchWriter<EventWrite>;
+  private readonly customerInformation: BatchWriter<CustomerInformationWrite>;
+
+  constructor(
+    private readonly db: SqlDatabase,
+    options: GroupCommitOptions = {},
+  ) {
+    this.kind = db.kind;
+    this.committer = new GroupCommitter(db, options);
+
+    this.boots = this.committer.writer<BootRow>({
+      name: 'boot',
+      key: (row) => row.stationId,
+      write: async (q, rows) => {
+        const updated = await q.query<{ id: string }>(
+          `UPDATE stations AS s
+              SET boot_status = u.boot_status, charging_station = u.charging_station::jsonb,
+                  last_boot_reason = u.reason, last_boot_at = u.at::timestamptz,
+                  last_seen = greatest(s.last_seen, u.at::timestamptz), updated_at = now()
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+                  AS u(id, boot_status, charging_station, reason, at)
+            WHERE s.id = u.id
+        RETURNING s.id`,
+          [
+            rows.map((row) => row.stationId),
+            rows.map((row) => row.bootStatus),
+            rows.map((row) => json(row.chargingStation)),
+            rows.map((row) => row.reason),
+            rows.map((row) => row.at.toISOString()),
+          ],
+        );
+        return missingStations(rows, updated);
+      },
+    });
+
+    const stationJsonWriter = (name: string, column: 'firmware_status' | 'log_status'): BatchWriter<StationJsonRow> =>
+      this.committer.writer<StationJsonRow>({
+        name,
+        key: (row) => row.stationId,
+        write: async (q, rows) => {
+          const updated = await q.query<{ id: string }>(
+            `UPDATE stations AS s SET ${column} = u.value::jsonb, updated_at = now()
+               FROM unnest($1::text[], $2::text[]) AS u(id, value)
+              WHERE s.id = u.id
+          RETURNING s.id`,
+            [rows.map((row) => row.stationId), rows.map((row) => json(row.value))],
+          );
+          return missingStations(rows, updated);
+        },
+      });
+    this.firmwareStatuses = stationJsonWriter('firmware status', 'firmware_status');
+    this.logStatuses = stationJsonWriter('log status', 'log_status');
+
+    this.lastSeen = this.committer.writer<LastSeenRow>({
+      name: 'last seen',
+      key: (row) => row.stationId,
+      fold: (earlier, later) => (later.at > earlier.at ? later : earlier),
+      write: async (q, rows) => {
+        await q.query(
+          `UPDATE stations AS s SET last_seen = greatest(s.last_seen, u.at::timestamptz)
+             FROM unnest($1::text[], $2::text[]) AS u(id, at)
+            WHERE s.id = u.id`,
+          [rows.map((row) => row.stationId), rows.map((row) => row.at.toISOString())],
+        );
+      },
+    });
+
+    this.connectors = this.committer.writer<ConnectorWrite>({
+      name: 'connector status',
+      key: (row) => `${row.stationId}\u0000${row.evseId}\u0000${row.connectorId}`,
+      write: async (q, rows) => {
+        await q.query(
+          `INSERT INTO connectors (station_id, evse_id, connector_id, status, updated_at)
+           SELECT u.station_id, u.evse_id, u.connector_id, u.status, u.updated_at::timestamptz
+             FROM unnest($1::text[], $2::int[], $3::int[], $4::text[], $5::text[])
+                  AS u(station_id, evse_id, connector_id, status, updated_at)
+           ON CONFLICT (station_id, evse_id, connector_id)
+           DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at`,
+          [
+            rows.map((row) => row.stationId),
+            rows.map((row) => row.evseId),
+            rows.map((row) => row.connectorId),
+            rows.map((row) => row.status),
+            rows.map((row) => row.updatedAt.toISOString()),
+          ],
+        );
+      },
+    });
+
+    this.reportParts = this.committer.writer<ReportPartWrite>({
+      name: 'report part',
+      key: (row) => `${row.stationId}\u0000${row.requestId}\u0000${row.seqNo}`,
+      write: async (q, rows) => {
+        await q.query(
+          `INSERT INTO report_parts (station_id, request_id, seq_no, tbc, generated_at, report_data)
+           SELECT u.station_id, u.request_id, u.seq_no, u.tbc, u.generated_at, u.report_data::jsonb
+             FROM unnest($1::text[], $2::int[], $3::int[], $4::bool[], $5::text[], $6::text[])
+                  AS u(station_id, request_id, seq_no, tbc, generated_at, report_data)
+           ON CONFLICT (station_id, request_id, seq_no)
+           DO UPDATE SET tbc = excluded.tbc, generated_at = excluded.generated_at,
+                         report_data = excluded.report_data, received_at = now()`,
+          [
+            rows.map((row) => row.stationId),
+            rows.map((row) => row.requestId),
+            rows.map((row) => row.seqNo),
+            rows.map((row) => row.tbc),
+            rows.map((row) => row.generatedAt),
+            rows.map((row) => json(row.reportData)),
+          ],
+        );
+      },
+    });
+
+    this.variables = this.committer.writer<VariableWrite>({
+      name: 'device variables',
+      key: (row) => `${row.stationId}\u0000${row.key}`,
+      fold: (earlier, later) => ({ ...later, variable: mergeDeviceVariables(earlier.variable, later.variable) }),
+      write: async (q, rows) => {
+        // Attributes merge per type: old fields survive unless the new attribute of that type sets them
+        // (the same rule as mergeAttributes, which folds rows of one batch before they get here).
+        await q.query(
+          `INSERT INTO device_variables AS dv (station_id, var_key, component, variable, attributes, characteristics)
+           SELECT u.station_id, u.var_key, u.component::jsonb, u.variable::jsonb, u.attributes::jsonb,
+                  u.characteristics::jsonb
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                  AS u(station_id, var_key, component, variable, attributes, characteristics)
+           ON CONFLICT (station_id, var_key) DO UPDATE SET
+             component = excluded.component,
+             variable = excluded.variable,
+             attributes = (
+               SELECT coalesce(jsonb_agg(coalesce(o.attr, '{}'::jsonb) || coalesce(n.attr, '{}'::jsonb)
+                                         ORDER BY coalesce(o.ord, 1000000 + n.ord)), '[]'::jsonb)
+                 FROM jsonb_array_elements(dv.attributes) WITH ORDINALITY AS o(attr, ord)
+                 FULL JOIN jsonb_array_elements(excluded.attributes) WITH ORDINALITY AS n(attr, ord)
+                   ON o.attr ->> 'type' = n.attr ->> 'type'
+             ),
+             characteristics = coalesce(excluded.characteristics, dv.characteristics),
+             updated_at = now()`,
+          [
+            rows.map((row) => row.stationId),
+            rows.map((row) => row.key),
+            rows.map((row) => json(row.variable.component)),
+            rows.map((row) => json(row.variable.variable)),
+            rows.map((row) => json(row.variable.attributes)),
+            rows.map((row) => (row.variable.characteristics === undefined ? null : json(row.variable.characteristics))),
+          ],
+        );
+      },
+    });
+
+    this.events = this.committer.writer<EventWrite>({
+      name: 'station event',
+      write: async (q, rows) => {
+        // ORDER BY ordinality: ids follow the order in which the events were received.
+        await q.query(
+          `INSERT INTO station_events (station_id, kind, payload, received_at)
+           SELECT u.station_id, u.kind, u.payload::jsonb, u.received_at::timestamptz
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+                  WITH ORDINALITY AS u(station_id, kind, payload, received_at, ord)
+            ORDER BY u.ord`,
+          [
+            rows.map((row) => row.stationId),
+            rows.map((row) => row.kind),
+            rows.map((row) => json(row.payload)),
+            rows.map((row) => row.at.toISOString()),
+          ],
+        );
+      },
+    });
+
+    this.customerInformation = this.committer.writer<CustomerInformationWrite>({
+      name: 'customer information',
+      key: (row) => `${row.stationId}\u0000${row.requestId}\u0000${row.seqNo}`,
+      write: async (q, rows) => {
+        await q.query(
+          `INSERT INTO customer_information_parts (station_id, request_id, seq_no, tbc, generated_at, data)
+           SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::bool[], $5::text[], $6::text[])
+           ON CONFLICT (station_id, request_id, seq_no)
+           DO UPDATE SET tbc = excluded.tbc, generated_at = excluded.generated_at, data = excluded.data,
+                         received_at = now()`,
+          [
+            rows.map((row) => row.stationId),
+            rows.map((row) => row.requestId),
+            rows.map((row) => row.seqNo),
+            rows.map((row) => row.tbc),
+            rows.map((row) => row.generatedAt),
+            rows.map((row) => row.data),
+          ],
+        );
+      },
+    });
+  }
+
+  get commitStats(): Readonly<GroupCommitStats> {
+    return this.committer.stats;
+  }
+
+  // Stations
+
+  async getStation(id: string): Promise<StationRecord | undefined> {
+    const rows = await this.db.query<StationRow>(`SELECT ${STATION_COLUMNS} FROM stations WHERE id = $1`, [id]);
+    const row = rows[0];
+    return row ? this.withPendingLastSeen(toStation(row)) : undefined;
+  }
+
+  async listStations(): Promise<StationRecord[]> {
+    const rows = await this.db.query<StationRow>(`SELECT ${STATION_COLUMNS} FROM stations ORDER BY id`);
+    return rows.map((row) => this.withPendingLastSeen(toStation(row)));
+  }
+
+  async upsertStation(id: string, patch: StationPatch): Promise<{ station: StationRecord; created: boolean }> {
+    const setsPassword = patch.passwordHash !== undefined;
+    // xmax = 0 only for a row this statement inserted: PostgreSQL's way to tell insert from update.
+    const rows = await this.db.query<StationRow & { created: boolean }>(
+      `INSERT INTO stations (id, security_profile, password_hash, boot_policy)
+       VALUES ($1, coalesce($2::smallint, 1), $3::text, coalesce($4::text, 'Accepted'))
+       ON CONFLICT (id) DO UPDATE SET
+         security_profile = coalesce($2::smallint, stations.security_profile),
+         password_hash = CASE WHEN $5::boolean THEN $3::text ELSE stations.password_hash END,
+         boot_policy = coalesce($4::text, stations.boot_policy),
+         updated_at = now()
+       RETURNING ${STATION_COLUMNS}, (xmax = 0) AS created`,
+      [id, patch.securityProfile ?? null, patch.passwordHash ?? null, patch.bootPolicy ?? null, setsPassword],
+    );
+    const row = rows[0];
+    if (!row) throw new Error(`upsert of station ${id} returned no row`);
+    return { station: this.withPendingLastSeen(toStation(row)), created: row.created };
+  }
+
+  async deleteStation(id: string): Promise<boolean> {
+    this.lastSeen.forget(id);
+    const rows = await this.db.query<{ id: string }>('DELETE FROM stations WHERE id = $1 RETURNING id', [id]);
+    return rows.length > 0;
+  }
+
+  // Records of station traffic
+
+  recordBoot(
+    stationId: string,
+    boot: { bootStatus: BootStatus; chargingStation: JsonObject; reason: string; at: Date },
+  ): Promise<void> {
+    return this.boots.write({ stationId, ...boot });
+  }
+
+  recordConnectorStatus(stationId: string, status: ConnectorStatusRecord): Promise<void> {
+    return withStation(stationId, this.connectors.write({ stationId, ...status }));
+  }
+
+  recordReportPart(stationId: string, part: ReportPart): Promise<void> {
+    return withStation(stationId, this.reportParts.write({ stationId, ...part }));
+  }
+
+  recordVariables(stationId: string, variables: DeviceVariable[]): Promise<void> {
+    const rows = variables.map((variable): VariableWrite => {
+      const normalized: DeviceVariable = {
+        component: variable.component,
+        variable: variable.variable,
+        attributes: mergeAttributes([], variable.attributes),
+      };
+      if (variable.characteristics !== undefined) normalized.characteristics = variable.characteristics;
+      return { stationId, key: deviceVariableKey(variable), variable: normalized };
+    });
+    return withStation(stationId, this.variables.writeMany(rows));
+  }
+
+  recordEvent(stationId: string, kind: StationEventKind, payload: JsonObject, at: Date): Promise<void> {
+    return withStation(stationId, this.events.write({ stationId, kind, payload, at }));
+  }
+
+  recordFirmwareStatus(stationId: string, status: JsonObject): Promise<void> {
+    return this.firmwareStatuses.write({ stationId, value: status });
+  }
+
+  recordLogStatus(stationId: string, status: JsonObject): Promise<void> {
+    return this.logStatuses.write({ stationId, value: status });
+  }
+
+  recordCustomerInformation(stationId: string, part: CustomerInformationPart): Promise<void> {
+    return withStation(stationId, this.customerInformation.write({ stationId, ...part }));
+  }
+
+  touchLastSeen(stationId: string, at: Date): void {
+    this.lastSeen.offer({ stationId, at });
+  }
+
+  // Reads
+
+  async getConnectors(stationId: string): Promise<ConnectorStatusRecord[]> {
+    const rows = await this.db.query<ConnectorRow>(
+      `SELECT evse_id, connector_id, status, updated_at FROM connectors
+        WHERE station_id = $1 ORDER BY evse_id, connector_id`,
+      [stationId],
+    );
+    return rows.map(toConnector);
+  }
+
+  async getReportParts(stationId: string, requestId: number): Promise<ReportPart[]> {
+    const rows = await this.db.query<ReportPartRow>(
+      `SELECT request_id, seq_no, tbc, generated_at, report_data FROM report_parts
+        WHERE station_id = $1 AND request_id = $2 ORDER BY seq_no`,
+      [stationId, requestId],
+    );
+    return rows.map(toReportPart);
+  }
+
+  async getVariables(stationId: string): Promise<DeviceVariable[]> {
+    const rows = await this.db.query<DeviceVariableRow>(
+      `SELECT component, variable, attributes, characteristics FROM device_variables
+        WHERE station_id = $1 ORDER BY var_key`,
+      [stationId],
+    );
+    return rows.map(toDeviceVariable);
+  }
+
+  async listEvents(stationId: string, limit: number): Promise<StationEvent[]> {
+    const rows = await this.db.query<StationEventRow>(
+      `SELECT id, kind, payload, received_at FROM station_events
+        WHERE station_id = $1 ORDER BY id DESC LIMIT $2`,
+      [stationId, Math.max(0, Math.floor(limit))],
+    );
+    return rows.map(toStationEvent);
+  }
+
+  async getCustomerInformation(stationId: string, requestId: number): Promise<CustomerInformationPart[]> {
+    const rows = await this.db.query<CustomerInformationRow>(
+      `SELECT request_id, seq_no, tbc, generated_at, data FROM customer_information_parts
+        WHERE station_id = $1 AND request_id = $2 ORDER BY seq_no`,
+      [stationId, requestId],
+    );
+    return rows.map(toCustomerInformationPart);
+  }
+
+  /** Waits for every pending write (and lazily held lastSeen) to commit, then closes the database. */
+  async close(): Promise<void> {
+    try {
+      await this.committer.close();
+    } finally {
+      await this.db.close();
+    }
+  }
+
+  /** Runs statements in one transaction outside group commit (tests, maintenance). */
+  transaction<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+    return this.db.transaction(fn);
+  }
+
+  /** A lastSeen still held in memory is newer than the column; readers should not see it go back. */
+  private withPendingLastSeen(station: StationRecord): StationRecord {
+    const pending = this.lastSeen.peek(station.id);
+    if (pending && (!station.lastSeen || pending.at > station.lastSeen)) station.lastSeen = pending.at;
+    return station;
+  }
+}
+
+/** Inserts fail on the foreign key when the station is missing; callers get the same error as for updates. */
+function withStation(stationId: string, write: Promise<void>): Promise<void> {
+  return write.catch((error: unknown) => {
+    throw sqlState(error) === FOREIGN_KEY_VIOLATION ? new UnknownStationError(stationId, { cause: error }) : error;
+  });
+}

@@ -1,0 +1,33 @@
+/**
+ * The little SQL surface the store needs, so that node-postgres and PGlite sit behind one code path.
+ *
+ * Both adapters return `timestamptz` as `Date` and `jsonb` as parsed JSON; `bigint`/`bigserial` may come
+ * back as string (pg) or number (PGlite), so callers convert those with `Number()`.
+ */
+
+/** A parameter value. Arrays become PostgreSQL arrays; JSON travels as text and is cast in SQL. */
+export type SqlScalar = string | number | boolean | null | Date;
+export type SqlParam = SqlScalar | readonly SqlScalar[];
+
+export interface Queryable {
+  /** `T` is the row shape the statement selects; nothing checks it, so keep it next to the SQL. */
+  query<T extends object>(text: string, params?: readonly SqlParam[]): Promise<T[]>;
+  /** Runs a script of several statements without parameters (migrations). */
+  exec(script: string): Promise<void>;
+}
+
+export interface SqlDatabase extends Queryable {
+  readonly kind: 'postgres' | 'embedded';
+  /** Runs `fn` inside BEGIN … COMMIT on one connection; rolls back and rethrows when `fn` throws. */
+  transaction<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** SQLSTATE of an error raised by either driver, when there is one. */
+export function sqlState(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
+  const code: unknown = error.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+export const FOREIGN_KEY_VIOLATION = '23503';

@@ -1,0 +1,520 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DataDirInUseError } from '../../src/store/data-dir-lock.js';
+import { UnknownStationError } from '../../src/store/errors.js';
+import { StoreClosedError } from '../../src/store/group-commit.js';
+import { migrations } from '../../src/store/migrations.js';
+import { openStore, type OpenStoreOptions } from '../../src/store/open-store.js';
+import type { SqlStore } from '../../src/store/sql-store.js';
+import type { DeviceVariable, JsonObject } from '../../src/store/store.js';
+import { freshPostgresDatabase } from '../support/services.js';
+
+/** A place to open a store at: a temporary data directory, or a fresh PostgreSQL database. */
+interface Location {
+  options: OpenStoreOptions;
+  remove(): Promise<void>;
+}
+
+interface Backend {
+  name: 'embedded' | 'postgres';
+  newLocation(): Promise<Location>;
+}
+
+const backends: Backend[] = [
+  {
+    name: 'embedded',
+    async newLocation() {
+      const dataDir = await mkdtemp(join(tmpdir(), 'stroom-store-'));
+      return { options: { dataDir }, remove: () => rm(dataDir, { recursive: true, force: true }) };
+    },
+  },
+  {
+    name: 'postgres',
+    async newLocation() {
+      const database = await freshPostgresDatabase();
+      const dataDir = await mkdtemp(join(tmpdir(), 'stroom-store-pg-'));
+      return {
+        options: { databaseUrl: database.url, dataDir },
+        async remove() {
+          await database.drop();
+          await rm(dataDir, { recursive: true, force: true });
+        },
+      };
+    },
+  },
+];
+
+/** Opening PGlite takes a few seconds; tests that open stores of their own get more time. */
+const REOPEN_TIMEOUT_MS = 60_000;
+
+const chargingStation: JsonObject = { model: 'SingleSocketCharger', vendorName: 'VendorX', serialNumber: 'SN-1' };
+
+function variable(
+  componentName: string,
+  variableName: string,
+  attributes: DeviceVariable['attributes'],
+  extra: { evseId?: number; instance?: string; characteristics?: JsonObject } = {},
+): DeviceVariable {
+  const component: JsonObject = { name: componentName };
+  if (extra.evseId !== undefined) component.evse = { id: extra.evseId };
+  if (extra.instance !== undefined) component.instance = extra.instance;
+  const result: DeviceVariable = { component, variable: { name: variableName }, attributes };
+  if (extra.characteristics !== undefined) result.characteristics = extra.characteristics;
+  return result;
+}
+
+describe.each(backends)('SqlStore on $name', (backend) => {
+  let location: Location;
+  let store: SqlStore;
+  const commitSizes: number[] = [];
+  const extraLocations: Location[] = [];
+
+  async function newLocation(): Promise<Location> {
+    const created = await backend.newLocation();
+    extraLocations.push(created);
+    return created;
+  }
+
+  beforeAll(async () => {
+    location = await backend.newLocation();
+    store = await openStore({ ...location.options, onCommit: (batchSize) => commitSizes.push(batchSize) });
+  });
+
+  afterAll(async () => {
+    await store?.close();
+    await location?.remove();
+    for (const extra of extraLocations) await extra.remove();
+  });
+
+  beforeEach(() => {
+    commitSizes.length = 0;
+  });
+
+  it('reports which backend it runs on', () => {
+    expect(store.kind).toBe(backend.name);
+  });
+
+  describe('stations', () => {
+    it('creates a station with the defaults: profile 1, bootPolicy Accepted, bootStatus Unknown', async () => {
+      const { station, created } = await store.upsertStation('CS-defaults', {});
+      expect(created).toBe(true);
+      expect(station).toMatchObject({
+        id: 'CS-defaults',
+        securityProfile: 1,
+        bootPolicy: 'Accepted',
+        bootStatus: 'Unknown',
+        passwordHash: undefined,
+        chargingStation: undefined,
+        lastSeen: undefined,
+        firmwareStatus: undefined,
+        logStatus: undefined,
+      });
+      expect(station.createdAt).toBeInstanceOf(Date);
+      expect(station.updatedAt).toBeInstanceOf(Date);
+      expect(await store.getStation('CS-defaults')).toEqual(station);
+    });
+
+    it('updates only what the patch names; null clears the password', async () => {
+      await store.upsertStation('CS-patch', { securityProfile: 2, passwordHash: 'scrypt$hash-1' });
+      const updated = await store.upsertStation('CS-patch', { bootPolicy: 'Pending' });
+      expect(updated.created).toBe(false);
+      expect(updated.station).toMatchObject({ securityProfile: 2, passwordHash: 'scrypt$hash-1', bootPolicy: 'Pending' });
+
+      const cleared = await store.upsertStation('CS-patch', { passwordHash: null });
+      expect(cleared.station.passwordHash).toBeUndefined();
+      expect(cleared.station.bootPolicy).toBe('Pending');
+
+      const raised = await store.upsertStation('CS-patch', { securityProfile: 3, passwordHash: 'scrypt$hash-2' });
+      expect(raised.station).toMatchObject({ securityProfile: 3, passwordHash: 'scrypt$hash-2' });
+    });
+
+    it('lists stations in id order', async () => {
+      await store.upsertStation('CS-list-b', {});
+      await store.upsertStation('CS-list-a', {});
+      const ids = (await store.listStations()).map((station) => station.id).filter((id) => id.startsWith('CS-list-'));
+      expect(ids).toEqual(['CS-list-a', 'CS-list-b']);
+    });
+
+    it('deletes a station with everything recorded for it', async () => {
+      await store.upsertStation('CS-delete', {});
+      await store.recordConnectorStatus('CS-delete', { evseId: 1, connectorId: 1, status: 'Available', updatedAt: new Date() });
+      await store.recordEvent('CS-delete', 'NotifyEvent', { seqNo: 0 }, new Date());
+      expect(await store.deleteStation('CS-delete')).toBe(true);
+      expect(await store.getStation('CS-delete')).toBeUndefined();
+      expect(await store.deleteStation('CS-delete')).toBe(false);
+
+      await store.upsertStation('CS-delete', {});
+      expect(await store.getConnectors('CS-delete')).toEqual([]);
+      expect(await store.listEvents('CS-delete', 10)).toEqual([]);
+    });
+
+    it('answers undefined for an unknown station', async () => {
+      expect(await store.getStation('CS-never-registered')).toBeUndefined();
+    });
+  });
+
+  describe('records of station traffic', () => {
+    it('records a boot: status, chargingStation, reason, and the station as seen', async () => {
+      await store.upsertStation('CS-boot', { bootPolicy: 'Pending' });
+      const at = new Date('2026-01-02T03:04:05.678Z');
+      await store.recordBoot('CS-boot', { bootStatus: 'Pending', chargingStation, reason: 'PowerUp', at });
+      const station = await store.getStation('CS-boot');
+      expect(station).toMatchObject({ bootStatus: 'Pending', chargingStation, lastBootReason: 'PowerUp', lastSeen: at });
+
+      await store.recordBoot('CS-boot', {
+        bootStatus: 'Accepted',
+        chargingStation: { ...chargingStation, firmwareVersion: '1.2' },
+        reason: 'RemoteReset',
+        at: new Date(at.getTime() + 1000),
+      });
+      expect(await store.getStation('CS-boot')).toMatchObject({
+        bootStatus: 'Accepted',
+        chargingStation: { firmwareVersion: '1.2' },
+        lastBootReason: 'RemoteReset',
+      });
+    });
+
+    it('upserts connector statuses per EVSE and connector', async () => {
+      await store.upsertStation('CS-connectors', {});
+      const t0 = new Date('2026-01-01T00:00:00.000Z');
+      const t1 = new Date('2026-01-01T00:01:00.000Z');
+      await Promise.all([
+        store.recordConnectorStatus('CS-connectors', { evseId: 2, connectorId: 1, status: 'Available', updatedAt: t0 }),
+        store.recordConnectorStatus('CS-connectors', { evseId: 1, connectorId: 1, status: 'Available', updatedAt: t0 }),
+      ]);
+      await store.recordConnectorStatus('CS-connectors', { evseId: 1, connectorId: 1, status: 'Occupied', updatedAt: t1 });
+      expect(await store.getConnectors('CS-connectors')).toEqual([
+        { evseId: 1, connectorId: 1, status: 'Occupied', updatedAt: t1 },
+        { evseId: 2, connectorId: 1, status: 'Available', updatedAt: t0 },
+      ]);
+    });
+
+    it('keeps the last of several statuses of one connector sent in the same batch', async () => {
+      await store.upsertStation('CS-same-connector', {});
+      const statuses = ['Available', 'Occupied', 'Reserved', 'Unavailable', 'Faulted'];
+      await Promise.all(
+        statuses.map((status, i) =>
+          store.recordConnectorStatus('CS-same-connector', { evseId: 1, connectorId: 1, status, updatedAt: new Date(i * 1000) }),
+        ),
+      );
+      expect(await store.getConnectors('CS-same-connector')).toEqual([
+        { evseId: 1, connectorId: 1, status: 'Faulted', updatedAt: new Date(4000) },
+      ]);
+    });
+
+    it('returns report parts in seqNo order, whatever order they arrived in', async () => {
+      await store.upsertStation('CS-report', {});
+      const part = (seqNo: number, tbc: boolean) => ({
+        requestId: 7,
+        seqNo,
+        tbc,
+        generatedAt: '2026-01-01T00:00:00Z',
+        reportData: [{ component: { name: 'C' }, variable: { name: `V${seqNo}` }, variableAttribute: [{ value: String(seqNo) }] }],
+      });
+      await Promise.all([store.recordReportPart('CS-report', part(2, false)), store.recordReportPart('CS-report', part(0, true))]);
+      await store.recordReportPart('CS-report', part(1, true));
+      await store.recordReportPart('CS-report', { ...part(5, false), requestId: 8 });
+
+      const parts = await store.getReportParts('CS-report', 7);
+      expect(parts.map((p) => p.seqNo)).toEqual([0, 1, 2]);
+      expect(parts.map((p) => p.tbc)).toEqual([true, true, false]);
+      expect(parts[1]).toEqual(part(1, true));
+      expect(await store.getReportParts('CS-report', 8)).toHaveLength(1);
+      expect(await store.getReportParts('CS-report', 9)).toEqual([]);
+    });
+
+    it('merges device variables per attribute type and keeps what a later write does not carry', async () => {
+      await store.upsertStation('CS-vars', {});
+      await store.recordVariables('CS-vars', [
+        variable(
+          'EVSE',
+          'Power',
+          [
+            { type: 'Actual', value: '0', mutability: 'ReadOnly', persistent: false, constant: false },
+            { type: 'MaxSet', value: '22000', mutability: 'ReadWrite' },
+          ],
+          { evseId: 1, characteristics: { dataType: 'decimal', unit: 'W', supportsMonitoring: true } },
+        ),
+        variable('OCPPCommCtrlr', 'HeartbeatInterval', [{ type: 'Actual', value: '300' }]),
+      ]);
+      await store.recordVariables('CS-vars', [
+        variable('EVSE', 'Power', [{ type: 'Actual', value: '11000' }, { type: 'Target', value: '7000' }], { evseId: 1 }),
+      ]);
+
+      const variables = await store.getVariables('CS-vars');
+      const power = variables.find((v) => v.variable.name === 'Power');
+      expect(power).toEqual({
+        component: { name: 'EVSE', evse: { id: 1 } },
+        variable: { name: 'Power' },
+        attributes: [
+          { type: 'Actual', value: '11000', mutability: 'ReadOnly', persistent: false, constant: false },
+          { type: 'MaxSet', value: '22000', mutability: 'ReadWrite' },
+          { type: 'Target', value: '7000' },
+        ],
+        characteristics: { dataType: 'decimal', unit: 'W', supportsMonitoring: true },
+      });
+      const heartbeat = variables.find((v) => v.variable.name === 'HeartbeatInterval');
+      expect(heartbeat).toEqual({
+        component: { name: 'OCPPCommCtrlr' },
+        variable: { name: 'HeartbeatInterval' },
+        attributes: [{ type: 'Actual', value: '300' }],
+      });
+    });
+
+    it('merges the same way when the writes share one batch', async () => {
+      await store.upsertStation('CS-vars-batch', {});
+      await Promise.all([
+        store.recordVariables('CS-vars-batch', [variable('Connector', 'Available', [{ type: 'Actual', value: 'true', mutability: 'ReadOnly' }])]),
+        store.recordVariables('CS-vars-batch', [variable('Connector', 'Available', [{ type: 'Actual', value: 'false' }])]),
+        store.recordVariables('CS-vars-batch', [variable('Connector', 'Available', [{ type: 'Target', value: 'true' }])]),
+      ]);
+      expect(await store.getVariables('CS-vars-batch')).toEqual([
+        {
+          component: { name: 'Connector' },
+          variable: { name: 'Available' },
+          attributes: [
+            { type: 'Actual', value: 'false', mutability: 'ReadOnly' },
+            { type: 'Target', value: 'true' },
+          ],
+        },
+      ]);
+    });
+
+    it('keeps variables apart by component instance, EVSE and variable name, even with separator characters', async () => {
+      await store.upsertStation('CS-vars-keys', {});
+      await store.recordVariables('CS-vars-keys', [
+        variable('Tx|Ctrlr', 'A', [{ type: 'Actual', value: '1' }]),
+        variable('Tx', 'Ctrlr|A', [{ type: 'Actual', value: '2' }]),
+        variable('Tx|Ctrlr', 'A', [{ type: 'Actual', value: '3' }], { instance: 'x' }),
+        variable('Tx|Ctrlr', 'A', [{ type: 'Actual', value: '4' }], { evseId: 1 }),
+        variable('Tx|Ctrlr', 'A', [{ type: 'Actual', value: '5' }], { evseId: 2 }),
+      ]);
+      const values = (await store.getVariables('CS-vars-keys')).map((v) => v.attributes[0]?.value).sort();
+      expect(values).toEqual(['1', '2', '3', '4', '5']);
+    });
+
+    it('lists events newest first, up to the limit', async () => {
+      await store.upsertStation('CS-events', {});
+      await store.recordEvent('CS-events', 'NotifyEvent', { seqNo: 0 }, new Date('2026-01-01T00:00:00Z'));
+      await store.recordEvent('CS-events', 'SecurityEventNotification', { type: 'StartupOfTheDevice' }, new Date('2026-01-01T00:00:01Z'));
+      await Promise.all([
+        store.recordEvent('CS-events', 'FirmwareStatusNotification', { status: 'Downloading' }, new Date('2026-01-01T00:00:02Z')),
+        store.recordEvent('CS-events', 'LogStatusNotification', { status: 'Uploading' }, new Date('2026-01-01T00:00:03Z')),
+      ]);
+      const events = await store.listEvents('CS-events', 3);
+      expect(events.map((event) => event.kind)).toEqual([
+        'LogStatusNotification',
+        'FirmwareStatusNotification',
+        'SecurityEventNotification',
+      ]);
+      expect(events[2]).toMatchObject({ payload: { type: 'StartupOfTheDevice' }, receivedAt: new Date('2026-01-01T00:00:01Z') });
+      expect(typeof events[0]?.id).toBe('number');
+      expect(events[0]!.id).toBeGreaterThan(events[1]!.id);
+      expect(await store.listEvents('CS-events', 10)).toHaveLength(4);
+    });
+
+    it('records firmware and log status on the station', async () => {
+      await store.upsertStation('CS-status', {});
+      await store.recordFirmwareStatus('CS-status', { status: 'Installed', requestId: 3 });
+      await store.recordLogStatus('CS-status', { status: 'Uploaded', requestId: 4 });
+      expect(await store.getStation('CS-status')).toMatchObject({
+        firmwareStatus: { status: 'Installed', requestId: 3 },
+        logStatus: { status: 'Uploaded', requestId: 4 },
+      });
+    });
+
+    it('returns customer information parts in seqNo order', async () => {
+      await store.upsertStation('CS-customer', {});
+      await Promise.all([
+        store.recordCustomerInformation('CS-customer', { requestId: 1, seqNo: 1, tbc: false, generatedAt: '2026-01-01T00:00:00Z', data: 'world' }),
+        store.recordCustomerInformation('CS-customer', { requestId: 1, seqNo: 0, tbc: true, generatedAt: '2026-01-01T00:00:00Z', data: 'hello ' }),
+      ]);
+      const parts = await store.getCustomerInformation('CS-customer', 1);
+      expect(parts.map((part) => part.data).join('')).toBe('hello world');
+      expect(parts[0]).toEqual({ requestId: 1, seqNo: 0, tbc: true, generatedAt: '2026-01-01T00:00:00Z', data: 'hello ' });
+      expect(await store.getCustomerInformation('CS-customer', 2)).toEqual([]);
+    });
+
+    it('shows a touched lastSeen at once, before it is written', async () => {
+      await store.upsertStation('CS-seen', {});
+      const at = new Date('2026-03-01T12:00:00.000Z');
+      store.touchLastSeen('CS-seen', at);
+      expect((await store.getStation('CS-seen'))?.lastSeen).toEqual(at);
+      // An older touch never moves lastSeen back.
+      store.touchLastSeen('CS-seen', new Date('2026-02-01T00:00:00.000Z'));
+      expect((await store.getStation('CS-seen'))?.lastSeen).toEqual(at);
+    });
+  });
+
+  describe('group commit', () => {
+    it('commits 500 concurrent writes in far fewer than 500 transactions, every row included', async () => {
+      await store.upsertStation('CS-burst', {});
+      const updatedAt = new Date('2026-01-01T00:00:00Z');
+      await Promise.all(
+        Array.from({ length: 500 }, (_, i) =>
+          store.recordConnectorStatus('CS-burst', { evseId: i + 1, connectorId: 1, status: 'Available', updatedAt }),
+        ),
+      );
+      expect(commitSizes.reduce((sum, size) => sum + size, 0)).toBe(500);
+      expect(commitSizes.length).toBeLessThan(50);
+      const connectors = await store.getConnectors('CS-burst');
+      expect(connectors).toHaveLength(500);
+      expect(connectors.map((c) => c.evseId)).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
+    });
+
+    it('batches writes that arrive while a commit is in flight', async () => {
+      await store.upsertStation('CS-waves', {});
+      const writes: Promise<void>[] = [];
+      // Three waves, each issued while the previous one is still committing.
+      for (let wave = 0; wave < 3; wave++) {
+        for (let i = 0; i < 100; i++) {
+          writes.push(store.recordEvent('CS-waves', 'NotifyEvent', { wave, i }, new Date()));
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await Promise.all(writes);
+      expect(commitSizes.reduce((sum, size) => sum + size, 0)).toBe(300);
+      expect(commitSizes.length).toBeLessThan(30);
+      const events = await store.listEvents('CS-waves', 1000);
+      expect(events).toHaveLength(300);
+      // Ids follow the order of the calls.
+      expect(events[0]?.payload).toEqual({ wave: 2, i: 99 });
+      expect(events[299]?.payload).toEqual({ wave: 0, i: 0 });
+    });
+
+    it('rejects only the write that failed; the others in its batch commit', async () => {
+      await store.upsertStation('CS-good', {});
+      const updatedAt = new Date('2026-01-01T00:00:00Z');
+      const results = await Promise.allSettled([
+        store.recordConnectorStatus('CS-good', { evseId: 1, connectorId: 1, status: 'Available', updatedAt }),
+        store.recordConnectorStatus('CS-missing', { evseId: 1, connectorId: 1, status: 'Available', updatedAt }),
+        store.recordEvent('CS-good', 'NotifyEvent', { seqNo: 1 }, updatedAt),
+        store.recordFirmwareStatus('CS-missing', { status: 'Installed' }),
+        store.recordBoot('CS-missing', { bootStatus: 'Accepted', chargingStation, reason: 'PowerUp', at: updatedAt }),
+        store.recordBoot('CS-good', { bootStatus: 'Accepted', chargingStation, reason: 'PowerUp', at: updatedAt }),
+        store.recordConnectorStatus('CS-good', { evseId: 2, connectorId: 1, status: 'Occupied', updatedAt }),
+      ]);
+      expect(results.map((result) => result.status)).toEqual([
+        'fulfilled',
+        'rejected',
+        'fulfilled',
+        'rejected',
+        'rejected',
+        'fulfilled',
+        'fulfilled',
+      ]);
+      for (const index of [1, 3, 4]) {
+        const result = results[index];
+        expect(result?.status === 'rejected' && result.reason).toBeInstanceOf(UnknownStationError);
+        expect(result?.status === 'rejected' && (result.reason as UnknownStationError).stationId).toBe('CS-missing');
+      }
+      expect((await store.getConnectors('CS-good')).map((c) => c.status)).toEqual(['Available', 'Occupied']);
+      expect(await store.listEvents('CS-good', 10)).toHaveLength(1);
+      expect((await store.getStation('CS-good'))?.bootStatus).toBe('Accepted');
+      expect(await store.getStation('CS-missing')).toBeUndefined();
+    });
+  });
+
+  describe('lifecycle', () => {
+    it(
+      'keeps everything across close and reopen, including writes still pending at close',
+      async () => {
+        const place = await newLocation();
+        const first = await openStore(place.options);
+        await first.upsertStation('CS-durable', { securityProfile: 2, passwordHash: 'scrypt$x' });
+        const seenAt = new Date('2026-04-01T00:00:00.000Z');
+        first.touchLastSeen('CS-durable', seenAt);
+        // Not awaited: close() must flush them.
+        const pending = [
+          first.recordConnectorStatus('CS-durable', { evseId: 1, connectorId: 1, status: 'Occupied', updatedAt: seenAt }),
+          first.recordVariables('CS-durable', [variable('SecurityCtrlr', 'OrganizationName', [{ type: 'Actual', value: 'Stroom' }])]),
+          first.recordEvent('CS-durable', 'SecurityEventNotification', { type: 'ResetOrReboot' }, seenAt),
+        ];
+        await first.close();
+        await Promise.all(pending);
+        await expect(
+          first.recordConnectorStatus('CS-durable', { evseId: 1, connectorId: 1, status: 'Available', updatedAt: seenAt }),
+        ).rejects.toBeInstanceOf(StoreClosedError);
+
+        const second = await openStore(place.options);
+        try {
+          expect(await second.getStation('CS-durable')).toMatchObject({ securityProfile: 2, passwordHash: 'scrypt$x', lastSeen: seenAt });
+          expect(await second.getConnectors('CS-durable')).toEqual([{ evseId: 1, connectorId: 1, status: 'Occupied', updatedAt: seenAt }]);
+          expect(await second.getVariables('CS-durable')).toHaveLength(1);
+          expect(await second.listEvents('CS-durable', 10)).toHaveLength(1);
+        } finally {
+          await second.close();
+        }
+      },
+      REOPEN_TIMEOUT_MS,
+    );
+
+    it(
+      'applies migrations once: opening an existing database again changes nothing',
+      async () => {
+        const place = await newLocation();
+        const first = await openStore(place.options);
+        await first.upsertStation('CS-migrated', {});
+        await first.close();
+        const second = await openStore(place.options);
+        try {
+          const applied = await second.transaction((q) => q.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version'));
+          expect(applied.map((row) => row.version)).toEqual(migrations.map((migration) => migration.version));
+          expect(await second.getStation('CS-migrated')).toBeDefined();
+        } finally {
+          await second.close();
+        }
+      },
+      REOPEN_TIMEOUT_MS,
+    );
+
+    if (backend.name === 'postgres') {
+      it(
+        'lets several processes open one fresh database at once (migrations take an advisory lock)',
+        async () => {
+          const place = await newLocation();
+          const stores = await Promise.all([openStore(place.options), openStore(place.options), openStore(place.options)]);
+          try {
+            const applied = await stores[0]!.transaction((q) => q.query<{ version: number }>('SELECT version FROM schema_migrations'));
+            expect(applied).toHaveLength(migrations.length);
+          } finally {
+            await Promise.all(stores.map((opened) => opened.close()));
+          }
+        },
+        REOPEN_TIMEOUT_MS,
+      );
+    }
+
+    if (backend.name === 'embedded') {
+      it(
+        'refuses a second store on the same data directory with one clear error',
+        async () => {
+          const place = await newLocation();
+          const first = await openStore(place.options);
+          try {
+            const second = openStore(place.options);
+            await expect(second).rejects.toBeInstanceOf(DataDirInUseError);
+            await expect(second).rejects.toThrow(`data directory ${place.options.dataDir} is in use by process ${process.pid}`);
+          } finally {
+            await first.close();
+          }
+        },
+        REOPEN_TIMEOUT_MS,
+      );
+
+      it(
+        'takes over the lock a dead process left behind',
+        async () => {
+          const place = await newLocation();
+          // No process can have this pid (Linux caps pids at 2^22).
+          await writeFile(join(place.options.dataDir, 'pglite.lock'), '999999999\n');
+          const opened = await openStore(place.options);
+          await opened.close();
+        },
+        REOPEN_TIMEOUT_MS,
+      );
+    }
+  });
+});

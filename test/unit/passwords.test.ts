@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { hashPassword, verifyPassword, VerifiedCredentialCache } from '../../src/security/passwords.js';
+
+describe('hashPassword / verifyPassword', () => {
+  it('produces a self-describing scrypt string with N=4096, r=8, p=1, 16-byte salt, 32-byte key', async () => {
+    const stored = await hashPassword('correct horse battery staple');
+    const [scheme, n, r, p, salt, key] = stored.split('$');
+    expect(scheme).toBe('scrypt');
+    expect([n, r, p]).toEqual(['4096', '8', '1']);
+    expect(Buffer.from(salt ?? '', 'base64')).toHaveLength(16);
+    expect(Buffer.from(key ?? '', 'base64')).toHaveLength(32);
+  });
+
+  it('salts: the same password hashes differently each time', async () => {
+    expect(await hashPassword('secret')).not.toBe(await hashPassword('secret'));
+  });
+
+  it('verifies the right password and rejects a wrong one', async () => {
+    const stored = await hashPassword('s3cret-Passw0rd');
+    expect(await verifyPassword('s3cret-Passw0rd', stored)).toBe(true);
+    expect(await verifyPassword('s3cret-Passw0rd ', stored)).toBe(false);
+    expect(await verifyPassword('', stored)).toBe(false);
+  });
+
+  it('handles non-ASCII and empty passwords', async () => {
+    const stored = await hashPassword('wachtwoord-ü-€-🔌');
+    expect(await verifyPassword('wachtwoord-ü-€-🔌', stored)).toBe(true);
+    expect(await verifyPassword('wachtwoord-u-€-🔌', stored)).toBe(false);
+    expect(await verifyPassword('', await hashPassword(''))).toBe(true);
+  });
+
+  it('honours the parameters written in the stored string', async () => {
+    // A hash made with other cost parameters (as a future version might) still verifies.
+    const { scrypt } = await import('node:crypto');
+    const salt = Buffer.from('0123456789abcdef');
+    const key = await new Promise<Buffer>((resolve, reject) =>
+      scrypt('pw', salt, 24, { N: 1024, r: 4, p: 2 }, (error, derived) => (error ? reject(error) : resolve(derived))),
+    );
+    const stored = `scrypt$1024$4$2$${salt.toString('base64')}$${key.toString('base64')}`;
+    expect(await verifyPassword('pw', stored)).toBe(true);
+    expect(await verifyPassword('pw2', stored)).toBe(false);
+  });
+
+  it('returns false, never throws, for malformed stored strings', async () => {
+    const good = await hashPassword('pw');
+    const [, , , , salt, key] = good.split('$');
+    const malformed = [
+      '',
+      'plain-text-password',
+      'scrypt',
+      'scrypt$4096$8$1$onlysalt',
+      `bcrypt$4096$8$1$${salt}$${key}`,
+      `scrypt$4095$8$1$${salt}$${key}`, // not a power of two
+      `scrypt$0$8$1$${salt}$${key}`,
+      `scrypt$-4096$8$1$${salt}$${key}`,
+      `scrypt$4096$0$1$${salt}$${key}`,
+      `scrypt$4096$8$1$$${key}`,
+      `scrypt$4096$8$1$${salt}$`,
+      `scrypt$4096$8$1$not*base64$${key}`,
+      `scrypt$1073741824$8$1$${salt}$${key}`, // would need gigabytes
+      `scrypt$4096$8$1$${salt}$${key}$extra`,
+      `scrypt$4096$abc$1$${salt}$${key}`,
+    ];
+    for (const stored of malformed) {
+      await expect(verifyPassword('pw', stored), stored).resolves.toBe(false);
+    }
+  });
+});
+
+describe('VerifiedCredentialCache', () => {
+  it('remembers a verified password for the station and stored hash', () => {
+    const cache = new VerifiedCredentialCache();
+    expect(cache.has('CS1', 'hash-1', 'pw')).toBe(false);
+    cache.remember('CS1', 'hash-1', 'pw');
+    expect(cache.has('CS1', 'hash-1', 'pw')).toBe(true);
+    expect(cache.has('CS1', 'hash-1', 'other')).toBe(false);
+    expect(cache.has('CS2', 'hash-1', 'pw')).toBe(false);
+  });
+
+  it('is invalidated when the station\'s stored hash changes', () => {
+    const cache = new VerifiedCredentialCache();
+    cache.remember('CS1', 'hash-1', 'pw');
+    expect(cache.has('CS1', 'hash-2', 'pw')).toBe(false);
+  });
+
+  it('keeps only the last verification per station', () => {
+    const cache = new VerifiedCredentialCache();
+    cache.remember('CS1', 'hash-1', 'old');
+    cache.remember('CS1', 'hash-2', 'new');
+    expect(cache.has('CS1', 'hash-1', 'old')).toBe(false);
+    expect(cache.has('CS1', 'hash-2', 'new')).toBe(true);
+    expect(cache.size).toBe(1);
+  });
+
+  it('does not confuse hash and password across their boundary', () => {
+    const cache = new VerifiedCredentialCache();
+    cache.remember('CS1', 'ab', 'c');
+    expect(cache.has('CS1', 'a', 'bc')).toBe(false);
+  });
+
+  it('forgets a station on request and evicts the oldest when full', () => {
+    const cache = new VerifiedCredentialCache(2);
+    cache.remember('CS1', 'h', 'pw');
+    cache.remember('CS2', 'h', 'pw');
+    cache.remember('CS3', 'h', 'pw');
+    expect(cache.has('CS1', 'h', 'pw')).toBe(false);
+    expect(cache.has('CS3', 'h', 'pw')).toBe(true);
+    cache.forget('CS3');
+    expect(cache.has('CS3', 'h', 'pw')).toBe(false);
+  });
+
+  it('works with real hashes end to end', async () => {
+    const cache = new VerifiedCredentialCache();
+    const stored = await hashPassword('pw');
+    if (await verifyPassword('pw', stored)) cache.remember('CS1', stored, 'pw');
+    expect(cache.has('CS1', stored, 'pw')).toBe(true);
+    expect(cache.has('CS1', await hashPassword('pw'), 'pw')).toBe(false);
+  });
+});
