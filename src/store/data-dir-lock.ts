@@ -28,6 +28,9 @@ function errorCode(error: unknown): unknown {
   return typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
 }
 
+/** Lock files this process holds, to tell its own live lock from one left by an earlier process with the same pid. */
+const heldByThisProcess = new Set<string>();
+
 /**
  * Takes `<dir>/<name>` with our pid inside. A lock left by a dead process is taken over; a lock held by a
  * live one (this process included: two stores on one directory are as bad as two processes) fails.
@@ -43,9 +46,11 @@ export async function lockDataDir(dir: string, name = 'pglite.lock'): Promise<Da
       } finally {
         await handle.close();
       }
+      heldByThisProcess.add(path);
       return {
         path,
         async release() {
+          heldByThisProcess.delete(path);
           await unlink(path).catch(() => undefined);
         },
       };
@@ -53,7 +58,9 @@ export async function lockDataDir(dir: string, name = 'pglite.lock'): Promise<Da
       if (errorCode(error) !== 'EEXIST') throw error;
     }
     const holder = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
-    if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
+    // Our own pid in a lock we do not hold: a container restarted its process under the same pid (often 1).
+    const ownStale = holder === process.pid && !heldByThisProcess.has(path);
+    if (Number.isInteger(holder) && holder > 0 && !ownStale && isAlive(holder)) {
       throw new DataDirInUseError(dir, holder);
     }
     // Stale (dead pid) or half-written by a process that died between create and write.

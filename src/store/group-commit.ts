@@ -271,6 +271,8 @@ export class GroupCommitter {
       this.scheduled = false;
       this.running = this.drain().finally(() => {
         this.running = undefined;
+        // A write may have arrived after drain() last looked and before this callback ran.
+        if (this.hasWork()) this.kick();
       });
     });
   }

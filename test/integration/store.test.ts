@@ -1,13 +1,14 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DataDirInUseError } from '../../src/store/data-dir-lock.js';
 import { UnknownStationError } from '../../src/store/errors.js';
-import { StoreClosedError } from '../../src/store/group-commit.js';
+import { GroupCommitter, StoreClosedError } from '../../src/store/group-commit.js';
 import { migrations } from '../../src/store/migrations.js';
 import { openStore, type OpenStoreOptions } from '../../src/store/open-store.js';
 import type { SqlStore } from '../../src/store/sql-store.js';
+import type { Queryable, SqlDatabase } from '../../src/store/sql.js';
 import type { DeviceVariable, JsonObject } from '../../src/store/store.js';
 import { freshPostgresDatabase } from '../support/services.js';
 
@@ -515,6 +516,114 @@ describe.each(backends)('SqlStore on $name', (backend) => {
         },
         REOPEN_TIMEOUT_MS,
       );
+
+      it(
+        'takes over a lock with its own pid that it does not hold (a restarted container reuses pids)',
+        async () => {
+          const place = await newLocation();
+          await writeFile(join(place.options.dataDir, 'pglite.lock'), `${process.pid}\n`);
+          const opened = await openStore(place.options);
+          await opened.close();
+        },
+        REOPEN_TIMEOUT_MS,
+      );
     }
+  });
+});
+
+/** Records what each transaction wrote; no SQL runs. For the committer's own rules, apart from any backend. */
+class RecordingDatabase implements SqlDatabase {
+  readonly kind = 'embedded';
+  readonly committed: string[][] = [];
+  current: string[] | undefined;
+  async query<T extends object>(): Promise<T[]> {
+    return [];
+  }
+  async exec(): Promise<void> {}
+  async transaction<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+    this.current = [];
+    const value = await fn(this);
+    this.committed.push(this.current);
+    this.current = undefined;
+    return value;
+  }
+  async close(): Promise<void> {}
+}
+
+describe('GroupCommitter', () => {
+  function setup(options: ConstructorParameters<typeof GroupCommitter>[1] = {}) {
+    const db = new RecordingDatabase();
+    const committer = new GroupCommitter(db, options);
+    const writer = committer.writer<string>({
+      name: 'test rows',
+      key: (row) => row.split('=')[0] ?? row,
+      fold: (earlier, later) => (later.endsWith('=keep-earlier') ? earlier : later),
+      write: async (_q, rows) => {
+        if (rows.includes('poison')) throw new Error('poisoned batch');
+        db.current?.push(...rows);
+        const errors = new Map<number, Error>();
+        rows.forEach((row, index) => {
+          if (row.startsWith('refused')) errors.set(index, new Error(`refused ${row}`));
+        });
+        return errors;
+      },
+    });
+    return { db, committer, writer };
+  }
+
+  it('caps a batch at maxBatchWrites and commits the rest in the next ones', async () => {
+    const sizes: number[] = [];
+    const { db, committer, writer } = setup({ maxBatchWrites: 10, onCommit: (size) => sizes.push(size) });
+    await Promise.all(Array.from({ length: 35 }, (_, i) => writer.write(`row${i}`)));
+    expect(sizes.every((size) => size <= 10)).toBe(true);
+    expect(sizes.reduce((sum, size) => sum + size, 0)).toBe(35);
+    expect(db.committed.flat()).toHaveLength(35);
+    await committer.close();
+  });
+
+  it('folds rows with the same key inside one batch, in call order', async () => {
+    const { db, committer, writer } = setup();
+    await Promise.all([writer.write('a=1'), writer.write('b=1'), writer.write('a=2'), writer.write('b=keep-earlier')]);
+    expect(db.committed).toEqual([['a=2', 'b=1']]);
+    await committer.close();
+  });
+
+  it('retries a failed batch one write at a time, so only the bad write fails', async () => {
+    const batchErrors: unknown[] = [];
+    const { db, committer, writer } = setup({ onBatchError: (error) => batchErrors.push(error) });
+    const results = await Promise.allSettled([writer.write('x=1'), writer.write('poison'), writer.write('y=1')]);
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(batchErrors).toHaveLength(1);
+    expect(db.committed).toEqual([['x=1'], ['y=1']]);
+    await committer.close();
+  });
+
+  it('rejects the rows a writer reports as refused and commits the others', async () => {
+    const { db, committer, writer } = setup();
+    const results = await Promise.allSettled([writer.write('ok=1'), writer.write('refused=1'), writer.write('ok2=1')]);
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(db.committed).toHaveLength(1);
+    await committer.close();
+  });
+
+  it('writes offered rows with the next batch, or on its own after lazyFlushMs', async () => {
+    const { db, committer, writer } = setup({ lazyFlushMs: 20 });
+    writer.offer('seen=1');
+    writer.offer('seen=2');
+    await writer.write('other=1');
+    expect(db.committed).toEqual([['other=1', 'seen=2']]);
+    writer.offer('seen=3');
+    await vi.waitFor(() => expect(db.committed).toEqual([['other=1', 'seen=2'], ['seen=3']]));
+    await committer.close();
+  });
+
+  it('flushes pending and offered rows at close, then refuses writes', async () => {
+    const { db, committer, writer } = setup({ lazyFlushMs: 60_000 });
+    const pending = writer.write('last=1');
+    writer.offer('seen=1');
+    await committer.close();
+    await pending;
+    expect(db.committed.flat().sort()).toEqual(['last=1', 'seen=1']);
+    await expect(writer.write('late=1')).rejects.toBeInstanceOf(StoreClosedError);
   });
 });

@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import { createActor } from 'xstate';
+import { callAllowedInBootState, stationMachine, stationMayCall, type BootStatus, type OutboundCall } from '../../machines/station.machine.js';
+
+/** Drives the pure machine with a hand-held clock and records the side effects it asks for. */
+function harness(bootStatus: BootStatus = 'Accepted') {
+  let now = 1_000_000;
+  const transmitted: string[] = [];
+  const timedOut: string[] = [];
+  const aborted: string[] = [];
+  const refused: string[] = [];
+  const inventoryRequests: boolean[] = [];
+  const machine = stationMachine.provide({
+    actions: {
+      transmit: (_, { call }) => void transmitted.push(call.messageId),
+      failTimedOut: (_, { call }) => void timedOut.push(call.messageId),
+      failAborted: (_, { calls }) => void aborted.push(...calls.map((c) => c.messageId)),
+      refuse: (_, { call }) => void refused.push(call.messageId),
+      requestInventory: (_, { alreadyRequested }) => void inventoryRequests.push(alreadyRequested),
+    },
+    guards: {
+      nextCallExpired: ({ context }) => context.pendingCalls.length > 0 && (context.pendingCalls[0] as OutboundCall).deadline <= now,
+    },
+    delays: { callTimeout: ({ context }) => Math.max(0, (context.inFlight?.deadline ?? 0) - now) },
+  });
+  const actor = createActor(machine, { input: { stationId: 'CS1', bootStatus } });
+  actor.start();
+  const call = (messageId: string, action = 'GetVariables', timeout = 30_000): OutboundCall => ({ messageId, action, payload: {}, deadline: now + timeout });
+  return {
+    actor,
+    call,
+    advance: (ms: number) => {
+      now += ms;
+    },
+    transmitted,
+    timedOut,
+    aborted,
+    refused,
+    inventoryRequests,
+  };
+}
+
+describe('station machine: boot lifecycle (B01–B03)', () => {
+  it('restores the persisted boot status, so a reconnect without BootNotification stays Accepted (DRV-RPC-21)', () => {
+    const { actor } = harness('Accepted');
+    expect(actor.getSnapshot().value).toMatchObject({ boot: 'accepted' });
+  });
+
+  it('starts Unknown for a station that never booted, and follows the boot answers', () => {
+    const { actor, inventoryRequests } = harness('Unknown');
+    expect(actor.getSnapshot().value).toMatchObject({ boot: 'unknown' });
+    actor.send({ type: 'BOOT_ANSWERED', status: 'Pending' });
+    expect(actor.getSnapshot().context.bootStatus).toBe('Pending');
+    // C-50.1: entering Pending asks for the inventory, once per connection
+    expect(inventoryRequests).toEqual([false]);
+    actor.send({ type: 'BOOT_ANSWERED', status: 'Pending' });
+    expect(inventoryRequests.at(-1)).toBe(true);
+    actor.send({ type: 'BOOT_ANSWERED', status: 'Accepted' });
+    expect(actor.getSnapshot().value).toMatchObject({ boot: 'accepted' });
+  });
+
+  it('B02.FR.02: lets through what the CSMS triggered while Pending, and forgets it once Accepted', () => {
+    const { actor } = harness('Pending');
+    expect(stationMayCall(actor.getSnapshot().context, 'StatusNotification')).toBe(false);
+    actor.send({ type: 'TRIGGER_ACCEPTED', action: 'StatusNotification' });
+    expect(stationMayCall(actor.getSnapshot().context, 'StatusNotification')).toBe(true);
+    expect(stationMayCall(actor.getSnapshot().context, 'Heartbeat')).toBe(false);
+    actor.send({ type: 'BOOT_ANSWERED', status: 'Accepted' });
+    actor.send({ type: 'BOOT_ANSWERED', status: 'Pending' });
+    expect(stationMayCall(actor.getSnapshot().context, 'StatusNotification')).toBe(false);
+  });
+
+  it('B03.FR.03: after Rejected queued calls are dropped and new ones refused', () => {
+    const h = harness('Accepted');
+    h.actor.send({ type: 'CALL_REQUESTED', call: h.call('a') });
+    h.actor.send({ type: 'CALL_REQUESTED', call: h.call('b') });
+    h.actor.send({ type: 'BOOT_ANSWERED', status: 'Rejected' });
+    expect(h.aborted).toEqual(['b']);
+    h.actor.send({ type: 'CALL_REQUESTED', call: h.call('c', 'TriggerMessage') });
+    expect(h.refused).toEqual(['c']);
+  });
+
+  it('B02.FR.05: while Pending only configuration calls are allowed', () => {
+    expect(callAllowedInBootState('Pending', 'GetBaseReport')).toBe(true);
+    expect(callAllowedInBootState('Pending', 'RequestStartTransaction')).toBe(false);
+    expect(callAllowedInBootState('Unknown', 'TriggerMessage')).toBe(true);
+    expect(callAllowedInBootState('Unknown', 'Reset')).toBe(false);
+  });
+});
+
+describe('station machine: outbound calls (Part 4 §4.1.1, DRV-RPC-15)', () => {
+  it('keeps one call in flight and sends the next only after the answer', () => {
+    const h = harness();
+    h.actor.send({ type: 'CALL_REQUESTED', call: h.call('1') });
+    h.actor.send({ type: 'CALL_REQUESTED', call: h.call('2') });
+    h.actor.send({ type: 'CALL_REQUESTED', call: h.call('3') });
+    expect(h.transmitted).toEqual(['1']);
+    h.actor.send({ type: 'CALL_ANSWERED', messageId: '2' }); // not the one in flight: ignored
+    expect(h.transmitted).toEqual(['1']);
+    h.actor.send({ type: 'CALL_ANSWERED', messageId: '1' });
+    expect(h.transmitted).toEqual(['1', '2']);
+    h.actor.send({ type: 'CALL_ANSWERED', messageId: '2' });
+    expect(h.transmitted).toEqual(['1', '2', '3']);
+    expect(h.actor.getSnapshot().context.pendingCalls).toEqual([]);
+  });
+
+  it('fails a queued call whose deadline passed instead of sending it late', () => {
+    const h = harness();
+    h.actor.send({ type: 'CALL_REQUESTED', call: h.call('slow', 'GetVariables', 10_000) });
+    h.actor.send({ type: 'CALL_REQUESTED', call: h.call('short', 'GetVariables', 100) });
+    h.actor.send({ type: 'CALL_REQUESTED', call: h.call('later', 'GetVariables', 20_000) });
+    h.advance(500);
+    h.actor.send({ type: 'CALL_ANSWERED', messageId: 'slow' });
+    expect(h.timedOut).toEqual(['short']);
+    expect(h.transmitted).toEqual(['slow', 'later']);
+  });
+
+  it('drops a cancelled queued call', () => {
+    const h = harness();
+    h.actor.send({ type: 'CALL_REQUESTED', call: h.call('1') });
+    h.actor.send({ type: 'CALL_REQUESTED', call: h.call('2') });
+    h.actor.send({ type: 'CALL_CANCELLED', messageId: '2' });
+    h.actor.send({ type: 'CALL_ANSWERED', messageId: '1' });
+    expect(h.transmitted).toEqual(['1']);
+  });
+
+  it('aborts the in-flight and queued calls when the station disconnects', () => {
+    const h = harness();
+    h.actor.send({ type: 'CALL_REQUESTED', call: h.call('1') });
+    h.actor.send({ type: 'CALL_REQUESTED', call: h.call('2') });
+    h.actor.send({ type: 'DISCONNECTED' });
+    expect(h.aborted).toEqual(['1', '2']);
+    expect(h.actor.getSnapshot().value).toMatchObject({ outbound: 'closed' });
+  });
+
+  it('tracks open transactions', () => {
+    const h = harness();
+    h.actor.send({ type: 'TRANSACTION_STARTED', transactionId: 't1' });
+    h.actor.send({ type: 'TRANSACTION_STARTED', transactionId: 't1' });
+    h.actor.send({ type: 'TRANSACTION_STARTED', transactionId: 't2' });
+    h.actor.send({ type: 'TRANSACTION_ENDED', transactionId: 't1' });
+    expect(h.actor.getSnapshot().context.openTransactions).toEqual(['t2']);
+  });
+});
