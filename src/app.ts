@@ -3,17 +3,18 @@ import { mkdirSync } from 'node:fs';
 import { buildApiRoutes } from './api/routes/index.js';
 import { mountApi } from './api/server.js';
 import { systemClock, type Clock } from './clock.js';
-import { LocalCommandRouter, type CommandRouter } from './cluster/command-router.js';
+import type { CommandRouter } from './cluster/command-router.js';
+import { createCommandRouter } from './cluster/wiring.js';
 import { resolveConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { CsmsMetrics } from './metrics.js';
 import { OcppSchemas } from './ocpp/validation.js';
 import { StationGatekeeper } from './station/admission.js';
+import { Authorizer } from './station/authorizer.js';
 import { buildHandlerTable } from './station/handlers/index.js';
 import { SessionRegistry } from './station/registry.js';
 import type { StationServices } from './station/types.js';
 import { openStore } from './store/open-store.js';
-import type { Store } from './store/store.js';
 import { mountOcppListener } from './transport/ocpp-listener.js';
 import { listen, loadNativeUws, type us_listen_socket } from './transport/uws.js';
 
@@ -60,7 +61,7 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
   const schemas = new OcppSchemas();
 
   if (config.databaseUrl === undefined) mkdirSync(config.dataDir, { recursive: true });
-  const store: Store = await openStore({
+  const store = await openStore({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     onCommit: (batchSize, seconds) => {
@@ -72,9 +73,10 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
     onIdleError: (err) => log.warn({ err }, 'idle database connection failed'),
   });
 
-  const services: StationServices = { config, store, schemas, metrics, clock, log };
+  const authorizer = new Authorizer(store, clock, config.masterPassGroup);
+  const services: StationServices = { config, store, authorizer, schemas, metrics, clock, log };
   const registry = new SessionRegistry(services, buildHandlerTable());
-  const router: CommandRouter = new LocalCommandRouter(registry, clock, config.nodeId);
+  const router: CommandRouter = await createCommandRouter(config, registry, clock, log, metrics);
   const gatekeeper = new StationGatekeeper(config, store, metrics, log);
 
   let ready = false;
@@ -90,7 +92,7 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
     listenSockets.push(ocpp.socket);
 
     const apiApp = uws.App();
-    const routes = buildApiRoutes({ config, store, router, schemas, metrics, clock });
+    const routes = buildApiRoutes({ config, store, authorizer, router, schemas, metrics, clock });
     mountApi(apiApp, { metrics, log, apiToken: config.apiToken, version: packageVersion(), isReady: () => ready }, routes);
     const api = await listen(uws, apiApp, config.apiHost, config.apiPort);
     listenSockets.push(api.socket);

@@ -1,28 +1,69 @@
+import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { CsmsMetrics } from '../metrics.js';
 import { hashPassword, verifyPassword, VerifiedCredentialCache } from '../security/passwords.js';
+import { ADDRESS_THROTTLE, FailureThrottle, IDENTITY_THROTTLE, type ThrottleLimits } from '../security/throttle.js';
 import type { SecurityProfile, StationRecord, Store } from '../store/store.js';
 
 /** Part 4 §3.1.1: the identity is an identifierString of at most 48 characters and never contains ':'. */
 export const MAX_IDENTITY_LENGTH = 48;
 export const OCPP_SUBPROTOCOL = 'ocpp2.0.1';
 
+/**
+ * A client certificate that the transport verified against the client CA bundle: by this process's TLS
+ * stack, or by a TLS-terminating proxy whose address is trusted (CSMS_TRUSTED_PROXIES).
+ */
+export interface VerifiedClientCertificate {
+  commonName: string | undefined;
+  organization: string | undefined;
+  /** Hexadecimal serial number, when known. */
+  serialNumber: string | undefined;
+  verifiedBy: 'tls' | 'proxy';
+}
+
+/**
+ * What a session knows about the certificate that admitted it (security profile 3): B01.FR.11/12 compare
+ * the BootNotification serialNumber with `commonName`.
+ */
+export interface ClientCertificateInfo {
+  /** The certificate's subject CN; equal to the station identity. */
+  commonName: string;
+  serialNumber: string | undefined;
+  verifiedBy: 'tls' | 'proxy';
+}
+
 export interface UpgradeRequest {
   /** The path segment after /ocpp/, still percent-encoded. */
   rawIdentity: string;
   authorization: string | undefined;
   protocols: string | undefined;
+  /** The station's address (behind a trusted proxy: the address the proxy forwarded). */
   remoteAddress: string;
-  /** The security profile the listener provides: 1 plain, 2 TLS, 3 TLS with a verified client certificate. */
+  /**
+   * What the transport provides: 1 plain, 2 TLS. Profile 3 is decided here, from `clientCertificate`: a
+   * verified certificate naming the station (a listener passing 3 without one gets 2).
+   */
   listenerProfile: SecurityProfile;
-  /** Profile 3: the verified client certificate's subject CN. */
-  clientCertificateCn?: string;
+  /** A client certificate the transport verified (chain to the client CA, validity dates). */
+  clientCertificate?: VerifiedClientCertificate;
+  /** Why a certificate the station presented was not verified (expired, unknown CA…), for the log. */
+  clientCertificateProblem?: string;
 }
 
+export type RefusalStatus = 400 | 401 | 403 | 404 | 429 | 500;
+
 export type Admission =
-  | { ok: true; station: StationRecord; protocol: string }
-  | { ok: false; status: 400 | 401 | 403 | 404 | 500; reason: string; result: string };
+  | {
+      ok: true;
+      station: StationRecord;
+      protocol: string;
+      /** The security profile of this connection: 1, 2, or 3 when a client certificate names the station. */
+      securityProfile: SecurityProfile;
+      /** Set when the connection is profile 3. */
+      clientCertificate?: ClientCertificateInfo;
+    }
+  | { ok: false; status: RefusalStatus; reason: string; result: string; retryAfterSeconds?: number };
 
 /** Decodes and checks the identity syntax; undefined when it is not acceptable. */
 export function parseIdentity(raw: string): string | undefined {
@@ -59,56 +100,176 @@ export function parseBasicAuth(header: string | undefined): { username: string; 
 }
 
 /**
+ * TC_A_19 / A05: a station that accepted SetNetworkProfile with a higher security profile is remembered
+ * here, and its registration is raised on its first admitted connection at that profile. From then on
+ * the lower profile is refused (A00.FR.002). Until then both are accepted: a station whose new profile
+ * fails falls back to its old connection slot (A05 fallback), and must still get in.
+ *
+ * In memory, per node: a restart before the reconnect forgets the pending upgrade, and the station stays
+ * at its old profile (safe, but the operator has to repeat the upgrade).
+ */
+export class PendingProfileUpgrades {
+  private readonly targets = new Map<string, SecurityProfile>();
+
+  constructor(private readonly maxStations = 100_000) {}
+
+  remember(stationId: string, target: SecurityProfile): void {
+    this.targets.delete(stationId);
+    if (this.targets.size >= this.maxStations) {
+      const oldest = this.targets.keys().next();
+      if (oldest.done !== true) this.targets.delete(oldest.value);
+    }
+    this.targets.set(stationId, target);
+  }
+
+  target(stationId: string): SecurityProfile | undefined {
+    return this.targets.get(stationId);
+  }
+
+  forget(stationId: string): void {
+    this.targets.delete(stationId);
+  }
+}
+
+/**
+ * DRV-A05-01 (A00.FR.005): the CSMS never lowers a station's security profile over OCPP. Answers why a
+ * SetNetworkProfile command must not be sent (the API answers 409 with it), or undefined when it may.
+ * `capabilities` says which profiles this CSMS can serve at all (TLS port or trusted proxy; client CA).
+ */
+export function checkNetworkProfileCommand(
+  station: { id: string; securityProfile: SecurityProfile },
+  payload: { connectionData: { securityProfile: number } },
+  capabilities?: { tls: boolean; clientCertificates: boolean },
+): string | undefined {
+  const target = payload.connectionData.securityProfile;
+  if (!Number.isInteger(target) || target < 1 || target > 3) return `securityProfile ${target} does not exist; OCPP 2.0.1 knows profiles 1, 2 and 3`;
+  if (target < station.securityProfile) {
+    return `station ${station.id} is registered for security profile ${station.securityProfile}; the CSMS never lowers a station's security profile (A00.FR.005), so SetNetworkProfile with securityProfile ${target} is refused`;
+  }
+  if (capabilities !== undefined) {
+    if (target >= 2 && !capabilities.tls) return `this CSMS has no TLS endpoint (CSMS_OCPP_TLS_PORT or a trusted TLS proxy), so the station could not connect with security profile ${target}`;
+    if (target === 3 && !capabilities.clientCertificates) return 'this CSMS has no client CA (CSMS_TLS_CLIENT_CA), so the station could not connect with security profile 3';
+  }
+  return undefined;
+}
+
+export interface GatekeeperOptions {
+  clock?: Clock;
+  /** A00.FR.404: when set, a profile-3 certificate's subject O must equal it (the CSO name). */
+  clientOrganization?: string;
+  /** TC_A_19: accepted upgrades, shared with the SetNetworkProfile result hook. */
+  profileUpgrades?: PendingProfileUpgrades;
+  throttle?: { address: ThrottleLimits; identity: ThrottleLimits };
+}
+
+/** Refusals that count as failed attempts for throttling: credentials, downgrades, unknown identities. */
+const COUNTED_FAILURES: ReadonlySet<RefusalStatus> = new Set<RefusalStatus>([401, 403, 404]);
+
+/**
  * Decides, before any 101, whether a WebSocket upgrade becomes a station session. Transport-neutral, so
  * the uWS listener and the TLS listener apply exactly the same rules, in this order: identity syntax,
- * subprotocol, known station (or the unknown-station policy), security profile, credentials.
+ * throttling, subprotocol, known station (or the unknown-station policy), security profile, credentials
+ * (a client certificate naming the station for profile 3, else Basic auth).
  */
 export class StationGatekeeper {
   private readonly verified = new VerifiedCredentialCache();
+  private readonly clock: Clock;
+  private readonly addressFailures: FailureThrottle;
+  private readonly identityFailures: FailureThrottle;
+  private readonly profileUpgrades: PendingProfileUpgrades;
 
   constructor(
     private readonly config: Config,
     private readonly store: Store,
     private readonly metrics: CsmsMetrics,
     private readonly log: Logger,
-  ) {}
+    private readonly options: GatekeeperOptions = {},
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.addressFailures = new FailureThrottle(options.throttle?.address ?? ADDRESS_THROTTLE, this.clock);
+    this.identityFailures = new FailureThrottle(options.throttle?.identity ?? IDENTITY_THROTTLE, this.clock);
+    this.profileUpgrades = options.profileUpgrades ?? new PendingProfileUpgrades();
+  }
 
   async admit(request: UpgradeRequest): Promise<Admission> {
     const identity = parseIdentity(request.rawIdentity);
     if (identity === undefined) {
       return refuse(400, 'bad_request', `the station identity must be 1-${MAX_IDENTITY_LENGTH} printable characters without ':'`);
     }
+    const throttled = this.throttled(identity, request.remoteAddress);
+    if (throttled !== undefined) return throttled;
+
+    const admission = await this.decide(identity, request);
+    if (admission.ok) {
+      this.identityFailures.succeed(identity);
+      return this.raiseOnUpgrade(admission, identity);
+    }
+    if (COUNTED_FAILURES.has(admission.status)) this.countFailure(identity, request.remoteAddress, admission.status);
+    return admission;
+  }
+
+  /** The profile this connection proves: 3 needs a verified certificate naming the station (A00.FR.405). */
+  private connectionProfile(identity: string, request: UpgradeRequest): { profile: SecurityProfile; certificate?: ClientCertificateInfo; problem?: string } {
+    if (request.listenerProfile === 1) return { profile: 1 };
+    const certificate = request.clientCertificate;
+    if (certificate === undefined) {
+      return { profile: 2, ...(request.clientCertificateProblem !== undefined ? { problem: request.clientCertificateProblem } : {}) };
+    }
+    if (certificate.commonName !== identity) {
+      return { profile: 2, problem: `the client certificate's CN "${(certificate.commonName ?? '').slice(0, 64)}" is not the station identity` };
+    }
+    const organization = this.options.clientOrganization;
+    if (organization !== undefined && certificate.organization !== organization) {
+      return { profile: 2, problem: `the client certificate's O "${(certificate.organization ?? '').slice(0, 64)}" is not the CSO name` };
+    }
+    return { profile: 3, certificate: { commonName: identity, serialNumber: certificate.serialNumber, verifiedBy: certificate.verifiedBy } };
+  }
+
+  private async decide(identity: string, request: UpgradeRequest): Promise<Admission> {
     const protocol = selectSubprotocol(request.protocols);
     if (protocol === undefined) {
       return refuse(400, 'bad_subprotocol', `the station must offer the ${OCPP_SUBPROTOCOL} subprotocol`);
     }
+    const { profile, certificate, problem } = this.connectionProfile(identity, request);
+    if (problem !== undefined) {
+      // A00.FR.408: an invalid station certificate is a security event.
+      this.log.warn({ event: 'invalid_client_certificate', stationId: identity, remoteAddress: request.remoteAddress, problem }, 'client certificate not accepted');
+    }
+    const admitted = (station: StationRecord): Admission => ({
+      ok: true,
+      station,
+      protocol,
+      securityProfile: profile,
+      ...(certificate !== undefined ? { clientCertificate: certificate } : {}),
+    });
+
     const credentials = parseBasicAuth(request.authorization);
     let station = await this.store.getStation(identity);
     if (station === undefined) {
       if (this.config.unknownStations === 'reject') return refuse(404, 'unknown_station', `unknown station ${identity}`);
-      station = await this.register(identity, request, credentials);
-      this.log.info({ stationId: identity, bootPolicy: station.bootPolicy }, 'unknown station registered on first connection');
-      return { ok: true, station, protocol };
+      station = await this.register(identity, profile, credentials);
+      this.log.info({ stationId: identity, bootPolicy: station.bootPolicy, securityProfile: profile }, 'unknown station registered on first connection');
+      return admitted(station);
     }
     // A00.FR.002: a station registered at profile N never gets in over a lower profile.
-    if (request.listenerProfile < station.securityProfile) {
+    if (profile < station.securityProfile) {
+      if (station.securityProfile === 3 && request.listenerProfile >= 2) {
+        return refuse(401, 'unauthorized', `station ${identity} is registered for security profile 3: it needs a valid client certificate whose CN is its identity${problem !== undefined ? ` (${problem})` : ''}`);
+      }
       return refuse(403, 'profile_downgrade', `station ${identity} is registered for security profile ${station.securityProfile}`);
     }
-    if (station.securityProfile === 3 || request.listenerProfile === 3) {
-      if (request.clientCertificateCn !== identity) {
-        return refuse(401, 'unauthorized', 'the client certificate does not name this station');
-      }
-      return { ok: true, station, protocol };
-    }
-    return this.checkPassword(station, identity, credentials, protocol);
+    // Profile 3: the certificate is the credential; there is no Basic auth (A00.FR.4xx).
+    if (profile === 3) return admitted(station);
+    const checked = await this.checkPassword(station, identity, credentials);
+    return checked === undefined ? admitted(station) : checked;
   }
 
+  /** Undefined when the password is right; the refusal otherwise. */
   private async checkPassword(
     station: StationRecord,
     identity: string,
     credentials: { username: string; password: string } | undefined,
-    protocol: string,
-  ): Promise<Admission> {
+  ): Promise<Admission | undefined> {
     if (credentials === undefined) return refuse(401, 'unauthorized', 'Basic authentication is required');
     // A00.FR.204: the username is the identity in the URL.
     if (credentials.username !== identity) return refuse(401, 'unauthorized', 'the username does not match the station identity');
@@ -116,32 +277,79 @@ export class StationGatekeeper {
       // Open registration (unknown stations accepted): the first password presented becomes the station's.
       if (this.config.unknownStations === 'reject') return refuse(401, 'unauthorized', 'no password is configured for this station');
       const passwordHash = await hashPassword(credentials.password);
-      const updated = await this.store.upsertStation(identity, { passwordHash });
-      return { ok: true, station: updated.station, protocol };
+      await this.store.upsertStation(identity, { passwordHash });
+      return undefined;
     }
-    if (this.verified.has(identity, station.passwordHash, credentials.password)) return { ok: true, station, protocol };
+    if (this.verified.has(identity, station.passwordHash, credentials.password)) return undefined;
     if (!(await verifyPassword(credentials.password, station.passwordHash))) {
       return refuse(401, 'unauthorized', 'wrong password');
     }
     this.verified.remember(identity, station.passwordHash, credentials.password);
-    return { ok: true, station, protocol };
+    return undefined;
   }
 
   private async register(
     identity: string,
-    request: UpgradeRequest,
+    profile: SecurityProfile,
     credentials: { username: string; password: string } | undefined,
   ): Promise<StationRecord> {
-    const passwordHash = credentials !== undefined && credentials.username === identity ? await hashPassword(credentials.password) : undefined;
+    const passwordHash = profile < 3 && credentials !== undefined && credentials.username === identity ? await hashPassword(credentials.password) : undefined;
     const { station } = await this.store.upsertStation(identity, {
-      securityProfile: request.listenerProfile,
+      securityProfile: profile,
       bootPolicy: this.config.unknownStations === 'pending' ? 'Pending' : 'Accepted',
       ...(passwordHash !== undefined ? { passwordHash } : {}),
     });
     return station;
   }
+
+  /** TC_A_19: the first admitted connection at an accepted higher profile raises the registration. */
+  private async raiseOnUpgrade(admission: Extract<Admission, { ok: true }>, identity: string): Promise<Admission> {
+    const target = this.profileUpgrades.target(identity);
+    if (target === undefined) return admission;
+    if (target <= admission.station.securityProfile) {
+      this.profileUpgrades.forget(identity);
+      return admission;
+    }
+    if (admission.securityProfile < target) return admission;
+    const { station } = await this.store.upsertStation(identity, { securityProfile: target });
+    this.profileUpgrades.forget(identity);
+    this.log.info(
+      { event: 'security_profile_raised', stationId: identity, from: admission.station.securityProfile, to: target },
+      `station connected with security profile ${target}: lower profiles are refused from now on`,
+    );
+    return { ...admission, station };
+  }
+
+  private throttled(identity: string, remoteAddress: string): Admission | undefined {
+    const waitMs = Math.max(this.addressFailures.remainingCooldown(remoteAddress), this.identityFailures.remainingCooldown(identity));
+    if (waitMs === 0) return undefined;
+    const retryAfterSeconds = Math.ceil(waitMs / 1000);
+    this.log.debug({ event: 'auth_throttled_refusal', stationId: identity, remoteAddress, retryAfterSeconds }, 'upgrade refused while cooling down');
+    return { ok: false, status: 429, result: 'throttled', reason: `too many failed attempts; retry in ${retryAfterSeconds} s`, retryAfterSeconds };
+  }
+
+  private countFailure(identity: string, remoteAddress: string, status: RefusalStatus): void {
+    const addressBlocked = this.addressFailures.fail(remoteAddress);
+    // Unknown identities (404) are a scan of the address, not an attack on a station.
+    const identityBlocked = status !== 404 && this.identityFailures.fail(identity);
+    if (!addressBlocked && !identityBlocked) return;
+    const limits = addressBlocked ? (this.options.throttle?.address ?? ADDRESS_THROTTLE) : (this.options.throttle?.identity ?? IDENTITY_THROTTLE);
+    this.metrics.connectionsTotal.labels('throttled').inc(0);
+    this.log.warn(
+      {
+        event: 'auth_throttled',
+        scope: addressBlocked ? 'address' : 'identity',
+        stationId: identity,
+        remoteAddress,
+        failures: limits.maxFailures,
+        windowSeconds: limits.windowMs / 1000,
+        cooldownSeconds: limits.cooldownMs / 1000,
+      },
+      `repeated failed upgrades from this ${addressBlocked ? 'address' : 'identity'}: refused with 429 for the cool-down`,
+    );
+  }
 }
 
-function refuse(status: 400 | 401 | 403 | 404 | 500, result: string, reason: string): Admission {
+function refuse(status: RefusalStatus, result: string, reason: string): Admission {
   return { ok: false, status, reason, result };
 }

@@ -6,7 +6,9 @@ import type { CsmsAction, StationAction } from '../ocpp/actions.js';
 import type { JsonPayload } from '../ocpp/frame.js';
 import type { OcppPayloads } from '../ocpp/generated/ocpp-types.js';
 import type { OcppSchemas } from '../ocpp/validation.js';
+import type { BillingStore } from '../store/billing-store.js';
 import type { StationRecord, Store } from '../store/store.js';
+import type { Authorizer } from './authorizer.js';
 import type { StationContext } from '../../machines/station.machine.js';
 
 /** What the transport gives a session: a socket that can be written and closed, and nothing else. */
@@ -21,7 +23,8 @@ export interface StationSocket {
 /** The dependencies every session and handler shares. Built once by the composition root. */
 export interface StationServices {
   config: Config;
-  store: Store;
+  store: Store & BillingStore;
+  authorizer: Authorizer;
   schemas: OcppSchemas;
   metrics: CsmsMetrics;
   clock: Clock;

@@ -84,6 +84,78 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'id tokens, transactions, meter values',
+    sql: `
+      -- Not per station: a token is valid wherever it is presented. ISO14443/ISO15693 UIDs arrive upper-cased.
+      CREATE TABLE id_tokens (
+        type       text NOT NULL,
+        id_token   text NOT NULL,
+        status     text NOT NULL CHECK (status IN ('Accepted', 'Blocked', 'Expired', 'Invalid')),
+        group_id   text,
+        expires_at timestamptz,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (type, id_token)
+      );
+
+      -- Every TransactionEvent, verbatim, with the answer it got; a resend of a seq_no is stored once.
+      CREATE TABLE transaction_events (
+        station_id     text NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
+        transaction_id text NOT NULL,
+        seq_no         integer NOT NULL,
+        event_type     text NOT NULL CHECK (event_type IN ('Started', 'Updated', 'Ended')),
+        "timestamp"    timestamptz NOT NULL,
+        trigger_reason text NOT NULL,
+        offline        boolean NOT NULL,
+        payload        jsonb NOT NULL,
+        response       jsonb NOT NULL,
+        received_at    timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (station_id, transaction_id, seq_no)
+      );
+
+      -- The summary of a transaction's events, merged by meaning (see transaction-merge.ts). The *_seq and
+      -- stopped_reason_ended columns record where a value came from, so a late event can tell whether it wins.
+      CREATE TABLE transactions (
+        station_id           text NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
+        transaction_id       text NOT NULL,
+        evse_id              integer,
+        connector_id         integer,
+        id_token             jsonb,
+        remote_start_id      integer,
+        active               boolean NOT NULL,
+        started_at           timestamptz,
+        ended_at             timestamptz,
+        stopped_reason       text,
+        stopped_reason_ended boolean,
+        stopped_reason_seq   integer,
+        charging_state       text,
+        charging_state_seq   integer,
+        meter_start_wh       double precision,
+        meter_start_at       timestamptz,
+        meter_stop_wh        double precision,
+        meter_stop_at        timestamptz,
+        last_seq_no          integer NOT NULL,
+        event_count          integer NOT NULL,
+        first_event_at       timestamptz NOT NULL,
+        flags                text[] NOT NULL DEFAULT '{}',
+        updated_at           timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (station_id, transaction_id)
+      );
+      CREATE INDEX transactions_station_active ON transactions (station_id, active);
+
+      CREATE TABLE meter_values (
+        id             bigserial PRIMARY KEY,
+        station_id     text NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
+        evse_id        integer NOT NULL,
+        transaction_id text,
+        source         text NOT NULL,
+        meter_value    jsonb NOT NULL,
+        received_at    timestamptz NOT NULL
+      );
+      CREATE INDEX meter_values_transaction ON meter_values (station_id, transaction_id, id);
+    `,
+  },
 ];
 
 /** Any constant will do, as long as no other code of ours takes the same advisory lock. */

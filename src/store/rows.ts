@@ -3,6 +3,13 @@
  * where snake_case columns, nullable columns and int8-as-string meet the domain types.
  */
 import type {
+  IdTokenRecord,
+  IdTokenStatus,
+  StoredMeterValues,
+  StoredTransactionEvent,
+  TransactionRecord,
+} from './billing-store.js';
+import type {
   BootPolicy,
   BootStatus,
   ConnectorStatusRecord,
@@ -116,4 +123,113 @@ export function toStationEvent(row: StationEventRow): StationEvent {
 
 export function toCustomerInformationPart(row: CustomerInformationRow): CustomerInformationPart {
   return { requestId: row.request_id, seqNo: row.seq_no, tbc: row.tbc, generatedAt: row.generated_at, data: row.data };
+}
+
+// Billing (billing-store.ts)
+
+export interface IdTokenRow {
+  type: string;
+  id_token: string;
+  status: string;
+  group_id: string | null;
+  expires_at: Date | null;
+  updated_at: Date;
+}
+
+export interface TransactionRow {
+  station_id: string;
+  transaction_id: string;
+  evse_id: number | null;
+  connector_id: number | null;
+  id_token: JsonObject | null;
+  active: boolean;
+  started_at: Date | null;
+  ended_at: Date | null;
+  stopped_reason: string | null;
+  charging_state: string | null;
+  remote_start_id: number | null;
+  meter_start_wh: number | null;
+  meter_stop_wh: number | null;
+  last_seq_no: number;
+  event_count: number;
+  flags: string[];
+  updated_at: Date;
+}
+
+export interface TransactionEventRow {
+  seq_no: number;
+  event_type: string;
+  timestamp: Date;
+  trigger_reason: string;
+  offline: boolean;
+  payload: JsonObject;
+  response: JsonObject;
+  received_at: Date;
+}
+
+export interface MeterValuesRow {
+  evse_id: number;
+  transaction_id: string | null;
+  source: string;
+  meter_value: Json[];
+  received_at: Date;
+}
+
+export function toIdToken(row: IdTokenRow): IdTokenRecord {
+  return {
+    idToken: row.id_token,
+    type: row.type,
+    status: row.status as IdTokenStatus,
+    groupId: row.group_id ?? undefined,
+    expiresAt: row.expires_at ?? undefined,
+    updatedAt: row.updated_at,
+  };
+}
+
+export function toTransaction(row: TransactionRow): TransactionRecord {
+  const meterStartWh = row.meter_start_wh ?? undefined;
+  const meterStopWh = row.meter_stop_wh ?? undefined;
+  return {
+    stationId: row.station_id,
+    transactionId: row.transaction_id,
+    evseId: row.evse_id ?? undefined,
+    connectorId: row.connector_id ?? undefined,
+    idToken: row.id_token ?? undefined,
+    active: row.active,
+    startedAt: row.started_at ?? undefined,
+    endedAt: row.ended_at ?? undefined,
+    stoppedReason: row.stopped_reason ?? undefined,
+    chargingState: row.charging_state ?? undefined,
+    remoteStartId: row.remote_start_id ?? undefined,
+    meterStartWh,
+    meterStopWh,
+    energyWh: meterStartWh !== undefined && meterStopWh !== undefined ? meterStopWh - meterStartWh : undefined,
+    lastSeqNo: row.last_seq_no,
+    eventCount: row.event_count,
+    flags: row.flags,
+    updatedAt: row.updated_at,
+  };
+}
+
+export function toTransactionEvent(row: TransactionEventRow): StoredTransactionEvent {
+  return {
+    seqNo: row.seq_no,
+    eventType: row.event_type,
+    timestamp: row.timestamp,
+    triggerReason: row.trigger_reason,
+    offline: row.offline,
+    payload: row.payload,
+    response: row.response,
+    receivedAt: row.received_at,
+  };
+}
+
+export function toMeterValues(row: MeterValuesRow): StoredMeterValues {
+  return {
+    evseId: row.evse_id,
+    transactionId: row.transaction_id ?? undefined,
+    source: row.source,
+    meterValue: row.meter_value,
+    receivedAt: row.received_at,
+  };
 }

@@ -1,3 +1,14 @@
+import type {
+  BillingStore,
+  IdTokenInput,
+  IdTokenRecord,
+  MeterValuesWrite,
+  StoredMeterValues,
+  StoredTransactionEvent,
+  TransactionEventWrite,
+  TransactionRecord,
+} from './billing-store.js';
+import { SqlBillingStore } from './billing-sql.js';
 import { mergeAttributes, mergeDeviceVariables, deviceVariableKey } from './device-variables.js';
 import { UnknownStationError } from './errors.js';
 import { BatchWriter, GroupCommitter, type GroupCommitOptions, type GroupCommitStats, type RowErrors } from './group-commit.js';
@@ -84,8 +95,11 @@ function missingStations(rows: readonly { stationId: string }[], updated: readon
 const STATION_COLUMNS = `id, security_profile, password_hash, boot_policy, boot_status, charging_station,
   last_boot_reason, last_seen, firmware_status, log_status, created_at, updated_at`;
 
-/** The Store over SQL: one implementation for PostgreSQL and for the embedded PGlite. */
-export class SqlStore implements Store {
+/**
+ * The Store over SQL: one implementation for PostgreSQL and for the embedded PGlite. The billing records
+ * (billing-store.ts) live in billing-sql.ts and share this store's database and group commit.
+ */
+export class SqlStore implements Store, BillingStore {
   readonly kind: 'postgres' | 'embedded';
   private readonly committer: GroupCommitter;
   private readonly boots: BatchWriter<BootRow>;
@@ -97,6 +111,7 @@ export class SqlStore implements Store {
   private readonly variables: BatchWriter<VariableWrite>;
   private readonly events: BatchWriter<EventWrite>;
   private readonly customerInformation: BatchWriter<CustomerInformationWrite>;
+  private readonly billing: SqlBillingStore;
 
   constructor(
     private readonly db: SqlDatabase,
@@ -286,6 +301,8 @@ export class SqlStore implements Store {
         );
       },
     });
+
+    this.billing = new SqlBillingStore(db, this.committer);
   }
 
   get commitStats(): Readonly<GroupCommitStats> {
@@ -425,6 +442,48 @@ export class SqlStore implements Store {
       [stationId, requestId],
     );
     return rows.map(toCustomerInformationPart);
+  }
+
+  // Billing (billing-sql.ts)
+
+  getIdToken(type: string, idToken: string): Promise<IdTokenRecord | undefined> {
+    return this.billing.getIdToken(type, idToken);
+  }
+
+  putIdToken(type: string, idToken: string, input: IdTokenInput): Promise<{ token: IdTokenRecord; created: boolean }> {
+    return this.billing.putIdToken(type, idToken, input);
+  }
+
+  deleteIdToken(type: string, idToken: string): Promise<boolean> {
+    return this.billing.deleteIdToken(type, idToken);
+  }
+
+  recordTransactionEvent(event: TransactionEventWrite): Promise<{ inserted: boolean }> {
+    return this.billing.recordTransactionEvent(event);
+  }
+
+  recordMeterValues(write: MeterValuesWrite): Promise<void> {
+    return this.billing.recordMeterValues(write);
+  }
+
+  getTransaction(stationId: string, transactionId: string): Promise<TransactionRecord | undefined> {
+    return this.billing.getTransaction(stationId, transactionId);
+  }
+
+  listTransactions(stationId: string, filter: { active?: boolean }): Promise<TransactionRecord[]> {
+    return this.billing.listTransactions(stationId, filter);
+  }
+
+  getTransactionEvents(stationId: string, transactionId: string): Promise<StoredTransactionEvent[]> {
+    return this.billing.getTransactionEvents(stationId, transactionId);
+  }
+
+  getTransactionMeterValues(stationId: string, transactionId: string): Promise<StoredMeterValues[]> {
+    return this.billing.getTransactionMeterValues(stationId, transactionId);
+  }
+
+  openTransactionIds(stationId: string): Promise<string[]> {
+    return this.billing.openTransactionIds(stationId);
   }
 
   /** Waits for every pending write (and lazily held lastSeen) to commit, then closes the database. */

@@ -5,6 +5,7 @@ import type { CsmsMetrics } from '../../metrics.js';
 import { CSMS_INITIATED, isCsmsAction } from '../../ocpp/actions.js';
 import type { JsonPayload } from '../../ocpp/frame.js';
 import type { OcppSchemas } from '../../ocpp/validation.js';
+import { CommandPlanError, needsDeviceModel, planCommand } from '../../station/command-plans.js';
 import type { Store } from '../../store/store.js';
 import { ApiError, type ApiResponse } from '../http.js';
 import type { RouteSpec } from '../route-spec.js';
@@ -64,8 +65,23 @@ export function commandRoutes(deps: CommandRouteDeps): RouteSpec[] {
           throw new ApiError(400, 'invalid_payload', `the ${action} request violates the OCPP 2.0.1 schema`, violations);
         }
         await requireStation(store, id);
-        const outcome = await router.send(id, action, payload, deadline);
-        const response = toHttp(payload, outcome);
+        let plan;
+        try {
+          plan = planCommand(action, payload, needsDeviceModel(action) ? await store.getVariables(id) : []);
+        } catch (err) {
+          if (err instanceof CommandPlanError) throw new ApiError(400, 'invalid_payload', err.message, err.details);
+          throw err;
+        }
+        // Split requests go one after the other: the station sees at most one CALL at a time anyway.
+        const answers: JsonPayload[] = [];
+        let outcome: CommandOutcome = { kind: 'result', response: {} };
+        for (const part of plan.requests) {
+          outcome = await router.send(id, action, part, deadline);
+          if (outcome.kind !== 'result') break;
+          answers.push(outcome.response);
+        }
+        if (outcome.kind === 'result') outcome = { kind: 'result', response: plan.merge(answers) };
+        const response = toHttp(payload, outcome, plan.requests.length);
         metrics.commandsTotal.labels(action, String(response.status)).inc();
         return response;
       },
@@ -73,10 +89,10 @@ export function commandRoutes(deps: CommandRouteDeps): RouteSpec[] {
   ];
 }
 
-function toHttp(request: JsonPayload, outcome: CommandOutcome): ApiResponse {
+function toHttp(request: JsonPayload, outcome: CommandOutcome, parts: number): ApiResponse {
   switch (outcome.kind) {
     case 'result':
-      return { status: 200, body: { request, response: outcome.response } };
+      return { status: 200, body: { request, response: outcome.response, ...(parts > 1 ? { parts } : {}) } };
     case 'callError':
       return { status: 502, body: { error: { code: outcome.code, message: outcome.description, details: outcome.details } } };
     case 'timeout':

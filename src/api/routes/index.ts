@@ -3,16 +3,20 @@ import type { CommandRouter } from '../../cluster/command-router.js';
 import type { Config } from '../../config.js';
 import type { CsmsMetrics } from '../../metrics.js';
 import type { OcppSchemas } from '../../ocpp/validation.js';
+import type { Authorizer } from '../../station/authorizer.js';
+import type { BillingStore } from '../../store/billing-store.js';
 import type { Store } from '../../store/store.js';
 import { ApiValidator } from '../api-schemas.js';
 import type { RouteSpec } from '../route-spec.js';
+import { billingRoutes } from './billing.js';
 import { commandRoutes } from './commands.js';
 import { stationDataRoutes } from './station-data.js';
 import { stationRoutes } from './stations.js';
 
 export interface ApiRouteDeps {
   config: Config;
-  store: Store;
+  store: Store & BillingStore;
+  authorizer: Authorizer;
   router: CommandRouter;
   schemas: OcppSchemas;
   metrics: CsmsMetrics;
@@ -26,5 +30,6 @@ export function buildApiRoutes(deps: ApiRouteDeps): RouteSpec[] {
     ...stationRoutes({ store: deps.store, router: deps.router, validator }),
     ...commandRoutes({ ...deps, callTimeoutMs: deps.config.callTimeoutMs }),
     ...stationDataRoutes(deps.store),
+    ...billingRoutes({ store: deps.store, authorizer: deps.authorizer, validator }),
   ];
 }

@@ -1,0 +1,162 @@
+import type { Authorizer } from '../../station/authorizer.js';
+import { normalizeIdToken } from '../../station/authorizer.js';
+import type { BillingStore, IdTokenRecord, IdTokenStatus, TransactionRecord } from '../../store/billing-store.js';
+import type { Store } from '../../store/store.js';
+import type { ApiValidator } from '../api-schemas.js';
+import { ApiError, type ApiRequest } from '../http.js';
+import type { RouteSpec } from '../route-spec.js';
+import { requireStation, stationIdParam } from './stations.js';
+
+const ID_TOKEN_TYPES: ReadonlySet<string> = new Set(['Central', 'eMAID', 'ISO14443', 'ISO15693', 'KeyCode', 'Local', 'MacAddress', 'NoAuthorization']);
+
+interface IdTokenBody {
+  status: IdTokenStatus;
+  groupId?: string;
+  expiresAt?: string;
+}
+
+function tokenParams(request: ApiRequest): { type: string; idToken: string } {
+  const type = request.params.type ?? '';
+  if (!ID_TOKEN_TYPES.has(type)) throw new ApiError(400, 'invalid_token_type', `type must be one of ${[...ID_TOKEN_TYPES].join(', ')}`);
+  const idToken = request.params.idToken ?? '';
+  if (idToken.length === 0 || idToken.length > 36) throw new ApiError(400, 'invalid_id_token', 'idToken is 1-36 characters (IdTokenType.idToken)');
+  return { type, idToken: normalizeIdToken(type, idToken) };
+}
+
+function tokenView(token: IdTokenRecord): object {
+  return {
+    type: token.type,
+    idToken: token.idToken,
+    status: token.status,
+    groupId: token.groupId ?? null,
+    expiresAt: token.expiresAt?.toISOString() ?? null,
+    updatedAt: token.updatedAt.toISOString(),
+  };
+}
+
+function transactionView(tx: TransactionRecord): Record<string, unknown> {
+  return {
+    transactionId: tx.transactionId,
+    evseId: tx.evseId ?? null,
+    connectorId: tx.connectorId ?? null,
+    idToken: tx.idToken ?? null,
+    active: tx.active,
+    startedAt: tx.startedAt?.toISOString() ?? null,
+    endedAt: tx.endedAt?.toISOString() ?? null,
+    stoppedReason: tx.stoppedReason ?? null,
+    chargingState: tx.chargingState ?? null,
+    remoteStartId: tx.remoteStartId ?? null,
+    meterStartWh: tx.meterStartWh ?? null,
+    meterStopWh: tx.meterStopWh ?? null,
+    energyWh: tx.energyWh ?? null,
+    lastSeqNo: tx.lastSeqNo,
+    eventCount: tx.eventCount,
+    flags: tx.flags,
+    updatedAt: tx.updatedAt.toISOString(),
+  };
+}
+
+export function billingRoutes(deps: { store: Store & BillingStore; authorizer: Authorizer; validator: ApiValidator }): RouteSpec[] {
+  const { store, authorizer, validator } = deps;
+  return [
+    {
+      method: 'put',
+      path: '/api/v1/id-tokens/{type}/{idToken}',
+      summary: 'Register or update an id token (ISO14443/ISO15693 UIDs are matched case-insensitively)',
+      tag: 'Id tokens',
+      body: 'IdTokenPut',
+      responses: { 200: 'Token updated', 201: 'Token registered', 400: 'Invalid type or body' },
+      handler: async (request) => {
+        const { type, idToken } = tokenParams(request);
+        const body = validator.check<IdTokenBody>('IdTokenPut', request.body);
+        const { token, created } = await store.putIdToken(type, idToken, {
+          status: body.status,
+          groupId: body.groupId,
+          expiresAt: body.expiresAt !== undefined ? new Date(body.expiresAt) : undefined,
+        });
+        authorizer.invalidate(type, idToken);
+        return { status: created ? 201 : 200, body: tokenView(token) };
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/v1/id-tokens/{type}/{idToken}',
+      summary: 'One id token',
+      tag: 'Id tokens',
+      responses: { 200: 'Token', 404: 'Unknown token' },
+      handler: async (request) => {
+        const { type, idToken } = tokenParams(request);
+        const token = await store.getIdToken(type, idToken);
+        if (token === undefined) throw new ApiError(404, 'id_token_not_found', `no ${type} token ${idToken}`);
+        return { status: 200, body: tokenView(token) };
+      },
+    },
+    {
+      method: 'del',
+      path: '/api/v1/id-tokens/{type}/{idToken}',
+      summary: 'Remove an id token (it is then answered Unknown)',
+      tag: 'Id tokens',
+      responses: { 204: 'Deleted', 404: 'Unknown token' },
+      handler: async (request) => {
+        const { type, idToken } = tokenParams(request);
+        const deleted = await store.deleteIdToken(type, idToken);
+        authorizer.invalidate(type, idToken);
+        if (!deleted) throw new ApiError(404, 'id_token_not_found', `no ${type} token ${idToken}`);
+        return { status: 204 };
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/v1/stations/{id}/transactions',
+      summary: "The station's transactions, most recent first; ?active=true|false",
+      tag: 'Transactions',
+      query: { active: 'true | false' },
+      responses: { 200: '{items:[transaction]}', 404: 'Unknown station' },
+      handler: async (request) => {
+        const id = stationIdParam(request);
+        const active = request.query.get('active');
+        if (active !== null && active !== 'true' && active !== 'false') throw new ApiError(400, 'invalid_query', 'active must be true or false');
+        await requireStation(store, id);
+        const items = await store.listTransactions(id, active === null ? {} : { active: active === 'true' });
+        return { status: 200, body: { items: items.map(transactionView) } };
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/v1/stations/{id}/transactions/{transactionId}',
+      summary: 'One transaction with every TransactionEvent in seqNo order and its meter values',
+      tag: 'Transactions',
+      responses: { 200: 'Transaction', 404: 'Unknown station or transaction' },
+      handler: async (request) => {
+        const id = stationIdParam(request);
+        const transactionId = request.params.transactionId ?? '';
+        await requireStation(store, id);
+        const tx = await store.getTransaction(id, transactionId);
+        if (tx === undefined) throw new ApiError(404, 'transaction_not_found', `no transaction ${transactionId} on ${id}`);
+        const [events, meterMessages] = await Promise.all([store.getTransactionEvents(id, transactionId), store.getTransactionMeterValues(id, transactionId)]);
+        // Samples from the events themselves and from MeterValues messages, in time order.
+        const meterValues = [
+          ...events.flatMap((e) => ((e.payload.meterValue as unknown[] | undefined) ?? []).map((mv) => ({ source: 'TransactionEvent', seqNo: e.seqNo, ...(mv as object) }))),
+          ...meterMessages.flatMap((m) => m.meterValue.map((mv) => ({ source: m.source, evseId: m.evseId, ...(mv as object) }))),
+        ].sort((a, b) => String((a as { timestamp?: string }).timestamp).localeCompare(String((b as { timestamp?: string }).timestamp)));
+        return {
+          status: 200,
+          body: {
+            ...transactionView(tx),
+            events: events.map((e) => ({
+              seqNo: e.seqNo,
+              eventType: e.eventType,
+              timestamp: e.timestamp.toISOString(),
+              triggerReason: e.triggerReason,
+              offline: e.offline,
+              receivedAt: e.receivedAt.toISOString(),
+              request: e.payload,
+              response: e.response,
+            })),
+            meterValues,
+          },
+        };
+      },
+    },
+  ];
+}

@@ -1,0 +1,378 @@
+import type {
+  BillingStore,
+  IdTokenInput,
+  IdTokenRecord,
+  MeterValuesWrite,
+  StoredMeterValues,
+  StoredTransactionEvent,
+  TransactionEventWrite,
+  TransactionRecord,
+} from './billing-store.js';
+import { UnknownStationError } from './errors.js';
+import type { BatchWriter, GroupCommitter, RowErrors } from './group-commit.js';
+import {
+  toIdToken,
+  toMeterValues,
+  toTransaction,
+  toTransactionEvent,
+  type IdTokenRow,
+  type MeterValuesRow,
+  type TransactionEventRow,
+  type TransactionRow,
+} from './rows.js';
+import { FOREIGN_KEY_VIOLATION, sqlState, type Queryable, type SqlDatabase, type SqlParam } from './sql.js';
+import { foldTransactionDelta, transactionDelta, transactionKey, type TransactionDelta } from './transaction-merge.js';
+
+/** A transaction event on its way through group commit; the writer fills in `inserted`. */
+interface TransactionEventEntry {
+  event: TransactionEventWrite;
+  inserted: boolean;
+}
+
+/** A JSON document as a text parameter (pg would turn a JS array into a PostgreSQL array, not jsonb). */
+function json(value: unknown): string {
+  return JSON.stringify(value);
+}
+
+function jsonOrNull(value: unknown): string | null {
+  return value === undefined ? null : JSON.stringify(value);
+}
+
+function isoOrNull(value: Date | undefined): string | null {
+  return value === undefined ? null : value.toISOString();
+}
+
+function eventKey(stationId: string, transactionId: string, seqNo: number): string {
+  return `${stationId}\u0000${transactionId}\u0000${seqNo}`;
+}
+
+/**
+ * The stations among `ids` that exist, locked against deletion until COMMIT (FOR KEY SHARE, the lock
+ * the foreign key check would take anyway): rows of missing stations are refused up front instead of
+ * failing the whole batch on the foreign key.
+ */
+async function existingStations(q: Queryable, ids: readonly string[]): Promise<Set<string>> {
+  const rows = await q.query<{ id: string }>('SELECT id FROM stations WHERE id = ANY($1::text[]) FOR KEY SHARE', [[...new Set(ids)]]);
+  return new Set(rows.map((row) => row.id));
+}
+
+/** Should the station vanish between the check and the insert anyway, the caller gets the same error. */
+function withStation<T>(stationId: string, write: Promise<T>): Promise<T> {
+  return write.catch((error: unknown) => {
+    throw sqlState(error) === FOREIGN_KEY_VIOLATION ? new UnknownStationError(stationId, { cause: error }) : error;
+  });
+}
+
+/** `column = CASE WHEN <condition> THEN excluded.column ELSE t.column END`, for each column. */
+function takeWhen(condition: string, columns: readonly string[]): string {
+  return columns.map((column) => `${column} = CASE WHEN ${condition} THEN excluded.${column} ELSE t.${column} END`).join(',\n             ');
+}
+
+/**
+ * The merge rules of transaction-merge.ts between the stored row `t` (earlier) and a batch's folded
+ * delta `excluded` (later). SET expressions all see the row as it was before this statement.
+ */
+const UPSERT_TRANSACTIONS = `
+  INSERT INTO transactions AS t (
+    station_id, transaction_id, evse_id, connector_id, id_token, remote_start_id, active, started_at, ended_at,
+    stopped_reason, stopped_reason_ended, stopped_reason_seq, charging_state, charging_state_seq,
+    meter_start_wh, meter_start_at, meter_stop_wh, meter_stop_at, last_seq_no, event_count, first_event_at, flags)
+  SELECT u.station_id, u.transaction_id, u.evse_id, u.connector_id, u.id_token::jsonb, u.remote_start_id,
+         u.ended_at IS NULL, u.started_at::timestamptz, u.ended_at::timestamptz,
+         u.stopped_reason, u.stopped_reason_ended, u.stopped_reason_seq, u.charging_state, u.charging_state_seq,
+         u.meter_start_wh, u.meter_start_at::timestamptz, u.meter_stop_wh, u.meter_stop_at::timestamptz,
+         u.last_seq_no, u.event_count, u.first_event_at::timestamptz,
+         CASE WHEN u.started_at IS NULL THEN ARRAY['startMissing'] ELSE ARRAY[]::text[] END
+    FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::text[], $6::int[], $7::text[], $8::text[],
+                $9::text[], $10::bool[], $11::int[], $12::text[], $13::int[],
+                $14::float8[], $15::text[], $16::float8[], $17::text[], $18::int[], $19::int[], $20::text[])
+         AS u(station_id, transaction_id, evse_id, connector_id, id_token, remote_start_id, started_at, ended_at,
+              stopped_reason, stopped_reason_ended, stopped_reason_seq, charging_state, charging_state_seq,
+              meter_start_wh, meter_start_at, meter_stop_wh, meter_stop_at, last_seq_no, event_count, first_event_at)
+  ON CONFLICT (station_id, transaction_id) DO UPDATE SET
+             evse_id = coalesce(t.evse_id, excluded.evse_id),
+             connector_id = coalesce(t.connector_id, excluded.connector_id),
+             id_token = coalesce(t.id_token, excluded.id_token),
+             remote_start_id = coalesce(t.remote_start_id, excluded.remote_start_id),
+             active = t.active AND excluded.active,
+             started_at = coalesce(t.started_at, excluded.started_at),
+             ended_at = coalesce(t.ended_at, excluded.ended_at),
+             ${takeWhen(
+               `excluded.stopped_reason IS NOT NULL AND (t.stopped_reason IS NULL
+                  OR (excluded.stopped_reason_ended, excluded.stopped_reason_seq) > (t.stopped_reason_ended, t.stopped_reason_seq))`,
+               ['stopped_reason', 'stopped_reason_ended', 'stopped_reason_seq'],
+             )},
+             ${takeWhen(
+               'excluded.charging_state IS NOT NULL AND (t.charging_state IS NULL OR excluded.charging_state_seq > t.charging_state_seq)',
+               ['charging_state', 'charging_state_seq'],
+             )},
+             ${takeWhen(
+               'excluded.meter_start_at IS NOT NULL AND (t.meter_start_at IS NULL OR excluded.meter_start_at < t.meter_start_at)',
+               ['meter_start_wh', 'meter_start_at'],
+             )},
+             ${takeWhen(
+               'excluded.meter_stop_at IS NOT NULL AND (t.meter_stop_at IS NULL OR excluded.meter_stop_at >= t.meter_stop_at)',
+               ['meter_stop_wh', 'meter_stop_at'],
+             )},
+             last_seq_no = greatest(t.last_seq_no, excluded.last_seq_no),
+             event_count = t.event_count + excluded.event_count,
+             first_event_at = least(t.first_event_at, excluded.first_event_at),
+             flags = CASE
+               WHEN coalesce(t.started_at, excluded.started_at) IS NOT NULL THEN array_remove(t.flags, 'startMissing')
+               WHEN 'startMissing' = ANY (t.flags) THEN t.flags
+               ELSE array_append(t.flags, 'startMissing')
+             END,
+             updated_at = now()`;
+
+function upsertParams(deltas: readonly TransactionDelta[]): SqlParam[] {
+  return [
+    deltas.map((d) => d.stationId),
+    deltas.map((d) => d.transactionId),
+    deltas.map((d) => d.evseId ?? null),
+    deltas.map((d) => d.connectorId ?? null),
+    deltas.map((d) => jsonOrNull(d.idToken)),
+    deltas.map((d) => d.remoteStartId ?? null),
+    deltas.map((d) => isoOrNull(d.startedAt)),
+    deltas.map((d) => isoOrNull(d.endedAt)),
+    deltas.map((d) => d.stoppedReason?.value ?? null),
+    deltas.map((d) => d.stoppedReason?.fromEnded ?? null),
+    deltas.map((d) => d.stoppedReason?.seqNo ?? null),
+    deltas.map((d) => d.chargingState?.value ?? null),
+    deltas.map((d) => d.chargingState?.seqNo ?? null),
+    deltas.map((d) => d.meterStart?.wh ?? null),
+    deltas.map((d) => isoOrNull(d.meterStart?.at)),
+    deltas.map((d) => d.meterStop?.wh ?? null),
+    deltas.map((d) => isoOrNull(d.meterStop?.at)),
+    deltas.map((d) => d.lastSeqNo),
+    deltas.map((d) => d.eventCount),
+    deltas.map((d) => d.firstEventAt.toISOString()),
+  ];
+}
+
+const TRANSACTION_COLUMNS = `station_id, transaction_id, evse_id, connector_id, id_token, active, started_at, ended_at,
+  stopped_reason, charging_state, remote_start_id, meter_start_wh, meter_stop_wh, last_seq_no, event_count, flags,
+  updated_at`;
+
+/** The BillingStore over SQL; SqlStore owns one and shares its database and group committer with it. */
+export class SqlBillingStore implements BillingStore {
+  private readonly transactionEvents: BatchWriter<TransactionEventEntry>;
+  private readonly meterValues: BatchWriter<MeterValuesWrite>;
+
+  constructor(
+    private readonly db: SqlDatabase,
+    committer: GroupCommitter,
+  ) {
+    this.transactionEvents = committer.writer<TransactionEventEntry>({
+      name: 'transaction event',
+      // No key: every entry must learn whether its own event was the one stored.
+      write: (q, entries) => this.writeTransactionEvents(q, entries),
+    });
+
+    this.meterValues = committer.writer<MeterValuesWrite>({
+      name: 'meter values',
+      write: async (q, rows) => {
+        const known = await existingStations(q, rows.map((row) => row.stationId));
+        const errors = new Map<number, Error>();
+        const accepted = rows.filter((row, index) => {
+          if (known.has(row.stationId)) return true;
+          errors.set(index, new UnknownStationError(row.stationId));
+          return false;
+        });
+        if (accepted.length > 0) {
+          // ORDER BY ordinality: ids follow the order in which the messages were received.
+          await q.query(
+            `INSERT INTO meter_values (station_id, evse_id, transaction_id, source, meter_value, received_at)
+             SELECT u.station_id, u.evse_id, u.transaction_id, u.source, u.meter_value::jsonb, u.received_at::timestamptz
+               FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[])
+                    WITH ORDINALITY AS u(station_id, evse_id, transaction_id, source, meter_value, received_at, ord)
+              ORDER BY u.ord`,
+            [
+              accepted.map((row) => row.stationId),
+              accepted.map((row) => row.evseId),
+              accepted.map((row) => row.transactionId ?? null),
+              accepted.map((row) => row.source),
+              accepted.map((row) => json(row.meterValue)),
+              accepted.map((row) => row.receivedAt.toISOString()),
+            ],
+          );
+        }
+        return errors.size > 0 ? errors : undefined;
+      },
+    });
+  }
+
+  // Id tokens (operator writes and authorization reads: direct, not batched)
+
+  async getIdToken(type: string, idToken: string): Promise<IdTokenRecord | undefined> {
+    const rows = await this.db.query<IdTokenRow>(
+      'SELECT type, id_token, status, group_id, expires_at, updated_at FROM id_tokens WHERE type = $1 AND id_token = $2',
+      [type, idToken],
+    );
+    const row = rows[0];
+    return row ? toIdToken(row) : undefined;
+  }
+
+  async putIdToken(type: string, idToken: string, input: IdTokenInput): Promise<{ token: IdTokenRecord; created: boolean }> {
+    // xmax = 0 only for a row this statement inserted.
+    const rows = await this.db.query<IdTokenRow & { created: boolean }>(
+      `INSERT INTO id_tokens (type, id_token, status, group_id, expires_at)
+       VALUES ($1, $2, $3, $4::text, $5::timestamptz)
+       ON CONFLICT (type, id_token) DO UPDATE SET
+         status = excluded.status, group_id = excluded.group_id, expires_at = excluded.expires_at, updated_at = now()
+       RETURNING type, id_token, status, group_id, expires_at, updated_at, (xmax = 0) AS created`,
+      [type, idToken, input.status, input.groupId ?? null, isoOrNull(input.expiresAt)],
+    );
+    const row = rows[0];
+    if (!row) throw new Error(`upsert of id token ${type}/${idToken} returned no row`);
+    return { token: toIdToken(row), created: row.created };
+  }
+
+  async deleteIdToken(type: string, idToken: string): Promise<boolean> {
+    const rows = await this.db.query<{ type: string }>(
+      'DELETE FROM id_tokens WHERE type = $1 AND id_token = $2 RETURNING type',
+      [type, idToken],
+    );
+    return rows.length > 0;
+  }
+
+  // Records of station traffic (group commit)
+
+  async recordTransactionEvent(event: TransactionEventWrite): Promise<{ inserted: boolean }> {
+    if (Number.isNaN(event.timestamp.getTime())) throw new RangeError(`TransactionEvent ${event.transactionId}/${event.seqNo} has an invalid timestamp`);
+    const entry: TransactionEventEntry = { event, inserted: false };
+    await withStation(event.stationId, this.transactionEvents.write(entry));
+    return { inserted: entry.inserted };
+  }
+
+  recordMeterValues(write: MeterValuesWrite): Promise<void> {
+    return withStation(write.stationId, this.meterValues.write(write));
+  }
+
+  // Reads
+
+  async getTransaction(stationId: string, transactionId: string): Promise<TransactionRecord | undefined> {
+    const rows = await this.db.query<TransactionRow>(
+      `SELECT ${TRANSACTION_COLUMNS} FROM transactions WHERE station_id = $1 AND transaction_id = $2`,
+      [stationId, transactionId],
+    );
+    const row = rows[0];
+    return row ? toTransaction(row) : undefined;
+  }
+
+  async listTransactions(stationId: string, filter: { active?: boolean }): Promise<TransactionRecord[]> {
+    const rows = await this.db.query<TransactionRow>(
+      `SELECT ${TRANSACTION_COLUMNS} FROM transactions
+        WHERE station_id = $1 AND ($2::boolean IS NULL OR active = $2::boolean)
+        ORDER BY coalesce(started_at, first_event_at) DESC, transaction_id`,
+      [stationId, filter.active ?? null],
+    );
+    return rows.map(toTransaction);
+  }
+
+  async getTransactionEvents(stationId: string, transactionId: string): Promise<StoredTransactionEvent[]> {
+    const rows = await this.db.query<TransactionEventRow>(
+      `SELECT seq_no, event_type, "timestamp", trigger_reason, offline, payload, response, received_at
+         FROM transaction_events WHERE station_id = $1 AND transaction_id = $2 ORDER BY seq_no`,
+      [stationId, transactionId],
+    );
+    return rows.map(toTransactionEvent);
+  }
+
+  async getTransactionMeterValues(stationId: string, transactionId: string): Promise<StoredMeterValues[]> {
+    const rows = await this.db.query<MeterValuesRow>(
+      `SELECT evse_id, transaction_id, source, meter_value, received_at
+         FROM meter_values WHERE station_id = $1 AND transaction_id = $2 ORDER BY id`,
+      [stationId, transactionId],
+    );
+    return rows.map(toMeterValues);
+  }
+
+  async openTransactionIds(stationId: string): Promise<string[]> {
+    const rows = await this.db.query<{ transaction_id: string }>(
+      `SELECT transaction_id FROM transactions WHERE station_id = $1 AND active
+        ORDER BY coalesce(started_at, first_event_at), transaction_id`,
+      [stationId],
+    );
+    return rows.map((row) => row.transaction_id);
+  }
+
+  /**
+   * One batch of events: refuse those of missing stations, insert the rest (a resend, in this batch or
+   * before, is not inserted), then fold what the inserted events say into their transactions with one
+   * upsert. Three statements per batch, whatever its size.
+   */
+  private async writeTransactionEvents(q: Queryable, entries: TransactionEventEntry[]): Promise<RowErrors | undefined> {
+    // A batch that failed as a whole is written again; nothing of the failed attempt counts.
+    for (const entry of entries) entry.inserted = false;
+
+    // A resend within the batch: only its first copy goes to SQL, the others are duplicates of it.
+    const firstByKey = new Map<string, number>();
+    const unique: Array<{ index: number; entry: TransactionEventEntry }> = [];
+    const duplicates: Array<{ index: number; first: number; stationId: string }> = [];
+    entries.forEach((entry, index) => {
+      const { event } = entry;
+      const key = eventKey(event.stationId, event.transactionId, event.seqNo);
+      const first = firstByKey.get(key);
+      if (first === undefined) {
+        firstByKey.set(key, index);
+        unique.push({ index, entry });
+      } else {
+        duplicates.push({ index, first, stationId: event.stationId });
+      }
+    });
+
+    const known = await existingStations(q, unique.map(({ entry }) => entry.event.stationId));
+    const errors = new Map<number, Error>();
+    const candidates: TransactionEventEntry[] = [];
+    for (const { index, entry } of unique) {
+      if (known.has(entry.event.stationId)) candidates.push(entry);
+      else errors.set(index, new UnknownStationError(entry.event.stationId));
+    }
+    for (const { index, first, stationId } of duplicates) {
+      if (errors.has(first)) errors.set(index, new UnknownStationError(stationId));
+    }
+
+    if (candidates.length > 0) {
+      const stored = await q.query<{ station_id: string; transaction_id: string; seq_no: number }>(
+        `INSERT INTO transaction_events (station_id, transaction_id, seq_no, event_type, "timestamp", trigger_reason,
+                                         offline, payload, response)
+         SELECT u.station_id, u.transaction_id, u.seq_no, u.event_type, u.ts::timestamptz, u.trigger_reason,
+                u.offline, u.payload::jsonb, u.response::jsonb
+           FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::text[])
+                AS u(station_id, transaction_id, seq_no, event_type, ts, trigger_reason, offline, payload, response)
+         ON CONFLICT (station_id, transaction_id, seq_no) DO NOTHING
+         RETURNING station_id, transaction_id, seq_no`,
+        [
+          candidates.map(({ event }) => event.stationId),
+          candidates.map(({ event }) => event.transactionId),
+          candidates.map(({ event }) => event.seqNo),
+          candidates.map(({ event }) => event.eventType),
+          candidates.map(({ event }) => event.timestamp.toISOString()),
+          candidates.map(({ event }) => event.triggerReason),
+          candidates.map(({ event }) => event.offline),
+          candidates.map(({ event }) => json(event.payload)),
+          candidates.map(({ event }) => json(event.response)),
+        ],
+      );
+      const insertedKeys = new Set(stored.map((row) => eventKey(row.station_id, row.transaction_id, Number(row.seq_no))));
+
+      // Fold in arrival order, so the batch ends where the same events one at a time would.
+      const deltas = new Map<string, TransactionDelta>();
+      for (const entry of candidates) {
+        const { event } = entry;
+        if (!insertedKeys.has(eventKey(event.stationId, event.transactionId, event.seqNo))) continue;
+        entry.inserted = true;
+        const key = transactionKey(event.stationId, event.transactionId);
+        const delta = transactionDelta(event);
+        const earlier = deltas.get(key);
+        deltas.set(key, earlier === undefined ? delta : foldTransactionDelta(earlier, delta));
+      }
+      if (deltas.size > 0) {
+        // A fixed row order keeps concurrent nodes from deadlocking on the same transactions.
+        const sorted = [...deltas.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, delta]) => delta);
+        await q.query(UPSERT_TRANSACTIONS, upsertParams(sorted));
+      }
+    }
+    return errors.size > 0 ? errors : undefined;
+  }
+}
