@@ -1,5 +1,6 @@
 import { startCsmsWithConfig } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { runSupervisorIfNeeded } from './cluster/wiring.js';
 import { createLogger } from './log.js';
 
 /** `npm start`: configuration from the environment (and --config file), then one CSMS node until SIGTERM. */
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
     process.stderr.write(`stroom: ${(err as Error).message}\n`);
     process.exit(2);
   }
+  if (await runSupervisorIfNeeded(config)) return;
   const log = createLogger(config.logLevel, { nodeId: config.nodeId });
   let csms;
   try {

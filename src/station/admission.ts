@@ -334,7 +334,6 @@ export class StationGatekeeper {
     const identityBlocked = status !== 404 && this.identityFailures.fail(identity);
     if (!addressBlocked && !identityBlocked) return;
     const limits = addressBlocked ? (this.options.throttle?.address ?? ADDRESS_THROTTLE) : (this.options.throttle?.identity ?? IDENTITY_THROTTLE);
-    this.metrics.connectionsTotal.labels('throttled').inc(0);
     this.log.warn(
       {
         event: 'auth_throttled',

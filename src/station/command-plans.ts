@@ -50,7 +50,16 @@ export function needsDeviceModel(action: string): boolean {
   return action in SPLITTABLE;
 }
 
+/** N09.FR.04 / N10.FR.08: a CustomerInformation request names exactly one customer reference. */
+const CUSTOMER_REFERENCES = ['idToken', 'customerCertificate', 'customerIdentifier'] as const;
+
 export function planCommand(action: string, payload: JsonPayload, deviceModel: readonly DeviceVariable[]): CommandPlan {
+  if (action === 'CustomerInformation') {
+    const given = CUSTOMER_REFERENCES.filter((key) => payload[key] !== undefined);
+    if (given.length !== 1) {
+      throw new CommandPlanError({ references: given }, `CustomerInformation needs exactly one of ${CUSTOMER_REFERENCES.join(', ')} (got ${given.length})`);
+    }
+  }
   const split = SPLITTABLE[action];
   if (split === undefined) return { requests: [payload], merge: (responses) => responses[0] as JsonPayload };
 

@@ -1,11 +1,12 @@
 import type { Logger } from '../log.js';
 import type { CsmsMetrics } from '../metrics.js';
-import type { StationGatekeeper } from '../station/admission.js';
+import type { Admission, ClientCertificateInfo, StationGatekeeper, UpgradeRequest } from '../station/admission.js';
 import type { SessionRegistry } from '../station/registry.js';
 import type { StationSession } from '../station/station-session.js';
 import type { StationSocket } from '../station/types.js';
 import type { StationRecord } from '../store/store.js';
-import { remoteAddressOf, type TemplatedApp, type Uws, type WebSocket } from './uws.js';
+import { PROXY_HEADERS, TrustedProxies, viewThroughProxy, type ProxyHeaders } from './proxy.js';
+import { remoteAddressOf, type HttpRequest, type TemplatedApp, type Uws, type WebSocket } from './uws.js';
 
 export interface OcppListenerOptions {
   maxPayloadBytes: number;
@@ -17,15 +18,19 @@ export interface OcppListenerOptions {
 interface SocketData {
   station: StationRecord;
   remoteAddress: string;
+  /** Profile 3 behind a trusted TLS-terminating proxy: the certificate the proxy verified. */
+  clientCertificate: ClientCertificateInfo | undefined;
   session: StationSession | undefined;
   open: boolean;
 }
 
-const STATUS_LINES: Readonly<Record<number, string>> = {
+/** Status lines of refused upgrades (shared with the TLS listener). */
+export const UPGRADE_STATUS_LINES: Readonly<Record<number, string>> = {
   400: '400 Bad Request',
   401: '401 Unauthorized',
   403: '403 Forbidden',
   404: '404 Not Found',
+  429: '429 Too Many Requests',
   500: '500 Internal Server Error',
 };
 
@@ -33,17 +38,31 @@ const STATUS_LINES: Readonly<Record<number, string>> = {
 const CLOSE_UNSUPPORTED_DATA = 1003;
 const CLOSE_POLICY = 1008;
 
+function proxyHeadersOf(req: HttpRequest): ProxyHeaders {
+  const headers: ProxyHeaders = {};
+  for (const name of Object.values(PROXY_HEADERS)) {
+    const value = req.getHeader(name);
+    if (value !== '') headers[name] = value;
+  }
+  return headers;
+}
+
 /**
  * The plain `ws://` OCPP endpoint (security profile 1) on uWebSockets.js: upgrade checks before any 101,
  * then frames handed to the station's session. Knows sockets, not OCPP.
+ *
+ * Behind a TLS-terminating proxy listed in `trustedProxies` (see haproxy.example.cfg), a connection the
+ * proxy received over TLS counts as profile 2, and as profile 3 when the proxy verified a client
+ * certificate naming the station. Client-certificate headers from any other address are refused (403).
  */
 export function mountOcppListener(
   uws: Uws,
   app: TemplatedApp,
-  deps: { gatekeeper: StationGatekeeper; registry: SessionRegistry; metrics: CsmsMetrics; log: Logger },
+  deps: { gatekeeper: StationGatekeeper; registry: SessionRegistry; metrics: CsmsMetrics; log: Logger; trustedProxies?: TrustedProxies },
   options: OcppListenerOptions,
 ): void {
   const { gatekeeper, registry, metrics, log } = deps;
+  const trustedProxies = deps.trustedProxies ?? TrustedProxies.none();
 
   app.ws<SocketData>('/ocpp/*', {
     // RFC 7692 (errata 2025-01 §4.3 makes it a SHALL); a shared compressor keeps per-socket memory flat.
@@ -60,17 +79,31 @@ export function mountOcppListener(
       const protocols = req.getHeader('sec-websocket-protocol') || undefined;
       const key = req.getHeader('sec-websocket-key');
       const extensions = req.getHeader('sec-websocket-extensions');
-      const remoteAddress = remoteAddressOf(res);
+      const view = viewThroughProxy(remoteAddressOf(res), proxyHeadersOf(req), trustedProxies);
+      const remoteAddress = view.remoteAddress;
       let aborted = false;
       res.onAborted(() => {
         aborted = true;
       });
 
-      gatekeeper
-        .admit({ rawIdentity, authorization, protocols, remoteAddress, listenerProfile: 1 })
-        .catch((err: unknown) => {
+      let decision: Promise<Admission>;
+      if (view.kind === 'forged') {
+        // A station claiming a client certificate in a header: only our own proxy may say that.
+        log.warn({ event: 'untrusted_proxy_header', remoteAddress, headers: view.headers }, 'client-certificate headers from an address that is not a trusted proxy');
+        decision = Promise.resolve({ ok: false, status: 403, reason: 'client-certificate headers are only accepted from a trusted proxy', result: 'untrusted_proxy_header' });
+      } else {
+        const request: UpgradeRequest = { rawIdentity, authorization, protocols, remoteAddress, listenerProfile: 1 };
+        if (view.kind === 'proxied' && view.tls) {
+          request.listenerProfile = 2;
+          if (view.clientCertificate !== undefined) request.clientCertificate = view.clientCertificate;
+        }
+        decision = gatekeeper.admit(request);
+      }
+
+      decision
+        .catch((err: unknown): Admission => {
           log.error({ err, remoteAddress }, 'upgrade check failed');
-          return { ok: false as const, status: 500 as const, reason: 'internal error', result: 'error' };
+          return { ok: false, status: 500, reason: 'internal error', result: 'error' };
         })
         .then((admission) => {
           if (aborted) return;
@@ -78,12 +111,13 @@ export function mountOcppListener(
           res.cork(() => {
             if (!admission.ok) {
               log.info({ rawIdentity: rawIdentity.slice(0, 64), remoteAddress, status: admission.status }, `upgrade refused: ${admission.reason}`);
-              res.writeStatus(STATUS_LINES[admission.status] ?? '400 Bad Request');
+              res.writeStatus(UPGRADE_STATUS_LINES[admission.status] ?? '400 Bad Request');
               if (admission.status === 401) res.writeHeader('WWW-Authenticate', 'Basic realm="OCPP", charset="UTF-8"');
+              if (admission.retryAfterSeconds !== undefined) res.writeHeader('Retry-After', String(admission.retryAfterSeconds));
               res.writeHeader('Content-Type', 'text/plain; charset=utf-8').end(admission.reason, true);
               return;
             }
-            const data: SocketData = { station: admission.station, remoteAddress, session: undefined, open: false };
+            const data: SocketData = { station: admission.station, remoteAddress, clientCertificate: admission.clientCertificate, session: undefined, open: false };
             res.upgrade(data, key, admission.protocol, extensions, context);
           });
         });
@@ -114,9 +148,10 @@ export function mountOcppListener(
   });
 }
 
-function socketAdapter(ws: WebSocket<SocketData>, data: SocketData, log: Logger): StationSocket {
+function socketAdapter(ws: WebSocket<SocketData>, data: SocketData, log: Logger): StationSocket & { readonly clientCertificate: ClientCertificateInfo | undefined } {
   return {
     remoteAddress: data.remoteAddress,
+    clientCertificate: data.clientCertificate,
     send(text) {
       if (!data.open) return false;
       const status = ws.send(text, false, true);

@@ -13,6 +13,7 @@ import type {
 } from '../../ocpp/generated/ocpp-types.js';
 import type { DeviceVariable, Json } from '../../store/store.js';
 import type { HandlerContext, HandlerModule } from '../types.js';
+import { isBasicAuthPassword } from './device-management.js';
 import { asJson } from './json.js';
 
 /**
@@ -91,10 +92,21 @@ export function deviceVariableFromReport(row: ReportDataType): DeviceVariable {
   };
 }
 
+/**
+ * A station should never report a secret, but some do (BasicAuthPassword as Actual). Such values are
+ * dropped before anything is stored: the report and the device model never hold a credential.
+ */
+function withoutSecrets(row: ReportDataType): ReportDataType {
+  const secret = isBasicAuthPassword(row) || row.variableAttribute.some((a) => a.mutability === 'WriteOnly');
+  if (!secret) return row;
+  const variableAttribute = row.variableAttribute.map(({ value: _secret, ...attribute }) => attribute) as ReportDataType['variableAttribute'];
+  return { ...row, variableAttribute };
+}
+
 async function notifyReport(ctx: HandlerContext, request: NotifyReportRequest): Promise<NotifyReportResponse> {
   const { store } = ctx.services;
   const stationId = ctx.station.stationId;
-  const rows = request.reportData ?? [];
+  const rows = (request.reportData ?? []).map(withoutSecrets);
   await Promise.all([
     store.recordReportPart(stationId, {
       requestId: request.requestId,

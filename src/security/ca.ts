@@ -1,0 +1,267 @@
+// @peculiar/x509 resolves its algorithms through tsyringe, which needs the Reflect metadata API first.
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { X509Certificate as NodeCertificate, createPrivateKey, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConfigError } from '../config.js';
+import type { Logger } from '../log.js';
+import { describeKey, keyWeakness } from './csr.js';
+
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+
+/** The WebCrypto key type as @peculiar/x509 declares it (a DOM type; Node's is structurally the same). */
+type SigningKey = x509.X509CertificateCreateWithKeyParams['signingKey'];
+type SigningAlgorithm = { name: string; hash: string };
+
+/** A02.FR.06 note: certificates start a little in the past, so a station whose clock lags still accepts them. */
+export const NOT_BEFORE_SKEW_MS = 5 * 60_000;
+/** How long a station certificate signed here is valid (capped by the CA's own validity). */
+export const LEAF_VALIDITY_MS = 365 * 24 * 3600_000;
+const GENERATED_CA_VALIDITY_MS = 20 * 365 * 24 * 3600_000;
+const GENERATED_CA_NAME = 'CN=Stroom CSMS Charging Station CA, O=Stroom';
+/** Where a generated CA lives under CSMS_DATA_DIR. */
+export const GENERATED_CA_DIR = 'ca';
+export const GENERATED_CA_CERT_FILE = 'csms-ca.pem';
+export const GENERATED_CA_KEY_FILE = 'csms-ca.key';
+
+export interface IssuedCertificate {
+  /** The leaf alone, PEM. */
+  certificatePem: string;
+  /** Leaf followed by the CA certificate: what CertificateSigned.certificateChain carries. */
+  chainPem: string;
+  /** Hexadecimal, as X.509 tools print it. */
+  serialNumber: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+/** A certificate-request subject and key, already checked (see verifyCsr in csr.ts). */
+export interface SigningRequest {
+  request: x509.Pkcs10CertificateRequest;
+  publicKey: KeyObject;
+}
+
+/**
+ * The CSMS's certificate authority for charging-station certificates (A02/A03): signs verified CSRs as TLS
+ * client certificates that chain to it. The private key stays a non-extractable WebCrypto key.
+ */
+export class CertificateAuthority {
+  private constructor(
+    private readonly certificate: x509.X509Certificate,
+    private readonly signingKey: SigningKey,
+    private readonly signingAlgorithm: SigningAlgorithm,
+    readonly certificatePem: string,
+    /** Where it came from, for logs: a configured file or the generated one. */
+    readonly source: string,
+  ) {}
+
+  get subject(): string {
+    return this.certificate.subject;
+  }
+
+  get notAfter(): Date {
+    return this.certificate.notAfter;
+  }
+
+  /** Builds a CA from PEM texts; throws with a reason when they are unusable. */
+  static async fromPem(certificatePem: string, keyPem: string, source: string): Promise<CertificateAuthority> {
+    let nodeCertificate: NodeCertificate;
+    try {
+      nodeCertificate = new NodeCertificate(certificatePem);
+    } catch {
+      throw new Error('the CA certificate is not a PEM X.509 certificate');
+    }
+    let privateKey: KeyObject;
+    try {
+      privateKey = createPrivateKey(keyPem);
+    } catch {
+      throw new Error('the CA key is not a readable PEM private key');
+    }
+    if (!nodeCertificate.ca) throw new Error('the CA certificate is not a CA certificate (basicConstraints CA:FALSE)');
+    if (!nodeCertificate.checkPrivateKey(privateKey)) throw new Error('the CA key does not belong to the CA certificate');
+    const weakness = keyWeakness(privateKey);
+    if (weakness !== undefined) throw new Error(`the CA key is too weak: ${weakness}`);
+    if (Date.parse(nodeCertificate.validTo) <= Date.now()) throw new Error(`the CA certificate expired on ${nodeCertificate.validTo}`);
+
+    const { importAlgorithm, signingAlgorithm } = algorithmsFor(privateKey);
+    const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
+    const signingKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, importAlgorithm, false, ['sign']);
+    const certificate = new x509.X509Certificate(nodeCertificate.raw);
+    return new CertificateAuthority(certificate, signingKey as unknown as SigningKey, signingAlgorithm, certificate.toString('pem'), source);
+  }
+
+  /**
+   * Issues a TLS client certificate for `request`: its subject and public key as requested (TC_A_11:
+   * "the public key equals the CSR's, the subject is preserved"), issued by this CA.
+   */
+  async issue(signing: SigningRequest, now: number): Promise<IssuedCertificate> {
+    const notBefore = new Date(now - NOT_BEFORE_SKEW_MS);
+    const notAfter = new Date(Math.min(now + LEAF_VALIDITY_MS, this.certificate.notAfter.getTime()));
+    const isRsa = signing.publicKey.asymmetricKeyType === 'rsa' || signing.publicKey.asymmetricKeyType === 'rsa-pss';
+    const keyUsage = x509.KeyUsageFlags.digitalSignature | (isRsa ? x509.KeyUsageFlags.keyEncipherment : x509.KeyUsageFlags.keyAgreement);
+    const authorityKeyId = this.certificate.getExtension(x509.SubjectKeyIdentifierExtension);
+    const leaf = await x509.X509CertificateGenerator.create({
+      serialNumber: randomSerialNumber(),
+      subject: signing.request.subjectName,
+      issuer: this.certificate.subjectName,
+      notBefore,
+      notAfter,
+      publicKey: signing.request.publicKey,
+      signingKey: this.signingKey,
+      signingAlgorithm: this.signingAlgorithm,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(keyUsage, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+        await x509.SubjectKeyIdentifierExtension.create(signing.request.publicKey),
+        authorityKeyId !== null
+          ? new x509.AuthorityKeyIdentifierExtension(authorityKeyId.keyId)
+          : await x509.AuthorityKeyIdentifierExtension.create(this.certificate.publicKey),
+      ],
+    });
+    const certificatePem = leaf.toString('pem');
+    return {
+      certificatePem,
+      chainPem: `${certificatePem}\n${this.certificatePem}\n`,
+      serialNumber: leaf.serialNumber,
+      notBefore: leaf.notBefore,
+      notAfter: leaf.notAfter,
+    };
+  }
+}
+
+function algorithmsFor(key: KeyObject): { importAlgorithm: webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams; signingAlgorithm: SigningAlgorithm } {
+  if (key.asymmetricKeyType === 'rsa') {
+    return { importAlgorithm: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, signingAlgorithm: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } };
+  }
+  if (key.asymmetricKeyType === 'ec') {
+    const curve = WEBCRYPTO_CURVES[key.asymmetricKeyDetails?.namedCurve ?? ''];
+    if (curve !== undefined) {
+      return { importAlgorithm: { name: 'ECDSA', namedCurve: curve.name }, signingAlgorithm: { name: 'ECDSA', hash: curve.hash } };
+    }
+  }
+  throw new Error(`a CA key must be RSA or EC on P-256/P-384/P-521 (got ${describeKey(key)})`);
+}
+
+const WEBCRYPTO_CURVES: Readonly<Record<string, { name: string; hash: string }>> = {
+  prime256v1: { name: 'P-256', hash: 'SHA-256' },
+  secp384r1: { name: 'P-384', hash: 'SHA-384' },
+  secp521r1: { name: 'P-521', hash: 'SHA-512' },
+};
+
+/** 128 random bits, positive (RFC 5280 §4.1.2.2 allows at most 20 octets). */
+function randomSerialNumber(): string {
+  const bytes = randomBytes(16);
+  bytes[0] = ((bytes[0] as number) & 0x7f) | 0x01;
+  return bytes.toString('hex');
+}
+
+function toPem(der: ArrayBuffer, label: string): string {
+  const base64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n');
+  return `-----BEGIN ${label}-----\n${base64.endsWith('\n') ? base64 : `${base64}\n`}-----END ${label}-----\n`;
+}
+
+/** A fresh self-signed ECDSA P-256 CA, as PEM texts. */
+export async function generateCaPem(now = Date.now()): Promise<{ certificatePem: string; keyPem: string }> {
+  const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const keys = await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
+  const certificate = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: randomSerialNumber(),
+    name: GENERATED_CA_NAME,
+    notBefore: new Date(now - NOT_BEFORE_SKEW_MS),
+    notAfter: new Date(now + GENERATED_CA_VALIDITY_MS),
+    keys: keys as unknown as x509.X509CertificateCreateSelfSignedParams['keys'],
+    signingAlgorithm: algorithm,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey as unknown as x509.PublicKeyType),
+    ],
+  });
+  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
+  return { certificatePem: certificate.toString('pem'), keyPem: toPem(pkcs8, 'PRIVATE KEY') };
+}
+
+function errorCode(error: unknown): unknown {
+  return typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
+}
+
+async function readIfPresent(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * The generated CA of `<dataDir>/ca`, created on first start. Both files appear at once: they are written
+ * into a private temporary directory that is then renamed into place, so a crash never leaves a
+ * certificate without its key, and of two processes racing, one wins and the other loads the winner's.
+ */
+async function generatedCaPem(dataDir: string, log: Logger): Promise<{ certificatePem: string; keyPem: string; dir: string }> {
+  const dir = join(dataDir, GENERATED_CA_DIR);
+  const read = async (): Promise<{ certificatePem: string; keyPem: string } | undefined> => {
+    const [certificatePem, keyPem] = await Promise.all([readIfPresent(join(dir, GENERATED_CA_CERT_FILE)), readIfPresent(join(dir, GENERATED_CA_KEY_FILE))]);
+    return certificatePem !== undefined && keyPem !== undefined ? { certificatePem, keyPem } : undefined;
+  };
+  const existing = await read();
+  if (existing !== undefined) return { ...existing, dir };
+
+  await mkdir(dataDir, { recursive: true });
+  const staging = await mkdtemp(join(dataDir, `.${GENERATED_CA_DIR}-`));
+  try {
+    const generated = await generateCaPem();
+    await writeFile(join(staging, GENERATED_CA_KEY_FILE), generated.keyPem, { mode: 0o600 });
+    await writeFile(join(staging, GENERATED_CA_CERT_FILE), generated.certificatePem, { mode: 0o644 });
+    try {
+      await rename(staging, dir);
+      log.info({ event: 'ca_generated', dir }, 'generated the CSMS certificate authority for station certificates');
+      return { ...generated, dir };
+    } catch (error) {
+      const code = errorCode(error);
+      // Someone else's CA is already there (another process won the race, or a half-made directory).
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
+      const winner = await read();
+      if (winner === undefined) throw new Error(`${dir} exists but does not hold ${GENERATED_CA_CERT_FILE} and ${GENERATED_CA_KEY_FILE}; remove it or set CSMS_CA_CERT/CSMS_CA_KEY`);
+      return { ...winner, dir };
+    }
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The CA from CSMS_CA_CERT / CSMS_CA_KEY, or the one generated into CSMS_DATA_DIR on first start. Refuses
+ * (ConfigError naming the key) a CA that cannot sign: unreadable, mismatched, expired, weak, not a CA.
+ */
+export async function openCertificateAuthority(options: { certFile: string | undefined; keyFile: string | undefined; dataDir: string; log: Logger }): Promise<CertificateAuthority> {
+  const { certFile, keyFile, dataDir, log } = options;
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new ConfigError(certFile === undefined ? 'CSMS_CA_CERT' : 'CSMS_CA_KEY', 'CSMS_CA_CERT and CSMS_CA_KEY must be set together');
+  }
+  if (certFile !== undefined && keyFile !== undefined) {
+    const read = async (file: string, key: string): Promise<string> => {
+      try {
+        return await readFile(file, 'utf8');
+      } catch (error) {
+        throw new ConfigError(key, `cannot read ${file}: ${(error as Error).message}`);
+      }
+    };
+    const [certificatePem, keyPem] = await Promise.all([read(certFile, 'CSMS_CA_CERT'), read(keyFile, 'CSMS_CA_KEY')]);
+    try {
+      return await CertificateAuthority.fromPem(certificatePem, keyPem, certFile);
+    } catch (error) {
+      if (error instanceof ConfigError) throw error;
+      throw new ConfigError('CSMS_CA_CERT', `${certFile}: ${(error as Error).message}`);
+    }
+  }
+  const generated = await generatedCaPem(dataDir, log);
+  try {
+    return await CertificateAuthority.fromPem(generated.certificatePem, generated.keyPem, generated.dir);
+  } catch (error) {
+    throw new ConfigError('CSMS_DATA_DIR', `the CA in ${generated.dir} is unusable: ${(error as Error).message}`);
+  }
+}

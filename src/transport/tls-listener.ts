@@ -1,0 +1,428 @@
+import { X509Certificate, constants as cryptoConstants, createPrivateKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { ConfigError } from '../config.js';
+import type { Logger } from '../log.js';
+import type { CsmsMetrics } from '../metrics.js';
+import { describeKey, keyWeakness } from '../security/csr.js';
+import { OCPP_SUBPROTOCOL, type Admission, type ClientCertificateInfo, type StationGatekeeper, type UpgradeRequest, type VerifiedClientCertificate } from '../station/admission.js';
+import type { SessionRegistry } from '../station/registry.js';
+import type { StationSession } from '../station/station-session.js';
+import type { StationSocket } from '../station/types.js';
+import type { StationRecord } from '../store/store.js';
+import { UPGRADE_STATUS_LINES } from './ocpp-listener.js';
+import { PROXY_HEADERS, TrustedProxies, normalizeAddress, viewThroughProxy, type ProxyHeaders } from './proxy.js';
+
+/**
+ * A00.FR.318: the four suites every CSMS must offer (ECDHE-ECDSA AES-128/256-GCM, RSA key exchange
+ * AES-128/256-GCM), plus ECDHE-RSA for forward secrecy with RSA-only clients, and the TLS 1.3 suites.
+ * Nothing else: no CBC, no SHA-1 MACs.
+ */
+export const OCPP_TLS_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'AES128-GCM-SHA256',
+  'AES256-GCM-SHA384',
+].join(':');
+
+/** One server certificate chain and its key, checked. */
+export interface ServerCredential {
+  certPem: string;
+  keyPem: string;
+  keyType: 'rsa' | 'ec';
+  /** For logs: "CN=csms.example.com (EC prime256v1)". */
+  description: string;
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
+
+function readPem(file: string, key: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(key, `cannot read ${file}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Reads and checks CSMS_TLS_CERT / CSMS_TLS_KEY (paired by position): each key belongs to its certificate,
+ * keys are strong enough (RSA ≥ 2048, EC ≥ 224 bits; A00.FR.318), and there is at most one RSA and one
+ * ECDSA pair (OpenSSL serves one certificate per key type). Throws ConfigError naming the key.
+ */
+export function loadServerCredentials(certFiles: readonly string[], keyFiles: readonly string[], log?: Logger): ServerCredential[] {
+  if (certFiles.length === 0) throw new ConfigError('CSMS_TLS_CERT', 'the TLS listener needs at least one certificate');
+  if (certFiles.length !== keyFiles.length) throw new ConfigError('CSMS_TLS_KEY', 'CSMS_TLS_CERT and CSMS_TLS_KEY must list the same number of files');
+  const credentials: ServerCredential[] = [];
+  certFiles.forEach((certFile, index) => {
+    const keyFile = keyFiles[index] as string;
+    const certPem = readPem(certFile, 'CSMS_TLS_CERT');
+    const keyPem = readPem(keyFile, 'CSMS_TLS_KEY');
+    let certificate: X509Certificate;
+    try {
+      // The file is a chain: the leaf comes first.
+      certificate = new X509Certificate(PEM_CERTIFICATE.exec(certPem)?.[0] ?? certPem);
+    } catch {
+      throw new ConfigError('CSMS_TLS_CERT', `${certFile} is not a PEM X.509 certificate`);
+    }
+    let key: KeyObject;
+    try {
+      key = createPrivateKey(keyPem);
+    } catch {
+      throw new ConfigError('CSMS_TLS_KEY', `${keyFile} is not a readable PEM private key`);
+    }
+    const weakness = keyWeakness(key);
+    if (weakness !== undefined) throw new ConfigError('CSMS_TLS_KEY', `${keyFile}: ${weakness}`);
+    if (!certificate.checkPrivateKey(key)) throw new ConfigError('CSMS_TLS_KEY', `${keyFile} is not the key of ${certFile}`);
+    const keyType = key.asymmetricKeyType === 'ec' ? 'ec' : 'rsa';
+    if (credentials.some((other) => other.keyType === keyType)) {
+      throw new ConfigError('CSMS_TLS_CERT', `two ${keyType.toUpperCase()} certificates configured; serve one RSA and one ECDSA certificate side by side`);
+    }
+    if (Date.parse(certificate.validTo) <= Date.now()) log?.warn({ certFile, validTo: certificate.validTo }, 'the TLS server certificate has expired');
+    credentials.push({ certPem, keyPem, keyType, description: `${certificate.subject.replace(/\n/g, ', ')} (${describeKey(key)})` });
+  });
+  if (credentials.length < 2) {
+    log?.warn(
+      { certificates: credentials.map((c) => c.description) },
+      'only one TLS server certificate: A00.FR.318 needs an RSA and an ECDSA certificate side by side for all four mandatory cipher suites',
+    );
+  }
+  return credentials;
+}
+
+/** The CA certificates of a PEM bundle file (CSMS_TLS_CLIENT_CA). */
+export function loadCaBundle(file: string, key = 'CSMS_TLS_CLIENT_CA'): string[] {
+  const text = readPem(file, key);
+  const pems = text.match(new RegExp(PEM_CERTIFICATE.source, 'g')) ?? [];
+  if (pems.length === 0) throw new ConfigError(key, `${file} holds no PEM certificate`);
+  for (const pem of pems) {
+    try {
+      new X509Certificate(pem);
+    } catch {
+      throw new ConfigError(key, `${file} holds an unreadable certificate`);
+    }
+  }
+  return pems;
+}
+
+export interface TlsListenerOptions {
+  host: string;
+  port: number;
+  /** Server certificates: one RSA and one ECDSA pair side by side (A00.FR.318). */
+  credentials: readonly ServerCredential[];
+  /** Client certificates (profile 3) must chain to one of these; none = no profile 3 on this port. */
+  clientCaPems: readonly string[];
+  maxPayloadBytes: number;
+  /** Seconds of silence before a ping and, if unanswered, close; 0 = never. */
+  idleTimeoutSeconds: number;
+  /** Bytes buffered for a station that does not read; beyond this the socket is dropped. */
+  maxBackpressureBytes: number;
+  /** Proxies whose client-certificate headers are believed (a re-encrypting proxy in front of this port). */
+  trustedProxies?: TrustedProxies;
+  /** TLS handshake deadline; default 10 s. */
+  handshakeTimeoutMs?: number;
+}
+
+export interface TlsListenerDeps {
+  gatekeeper: StationGatekeeper;
+  registry: SessionRegistry;
+  metrics: CsmsMetrics;
+  log: Logger;
+}
+
+export interface TlsListener {
+  readonly port: number;
+  /** Open station WebSockets on this listener. */
+  readonly connections: number;
+  /** Stops accepting, then waits (at most `graceMs`) for open sockets to close before destroying them. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** RFC 6455 close codes. */
+const CLOSE_UNSUPPORTED_DATA = 1003;
+/** Above this much unsent data `send` reports backpressure (the frame is still queued). */
+const BACKPRESSURE_SIGNAL_BYTES = 64 * 1024;
+
+interface Connection {
+  ws: WebSocket;
+  station: StationRecord;
+  session: StationSession | undefined;
+  open: boolean;
+  alive: boolean;
+}
+
+function firstValue(value: string | string[] | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (Array.isArray(value)) return value.length === 1 ? value[0] : undefined;
+  return value;
+}
+
+/** The certificate this TLS stack verified against the client CAs, or why there is none. */
+function verifiedCertificate(socket: TLSSocket): { certificate?: VerifiedClientCertificate; problem?: string } {
+  const peer = socket.getPeerCertificate();
+  if (peer === null || typeof peer !== 'object' || Object.keys(peer).length === 0) return {};
+  if (!socket.authorized) return { problem: `client certificate not verified: ${String(socket.authorizationError ?? 'unknown reason')}` };
+  // A subject with several CNs (or Os) names nobody in particular: treated as none.
+  const subject = peer.subject as unknown as Record<string, string | string[] | undefined>;
+  return {
+    certificate: {
+      commonName: firstValue(subject.CN),
+      organization: firstValue(subject.O),
+      serialNumber: typeof peer.serialNumber === 'string' ? peer.serialNumber.toLowerCase() : undefined,
+      verifiedBy: 'tls',
+    },
+  };
+}
+
+function proxyHeadersOf(req: IncomingMessage): ProxyHeaders {
+  const headers: ProxyHeaders = {};
+  for (const name of Object.values(PROXY_HEADERS)) {
+    const value = req.headers[name];
+    const text = Array.isArray(value) ? value.join(', ') : value;
+    if (text !== undefined && text !== '') headers[name] = text;
+  }
+  return headers;
+}
+
+function refuseUpgrade(socket: Duplex, admission: Extract<Admission, { ok: false }>): void {
+  const body = admission.reason;
+  const lines = [
+    `HTTP/1.1 ${UPGRADE_STATUS_LINES[admission.status] ?? '400 Bad Request'}`,
+    'Connection: close',
+    'Content-Type: text/plain; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+  ];
+  if (admission.status === 401) lines.push('WWW-Authenticate: Basic realm="OCPP", charset="UTF-8"');
+  if (admission.retryAfterSeconds !== undefined) lines.push(`Retry-After: ${admission.retryAfterSeconds}`);
+  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+}
+
+/**
+ * The `wss://` OCPP endpoint for security profiles 2 and 3, on Node's TLS stack (uWS serves one
+ * certificate per context and cannot show us the peer certificate): TLS 1.2/1.3 only, the OCPP suites,
+ * an RSA and an ECDSA certificate side by side, no compression, no renegotiation.
+ *
+ * Profile 2 and 3 stations share the port: a client certificate is requested but not required, and the
+ * gatekeeper decides per station (a station registered at profile 3 needs a verified certificate whose CN
+ * is its identity; a profile 2 station needs Basic auth). Upgrades are checked before any 101, exactly as
+ * on the plain listener, and admitted sockets feed the same session layer through `StationSocket`.
+ */
+export async function startTlsListener(deps: TlsListenerDeps, options: TlsListenerOptions): Promise<TlsListener> {
+  const { gatekeeper, registry, metrics, log } = deps;
+  const trustedProxies = options.trustedProxies ?? TrustedProxies.none();
+  const requestClientCertificates = options.clientCaPems.length > 0;
+
+  const server: Server = createServer({
+    cert: options.credentials.map((c) => c.certPem),
+    key: options.credentials.map((c) => c.keyPem),
+    minVersion: 'TLSv1.2',
+    maxVersion: 'TLSv1.3',
+    ciphers: OCPP_TLS_CIPHERS,
+    honorCipherOrder: true,
+    // A00.FR.321: no TLS compression (CRIME); no client-initiated renegotiation either.
+    secureOptions: cryptoConstants.SSL_OP_NO_COMPRESSION | cryptoConstants.SSL_OP_NO_RENEGOTIATION,
+    ...(requestClientCertificates ? { ca: [...options.clientCaPems] } : {}),
+    requestCert: requestClientCertificates,
+    // Decided per station after the handshake: a profile 2 station has no certificate to show.
+    rejectUnauthorized: false,
+    handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 15_000;
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    clientTracking: false,
+    // RFC 7692 (errata 2025-01 §4.3).
+    perMessageDeflate: true,
+    maxPayload: options.maxPayloadBytes,
+    handleProtocols: (protocols) => (protocols.has(OCPP_SUBPROTOCOL) ? OCPP_SUBPROTOCOL : false),
+  });
+
+  const sockets = new Set<Socket>();
+  const connections = new Set<Connection>();
+
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
+    // TC_A_06: a TLS 1.0/1.1 ClientHello ends here, as does a client offering none of our suites.
+    metrics.connectionsTotal.labels('tls_handshake_failed').inc();
+    log.info({ remoteAddress: normalizeAddress(socket.remoteAddress ?? ''), code: err.code, reason: err.message }, 'TLS handshake refused');
+  });
+  server.on('request', (req, res) => {
+    res.writeHead((req.url ?? '').startsWith('/ocpp/') ? 426 : 404, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close', Upgrade: 'websocket' });
+    res.end('OCPP-J stations connect with a WebSocket upgrade to /ocpp/{stationId}');
+  });
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const tlsSocket = socket as TLSSocket;
+    const path = (req.url ?? '').split('?')[0] as string;
+    if (!path.startsWith('/ocpp/')) {
+      refuseUpgrade(socket, { ok: false, status: 404, reason: 'stations connect to /ocpp/{stationId}', result: 'bad_request' });
+      return;
+    }
+    const rawIdentity = path.slice('/ocpp/'.length);
+    const view = viewThroughProxy(tlsSocket.remoteAddress ?? '', proxyHeadersOf(req), trustedProxies);
+    const remoteAddress = view.remoteAddress;
+
+    let decision: Promise<Admission>;
+    if (view.kind === 'forged') {
+      log.warn({ event: 'untrusted_proxy_header', remoteAddress, headers: view.headers }, 'client-certificate headers from an address that is not a trusted proxy');
+      decision = Promise.resolve({ ok: false, status: 403, reason: 'client-certificate headers are only accepted from a trusted proxy', result: 'untrusted_proxy_header' });
+    } else {
+      const request: UpgradeRequest = {
+        rawIdentity,
+        authorization: req.headers.authorization,
+        protocols: req.headers['sec-websocket-protocol'],
+        remoteAddress,
+        listenerProfile: 2,
+      };
+      const own = verifiedCertificate(tlsSocket);
+      // Through a trusted re-encrypting proxy the station's certificate is the proxy's to verify.
+      const certificate = view.kind === 'proxied' ? view.clientCertificate : own.certificate;
+      if (certificate !== undefined) request.clientCertificate = certificate;
+      else if (view.kind === 'direct' && own.problem !== undefined) request.clientCertificateProblem = own.problem;
+      decision = gatekeeper.admit(request);
+    }
+
+    decision
+      .catch((err: unknown): Admission => {
+        log.error({ err, remoteAddress }, 'upgrade check failed');
+        return { ok: false, status: 500, reason: 'internal error', result: 'error' };
+      })
+      .then((admission) => {
+        if (socket.destroyed) return;
+        metrics.connectionsTotal.labels(admission.ok ? 'accepted' : admission.result).inc();
+        if (!admission.ok) {
+          log.info({ rawIdentity: rawIdentity.slice(0, 64), remoteAddress, status: admission.status, tls: true }, `upgrade refused: ${admission.reason}`);
+          refuseUpgrade(socket, admission);
+          return;
+        }
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          const connection: Connection = { ws, station: admission.station, session: undefined, open: true, alive: true };
+          connections.add(connection);
+          ws.on('message', (data: RawData, isBinary: boolean) => {
+            connection.alive = true;
+            if (isBinary) {
+              // OCPP-J is text only (Part 4 §4.1.2).
+              connection.open = false;
+              ws.close(CLOSE_UNSUPPORTED_DATA, 'OCPP-J uses text frames');
+              return;
+            }
+            connection.session?.onMessage(rawDataText(data));
+          });
+          ws.on('pong', () => (connection.alive = true));
+          ws.on('ping', () => (connection.alive = true));
+          ws.on('error', (err) => log.debug({ stationId: connection.station.id, err: err.message }, 'station socket error'));
+          ws.on('close', () => {
+            connection.open = false;
+            connections.delete(connection);
+            connection.session?.onSocketClosed();
+          });
+          connection.session = registry.open(admission.station, socketAdapter(connection, remoteAddress, admission.clientCertificate, options.maxBackpressureBytes, log));
+        });
+      });
+  });
+
+  // Idle stations are pinged, and dropped when the next round finds them still silent.
+  let pinger: NodeJS.Timeout | undefined;
+  if (options.idleTimeoutSeconds > 0) {
+    pinger = setInterval(() => {
+      for (const connection of connections) {
+        if (!connection.alive) {
+          connection.open = false;
+          connection.ws.terminate();
+          continue;
+        }
+        connection.alive = false;
+        connection.ws.ping();
+      }
+    }, (options.idleTimeoutSeconds * 1000) / 2);
+    pinger.unref();
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => reject(new Error(`cannot listen on ${options.host}:${options.port} (TLS): ${err.message}`));
+    server.once('error', onError);
+    server.listen(options.port, options.host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : options.port;
+  server.on('error', (err) => log.error({ err }, 'TLS listener error'));
+  log.info({ port, certificates: options.credentials.map((c) => c.description), clientCertificates: requestClientCertificates }, 'TLS listener ready');
+
+  return {
+    port,
+    get connections() {
+      return connections.size;
+    },
+    close(graceMs = 2000) {
+      if (pinger !== undefined) clearInterval(pinger);
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          for (const connection of connections) connection.ws.terminate();
+          for (const socket of sockets) socket.destroy();
+        }, graceMs);
+        timer.unref();
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+  };
+}
+
+function rawDataText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data as ArrayBuffer).toString('utf8');
+}
+
+function socketAdapter(
+  connection: Connection,
+  remoteAddress: string,
+  clientCertificate: ClientCertificateInfo | undefined,
+  maxBackpressureBytes: number,
+  log: Logger,
+): StationSocket & { readonly clientCertificate: ClientCertificateInfo | undefined } {
+  const { ws } = connection;
+  return {
+    remoteAddress,
+    clientCertificate,
+    send(text) {
+      if (!connection.open) return false;
+      if (ws.bufferedAmount > maxBackpressureBytes) {
+        // The station has not read what we sent for a long while: a clean reconnect beats answers that vanish.
+        log.warn({ stationId: connection.station.id, buffered: ws.bufferedAmount }, 'station is not reading; closing');
+        connection.open = false;
+        ws.terminate();
+        return false;
+      }
+      ws.send(text);
+      return ws.bufferedAmount < BACKPRESSURE_SIGNAL_BYTES;
+    },
+    close(code, reason) {
+      if (!connection.open) return;
+      connection.open = false;
+      ws.close(code, reason);
+    },
+    bufferedAmount() {
+      return connection.open ? ws.bufferedAmount : 0;
+    },
+  };
+}
