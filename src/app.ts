@@ -113,6 +113,7 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
     return { ocppPort: ocpp.port, apiPort: api.port, config, stop };
   } catch (err) {
     for (const socket of listenSockets) uws.us_listen_socket_close(socket);
+    await router.close().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw err;
   }
