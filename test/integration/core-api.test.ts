@@ -7,7 +7,7 @@ import { withCsms } from '../support/csms.js';
 import { metricValue } from '../support/api.js';
 import { Reply, randomPassword, sleep, uniqueIdentity, waitFor } from '../support/station.js';
 
-const CALL_TIMEOUT_MS = 800;
+const CALL_TIMEOUT_MS = 1500;
 const h = withCsms({ CSMS_CALL_TIMEOUT_MS: CALL_TIMEOUT_MS });
 
 const getOfflineThreshold = {
@@ -37,7 +37,6 @@ describe('service endpoints', () => {
 
   it('GET /metrics exposes every contract metric with its type, and counts traffic', async () => {
     const station = await h.csms.bootedStation({ prefix: 'metrics' });
-    await station.authorize('04AABBCCDD');
     await station.call('FooBar', {}).catch(() => undefined); // one CALLERROR for csms_rpc_errors_total
     await h.csms.api.command(station.identity, 'GetVariables', getOfflineThreshold);
 
@@ -55,8 +54,6 @@ describe('service endpoints', () => {
     expect(metricValue(text, 'csms_connected_stations')).toBeGreaterThanOrEqual(1);
     expect(metricValue(text, 'csms_messages_total')).toBeGreaterThan(0);
     expect(metricValue(text, 'csms_ocpp_response_seconds_count', { action: 'BootNotification' })).toBeGreaterThanOrEqual(1);
-    expect(metricValue(text, 'csms_ocpp_response_seconds_count', { action: 'Authorize' })).toBe(0);
-    expect(metricValue(text, 'csms_authorize_response_seconds_count')).toBeGreaterThanOrEqual(1);
     expect(metricValue(text, 'csms_outbound_call_seconds_count', { action: 'GetVariables', outcome: 'result' })).toBeGreaterThanOrEqual(1);
     expect(metricValue(text, 'csms_rpc_errors_total', { code: 'NotImplemented' })).toBeGreaterThanOrEqual(1);
 

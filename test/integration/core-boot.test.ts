@@ -110,7 +110,7 @@ describe('Accepted boot', () => {
     });
   });
 
-  it('TC_B_01 / TC_B_30 variant: RS-Booted also works with NotifyEvent(AvailabilityState) instead of StatusNotification', async () => {
+  it('TC_B_01 (NotifyEvent): RS-Booted also works with NotifyEvent(AvailabilityState) instead of StatusNotification', async () => {
     const station = await h.csms.newStation({ prefix: 'B01-ne' });
     await station.boot();
     expect(await station.reportConnectors([{ id: 1, connectors: [1, 2] }], 'NotifyEvent')).toEqual([{}, {}]);

@@ -15,7 +15,7 @@ import {
   type TestStation,
 } from '../support/station.js';
 
-const CALL_TIMEOUT_MS = 1000;
+const CALL_TIMEOUT_MS = 2000;
 const h = withCsms({ CSMS_CALL_TIMEOUT_MS: CALL_TIMEOUT_MS });
 
 type CallError = Extract<ReceivedFrame['frame'], { type: 4 }>;
@@ -245,7 +245,7 @@ describe('connection continuity', () => {
 
     const third = await h.csms.connect(creds);
     expect(typeof (await third.heartbeat()).currentTime).toBe('string');
-    expect(await third.meterValues(1, 42)).toEqual({});
+    expect(await third.notifyConnectorEvent(1, 1, 'Available')).toEqual({});
   });
 });
 

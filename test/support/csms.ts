@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { startCsms, type RunningCsms } from '../../src/app.js';
 import { ApiClient, type BootPolicy } from './api.js';
+import { freshPostgresDatabaseUrl } from './services.js';
 import { TestStation, randomPassword, uniqueIdentity, sleep, type ConnectOptions } from './station.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -105,14 +106,21 @@ export async function freshDataDir(prefix = 'stroom-test-'): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
 }
 
-/** Starts a whole CSMS node in-process on ephemeral ports with a fresh data dir. */
+/**
+ * Starts a whole CSMS node in-process on ephemeral ports. Its store is a fresh PostgreSQL database (fast to
+ * create, and the production system of record) unless the test asks for the embedded store with
+ * `CSMS_DATA_DIR` / `STROOM_TEST_STORE=embedded`: a fresh PGlite costs seconds of initdb per instance.
+ */
 export async function startTestCsms(raw: RawConfig = {}): Promise<TestCsms> {
   const dataDir = await freshDataDir();
+  const embedded = process.env.STROOM_TEST_STORE === 'embedded' || raw.CSMS_DATA_DIR !== undefined || raw.DATABASE_URL !== undefined;
   const config: RawConfig = {
     CSMS_OCPP_PORT: 0,
     CSMS_API_PORT: 0,
     CSMS_DATA_DIR: dataDir,
-    CSMS_LOG_LEVEL: 'silent',
+    ...(embedded ? {} : { DATABASE_URL: await freshPostgresDatabaseUrl() }),
+    // STROOM_TEST_LOG_LEVEL=debug shows the in-process CSMS logs when a test needs diagnosing.
+    CSMS_LOG_LEVEL: process.env.STROOM_TEST_LOG_LEVEL ?? 'silent',
     ...raw,
   };
   try {
@@ -132,7 +140,7 @@ export function withCsms(raw: RawConfig = {}): { readonly csms: TestCsms } {
   let csms: TestCsms | undefined;
   beforeAll(async () => {
     csms = await startTestCsms(raw);
-  }, 60_000);
+  }, 180_000); // a fresh embedded store takes a while on a loaded machine
   afterEach(async () => {
     if (csms === undefined) return;
     const problems = await csms.closeStations();
@@ -206,7 +214,7 @@ export async function spawnCsms(env: RawConfig, opts: { readyTimeoutMs?: number 
   void exited.then((e) => (exitInfo = e));
 
   const api = new ApiClient(`http://127.0.0.1:${String(env.CSMS_API_PORT ?? 8080)}`);
-  const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 90_000);
   for (;;) {
     if (exitInfo !== undefined) {
       throw new Error(`CSMS child exited early (${JSON.stringify(exitInfo)}); output:\n${output.slice(-3000)}`);
@@ -215,7 +223,7 @@ export async function spawnCsms(env: RawConfig, opts: { readyTimeoutMs?: number 
     if (ok) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`CSMS child not healthy within ${opts.readyTimeoutMs ?? 30_000} ms; output:\n${output.slice(-3000)}`);
+      throw new Error(`CSMS child not healthy within ${opts.readyTimeoutMs ?? 90_000} ms; output:\n${output.slice(-3000)}`);
     }
     await sleep(100);
   }

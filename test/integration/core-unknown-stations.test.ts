@@ -1,0 +1,53 @@
+/**
+ * CSMS_UNKNOWN_STATIONS (CONTRACT §2/§3): what happens to an identity nobody registered. DRV-RPC-03 for `reject`.
+ */
+import { describe, expect, it } from 'vitest';
+import { withCsms } from '../support/csms.js';
+import { ConnectRefusedError, randomPassword, uniqueIdentity, waitFor } from '../support/station.js';
+
+describe('CSMS_UNKNOWN_STATIONS=reject', () => {
+  const h = withCsms({ CSMS_UNKNOWN_STATIONS: 'reject' });
+
+  it('DRV-RPC-03: refuses the upgrade of an unknown identity with HTTP 404 and registers nothing', async () => {
+    const identity = uniqueIdentity('unknown-reject');
+    const err = await h.csms.connect({ identity, password: randomPassword() }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ConnectRefusedError);
+    expect((err as ConnectRefusedError).status).toBe(404);
+    expect((await h.csms.api.getStation(identity)).status).toBe(404);
+  });
+});
+
+describe('CSMS_UNKNOWN_STATIONS=accept', () => {
+  const h = withCsms({ CSMS_UNKNOWN_STATIONS: 'accept' });
+
+  it('registers an unknown identity on connect and accepts its boot', async () => {
+    const identity = uniqueIdentity('unknown-accept');
+    const station = await h.csms.connect({ identity, password: randomPassword() });
+    await station.booted();
+    const view = await waitFor(async () => {
+      const res = await h.csms.api.getStation(identity);
+      return res.status === 200 && res.body.bootStatus === 'Accepted' ? res.body : undefined;
+    }, { what: 'auto-registered station shown Accepted' });
+    expect(view.connected).toBe(true);
+    expect(typeof (await station.heartbeat()).currentTime).toBe('string');
+  });
+});
+
+describe('CSMS_UNKNOWN_STATIONS=pending', () => {
+  const h = withCsms({ CSMS_UNKNOWN_STATIONS: 'pending' });
+
+  it('registers an unknown identity on connect, answers Pending, and Accepted once the operator accepts', async () => {
+    const identity = uniqueIdentity('unknown-pending');
+    const station = await h.csms.connect({ identity, password: randomPassword() });
+    const boot = await station.boot({ expect: 'Pending' });
+    expect(boot.interval).toBeGreaterThan(0);
+    const view = await h.csms.api.getStation(identity);
+    expect(view.status).toBe(200);
+    expect(view.body.bootStatus).toBe('Pending');
+    expect((await h.csms.api.patchStation(identity, { bootPolicy: 'Accepted' })).status).toBe(200);
+    await station.booted();
+  });
+});
