@@ -1,0 +1,235 @@
+/**
+ * Durability of the money path against PostgreSQL: a TransactionEvent the CSMS acknowledged is committed.
+ *
+ * Several stations send bursts of TransactionEvents in parallel (each station one at a time, waiting for every
+ * answer, as OCPP-J requires). The CSMS child process (`node dist/src/main.js`, as `npm start` runs it) is
+ * SIGKILLed at a random moment. After a restart on the same database every acknowledged (transactionId, seqNo)
+ * must be stored exactly once; the stations then reconnect (no BootNotification) and resend what was not
+ * acknowledged, plus one event that was: all are answered, nothing is stored twice, no energy counted twice.
+ */
+import { rm } from 'node:fs/promises';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  ChargingSession,
+  energyRegister,
+  getTransaction,
+  listTransactions,
+  meterValue,
+  newIdToken,
+  registerIdToken,
+  type IdToken,
+  type SentEvent,
+} from '../support/charging.js';
+import { freePort, freshDataDir, spawnCsms, type SpawnedCsms } from '../support/csms.js';
+import { freshPostgresDatabase } from '../support/services.js';
+import { TestStation, randomPassword, sleep, uniqueIdentity, waitFor } from '../support/station.js';
+
+const STATIONS = 5;
+/** Events per transaction: Started, Updated × (n − 2), Ended. */
+const EVENTS_PER_TX = 10;
+/** More than a station can send before the kill: the burst is cut by the kill, not by running out. */
+const MAX_TX_PER_STATION = 500;
+const WH_PER_EVENT = 100;
+
+type Request = SentEvent['request'];
+
+interface PlannedTransaction {
+  transactionId: string;
+  requests: Request[];
+  /** How many of `requests` (from the start) were acknowledged. */
+  acked: number;
+}
+
+interface StationRun {
+  identity: string;
+  password: string;
+  station: TestStation;
+  transactions: PlannedTransaction[];
+  /** The event written but not answered when the connection died. */
+  inFlight: { tx: PlannedTransaction; index: number } | undefined;
+  /** `${transactionId}/${seqNo}` of every event whose answer the station received. */
+  acknowledged: Set<string>;
+}
+
+const key = (transactionId: string, seqNo: number): string => `${transactionId}/${seqNo}`;
+
+/** One transaction of EVENTS_PER_TX events, the register rising WH_PER_EVENT per event, one second apart. */
+function planTransaction(station: TestStation, token: IdToken, index: number): PlannedTransaction {
+  const session = new ChargingSession(station);
+  const t0 = Date.now() - 3600_000 + index * 60_000;
+  const at = (i: number): Date => new Date(t0 + i * 1000);
+  const reading = (i: number, context: 'Transaction.Begin' | 'Sample.Periodic' | 'Transaction.End') => [
+    meterValue([energyRegister(10_000 * index + WH_PER_EVENT * i, { context })], at(i)),
+  ];
+  const requests: Request[] = [
+    session.build('Started', 'Authorized', { timestamp: at(0), idToken: token, evse: true, chargingState: 'Charging', meterValue: reading(0, 'Transaction.Begin') }),
+  ];
+  for (let i = 1; i < EVENTS_PER_TX - 1; i += 1) {
+    requests.push(session.build('Updated', 'MeterValuePeriodic', { timestamp: at(i), meterValue: reading(i, 'Sample.Periodic') }));
+  }
+  requests.push(
+    session.build('Ended', 'StopAuthorized', {
+      timestamp: at(EVENTS_PER_TX - 1),
+      idToken: token,
+      stoppedReason: 'Local',
+      chargingState: 'EVConnected',
+      meterValue: reading(EVENTS_PER_TX - 1, 'Transaction.End'),
+    }),
+  );
+  return { transactionId: session.transactionId, requests, acked: 0 };
+}
+
+/** Sends transactions back to back, one event at a time, until the connection dies. */
+async function burst(run: StationRun, token: IdToken): Promise<void> {
+  for (let t = 0; t < MAX_TX_PER_STATION; t += 1) {
+    const tx = planTransaction(run.station, token, t);
+    run.transactions.push(tx);
+    for (let i = 0; i < tx.requests.length; i += 1) {
+      run.inFlight = { tx, index: i };
+      try {
+        await run.station.call('TransactionEvent', tx.requests[i] as Request, { timeoutMs: 10_000 });
+      } catch {
+        return; // the CSMS died under us: this event stays in flight
+      }
+      run.acknowledged.add(key(tx.transactionId, i));
+      tx.acked = i + 1;
+      run.inFlight = undefined;
+    }
+  }
+}
+
+async function storedEvents(databaseUrl: string, stationIds: string[]): Promise<Map<string, number>> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ station_id: string; transaction_id: string; seq_no: number; copies: string }>(
+      `SELECT station_id, transaction_id, seq_no, count(*) AS copies
+         FROM transaction_events WHERE station_id = ANY($1)
+        GROUP BY station_id, transaction_id, seq_no`,
+      [stationIds],
+    );
+    return new Map(rows.map((r) => [`${r.station_id}|${key(r.transaction_id, r.seq_no)}`, Number(r.copies)]));
+  } finally {
+    await client.end();
+  }
+}
+
+describe('durability across a crash (PostgreSQL)', () => {
+  const cleanup: Array<() => Promise<void> | void> = [];
+  afterAll(async () => {
+    for (const step of cleanup.reverse()) await step();
+  });
+
+  it('keeps every acknowledged TransactionEvent exactly once across a SIGKILL, and takes the resends of the rest', async () => {
+    const database = await freshPostgresDatabase();
+    cleanup.push(() => database.drop());
+    const dataDir = await freshDataDir('stroom-durability-');
+    cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
+    const env = {
+      CSMS_OCPP_PORT: await freePort(),
+      CSMS_API_PORT: await freePort(),
+      CSMS_DATA_DIR: dataDir,
+      DATABASE_URL: database.url,
+      // STROOM_TEST_LOG_LEVEL=debug shows the child's logs in a failure message.
+      CSMS_LOG_LEVEL: process.env.STROOM_TEST_LOG_LEVEL ?? 'warn',
+    };
+    const runs: StationRun[] = [];
+    cleanup.push(async () => {
+      for (const run of runs) await run.station.close();
+    });
+
+    let csms: SpawnedCsms = await spawnCsms(env);
+    cleanup.push(() => csms.kill());
+    const token = await registerIdToken(csms.api, newIdToken('ISO14443'));
+    for (let n = 0; n < STATIONS; n += 1) {
+      const identity = uniqueIdentity('dur');
+      const password = randomPassword();
+      expect((await csms.api.putStation(identity, { securityProfile: 1, password, bootPolicy: 'Accepted' })).status).toBe(201);
+      const station = await TestStation.connect(csms.ocppUrl, { identity, password });
+      await station.booted();
+      runs.push({ identity, password, station, transactions: [], inFlight: undefined, acknowledged: new Set() });
+    }
+
+    // ---- the crash: all stations mid-burst, killed at a random moment once each has had a few answers
+    const bursts = runs.map((run) => burst(run, token));
+    await waitFor(() => runs.every((run) => run.acknowledged.size >= 3), { timeoutMs: 10_000, what: 'first acknowledgements' });
+    const killAfterMs = 50 + Math.floor(Math.random() * 250);
+    await sleep(killAfterMs);
+    const killed = new Promise<void>((resolve) => csms.child.once('exit', () => resolve()));
+    csms.kill();
+    await killed;
+    await Promise.all(bursts);
+    const context = `killed ${killAfterMs} ms into the bursts; acknowledged per station: ${runs.map((r) => r.acknowledged.size).join(', ')}`;
+    for (const run of runs) expect(run.inFlight, `${run.identity} had a call in flight (${context})`).toBeDefined();
+    console.log("DEBUG", context, runs.map((r) => r.inFlight?.index));
+
+    // ---- restart on the same database: every acknowledged event is there exactly once, nothing invented
+    csms = await spawnCsms(env);
+    const ids = runs.map((r) => r.identity);
+    const afterCrash = await storedEvents(database.url, ids);
+    for (const run of runs) {
+      for (const ack of run.acknowledged) {
+        expect(afterCrash.get(`${run.identity}|${ack}`), `${run.identity} ${ack} was acknowledged before the crash (${context})`).toBe(1);
+      }
+      const sentKeys = new Set(run.transactions.flatMap((tx) => tx.requests.slice(0, tx.acked + 1).map((_, i) => key(tx.transactionId, i))));
+      for (const stored of afterCrash.keys()) {
+        const [identity, what] = stored.split('|') as [string, string];
+        if (identity === run.identity) expect(sentKeys.has(what), `${stored} is stored but was never sent`).toBe(true);
+      }
+    }
+
+    // ---- the stations come back (no BootNotification) and resend: the unacknowledged rest, and one acknowledged event
+    for (const run of runs) {
+      run.station = await TestStation.connect(csms.ocppUrl, { identity: run.identity, password: run.password });
+    }
+    const resent = Promise.all(
+      runs.map(async (run) => {
+        const first = run.transactions[0] as PlannedTransaction;
+        const already = await run.station.call('TransactionEvent', first.requests[0] as Request);
+        expect(already, `${run.identity}: resend of an acknowledged Started`).toMatchObject({ idTokenInfo: { status: 'Accepted' } });
+        const { tx, index } = run.inFlight as { tx: PlannedTransaction; index: number };
+        for (let i = index; i < tx.requests.length; i += 1) {
+          const request = tx.requests[i] as Request;
+          const answer = await run.station.call('TransactionEvent', request);
+          if (request.idToken !== undefined) expect(answer).toMatchObject({ idTokenInfo: { status: 'Accepted' } });
+          else expect(answer).toEqual({});
+          tx.acked = i + 1;
+        }
+      }),
+    );
+    await resent.catch(async (err: unknown) => {
+      await sleep(500);
+      const exit = csms.child.exitCode ?? csms.child.signalCode;
+      throw new Error(`${(err as Error).message}\n(${context}; CSMS child ${exit === null ? "still running" : `exited: ${String(exit)}`}; socket errors: ${JSON.stringify(runs.map((r) => r.station.socketErrors))}; closes: ${JSON.stringify(runs.map((r) => r.station.closed))})\nCSMS output:\n${csms.output().slice(-20000)}`);
+    });
+
+    // ---- everything sent is stored exactly once, and every transaction adds up
+    const final = await storedEvents(database.url, ids);
+    let expectedCount = 0;
+    for (const run of runs) {
+      for (const tx of run.transactions) {
+        expect(tx.acked, `${run.identity} ${tx.transactionId} fully sent`).toBe(EVENTS_PER_TX);
+        for (let i = 0; i < EVENTS_PER_TX; i += 1) {
+          expect(final.get(`${run.identity}|${key(tx.transactionId, i)}`), `${run.identity} ${key(tx.transactionId, i)}`).toBe(1);
+          expectedCount += 1;
+        }
+      }
+    }
+    expect(final.size).toBe(expectedCount);
+
+    for (const run of runs) {
+      const listed = await listTransactions(csms.api, run.identity);
+      expect(listed.body.items.map((t) => t.transactionId).sort()).toEqual(run.transactions.map((t) => t.transactionId).sort());
+      for (const tx of [run.transactions[0] as PlannedTransaction, run.inFlight?.tx as PlannedTransaction]) {
+        const view = await getTransaction(csms.api, run.identity, tx.transactionId);
+        expect(view.events.map((e) => e.seqNo)).toEqual(Array.from({ length: EVENTS_PER_TX }, (_, i) => i));
+        expect(view).toMatchObject({ active: false, stoppedReason: 'Local', energyWh: WH_PER_EVENT * (EVENTS_PER_TX - 1) });
+      }
+      expect(run.station.problems()).toEqual([]);
+    }
+
+    const stopped = await csms.stop();
+    expect({ code: stopped.code, signal: stopped.signal }, csms.output().slice(-2000)).toEqual({ code: 0, signal: null });
+  }, 30_000);
+});
