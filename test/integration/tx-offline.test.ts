@@ -254,6 +254,7 @@ describe('DRV-E-02: an offline transaction delivered late and out of order', () 
       idToken: token,
       energyWh: 3_000,
     });
+    expect(v.flags, 'startMissing is gone once the Started event is in').toEqual([]);
     expect(v.events.every((e) => e.offline)).toBe(true);
     expectRecordedEvents(v, tx);
     expect((await listTransactions(h.csms.api, s.identity, { active: true })).body.items).toEqual([]);

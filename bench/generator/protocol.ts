@@ -1,0 +1,116 @@
+import type { HistogramJson } from '../histogram.js';
+import type { MixName } from './messages.js';
+
+/** Messages between the coordinator (bench/run) and its generator worker processes, over the IPC channel. */
+
+export interface WorkerConfig {
+  workerIndex: number;
+  host: string;
+  port: number;
+  /** Global index of this worker's first station, and how many it simulates. */
+  firstStation: number;
+  stationCount: number;
+  stationPrefix: string;
+  /** Send `Authorization: Basic` (profile 1). */
+  basicAuth: boolean;
+  stationsPerAddress: number;
+  /** EVSEs per station, each with one connector: one StatusNotification each after boot. */
+  evses: number;
+  /** Id tokens registered for the run (see fleet-data.ts). */
+  tokenCount: number;
+  handshakeTimeoutMs: number;
+  /** A station CALL with no answer after this long counts as a timeout. */
+  callTimeoutMs: number;
+}
+
+export interface ConnectCommand {
+  kind: 'connect';
+  /** Handshakes in flight at once (per worker); Infinity for a storm. */
+  concurrency: number;
+  /** Connect at most this many of the worker's stations that are not connected yet. */
+  limit: number;
+  /** Retries of a failed connection, 1–2 s apart. */
+  retries: number;
+  /** Epoch ms at which everyone starts, so workers begin together. */
+  startAt: number;
+}
+
+export type PhaseMode = 'open' | 'closed';
+
+export interface PhaseCommand {
+  kind: 'phase';
+  mode: PhaseMode;
+  mix: MixName;
+  /** Open loop: messages per second from this worker. */
+  rate: number;
+  /** Closed loop: CALLs outstanding at once from this worker. */
+  concurrency: number;
+  durationMs: number;
+  /** After the phase, how long to wait for answers still outstanding. */
+  drainMs: number;
+  startAt: number;
+}
+
+export interface DisconnectCommand {
+  kind: 'disconnect';
+}
+
+export interface ExitCommand {
+  kind: 'exit';
+}
+
+export type CoordinatorMessage = { kind: 'init'; config: WorkerConfig } | ConnectCommand | PhaseCommand | DisconnectCommand | ExitCommand;
+
+export interface Progress {
+  kind: 'progress';
+  connected: number;
+  ready: number;
+  sent: number;
+  answered: number;
+  errors: number;
+  outstanding: number;
+  backlog: number;
+  /** Latency of what was answered since the last progress message (all actions). */
+  recent: HistogramJson;
+}
+
+export interface ConnectResult {
+  kind: 'connected';
+  attempted: number;
+  ready: number;
+  /** Reasons a station did not become ready (HTTP 401, ECONNREFUSED, boot Rejected, …) with counts. */
+  failures: Record<string, number>;
+  /** TCP connect + WebSocket upgrade, per successful attempt. */
+  handshake: HistogramJson;
+  /** BootNotification sent → answered. */
+  boot: HistogramJson;
+  /** Start of the storm → station Accepted (µs). Its max is the time to all Accepted. */
+  toAccepted: HistogramJson;
+  /** Start → station ready (connectors reported). */
+  toReady: HistogramJson;
+  retries: number;
+}
+
+export interface PhaseResult {
+  kind: 'phaseDone';
+  sent: number;
+  answered: number;
+  /** CALLERROR codes, plus `timeout`, `disconnected`, `unsent` (open loop: due but never sent in time). */
+  errors: Record<string, number>;
+  /** From the intended send time (open loop) or the actual send time (closed loop), by action. */
+  latency: Record<string, HistogramJson>;
+  /** Actual send − intended send: the generator's own lateness (open loop). */
+  sendLag: HistogramJson;
+  authorizeStatus: Record<string, number>;
+  /** CSMS CALLs received during the phase, by action. */
+  csmsCalls: Record<string, number>;
+  elapsedMs: number;
+  /** Open loop: the backlog of due messages grew beyond 10 s worth; the phase was cut short. */
+  saturated: boolean;
+}
+
+export interface Disconnected {
+  kind: 'disconnected';
+}
+
+export type WorkerMessage = Progress | ConnectResult | PhaseResult | Disconnected | { kind: 'ready' } | { kind: 'fatal'; message: string };
