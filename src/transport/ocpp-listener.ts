@@ -79,6 +79,7 @@ export function mountOcppListener(
       const protocols = req.getHeader('sec-websocket-protocol') || undefined;
       const key = req.getHeader('sec-websocket-key');
       const extensions = req.getHeader('sec-websocket-extensions');
+      const connection = req.getHeader('connection');
       const view = viewThroughProxy(remoteAddressOf(res), proxyHeadersOf(req), trustedProxies);
       const remoteAddress = view.remoteAddress;
       let aborted = false;
@@ -87,7 +88,12 @@ export function mountOcppListener(
       });
 
       let decision: Promise<Admission>;
-      if (view.kind === 'forged') {
+      if (!/(^|,)\s*upgrade\s*(,|$)/i.test(connection)) {
+        // RFC 6455 §4.2.1. Also load-bearing: uWS marks a request whose Connection value is 5 characters
+        // ("close") as connection-close, and an uncorked async upgrade of such a request (below) closes the
+        // socket and then builds the WebSocket on it (use after free, segfault).
+        decision = Promise.resolve({ ok: false, status: 400, reason: 'a WebSocket handshake needs "Connection: Upgrade"', result: 'bad_request' });
+      } else if (view.kind === 'forged') {
         // A station claiming a client certificate in a header: only our own proxy may say that.
         log.warn({ event: 'untrusted_proxy_header', remoteAddress, headers: view.headers }, 'client-certificate headers from an address that is not a trusted proxy');
         decision = Promise.resolve({ ok: false, status: 403, reason: 'client-certificate headers are only accepted from a trusted proxy', result: 'untrusted_proxy_header' });
@@ -108,17 +114,22 @@ export function mountOcppListener(
         .then((admission) => {
           if (aborted) return;
           metrics.connectionsTotal.labels(admission.ok ? 'accepted' : admission.result).inc();
-          res.cork(() => {
-            if (!admission.ok) {
-              log.info({ rawIdentity: rawIdentity.slice(0, 64), remoteAddress, status: admission.status }, `upgrade refused: ${admission.reason}`);
-              res.writeStatus(UPGRADE_STATUS_LINES[admission.status] ?? '400 Bad Request');
-              if (admission.status === 401) res.writeHeader('WWW-Authenticate', 'Basic realm="OCPP", charset="UTF-8"');
-              if (admission.retryAfterSeconds !== undefined) res.writeHeader('Retry-After', String(admission.retryAfterSeconds));
-              res.writeHeader('Content-Type', 'text/plain; charset=utf-8').end(admission.reason, true);
-              return;
-            }
+          if (admission.ok) {
+            // NOT inside res.cork(): uWS 20.30's HttpResponse::cork(), after an upgrade whose adopt-realloc
+            // kept the socket's address, reads HttpResponseData::state from what is now WebSocket memory, and
+            // when a stray bit says "connection: close" it shuts the new WebSocket down right after the 101
+            // (client: 1006). uNetworking/uWebSockets#1928, fixed upstream by #1929; not in 20.30.0.
+            // Cost: uWS.js prints its "writes must be made from within a corked callback" warning per upgrade.
             const data: SocketData = { station: admission.station, remoteAddress, clientCertificate: admission.clientCertificate, session: undefined, open: false };
             res.upgrade(data, key, admission.protocol, extensions, context);
+            return;
+          }
+          res.cork(() => {
+            log.info({ rawIdentity: rawIdentity.slice(0, 64), remoteAddress, status: admission.status }, `upgrade refused: ${admission.reason}`);
+            res.writeStatus(UPGRADE_STATUS_LINES[admission.status] ?? '400 Bad Request');
+            if (admission.status === 401) res.writeHeader('WWW-Authenticate', 'Basic realm="OCPP", charset="UTF-8"');
+            if (admission.retryAfterSeconds !== undefined) res.writeHeader('Retry-After', String(admission.retryAfterSeconds));
+            res.writeHeader('Content-Type', 'text/plain; charset=utf-8').end(admission.reason, true);
           });
         });
     },

@@ -6,6 +6,11 @@
  * SIGKILLed at a random moment. After a restart on the same database every acknowledged (transactionId, seqNo)
  * must be stored exactly once; the stations then reconnect (no BootNotification) and resend what was not
  * acknowledged, plus one event that was: all are answered, nothing is stored twice, no energy counted twice.
+ *
+ * The second test pins a transport fault seen while writing the first: right after a restart on PostgreSQL, the
+ * last of several stations reconnecting one after another is dropped by the CSMS about 1 ms after its 101
+ * (no close frame, 1006). The first test reconnects and resends like a real station, so that fault does not hide
+ * behind a durability failure or the other way round.
  */
 import { rm } from 'node:fs/promises';
 import pg from 'pg';
@@ -23,7 +28,7 @@ import {
 } from '../support/charging.js';
 import { freePort, freshDataDir, spawnCsms, type SpawnedCsms } from '../support/csms.js';
 import { freshPostgresDatabase } from '../support/services.js';
-import { TestStation, randomPassword, sleep, uniqueIdentity, waitFor } from '../support/station.js';
+import { TestStation, randomPassword, sleep, uniqueIdentity, waitFor, type Payload } from '../support/station.js';
 
 const STATIONS = 5;
 /** Events per transaction: Started, Updated × (n − 2), Ended. */
@@ -45,6 +50,10 @@ interface StationRun {
   identity: string;
   password: string;
   station: TestStation;
+  /** Every connection this station opened (for the protocol-problem check at the end). */
+  connections: TestStation[];
+  /** Connections the restarted CSMS dropped under the station, which then reconnected (see the test below). */
+  drops: number;
   transactions: PlannedTransaction[];
   /** The event written but not answered when the connection died. */
   inFlight: { tx: PlannedTransaction; index: number } | undefined;
@@ -99,6 +108,25 @@ async function burst(run: StationRun, token: IdToken): Promise<void> {
   }
 }
 
+/**
+ * A TransactionEvent as a real station sends it after the restart: when the connection is gone (before or during
+ * the call) it reconnects and sends the same event again, a few times at most. A resend must be stored once.
+ */
+async function sendReliably(run: StationRun, ocppUrl: string, request: Request): Promise<Payload> {
+  for (let attempt = 1; ; attempt += 1) {
+    if (!run.station.isOpen) {
+      run.drops += 1;
+      run.station = await TestStation.connect(ocppUrl, { identity: run.identity, password: run.password });
+      run.connections.push(run.station);
+    }
+    try {
+      return await run.station.call('TransactionEvent', request);
+    } catch (err) {
+      if (run.station.isOpen || attempt >= 4) throw err;
+    }
+  }
+}
+
 async function storedEvents(databaseUrl: string, stationIds: string[]): Promise<Map<string, number>> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
@@ -136,7 +164,7 @@ describe('durability across a crash (PostgreSQL)', () => {
     };
     const runs: StationRun[] = [];
     cleanup.push(async () => {
-      for (const run of runs) await run.station.close();
+      for (const run of runs) for (const connection of run.connections) await connection.close();
     });
 
     let csms: SpawnedCsms = await spawnCsms(env);
@@ -148,7 +176,7 @@ describe('durability across a crash (PostgreSQL)', () => {
       expect((await csms.api.putStation(identity, { securityProfile: 1, password, bootPolicy: 'Accepted' })).status).toBe(201);
       const station = await TestStation.connect(csms.ocppUrl, { identity, password });
       await station.booted();
-      runs.push({ identity, password, station, transactions: [], inFlight: undefined, acknowledged: new Set() });
+      runs.push({ identity, password, station, connections: [station], drops: 0, transactions: [], inFlight: undefined, acknowledged: new Set() });
     }
 
     // ---- the crash: all stations mid-burst, killed at a random moment once each has had a few answers
@@ -162,7 +190,6 @@ describe('durability across a crash (PostgreSQL)', () => {
     await Promise.all(bursts);
     const context = `killed ${killAfterMs} ms into the bursts; acknowledged per station: ${runs.map((r) => r.acknowledged.size).join(', ')}`;
     for (const run of runs) expect(run.inFlight, `${run.identity} had a call in flight (${context})`).toBeDefined();
-    console.log("DEBUG", context, runs.map((r) => r.inFlight?.index));
 
     // ---- restart on the same database: every acknowledged event is there exactly once, nothing invented
     csms = await spawnCsms(env);
@@ -182,26 +209,30 @@ describe('durability across a crash (PostgreSQL)', () => {
     // ---- the stations come back (no BootNotification) and resend: the unacknowledged rest, and one acknowledged event
     for (const run of runs) {
       run.station = await TestStation.connect(csms.ocppUrl, { identity: run.identity, password: run.password });
+      run.connections.push(run.station);
     }
+    const ocppUrl = csms.ocppUrl;
     const resent = Promise.all(
       runs.map(async (run) => {
         const first = run.transactions[0] as PlannedTransaction;
-        const already = await run.station.call('TransactionEvent', first.requests[0] as Request);
+        const already = await sendReliably(run, ocppUrl, first.requests[0] as Request);
         expect(already, `${run.identity}: resend of an acknowledged Started`).toMatchObject({ idTokenInfo: { status: 'Accepted' } });
         const { tx, index } = run.inFlight as { tx: PlannedTransaction; index: number };
         for (let i = index; i < tx.requests.length; i += 1) {
           const request = tx.requests[i] as Request;
-          const answer = await run.station.call('TransactionEvent', request);
+          const answer = await sendReliably(run, ocppUrl, request);
           if (request.idToken !== undefined) expect(answer).toMatchObject({ idTokenInfo: { status: 'Accepted' } });
           else expect(answer).toEqual({});
           tx.acked = i + 1;
         }
       }),
     );
-    await resent.catch(async (err: unknown) => {
-      await sleep(500);
+    await resent.catch((err: unknown) => {
       const exit = csms.child.exitCode ?? csms.child.signalCode;
-      throw new Error(`${(err as Error).message}\n(${context}; CSMS child ${exit === null ? "still running" : `exited: ${String(exit)}`}; socket errors: ${JSON.stringify(runs.map((r) => r.station.socketErrors))}; closes: ${JSON.stringify(runs.map((r) => r.station.closed))})\nCSMS output:\n${csms.output().slice(-20000)}`);
+      throw new Error(
+        `${(err as Error).message}\n(${context}; CSMS child ${exit === null ? 'running' : `exited: ${String(exit)}`}; ` +
+          `reconnects after a drop: ${runs.map((r) => r.drops).join(', ')}; closes: ${JSON.stringify(runs.map((r) => r.station.closed ?? null))})\nCSMS output:\n${csms.output().slice(-5000)}`,
+      );
     });
 
     // ---- everything sent is stored exactly once, and every transaction adds up
@@ -226,10 +257,62 @@ describe('durability across a crash (PostgreSQL)', () => {
         expect(view.events.map((e) => e.seqNo)).toEqual(Array.from({ length: EVENTS_PER_TX }, (_, i) => i));
         expect(view).toMatchObject({ active: false, stoppedReason: 'Local', energyWh: WH_PER_EVENT * (EVENTS_PER_TX - 1) });
       }
-      expect(run.station.problems()).toEqual([]);
+      expect(run.connections.flatMap((c) => c.problems())).toEqual([]);
     }
 
     const stopped = await csms.stop();
     expect({ code: stopped.code, signal: stopped.signal }, csms.output().slice(-2000)).toEqual({ code: 0, signal: null });
+  }, 30_000);
+
+  it('stations that reconnect one after another to a restarted CSMS keep their connections (DRV-RPC-21 after a crash)', async () => {
+    const database = await freshPostgresDatabase();
+    cleanup.push(() => database.drop());
+    const dataDir = await freshDataDir('stroom-durability-');
+    cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
+    const env = {
+      CSMS_OCPP_PORT: await freePort(),
+      CSMS_API_PORT: await freePort(),
+      CSMS_DATA_DIR: dataDir,
+      DATABASE_URL: database.url,
+      CSMS_LOG_LEVEL: process.env.STROOM_TEST_LOG_LEVEL ?? 'warn',
+    };
+    const opened: TestStation[] = [];
+    cleanup.push(async () => {
+      for (const connection of opened) await connection.close();
+    });
+    let csms: SpawnedCsms = await spawnCsms(env);
+    cleanup.push(() => csms.kill());
+    const credentials: Array<{ identity: string; password: string }> = [];
+    for (let n = 0; n < STATIONS; n += 1) {
+      const identity = uniqueIdentity('reconn');
+      const password = randomPassword();
+      expect((await csms.api.putStation(identity, { securityProfile: 1, password, bootPolicy: 'Accepted' })).status).toBe(201);
+      const station = await TestStation.connect(csms.ocppUrl, { identity, password });
+      opened.push(station);
+      await station.booted();
+      credentials.push({ identity, password });
+    }
+
+    // A crash drops every station at once; they all come back as soon as the CSMS listens again.
+    for (let round = 1; round <= 3; round += 1) {
+      const killed = new Promise<void>((resolve) => csms.child.once('exit', () => resolve()));
+      csms.kill();
+      await killed;
+      csms = await spawnCsms(env);
+      const stations: TestStation[] = [];
+      for (const creds of credentials) {
+        const station = await TestStation.connect(csms.ocppUrl, creds);
+        opened.push(station);
+        stations.push(station);
+      }
+      await sleep(100);
+      const dropped = stations.filter((s) => !s.isOpen).map((s) => `${s.identity} closed ${JSON.stringify(s.closed)} (connected as #${stations.indexOf(s) + 1} of ${stations.length})`);
+      expect(dropped, `round ${round}: connections the restarted CSMS dropped right after the upgrade\n${csms.output().slice(-3000)}`).toEqual([]);
+      for (const station of stations) expect(typeof (await station.heartbeat()).currentTime).toBe('string');
+      for (const station of stations) await station.close();
+    }
+    const stopped = await csms.stop();
+    expect({ code: stopped.code, signal: stopped.signal }).toEqual({ code: 0, signal: null });
+    expect(opened.flatMap((s) => s.problems())).toEqual([]);
   }, 30_000);
 });
