@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { createActor, type Actor } from 'xstate';
+import { createActor, type Actor, type AnyActorRef } from 'xstate';
+import type { Clock } from '../clock.js';
 import { stationMachine, stationMayCall, type OutboundCall, type StationContext } from '../../machines/station.machine.js';
 import { newMessageId, newRequestId } from '../ids.js';
 import type { Logger } from '../log.js';
@@ -39,6 +40,46 @@ interface WaitingCall {
 const MAX_CONCURRENT_STATION_CALLS = 8;
 
 /**
+ * The machine with the host's side effects, built once per clock rather than once per connection: a
+ * provided machine is a whole definition, and a fleet has tens of thousands of sessions. Each action finds
+ * its session through the actor that runs it.
+ */
+const sessionsByActor = new WeakMap<AnyActorRef, StationSession>();
+const machinesByClock = new WeakMap<Clock, ReturnType<typeof stationMachine.provide>>();
+
+function sessionOf(self: AnyActorRef): StationSession {
+  const session = sessionsByActor.get(self);
+  if (session === undefined) throw new Error('station actor without a session');
+  return session;
+}
+
+function hostMachine(clock: Clock): ReturnType<typeof stationMachine.provide> {
+  let machine = machinesByClock.get(clock);
+  if (machine !== undefined) return machine;
+  machine = stationMachine.provide({
+    actions: {
+      transmit: ({ self }, { call }) => sessionOf(self).transmit(call),
+      failTimedOut: ({ self }, { call }) => sessionOf(self).callTimedOut(call),
+      failAborted: ({ self }, { calls, reason }) => sessionOf(self).callsAborted(calls, reason),
+      refuse: ({ self }, { call, reason }) => sessionOf(self).settleWithError(call.messageId, new CallRefusedError(call.action, reason), undefined),
+      requestInventory: ({ self }, { alreadyRequested }) => {
+        // Deferred: this runs inside the actor's own transition, and the call goes back through the actor.
+        const session = sessionOf(self);
+        if (!alreadyRequested) queueMicrotask(() => session.requestFullInventory());
+      },
+    },
+    guards: {
+      nextCallExpired: ({ context }) => context.pendingCalls.length > 0 && (context.pendingCalls[0] as OutboundCall).deadline <= clock.now(),
+    },
+    delays: {
+      callTimeout: ({ context }) => Math.max(0, (context.inFlight?.deadline ?? 0) - clock.now()),
+    },
+  });
+  machinesByClock.set(clock, machine);
+  return machine;
+}
+
+/**
  * One live connection of one station: frames in, frames out, and the station's actor in between.
  *
  * Lifecycle events (boot answers, outbound calls, transactions opening and closing) go through the actor.
@@ -62,28 +103,8 @@ export class StationSession implements StationHandle {
   ) {
     this.stationId = station.id;
     this.log = services.log.child({ stationId: station.id });
-    const clock = services.clock;
-    const machine = stationMachine.provide({
-      actions: {
-        transmit: (_, { call }) => this.transmit(call),
-        failTimedOut: (_, { call }) => this.settleWithError(call.messageId, new CallTimeoutError(call.action, services.config.callTimeoutMs), 'timeout'),
-        failAborted: (_, { calls, reason }) => {
-          for (const call of calls) this.settleWithError(call.messageId, new CallAbortedError(call.action, reason), 'aborted');
-        },
-        refuse: (_, { call, reason }) => this.settleWithError(call.messageId, new CallRefusedError(call.action, reason), undefined),
-        requestInventory: (_, { alreadyRequested }) => {
-          // Deferred: this runs inside the actor's own transition, and the call goes back through the actor.
-          if (!alreadyRequested) queueMicrotask(() => this.requestFullInventory());
-        },
-      },
-      guards: {
-        nextCallExpired: ({ context }) => context.pendingCalls.length > 0 && (context.pendingCalls[0] as OutboundCall).deadline <= clock.now(),
-      },
-      delays: {
-        callTimeout: ({ context }) => Math.max(0, (context.inFlight?.deadline ?? 0) - clock.now()),
-      },
-    });
-    this.actor = createActor(machine, { input: { stationId: station.id, bootStatus: station.bootStatus } });
+    this.actor = createActor(hostMachine(services.clock), { input: { stationId: station.id, bootStatus: station.bootStatus } });
+    sessionsByActor.set(this.actor, this);
     this.actor.start();
   }
 
@@ -260,7 +281,8 @@ export class StationSession implements StationHandle {
     });
   }
 
-  private transmit(call: OutboundCall): void {
+  /** @internal called by the station actor */
+  transmit(call: OutboundCall): void {
     const waiting = this.waiting.get(call.messageId);
     if (waiting !== undefined) waiting.sentAt = performance.now();
     this.socket.send(serializeCall(call.messageId, call.action, call.payload));
@@ -326,7 +348,18 @@ export class StationSession implements StationHandle {
     this.services.metrics.outboundCallSeconds.labels(waiting.action, outcome).observe((performance.now() - waiting.sentAt) / 1000);
   }
 
-  private settleWithError(messageId: string, error: Error, outcome: 'timeout' | 'aborted' | undefined): void {
+  /** @internal called by the station actor */
+  callTimedOut(call: OutboundCall): void {
+    this.settleWithError(call.messageId, new CallTimeoutError(call.action, this.services.config.callTimeoutMs), 'timeout');
+  }
+
+  /** @internal called by the station actor */
+  callsAborted(calls: readonly OutboundCall[], reason: string): void {
+    for (const call of calls) this.settleWithError(call.messageId, new CallAbortedError(call.action, reason), 'aborted');
+  }
+
+  /** @internal called by the station actor */
+  settleWithError(messageId: string, error: Error, outcome: 'timeout' | 'aborted' | undefined): void {
     const waiting = this.waiting.get(messageId);
     if (waiting === undefined) return;
     this.waiting.delete(messageId);
@@ -348,7 +381,8 @@ export class StationSession implements StationHandle {
     }
   }
 
-  private requestFullInventory(): void {
+  /** @internal called by the station actor */
+  requestFullInventory(): void {
     if (this.closed) return;
     const payload = { requestId: newRequestId(), reportBase: 'FullInventory' };
     this.call('GetBaseReport', payload).then(
