@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { hashPassword, verifyPassword, VerifiedCredentialCache } from '../../src/security/passwords.js';
 
 describe('hashPassword / verifyPassword', () => {
-  it('produces a self-describing scrypt string with N=4096, r=8, p=1, 16-byte salt, 32-byte key', async () => {
+  it('produces a self-describing scrypt string with N=1024, r=8, p=1, 16-byte salt, 32-byte key', async () => {
     const stored = await hashPassword('correct horse battery staple');
     const [scheme, n, r, p, salt, key] = stored.split('$');
     expect(scheme).toBe('scrypt');
-    expect([n, r, p]).toEqual(['4096', '8', '1']);
+    expect([n, r, p]).toEqual(['1024', '8', '1']);
     expect(Buffer.from(salt ?? '', 'base64')).toHaveLength(16);
     expect(Buffer.from(key ?? '', 'base64')).toHaveLength(32);
   });
