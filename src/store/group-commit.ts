@@ -27,6 +27,13 @@ export interface BatchWriterSpec<Row> {
 export interface GroupCommitOptions {
   /** Most caller writes in one transaction; a write of several rows (`writeMany`) counts once. */
   maxBatchWrites?: number;
+  /**
+   * Batches committing at the same time. With a PostgreSQL pool, a batch need not wait for the previous
+   * commit's fsync (the server merges concurrent commits' flushes); the embedded store has one connection.
+   * Writes of one station never overlap (a station waits for each answer), so concurrent batches do not
+   * reorder them.
+   */
+  maxConcurrentCommits?: number;
   /** How often rows offered with `offer()` are written when nothing else is. */
   lazyFlushMs?: number;
   /** After every COMMIT: the number of caller writes it carried and how long the transaction took. */
@@ -61,7 +68,7 @@ interface WriterQueue {
   readonly name: string;
   pendingWrites(): number;
   hasLazy(): boolean;
-  take(maxWrites: number): TakenWrites | undefined;
+  take(maxWrites: number, includeLazy: boolean): TakenWrites | undefined;
 }
 
 /** Writes taken out of a writer's queue for one batch. */
@@ -137,11 +144,11 @@ export class BatchWriter<Row> implements WriterQueue {
     return this.lazy.size > 0;
   }
 
-  take(maxWrites: number): TakenWrites | undefined {
-    if (this.entries.length === 0 && this.lazy.size === 0) return undefined;
+  take(maxWrites: number, includeLazy: boolean): TakenWrites | undefined {
+    if (this.entries.length === 0 && (this.lazy.size === 0 || !includeLazy)) return undefined;
     const entries = this.entries.splice(0, Math.max(0, maxWrites));
-    const lazyRows = [...this.lazy.values()];
-    this.lazy.clear();
+    const lazyRows = includeLazy ? [...this.lazy.values()] : [];
+    if (includeLazy) this.lazy.clear();
     if (entries.length === 0 && lazyRows.length === 0) return undefined;
     return new TakenBatch(this.spec, entries, lazyRows, this.committer.options.onLazyError);
   }
@@ -232,9 +239,10 @@ export class GroupCommitter {
   #closed = false;
   private readonly writers: WriterQueue[] = [];
   private readonly maxBatchWrites: number;
+  private readonly maxConcurrentCommits: number;
   private nextWriter = 0;
   private scheduled = false;
-  private running: Promise<void> | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
   private readonly lazyTimer: NodeJS.Timeout;
   private readonly counters: GroupCommitStats = { commits: 0, writes: 0, failedBatches: 0 };
 
@@ -244,6 +252,7 @@ export class GroupCommitter {
   ) {
     this.options = options;
     this.maxBatchWrites = Math.max(1, options.maxBatchWrites ?? 2000);
+    this.maxConcurrentCommits = Math.max(1, options.maxConcurrentCommits ?? 1);
     this.lazyTimer = setInterval(() => {
       if (this.writers.some((writer) => writer.hasLazy())) this.kick();
     }, options.lazyFlushMs ?? 1000);
@@ -262,26 +271,32 @@ export class GroupCommitter {
     return { ...this.counters };
   }
 
-  /** Starts a commit unless one is in flight (that one starts the next batch when it finishes). */
+  /**
+   * Starts a commit when a slot is free; otherwise the writes wait for the next slot and share its batch.
+   * That wait is what makes batches grow with load.
+   */
   kick(): void {
-    if (this.running || this.scheduled) return;
+    if (this.scheduled || this.inFlight.size >= this.maxConcurrentCommits) return;
     this.scheduled = true;
-    // One macrotask of delay lets writes issued in the same tick share the first batch.
+    // One macrotask of delay lets writes issued in the same tick share the batch.
     setImmediate(() => {
       this.scheduled = false;
-      this.running = this.drain().finally(() => {
-        this.running = undefined;
-        // A write may have arrived after drain() last looked and before this callback ran.
-        if (this.hasWork()) this.kick();
+      if (this.inFlight.size >= this.maxConcurrentCommits || !this.hasWork(this.inFlight.size === 0)) return;
+      const commit = this.commitBatch().finally(() => {
+        this.inFlight.delete(commit);
+        // Writes that arrived while every slot was busy go now.
+        if (this.hasWork(this.inFlight.size === 0)) this.kick();
       });
+      this.inFlight.add(commit);
     });
   }
 
   /** Resolves when everything written or offered so far is committed (or has failed). */
   async flush(): Promise<void> {
-    while (this.running || this.scheduled || this.hasWork()) {
-      if (!this.running && !this.scheduled) this.kick();
-      await (this.running ?? new Promise<void>((resolve) => setImmediate(resolve)));
+    while (this.scheduled || this.inFlight.size > 0 || this.hasWork()) {
+      if (!this.scheduled && this.inFlight.size === 0) this.kick();
+      const running = [...this.inFlight];
+      await (running.length > 0 ? Promise.all(running) : new Promise<void>((resolve) => setImmediate(resolve)));
     }
   }
 
@@ -296,21 +311,22 @@ export class GroupCommitter {
     return this.#closed;
   }
 
-  private hasWork(): boolean {
-    return this.writers.some((writer) => writer.pendingWrites() > 0 || writer.hasLazy());
+  private hasWork(includeLazy = true): boolean {
+    return this.writers.some((writer) => writer.pendingWrites() > 0 || (includeLazy && writer.hasLazy()));
   }
 
-  private async drain(): Promise<void> {
-    while (this.hasWork()) await this.commitBatch();
-  }
-
+  /**
+   * Lazy rows (lastSeen) touch many stations at once; they ride only in a batch that commits alone, so
+   * two concurrent batches never lock the same set of station rows in different orders.
+   */
   private takeBatch(): TakenWrites[] {
     const taken: TakenWrites[] = [];
     let budget = this.maxBatchWrites;
+    const includeLazy = this.inFlight.size === 0;
     const count = this.writers.length;
     for (let i = 0; i < count; i++) {
       const writer = this.writers[(this.nextWriter + i) % count];
-      const part = writer?.take(budget);
+      const part = writer?.take(budget, includeLazy);
       if (!part) continue;
       taken.push(part);
       budget -= part.writes;

@@ -29,5 +29,7 @@ export async function openStore(options: OpenStoreOptions): Promise<SqlStore> {
     await db.close().catch(() => undefined);
     throw error;
   }
-  return new SqlStore(db, options);
+  // A pool can commit a batch while the previous one waits for its flush; more than two did not pay on
+  // 2 cores (bench steady 3,000 msg/s: p99 10.7 ms with 2, 12.2 with 4, 17.4 with 8). PGlite is one connection.
+  return new SqlStore(db, { ...options, maxConcurrentCommits: options.maxConcurrentCommits ?? (options.databaseUrl ? 2 : 1) });
 }
