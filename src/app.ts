@@ -9,17 +9,23 @@ import { resolveConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { CsmsMetrics } from './metrics.js';
 import { OcppSchemas } from './ocpp/validation.js';
-import { StationGatekeeper } from './station/admission.js';
+import { openCertificateAuthority } from './security/ca.js';
+import { PendingProfileUpgrades, StationGatekeeper } from './station/admission.js';
 import { Authorizer } from './station/authorizer.js';
-import { buildHandlerTable } from './station/handlers/index.js';
+import { createCertificateModule } from './station/handlers/certificates.js';
+import { HANDLER_MODULES, buildHandlerTable } from './station/handlers/index.js';
 import { SessionRegistry } from './station/registry.js';
 import type { StationServices } from './station/types.js';
 import { openStore } from './store/open-store.js';
 import { mountOcppListener } from './transport/ocpp-listener.js';
+import { TrustedProxies } from './transport/proxy.js';
+import { loadCaBundle, loadServerCredentials, startTlsListener, type TlsListener } from './transport/tls-listener.js';
 import { listen, loadNativeUws, type us_listen_socket } from './transport/uws.js';
 
 export interface RunningCsms {
   ocppPort: number;
+  /** The wss:// port (profiles 2 and 3); undefined when CSMS_OCPP_TLS_PORT is not set. */
+  ocppTlsPort: number | undefined;
   apiPort: number;
   config: Config;
   stop(): Promise<void>;
@@ -57,6 +63,11 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
   const uws = loadNativeUws();
   const clock = options.clock ?? systemClock;
   const log = options.log ?? createLogger(config.logLevel, { nodeId: config.nodeId });
+  // Security configuration is checked before anything starts: a bad key or CIDR stops start-up with one line.
+  const trustedProxies = TrustedProxies.parse(config.trustedProxies);
+  const tlsCredentials = config.ocppTlsPort === undefined ? undefined : loadServerCredentials(config.tlsCert, config.tlsKey, log);
+  const clientCaPems = config.tlsClientCa === undefined ? [] : loadCaBundle(config.tlsClientCa);
+  const ca = await openCertificateAuthority({ certFile: config.caCert, keyFile: config.caKey, dataDir: config.dataDir, log });
   const metrics = new CsmsMetrics();
   const schemas = new OcppSchemas();
 
@@ -75,30 +86,46 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
 
   const authorizer = new Authorizer(store, clock, config.masterPassGroup);
   const services: StationServices = { config, store, authorizer, schemas, metrics, clock, log };
-  const registry = new SessionRegistry(services, buildHandlerTable());
+  const profileUpgrades = new PendingProfileUpgrades();
+  const certificates = createCertificateModule({ ca, profileUpgrades });
+  const registry = new SessionRegistry(services, buildHandlerTable([...HANDLER_MODULES, certificates]));
   const router: CommandRouter = await createCommandRouter(config, registry, clock, log, metrics);
-  const gatekeeper = new StationGatekeeper(config, store, metrics, log);
+  const gatekeeper = new StationGatekeeper(config, store, metrics, log, { clock, profileUpgrades, clientOrganization: config.tlsClientOrganization });
 
   let ready = false;
   const listenSockets: us_listen_socket[] = [];
+  let tls: TlsListener | undefined;
   try {
     const ocppApp = uws.App();
-    mountOcppListener(uws, ocppApp, { gatekeeper, registry, metrics, log }, {
+    mountOcppListener(uws, ocppApp, { gatekeeper, registry, metrics, log, trustedProxies }, {
       maxPayloadBytes: config.maxPayloadBytes,
       idleTimeoutSeconds: config.idleTimeoutSeconds,
       maxBackpressureBytes: 4 * config.maxPayloadBytes,
     });
     const ocpp = await listen(uws, ocppApp, config.ocppHost, config.ocppPort);
     listenSockets.push(ocpp.socket);
+    if (config.ocppTlsPort !== undefined && tlsCredentials !== undefined) {
+      tls = await startTlsListener({ gatekeeper, registry, metrics, log }, {
+        host: config.ocppHost,
+        port: config.ocppTlsPort,
+        credentials: tlsCredentials,
+        // Certificates this CSMS signs (SignCertificate) are station certificates too (TC_A_11 reconnects with one).
+        clientCaPems: [...clientCaPems, ca.certificatePem],
+        maxPayloadBytes: config.maxPayloadBytes,
+        idleTimeoutSeconds: config.idleTimeoutSeconds,
+        maxBackpressureBytes: 4 * config.maxPayloadBytes,
+        trustedProxies,
+      });
+    }
 
     const apiApp = uws.App();
-    const routes = buildApiRoutes({ config, store, authorizer, router, schemas, metrics, clock });
+    const routes = buildApiRoutes({ config, store, authorizer, router, schemas, metrics, clock, certificateSigning: certificates.outcomes });
     mountApi(apiApp, { metrics, log, apiToken: config.apiToken, version: packageVersion(), isReady: () => ready }, routes);
     const api = await listen(uws, apiApp, config.apiHost, config.apiPort);
     listenSockets.push(api.socket);
 
     ready = true;
-    log.info({ ocppPort: ocpp.port, apiPort: api.port, store: store.kind, schemas: schemas.size }, 'CSMS ready');
+    log.info({ ocppPort: ocpp.port, ocppTlsPort: tls?.port, apiPort: api.port, store: store.kind, schemas: schemas.size }, 'CSMS ready');
 
     let stopping: Promise<void> | undefined;
     const stop = (): Promise<void> =>
@@ -106,13 +133,15 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
         ready = false;
         for (const socket of listenSockets) uws.us_listen_socket_close(socket);
         registry.closeAll(CLOSE_GOING_AWAY, 'CSMS shutting down');
+        await tls?.close();
         await router.close();
         await store.close();
         log.info('CSMS stopped');
       })());
-    return { ocppPort: ocpp.port, apiPort: api.port, config, stop };
+    return { ocppPort: ocpp.port, ocppTlsPort: tls?.port, apiPort: api.port, config, stop };
   } catch (err) {
     for (const socket of listenSockets) uws.us_listen_socket_close(socket);
+    await tls?.close(0);
     await router.close().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw err;

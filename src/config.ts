@@ -11,6 +11,8 @@ export interface Config {
   tlsCert: string[];
   tlsKey: string[];
   tlsClientCa: string | undefined;
+  /** A00.FR.404: the CSO name a profile-3 client certificate's subject O must carry; unset = not checked. */
+  tlsClientOrganization: string | undefined;
   trustedProxies: string[];
   caCert: string | undefined;
   caKey: string | undefined;
@@ -120,6 +122,7 @@ export function resolveConfig(raw: RawConfig): Config {
     tlsCert: split(merged.CSMS_TLS_CERT),
     tlsKey: split(merged.CSMS_TLS_KEY),
     tlsClientCa: str('CSMS_TLS_CLIENT_CA'),
+    tlsClientOrganization: str('CSMS_TLS_CLIENT_ORGANIZATION'),
     trustedProxies: split(merged.CSMS_TRUSTED_PROXIES),
     caCert: str('CSMS_CA_CERT'),
     caKey: str('CSMS_CA_KEY'),
@@ -143,6 +146,10 @@ export function resolveConfig(raw: RawConfig): Config {
 
   if (config.tlsCert.length !== config.tlsKey.length) {
     throw new ConfigError('CSMS_TLS_KEY', 'CSMS_TLS_CERT and CSMS_TLS_KEY must list the same number of files');
+  }
+  if (config.ocppTlsPort !== undefined && config.workers > 1) {
+    // Worker processes share the uWS ports with SO_REUSEPORT; Node 20's TLS server cannot (reusePort came in Node 22.12).
+    throw new ConfigError('CSMS_OCPP_TLS_PORT', 'cannot be shared by CSMS_WORKERS > 1 processes; terminate TLS in front of the plain port instead (src/transport/haproxy.example.cfg)');
   }
   if (config.ocppTlsPort !== undefined && config.tlsCert.length === 0) {
     throw new ConfigError('CSMS_TLS_CERT', 'required when CSMS_OCPP_TLS_PORT is set');

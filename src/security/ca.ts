@@ -1,4 +1,5 @@
-// @peculiar/x509 resolves its algorithms through tsyringe, which needs the Reflect metadata API first.
+// @peculiar/x509 resolves its algorithms through tsyringe, which needs the Reflect metadata API first;
+// csr.ts (imported below) points it at Node's WebCrypto before anything here runs.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { X509Certificate as NodeCertificate, createPrivateKey, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
@@ -7,8 +8,6 @@ import { join } from 'node:path';
 import { ConfigError } from '../config.js';
 import type { Logger } from '../log.js';
 import { describeKey, keyWeakness } from './csr.js';
-
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 /** The WebCrypto key type as @peculiar/x509 declares it (a DOM type; Node's is structurally the same). */
 type SigningKey = x509.X509CertificateCreateWithKeyParams['signingKey'];

@@ -134,21 +134,16 @@ export class PendingProfileUpgrades {
 /**
  * DRV-A05-01 (A00.FR.005): the CSMS never lowers a station's security profile over OCPP. Answers why a
  * SetNetworkProfile command must not be sent (the API answers 409 with it), or undefined when it may.
- * `capabilities` says which profiles this CSMS can serve at all (TLS port or trusted proxy; client CA).
+ * (Whether the target endpoint serves that profile is not checked: ocppCsmsUrl may name another endpoint.)
  */
 export function checkNetworkProfileCommand(
   station: { id: string; securityProfile: SecurityProfile },
   payload: { connectionData: { securityProfile: number } },
-  capabilities?: { tls: boolean; clientCertificates: boolean },
 ): string | undefined {
   const target = payload.connectionData.securityProfile;
   if (!Number.isInteger(target) || target < 1 || target > 3) return `securityProfile ${target} does not exist; OCPP 2.0.1 knows profiles 1, 2 and 3`;
   if (target < station.securityProfile) {
     return `station ${station.id} is registered for security profile ${station.securityProfile}; the CSMS never lowers a station's security profile (A00.FR.005), so SetNetworkProfile with securityProfile ${target} is refused`;
-  }
-  if (capabilities !== undefined) {
-    if (target >= 2 && !capabilities.tls) return `this CSMS has no TLS endpoint (CSMS_OCPP_TLS_PORT or a trusted TLS proxy), so the station could not connect with security profile ${target}`;
-    if (target === 3 && !capabilities.clientCertificates) return 'this CSMS has no client CA (CSMS_TLS_CLIENT_CA), so the station could not connect with security profile 3';
   }
   return undefined;
 }

@@ -18,6 +18,7 @@ import {
   type JsonPayload,
 } from '../ocpp/frame.js';
 import type { StationRecord } from '../store/store.js';
+import type { ClientCertificateInfo } from './admission.js';
 import type { AnyHandler, AnyResultHook, HandlerContext, StationHandle, StationServices, StationSocket } from './types.js';
 
 export interface HandlerTable {
@@ -114,6 +115,10 @@ export class StationSession implements StationHandle {
 
   get remoteAddress(): string {
     return this.socket.remoteAddress;
+  }
+
+  get clientCertificate(): ClientCertificateInfo | undefined {
+    return this.socket.clientCertificate;
   }
 
   context(): StationContext {

@@ -8,6 +8,7 @@ import type { OcppPayloads } from '../ocpp/generated/ocpp-types.js';
 import type { OcppSchemas } from '../ocpp/validation.js';
 import type { BillingStore } from '../store/billing-store.js';
 import type { StationRecord, Store } from '../store/store.js';
+import type { ClientCertificateInfo } from './admission.js';
 import type { Authorizer } from './authorizer.js';
 import type { StationContext } from '../../machines/station.machine.js';
 
@@ -18,6 +19,8 @@ export interface StationSocket {
   close(code: number, reason: string): void;
   bufferedAmount(): number;
   readonly remoteAddress: string;
+  /** Security profile 3: the verified client certificate that admitted this connection. */
+  readonly clientCertificate?: ClientCertificateInfo | undefined;
 }
 
 /** The dependencies every session and handler shares. Built once by the composition root. */
@@ -36,6 +39,8 @@ export interface StationHandle {
   readonly stationId: string;
   readonly station: StationRecord;
   readonly log: Logger;
+  /** Security profile 3: the client certificate of this connection (B01.FR.11/12 compare it at boot). */
+  readonly clientCertificate: ClientCertificateInfo | undefined;
   context(): StationContext;
   bootAnswered(status: 'Accepted' | 'Pending' | 'Rejected'): void;
   transactionStarted(transactionId: string): void;

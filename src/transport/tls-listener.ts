@@ -258,10 +258,11 @@ export async function startTlsListener(deps: TlsListenerDeps, options: TlsListen
   server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
     // TC_A_06: a TLS 1.0/1.1 ClientHello ends here, as does a client offering none of our suites.
     metrics.connectionsTotal.labels('tls_handshake_failed').inc();
-    log.info({ remoteAddress: normalizeAddress(socket.remoteAddress ?? ''), code: err.code, reason: err.message }, 'TLS handshake refused');
+    log.debug({ remoteAddress: normalizeAddress(socket.remoteAddress ?? ''), code: err.code, reason: err.message }, 'TLS handshake refused');
   });
   server.on('request', (req, res) => {
-    res.writeHead((req.url ?? '').startsWith('/ocpp/') ? 426 : 404, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close', Upgrade: 'websocket' });
+    const upgradeRequired = (req.url ?? '').startsWith('/ocpp/');
+    res.writeHead(upgradeRequired ? 426 : 404, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close', ...(upgradeRequired ? { Upgrade: 'websocket' } : {}) });
     res.end('OCPP-J stations connect with a WebSocket upgrade to /ocpp/{stationId}');
   });
 

@@ -5,6 +5,8 @@ import type { CsmsMetrics } from '../../metrics.js';
 import { CSMS_INITIATED, isCsmsAction } from '../../ocpp/actions.js';
 import type { JsonPayload } from '../../ocpp/frame.js';
 import type { OcppSchemas } from '../../ocpp/validation.js';
+import type { SetNetworkProfileRequest } from '../../ocpp/generated/ocpp-types.js';
+import { checkNetworkProfileCommand } from '../../station/admission.js';
 import { CommandPlanError, needsDeviceModel, planCommand } from '../../station/command-plans.js';
 import type { Store } from '../../store/store.js';
 import { ApiError, type ApiResponse } from '../http.js';
@@ -64,7 +66,12 @@ export function commandRoutes(deps: CommandRouteDeps): RouteSpec[] {
         if (violations.length > 0) {
           throw new ApiError(400, 'invalid_payload', `the ${action} request violates the OCPP 2.0.1 schema`, violations);
         }
-        await requireStation(store, id);
+        const station = await requireStation(store, id);
+        if (action === 'SetNetworkProfile') {
+          // DRV-A05-01: never lower a station's security profile over OCPP.
+          const refusal = checkNetworkProfileCommand(station, payload as unknown as SetNetworkProfileRequest);
+          if (refusal !== undefined) throw new ApiError(409, 'security_profile_refused', refusal);
+        }
         let plan;
         try {
           plan = planCommand(action, payload, needsDeviceModel(action) ? await store.getVariables(id) : []);

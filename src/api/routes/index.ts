@@ -4,6 +4,7 @@ import type { Config } from '../../config.js';
 import type { CsmsMetrics } from '../../metrics.js';
 import type { OcppSchemas } from '../../ocpp/validation.js';
 import type { Authorizer } from '../../station/authorizer.js';
+import type { CertificateSigningLog } from '../../station/handlers/certificates.js';
 import type { BillingStore } from '../../store/billing-store.js';
 import type { Store } from '../../store/store.js';
 import { ApiValidator } from '../api-schemas.js';
@@ -21,13 +22,15 @@ export interface ApiRouteDeps {
   schemas: OcppSchemas;
   metrics: CsmsMetrics;
   clock: Clock;
+  /** TC_A_14: the last certificate-signing outcome per station, shown on GET /stations/{id}. */
+  certificateSigning?: CertificateSigningLog;
 }
 
 /** Every /api/v1 route, in the order the OpenAPI document lists them. */
 export function buildApiRoutes(deps: ApiRouteDeps): RouteSpec[] {
   const validator = new ApiValidator();
   return [
-    ...stationRoutes({ store: deps.store, router: deps.router, validator }),
+    ...stationRoutes({ store: deps.store, router: deps.router, validator, certificateSigning: deps.certificateSigning }),
     ...commandRoutes({ ...deps, callTimeoutMs: deps.config.callTimeoutMs }),
     ...stationDataRoutes(deps.store),
     ...billingRoutes({ store: deps.store, authorizer: deps.authorizer, validator }),

@@ -1,6 +1,7 @@
 import type { CommandRouter } from '../../cluster/command-router.js';
 import { hashPassword } from '../../security/passwords.js';
 import { parseIdentity } from '../../station/admission.js';
+import type { CertificateSigningLog } from '../../station/handlers/certificates.js';
 import type { BootPolicy, SecurityProfile, StationPatch, StationRecord, Store } from '../../store/store.js';
 import type { ApiValidator } from '../api-schemas.js';
 import { ApiError, type ApiRequest } from '../http.js';
@@ -16,6 +17,7 @@ export interface StationRouteDeps {
   store: Store;
   router: CommandRouter;
   validator: ApiValidator;
+  certificateSigning?: CertificateSigningLog;
 }
 
 /** The station as the operator sees it: registration, boot state, where it is connected, what it reported. */
@@ -43,6 +45,8 @@ export async function stationView(deps: StationRouteDeps, station: StationRecord
     evses: [...evses.values()].sort((a, b) => a.id - b.id).map((e) => ({ ...e, connectors: e.connectors.sort((a, b) => a.id - b.id) })),
     firmwareStatus: station.firmwareStatus ?? null,
     logStatus: station.logStatus ?? null,
+    // TC_A_14: the last SignCertificate / CertificateSigned outcome (in memory: null after a restart).
+    certificateSigning: deps.certificateSigning?.get(station.id) ?? null,
     createdAt: station.createdAt.toISOString(),
     updatedAt: station.updatedAt.toISOString(),
   };

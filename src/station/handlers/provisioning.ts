@@ -14,6 +14,7 @@ import type {
 import type { DeviceVariable, Json } from '../../store/store.js';
 import type { HandlerContext, HandlerModule } from '../types.js';
 import { isBasicAuthPassword } from './device-management.js';
+import { enforceBootSerialNumber } from './certificates.js';
 import { asJson } from './json.js';
 
 /**
@@ -22,6 +23,8 @@ import { asJson } from './json.js';
  */
 
 async function bootNotification(ctx: HandlerContext, request: BootNotificationRequest): Promise<BootNotificationResponse> {
+  // B01.FR.11/12 (DRV-A00-04): on profile 3 a serialNumber that contradicts the client certificate closes the connection.
+  enforceBootSerialNumber(ctx, request.chargingStation, ctx.station.clientCertificate);
   const { store, config, clock, metrics } = ctx.services;
   const stationId = ctx.station.stationId;
   // The policy is read fresh: the operator may have accepted the station since it connected (TC_B_02).

@@ -1,0 +1,256 @@
+/**
+ * Station certificates signed by the CSMS (A02/A03): TC_A_11 (renewal on the CSMS's request), TC_A_14 (the station
+ * rejects the signed certificate), DRV-A02-01 (bad CSRs), DRV-A03-01 (renewal on the station's initiative), the
+ * CertificateSigned retry, DRV-A04-01 (security events stored), and the CSMS CA itself (generated once, atomically;
+ * or configured).
+ */
+import { X509Certificate, createPublicKey, type KeyObject } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { openCertificateAuthority } from '../../src/security/ca.js';
+import { verifyCsr } from '../../src/security/csr.js';
+import { Reply, sleep, waitFor, type Payload, type TestStation } from '../support/station.js';
+import { TestCa, createCsr, generateKey, withSecureCsms, type SecureCsms } from '../support/tls.js';
+
+const h = withSecureCsms();
+const silent = pino({ level: 'silent' });
+
+async function bootedSp2(secure: SecureCsms, prefix: string): Promise<{ station: TestStation; identity: string; password: string }> {
+  const creds = await secure.register(2, { prefix });
+  const station = await secure.connectTls(creds);
+  await station.booted();
+  return { station, ...creds };
+}
+
+/** The station answers TriggerMessage(SignChargingStationCertificate) Accepted, then sends SignCertificate with `csr`. */
+function signOnTrigger(station: TestStation, csr: string, answers: Payload[]): void {
+  station.onCall('TriggerMessage', (payload) =>
+    payload.requestedMessage === 'SignChargingStationCertificate'
+      ? Reply.then({ status: 'Accepted' }, async () => {
+          answers.push(await station.call('SignCertificate', { csr, certificateType: 'ChargingStationCertificate' }));
+        })
+      : { status: 'Rejected' },
+  );
+}
+
+function pemBlocks(text: string): string[] {
+  return text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+}
+
+/** The SubjectPublicKeyInfo of a certificate's key or of a private key PEM, for comparison. */
+function spki(key: KeyObject | string): string {
+  const publicKey = typeof key === 'string' ? createPublicKey(key) : key;
+  return publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+}
+
+async function csmsCa(secure: SecureCsms): Promise<X509Certificate> {
+  return new X509Certificate(await readFile(join(secure.csms.dataDir, 'ca', 'csms-ca.pem'), 'utf8'));
+}
+
+async function certificateSigning(secure: SecureCsms, identity: string): Promise<Record<string, unknown> | null> {
+  const view = await secure.csms.api.getStation(identity);
+  return view.body.certificateSigning as Record<string, unknown> | null;
+}
+
+describe('TC_A_11: update the station certificate on request of the CSMS', () => {
+  it('TC_A_11: TriggerMessage → SignCertificate Accepted → CertificateSigned with a chain issued from that CSR by the CSMS CA', async () => {
+    const { station, identity } = await bootedSp2(h.secure, 'A11');
+    const { csrPem, keyPem } = await createCsr({ cn: identity, o: 'Stroom Test CSO' });
+    const answers: Payload[] = [];
+    signOnTrigger(station, csrPem, answers);
+
+    const trigger = await h.secure.csms.api.command(identity, 'TriggerMessage', { requestedMessage: 'SignChargingStationCertificate' });
+    expect(trigger.status).toBe(200);
+    expect(trigger.body.response).toEqual({ status: 'Accepted' });
+    const signed = await station.waitForCall('CertificateSigned');
+    // A02.FR.11: SignCertificateResponse Accepted.
+    expect(answers).toEqual([{ status: 'Accepted' }]);
+    // A02.FR.14: the certificate type is echoed.
+    expect(signed.payload.certificateType).toBe('ChargingStationCertificate');
+
+    const chain = pemBlocks(String(signed.payload.certificateChain));
+    expect(chain).toHaveLength(2);
+    const leaf = new X509Certificate(chain[0] as string);
+    const ca = await csmsCa(h.secure);
+    expect(new X509Certificate(chain[1] as string).fingerprint256).toBe(ca.fingerprint256);
+    expect(leaf.checkIssued(ca)).toBe(true);
+    expect(leaf.verify(ca.publicKey)).toBe(true);
+    // The public key is the CSR's, the subject is preserved (CN = identity).
+    expect(spki(leaf.publicKey)).toBe(spki(keyPem));
+    expect(leaf.subject.split('\n')).toEqual(expect.arrayContaining([`CN=${identity}`, 'O=Stroom Test CSO']));
+    // A02.FR.06 note: notBefore a little in the past; a TLS client certificate.
+    expect(Date.parse(leaf.validFrom)).toBeLessThanOrEqual(Date.now() - 4 * 60_000);
+    expect(leaf.keyUsage).toContain('1.3.6.1.5.5.7.3.2');
+    expect(leaf.ca).toBe(false);
+
+    await waitFor(async () => (await certificateSigning(h.secure, identity))?.status === 'Accepted', { what: 'outcome Accepted' });
+    expect(await certificateSigning(h.secure, identity)).toMatchObject({ status: 'Accepted', serialNumber: leaf.serialNumber.toLowerCase(), certificateType: 'ChargingStationCertificate' });
+
+    // Step 2: the station reconnects over profile 3 with the new certificate; the CSMS accepts.
+    await station.close();
+    const renewed = await h.secure.connectTls({ identity }, { certPem: String(signed.payload.certificateChain), keyPem });
+    renewed.chargingStation = { ...renewed.chargingStation, serialNumber: identity };
+    await renewed.booted();
+  });
+
+  it('TC_A_14: the station rejects the signed certificate; the operator sees it, and the station keeps its old credentials', async () => {
+    const { station, identity, password } = await bootedSp2(h.secure, 'A14');
+    const { csrPem } = await createCsr({ cn: identity });
+    const answers: Payload[] = [];
+    signOnTrigger(station, csrPem, answers);
+    station.onCall('CertificateSigned', () => Reply.then({ status: 'Rejected', statusInfo: { reasonCode: 'InvalidCertificate' } }, async () => {
+      // Errata 2024-09: the station reports the rejected certificate as a security event.
+      await station.call('SecurityEventNotification', { type: 'InvalidChargingStationCertificate', timestamp: new Date().toISOString(), techInfo: 'chain does not match the installed root' });
+    }));
+
+    const trigger = await h.secure.csms.api.command(identity, 'TriggerMessage', { requestedMessage: 'SignChargingStationCertificate' });
+    expect(trigger.body.response).toEqual({ status: 'Accepted' });
+    await station.waitForCall('CertificateSigned');
+    expect(answers).toEqual([{ status: 'Accepted' }]);
+
+    const outcome = await waitFor(async () => {
+      const seen = await certificateSigning(h.secure, identity);
+      return seen?.status === 'Rejected' ? seen : undefined;
+    }, { what: 'outcome Rejected on GET station' });
+    expect(outcome).toMatchObject({ status: 'Rejected', certificateType: 'ChargingStationCertificate', reason: 'InvalidCertificate' });
+    // No retry of a certificate the station has answered.
+    await sleep(300);
+    expect(station.callsOf('CertificateSigned')).toHaveLength(1);
+
+    const events = await waitFor(async () => {
+      const res = await h.secure.csms.api.request<{ items: { kind: string; payload: Payload }[] }>('GET', `/api/v1/stations/${identity}/events`);
+      return res.body.items.find((e) => e.kind === 'SecurityEventNotification') !== undefined ? res.body.items : undefined;
+    }, { what: 'the SecurityEventNotification in the events API' });
+    expect(events.find((e) => e.kind === 'SecurityEventNotification')?.payload).toMatchObject({ type: 'InvalidChargingStationCertificate' });
+
+    await station.close();
+    const again = await h.secure.connectTls({ identity, password });
+    await again.heartbeat();
+  });
+});
+
+describe('DRV-A02-01 / DRV-A03-01: what the CSMS signs', () => {
+  it('DRV-A02-01: answers Rejected to unusable CSRs and sends no CertificateSigned', async () => {
+    const { station, identity } = await bootedSp2(h.secure, 'A201');
+    const good = await createCsr({ cn: identity });
+    const weak = await createCsr({ cn: identity, key: 'rsa-1024' });
+    const otherCn = await createCsr({ cn: `${identity}-X` });
+    const body = good.csrPem.split('\n').slice(1, -2).join('');
+    // Flip a byte near the end of the DER: inside the signature, so parsing works but verification fails.
+    const der = Buffer.from(body, 'base64');
+    der[der.length - 5] = ((der[der.length - 5] as number) ^ 0xff) & 0xff;
+    const tampered = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE REQUEST-----\n`;
+    const cases: Record<string, string> = {
+      garbage: 'this is not a certificate signing request',
+      garbageInPem: '-----BEGIN CERTIFICATE REQUEST-----\nAAAAAAAAAAAA\n-----END CERTIFICATE REQUEST-----',
+      weakRsa1024: weak.csrPem,
+      cnIsNotTheIdentity: otherCn.csrPem,
+      badSignature: tampered,
+    };
+    for (const [name, csr] of Object.entries(cases)) {
+      const answer = await station.call('SignCertificate', { csr, certificateType: 'ChargingStationCertificate' });
+      expect(answer, name).toMatchObject({ status: 'Rejected', statusInfo: { reasonCode: 'InvalidCSR' } });
+      expect(await certificateSigning(h.secure, identity), name).toMatchObject({ status: 'CsrRejected' });
+    }
+    await sleep(500);
+    expect(station.callsOf('CertificateSigned')).toHaveLength(0);
+  });
+
+  it('DRV-A03-01: an unsolicited SignCertificate (station-initiated renewal) is Accepted and answered with a chain for that CSR', async () => {
+    const { station, identity } = await bootedSp2(h.secure, 'A301');
+    const { csrPem, keyPem } = await createCsr({ cn: identity, key: 'rsa-2048' });
+    const answer = await station.call('SignCertificate', { csr: csrPem });
+    expect(answer).toEqual({ status: 'Accepted' });
+    const signed = await station.waitForCall('CertificateSigned');
+    const leaf = new X509Certificate(pemBlocks(String(signed.payload.certificateChain))[0] as string);
+    expect(spki(leaf.publicKey)).toBe(spki(keyPem));
+    expect(leaf.checkIssued(await csmsCa(h.secure))).toBe(true);
+  });
+
+  it('a V2G certificate request is Rejected (ISO 15118 certificates are not signed here)', async () => {
+    const { station, identity } = await bootedSp2(h.secure, 'V2G');
+    const { csrPem } = await createCsr({ cn: identity });
+    expect(await station.call('SignCertificate', { csr: csrPem, certificateType: 'V2GCertificate' })).toMatchObject({ status: 'Rejected' });
+  });
+
+  it('CertificateSigned is sent again after a CALLERROR, and the second answer counts', async () => {
+    const { station, identity } = await bootedSp2(h.secure, 'RTRY');
+    let attempts = 0;
+    station.onCall('CertificateSigned', () => {
+      attempts += 1;
+      return attempts === 1 ? Reply.error('InternalError', 'storage busy') : { status: 'Accepted' };
+    });
+    const { csrPem } = await createCsr({ cn: identity });
+    expect(await station.call('SignCertificate', { csr: csrPem })).toEqual({ status: 'Accepted' });
+    await waitFor(() => attempts >= 2, { timeoutMs: 8000, what: 'a second CertificateSigned' });
+    await waitFor(async () => (await certificateSigning(h.secure, identity))?.status === 'Accepted', { what: 'outcome Accepted' });
+    const calls = station.callsOf('CertificateSigned');
+    expect(calls).toHaveLength(2);
+    expect(calls[1]?.payload).toEqual(calls[0]?.payload);
+  });
+});
+
+describe('DRV-A04-01: security events', () => {
+  it('DRV-A04-01: SecurityEventNotification of several types is answered {} and stored in the security log', async () => {
+    const { station, identity } = await bootedSp2(h.secure, 'A401');
+    const types = ['StartupOfTheDevice', 'ResetOrReboot', 'InvalidCsmsCertificate'];
+    for (const type of types) {
+      expect(await station.call('SecurityEventNotification', { type, timestamp: new Date().toISOString() })).toEqual({});
+    }
+    const res = await h.secure.csms.api.request<{ items: { kind: string; payload: Payload }[] }>('GET', `/api/v1/stations/${identity}/events`);
+    const stored = res.body.items.filter((e) => e.kind === 'SecurityEventNotification').map((e) => e.payload.type);
+    expect(stored.sort()).toEqual([...types].sort());
+  });
+});
+
+describe('the CSMS certificate authority', () => {
+  it('is generated into CSMS_DATA_DIR once (key readable by the owner only), atomically, and reused afterwards', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'stroom-ca-'));
+    try {
+      // Two starts racing on an empty directory end up with one CA.
+      const [first, second] = await Promise.all([
+        openCertificateAuthority({ certFile: undefined, keyFile: undefined, dataDir, log: silent }),
+        openCertificateAuthority({ certFile: undefined, keyFile: undefined, dataDir, log: silent }),
+      ]);
+      expect(second.certificatePem).toBe(first.certificatePem);
+      const again = await openCertificateAuthority({ certFile: undefined, keyFile: undefined, dataDir, log: silent });
+      expect(again.certificatePem).toBe(first.certificatePem);
+      expect((await stat(join(dataDir, 'ca', 'csms-ca.key'))).mode & 0o777).toBe(0o600);
+      const ca = new X509Certificate(first.certificatePem);
+      expect(ca.ca).toBe(true);
+      expect(Date.parse(ca.validFrom)).toBeLessThan(Date.now());
+      expect(ca.publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('signs with a configured CSMS_CA_CERT / CSMS_CA_KEY (RSA 3072), and refuses a key that is not the certificate\'s', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'stroom-ca-'));
+    try {
+      const configured = await TestCa.create('CN=Operator Station CA, O=Operator', 'rsa-3072');
+      const certFile = join(dir, 'ca.pem');
+      const keyFile = join(dir, 'ca.key');
+      await writeFile(certFile, configured.certPem);
+      await writeFile(keyFile, configured.keyPem);
+      const ca = await openCertificateAuthority({ certFile, keyFile, dataDir: dir, log: silent });
+      const { csrPem } = await createCsr({ cn: 'CS-CONFIGURED' });
+      const verdict = await verifyCsr(csrPem, 'CS-CONFIGURED');
+      if (!verdict.ok) throw new Error(verdict.reason);
+      const issued = await ca.issue(verdict, Date.now());
+      const leaf = new X509Certificate(issued.certificatePem);
+      expect(leaf.verify(new X509Certificate(configured.certPem).publicKey)).toBe(true);
+      expect(pemBlocks(issued.chainPem)).toHaveLength(2);
+
+      const strayKey = join(dir, 'stray.key');
+      await writeFile(strayKey, (await generateKey('ec-p256')).keyPem);
+      await expect(openCertificateAuthority({ certFile, keyFile: strayKey, dataDir: dir, log: silent })).rejects.toThrow(/CSMS_CA_CERT.*does not belong/);
+      await expect(openCertificateAuthority({ certFile, keyFile: undefined, dataDir: dir, log: silent })).rejects.toThrow(/must be set together/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
