@@ -406,7 +406,7 @@ export class TestStation {
    * `connect` with extra options for the client socket: TLS (`ca`, `cert`, `key`, `servername`, …) for
    * `wss://` endpoints, `localAddress` to connect from another loopback address.
    */
-  static connectWith(endpoint: string, opts: ConnectOptions, socketOptions: WebSocket.ClientOptions): Promise<TestStation> {
+  static connectWith(endpoint: string, opts: ConnectOptions, socketOptions: WebSocket.ClientOptions & { servername?: string }): Promise<TestStation> {
     const url = `${endpoint.replace(/\/$/, '')}/${opts.urlIdentity ?? encodeURIComponent(opts.identity)}`;
     const headers: Record<string, string> = {};
     if (opts.password !== undefined) {
