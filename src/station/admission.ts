@@ -265,6 +265,9 @@ export class StationGatekeeper {
     identity: string,
     credentials: { username: string; password: string } | undefined,
   ): Promise<Admission | undefined> {
+    // Open registration and no password yet: the station was registered without credentials and may
+    // keep connecting without them until the operator sets a password (README, "unknown stations").
+    if (credentials === undefined && station.passwordHash === undefined && this.config.unknownStations !== 'reject') return undefined;
     if (credentials === undefined) return refuse(401, 'unauthorized', 'Basic authentication is required');
     // A00.FR.204: the username is the identity in the URL.
     if (credentials.username !== identity) return refuse(401, 'unauthorized', 'the username does not match the station identity');

@@ -34,6 +34,30 @@ describe('CSMS_UNKNOWN_STATIONS=accept', () => {
     expect(view.connected).toBe(true);
     expect(typeof (await station.heartbeat()).currentTime).toBe('string');
   });
+
+  it('takes the first password presented (trust on first use) and refuses a different one afterwards', async () => {
+    const identity = uniqueIdentity('unknown-tofu');
+    const password = randomPassword();
+    const first = await h.csms.connect({ identity, password });
+    await first.booted();
+    await first.close();
+    const wrong = await h.csms.connect({ identity, password: randomPassword() }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((wrong as ConnectRefusedError).status).toBe(401);
+    const again = await h.csms.connect({ identity, password });
+    expect(typeof (await again.heartbeat()).currentTime).toBe('string');
+  });
+
+  it('lets a station registered without credentials reconnect without them while registration is open', async () => {
+    const identity = uniqueIdentity('unknown-nopass');
+    const first = await h.csms.connect({ identity });
+    await first.booted();
+    await first.close();
+    const again = await h.csms.connect({ identity });
+    expect(typeof (await again.heartbeat()).currentTime).toBe('string');
+  });
 });
 
 describe('CSMS_UNKNOWN_STATIONS=pending', () => {
