@@ -156,6 +156,14 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX meter_values_transaction ON meter_values (station_id, transaction_id, id);
     `,
   },
+  {
+    version: 3,
+    name: 'installed certificates per station',
+    sql: `
+      -- What the station last reported of its installed certificates (M03/M04/M05), kept as reported.
+      ALTER TABLE stations ADD COLUMN certificates jsonb;
+    `,
+  },
 ];
 
 /** Any constant will do, as long as no other code of ours takes the same advisory lock. */

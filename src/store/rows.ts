@@ -36,6 +36,7 @@ export interface StationRow {
   last_seen: Date | null;
   firmware_status: JsonObject | null;
   log_status: JsonObject | null;
+  certificates: JsonObject | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -92,6 +93,7 @@ export function toStation(row: StationRow): StationRecord {
     lastSeen: row.last_seen ?? undefined,
     firmwareStatus: row.firmware_status ?? undefined,
     logStatus: row.log_status ?? undefined,
+    certificates: row.certificates ?? undefined,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

@@ -93,7 +93,7 @@ function missingStations(rows: readonly { stationId: string }[], updated: readon
 }
 
 const STATION_COLUMNS = `id, security_profile, password_hash, boot_policy, boot_status, charging_station,
-  last_boot_reason, last_seen, firmware_status, log_status, created_at, updated_at`;
+  last_boot_reason, last_seen, firmware_status, log_status, certificates, created_at, updated_at`;
 
 /**
  * The Store over SQL: one implementation for PostgreSQL and for the embedded PGlite. The billing records
@@ -105,6 +105,7 @@ export class SqlStore implements Store, BillingStore {
   private readonly boots: BatchWriter<BootRow>;
   private readonly firmwareStatuses: BatchWriter<StationJsonRow>;
   private readonly logStatuses: BatchWriter<StationJsonRow>;
+  private readonly certificates: BatchWriter<StationJsonRow>;
   private readonly lastSeen: BatchWriter<LastSeenRow>;
   private readonly connectors: BatchWriter<ConnectorWrite>;
   private readonly reportParts: BatchWriter<ReportPartWrite>;
@@ -145,7 +146,7 @@ export class SqlStore implements Store, BillingStore {
       },
     });
 
-    const stationJsonWriter = (name: string, column: 'firmware_status' | 'log_status'): BatchWriter<StationJsonRow> =>
+    const stationJsonWriter = (name: string, column: 'firmware_status' | 'log_status' | 'certificates'): BatchWriter<StationJsonRow> =>
       this.committer.writer<StationJsonRow>({
         name,
         key: (row) => row.stationId,
@@ -162,6 +163,7 @@ export class SqlStore implements Store, BillingStore {
       });
     this.firmwareStatuses = stationJsonWriter('firmware status', 'firmware_status');
     this.logStatuses = stationJsonWriter('log status', 'log_status');
+    this.certificates = stationJsonWriter('certificates', 'certificates');
 
     this.lastSeen = this.committer.writer<LastSeenRow>({
       name: 'last seen',
@@ -387,6 +389,10 @@ export class SqlStore implements Store, BillingStore {
 
   recordLogStatus(stationId: string, status: JsonObject): Promise<void> {
     return this.logStatuses.write({ stationId, value: status });
+  }
+
+  recordCertificates(stationId: string, certificates: JsonObject): Promise<void> {
+    return this.certificates.write({ stationId, value: certificates });
   }
 
   recordCustomerInformation(stationId: string, part: CustomerInformationPart): Promise<void> {

@@ -27,6 +27,8 @@ export interface StationRecord {
   lastSeen: Date | undefined;
   firmwareStatus: JsonObject | undefined;
   logStatus: JsonObject | undefined;
+  /** Installed certificates as the station last reported them (GetInstalledCertificateIds and friends). */
+  certificates: JsonObject | undefined;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -108,6 +110,7 @@ export interface Store {
   recordEvent(stationId: string, kind: StationEventKind, payload: JsonObject, at: Date): Promise<void>;
   recordFirmwareStatus(stationId: string, status: JsonObject): Promise<void>;
   recordLogStatus(stationId: string, status: JsonObject): Promise<void>;
+  recordCertificates(stationId: string, certificates: JsonObject): Promise<void>;
   recordCustomerInformation(stationId: string, part: CustomerInformationPart): Promise<void>;
   /** Not a record: batched lazily, a lost update only makes lastSeen older. */
   touchLastSeen(stationId: string, at: Date): void;

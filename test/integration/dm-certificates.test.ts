@@ -103,3 +103,34 @@ describe('DeleteCertificate', () => {
     },
   );
 });
+
+interface CertificateInventoryView {
+  installed: Payload[];
+  history: { action: string; status: string }[];
+}
+
+describe('what the station reported is kept per station', () => {
+  const chainEntry = (certificateType: string, name: string): Payload => ({ certificateType, certificateHashData: testCertificate(name).hashData('SHA256') });
+
+  it('GET station shows the installed certificates from GetInstalledCertificateIds, minus those deleted, and the history', async () => {
+    const station = await h.csms.bootedStation({ prefix: 'M-inventory' });
+    const root = chainEntry('CSMSRootCertificate', 'Stroom inventory root');
+    const manufacturer = chainEntry('ManufacturerRootCertificate', 'Stroom inventory manufacturer');
+    station.onCall('GetInstalledCertificateIds', () => ({ status: 'Accepted', certificateHashDataChain: [root, manufacturer] }));
+    await roundTrip(h.csms, station, 'GetInstalledCertificateIds', {}, { status: 'Accepted', certificateHashDataChain: [root, manufacturer] });
+    let view = await h.csms.api.getStation(station.identity);
+    expect((view.body.certificates as CertificateInventoryView).installed).toEqual([root, manufacturer]);
+
+    station.onCall('DeleteCertificate', () => ({ status: 'Accepted' }));
+    await roundTrip(h.csms, station, 'DeleteCertificate', { certificateHashData: root.certificateHashData as Payload }, { status: 'Accepted' });
+    station.onCall('InstallCertificate', () => ({ status: 'Rejected' }));
+    await roundTrip(h.csms, station, 'InstallCertificate', { certificateType: 'MORootCertificate', certificate: testCertificate('Stroom MO').pem }, { status: 'Rejected' });
+    view = await h.csms.api.getStation(station.identity);
+    expect((view.body.certificates as CertificateInventoryView).installed).toEqual([manufacturer]);
+    expect((view.body.certificates as CertificateInventoryView).history.map((entry) => `${entry.action}:${entry.status}`)).toEqual([
+      'GetInstalledCertificateIds:Accepted',
+      'DeleteCertificate:Accepted',
+      'InstallCertificate:Rejected',
+    ]);
+  });
+});

@@ -45,6 +45,7 @@ export async function stationView(deps: StationRouteDeps, station: StationRecord
     evses: [...evses.values()].sort((a, b) => a.id - b.id).map((e) => ({ ...e, connectors: e.connectors.sort((a, b) => a.id - b.id) })),
     firmwareStatus: station.firmwareStatus ?? null,
     logStatus: station.logStatus ?? null,
+    certificates: station.certificates ?? null,
     // TC_A_14: the last SignCertificate / CertificateSigned outcome (in memory: null after a restart).
     certificateSigning: deps.certificateSigning?.get(station.id) ?? null,
     createdAt: station.createdAt.toISOString(),

@@ -1,5 +1,6 @@
 import type { HandlerTable } from '../station-session.js';
 import type { AnyHandler, AnyResultHook, HandlerModule } from '../types.js';
+import { certificateInventory } from './certificate-inventory.js';
 import { dataTransferModule } from './data-transfer.js';
 import { deviceManagement } from './device-management.js';
 import { provisioning } from './provisioning.js';
@@ -8,7 +9,7 @@ import { transactions } from './transactions.js';
 import { unsupported } from './unsupported.js';
 
 /** Every functional block the CSMS serves. An action may be claimed by one module only. */
-export const HANDLER_MODULES: readonly HandlerModule[] = [provisioning, transactions, deviceManagement, reporting, dataTransferModule, unsupported];
+export const HANDLER_MODULES: readonly HandlerModule[] = [provisioning, transactions, deviceManagement, certificateInventory, reporting, dataTransferModule, unsupported];
 
 export function buildHandlerTable(modules: readonly HandlerModule[] = HANDLER_MODULES): HandlerTable {
   const handlers = new Map<string, AnyHandler>();

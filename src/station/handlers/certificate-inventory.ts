@@ -1,0 +1,90 @@
+import type {
+  CertificateHashDataChainType,
+  CertificateHashDataType,
+  DeleteCertificateRequest,
+  DeleteCertificateResponse,
+  GetInstalledCertificateIdsRequest,
+  GetInstalledCertificateIdsResponse,
+  InstallCertificateRequest,
+  InstallCertificateResponse,
+} from '../../ocpp/generated/ocpp-types.js';
+import type { JsonObject } from '../../store/store.js';
+import type { HandlerModule, StationHandle, StationServices } from '../types.js';
+import { asJson } from './json.js';
+
+/**
+ * What a station reports of its installed certificates (M03 GetInstalledCertificateIds, M04
+ * DeleteCertificate, M05 InstallCertificate), kept per station and shown on GET station as
+ * `certificates`: `installed` is the last reported hash data per certificate type, `history` the outcome of
+ * the last operations.
+ */
+
+interface CertificateInventory {
+  installed: CertificateHashDataChainType[];
+  reportedAt?: string;
+  history: { action: string; status: string; at: string; certificateType?: string; serialNumber?: string }[];
+}
+
+const HISTORY_LENGTH = 20;
+
+function sameCertificate(a: CertificateHashDataType, b: CertificateHashDataType): boolean {
+  return (
+    a.hashAlgorithm === b.hashAlgorithm &&
+    a.issuerNameHash.toLowerCase() === b.issuerNameHash.toLowerCase() &&
+    a.issuerKeyHash.toLowerCase() === b.issuerKeyHash.toLowerCase() &&
+    a.serialNumber.toLowerCase() === b.serialNumber.toLowerCase()
+  );
+}
+
+async function update(
+  station: StationHandle,
+  services: StationServices,
+  change: (inventory: CertificateInventory, at: string) => void,
+): Promise<void> {
+  const current = (await services.store.getStation(station.stationId))?.certificates as unknown as CertificateInventory | undefined;
+  const inventory: CertificateInventory = { installed: current?.installed ?? [], history: current?.history ?? [], ...(current?.reportedAt ? { reportedAt: current.reportedAt } : {}) };
+  const at = new Date(services.clock.now()).toISOString();
+  change(inventory, at);
+  inventory.history = inventory.history.slice(-HISTORY_LENGTH);
+  await services.store.recordCertificates(station.stationId, asJson(inventory as unknown as JsonObject));
+}
+
+async function learnInstalled(
+  station: StationHandle,
+  request: GetInstalledCertificateIdsRequest,
+  response: GetInstalledCertificateIdsResponse,
+  services: StationServices,
+): Promise<void> {
+  await update(station, services, (inventory, at) => {
+    // The answer covers the requested types (all of them when none was named): replace exactly those.
+    const types = request.certificateType;
+    const kept = types === undefined ? [] : inventory.installed.filter((chain) => !types.includes(chain.certificateType));
+    inventory.installed = [...kept, ...(response.status === 'Accepted' ? (response.certificateHashDataChain ?? []) : [])];
+    inventory.reportedAt = at;
+    inventory.history.push({ action: 'GetInstalledCertificateIds', status: response.status, at });
+  });
+}
+
+async function learnInstall(station: StationHandle, request: InstallCertificateRequest, response: InstallCertificateResponse, services: StationServices): Promise<void> {
+  await update(station, services, (inventory, at) => {
+    inventory.history.push({ action: 'InstallCertificate', status: response.status, at, certificateType: request.certificateType });
+  });
+}
+
+async function learnDelete(station: StationHandle, request: DeleteCertificateRequest, response: DeleteCertificateResponse, services: StationServices): Promise<void> {
+  await update(station, services, (inventory, at) => {
+    if (response.status === 'Accepted') {
+      inventory.installed = inventory.installed.filter((chain) => !sameCertificate(chain.certificateHashData, request.certificateHashData));
+    }
+    inventory.history.push({ action: 'DeleteCertificate', status: response.status, at, serialNumber: request.certificateHashData.serialNumber });
+  });
+}
+
+export const certificateInventory: HandlerModule = {
+  handlers: {},
+  resultHooks: {
+    GetInstalledCertificateIds: learnInstalled,
+    InstallCertificate: learnInstall,
+    DeleteCertificate: learnDelete,
+  },
+};
