@@ -186,6 +186,14 @@ export class StationGatekeeper {
     this.profileUpgrades = options.profileUpgrades ?? new PendingProfileUpgrades();
   }
 
+  /** `admit` for transports: never rejects; a failure of ours (database down) is a 500, logged once here. */
+  admitSafely(request: UpgradeRequest): Promise<Admission> {
+    return this.admit(request).catch((err: unknown): Admission => {
+      this.log.error({ err, remoteAddress: request.remoteAddress }, 'upgrade check failed');
+      return { ok: false, status: 500, reason: 'internal error', result: 'error' };
+    });
+  }
+
   async admit(request: UpgradeRequest): Promise<Admission> {
     const identity = parseIdentity(request.rawIdentity);
     if (identity === undefined) {

@@ -9,6 +9,22 @@ export interface PgDatabaseOptions {
   onIdleError?: (error: Error) => void;
 }
 
+/**
+ * Every parameterised statement runs as a named prepared statement: PostgreSQL parses and plans the
+ * batch upserts once per connection instead of once per commit. The set of texts is fixed by our code, so
+ * the cache stays small.
+ */
+const statementNames = new Map<string, string>();
+
+function prepared(text: string, params: readonly SqlParam[]): pg.QueryConfig {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `stroom_${statementNames.size + 1}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values: [...params] };
+}
+
 export class PgDatabase implements SqlDatabase {
   readonly kind = 'postgres';
   readonly #pool: pg.Pool;
@@ -20,8 +36,8 @@ export class PgDatabase implements SqlDatabase {
   }
 
   async query<T extends object>(text: string, params: readonly SqlParam[] = []): Promise<T[]> {
-    const result = await this.#pool.query(text, [...params]);
-    return result.rows;
+    const result = await this.#pool.query(prepared(text, params));
+    return result.rows as T[];
   }
 
   async exec(script: string): Promise<void> {
@@ -33,8 +49,8 @@ export class PgDatabase implements SqlDatabase {
     const client = await this.#pool.connect();
     const q: Queryable = {
       async query<R extends object>(text: string, params: readonly SqlParam[] = []): Promise<R[]> {
-        const result = await client.query(text, [...params]);
-        return result.rows;
+        const result = await client.query(prepared(text, params));
+        return result.rows as R[];
       },
       async exec(script: string): Promise<void> {
         await client.query(script);

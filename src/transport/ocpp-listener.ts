@@ -103,15 +103,10 @@ export function mountOcppListener(
           request.listenerProfile = 2;
           if (view.clientCertificate !== undefined) request.clientCertificate = view.clientCertificate;
         }
-        decision = gatekeeper.admit(request);
+        decision = gatekeeper.admitSafely(request);
       }
 
-      decision
-        .catch((err: unknown): Admission => {
-          log.error({ err, remoteAddress }, 'upgrade check failed');
-          return { ok: false, status: 500, reason: 'internal error', result: 'error' };
-        })
-        .then((admission) => {
+      decision.then((admission) => {
           if (aborted) return;
           metrics.connectionsTotal.labels(admission.ok ? 'accepted' : admission.result).inc();
           if (admission.ok) {

@@ -295,15 +295,10 @@ export async function startTlsListener(deps: TlsListenerDeps, options: TlsListen
       const certificate = view.kind === 'proxied' ? view.clientCertificate : own.certificate;
       if (certificate !== undefined) request.clientCertificate = certificate;
       else if (view.kind === 'direct' && own.problem !== undefined) request.clientCertificateProblem = own.problem;
-      decision = gatekeeper.admit(request);
+      decision = gatekeeper.admitSafely(request);
     }
 
-    decision
-      .catch((err: unknown): Admission => {
-        log.error({ err, remoteAddress }, 'upgrade check failed');
-        return { ok: false, status: 500, reason: 'internal error', result: 'error' };
-      })
-      .then((admission) => {
+    decision.then((admission) => {
         if (socket.destroyed) return;
         metrics.connectionsTotal.labels(admission.ok ? 'accepted' : admission.result).inc();
         if (!admission.ok) {
