@@ -40,6 +40,8 @@ interface WaitingCall {
  */
 const MAX_CONCURRENT_STATION_CALLS = 8;
 
+const LAST_SEEN_RESOLUTION_MS = 1000;
+
 /**
  * The machine with the host's side effects, built once per clock rather than once per connection: a
  * provided machine is a whole definition, and a fleet has tens of thousands of sessions. Each action finds
@@ -94,6 +96,8 @@ export class StationSession implements StationHandle {
   private readonly waiting = new Map<string, WaitingCall>();
   private incomingInFlight = 0;
   private closed = false;
+  /** When lastSeen was last handed to the store; it is refreshed at most once a second per station. */
+  private lastSeenAt = 0;
 
   constructor(
     readonly station: StationRecord,
@@ -140,6 +144,12 @@ export class StationSession implements StationHandle {
   // ---------------------------------------------------------------- inbound
 
   onMessage(text: string): void {
+    const now = this.services.clock.now();
+    if (now - this.lastSeenAt >= LAST_SEEN_RESOLUTION_MS) {
+      this.lastSeenAt = now;
+      // Not a record: held in memory and written with the next batch, never awaited.
+      this.services.store.touchLastSeen(this.stationId, new Date(now));
+    }
     let frame;
     try {
       frame = parseFrame(text);

@@ -104,6 +104,18 @@ describe('stations', () => {
     expectErrorShape(gone.body);
   });
 
+  it('lastSeen follows the station traffic, not only its boots', async () => {
+    const station = await h.csms.bootedStation({ prefix: 'last-seen' });
+    const afterBoot = Date.parse(String((await h.csms.api.getStation(station.identity)).body.lastSeen));
+    await sleep(1100);
+    await station.heartbeat();
+    const view = await waitFor(async () => {
+      const res = await h.csms.api.getStation(station.identity);
+      return Date.parse(String(res.body.lastSeen)) > afterBoot ? res.body : undefined;
+    }, { what: 'lastSeen moved on after a Heartbeat' });
+    expect(Date.parse(String(view.lastSeen))).toBeGreaterThan(afterBoot);
+  });
+
   it('lists a connected station under connected=true and disconnects it when it is deleted', async () => {
     const station = await h.csms.bootedStation({ prefix: 'del-conn' });
     await waitFor(async () => (await h.csms.api.listStations({ connected: true })).body.items.some((s) => s.id === station.identity), {
