@@ -1,49 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TransactionEventWrite, TransactionRecord } from '../../src/store/billing-store.js';
 import { UnknownStationError } from '../../src/store/errors.js';
-import { openStore, type OpenStoreOptions } from '../../src/store/open-store.js';
+import { openStore } from '../../src/store/open-store.js';
 import type { SqlStore } from '../../src/store/sql-store.js';
 import type { JsonObject } from '../../src/store/store.js';
-import { freshPostgresDatabase } from '../support/services.js';
+import { REOPEN_TIMEOUT_MS, STORE_BACKENDS, type StoreLocation } from '../support/store-backends.js';
 
-interface Location {
-  options: OpenStoreOptions;
-  remove(): Promise<void>;
-}
-
-interface Backend {
-  name: 'embedded' | 'postgres';
-  newLocation(): Promise<Location>;
-}
-
-const backends: Backend[] = [
-  {
-    name: 'embedded',
-    async newLocation() {
-      const dataDir = await mkdtemp(join(tmpdir(), 'stroom-billing-'));
-      return { options: { dataDir }, remove: () => rm(dataDir, { recursive: true, force: true }) };
-    },
-  },
-  {
-    name: 'postgres',
-    async newLocation() {
-      const database = await freshPostgresDatabase();
-      const dataDir = await mkdtemp(join(tmpdir(), 'stroom-billing-pg-'));
-      return {
-        options: { databaseUrl: database.url, dataDir },
-        async remove() {
-          await database.drop();
-          await rm(dataDir, { recursive: true, force: true });
-        },
-      };
-    },
-  },
-];
-
-const REOPEN_TIMEOUT_MS = 60_000;
+const backends = STORE_BACKENDS;
 
 const T0 = Date.parse('2026-05-01T10:00:00.000Z');
 const at = (seconds: number): Date => new Date(T0 + seconds * 1000);
@@ -145,9 +108,9 @@ function permutations<T>(items: readonly T[]): T[][] {
 }
 
 describe.each(backends)('SqlStore billing on $name', (backend) => {
-  let location: Location;
+  let location: StoreLocation;
   let store: SqlStore;
-  const extraLocations: Location[] = [];
+  const extraLocations: StoreLocation[] = [];
 
   beforeAll(async () => {
     location = await backend.newLocation();

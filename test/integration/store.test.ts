@@ -1,54 +1,17 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DataDirInUseError } from '../../src/store/data-dir-lock.js';
 import { UnknownStationError } from '../../src/store/errors.js';
 import { GroupCommitter, StoreClosedError } from '../../src/store/group-commit.js';
 import { migrations } from '../../src/store/migrations.js';
-import { openStore, type OpenStoreOptions } from '../../src/store/open-store.js';
+import { openStore } from '../../src/store/open-store.js';
 import type { SqlStore } from '../../src/store/sql-store.js';
 import type { Queryable, SqlDatabase } from '../../src/store/sql.js';
 import type { DeviceVariable, JsonObject } from '../../src/store/store.js';
-import { freshPostgresDatabase } from '../support/services.js';
+import { REOPEN_TIMEOUT_MS, STORE_BACKENDS, type StoreLocation } from '../support/store-backends.js';
 
-/** A place to open a store at: a temporary data directory, or a fresh PostgreSQL database. */
-interface Location {
-  options: OpenStoreOptions;
-  remove(): Promise<void>;
-}
-
-interface Backend {
-  name: 'embedded' | 'postgres';
-  newLocation(): Promise<Location>;
-}
-
-const backends: Backend[] = [
-  {
-    name: 'embedded',
-    async newLocation() {
-      const dataDir = await mkdtemp(join(tmpdir(), 'stroom-store-'));
-      return { options: { dataDir }, remove: () => rm(dataDir, { recursive: true, force: true }) };
-    },
-  },
-  {
-    name: 'postgres',
-    async newLocation() {
-      const database = await freshPostgresDatabase();
-      const dataDir = await mkdtemp(join(tmpdir(), 'stroom-store-pg-'));
-      return {
-        options: { databaseUrl: database.url, dataDir },
-        async remove() {
-          await database.drop();
-          await rm(dataDir, { recursive: true, force: true });
-        },
-      };
-    },
-  },
-];
-
-/** Opening PGlite takes a few seconds; tests that open stores of their own get more time. */
-const REOPEN_TIMEOUT_MS = 60_000;
+const backends = STORE_BACKENDS;
 
 const chargingStation: JsonObject = { model: 'SingleSocketCharger', vendorName: 'VendorX', serialNumber: 'SN-1' };
 
@@ -67,12 +30,12 @@ function variable(
 }
 
 describe.each(backends)('SqlStore on $name', (backend) => {
-  let location: Location;
+  let location: StoreLocation;
   let store: SqlStore;
   const commitSizes: number[] = [];
-  const extraLocations: Location[] = [];
+  const extraLocations: StoreLocation[] = [];
 
-  async function newLocation(): Promise<Location> {
+  async function newLocation(): Promise<StoreLocation> {
     const created = await backend.newLocation();
     extraLocations.push(created);
     return created;
