@@ -23,6 +23,8 @@ async function main(): Promise<void> {
   }
   if (await runSupervisorIfNeeded(config)) return;
   const log = createLogger(config.logLevel, { nodeId: config.nodeId });
+  // A promise nobody awaited must not take every station down with it: log it (it is a bug to fix) and go on.
+  process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled promise rejection'));
   let csms;
   try {
     csms = await startCsmsWithConfig(config, { log });
