@@ -297,9 +297,9 @@ export class SqlBillingStore implements BillingStore {
   }
 
   /**
-   * One batch of events: refuse those of missing stations, insert the rest (a resend, in this batch or
-   * before, is not inserted), then fold what the inserted events say into their transactions with one
-   * upsert. Three statements per batch, whatever its size.
+   * One batch of events: insert those of existing stations (a resend, in this batch or before, is not
+   * inserted), then fold what the inserted events say into their transactions with one upsert. Two
+   * statements per batch whatever its size; a third only when some event was not inserted.
    */
   private async writeTransactionEvents(q: Queryable, entries: TransactionEventEntry[]): Promise<RowErrors | undefined> {
     // A batch that failed as a whole is written again; nothing of the failed attempt counts.
@@ -321,16 +321,8 @@ export class SqlBillingStore implements BillingStore {
       }
     });
 
-    const known = await existingStations(q, unique.map(({ entry }) => entry.event.stationId));
     const errors = new Map<number, Error>();
-    const candidates: TransactionEventEntry[] = [];
-    for (const { index, entry } of unique) {
-      if (known.has(entry.event.stationId)) candidates.push(entry);
-      else errors.set(index, new UnknownStationError(entry.event.stationId));
-    }
-    for (const { index, first, stationId } of duplicates) {
-      if (errors.has(first)) errors.set(index, new UnknownStationError(stationId));
-    }
+    const candidates: TransactionEventEntry[] = unique.map(({ entry }) => entry);
 
     if (candidates.length > 0) {
       const stored = await q.query<{ station_id: string; transaction_id: string; seq_no: number }>(
@@ -340,6 +332,8 @@ export class SqlBillingStore implements BillingStore {
                 u.offline, u.payload::jsonb, u.response::jsonb
            FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::text[])
                 AS u(station_id, transaction_id, seq_no, event_type, ts, trigger_reason, offline, payload, response)
+           -- Events of a missing station are left out here rather than failing the batch on the foreign key.
+           JOIN stations s ON s.id = u.station_id
          ON CONFLICT (station_id, transaction_id, seq_no) DO NOTHING
          RETURNING station_id, transaction_id, seq_no`,
         [
@@ -355,6 +349,17 @@ export class SqlBillingStore implements BillingStore {
         ],
       );
       const insertedKeys = new Set(stored.map((row) => eventKey(row.station_id, row.transaction_id, Number(row.seq_no))));
+      // Not inserted means a resend or a missing station; only then is it worth a second look (rare: the
+      // common batch costs one statement less).
+      if (stored.length < candidates.length) {
+        const known = await existingStations(q, candidates.map(({ event }) => event.stationId));
+        for (const { index, entry } of unique) {
+          if (!known.has(entry.event.stationId)) errors.set(index, new UnknownStationError(entry.event.stationId));
+        }
+        for (const { index, first, stationId } of duplicates) {
+          if (errors.has(first)) errors.set(index, new UnknownStationError(stationId));
+        }
+      }
 
       // Fold in arrival order, so the batch ends where the same events one at a time would.
       const deltas = new Map<string, TransactionDelta>();

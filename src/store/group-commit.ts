@@ -242,6 +242,11 @@ export class GroupCommitter {
   private readonly maxConcurrentCommits: number;
   private nextWriter = 0;
   private scheduled = false;
+  /**
+   * Lazy rows are written once per lazyFlushMs, not with every batch: under load every batch would
+   * otherwise carry an UPDATE of every active station.
+   */
+  private lazyDue = false;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly lazyTimer: NodeJS.Timeout;
   private readonly counters: GroupCommitStats = { commits: 0, writes: 0, failedBatches: 0 };
@@ -254,6 +259,7 @@ export class GroupCommitter {
     this.maxBatchWrites = Math.max(1, options.maxBatchWrites ?? 2000);
     this.maxConcurrentCommits = Math.max(1, options.maxConcurrentCommits ?? 1);
     this.lazyTimer = setInterval(() => {
+      this.lazyDue = true;
       if (this.writers.some((writer) => writer.hasLazy())) this.kick();
     }, options.lazyFlushMs ?? 1000);
     // Lazy rows are not worth keeping a process alive for; close() flushes them.
@@ -281,11 +287,11 @@ export class GroupCommitter {
     // One macrotask of delay lets writes issued in the same tick share the batch.
     setImmediate(() => {
       this.scheduled = false;
-      if (this.inFlight.size >= this.maxConcurrentCommits || !this.hasWork(this.inFlight.size === 0)) return;
+      if (this.inFlight.size >= this.maxConcurrentCommits || !this.hasWork(this.lazyAllowed())) return;
       const commit = this.commitBatch().finally(() => {
         this.inFlight.delete(commit);
         // Writes that arrived while every slot was busy go now.
-        if (this.hasWork(this.inFlight.size === 0)) this.kick();
+        if (this.hasWork(this.lazyAllowed())) this.kick();
       });
       this.inFlight.add(commit);
     });
@@ -294,6 +300,7 @@ export class GroupCommitter {
   /** Resolves when everything written or offered so far is committed (or has failed). */
   async flush(): Promise<void> {
     while (this.scheduled || this.inFlight.size > 0 || this.hasWork()) {
+      this.lazyDue = true;
       if (!this.scheduled && this.inFlight.size === 0) this.kick();
       const running = [...this.inFlight];
       await (running.length > 0 ? Promise.all(running) : new Promise<void>((resolve) => setImmediate(resolve)));
@@ -311,6 +318,11 @@ export class GroupCommitter {
     return this.#closed;
   }
 
+  /** Lazy rows go when due, and only in a batch that commits alone (see takeBatch). */
+  private lazyAllowed(): boolean {
+    return this.lazyDue && this.inFlight.size === 0;
+  }
+
   private hasWork(includeLazy = true): boolean {
     return this.writers.some((writer) => writer.pendingWrites() > 0 || (includeLazy && writer.hasLazy()));
   }
@@ -322,7 +334,8 @@ export class GroupCommitter {
   private takeBatch(): TakenWrites[] {
     const taken: TakenWrites[] = [];
     let budget = this.maxBatchWrites;
-    const includeLazy = this.inFlight.size === 0;
+    const includeLazy = this.lazyAllowed();
+    if (includeLazy) this.lazyDue = false;
     const count = this.writers.length;
     for (let i = 0; i < count; i++) {
       const writer = this.writers[(this.nextWriter + i) % count];

@@ -31,5 +31,11 @@ export async function openStore(options: OpenStoreOptions): Promise<SqlStore> {
   }
   // A pool can commit a batch while the previous one waits for its flush; more than two did not pay on
   // 2 cores (bench steady 3,000 msg/s: p99 10.7 ms with 2, 12.2 with 4, 17.4 with 8). PGlite is one connection.
-  return new SqlStore(db, { ...options, maxConcurrentCommits: options.maxConcurrentCommits ?? (options.databaseUrl ? 2 : 1) });
+  // lastSeen reaches the database every 5 s (reads of this process see it at once); other nodes may see it
+  // that much later, which is well inside any heartbeat interval.
+  return new SqlStore(db, {
+    ...options,
+    maxConcurrentCommits: options.maxConcurrentCommits ?? (options.databaseUrl ? 2 : 1),
+    lazyFlushMs: options.lazyFlushMs ?? 5000,
+  });
 }

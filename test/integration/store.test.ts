@@ -572,14 +572,15 @@ describe('GroupCommitter', () => {
     await committer.close();
   });
 
-  it('writes offered rows with the next batch, or on its own after lazyFlushMs', async () => {
-    const { db, committer, writer } = setup({ lazyFlushMs: 20 });
+  it('writes offered rows once per lazyFlushMs, folded by key, not with every batch', async () => {
+    const { db, committer, writer } = setup({ lazyFlushMs: 50 });
     writer.offer('seen=1');
     writer.offer('seen=2');
     await writer.write('other=1');
-    expect(db.committed).toEqual([['other=1', 'seen=2']]);
+    expect(db.committed).toEqual([['other=1']]);
+    await vi.waitFor(() => expect(db.committed).toEqual([['other=1'], ['seen=2']]));
     writer.offer('seen=3');
-    await vi.waitFor(() => expect(db.committed).toEqual([['other=1', 'seen=2'], ['seen=3']]));
+    await vi.waitFor(() => expect(db.committed).toEqual([['other=1'], ['seen=2'], ['seen=3']]));
     await committer.close();
   });
 
