@@ -16,7 +16,14 @@ function cacheKey(type: string, idToken: string): string {
 interface CachedToken {
   /** undefined: the token is not registered (cached too, so unknown cards do not hammer the database). */
   record: IdTokenRecord | undefined;
+  loadedAt: number;
 }
+
+/**
+ * How long a cached decision is trusted. This node's API invalidates at once; a change made through
+ * another node of a cluster reaches this one within this time.
+ */
+export const TOKEN_CACHE_TTL_MS = 30_000;
 
 /** Above this the cache is dropped and refilled on demand: a bound, not an eviction policy. */
 const MAX_CACHED_TOKENS = 200_000;
@@ -28,7 +35,8 @@ const ISSUED_CENTRAL_TOKEN_TTL_MS = 24 * 60 * 60 * 1000;
  * CSMS re-verifies, so a Blocked card is Blocked even if the station let it start locally).
  *
  * Decisions come from memory once warm: Authorize does not wait on the database. The operator API
- * invalidates an entry whenever it changes the token.
+ * invalidates an entry whenever it changes the token; entries also expire after TOKEN_CACHE_TTL_MS, so a
+ * change made on another node of a cluster is seen here too.
  */
 export class Authorizer {
   private readonly cache = new Map<string, CachedToken>();
@@ -46,10 +54,11 @@ export class Authorizer {
     if (fixed !== undefined) return fixed;
     const key = cacheKey(token.type, token.idToken);
     const cached = this.cache.get(key);
-    if (cached !== undefined) return this.decide(token, cached.record);
+    const now = this.clock.now();
+    if (cached !== undefined && now - cached.loadedAt < TOKEN_CACHE_TTL_MS) return this.decide(token, cached.record);
     return this.store.getIdToken(token.type, normalizeIdToken(token.type, token.idToken)).then((record) => {
       if (this.cache.size >= MAX_CACHED_TOKENS) this.cache.clear();
-      this.cache.set(key, { record });
+      this.cache.set(key, { record, loadedAt: now });
       return this.decide(token, record);
     });
   }
