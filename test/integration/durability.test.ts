@@ -149,12 +149,13 @@ describe('durability across a crash (PostgreSQL)', () => {
     for (const step of cleanup.reverse()) await step();
   });
 
-  it('keeps every acknowledged TransactionEvent exactly once across a SIGKILL, and takes the resends of the rest', async () => {
+  /** A fresh PostgreSQL database and data dir for a child CSMS, removed after the file. */
+  async function childEnv(): Promise<Record<string, string | number>> {
     const database = await freshPostgresDatabase();
     cleanup.push(() => database.drop());
     const dataDir = await freshDataDir('stroom-durability-');
     cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
-    const env = {
+    return {
       CSMS_OCPP_PORT: await freePort(),
       CSMS_API_PORT: await freePort(),
       CSMS_DATA_DIR: dataDir,
@@ -162,6 +163,11 @@ describe('durability across a crash (PostgreSQL)', () => {
       // STROOM_TEST_LOG_LEVEL=debug shows the child's logs in a failure message.
       CSMS_LOG_LEVEL: process.env.STROOM_TEST_LOG_LEVEL ?? 'warn',
     };
+  }
+
+
+  it('keeps every acknowledged TransactionEvent exactly once across a SIGKILL, and takes the resends of the rest', async () => {
+    const env = await childEnv();
     const runs: StationRun[] = [];
     cleanup.push(async () => {
       for (const run of runs) for (const connection of run.connections) await connection.close();
@@ -194,7 +200,7 @@ describe('durability across a crash (PostgreSQL)', () => {
     // ---- restart on the same database: every acknowledged event is there exactly once, nothing invented
     csms = await spawnCsms(env);
     const ids = runs.map((r) => r.identity);
-    const afterCrash = await storedEvents(database.url, ids);
+    const afterCrash = await storedEvents(String(env.DATABASE_URL), ids);
     for (const run of runs) {
       for (const ack of run.acknowledged) {
         expect(afterCrash.get(`${run.identity}|${ack}`), `${run.identity} ${ack} was acknowledged before the crash (${context})`).toBe(1);
@@ -236,7 +242,7 @@ describe('durability across a crash (PostgreSQL)', () => {
     });
 
     // ---- everything sent is stored exactly once, and every transaction adds up
-    const final = await storedEvents(database.url, ids);
+    const final = await storedEvents(String(env.DATABASE_URL), ids);
     let expectedCount = 0;
     for (const run of runs) {
       for (const tx of run.transactions) {
@@ -265,17 +271,7 @@ describe('durability across a crash (PostgreSQL)', () => {
   }, 30_000);
 
   it('stations that reconnect one after another to a restarted CSMS keep their connections (DRV-RPC-21 after a crash)', async () => {
-    const database = await freshPostgresDatabase();
-    cleanup.push(() => database.drop());
-    const dataDir = await freshDataDir('stroom-durability-');
-    cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
-    const env = {
-      CSMS_OCPP_PORT: await freePort(),
-      CSMS_API_PORT: await freePort(),
-      CSMS_DATA_DIR: dataDir,
-      DATABASE_URL: database.url,
-      CSMS_LOG_LEVEL: process.env.STROOM_TEST_LOG_LEVEL ?? 'warn',
-    };
+    const env = await childEnv();
     const opened: TestStation[] = [];
     cleanup.push(async () => {
       for (const connection of opened) await connection.close();
