@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Histogram, HistogramSet } from '../histogram.js';
 import { processCpuSeconds } from '../proc.js';
 import type { MixName } from './messages.js';
-import type { ConnectResult, CoordinatorMessage, PhaseMode, PhaseResult, Progress, WorkerConfig, WorkerMessage } from './protocol.js';
+import type { ConnectResult, CoordinatorMessage, PhaseCounters, PhaseMode, PhaseResult, Progress, WorkerConfig, WorkerMessage } from './protocol.js';
 
 /**
  * The coordinator's side of the load generator: forks the worker processes, splits the fleet between
@@ -56,16 +56,10 @@ export interface ConnectSummary {
   elapsedMs: number;
 }
 
-export interface PhaseSummary {
-  sent: number;
-  answered: number;
-  errors: Record<string, number>;
+export interface PhaseSummary extends PhaseCounters {
   latency: HistogramSet;
   sendLag: Histogram;
-  authorizeStatus: Record<string, number>;
-  csmsCalls: Record<string, number>;
   elapsedMs: number;
-  saturated: boolean;
 }
 
 export interface PhaseOptions {

@@ -103,38 +103,27 @@ export function meterValues(wh: number, now: string): string {
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
+/** Every requested (component, variable, attributeType), answered Accepted. */
+function variableResults(data: Json | undefined): { [key: string]: Json }[] {
+  const items = Array.isArray(data) ? data : [];
+  return items.map((item) => {
+    const entry = item as { component?: Json; variable?: Json; attributeType?: Json };
+    return {
+      attributeStatus: 'Accepted',
+      component: entry.component ?? { name: 'Unknown' },
+      variable: entry.variable ?? { name: 'Unknown' },
+      ...(entry.attributeType !== undefined ? { attributeType: entry.attributeType } : {}),
+    };
+  });
+}
+
 /** Answers whose shape is not just {"status":"Accepted"}. */
 function answerPayload(action: string, request: Record<string, Json>): Json {
   switch (action) {
-    case 'GetVariables': {
-      const items = Array.isArray(request.getVariableData) ? request.getVariableData : [];
-      return {
-        getVariableResult: items.map((item) => {
-          const entry = item as { component?: Json; variable?: Json; attributeType?: Json };
-          return {
-            attributeStatus: 'Accepted',
-            component: entry.component ?? { name: 'Unknown' },
-            variable: entry.variable ?? { name: 'Unknown' },
-            ...(entry.attributeType !== undefined ? { attributeType: entry.attributeType } : {}),
-            attributeValue: '42',
-          };
-        }),
-      };
-    }
-    case 'SetVariables': {
-      const items = Array.isArray(request.setVariableData) ? request.setVariableData : [];
-      return {
-        setVariableResult: items.map((item) => {
-          const entry = item as { component?: Json; variable?: Json; attributeType?: Json };
-          return {
-            attributeStatus: 'Accepted',
-            component: entry.component ?? { name: 'Unknown' },
-            variable: entry.variable ?? { name: 'Unknown' },
-            ...(entry.attributeType !== undefined ? { attributeType: entry.attributeType } : {}),
-          };
-        }),
-      };
-    }
+    case 'GetVariables':
+      return { getVariableResult: variableResults(request.getVariableData).map((result) => ({ ...result, attributeValue: '42' })) };
+    case 'SetVariables':
+      return { setVariableResult: variableResults(request.setVariableData) };
     case 'UnlockConnector':
       return { status: 'Unlocked' };
     case 'GetLocalListVersion':

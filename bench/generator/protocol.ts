@@ -91,22 +91,26 @@ export interface ConnectResult {
   retries: number;
 }
 
-export interface PhaseResult {
-  kind: 'phaseDone';
+/** What a phase counts, the same in the worker, on the wire and in the coordinator's summary. */
+export interface PhaseCounters {
   sent: number;
   answered: number;
   /** CALLERROR codes, plus `timeout`, `disconnected`, `unsent` (open loop: due but never sent in time). */
   errors: Record<string, number>;
+  authorizeStatus: Record<string, number>;
+  /** CSMS CALLs received during the phase, by action. */
+  csmsCalls: Record<string, number>;
+  /** Open loop: the backlog of due messages grew beyond 10 s worth; the phase was cut short. */
+  saturated: boolean;
+}
+
+export interface PhaseResult extends PhaseCounters {
+  kind: 'phaseDone';
   /** From the intended send time (open loop) or the actual send time (closed loop), by action. */
   latency: Record<string, HistogramJson>;
   /** Actual send − intended send: the generator's own lateness (open loop). */
   sendLag: HistogramJson;
-  authorizeStatus: Record<string, number>;
-  /** CSMS CALLs received during the phase, by action. */
-  csmsCalls: Record<string, number>;
   elapsedMs: number;
-  /** Open loop: the backlog of due messages grew beyond 10 s worth; the phase was cut short. */
-  saturated: boolean;
 }
 
 export interface Disconnected {

@@ -16,7 +16,7 @@ import { Histogram, HistogramSet } from '../histogram.js';
 import { acceptedTokenIndex, basicAuthorization, localAddressFor, stationId, stationPassword, tokenId } from './fleet-data.js';
 import * as msg from './messages.js';
 import { MIXES, STEP_ACTION, type MixName, type Step } from './messages.js';
-import type { ConnectCommand, ConnectResult, CoordinatorMessage, PhaseCommand, PhaseResult, Progress, WorkerConfig, WorkerMessage } from './protocol.js';
+import type { ConnectCommand, ConnectResult, CoordinatorMessage, PhaseCommand, PhaseCounters, PhaseResult, Progress, WorkerConfig, WorkerMessage } from './protocol.js';
 import { MiniWebSocket } from './ws-client.js';
 
 const enum Status {
@@ -66,32 +66,8 @@ class Station {
   ) {}
 }
 
-/** A ring of station indices. */
-class IndexQueue {
-  private readonly items: Int32Array;
-  private head = 0;
-  size = 0;
-  constructor(capacity: number) {
-    this.items = new Int32Array(Math.max(1, capacity));
-  }
-  push(value: number): void {
-    this.items[(this.head + this.size) % this.items.length] = value;
-    this.size++;
-  }
-  shift(): number {
-    const value = this.items[this.head] as number;
-    this.head = (this.head + 1) % this.items.length;
-    this.size--;
-    return value;
-  }
-  clear(): void {
-    this.head = 0;
-    this.size = 0;
-  }
-}
-
-/** A growable ring of intended send times (ms). */
-class TimeQueue {
+/** A growable ring of numbers: station indices waiting for work, intended send times (ms). */
+class NumberQueue {
   private items = new Float64Array(1024);
   private head = 0;
   size = 0;
@@ -147,30 +123,24 @@ interface ConnectState {
   done: boolean;
 }
 
-interface PhaseState {
+interface PhaseState extends PhaseCounters {
   command: PhaseCommand;
   script: readonly Step[];
   startPerf: number;
   endPerf: number;
   intervalMs: number;
   due: number;
-  backlog: TimeQueue;
+  backlog: NumberQueue;
   running: boolean;
   outstanding: number;
-  sent: number;
-  answered: number;
-  errors: Record<string, number>;
   latency: HistogramSet;
   sendLag: Histogram;
-  authorizeStatus: Record<string, number>;
-  csmsCalls: Record<string, number>;
-  saturated: boolean;
   timer: NodeJS.Timeout | undefined;
 }
 
 class GeneratorWorker {
   private readonly stations: Station[] = [];
-  private readonly idle: IndexQueue;
+  private readonly idle: NumberQueue;
   private messageCounter = 0;
   private connectState: ConnectState | undefined;
   private phase: PhaseState | undefined;
@@ -189,7 +159,7 @@ class GeneratorWorker {
       const authorization = config.basicAuth ? basicAuthorization(id, stationPassword(id)) : undefined;
       this.stations.push(new Station(index, id, authorization, localAddressFor(index, config.stationsPerAddress)));
     }
-    this.idle = new IndexQueue(config.stationCount + 1);
+    this.idle = new NumberQueue();
     this.idPrefix = `w${config.workerIndex}-`;
     setInterval(() => this.sweep(), 1000).unref();
     setInterval(() => this.reportProgress(), 1000).unref();
@@ -475,7 +445,7 @@ class GeneratorWorker {
       endPerf: startPerf + command.durationMs,
       intervalMs: command.rate > 0 ? 1000 / command.rate : Number.POSITIVE_INFINITY,
       due: 0,
-      backlog: new TimeQueue(),
+      backlog: new NumberQueue(),
       running: true,
       outstanding: 0,
       sent: 0,
