@@ -33,6 +33,14 @@ export interface ApiResponse {
   contentType?: string;
 }
 
+/** `?name=true|false`: undefined when absent, a 400 for anything else. */
+export function booleanQuery(request: ApiRequest, name: string): boolean | undefined {
+  const value = request.query.get(name);
+  if (value === null) return undefined;
+  if (value === 'true' || value === 'false') return value === 'true';
+  throw new ApiError(400, 'invalid_query', `${name} must be true or false`);
+}
+
 export type RouteHandler = (request: ApiRequest) => Promise<ApiResponse> | ApiResponse;
 
 export interface RouteOptions {

@@ -82,6 +82,21 @@ function hostMachine(clock: Clock): ReturnType<typeof stationMachine.provide> {
   return machine;
 }
 
+/** What a handler gets for one CALL: one small object per frame, its method on the prototype. */
+class CallContext implements HandlerContext {
+  effects: (() => void)[] | undefined;
+
+  constructor(
+    readonly station: StationHandle,
+    readonly messageId: string,
+    readonly services: StationServices,
+  ) {}
+
+  afterReply(effect: () => void): void {
+    (this.effects ??= []).push(effect);
+  }
+}
+
 /**
  * One live connection of one station: frames in, frames out, and the station's actor in between.
  *
@@ -206,15 +221,7 @@ export class StationSession implements StationHandle {
       return;
     }
 
-    let effects: (() => void)[] | undefined;
-    const ctx: HandlerContext = {
-      station: this,
-      messageId,
-      services: this.services,
-      afterReply: (effect) => {
-        (effects ??= []).push(effect);
-      },
-    };
+    const ctx = new CallContext(this, messageId, this.services);
     let result: object | Promise<object>;
     try {
       result = handler(ctx, payload as never);
@@ -227,7 +234,7 @@ export class StationSession implements StationHandle {
       result.then(
         (response) => {
           this.incomingInFlight--;
-          this.reply(messageId, action, response as JsonPayload, started, effects);
+          this.reply(messageId, action, response as JsonPayload, started, ctx.effects);
         },
         (err: unknown) => {
           this.incomingInFlight--;
@@ -235,7 +242,7 @@ export class StationSession implements StationHandle {
         },
       );
     } else {
-      this.reply(messageId, action, result as JsonPayload, started, effects);
+      this.reply(messageId, action, result as JsonPayload, started, ctx.effects);
     }
   }
 

@@ -3,7 +3,7 @@ import { normalizeIdToken } from '../../station/authorizer.js';
 import type { BillingStore, IdTokenRecord, IdTokenStatus, TransactionRecord } from '../../store/billing-store.js';
 import type { Store } from '../../store/store.js';
 import type { ApiValidator } from '../api-schemas.js';
-import { ApiError, type ApiRequest } from '../http.js';
+import { ApiError, booleanQuery, type ApiRequest } from '../http.js';
 import type { RouteSpec } from '../route-spec.js';
 import { requireStation, stationIdParam } from './stations.js';
 
@@ -114,10 +114,9 @@ export function billingRoutes(deps: { store: Store & BillingStore; authorizer: A
       responses: { 200: '{items:[transaction]}', 404: 'Unknown station' },
       handler: async (request) => {
         const id = stationIdParam(request);
-        const active = request.query.get('active');
-        if (active !== null && active !== 'true' && active !== 'false') throw new ApiError(400, 'invalid_query', 'active must be true or false');
+        const active = booleanQuery(request, 'active');
         await requireStation(store, id);
-        const items = await store.listTransactions(id, active === null ? {} : { active: active === 'true' });
+        const items = await store.listTransactions(id, active === undefined ? {} : { active });
         return { status: 200, body: { items: items.map(transactionView) } };
       },
     },

@@ -4,7 +4,7 @@ import { parseIdentity } from '../../station/admission.js';
 import type { CertificateSigningLog } from '../../station/handlers/certificates.js';
 import type { BootPolicy, SecurityProfile, StationPatch, StationRecord, Store } from '../../store/store.js';
 import type { ApiValidator } from '../api-schemas.js';
-import { ApiError, type ApiRequest } from '../http.js';
+import { ApiError, booleanQuery, type ApiRequest } from '../http.js';
 import type { RouteSpec } from '../route-spec.js';
 
 interface StationBody {
@@ -113,12 +113,9 @@ export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
       query: { connected: 'true | false' },
       responses: { 200: 'Stations' },
       handler: async (request) => {
-        const filter = request.query.get('connected');
-        if (filter !== null && filter !== 'true' && filter !== 'false') {
-          throw new ApiError(400, 'invalid_query', 'connected must be true or false');
-        }
+        const connected = booleanQuery(request, 'connected');
         const views = await Promise.all((await store.listStations()).map((s) => stationView(deps, s)));
-        const items = filter === null ? views : views.filter((v) => (v as { connected: boolean }).connected === (filter === 'true'));
+        const items = connected === undefined ? views : views.filter((v) => (v as { connected: boolean }).connected === connected);
         return { status: 200, body: { items } };
       },
     },
