@@ -71,6 +71,9 @@ options:
   --step S                max: seconds per step (default 5)
   --action NAME           commands: the OCPP action (default GetVariables)
   --no-reconnect          boot-storm: skip the reconnect storm
+  --storm-handshakes H    boot-storm: WebSocket handshakes in flight at once over the whole fleet (default
+                          2000; 0 = every station at the same instant, which on loopback mostly measures SYN
+                          retransmits once the listen backlog overflows)
   --csms-workers N        passed to Stroom as CSMS_WORKERS (cluster mode)
   --redis-url URL         passed to Stroom as REDIS_URL
   --call-timeout MS       CSMS_CALL_TIMEOUT_MS and the stations' own give-up time (default 30000)
@@ -118,6 +121,7 @@ function parseOptions(argv: string[]): { options: BenchOptions; outDir: string }
       step: { type: 'string' },
       action: { type: 'string' },
       'no-reconnect': { type: 'boolean' },
+      'storm-handshakes': { type: 'string' },
       'csms-workers': { type: 'string' },
       'redis-url': { type: 'string' },
       'call-timeout': { type: 'string' },
@@ -176,6 +180,7 @@ function parseOptions(argv: string[]): { options: BenchOptions; outDir: string }
     redisUrl: values['redis-url'],
     action: values.action ?? 'GetVariables',
     reconnect: !values['no-reconnect'],
+    stormHandshakes: values['storm-handshakes'] === '0' ? 0 : Math.round(positiveNumber('storm-handshakes', values['storm-handshakes'], 2000, 1_000_000)),
     callTimeoutMs: Math.round(positiveNumber('call-timeout', values['call-timeout'], 30_000, 600_000)),
     timeoutSeconds: positiveNumber('timeout', values.timeout, 900, 3600),
     profile: values.profile ?? false,

@@ -27,6 +27,8 @@ export interface BenchOptions {
   /** Closed loop: CALLs outstanding at once over the whole fleet. */
   concurrency: number;
   mix: MixName;
+  /** Boot storm: handshakes in flight at once over the whole fleet; 0 = all at the same instant. */
+  stormHandshakes: number;
   targets: TargetKind[];
   store: 'postgres' | 'embedded';
   registration: 'api' | 'open';
@@ -259,7 +261,12 @@ export class TargetRun {
     this.progress.label = `${this.kind} ${name}`;
     const before = await this.target.snapshot();
     const genBefore = this.fleet.cpuSeconds();
-    const summary = await this.fleet.connect(storm ? { retries: 2, fraction } : { concurrency: 100, retries: 2, fraction });
+    const stormHandshakes = this.ctx.options.stormHandshakes;
+    const summary = await this.fleet.connect(
+      storm
+        ? { retries: 2, fraction, ...(stormHandshakes > 0 && { totalConcurrency: stormHandshakes }) }
+        : { concurrency: 100, retries: 2, fraction },
+    );
     const after = await this.target.snapshot();
     this.progress.done();
     return this.connectReport(summary, before, after, this.fleet.cpuSeconds() - genBefore);

@@ -197,17 +197,24 @@ export class Fleet {
 
   /**
    * Connects every station that is not connected, boots it and reports its connectors. `concurrency` bounds
-   * the handshakes in flight per worker (undefined: all at once, a boot storm).
+   * the handshakes in flight per worker, `totalConcurrency` those over all workers (neither: all at once).
    */
-  async connect(options: { concurrency?: number; retries?: number; fraction?: number } = {}): Promise<ConnectSummary> {
+  async connect(
+    options: { concurrency?: number; totalConcurrency?: number; retries?: number; fraction?: number } = {},
+  ): Promise<ConnectSummary> {
     const startAt = Date.now() + 50;
+    const totalStations = this.workers.reduce((sum, w) => sum + w.stations, 0);
+    const concurrencyOf = (stations: number): number =>
+      options.totalConcurrency !== undefined
+        ? Math.max(1, Math.round((options.totalConcurrency * stations) / Math.max(1, totalStations)))
+        : (options.concurrency ?? Number.MAX_SAFE_INTEGER);
     const results = await Promise.all(
       this.workers.map((w) =>
         this.request(
           w,
           {
             kind: 'connect',
-            concurrency: options.concurrency ?? Number.MAX_SAFE_INTEGER,
+            concurrency: concurrencyOf(w.stations),
             limit: Math.ceil(w.stations * (options.fraction ?? 1)),
             retries: options.retries ?? 2,
             startAt,

@@ -9,7 +9,7 @@ import type {
   TransactionRecord,
 } from './billing-store.js';
 import { UnknownStationError } from './errors.js';
-import type { BatchWriter, GroupCommitter, RowErrors } from './group-commit.js';
+import { batchStatement, type BatchStatement, type BatchWriter, type GroupCommitter, type RowErrors } from './group-commit.js';
 import {
   toIdToken,
   toMeterValues,
@@ -149,6 +149,42 @@ function upsertParams(deltas: readonly TransactionDelta[]): SqlParam[] {
   ];
 }
 
+/** Events of a missing station are left out by the join rather than failing the batch on the foreign key. */
+const INSERT_EVENTS = `
+  INSERT INTO transaction_events (station_id, transaction_id, seq_no, event_type, "timestamp", trigger_reason,
+                                  offline, payload, response)
+  SELECT u.station_id, u.transaction_id, u.seq_no, u.event_type, u.ts::timestamptz, u.trigger_reason,
+         u.offline, u.payload::jsonb, u.response::jsonb
+    FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::text[])
+         AS u(station_id, transaction_id, seq_no, event_type, ts, trigger_reason, offline, payload, response)
+    JOIN stations s ON s.id = u.station_id
+  ON CONFLICT (station_id, transaction_id, seq_no) DO NOTHING`;
+
+function insertEventsParams(events: readonly TransactionEventWrite[]): SqlParam[] {
+  return [
+    events.map((event) => event.stationId),
+    events.map((event) => event.transactionId),
+    events.map((event) => event.seqNo),
+    events.map((event) => event.eventType),
+    events.map((event) => event.timestamp.toISOString()),
+    events.map((event) => event.triggerReason),
+    events.map((event) => event.offline),
+    events.map((event) => json(event.payload)),
+    events.map((event) => json(event.response)),
+  ];
+}
+
+/** `$n` → `$(n + by)`, to put two statements' parameters side by side in one. */
+function shiftParams(text: string, by: number): string {
+  return text.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + by}`);
+}
+
+/** Both CTEs run to completion whether or not the final SELECT reads them. */
+const INSERT_NEW_EVENTS_WITH_TRANSACTIONS = `
+  WITH stored AS (${INSERT_EVENTS} RETURNING 1),
+       summed AS (${shiftParams(UPSERT_TRANSACTIONS, 9)})
+  SELECT stroom_expect((SELECT count(*) FROM stored) = $30, 'a transaction event of the batch is not new') AS ok`;
+
 const TRANSACTION_COLUMNS = `station_id, transaction_id, evse_id, connector_id, id_token, active, started_at, ended_at,
   stopped_reason, charging_state, remote_start_id, meter_start_wh, meter_stop_wh, last_seq_no, event_count, flags,
   updated_at`;
@@ -165,39 +201,43 @@ export class SqlBillingStore implements BillingStore {
     this.transactionEvents = committer.writer<TransactionEventEntry>({
       name: 'transaction event',
       // No key: every entry must learn whether its own event was the one stored.
+      statement: (entries) => newTransactionEventsStatement(entries),
       write: (q, entries) => this.writeTransactionEvents(q, entries),
     });
 
     this.meterValues = committer.writer<MeterValuesWrite>({
       name: 'meter values',
-      write: async (q, rows) => {
-        const known = await existingStations(q, rows.map((row) => row.stationId));
-        const errors = new Map<number, Error>();
-        const accepted = rows.filter((row, index) => {
-          if (known.has(row.stationId)) return true;
-          errors.set(index, new UnknownStationError(row.stationId));
-          return false;
-        });
-        if (accepted.length > 0) {
-          // ORDER BY ordinality: ids follow the order in which the messages were received.
-          await q.query(
-            `INSERT INTO meter_values (station_id, evse_id, transaction_id, source, meter_value, received_at)
+      statement: (rows) =>
+        // Rows of a missing station are left out by the join and refused; should a station vanish between
+        // the join and the insert, the foreign key fails the batch and its writes are retried one by one.
+        // ORDER BY ordinality: ids follow the order in which the messages were received.
+        batchStatement<{ station_id: string }>(
+          `WITH stored AS (
+             INSERT INTO meter_values (station_id, evse_id, transaction_id, source, meter_value, received_at)
              SELECT u.station_id, u.evse_id, u.transaction_id, u.source, u.meter_value::jsonb, u.received_at::timestamptz
                FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[])
                     WITH ORDINALITY AS u(station_id, evse_id, transaction_id, source, meter_value, received_at, ord)
-              ORDER BY u.ord`,
-            [
-              accepted.map((row) => row.stationId),
-              accepted.map((row) => row.evseId),
-              accepted.map((row) => row.transactionId ?? null),
-              accepted.map((row) => row.source),
-              accepted.map((row) => json(row.meterValue)),
-              accepted.map((row) => row.receivedAt.toISOString()),
-            ],
-          );
-        }
-        return errors.size > 0 ? errors : undefined;
-      },
+               JOIN stations s ON s.id = u.station_id
+              ORDER BY u.ord
+             RETURNING station_id)
+           SELECT DISTINCT station_id FROM stored`,
+          [
+            rows.map((row) => row.stationId),
+            rows.map((row) => row.evseId),
+            rows.map((row) => row.transactionId ?? null),
+            rows.map((row) => row.source),
+            rows.map((row) => json(row.meterValue)),
+            rows.map((row) => row.receivedAt.toISOString()),
+          ],
+          (stored) => {
+            const known = new Set(stored.map((row) => row.station_id));
+            const errors = new Map<number, Error>();
+            rows.forEach((row, index) => {
+              if (!known.has(row.stationId)) errors.set(index, new UnknownStationError(row.stationId));
+            });
+            return errors.size > 0 ? errors : undefined;
+          },
+        ),
     });
   }
 
@@ -297,87 +337,97 @@ export class SqlBillingStore implements BillingStore {
   }
 
   /**
-   * One batch of events: insert those of existing stations (a resend, in this batch or before, is not
-   * inserted), then fold what the inserted events say into their transactions with one upsert. Two
-   * statements per batch whatever its size; a third only when some event was not inserted.
+   * One batch of events, the careful way (after `newTransactionEventsStatement` found a resend or a
+   * missing station): insert those of existing stations (a resend, in this batch or before, is not
+   * inserted), then fold what the inserted events say into their transactions with one upsert.
    */
   private async writeTransactionEvents(q: Queryable, entries: TransactionEventEntry[]): Promise<RowErrors | undefined> {
     // A batch that failed as a whole is written again; nothing of the failed attempt counts.
     for (const entry of entries) entry.inserted = false;
-
-    // A resend within the batch: only its first copy goes to SQL, the others are duplicates of it.
-    const firstByKey = new Map<string, number>();
-    const unique: Array<{ index: number; entry: TransactionEventEntry }> = [];
-    const duplicates: Array<{ index: number; first: number; stationId: string }> = [];
-    entries.forEach((entry, index) => {
-      const { event } = entry;
-      const key = eventKey(event.stationId, event.transactionId, event.seqNo);
-      const first = firstByKey.get(key);
-      if (first === undefined) {
-        firstByKey.set(key, index);
-        unique.push({ index, entry });
-      } else {
-        duplicates.push({ index, first, stationId: event.stationId });
-      }
-    });
+    const { unique, duplicates } = firstCopies(entries);
+    const candidates = unique.map(({ entry }) => entry.event);
+    const stored = await q.query<{ station_id: string; transaction_id: string; seq_no: number }>(
+      `${INSERT_EVENTS} RETURNING station_id, transaction_id, seq_no`,
+      insertEventsParams(candidates),
+    );
+    const insertedKeys = new Set(stored.map((row) => eventKey(row.station_id, row.transaction_id, Number(row.seq_no))));
 
     const errors = new Map<number, Error>();
-    const candidates: TransactionEventEntry[] = unique.map(({ entry }) => entry);
-
-    if (candidates.length > 0) {
-      const stored = await q.query<{ station_id: string; transaction_id: string; seq_no: number }>(
-        `INSERT INTO transaction_events (station_id, transaction_id, seq_no, event_type, "timestamp", trigger_reason,
-                                         offline, payload, response)
-         SELECT u.station_id, u.transaction_id, u.seq_no, u.event_type, u.ts::timestamptz, u.trigger_reason,
-                u.offline, u.payload::jsonb, u.response::jsonb
-           FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::text[])
-                AS u(station_id, transaction_id, seq_no, event_type, ts, trigger_reason, offline, payload, response)
-           -- Events of a missing station are left out here rather than failing the batch on the foreign key.
-           JOIN stations s ON s.id = u.station_id
-         ON CONFLICT (station_id, transaction_id, seq_no) DO NOTHING
-         RETURNING station_id, transaction_id, seq_no`,
-        [
-          candidates.map(({ event }) => event.stationId),
-          candidates.map(({ event }) => event.transactionId),
-          candidates.map(({ event }) => event.seqNo),
-          candidates.map(({ event }) => event.eventType),
-          candidates.map(({ event }) => event.timestamp.toISOString()),
-          candidates.map(({ event }) => event.triggerReason),
-          candidates.map(({ event }) => event.offline),
-          candidates.map(({ event }) => json(event.payload)),
-          candidates.map(({ event }) => json(event.response)),
-        ],
-      );
-      const insertedKeys = new Set(stored.map((row) => eventKey(row.station_id, row.transaction_id, Number(row.seq_no))));
-      // Not inserted means a resend or a missing station; only then is it worth a second look (rare: the
-      // common batch costs one statement less).
-      if (stored.length < candidates.length) {
-        const known = await existingStations(q, candidates.map(({ event }) => event.stationId));
-        for (const { index, entry } of unique) {
-          if (!known.has(entry.event.stationId)) errors.set(index, new UnknownStationError(entry.event.stationId));
-        }
-        for (const { index, first, stationId } of duplicates) {
-          if (errors.has(first)) errors.set(index, new UnknownStationError(stationId));
-        }
+    // Not inserted means a resend or a missing station.
+    if (stored.length < candidates.length) {
+      const known = await existingStations(q, candidates.map((event) => event.stationId));
+      for (const { index, entry } of unique) {
+        if (!known.has(entry.event.stationId)) errors.set(index, new UnknownStationError(entry.event.stationId));
       }
-
-      // Fold in arrival order, so the batch ends where the same events one at a time would.
-      const deltas = new Map<string, TransactionDelta>();
-      for (const entry of candidates) {
-        const { event } = entry;
-        if (!insertedKeys.has(eventKey(event.stationId, event.transactionId, event.seqNo))) continue;
-        entry.inserted = true;
-        const key = transactionKey(event.stationId, event.transactionId);
-        const delta = transactionDelta(event);
-        const earlier = deltas.get(key);
-        deltas.set(key, earlier === undefined ? delta : foldTransactionDelta(earlier, delta));
-      }
-      if (deltas.size > 0) {
-        // A fixed row order keeps concurrent nodes from deadlocking on the same transactions.
-        const sorted = [...deltas.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, delta]) => delta);
-        await q.query(UPSERT_TRANSACTIONS, upsertParams(sorted));
+      for (const { index, first, stationId } of duplicates) {
+        if (errors.has(first)) errors.set(index, new UnknownStationError(stationId));
       }
     }
+
+    const inserted: TransactionEventWrite[] = [];
+    for (const { entry } of unique) {
+      const { event } = entry;
+      if (!insertedKeys.has(eventKey(event.stationId, event.transactionId, event.seqNo))) continue;
+      entry.inserted = true;
+      inserted.push(event);
+    }
+    if (inserted.length > 0) await q.query(UPSERT_TRANSACTIONS, upsertParams(foldedDeltas(inserted)));
     return errors.size > 0 ? errors : undefined;
   }
+}
+
+/** Resends within one batch: only the first copy of each (station, transaction, seqNo) goes to SQL. */
+function firstCopies(entries: readonly TransactionEventEntry[]): {
+  unique: Array<{ index: number; entry: TransactionEventEntry }>;
+  duplicates: Array<{ index: number; first: number; stationId: string }>;
+} {
+  const firstByKey = new Map<string, number>();
+  const unique: Array<{ index: number; entry: TransactionEventEntry }> = [];
+  const duplicates: Array<{ index: number; first: number; stationId: string }> = [];
+  entries.forEach((entry, index) => {
+    const { event } = entry;
+    const key = eventKey(event.stationId, event.transactionId, event.seqNo);
+    const first = firstByKey.get(key);
+    if (first === undefined) {
+      firstByKey.set(key, index);
+      unique.push({ index, entry });
+    } else {
+      duplicates.push({ index, first, stationId: event.stationId });
+    }
+  });
+  return { unique, duplicates };
+}
+
+/**
+ * What the events say of their transactions, folded in arrival order (so a batch ends where the same
+ * events one at a time would), one delta per transaction in a fixed order, so that concurrent nodes do not
+ * deadlock on the same transactions.
+ */
+function foldedDeltas(events: readonly TransactionEventWrite[]): TransactionDelta[] {
+  const deltas = new Map<string, TransactionDelta>();
+  for (const event of events) {
+    const key = transactionKey(event.stationId, event.transactionId);
+    const delta = transactionDelta(event);
+    const earlier = deltas.get(key);
+    deltas.set(key, earlier === undefined ? delta : foldTransactionDelta(earlier, delta));
+  }
+  return [...deltas.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, delta]) => delta);
+}
+
+/**
+ * The common batch, in one statement: every event is new and its station exists. The events are inserted
+ * and their transactions upserted together; should any event not be inserted, the statement raises and
+ * the batch is written again with `writeTransactionEvents`, which looks at each event.
+ */
+function newTransactionEventsStatement(entries: readonly TransactionEventEntry[]): BatchStatement {
+  for (const entry of entries) entry.inserted = false;
+  const { unique } = firstCopies(entries);
+  const events = unique.map(({ entry }) => entry.event);
+  return batchStatement(
+    INSERT_NEW_EVENTS_WITH_TRANSACTIONS,
+    [...insertEventsParams(events), ...upsertParams(foldedDeltas(events)), events.length],
+    () => {
+      for (const { entry } of unique) entry.inserted = true;
+    },
+  );
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
-import type { Queryable, SqlDatabase, SqlParam } from './sql.js';
+import type { Queryable, SqlDatabase, SqlParam, Statement } from './sql.js';
 
 /** PGlite (PostgreSQL compiled to WASM) in `<dataDir>/pglite`, guarded by a pid lock file in `dataDir`. */
 export class EmbeddedDatabase implements SqlDatabase {
@@ -45,6 +45,15 @@ export class EmbeddedDatabase implements SqlDatabase {
         },
       }),
     );
+  }
+
+  /** In-process, a round trip costs little: the statements simply run one after the other. */
+  async batch(statements: readonly Statement[]): Promise<object[][]> {
+    return this.db.transaction(async (tx) => {
+      const results: object[][] = [];
+      for (const statement of statements) results.push((await tx.query<object>(statement.text, [...statement.params])).rows);
+      return results;
+    });
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { Queryable, SqlDatabase } from './sql.js';
+import type { Queryable, SqlDatabase, SqlParam, Statement } from './sql.js';
 
 /**
  * Group commit: every write waits for its COMMIT, but writes that arrive while a commit is in flight
@@ -9,6 +9,25 @@ import type { Queryable, SqlDatabase } from './sql.js';
 
 /** Per row of a `write` call (by index), the error for rows it could not apply; the others commit. */
 export type RowErrors = ReadonlyMap<number, Error>;
+
+/**
+ * One statement that writes a writer's whole batch. A statement that finds it cannot do the job alone (a
+ * case that needs a look at its own results first) raises an error: the batch is then written again
+ * with the writer's `write`.
+ */
+export interface BatchStatement extends Statement {
+  /** From the statement's result rows: per row index (of the rows given), the rows refused. */
+  refused?: (result: readonly object[]) => RowErrors | void;
+}
+
+/** A BatchStatement whose result rows have the shape `R` (nothing checks it; keep it next to the SQL). */
+export function batchStatement<R extends object>(
+  text: string,
+  params: readonly SqlParam[],
+  refused?: (result: readonly R[]) => RowErrors | void,
+): BatchStatement {
+  return refused ? { text, params, refused: (result) => refused(result as readonly R[]) } : { text, params };
+}
 
 export interface BatchWriterSpec<Row> {
   /** Shows up in errors and lets the caller tell writers apart. */
@@ -20,8 +39,13 @@ export interface BatchWriterSpec<Row> {
   key?: (row: Row) => string;
   /** Folds a later row into an earlier one of the same key; without it the later row wins. */
   fold?: (earlier: Row, later: Row) => Row;
-  /** Writes all rows, ideally with one statement. */
-  write: (q: Queryable, rows: Row[]) => Promise<RowErrors | void>;
+  /**
+   * All rows as one statement. When every writer of a batch has one, the batch goes to the database with
+   * BEGIN and COMMIT in one round trip (`SqlDatabase.batch`).
+   */
+  statement?: (rows: Row[]) => BatchStatement;
+  /** Writes all rows, ideally with one statement; without it, runs `statement`. One of the two is needed. */
+  write?: (q: Queryable, rows: Row[]) => Promise<RowErrors | void>;
 }
 
 export interface GroupCommitOptions {
@@ -47,6 +71,8 @@ export interface GroupCommitOptions {
 export interface GroupCommitStats {
   commits: number;
   writes: number;
+  /** Batches written again statement by statement because their one-round-trip attempt failed. */
+  rewrittenBatches: number;
   failedBatches: number;
 }
 
@@ -74,6 +100,10 @@ interface WriterQueue {
 /** Writes taken out of a writer's queue for one batch. */
 interface TakenWrites {
   readonly writes: number;
+  /** The batch as one statement, when the writer has that form. */
+  statement(): BatchStatement | undefined;
+  /** After the statement of `statement()` committed: settles every caller from its result rows. */
+  settleWith(result: readonly object[]): void;
   apply(q: Queryable): Promise<void>;
   settleCommitted(): void;
   retryOneByOne(db: SqlDatabase, reportCommit: (batchSize: number, seconds: number) => void): Promise<void>;
@@ -96,6 +126,7 @@ export class BatchWriter<Row> implements WriterQueue {
     private readonly committer: GroupCommitter,
     private readonly spec: BatchWriterSpec<Row>,
   ) {
+    if (!spec.statement && !spec.write) throw new Error(`writer ${spec.name} needs a statement or a write`);
     this.name = spec.name;
   }
 
@@ -154,9 +185,17 @@ export class BatchWriter<Row> implements WriterQueue {
   }
 }
 
+/** Rows of one batch after folding by key, each with the caller writes it stands for. */
+interface FoldedRows<Row> {
+  rows: Row[];
+  owners: Array<Set<Entry<Row>>>;
+}
+
 class TakenBatch<Row> implements TakenWrites {
   readonly writes: number;
   private rowErrors = new Map<Entry<Row>, Error>();
+  private folded: FoldedRows<Row> | undefined;
+  private sentStatement: BatchStatement | undefined;
 
   constructor(
     private readonly spec: BatchWriterSpec<Row>,
@@ -167,8 +206,22 @@ class TakenBatch<Row> implements TakenWrites {
     this.writes = entries.length;
   }
 
+  statement(): BatchStatement | undefined {
+    if (!this.spec.statement) return undefined;
+    this.folded ??= this.fold(this.entries, this.lazyRows);
+    this.sentStatement = this.spec.statement(this.folded.rows);
+    return this.sentStatement;
+  }
+
+  settleWith(result: readonly object[]): void {
+    const folded = this.folded;
+    if (folded) this.rowErrors = errorsByEntry(folded, this.sentStatement?.refused?.(result));
+    this.settleCommitted();
+  }
+
   async apply(q: Queryable): Promise<void> {
-    this.rowErrors = await this.writeFolded(q, this.entries, this.lazyRows);
+    this.folded ??= this.fold(this.entries, this.lazyRows);
+    this.rowErrors = await this.writeFolded(q, this.folded);
   }
 
   settleCommitted(): void {
@@ -183,7 +236,7 @@ class TakenBatch<Row> implements TakenWrites {
     for (const entry of this.entries) {
       const started = performance.now();
       try {
-        const errors = await db.transaction((q) => this.writeFolded(q, [entry], []));
+        const errors = await db.transaction((q) => this.writeFolded(q, this.fold([entry], [])));
         reportCommit(1, secondsSince(started));
         const error = errors.get(entry);
         if (error) entry.reject(error);
@@ -194,15 +247,15 @@ class TakenBatch<Row> implements TakenWrites {
     }
     if (this.lazyRows.length > 0) {
       try {
-        await db.transaction((q) => this.writeFolded(q, [], this.lazyRows));
+        await db.transaction((q) => this.writeFolded(q, this.fold([], this.lazyRows)));
       } catch (error) {
         this.onLazyError?.(error, this.spec.name);
       }
     }
   }
 
-  /** Folds rows of equal key (keeping which entries each folded row came from), writes, maps errors back. */
-  private async writeFolded(q: Queryable, entries: Entry<Row>[], lazyRows: Row[]): Promise<Map<Entry<Row>, Error>> {
+  /** Folds rows of equal key, keeping which entries each folded row came from. */
+  private fold(entries: Entry<Row>[], lazyRows: Row[]): FoldedRows<Row> {
     const rows: Row[] = [];
     const owners: Array<Set<Entry<Row>>> = [];
     const indexByKey = new Map<string, number>();
@@ -221,17 +274,27 @@ class TakenBatch<Row> implements TakenWrites {
     };
     for (const entry of entries) for (const row of entry.rows) add(row, entry);
     for (const row of lazyRows) add(row, undefined);
-
-    const byEntry = new Map<Entry<Row>, Error>();
-    if (rows.length === 0) return byEntry;
-    const errors = await this.spec.write(q, rows);
-    if (errors) {
-      for (const [index, error] of errors) {
-        for (const owner of owners[index] ?? []) byEntry.set(owner, error);
-      }
-    }
-    return byEntry;
+    return { rows, owners };
   }
+
+  /** Writes folded rows statement by statement and maps the refused rows back to their entries. */
+  private async writeFolded(q: Queryable, folded: FoldedRows<Row>): Promise<Map<Entry<Row>, Error>> {
+    if (folded.rows.length === 0) return new Map();
+    if (this.spec.write) return errorsByEntry(folded, await this.spec.write(q, folded.rows));
+    const statement = this.spec.statement?.(folded.rows);
+    if (!statement) return new Map();
+    const result = await q.query<object>(statement.text, statement.params);
+    return errorsByEntry(folded, statement.refused?.(result));
+  }
+}
+
+function errorsByEntry<Row>(folded: FoldedRows<Row>, errors: RowErrors | void): Map<Entry<Row>, Error> {
+  const byEntry = new Map<Entry<Row>, Error>();
+  if (!errors) return byEntry;
+  for (const [index, error] of errors) {
+    for (const owner of folded.owners[index] ?? []) byEntry.set(owner, error);
+  }
+  return byEntry;
 }
 
 export class GroupCommitter {
@@ -249,7 +312,7 @@ export class GroupCommitter {
   private lazyDue = false;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly lazyTimer: NodeJS.Timeout;
-  private readonly counters: GroupCommitStats = { commits: 0, writes: 0, failedBatches: 0 };
+  private readonly counters: GroupCommitStats = { commits: 0, writes: 0, rewrittenBatches: 0, failedBatches: 0 };
 
   constructor(
     private readonly db: SqlDatabase,
@@ -364,6 +427,10 @@ export class GroupCommitter {
     if (taken.length === 0) return;
     const batchSize = taken.reduce((sum, part) => sum + part.writes, 0);
     const started = performance.now();
+    if (await this.commitInOneRoundTrip(taken)) {
+      this.reportCommit(batchSize, secondsSince(started));
+      return;
+    }
     try {
       await this.db.transaction(async (q) => {
         for (const part of taken) await part.apply(q);
@@ -381,5 +448,27 @@ export class GroupCommitter {
     }
     this.reportCommit(batchSize, secondsSince(started));
     for (const part of taken) part.settleCommitted();
+  }
+
+  /**
+   * The common case: every writer's part is one statement, sent with BEGIN and COMMIT at once. False when
+   * a part has no such form or the attempt failed (rolled back); the batch is then written the careful way.
+   */
+  private async commitInOneRoundTrip(taken: TakenWrites[]): Promise<boolean> {
+    const statements: BatchStatement[] = [];
+    for (const part of taken) {
+      const statement = part.statement();
+      if (!statement) return false;
+      statements.push(statement);
+    }
+    let results: object[][];
+    try {
+      results = await this.db.batch(statements);
+    } catch {
+      this.counters.rewrittenBatches += 1;
+      return false;
+    }
+    taken.forEach((part, index) => part.settleWith(results[index] ?? []));
+    return true;
   }
 }

@@ -164,6 +164,21 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE stations ADD COLUMN certificates jsonb;
     `,
   },
+  {
+    version: 4,
+    name: 'a statement may refuse to go on',
+    sql: `
+      -- Lets one statement of a batch stop its whole transaction when it finds a case it does not handle
+      -- alone (a transaction event that is not new); the batch is then written the careful way.
+      CREATE FUNCTION stroom_expect(ok boolean, what text) RETURNS boolean LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NOT ok THEN
+          RAISE EXCEPTION USING ERRCODE = 'SR001', MESSAGE = what;
+        END IF;
+        RETURN ok;
+      END $$;
+    `,
+  },
 ];
 
 /** Any constant will do, as long as no other code of ours takes the same advisory lock. */

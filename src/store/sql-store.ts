@@ -11,7 +11,7 @@ import type {
 import { SqlBillingStore } from './billing-sql.js';
 import { mergeAttributes, mergeDeviceVariables, deviceVariableKey } from './device-variables.js';
 import { UnknownStationError } from './errors.js';
-import { BatchWriter, GroupCommitter, type GroupCommitOptions, type GroupCommitStats, type RowErrors } from './group-commit.js';
+import { BatchWriter, batchStatement, GroupCommitter, type GroupCommitOptions, type GroupCommitStats, type RowErrors } from './group-commit.js';
 import {
   toConnector,
   toCustomerInformationPart,
@@ -124,8 +124,8 @@ export class SqlStore implements Store, BillingStore {
     this.boots = this.committer.writer<BootRow>({
       name: 'boot',
       key: (row) => row.stationId,
-      write: async (q, rows) => {
-        const updated = await q.query<{ id: string }>(
+      statement: (rows) =>
+        batchStatement<{ id: string }>(
           `UPDATE stations AS s
               SET boot_status = u.boot_status, charging_station = u.charging_station::jsonb,
                   last_boot_reason = u.reason, last_boot_at = u.at::timestamptz,
@@ -141,25 +141,23 @@ export class SqlStore implements Store, BillingStore {
             rows.map((row) => row.reason),
             rows.map((row) => row.at.toISOString()),
           ],
-        );
-        return missingStations(rows, updated);
-      },
+          (updated) => missingStations(rows, updated),
+        ),
     });
 
     const stationJsonWriter = (name: string, column: 'firmware_status' | 'log_status' | 'certificates'): BatchWriter<StationJsonRow> =>
       this.committer.writer<StationJsonRow>({
         name,
         key: (row) => row.stationId,
-        write: async (q, rows) => {
-          const updated = await q.query<{ id: string }>(
+        statement: (rows) =>
+          batchStatement<{ id: string }>(
             `UPDATE stations AS s SET ${column} = u.value::jsonb, updated_at = now()
                FROM unnest($1::text[], $2::text[]) AS u(id, value)
               WHERE s.id = u.id
           RETURNING s.id`,
             [rows.map((row) => row.stationId), rows.map((row) => json(row.value))],
-          );
-          return missingStations(rows, updated);
-        },
+            (updated) => missingStations(rows, updated),
+          ),
       });
     this.firmwareStatuses = stationJsonWriter('firmware status', 'firmware_status');
     this.logStatuses = stationJsonWriter('log status', 'log_status');
@@ -169,21 +167,20 @@ export class SqlStore implements Store, BillingStore {
       name: 'last seen',
       key: (row) => row.stationId,
       fold: (earlier, later) => (later.at > earlier.at ? later : earlier),
-      write: async (q, rows) => {
-        await q.query(
+      statement: (rows) =>
+        batchStatement(
           `UPDATE stations AS s SET last_seen = greatest(s.last_seen, u.at::timestamptz)
              FROM unnest($1::text[], $2::text[]) AS u(id, at)
             WHERE s.id = u.id`,
           [rows.map((row) => row.stationId), rows.map((row) => row.at.toISOString())],
-        );
-      },
+        ),
     });
 
     this.connectors = this.committer.writer<ConnectorWrite>({
       name: 'connector status',
       key: (row) => `${row.stationId}\u0000${row.evseId}\u0000${row.connectorId}`,
-      write: async (q, rows) => {
-        await q.query(
+      statement: (rows) =>
+        batchStatement(
           `INSERT INTO connectors (station_id, evse_id, connector_id, status, updated_at)
            SELECT u.station_id, u.evse_id, u.connector_id, u.status, u.updated_at::timestamptz
              FROM unnest($1::text[], $2::int[], $3::int[], $4::text[], $5::text[])
@@ -197,15 +194,14 @@ export class SqlStore implements Store, BillingStore {
             rows.map((row) => row.status),
             rows.map((row) => row.updatedAt.toISOString()),
           ],
-        );
-      },
+        ),
     });
 
     this.reportParts = this.committer.writer<ReportPartWrite>({
       name: 'report part',
       key: (row) => `${row.stationId}\u0000${row.requestId}\u0000${row.seqNo}`,
-      write: async (q, rows) => {
-        await q.query(
+      statement: (rows) =>
+        batchStatement(
           `INSERT INTO report_parts (station_id, request_id, seq_no, tbc, generated_at, report_data)
            SELECT u.station_id, u.request_id, u.seq_no, u.tbc, u.generated_at, u.report_data::jsonb
              FROM unnest($1::text[], $2::int[], $3::int[], $4::bool[], $5::text[], $6::text[])
@@ -221,18 +217,17 @@ export class SqlStore implements Store, BillingStore {
             rows.map((row) => row.generatedAt),
             rows.map((row) => json(row.reportData)),
           ],
-        );
-      },
+        ),
     });
 
     this.variables = this.committer.writer<VariableWrite>({
       name: 'device variables',
       key: (row) => `${row.stationId}\u0000${row.key}`,
       fold: (earlier, later) => ({ ...later, variable: mergeDeviceVariables(earlier.variable, later.variable) }),
-      write: async (q, rows) => {
+      statement: (rows) =>
         // Attributes merge per type: old fields survive unless the new attribute of that type sets them
         // (the same rule as mergeAttributes, which folds rows of one batch before they get here).
-        await q.query(
+        batchStatement(
           `INSERT INTO device_variables AS dv (station_id, var_key, component, variable, attributes, characteristics)
            SELECT u.station_id, u.var_key, u.component::jsonb, u.variable::jsonb, u.attributes::jsonb,
                   u.characteristics::jsonb
@@ -258,15 +253,14 @@ export class SqlStore implements Store, BillingStore {
             rows.map((row) => json(row.variable.attributes)),
             rows.map((row) => (row.variable.characteristics === undefined ? null : json(row.variable.characteristics))),
           ],
-        );
-      },
+        ),
     });
 
     this.events = this.committer.writer<EventWrite>({
       name: 'station event',
-      write: async (q, rows) => {
+      statement: (rows) =>
         // ORDER BY ordinality: ids follow the order in which the events were received.
-        await q.query(
+        batchStatement(
           `INSERT INTO station_events (station_id, kind, payload, received_at)
            SELECT u.station_id, u.kind, u.payload::jsonb, u.received_at::timestamptz
              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
@@ -278,15 +272,14 @@ export class SqlStore implements Store, BillingStore {
             rows.map((row) => json(row.payload)),
             rows.map((row) => row.at.toISOString()),
           ],
-        );
-      },
+        ),
     });
 
     this.customerInformation = this.committer.writer<CustomerInformationWrite>({
       name: 'customer information',
       key: (row) => `${row.stationId}\u0000${row.requestId}\u0000${row.seqNo}`,
-      write: async (q, rows) => {
-        await q.query(
+      statement: (rows) =>
+        batchStatement(
           `INSERT INTO customer_information_parts (station_id, request_id, seq_no, tbc, generated_at, data)
            SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::bool[], $5::text[], $6::text[])
            ON CONFLICT (station_id, request_id, seq_no)
@@ -300,8 +293,7 @@ export class SqlStore implements Store, BillingStore {
             rows.map((row) => row.generatedAt),
             rows.map((row) => row.data),
           ],
-        );
-      },
+        ),
     });
 
     this.billing = new SqlBillingStore(db, this.committer);

@@ -201,8 +201,11 @@ describe.each(backends)('SqlStore billing on $name', (backend) => {
       const results = await Promise.all([store.recordTransactionEvent(first), store.recordTransactionEvent(second)]);
       expect(results).toEqual([{ inserted: true }, { inserted: false }]);
 
+      // A resend is the case the one-statement batch leaves to the careful path.
+      const rewrittenBefore = store.commitStats.rewrittenBatches;
       const third = { ...first, response: { copy: 3 }, chargingState: 'Charging' };
       expect(await store.recordTransactionEvent(third)).toEqual({ inserted: false });
+      expect(store.commitStats.rewrittenBatches).toBe(rewrittenBefore + 1);
 
       const events = await store.getTransactionEvents('CS-dup', 'tx-dup');
       expect(events).toHaveLength(1);
@@ -355,6 +358,8 @@ describe.each(backends)('SqlStore billing on $name', (backend) => {
       expect(after.writes - before.writes).toBe(300);
       expect(after.commits - before.commits).toBeLessThan(30);
       expect(after.failedBatches).toBe(before.failedBatches);
+      // New events of known stations: every batch went in one statement, none was written again.
+      expect(after.rewrittenBatches).toBe(before.rewrittenBatches);
 
       const transactions = await store.listTransactions('CS-burst', {});
       expect(transactions).toHaveLength(30);

@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DataDirInUseError } from '../../src/store/data-dir-lock.js';
 import { UnknownStationError } from '../../src/store/errors.js';
-import { GroupCommitter, StoreClosedError } from '../../src/store/group-commit.js';
+import { batchStatement, GroupCommitter, StoreClosedError } from '../../src/store/group-commit.js';
 import { migrations } from '../../src/store/migrations.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { SqlStore } from '../../src/store/sql-store.js';
-import type { Queryable, SqlDatabase } from '../../src/store/sql.js';
+import type { Queryable, SqlDatabase, Statement } from '../../src/store/sql.js';
 import type { DeviceVariable, JsonObject } from '../../src/store/store.js';
 import { REOPEN_TIMEOUT_MS, STORE_BACKENDS, type StoreLocation } from '../support/store-backends.js';
 
@@ -513,6 +513,15 @@ class RecordingDatabase implements SqlDatabase {
     this.current = undefined;
     return value;
   }
+  /** Each statement's text stands for its rows; a text with "poison" fails the whole batch. */
+  readonly batches: string[][] = [];
+  async batch(statements: readonly Statement[]): Promise<object[][]> {
+    const texts = statements.map((statement) => statement.text);
+    if (texts.some((text) => text.includes('poison'))) throw new Error('poisoned statement');
+    this.batches.push(texts);
+    this.committed.push(texts.flatMap((text) => text.split(',')));
+    return statements.map((statement) => [{ rows: statement.params.length }]);
+  }
   async close(): Promise<void> {}
 }
 
@@ -582,6 +591,66 @@ describe('GroupCommitter', () => {
     writer.offer('seen=3');
     await vi.waitFor(() => expect(db.committed).toEqual([['other=1'], ['seen=2'], ['seen=3']]));
     await committer.close();
+  });
+
+  describe('writers with a one-statement form', () => {
+    function setupWithStatements(options: ConstructorParameters<typeof GroupCommitter>[1] = {}) {
+      const db = new RecordingDatabase();
+      const committer = new GroupCommitter(db, options);
+      const careful: string[][] = [];
+      const statementWriter = (name: string) =>
+        committer.writer<string>({
+          name,
+          statement: (rows) =>
+            batchStatement<{ rows: number }>(rows.join(','), [], () => {
+              const errors = new Map<number, Error>();
+              rows.forEach((row, index) => {
+                if (row.startsWith('refused')) errors.set(index, new Error(`refused ${row}`));
+              });
+              return errors;
+            }),
+          write: async (_q, rows) => {
+            careful.push(rows.filter((row) => row !== 'poison'));
+            db.current?.push(...rows.filter((row) => row !== 'poison'));
+          },
+        });
+      return { db, committer, careful, first: statementWriter('first'), second: statementWriter('second') };
+    }
+
+    it('sends one statement per writer in a single batch call when every writer has one', async () => {
+      const { db, committer, careful, first, second } = setupWithStatements();
+      await Promise.all([first.write('a'), second.write('b'), first.write('c')]);
+      expect(db.batches).toEqual([['a,c', 'b']]);
+      expect(careful).toEqual([]);
+      expect(committer.stats.rewrittenBatches).toBe(0);
+      await committer.close();
+    });
+
+    it('maps refusals read from the statement result back to the callers', async () => {
+      const { committer, first } = setupWithStatements();
+      const results = await Promise.allSettled([first.write('ok'), first.write('refused-1'), first.write('ok-2')]);
+      expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      await committer.close();
+    });
+
+    it('writes the batch again the careful way when the one-statement attempt fails', async () => {
+      const { db, committer, careful, first, second } = setupWithStatements();
+      await Promise.all([first.write('poison'), second.write('b')]);
+      expect(db.batches).toEqual([]);
+      expect(careful).toEqual([[], ['b']]);
+      expect(db.committed).toEqual([['b']]);
+      expect(committer.stats.rewrittenBatches).toBe(1);
+      await committer.close();
+    });
+
+    it('takes the careful way at once when a writer of the batch has no statement form', async () => {
+      const { db, committer, first } = setupWithStatements();
+      const plain = committer.writer<string>({ name: 'plain', write: async (_q, rows) => void db.current?.push(...rows) });
+      await Promise.all([first.write('a'), plain.write('p')]);
+      expect(db.batches).toEqual([]);
+      expect(db.committed.flat().sort()).toEqual(['a', 'p']);
+      await committer.close();
+    });
   });
 
   it('flushes pending and offered rows at close, then refuses writes', async () => {
