@@ -82,6 +82,12 @@ export class PgDatabase implements SqlDatabase {
   }
 
   async batch(statements: readonly Statement[]): Promise<object[][]> {
+    const only = statements.length === 1 ? statements[0] : undefined;
+    if (only !== undefined) {
+      // One statement is atomic on its own: BEGIN and COMMIT would be two more messages to build and parse.
+      const result = await this.#pool.query(prepared(only.text, only.params));
+      return [result.rows as object[]];
+    }
     const client = await this.#pool.connect();
     const socket = client.connection.stream;
     // Corked, the whole transaction leaves in one write instead of one per message.
