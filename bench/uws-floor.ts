@@ -2,8 +2,8 @@
  * The floor under every per-message number of the bench: a bare uWebSockets.js server that parses a
  * Heartbeat CALL and answers it (JSON.parse, a fresh currentTime, JSON.stringify, send), nothing else. Its
  * CPU per message on the day, at the same connections and rates as `npm run bench -- cost`, tells how
- * much of Stroom's cost is the socket and the kernel rather than Stroom (on these VMs the syscalls of a
- * loopback round trip vary from day to day).
+ * much of Stroom's cost is the socket and the kernel rather than Stroom (on these VMs what a wake-up and a
+ * loopback send cost varies from day to day).
  *
  * The server is a child process (its CPU from /proc is its own); the client is `ws` in this process.
  *

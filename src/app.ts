@@ -17,6 +17,7 @@ import { HANDLER_MODULES, buildHandlerTable } from './station/handlers/index.js'
 import { SessionRegistry } from './station/registry.js';
 import type { StationServices } from './station/types.js';
 import { openStore } from './store/open-store.js';
+import { sqlState } from './store/sql.js';
 import { mountOcppListener } from './transport/ocpp-listener.js';
 import { TrustedProxies } from './transport/proxy.js';
 import { loadCaBundle, loadServerCredentials, startTlsListener, type TlsListener } from './transport/tls-listener.js';
@@ -78,6 +79,12 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
     onCommit: (batchSize, seconds) => {
       metrics.storeBatchSize.observe(batchSize);
       metrics.storeCommitSeconds.observe(seconds);
+    },
+    onBatchRewritten: (err, batchSize) => {
+      metrics.storeBatchesRewritten.inc();
+      // A resent TransactionEvent (refused by the statement with SQLSTATE SR001) is routine; anything else is worth a look.
+      if (sqlState(err) === 'SR001') log.debug({ batchSize }, 'batch holds a transaction event that is not new; writing it statement by statement');
+      else log.warn({ err, batchSize }, 'batch failed in one round trip; writing it statement by statement');
     },
     onBatchError: (err, batchSize) => log.error({ err, batchSize }, 'group commit failed; retrying its writes one by one'),
     onLazyError: (err, writer) => log.warn({ err, writer }, 'lazy write failed'),

@@ -36,6 +36,7 @@ export class CsmsMetrics {
   readonly bootsTotal: Counter;
   readonly storeCommitSeconds: Histogram;
   readonly storeBatchSize: Histogram;
+  readonly storeBatchesRewritten: Counter;
   readonly commandsTotal: Counter;
 
   private readonly responseByAction: ChildCache<Histogram>;
@@ -92,6 +93,11 @@ export class CsmsMetrics {
       name: 'csms_store_batch_size',
       help: 'Writes per group commit',
       buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000],
+      registers,
+    });
+    this.storeBatchesRewritten = new Counter({
+      name: 'csms_store_batches_rewritten_total',
+      help: 'Group commits written again statement by statement (a resent TransactionEvent, a deleted station, a failed round trip)',
       registers,
     });
     this.commandsTotal = new Counter({

@@ -183,7 +183,7 @@ function shiftParams(text: string, by: number): string {
 const INSERT_NEW_EVENTS_WITH_TRANSACTIONS = `
   WITH stored AS (${INSERT_EVENTS} RETURNING 1),
        summed AS (${shiftParams(UPSERT_TRANSACTIONS, 9)})
-  SELECT stroom_expect((SELECT count(*) FROM stored) = $30, 'a transaction event of the batch is not new') AS ok`;
+  SELECT stroom_expect((SELECT count(*) FROM stored) = $30, 'a transaction event of the batch is not new, or its station is missing') AS ok`;
 
 const TRANSACTION_COLUMNS = `station_id, transaction_id, evse_id, connector_id, id_token, active, started_at, ended_at,
   stopped_reason, charging_state, remote_start_id, meter_start_wh, meter_stop_wh, last_seq_no, event_count, flags,

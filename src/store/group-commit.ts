@@ -62,6 +62,8 @@ export interface GroupCommitOptions {
   lazyFlushMs?: number;
   /** After every COMMIT: the number of caller writes it carried and how long the transaction took. */
   onCommit?: (batchSize: number, seconds: number) => void;
+  /** A batch's one-round-trip attempt was refused or failed; it is being written statement by statement. */
+  onBatchRewritten?: (error: unknown, batchSize: number) => void;
   /** A batch failed as a whole; its writes are being retried one by one. */
   onBatchError?: (error: unknown, batchSize: number) => void;
   /** A lazily offered row could not be written (nobody waits for it, so this is the only trace). */
@@ -464,8 +466,13 @@ export class GroupCommitter {
     let results: object[][];
     try {
       results = await this.db.batch(statements);
-    } catch {
+    } catch (error) {
       this.counters.rewrittenBatches += 1;
+      try {
+        this.options.onBatchRewritten?.(error, taken.reduce((sum, part) => sum + part.writes, 0));
+      } catch {
+        // Observing must not change the outcome.
+      }
       return false;
     }
     taken.forEach((part, index) => part.settleWith(results[index] ?? []));
