@@ -17,7 +17,8 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { HttpClient, forEachLimited } from './http.js';
-import { BenchPostgres, freePort } from './target.js';
+import { freePort } from './free-port.js';
+import { BenchPostgres } from './target.js';
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 

@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { withDefaultUser } from '../src/store/pg-database.js';
 import { HttpClient } from './http.js';
+import { freePort } from './free-port.js';
 import { cpuOf, machineBusySeconds, treeUsage, type TreeUsage } from './proc.js';
 
 /**
@@ -83,18 +83,6 @@ export class BenchPostgres {
   async close(): Promise<void> {
     await this.admin.end().catch(() => undefined);
   }
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no free port'))));
-    });
-  });
 }
 
 export interface TargetOptions {

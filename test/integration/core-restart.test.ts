@@ -5,7 +5,8 @@
  */
 import { rm } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, freshDataDir, spawnCsms, type SpawnedCsms } from '../support/csms.js';
+import { freePort } from '../../bench/free-port.js';
+import { freshDataDir, spawnCsms, type SpawnedCsms } from '../support/csms.js';
 import { TestStation, randomPassword, uniqueIdentity, waitFor } from '../support/station.js';
 
 describe('restart', () => {

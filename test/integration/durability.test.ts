@@ -26,7 +26,8 @@ import {
   type IdToken,
   type SentEvent,
 } from '../support/charging.js';
-import { freePort, freshDataDir, spawnCsms, type SpawnedCsms } from '../support/csms.js';
+import { freePort } from '../../bench/free-port.js';
+import { freshDataDir, spawnCsms, type SpawnedCsms } from '../support/csms.js';
 import { freshPostgresDatabase } from '../support/services.js';
 import { TestStation, randomPassword, sleep, uniqueIdentity, waitFor, type Payload } from '../support/station.js';
 

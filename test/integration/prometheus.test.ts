@@ -18,7 +18,8 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newIdToken, registerIdToken } from '../support/charging.js';
-import { REPO_ROOT, freePort, startTestCsms, type TestCsms } from '../support/csms.js';
+import { freePort } from '../../bench/free-port.js';
+import { REPO_ROOT, startTestCsms, type TestCsms } from '../support/csms.js';
 import { sleep, waitFor, type TestStation } from '../support/station.js';
 
 const GRAFANA_DIR = join(REPO_ROOT, 'grafana');

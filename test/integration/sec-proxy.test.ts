@@ -9,7 +9,8 @@ import { writeFile } from 'node:fs/promises';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, freePort, startTestCsms, type TestCsms } from '../support/csms.js';
+import { freePort } from '../../bench/free-port.js';
+import { REPO_ROOT, startTestCsms, type TestCsms } from '../support/csms.js';
 import { TestStation, randomPassword, sleep, uniqueIdentity, type ConnectOptions } from '../support/station.js';
 import { CSO_NAME, createTestPki, probeTls, refusal, type TestPki } from '../support/tls.js';
 

@@ -10,7 +10,8 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort, spawnCsms, type RawConfig, type SpawnedCsms } from './csms.js';
+import { freePort } from '../../bench/free-port.js';
+import { spawnCsms, type RawConfig, type SpawnedCsms } from './csms.js';
 import { freshPostgresDatabase, testRedisUrl, type TestDatabase } from './services.js';
 import { TestStation, randomPassword, sleep, uniqueIdentity, waitFor, type ConnectOptions } from './station.js';
 import type { ApiClient } from './api.js';

@@ -1,10 +1,10 @@
+
 /**
  * Starting a CSMS for black-box tests: in-process (`startTestCsms` / `withCsms`) or as a child process running the
  * built `dist/src/main.js` exactly as `npm start` does (`spawnCsms`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -160,20 +160,6 @@ export function withCsms(raw: RawConfig = {}): { readonly csms: TestCsms } {
 // ---------------------------------------------------------------------------------------------------------------
 // Child process: `node dist/src/main.js`, as `npm start` runs it
 // ---------------------------------------------------------------------------------------------------------------
-
-/** A free TCP port on 127.0.0.1 (a temporary server on port 0, closed again). */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
 
 export interface SpawnedCsms {
   child: ChildProcess;
