@@ -3,26 +3,17 @@ import { fileURLToPath } from 'node:url';
 import { Histogram, HistogramSet } from '../histogram.js';
 import { processCpuSeconds } from '../proc.js';
 import type { MixName } from './messages.js';
-import type { ConnectResult, CoordinatorMessage, PhaseCounters, PhaseMode, PhaseResult, Progress, WorkerConfig, WorkerMessage } from './protocol.js';
+import { emptyPhaseCounters, type ConnectResult, type CoordinatorMessage, type FleetSettings, type PhaseCounters, type PhaseMode, type PhaseResult, type Progress, type WorkerConfig, type WorkerMessage } from './protocol.js';
 
 /**
  * The coordinator's side of the load generator: forks the worker processes, splits the fleet between
  * them, runs connect / load phases on all of them at once and adds up what they measured.
  */
 
-export interface FleetOptions {
-  host: string;
-  port: number;
+export interface FleetOptions extends FleetSettings {
   stations: number;
   /** Generator processes; at least enough that none holds more than `maxStationsPerWorker` sockets. */
   workers: number;
-  stationPrefix: string;
-  basicAuth: boolean;
-  stationsPerAddress: number;
-  evses: number;
-  tokenCount: number;
-  handshakeTimeoutMs: number;
-  callTimeoutMs: number;
   /** Write V8 CPU profiles of the workers into this directory. */
   profileDir?: string;
   /** Called about once a second while anything runs. */
@@ -271,17 +262,7 @@ export class Fleet {
         );
       }),
     );
-    const summary: PhaseSummary = {
-      sent: 0,
-      answered: 0,
-      errors: {},
-      latency: new HistogramSet(),
-      sendLag: new Histogram(),
-      authorizeStatus: {},
-      csmsCalls: {},
-      elapsedMs: 0,
-      saturated: false,
-    };
+    const summary: PhaseSummary = { ...emptyPhaseCounters(), latency: new HistogramSet(), sendLag: new Histogram(), elapsedMs: 0 };
     for (const r of results as PhaseResult[]) {
       summary.sent += r.sent;
       summary.answered += r.answered;

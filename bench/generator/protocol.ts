@@ -3,13 +3,10 @@ import type { MixName } from './messages.js';
 
 /** Messages between the coordinator (bench/run) and its generator worker processes, over the IPC channel. */
 
-export interface WorkerConfig {
-  workerIndex: number;
+/** What every station of the fleet shares, whichever worker simulates it. */
+export interface FleetSettings {
   host: string;
   port: number;
-  /** Global index of this worker's first station, and how many it simulates. */
-  firstStation: number;
-  stationCount: number;
   stationPrefix: string;
   /** Send `Authorization: Basic` (profile 1). */
   basicAuth: boolean;
@@ -21,6 +18,13 @@ export interface WorkerConfig {
   handshakeTimeoutMs: number;
   /** A station CALL with no answer after this long counts as a timeout. */
   callTimeoutMs: number;
+}
+
+export interface WorkerConfig extends FleetSettings {
+  workerIndex: number;
+  /** Global index of this worker's first station, and how many it simulates. */
+  firstStation: number;
+  stationCount: number;
 }
 
 export interface ConnectCommand {
@@ -102,6 +106,10 @@ export interface PhaseCounters {
   csmsCalls: Record<string, number>;
   /** Open loop: the backlog of due messages grew beyond 10 s worth; the phase was cut short. */
   saturated: boolean;
+}
+
+export function emptyPhaseCounters(): PhaseCounters {
+  return { sent: 0, answered: 0, errors: {}, authorizeStatus: {}, csmsCalls: {}, saturated: false };
 }
 
 export interface PhaseResult extends PhaseCounters {

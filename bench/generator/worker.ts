@@ -16,7 +16,7 @@ import { Histogram, HistogramSet } from '../histogram.js';
 import { acceptedTokenIndex, basicAuthorization, localAddressFor, stationId, stationPassword, tokenId } from './fleet-data.js';
 import * as msg from './messages.js';
 import { MIXES, STEP_ACTION, type MixName, type Step } from './messages.js';
-import type { ConnectCommand, ConnectResult, CoordinatorMessage, PhaseCommand, PhaseCounters, PhaseResult, Progress, WorkerConfig, WorkerMessage } from './protocol.js';
+import { emptyPhaseCounters, type ConnectCommand, type ConnectResult, type CoordinatorMessage, type PhaseCommand, type PhaseCounters, type PhaseResult, type Progress, type WorkerConfig, type WorkerMessage } from './protocol.js';
 import { MiniWebSocket } from './ws-client.js';
 
 const enum Status {
@@ -448,14 +448,9 @@ class GeneratorWorker {
       backlog: new NumberQueue(),
       running: true,
       outstanding: 0,
-      sent: 0,
-      answered: 0,
-      errors: {},
+      ...emptyPhaseCounters(),
       latency: new HistogramSet(),
       sendLag: new Histogram(),
-      authorizeStatus: {},
-      csmsCalls: {},
-      saturated: false,
       timer: undefined,
     };
     // Stations start at different points of the script, so the mix holds over any stretch of the phase.
