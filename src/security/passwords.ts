@@ -1,4 +1,5 @@
 import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { RecentMap } from '../recent-map.js';
 
 /**
  * Station passwords (security profiles 1 and 2), stored as a self-describing string
@@ -96,9 +97,11 @@ function fingerprint(storedHash: string, password: string): Buffer {
  * entry by itself.
  */
 export class VerifiedCredentialCache {
-  private readonly verified = new Map<string, Buffer>();
+  private readonly verified: RecentMap<string, Buffer>;
 
-  constructor(private readonly maxEntries = 100_000) {}
+  constructor(maxEntries = 100_000) {
+    this.verified = new RecentMap(maxEntries);
+  }
 
   has(stationId: string, storedHash: string, password: string): boolean {
     const remembered = this.verified.get(stationId);
@@ -106,12 +109,6 @@ export class VerifiedCredentialCache {
   }
 
   remember(stationId: string, storedHash: string, password: string): void {
-    // Map keeps insertion order: dropping the first key evicts the oldest station.
-    this.verified.delete(stationId);
-    if (this.verified.size >= this.maxEntries) {
-      const oldest = this.verified.keys().next();
-      if (!oldest.done) this.verified.delete(oldest.value);
-    }
     this.verified.set(stationId, fingerprint(storedHash, password));
   }
 

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import { RecentMap } from '../recent-map.js';
 
 /** How many failures in how long start a cool-down, how long it lasts, and how many keys are remembered. */
 export interface ThrottleLimits {
@@ -24,7 +25,7 @@ interface FailureRecord {
  * "least recently failed first", so eviction is O(1)).
  */
 export class FailureThrottle {
-  private readonly records = new Map<string, FailureRecord>();
+  private readonly records: RecentMap<string, FailureRecord>;
 
   constructor(
     private readonly limits: ThrottleLimits,
@@ -33,6 +34,7 @@ export class FailureThrottle {
     if (limits.maxFailures < 1 || limits.windowMs <= 0 || limits.cooldownMs <= 0 || limits.maxKeys < 1) {
       throw new RangeError('throttle limits must be positive');
     }
+    this.records = new RecentMap(limits.maxKeys);
   }
 
   /** Keys currently remembered (for tests and metrics). */
@@ -56,8 +58,6 @@ export class FailureThrottle {
   fail(key: string): boolean {
     const now = this.clock.now();
     const record = this.records.get(key) ?? { failures: [], blockedUntil: 0 };
-    // Re-inserted at the end: the Map then lists keys from least to most recently failed.
-    this.records.delete(key);
     const cutoff = now - this.limits.windowMs;
     while (record.failures.length > 0 && (record.failures[0] as number) <= cutoff) record.failures.shift();
     let started = false;
@@ -69,12 +69,8 @@ export class FailureThrottle {
         started = true;
       }
     }
+    // Set again, the key becomes the newest: the least recently failed keys are the ones forgotten.
     this.records.set(key, record);
-    while (this.records.size > this.limits.maxKeys) {
-      const oldest = this.records.keys().next();
-      if (oldest.done === true) break;
-      this.records.delete(oldest.value);
-    }
     return started;
   }
 

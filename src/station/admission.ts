@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { CsmsMetrics } from '../metrics.js';
 import { hashPassword, verifyPassword, VerifiedCredentialCache } from '../security/passwords.js';
 import { ADDRESS_THROTTLE, FailureThrottle, IDENTITY_THROTTLE, type ThrottleLimits } from '../security/throttle.js';
+import { RecentMap } from '../recent-map.js';
 import type { SecurityProfile, StationRecord, Store } from '../store/store.js';
 
 /** Part 4 §3.1.1: the identity is an identifierString of at most 48 characters and never contains ':'. */
@@ -109,16 +110,13 @@ export function parseBasicAuth(header: string | undefined): { username: string; 
  * at its old profile (safe, but the operator has to repeat the upgrade).
  */
 export class PendingProfileUpgrades {
-  private readonly targets = new Map<string, SecurityProfile>();
+  private readonly targets: RecentMap<string, SecurityProfile>;
 
-  constructor(private readonly maxStations = 100_000) {}
+  constructor(maxStations = 100_000) {
+    this.targets = new RecentMap(maxStations);
+  }
 
   remember(stationId: string, target: SecurityProfile): void {
-    this.targets.delete(stationId);
-    if (this.targets.size >= this.maxStations) {
-      const oldest = this.targets.keys().next();
-      if (oldest.done !== true) this.targets.delete(oldest.value);
-    }
     this.targets.set(stationId, target);
   }
 

@@ -11,6 +11,7 @@ import type {
   SignCertificateResponse,
 } from '../../ocpp/generated/ocpp-types.js';
 import type { CertificateAuthority, IssuedCertificate } from '../../security/ca.js';
+import { RecentMap } from '../../recent-map.js';
 import { verifyCsr } from '../../security/csr.js';
 import type { SecurityProfile } from '../../store/store.js';
 import type { ClientCertificateInfo, PendingProfileUpgrades } from '../admission.js';
@@ -41,20 +42,17 @@ export interface CertificateSigningOutcome {
 
 /** The latest outcome per station, in memory (bounded: the least recently updated are forgotten first). */
 export class CertificateSigningLog {
-  private readonly outcomes = new Map<string, CertificateSigningOutcome>();
+  private readonly outcomes: RecentMap<string, CertificateSigningOutcome>;
 
-  constructor(private readonly maxStations = 100_000) {}
+  constructor(maxStations = 100_000) {
+    this.outcomes = new RecentMap(maxStations);
+  }
 
   get(stationId: string): CertificateSigningOutcome | undefined {
     return this.outcomes.get(stationId);
   }
 
   record(stationId: string, outcome: CertificateSigningOutcome): void {
-    this.outcomes.delete(stationId);
-    if (this.outcomes.size >= this.maxStations) {
-      const oldest = this.outcomes.keys().next();
-      if (oldest.done !== true) this.outcomes.delete(oldest.value);
-    }
     this.outcomes.set(stationId, outcome);
   }
 }
