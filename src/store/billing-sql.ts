@@ -8,7 +8,7 @@ import type {
   TransactionEventWrite,
   TransactionRecord,
 } from './billing-store.js';
-import { UnknownStationError } from './errors.js';
+import { UnknownStationError, withStation } from './errors.js';
 import { batchStatement, type BatchStatement, type BatchWriter, type GroupCommitter, type RowErrors } from './group-commit.js';
 import {
   toIdToken,
@@ -20,18 +20,13 @@ import {
   type TransactionEventRow,
   type TransactionRow,
 } from './rows.js';
-import { FOREIGN_KEY_VIOLATION, sqlState, type Queryable, type SqlDatabase, type SqlParam } from './sql.js';
+import { json, type Queryable, type SqlDatabase, type SqlParam } from './sql.js';
 import { foldTransactionDelta, transactionDelta, transactionKey, type TransactionDelta } from './transaction-merge.js';
 
 /** A transaction event on its way through group commit; the writer fills in `inserted`. */
 interface TransactionEventEntry {
   event: TransactionEventWrite;
   inserted: boolean;
-}
-
-/** A JSON document as a text parameter (pg would turn a JS array into a PostgreSQL array, not jsonb). */
-function json(value: unknown): string {
-  return JSON.stringify(value);
 }
 
 function jsonOrNull(value: unknown): string | null {
@@ -54,13 +49,6 @@ function eventKey(stationId: string, transactionId: string, seqNo: number): stri
 async function existingStations(q: Queryable, ids: readonly string[]): Promise<Set<string>> {
   const rows = await q.query<{ id: string }>('SELECT id FROM stations WHERE id = ANY($1::text[]) FOR KEY SHARE', [[...new Set(ids)]]);
   return new Set(rows.map((row) => row.id));
-}
-
-/** Should the station vanish between the check and the insert anyway, the caller gets the same error. */
-function withStation<T>(stationId: string, write: Promise<T>): Promise<T> {
-  return write.catch((error: unknown) => {
-    throw sqlState(error) === FOREIGN_KEY_VIOLATION ? new UnknownStationError(stationId, { cause: error }) : error;
-  });
 }
 
 /** `column = CASE WHEN <condition> THEN excluded.column ELSE t.column END`, for each column. */

@@ -10,7 +10,7 @@ import type {
 } from './billing-store.js';
 import { SqlBillingStore } from './billing-sql.js';
 import { mergeAttributes, mergeDeviceVariables, deviceVariableKey } from './device-variables.js';
-import { UnknownStationError } from './errors.js';
+import { UnknownStationError, withStation } from './errors.js';
 import { BatchWriter, batchStatement, GroupCommitter, type GroupCommitOptions, type GroupCommitStats, type RowErrors } from './group-commit.js';
 import {
   toConnector,
@@ -26,7 +26,7 @@ import {
   type StationEventRow,
   type StationRow,
 } from './rows.js';
-import { FOREIGN_KEY_VIOLATION, sqlState, type Queryable, type SqlDatabase } from './sql.js';
+import { json, type Queryable, type SqlDatabase } from './sql.js';
 import type {
   BootStatus,
   ConnectorStatusRecord,
@@ -75,11 +75,6 @@ interface EventWrite {
 }
 interface CustomerInformationWrite extends CustomerInformationPart {
   stationId: string;
-}
-
-/** A JSON document as a text parameter: pg would turn a JS array into a PostgreSQL array, not jsonb. */
-function json(value: unknown): string {
-  return JSON.stringify(value);
 }
 
 /** Rows whose station the UPDATE did not find: their callers fail, the rest of the batch commits. */
@@ -504,11 +499,4 @@ export class SqlStore implements Store, BillingStore {
     if (pending && (!station.lastSeen || pending.at > station.lastSeen)) station.lastSeen = pending.at;
     return station;
   }
-}
-
-/** Inserts fail on the foreign key when the station is missing; callers get the same error as for updates. */
-function withStation(stationId: string, write: Promise<void>): Promise<void> {
-  return write.catch((error: unknown) => {
-    throw sqlState(error) === FOREIGN_KEY_VIOLATION ? new UnknownStationError(stationId, { cause: error }) : error;
-  });
 }

@@ -16,6 +16,11 @@ export interface Queryable {
   exec(script: string): Promise<void>;
 }
 
+/** A JSON document as a text parameter (cast to jsonb in SQL): pg would turn a JS array into a PostgreSQL array. */
+export function json(value: unknown): string {
+  return JSON.stringify(value);
+}
+
 /** A parameterised statement whose text is fixed by our code. */
 export interface Statement {
   text: string;
