@@ -23,15 +23,8 @@ export interface FleetOptions extends FleetSettings {
 /** A process may hold as many sockets as its file-descriptor limit (ulimit -n) allows; keep a margin. */
 export const MAX_STATIONS_PER_WORKER = 15_000;
 
-export interface FleetProgress {
-  connected: number;
-  ready: number;
-  sent: number;
-  answered: number;
-  errors: number;
-  outstanding: number;
-  backlog: number;
-  /** Latency of the last second, all actions. */
+/** The workers' progress added up; `recent` is the latency of the last second, all actions. */
+export interface FleetProgress extends Omit<Progress, 'kind' | 'recent'> {
   recent: Histogram;
 }
 
