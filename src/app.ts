@@ -2,18 +2,19 @@ import { readFileSync } from 'node:fs';
 import { mkdirSync } from 'node:fs';
 import { buildApiRoutes } from './api/routes/index.js';
 import { mountApi } from './api/server.js';
+import { Authorizer } from './blocks/authorization/authorizer.js';
+import { buildBlockTable, createBlocks } from './blocks/index.js';
 import { systemClock, type Clock } from './clock.js';
 import type { CommandRouter } from './cluster/command-router.js';
 import { createCommandRouter } from './cluster/wiring.js';
+import { CommandService } from './commands/service.js';
 import { resolveConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { CsmsMetrics } from './metrics.js';
-import { OcppSchemas } from './ocpp/validation.js';
+import { OcppProtocols } from './ocpp/protocol.js';
+import { ocpp201 } from './ocpp/v201/index.js';
 import { openCertificateAuthority } from './security/ca.js';
 import { PendingProfileUpgrades, StationGatekeeper } from './station/admission.js';
-import { Authorizer } from './station/authorizer.js';
-import { createCertificateModule } from './station/handlers/certificates.js';
-import { HANDLER_MODULES, buildHandlerTable } from './station/handlers/index.js';
 import { SessionRegistry } from './station/registry.js';
 import type { StationServices } from './station/types.js';
 import { openStore } from './store/open-store.js';
@@ -21,7 +22,9 @@ import { sqlState } from './store/sql.js';
 import { mountOcppListener } from './transport/ocpp-listener.js';
 import { TrustedProxies } from './transport/proxy.js';
 import { loadCaBundle, loadServerCredentials, startTlsListener, type TlsListener } from './transport/tls-listener.js';
+import { UpgradePath } from './transport/upgrade.js';
 import { listen, loadNativeUws, type us_listen_socket } from './transport/uws.js';
+import { installWorkerMetrics, isWorkerProcess } from './workers/index.js';
 
 export interface RunningCsms {
   ocppPort: number;
@@ -70,7 +73,9 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
   const clientCaPems = config.tlsClientCa === undefined ? [] : loadCaBundle(config.tlsClientCa);
   const ca = await openCertificateAuthority({ certFile: config.caCert, keyFile: config.caKey, dataDir: config.dataDir, log });
   const metrics = new CsmsMetrics();
-  const schemas = new OcppSchemas();
+  if (isWorkerProcess()) installWorkerMetrics(metrics, log);
+  const v201 = ocpp201();
+  const protocols = new OcppProtocols([v201]);
 
   if (config.databaseUrl === undefined) mkdirSync(config.dataDir, { recursive: true });
   const store = await openStore({
@@ -92,19 +97,22 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
   });
 
   const authorizer = new Authorizer(store, clock, config.masterPassGroup);
-  const services: StationServices = { config, store, authorizer, schemas, metrics, clock, log };
+  const services: StationServices = { config, store, authorizer, metrics, clock, log };
   const profileUpgrades = new PendingProfileUpgrades();
-  const certificates = createCertificateModule({ ca, profileUpgrades });
-  const registry = new SessionRegistry(services, buildHandlerTable([...HANDLER_MODULES, certificates]));
+  const { blocks, security } = createBlocks({ ca, profileUpgrades });
+  const blockTable = buildBlockTable(blocks);
+  const registry = new SessionRegistry(services, () => blockTable);
   const router: CommandRouter = await createCommandRouter(config, registry, clock, log, metrics);
-  const gatekeeper = new StationGatekeeper(config, store, metrics, log, { clock, profileUpgrades, clientOrganization: config.tlsClientOrganization });
+  const commands = new CommandService({ store, router, protocol: v201, blocks: blockTable, clock, callTimeoutMs: config.callTimeoutMs });
+  const gatekeeper = new StationGatekeeper(config, protocols, store, metrics, log, { clock, profileUpgrades, clientOrganization: config.tlsClientOrganization });
+  const upgrades = new UpgradePath({ gatekeeper, registry, metrics, log, trustedProxies });
 
   let ready = false;
   const listenSockets: us_listen_socket[] = [];
   let tls: TlsListener | undefined;
   try {
     const ocppApp = uws.App();
-    mountOcppListener(uws, ocppApp, { gatekeeper, registry, metrics, log, trustedProxies }, {
+    mountOcppListener(uws, ocppApp, upgrades, log, {
       maxPayloadBytes: config.maxPayloadBytes,
       idleTimeoutSeconds: config.idleTimeoutSeconds,
       maxBackpressureBytes: 4 * config.maxPayloadBytes,
@@ -112,7 +120,7 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
     const ocpp = await listen(uws, ocppApp, config.ocppHost, config.ocppPort);
     listenSockets.push(ocpp.socket);
     if (config.ocppTlsPort !== undefined && tlsCredentials !== undefined) {
-      tls = await startTlsListener({ gatekeeper, registry, metrics, log }, {
+      tls = await startTlsListener({ upgrades, protocols, metrics, log }, {
         host: config.ocppHost,
         port: config.ocppTlsPort,
         credentials: tlsCredentials,
@@ -121,18 +129,17 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
         maxPayloadBytes: config.maxPayloadBytes,
         idleTimeoutSeconds: config.idleTimeoutSeconds,
         maxBackpressureBytes: 4 * config.maxPayloadBytes,
-        trustedProxies,
       });
     }
 
     const apiApp = uws.App();
-    const routes = buildApiRoutes({ config, store, authorizer, router, schemas, metrics, clock, certificateSigning: certificates.outcomes });
+    const routes = buildApiRoutes({ store, authorizer, router, commands, metrics, certificateSigning: security.outcomes });
     mountApi(apiApp, { metrics, log, apiToken: config.apiToken, version: packageVersion(), isReady: () => ready }, routes);
     const api = await listen(uws, apiApp, config.apiHost, config.apiPort);
     listenSockets.push(api.socket);
 
     ready = true;
-    log.info({ ocppPort: ocpp.port, ocppTlsPort: tls?.port, apiPort: api.port, store: store.kind, schemas: schemas.size }, 'CSMS ready');
+    log.info({ ocppPort: ocpp.port, ocppTlsPort: tls?.port, apiPort: api.port, store: store.kind, ocppVersions: protocols.subprotocols }, 'CSMS ready');
 
     let stopping: Promise<void> | undefined;
     const stop = (): Promise<void> =>

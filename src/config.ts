@@ -35,6 +35,10 @@ export interface Config {
   /** Id tokens of this group act as master pass (C16). */
   masterPassGroup: string | undefined;
   workers: number;
+  /** Prefix of every Redis key and channel, so deployments (or test runs) can share one Redis. */
+  redisPrefix: string;
+  /** Talk Redis Cluster even with a single seed URL (several comma-separated seeds in REDIS_URL imply it). */
+  redisCluster: boolean;
 }
 
 export class ConfigError extends Error {
@@ -142,6 +146,8 @@ export function resolveConfig(raw: RawConfig): Config {
     idleTimeoutSeconds: num('CSMS_IDLE_TIMEOUT', 120),
     masterPassGroup: str('CSMS_MASTER_PASS_GROUP'),
     workers: num('CSMS_WORKERS', 1),
+    redisPrefix: str('CSMS_REDIS_PREFIX') ?? 'stroom:',
+    redisCluster: ['1', 'true', 'yes'].includes(str('CSMS_REDIS_CLUSTER') ?? ''),
   };
 
   if (config.tlsCert.length !== config.tlsKey.length) {

@@ -1,6 +1,6 @@
 import { startCsmsWithConfig } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
-import { runSupervisorIfNeeded } from './cluster/wiring.js';
+import { runSupervisorIfNeeded } from './workers/index.js';
 import { createLogger } from './log.js';
 
 /** `npm start`: configuration from the environment (and --config file), then one CSMS node until SIGTERM. */

@@ -1,4 +1,4 @@
-import { CSMS_INITIATED } from '../ocpp/actions.js';
+import { CSMS_INITIATED } from '../ocpp/v201/actions.js';
 import { loadApiSchema } from './api-schemas.js';
 import type { RouteSpec } from './route-spec.js';
 

@@ -1,12 +1,11 @@
-import type { Clock } from '../clock.js';
 import { CallAbortedError, CallRefusedError, CallTimeoutError, OcppError } from '../ocpp/errors.js';
-import type { JsonPayload } from '../ocpp/frame.js';
 import type { SessionRegistry } from '../station/registry.js';
+import type { JsonObject } from '../json.js';
 
 /** What became of an operator command, independent of where the station is connected. */
 export type CommandOutcome =
-  | { kind: 'result'; response: JsonPayload }
-  | { kind: 'callError'; code: string; description: string; details: JsonPayload }
+  | { kind: 'result'; response: JsonObject }
+  | { kind: 'callError'; code: string; description: string; details: JsonObject }
   | { kind: 'timeout' }
   | { kind: 'notConnected'; reason: string }
   | { kind: 'refused'; reason: string }
@@ -24,36 +23,24 @@ export interface StationLocation {
 export interface CommandRouter {
   locate(stationId: string): Promise<StationLocation>;
   /** `deadline` (epoch ms) counts from when the operator asked: queue time behind other calls included. */
-  send(stationId: string, action: string, payload: JsonPayload, deadline: number): Promise<CommandOutcome>;
+  send(stationId: string, action: string, payload: JsonObject, deadline: number): Promise<CommandOutcome>;
   /** Disconnects the station wherever it is (operator deleted it). */
   disconnect(stationId: string, reason: string): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Runs a command on a station this process holds. Shared by the local router and the cluster's receiving side. */
-export async function executeLocally(
-  registry: SessionRegistry,
-  clock: Clock,
-  stationId: string,
-  action: string,
-  payload: JsonPayload,
-  deadline: number,
-): Promise<CommandOutcome> {
+/**
+ * Runs a command on a station this process holds. Shared by the local router and the cluster's receiving
+ * side. The station's actor is the one timer of the deadline here: it fails the call at its deadline,
+ * whether it is in flight or still queued behind others.
+ */
+export function executeLocally(registry: SessionRegistry, stationId: string, action: string, payload: JsonObject, deadline: number): Promise<CommandOutcome> {
   const session = registry.get(stationId);
-  if (session === undefined || session.isClosed) return { kind: 'notConnected', reason: `station ${stationId} is not connected` };
-  let timer: NodeJS.Timeout | undefined;
-  // The station's actor times out the call in flight; this covers a call still queued behind others.
-  const expiry = new Promise<CommandOutcome>((resolve) => {
-    timer = setTimeout(() => resolve({ kind: 'timeout' }), Math.max(0, deadline - clock.now()));
-  });
-  try {
-    return await Promise.race([session.call(action, payload, deadline).then(toResult, toOutcome), expiry]);
-  } finally {
-    clearTimeout(timer);
-  }
+  if (session === undefined || session.isClosed) return Promise.resolve({ kind: 'notConnected', reason: `station ${stationId} is not connected` });
+  return session.call(action, payload, deadline).then(toResult, toOutcome);
 }
 
-function toResult(response: JsonPayload): CommandOutcome {
+function toResult(response: JsonObject): CommandOutcome {
   return { kind: 'result', response };
 }
 
@@ -68,7 +55,6 @@ function toOutcome(err: unknown): CommandOutcome {
 export class LocalCommandRouter implements CommandRouter {
   constructor(
     private readonly registry: SessionRegistry,
-    private readonly clock: Clock,
     private readonly nodeId: string,
   ) {}
 
@@ -77,8 +63,8 @@ export class LocalCommandRouter implements CommandRouter {
     return { connected, nodeId: connected ? this.nodeId : undefined };
   }
 
-  send(stationId: string, action: string, payload: JsonPayload, deadline: number): Promise<CommandOutcome> {
-    return executeLocally(this.registry, this.clock, stationId, action, payload, deadline);
+  send(stationId: string, action: string, payload: JsonObject, deadline: number): Promise<CommandOutcome> {
+    return executeLocally(this.registry, stationId, action, payload, deadline);
   }
 
   async disconnect(stationId: string, reason: string): Promise<void> {

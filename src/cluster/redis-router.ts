@@ -3,13 +3,13 @@ import { performance } from 'node:perf_hooks';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { CsmsMetrics } from '../metrics.js';
-import type { JsonPayload } from '../ocpp/frame.js';
-import { CLOSE_REPLACED, type SessionRegistry } from '../station/registry.js';
+import type { SessionRegistry } from '../station/registry.js';
 import { ClusterMetrics } from './cluster-metrics.js';
 import { executeLocally, type CommandOutcome, type CommandRouter, type StationLocation } from './command-router.js';
 import { Presence, RedisKeys, definePresenceScripts, type PresenceEntry, type PresenceValue } from './presence.js';
 import { connectionNameFor, createRedisPair, parseRedisEndpoint, type RedisClient, type RedisPair } from './redis-connection.js';
 import { ROUTING_VERSION, RoutingMessageCodec, type CommandMessage, type RoutingMessage } from './routing-messages.js';
+import type { JsonObject } from '../json.js';
 
 export interface RedisRouterOptions {
   /** `REDIS_URL`: one URL, or several comma-separated seeds of a Redis Cluster. */
@@ -232,9 +232,9 @@ export class RedisCommandRouter implements CommandRouter {
     }
   }
 
-  async send(stationId: string, action: string, payload: JsonPayload, deadline: number): Promise<CommandOutcome> {
+  async send(stationId: string, action: string, payload: JsonObject, deadline: number): Promise<CommandOutcome> {
     const { registry, clock } = this.options;
-    if (registry.get(stationId) !== undefined) return executeLocally(registry, clock, stationId, action, payload, deadline);
+    if (registry.get(stationId) !== undefined) return executeLocally(registry, stationId, action, payload, deadline);
     const first = await this.sendRemote(stationId, action, payload, deadline);
     // The holder no longer had it: the station moved (reconnected elsewhere) between lookup and delivery.
     if (first.routed && first.outcome.kind === 'notConnected' && clock.now() < deadline) {
@@ -244,7 +244,7 @@ export class RedisCommandRouter implements CommandRouter {
   }
 
   /** `routed`: the command went to another node (rather than failing before, or running here). */
-  private async sendRemote(stationId: string, action: string, payload: JsonPayload, deadline: number): Promise<{ outcome: CommandOutcome; routed: boolean }> {
+  private async sendRemote(stationId: string, action: string, payload: JsonObject, deadline: number): Promise<{ outcome: CommandOutcome; routed: boolean }> {
     const { registry, clock } = this.options;
     if (!this.isUp()) {
       return { outcome: this.count({ kind: 'unavailable', reason: 'Redis is unreachable: stations on other nodes cannot be reached' }), routed: false };
@@ -259,7 +259,7 @@ export class RedisCommandRouter implements CommandRouter {
       // Per Redis it may still be ours for a moment after it closed; the registry is the truth for this node.
       const outcome: CommandOutcome =
         registry.get(stationId) !== undefined
-          ? await executeLocally(registry, clock, stationId, action, payload, deadline)
+          ? await executeLocally(registry, stationId, action, payload, deadline)
           : { kind: 'notConnected', reason: `station ${stationId} is not connected` };
       return { outcome, routed: false };
     }
@@ -278,7 +278,7 @@ export class RedisCommandRouter implements CommandRouter {
     nodeId: string,
     stationId: string,
     action: string,
-    payload: JsonPayload,
+    payload: JsonObject,
     deadline: number,
   ): Promise<{ outcome: CommandOutcome; executionMs: number; replied: boolean }> {
     if (this.pending.size >= this.maxInFlight) {
@@ -396,7 +396,7 @@ export class RedisCommandRouter implements CommandRouter {
       this.drop('malformed', { replyTo: message.replyTo, from: message.from }, 'command with a reply channel outside this cluster ignored');
       return;
     }
-    const { registry, clock } = this.options;
+    const { registry } = this.options;
     const started = performance.now();
     let outcome: CommandOutcome;
     if (this.serving >= this.maxInFlight) {
@@ -404,7 +404,7 @@ export class RedisCommandRouter implements CommandRouter {
     } else {
       this.serving += 1;
       try {
-        outcome = await executeLocally(registry, clock, message.stationId, message.action, message.payload, message.deadline);
+        outcome = await executeLocally(registry, message.stationId, message.action, message.payload, message.deadline);
       } catch (err) {
         this.log.error({ err, stationId: message.stationId, action: message.action, from: message.from }, 'routed command failed');
         outcome = { kind: 'unavailable', reason: `node ${this.nodeId} failed to run the command` };
@@ -475,13 +475,7 @@ export class RedisCommandRouter implements CommandRouter {
   }
 
   private closeReplaced(entry: PresenceEntry, newerNode: string): void {
-    const session = this.options.registry.get(entry.stationId);
-    if (session !== entry.session) return;
-    this.options.metrics.connectionsTotal.labels('replaced').inc();
-    session.log.info({ newerNode }, 'replaced by a newer connection on another node');
-    session.close(CLOSE_REPLACED, 'replaced by a newer connection');
-    // Unreachable for commands at once; the socket's close event comes later.
-    session.onSocketClosed();
+    this.options.registry.replace(entry.session, newerNode);
   }
 }
 

@@ -1,6 +1,6 @@
 import { Ajv, type ValidateFunction } from 'ajv';
-import type { JsonPayload } from '../ocpp/frame.js';
 import type { CommandOutcome } from './command-router.js';
+import type { JsonObject } from '../json.js';
 
 /**
  * What nodes tell each other over Redis pub/sub. Every message names its sender and carries a deadline (epoch
@@ -18,7 +18,7 @@ export interface CommandMessage {
   replyTo: string;
   stationId: string;
   action: string;
-  payload: JsonPayload;
+  payload: JsonObject;
   deadline: number;
 }
 

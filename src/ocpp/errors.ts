@@ -1,3 +1,5 @@
+import type { JsonObject } from '../json.js';
+
 /** OCPP-J RPC error codes (Part 4, Table 8) and the one error type that carries them. */
 
 export const OCPP_ERROR_CODES = [
@@ -26,7 +28,7 @@ export function isOcppErrorCode(code: unknown): code is OcppErrorCode {
 /** Part 4 caps errorDescription at 255 characters. */
 export const MAX_ERROR_DESCRIPTION = 255;
 
-export type ErrorDetails = Record<string, unknown>;
+export type ErrorDetails = JsonObject;
 
 /**
  * An error that becomes a CALLERROR when it crosses the wire. Handlers throw it; the session turns it

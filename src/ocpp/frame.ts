@@ -1,24 +1,20 @@
 import { MAX_ERROR_DESCRIPTION, OcppError, type ErrorDetails, type OcppErrorCode } from './errors.js';
-
-/** OCPP-J message type numbers (Part 4 §4.1.3). */
-export const MessageType = { Call: 2, CallResult: 3, CallError: 4 } as const;
+import type { JsonObject } from '../json.js';
 
 /** Part 4 §4.1.4: messageId is a string of at most 36 characters. */
 export const MAX_MESSAGE_ID = 36;
-
-export type JsonPayload = Record<string, unknown>;
 
 export interface CallFrame {
   type: 2;
   messageId: string;
   action: string;
-  payload: JsonPayload;
+  payload: JsonObject;
 }
 
 export interface CallResultFrame {
   type: 3;
   messageId: string;
-  payload: JsonPayload;
+  payload: JsonObject;
 }
 
 export interface CallErrorFrame {
@@ -26,7 +22,7 @@ export interface CallErrorFrame {
   messageId: string;
   code: string;
   description: string;
-  details: JsonPayload;
+  details: JsonObject;
 }
 
 export type Frame = CallFrame | CallResultFrame | CallErrorFrame;
@@ -47,7 +43,7 @@ export class FrameError extends OcppError {
   }
 }
 
-function isPlainObject(value: unknown): value is JsonPayload {
+function isPlainObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
@@ -97,15 +93,15 @@ export function parseFrame(text: string): Frame {
   return { type: 4, messageId, code, description, details: isPlainObject(details) ? details : {} };
 }
 
-export function serializeCall(messageId: string, action: string, payload: JsonPayload): string {
+export function serializeCall(messageId: string, action: string, payload: object): string {
   return `[2,${JSON.stringify(messageId)},${JSON.stringify(action)},${JSON.stringify(payload)}]`;
 }
 
-export function serializeCallResult(messageId: string, payload: JsonPayload): string {
+export function serializeCallResult(messageId: string, payload: JsonObject): string {
   return `[3,${JSON.stringify(messageId)},${JSON.stringify(payload)}]`;
 }
 
-export function serializeCallError(messageId: string, code: OcppErrorCode, description: string, details: ErrorDetails = {}): string {
+export function serializeCallError(messageId: string, code: string, description: string, details: ErrorDetails = {}): string {
   const text = description.length > MAX_ERROR_DESCRIPTION ? description.slice(0, MAX_ERROR_DESCRIPTION) : description;
   return JSON.stringify([4, messageId, code, text, details]);
 }

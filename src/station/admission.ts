@@ -2,14 +2,15 @@ import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { CsmsMetrics } from '../metrics.js';
+import type { OcppProtocol, OcppProtocols } from '../ocpp/protocol.js';
 import { hashPassword, verifyPassword, VerifiedCredentialCache } from '../security/passwords.js';
 import { ADDRESS_THROTTLE, FailureThrottle, IDENTITY_THROTTLE, type ThrottleLimits } from '../security/throttle.js';
 import { RecentMap } from '../recent-map.js';
 import type { SecurityProfile, StationRecord, Store } from '../store/store.js';
+import type { ClientCertificateInfo } from './types.js';
 
 /** Part 4 §3.1.1: the identity is an identifierString of at most 48 characters and never contains ':'. */
 export const MAX_IDENTITY_LENGTH = 48;
-export const OCPP_SUBPROTOCOL = 'ocpp2.0.1';
 
 /**
  * A client certificate that the transport verified against the client CA bundle: by this process's TLS
@@ -19,17 +20,6 @@ export interface VerifiedClientCertificate {
   commonName: string | undefined;
   organization: string | undefined;
   /** Hexadecimal serial number, when known. */
-  serialNumber: string | undefined;
-  verifiedBy: 'tls' | 'proxy';
-}
-
-/**
- * What a session knows about the certificate that admitted it (security profile 3): B01.FR.11/12 compare
- * the BootNotification serialNumber with `commonName`.
- */
-export interface ClientCertificateInfo {
-  /** The certificate's subject CN; equal to the station identity. */
-  commonName: string;
   serialNumber: string | undefined;
   verifiedBy: 'tls' | 'proxy';
 }
@@ -58,7 +48,8 @@ export type Admission =
   | {
       ok: true;
       station: StationRecord;
-      protocol: string;
+      /** The OCPP version the connection speaks: the highest the station offered. */
+      protocol: OcppProtocol;
       /** The security profile of this connection: 1, 2, or 3 when a client certificate names the station. */
       securityProfile: SecurityProfile;
       /** Set when the connection is profile 3. */
@@ -79,15 +70,6 @@ export function parseIdentity(raw: string): string | undefined {
   // identifierString: printable ASCII; control characters and spaces never name a station.
   if (!/^[\x21-\x7e]+$/.test(identity)) return undefined;
   return identity;
-}
-
-/** Picks ocpp2.0.1 from the offered list (Part 4 §3.1.2); the URL never decides the version. */
-export function selectSubprotocol(offered: string | undefined): string | undefined {
-  if (offered === undefined) return undefined;
-  for (const protocol of offered.split(',')) {
-    if (protocol.trim() === OCPP_SUBPROTOCOL) return OCPP_SUBPROTOCOL;
-  }
-  return undefined;
 }
 
 export function parseBasicAuth(header: string | undefined): { username: string; password: string } | undefined {
@@ -129,23 +111,6 @@ export class PendingProfileUpgrades {
   }
 }
 
-/**
- * DRV-A05-01 (A00.FR.005): the CSMS never lowers a station's security profile over OCPP. Answers why a
- * SetNetworkProfile command must not be sent (the API answers 409 with it), or undefined when it may.
- * (Whether the target endpoint serves that profile is not checked: ocppCsmsUrl may name another endpoint.)
- */
-export function checkNetworkProfileCommand(
-  station: { id: string; securityProfile: SecurityProfile },
-  payload: { connectionData: { securityProfile: number } },
-): string | undefined {
-  const target = payload.connectionData.securityProfile;
-  if (!Number.isInteger(target) || target < 1 || target > 3) return `securityProfile ${target} does not exist; OCPP 2.0.1 knows profiles 1, 2 and 3`;
-  if (target < station.securityProfile) {
-    return `station ${station.id} is registered for security profile ${station.securityProfile}; the CSMS never lowers a station's security profile (A00.FR.005), so SetNetworkProfile with securityProfile ${target} is refused`;
-  }
-  return undefined;
-}
-
 export interface GatekeeperOptions {
   clock?: Clock;
   /** A00.FR.404: when set, a profile-3 certificate's subject O must equal it (the CSO name). */
@@ -173,6 +138,7 @@ export class StationGatekeeper {
 
   constructor(
     private readonly config: Config,
+    private readonly protocols: OcppProtocols,
     private readonly store: Store,
     private readonly metrics: CsmsMetrics,
     private readonly log: Logger,
@@ -227,9 +193,10 @@ export class StationGatekeeper {
   }
 
   private async decide(identity: string, request: UpgradeRequest): Promise<Admission> {
-    const protocol = selectSubprotocol(request.protocols);
+    // Part 4 §3.1.2: the subprotocol decides the version, never the URL.
+    const protocol = this.protocols.select(request.protocols);
     if (protocol === undefined) {
-      return refuse(400, 'bad_subprotocol', `the station must offer the ${OCPP_SUBPROTOCOL} subprotocol`);
+      return refuse(400, 'bad_subprotocol', `the station must offer one of the subprotocols ${this.protocols.subprotocols.join(', ')}`);
     }
     const { profile, certificate, problem } = this.connectionProfile(identity, request);
     if (problem !== undefined) {

@@ -1,6 +1,7 @@
+import type { OcppProtocol } from '../ocpp/protocol.js';
 import type { StationRecord } from '../store/store.js';
-import { StationSession, type HandlerTable } from './station-session.js';
-import type { StationServices, StationSocket } from './types.js';
+import { StationSession } from './station-session.js';
+import type { BlockTable, StationServices, StationSocket } from './types.js';
 
 /** Close code for a socket that a newer connection of the same identity replaced. */
 export const CLOSE_REPLACED = 4000;
@@ -15,7 +16,8 @@ export class SessionRegistry {
 
   constructor(
     private readonly services: StationServices,
-    private readonly table: HandlerTable,
+    /** The block table of each protocol version this CSMS serves. */
+    private readonly tableFor: (protocol: OcppProtocol) => BlockTable,
   ) {}
 
   get size(): number {
@@ -35,21 +37,32 @@ export class SessionRegistry {
     this.listeners.push(listener);
   }
 
-  open(station: StationRecord, socket: StationSocket): StationSession {
+  open(station: StationRecord, protocol: OcppProtocol, socket: StationSocket): StationSession {
     const previous = this.sessions.get(station.id);
-    const session = new StationSession(station, socket, this.services, this.table, (closed) => this.forget(closed));
+    const session = new StationSession(station, protocol, socket, this.services, this.tableFor(protocol), (closed) => this.forget(closed));
     this.sessions.set(station.id, session);
     this.services.metrics.connectedStations.set(this.sessions.size);
-    if (previous !== undefined) {
-      this.services.metrics.connectionsTotal.labels('replaced').inc();
-      previous.log.info({ remoteAddress: previous.remoteAddress }, 'replaced by a newer connection');
-      previous.close(CLOSE_REPLACED, 'replaced by a newer connection');
-      // Its close event arrives later; until then it is no longer reachable for commands.
-      previous.onSocketClosed();
-    }
-    session.log.info({ remoteAddress: socket.remoteAddress, bootStatus: station.bootStatus }, 'station connected');
+    if (previous !== undefined) this.close(previous, 'replaced by a newer connection');
+    session.log.info({ remoteAddress: socket.remoteAddress, bootStatus: station.bootStatus, ocppVersion: protocol.version }, 'station connected');
     for (const listener of this.listeners) listener(station.id, session);
     return session;
+  }
+
+  /**
+   * A newer connection of the same identity won elsewhere (another node): close this one with 4000. Only
+   * `expected` is closed, so a notice about an older session never closes a newer one.
+   */
+  replace(expected: StationSession, newerNode: string): void {
+    if (this.sessions.get(expected.stationId) !== expected) return;
+    this.close(expected, `replaced by a newer connection on node ${newerNode}`);
+  }
+
+  private close(session: StationSession, why: string): void {
+    this.services.metrics.connectionsTotal.labels('replaced').inc();
+    session.log.info({ remoteAddress: session.remoteAddress }, why);
+    session.close(CLOSE_REPLACED, 'replaced by a newer connection');
+    // Its close event arrives later; until then it is no longer reachable for commands.
+    session.onSocketClosed();
   }
 
   private forget(session: StationSession): void {

@@ -1,10 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import { createActor, type Actor, type AnyActorRef } from 'xstate';
-import type { Clock } from '../clock.js';
-import { stationMachine, stationMayCall, type OutboundCall, type StationContext } from '../../machines/station.machine.js';
+import { stationMachine, stationMayCall, type OpenTransaction, type OutboundCall, type StationContext } from '../../machines/station.machine.js';
 import { newMessageId, newRequestId } from '../ids.js';
 import type { Logger } from '../log.js';
-import { TRIGGERED_ACTION, isCsmsAction, isStationAction } from '../ocpp/actions.js';
+import type { OcppProtocol } from '../ocpp/protocol.js';
 import { CallAbortedError, CallRefusedError, CallTimeoutError, OcppError, isOcppErrorCode, type OcppErrorCode } from '../ocpp/errors.js';
 import {
   FrameError,
@@ -15,21 +14,15 @@ import {
   type CallErrorFrame,
   type CallFrame,
   type CallResultFrame,
-  type JsonPayload,
 } from '../ocpp/frame.js';
+import type { JsonObject } from '../json.js';
 import type { StationRecord } from '../store/store.js';
-import type { ClientCertificateInfo } from './admission.js';
-import type { AnyHandler, AnyResultHook, HandlerContext, StationHandle, StationServices, StationSocket } from './types.js';
-
-export interface HandlerTable {
-  handlers: ReadonlyMap<string, AnyHandler>;
-  resultHooks: ReadonlyMap<string, AnyResultHook>;
-}
+import type { BlockTable, ClientCertificateInfo, HandlerContext, StationHandle, StationServices, StationSocket } from './types.js';
 
 interface WaitingCall {
   action: string;
-  request: JsonPayload;
-  resolve: (payload: JsonPayload) => void;
+  request: JsonObject;
+  resolve: (payload: JsonObject) => void;
   reject: (error: Error) => void;
   sentAt: number;
 }
@@ -43,12 +36,11 @@ const MAX_CONCURRENT_STATION_CALLS = 8;
 const LAST_SEEN_RESOLUTION_MS = 1000;
 
 /**
- * The machine with the host's side effects, built once per clock rather than once per connection: a
- * provided machine is a whole definition, and a fleet has tens of thousands of sessions. Each action finds
- * its session through the actor that runs it.
+ * The machine with the host's side effects, built once rather than once per connection: a provided machine
+ * is a whole definition, and a fleet has tens of thousands of sessions. Each action finds its session
+ * through the actor that runs it (a WeakMap: plumbing, not station state).
  */
 const sessionsByActor = new WeakMap<AnyActorRef, StationSession>();
-const machinesByClock = new WeakMap<Clock, ReturnType<typeof stationMachine.provide>>();
 
 function sessionOf(self: AnyActorRef): StationSession {
   const session = sessionsByActor.get(self);
@@ -56,31 +48,22 @@ function sessionOf(self: AnyActorRef): StationSession {
   return session;
 }
 
-function hostMachine(clock: Clock): ReturnType<typeof stationMachine.provide> {
-  let machine = machinesByClock.get(clock);
-  if (machine !== undefined) return machine;
-  machine = stationMachine.provide({
-    actions: {
-      transmit: ({ self }, { call }) => sessionOf(self).transmit(call),
-      failTimedOut: ({ self }, { call }) => sessionOf(self).callTimedOut(call),
-      failAborted: ({ self }, { calls, reason }) => sessionOf(self).callsAborted(calls, reason),
-      refuse: ({ self }, { call, reason }) => sessionOf(self).settleWithError(call.messageId, new CallRefusedError(call.action, reason), undefined),
-      requestInventory: ({ self }, { alreadyRequested }) => {
-        // Deferred: this runs inside the actor's own transition, and the call goes back through the actor.
-        const session = sessionOf(self);
-        if (!alreadyRequested) queueMicrotask(() => session.requestFullInventory());
-      },
+const hostedStationMachine = stationMachine.provide({
+  actions: {
+    transmit: ({ self }, { call }) => sessionOf(self).transmit(call),
+    failTimedOut: ({ self }, { calls }) => {
+      const session = sessionOf(self);
+      for (const call of calls) session.callTimedOut(call);
     },
-    guards: {
-      nextCallExpired: ({ context }) => context.pendingCalls.length > 0 && (context.pendingCalls[0] as OutboundCall).deadline <= clock.now(),
+    failAborted: ({ self }, { calls, reason }) => sessionOf(self).callsAborted(calls, reason),
+    refuse: ({ self }, { call, reason }) => sessionOf(self).settleWithError(call.messageId, new CallRefusedError(call.action, reason), undefined),
+    requestInventory: ({ self }, { alreadyRequested }) => {
+      // Deferred: this runs inside the actor's own transition, and the call goes back through the actor.
+      const session = sessionOf(self);
+      if (!alreadyRequested) queueMicrotask(() => session.requestFullInventory());
     },
-    delays: {
-      callTimeout: ({ context }) => Math.max(0, (context.inFlight?.deadline ?? 0) - clock.now()),
-    },
-  });
-  machinesByClock.set(clock, machine);
-  return machine;
-}
+  },
+});
 
 /** What a handler gets for one CALL: one small object per frame, its method on the prototype. */
 class CallContext implements HandlerContext {
@@ -107,23 +90,26 @@ class CallContext implements HandlerContext {
 export class StationSession implements StationHandle {
   readonly stationId: string;
   readonly log: Logger;
-  private readonly actor: Actor<typeof stationMachine>;
+  private readonly actor: Actor<typeof hostedStationMachine>;
   private readonly waiting = new Map<string, WaitingCall>();
   private incomingInFlight = 0;
   private closed = false;
   /** When lastSeen was last handed to the store; it is refreshed at most once a second per station. */
   private lastSeenAt = 0;
+  private loadingTransactions: Promise<readonly OpenTransaction[]> | undefined;
 
   constructor(
     readonly station: StationRecord,
+    readonly protocol: OcppProtocol,
     private readonly socket: StationSocket,
     private readonly services: StationServices,
-    private readonly table: HandlerTable,
+    private readonly table: BlockTable,
     private readonly onClosed: (session: StationSession) => void,
   ) {
     this.stationId = station.id;
     this.log = services.log.child({ stationId: station.id });
-    this.actor = createActor(hostMachine(services.clock), { input: { stationId: station.id, bootStatus: station.bootStatus } });
+    const clock = services.clock;
+    this.actor = createActor(hostedStationMachine, { input: { stationId: station.id, bootStatus: station.bootStatus, now: () => clock.now() } });
     sessionsByActor.set(this.actor, this);
     this.actor.start();
   }
@@ -148,8 +134,27 @@ export class StationSession implements StationHandle {
     this.actor.send({ type: 'BOOT_ANSWERED', status });
   }
 
-  transactionStarted(transactionId: string): void {
-    this.actor.send({ type: 'TRANSACTION_STARTED', transactionId });
+  openTransactions(): readonly OpenTransaction[] | Promise<readonly OpenTransaction[]> {
+    const known = this.context().openTransactions;
+    if (known !== undefined) return known;
+    return (this.loadingTransactions ??= this.services.store.listTransactions(this.stationId, { active: true }).then(
+      (stored) => {
+        if (!this.closed) this.actor.send({ type: 'TRANSACTIONS_LOADED', transactions: stored.map((tx) => ({ transactionId: tx.transactionId, evseId: tx.evseId })) });
+        this.loadingTransactions = undefined;
+        return this.context().openTransactions ?? [];
+      },
+      (err: unknown) => {
+        this.loadingTransactions = undefined;
+        throw err;
+      },
+    ));
+  }
+
+  transactionSeen(transactionId: string, evseId: number | undefined): void {
+    const known = this.context().openTransactions?.find((tx) => tx.transactionId === transactionId);
+    // The hot path (Updated events of a known transaction) sends the actor nothing.
+    if (known !== undefined && (evseId === undefined || known.evseId === evseId)) return;
+    this.actor.send({ type: 'TRANSACTION_SEEN', transactionId, evseId });
   }
 
   transactionEnded(transactionId: string): void {
@@ -191,11 +196,12 @@ export class StationSession implements StationHandle {
   private onCall(frame: CallFrame): void {
     const { messageId, action, payload } = frame;
     const started = performance.now();
-    const known = isStationAction(action);
-    this.services.metrics.countIn('CALL', known || isCsmsAction(action) ? action : 'unknown');
+    const protocol = this.protocol;
+    const known = protocol.isStationAction(action);
+    this.services.metrics.countIn('CALL', known || protocol.isCsmsAction(action) ? action : 'unknown');
 
     if (!known) {
-      if (isCsmsAction(action)) {
+      if (protocol.isCsmsAction(action)) {
         this.sendError(messageId, action, 'NotSupported', `${action} is initiated by the CSMS, not by a charging station`);
       } else {
         this.sendError(messageId, action, 'NotImplemented', `unknown action "${action.slice(0, 64)}"`);
@@ -206,7 +212,7 @@ export class StationSession implements StationHandle {
       this.sendError(messageId, action, 'SecurityError', `${action} is not allowed before the station is Accepted (boot status ${this.context().bootStatus})`);
       return;
     }
-    const invalid = this.services.schemas.check(action, 'Request', payload);
+    const invalid = protocol.schemas.check(action, 'Request', payload);
     if (invalid !== undefined) {
       this.sendError(messageId, action, invalid.code, invalid.message, invalid.details);
       return;
@@ -234,7 +240,7 @@ export class StationSession implements StationHandle {
       result.then(
         (response) => {
           this.incomingInFlight--;
-          this.reply(messageId, action, response as JsonPayload, started, ctx.effects);
+          this.reply(messageId, action, response as JsonObject, started, ctx.effects);
         },
         (err: unknown) => {
           this.incomingInFlight--;
@@ -242,13 +248,13 @@ export class StationSession implements StationHandle {
         },
       );
     } else {
-      this.reply(messageId, action, result as JsonPayload, started, ctx.effects);
+      this.reply(messageId, action, result as JsonObject, started, ctx.effects);
     }
   }
 
-  private reply(messageId: string, action: string, response: JsonPayload, started: number, effects: (() => void)[] | undefined): void {
+  private reply(messageId: string, action: string, response: JsonObject, started: number, effects: (() => void)[] | undefined): void {
     // The CSMS never sends an invalid frame: a handler bug becomes an InternalError, not bad data.
-    const invalid = this.services.schemas.check(action, 'Response', response);
+    const invalid = this.protocol.schemas.check(action, 'Response', response);
     if (invalid !== undefined) {
       this.log.error({ messageId, action, violation: invalid.message }, 'handler produced an invalid response');
       this.sendError(messageId, action, 'InternalError', 'the CSMS could not build a valid response');
@@ -277,9 +283,9 @@ export class StationSession implements StationHandle {
     this.sendError(messageId, action, 'InternalError', 'the CSMS failed to process this message; retry later');
   }
 
-  private sendError(messageId: string, action: string, code: OcppErrorCode, description: string, details: Record<string, unknown> = {}): void {
+  private sendError(messageId: string, action: string, code: OcppErrorCode, description: string, details: JsonObject = {}): void {
     if (this.closed) return;
-    this.socket.send(serializeCallError(messageId, code, description, details));
+    this.socket.send(serializeCallError(messageId, this.protocol.errorCode(code), description, details));
     this.services.metrics.countOut('CALLERROR', action);
     this.services.metrics.rpcErrorsTotal.labels(code).inc();
     this.log.debug({ messageId, action, code }, description);
@@ -288,16 +294,14 @@ export class StationSession implements StationHandle {
   // ---------------------------------------------------------------- outbound
 
   /**
-   * Queues a CSMS CALL. The payload must already be valid (the API validates operator input and answers
-   * 400 itself); a payload that is not is refused here rather than sent.
+   * Queues a CSMS CALL. The payload must already be valid: operator commands were validated once by the
+   * command service, and the CSMS's own calls are built from the generated types.
    */
-  call(action: string, payload: JsonPayload, deadline?: number): Promise<JsonPayload> {
+  call(action: string, payload: JsonObject, deadline?: number): Promise<JsonObject> {
     if (this.closed) return Promise.reject(new CallAbortedError(action, 'station disconnected'));
-    const invalid = this.services.schemas.check(action, 'Request', payload);
-    if (invalid !== undefined) return Promise.reject(invalid);
     const messageId = newMessageId();
     const call: OutboundCall = { messageId, action, payload, deadline: deadline ?? this.services.clock.now() + this.services.config.callTimeoutMs };
-    return new Promise<JsonPayload>((resolve, reject) => {
+    return new Promise<JsonObject>((resolve, reject) => {
       this.waiting.set(messageId, { action, request: payload, resolve, reject, sentAt: 0 });
       this.actor.send({ type: 'CALL_REQUESTED', call });
     });
@@ -318,7 +322,7 @@ export class StationSession implements StationHandle {
     const { action } = waiting;
     this.services.metrics.countIn('CALLRESULT', action);
     this.observeOutbound(waiting, 'result');
-    const invalid = this.services.schemas.check(action, 'Response', frame.payload);
+    const invalid = this.protocol.schemas.check(action, 'Response', frame.payload);
     this.actor.send({ type: 'CALL_ANSWERED', messageId: frame.messageId });
     if (invalid !== undefined) {
       this.log.warn({ messageId: frame.messageId, action, violation: invalid.message }, 'station sent an invalid CALLRESULT');
@@ -393,12 +397,12 @@ export class StationSession implements StationHandle {
   /**
    * B02.FR.02: what the CSMS itself asked for while the station is Pending is let through when it comes.
    */
-  private learnFromResult(action: string, request: JsonPayload, response: JsonPayload): void {
+  private learnFromResult(action: string, request: JsonObject, response: JsonObject): void {
     if (this.context().bootStatus !== 'Pending' || response.status !== 'Accepted') return;
     if (action === 'TriggerMessage') {
-      const triggered = TRIGGERED_ACTION[String(request.requestedMessage)];
+      const triggered = this.protocol.triggeredAction(request);
       if (triggered !== undefined) this.actor.send({ type: 'TRIGGER_ACCEPTED', action: triggered });
-    } else if (action === 'GetBaseReport' || action === 'GetReport') {
+    } else if (this.protocol.isReportRequest(action)) {
       this.actor.send({ type: 'TRIGGER_ACCEPTED', action: 'NotifyReport' });
     }
   }

@@ -1,23 +1,32 @@
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
+import type { JsonObject } from '../json.js';
 import type { Logger } from '../log.js';
 import type { CsmsMetrics } from '../metrics.js';
-import type { CsmsAction, StationAction } from '../ocpp/actions.js';
-import type { JsonPayload } from '../ocpp/frame.js';
-import type { OcppPayloads } from '../ocpp/generated/ocpp-types.js';
-import type { OcppSchemas } from '../ocpp/validation.js';
+import type { OcppProtocol } from '../ocpp/protocol.js';
+import type { CsmsAction, StationAction } from '../ocpp/v201/actions.js';
+import type { OcppPayloads } from '../ocpp/v201/types.js';
 import type { BillingStore } from '../store/billing-store.js';
-import type { StationRecord, Store } from '../store/store.js';
-import type { ClientCertificateInfo } from './admission.js';
-import type { Authorizer } from './authorizer.js';
-import type { StationContext } from '../../machines/station.machine.js';
+import type { DeviceVariable, SecurityProfile, StationRecord, Store } from '../store/store.js';
+import type { Authorizer } from '../blocks/authorization/authorizer.js';
+import type { OpenTransaction, StationContext } from '../../machines/station.machine.js';
+
+/**
+ * A client certificate that admitted a connection (security profile 3): B01.FR.11/12 compare the
+ * BootNotification serialNumber with `commonName`.
+ */
+export interface ClientCertificateInfo {
+  /** The certificate's subject CN; equal to the station identity. */
+  commonName: string;
+  serialNumber: string | undefined;
+  verifiedBy: 'tls' | 'proxy';
+}
 
 /** What the transport gives a session: a socket that can be written and closed, and nothing else. */
 export interface StationSocket {
   /** Queues a text frame. False when the frame was buffered behind backpressure (it is still sent). */
   send(text: string): boolean;
   close(code: number, reason: string): void;
-  bufferedAmount(): number;
   readonly remoteAddress: string;
   /** Security profile 3: the verified client certificate that admitted this connection. */
   readonly clientCertificate?: ClientCertificateInfo | undefined;
@@ -28,7 +37,6 @@ export interface StationServices {
   config: Config;
   store: Store & BillingStore;
   authorizer: Authorizer;
-  schemas: OcppSchemas;
   metrics: CsmsMetrics;
   clock: Clock;
   log: Logger;
@@ -39,14 +47,22 @@ export interface StationHandle {
   readonly stationId: string;
   readonly station: StationRecord;
   readonly log: Logger;
+  /** The OCPP version this connection negotiated. */
+  readonly protocol: OcppProtocol;
   /** Security profile 3: the client certificate of this connection (B01.FR.11/12 compare it at boot). */
   readonly clientCertificate: ClientCertificateInfo | undefined;
   context(): StationContext;
   bootAnswered(status: 'Accepted' | 'Pending' | 'Rejected'): void;
-  transactionStarted(transactionId: string): void;
+  /**
+   * The station's open transactions, loaded from the store on first use in this session and kept by its
+   * actor from then on (synchronous once loaded).
+   */
+  openTransactions(): readonly OpenTransaction[] | Promise<readonly OpenTransaction[]>;
+  /** A TransactionEvent other than Ended was stored: the transaction is open (on that EVSE, when known). */
+  transactionSeen(transactionId: string, evseId: number | undefined): void;
   transactionEnded(transactionId: string): void;
-  /** Queue a CSMS CALL to this station (one in flight, the rest wait). */
-  call(action: string, payload: JsonPayload, deadline?: number): Promise<JsonPayload>;
+  /** Queue a CSMS CALL to this station (one in flight, the rest wait). The payload must be valid already. */
+  call(action: string, payload: JsonObject, deadline?: number): Promise<JsonObject>;
   close(code: number, reason: string): void;
 }
 
@@ -79,12 +95,59 @@ export type ResultHook<A extends CsmsAction> = (
   services: StationServices,
 ) => void | Promise<void>;
 
-/** One functional block: the station actions it answers and the CSMS calls whose answers it learns from. */
-export interface HandlerModule {
+/**
+ * How one operator command becomes station requests. Most commands are one request; some are split to the
+ * station's limits (B05.FR.11, B06.FR.05) and their answers merged back into one.
+ */
+export interface CommandPlan {
+  requests: JsonObject[];
+  merge(responses: JsonObject[]): JsonObject;
+}
+
+/** A command the CSMS refuses before sending anything: the API answers `status` with this error. */
+export class CommandRefusal extends Error {
+  constructor(
+    readonly status: 400 | 404 | 409,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'CommandRefusal';
+  }
+}
+
+/** What a planner may look at: the registration, and the device model (read only when it asks). */
+export interface PlanContext {
+  readonly station: { id: string; securityProfile: SecurityProfile };
+  deviceModel(): Promise<readonly DeviceVariable[]>;
+}
+
+/**
+ * A block's rule for one of its CSMS-initiated actions: refuse (throw CommandRefusal), or say how the
+ * request goes out. The payload is schema-valid already.
+ */
+export type CommandPlanner<A extends CsmsAction> = (payload: OcppPayloads[A]['request'], ctx: PlanContext) => CommandPlan | Promise<CommandPlan>;
+
+/**
+ * One functional block, both directions: the station actions it answers, the CSMS calls whose answers it
+ * learns from, and the rules for the commands it sends. A new OCPP profile is a new block.
+ */
+export interface BlockModule {
+  readonly name: string;
   handlers: { [A in StationAction]?: Handler<A> };
   resultHooks?: { [A in CsmsAction]?: ResultHook<A> };
+  plans?: { [A in CsmsAction]?: CommandPlanner<A> };
 }
 
 /** The erased forms the session dispatches through, after validation has vouched for the payload. */
 export type AnyHandler = (ctx: HandlerContext, request: never) => object | Promise<object>;
 export type AnyResultHook = (station: StationHandle, request: never, response: never, services: StationServices) => void | Promise<void>;
+export type AnyPlanner = (payload: never, ctx: PlanContext) => CommandPlan | Promise<CommandPlan>;
+
+/** Every block's entries by action, for one protocol version. */
+export interface BlockTable {
+  handlers: ReadonlyMap<string, AnyHandler>;
+  resultHooks: ReadonlyMap<string, AnyResultHook>;
+  plans: ReadonlyMap<string, AnyPlanner>;
+}

@@ -11,8 +11,9 @@ export type BootPolicy = 'Accepted' | 'Pending' | 'Rejected';
 /** `Unknown` until the station's first BootNotification has been answered. */
 export type BootStatus = 'Unknown' | 'Accepted' | 'Pending' | 'Rejected';
 
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-export type JsonObject = { [key: string]: Json };
+// The one JSON type (src/json.ts), re-exported for the store's callers.
+import type { Json, JsonObject } from '../json.js';
+export type { Json, JsonObject };
 
 export interface StationRecord {
   id: string;

@@ -10,13 +10,12 @@ import { ConfigError } from '../config.js';
 import type { Logger } from '../log.js';
 import type { CsmsMetrics } from '../metrics.js';
 import { describeKey, keyWeakness } from '../security/csr.js';
-import { OCPP_SUBPROTOCOL, type Admission, type ClientCertificateInfo, type StationGatekeeper, type UpgradeRequest, type VerifiedClientCertificate } from '../station/admission.js';
-import type { SessionRegistry } from '../station/registry.js';
+import type { OcppProtocols } from '../ocpp/protocol.js';
+import type { VerifiedClientCertificate } from '../station/admission.js';
 import type { StationSession } from '../station/station-session.js';
-import type { StationSocket } from '../station/types.js';
-import type { StationRecord } from '../store/store.js';
-import { UPGRADE_STATUS_LINES } from './ocpp-listener.js';
-import { PROXY_HEADERS, TrustedProxies, normalizeAddress, viewThroughProxy, type ProxyHeaders } from './proxy.js';
+import type { ClientCertificateInfo, StationSocket } from '../station/types.js';
+import { PROXY_HEADERS, normalizeAddress, type ProxyHeaders } from './proxy.js';
+import type { RefusalResponse, UpgradeAttempt, UpgradePath } from './upgrade.js';
 
 /**
  * A00.FR.318: the four suites every CSMS must offer (ECDHE-ECDSA AES-128/256-GCM, RSA key exchange
@@ -126,15 +125,13 @@ export interface TlsListenerOptions {
   idleTimeoutSeconds: number;
   /** Bytes buffered for a station that does not read; beyond this the socket is dropped. */
   maxBackpressureBytes: number;
-  /** Proxies whose client-certificate headers are believed (a re-encrypting proxy in front of this port). */
-  trustedProxies?: TrustedProxies;
   /** TLS handshake deadline; default 10 s. */
   handshakeTimeoutMs?: number;
 }
 
 export interface TlsListenerDeps {
-  gatekeeper: StationGatekeeper;
-  registry: SessionRegistry;
+  upgrades: UpgradePath;
+  protocols: OcppProtocols;
   metrics: CsmsMetrics;
   log: Logger;
 }
@@ -154,7 +151,7 @@ const BACKPRESSURE_SIGNAL_BYTES = 64 * 1024;
 
 interface Connection {
   ws: WebSocket;
-  station: StationRecord;
+  stationId: string;
   session: StationSession | undefined;
   open: boolean;
   alive: boolean;
@@ -193,17 +190,10 @@ function proxyHeadersOf(req: IncomingMessage): ProxyHeaders {
   return headers;
 }
 
-function refuseUpgrade(socket: Duplex, admission: Extract<Admission, { ok: false }>): void {
-  const body = admission.reason;
-  const lines = [
-    `HTTP/1.1 ${UPGRADE_STATUS_LINES[admission.status] ?? '400 Bad Request'}`,
-    'Connection: close',
-    'Content-Type: text/plain; charset=utf-8',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-  ];
-  if (admission.status === 401) lines.push('WWW-Authenticate: Basic realm="OCPP", charset="UTF-8"');
-  if (admission.retryAfterSeconds !== undefined) lines.push(`Retry-After: ${admission.retryAfterSeconds}`);
-  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+function refuseUpgrade(socket: Duplex, refusal: RefusalResponse): void {
+  const lines = [`HTTP/1.1 ${refusal.statusLine}`, 'Connection: close', `Content-Length: ${Buffer.byteLength(refusal.body)}`];
+  for (const [name, value] of refusal.headers) lines.push(`${name}: ${value}`);
+  socket.end(`${lines.join('\r\n')}\r\n\r\n${refusal.body}`);
 }
 
 /**
@@ -217,8 +207,7 @@ function refuseUpgrade(socket: Duplex, admission: Extract<Admission, { ok: false
  * on the plain listener, and admitted sockets feed the same session layer through `StationSocket`.
  */
 export async function startTlsListener(deps: TlsListenerDeps, options: TlsListenerOptions): Promise<TlsListener> {
-  const { gatekeeper, registry, metrics, log } = deps;
-  const trustedProxies = options.trustedProxies ?? TrustedProxies.none();
+  const { upgrades, protocols, metrics, log } = deps;
   const requestClientCertificates = options.clientCaPems.length > 0;
 
   const server: Server = createServer({
@@ -245,7 +234,8 @@ export async function startTlsListener(deps: TlsListenerDeps, options: TlsListen
     // RFC 7692 (errata 2025-01 §4.3).
     perMessageDeflate: true,
     maxPayload: options.maxPayloadBytes,
-    handleProtocols: (protocols) => (protocols.has(OCPP_SUBPROTOCOL) ? OCPP_SUBPROTOCOL : false),
+    // The gatekeeper chose already; this only repeats the choice for the 101.
+    handleProtocols: (offered) => protocols.select([...offered].join(','))?.subprotocol ?? false,
   });
 
   const sockets = new Set<Socket>();
@@ -271,65 +261,52 @@ export async function startTlsListener(deps: TlsListenerDeps, options: TlsListen
     const tlsSocket = socket as TLSSocket;
     const path = (req.url ?? '').split('?')[0] as string;
     if (!path.startsWith('/ocpp/')) {
-      refuseUpgrade(socket, { ok: false, status: 404, reason: 'stations connect to /ocpp/{stationId}', result: 'bad_request' });
+      refuseUpgrade(socket, { statusLine: '404 Not Found', headers: [['Content-Type', 'text/plain; charset=utf-8']], body: 'stations connect to /ocpp/{stationId}' });
       return;
     }
-    const rawIdentity = path.slice('/ocpp/'.length);
-    const view = viewThroughProxy(tlsSocket.remoteAddress ?? '', proxyHeadersOf(req), trustedProxies);
-    const remoteAddress = view.remoteAddress;
-
-    let decision: Promise<Admission>;
-    if (view.kind === 'forged') {
-      log.warn({ event: 'untrusted_proxy_header', remoteAddress, headers: view.headers }, 'client-certificate headers from an address that is not a trusted proxy');
-      decision = Promise.resolve({ ok: false, status: 403, reason: 'client-certificate headers are only accepted from a trusted proxy', result: 'untrusted_proxy_header' });
-    } else {
-      const request: UpgradeRequest = {
-        rawIdentity,
-        authorization: req.headers.authorization,
-        protocols: req.headers['sec-websocket-protocol'],
-        remoteAddress,
-        listenerProfile: 2,
-      };
-      const own = verifiedCertificate(tlsSocket);
-      // Through a trusted re-encrypting proxy the station's certificate is the proxy's to verify.
-      const certificate = view.kind === 'proxied' ? view.clientCertificate : own.certificate;
-      if (certificate !== undefined) request.clientCertificate = certificate;
-      else if (view.kind === 'direct' && own.problem !== undefined) request.clientCertificateProblem = own.problem;
-      decision = gatekeeper.admitSafely(request);
-    }
-
-    decision.then((admission) => {
-        if (socket.destroyed) return;
-        metrics.connectionsTotal.labels(admission.ok ? 'accepted' : admission.result).inc();
-        if (!admission.ok) {
-          log.info({ rawIdentity: rawIdentity.slice(0, 64), remoteAddress, status: admission.status, tls: true }, `upgrade refused: ${admission.reason}`);
-          refuseUpgrade(socket, admission);
-          return;
-        }
-        wss.handleUpgrade(req, socket, head, (ws) => {
-          const connection: Connection = { ws, station: admission.station, session: undefined, open: true, alive: true };
-          connections.add(connection);
-          ws.on('message', (data: RawData, isBinary: boolean) => {
-            connection.alive = true;
-            if (isBinary) {
-              // OCPP-J is text only (Part 4 §4.1.2).
-              connection.open = false;
-              ws.close(CLOSE_UNSUPPORTED_DATA, 'OCPP-J uses text frames');
-              return;
-            }
-            connection.session?.onMessage(rawDataText(data));
-          });
-          ws.on('pong', () => (connection.alive = true));
-          ws.on('ping', () => (connection.alive = true));
-          ws.on('error', (err) => log.debug({ stationId: connection.station.id, err: err.message }, 'station socket error'));
-          ws.on('close', () => {
+    const attempt: UpgradeAttempt = {
+      rawIdentity: path.slice('/ocpp/'.length),
+      authorization: req.headers.authorization,
+      protocols: req.headers['sec-websocket-protocol'],
+      // Node's HTTP server emits 'upgrade' only for a request that asks for one.
+      connectionUpgrade: true,
+      peerAddress: tlsSocket.remoteAddress ?? '',
+      proxyHeaders: proxyHeadersOf(req),
+      tls: true,
+      ownCertificate: verifiedCertificate(tlsSocket),
+    };
+    const { remoteAddress, admission } = upgrades.decide(attempt);
+    void admission.then((decided) => {
+      if (socket.destroyed) return;
+      const refusal = upgrades.settle(attempt, remoteAddress, decided);
+      if (!decided.ok) {
+        if (refusal !== undefined) refuseUpgrade(socket, refusal);
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        const connection: Connection = { ws, stationId: decided.station.id, session: undefined, open: true, alive: true };
+        connections.add(connection);
+        ws.on('message', (data: RawData, isBinary: boolean) => {
+          connection.alive = true;
+          if (isBinary) {
+            // OCPP-J is text only (Part 4 §4.1.2).
             connection.open = false;
-            connections.delete(connection);
-            connection.session?.onSocketClosed();
-          });
-          connection.session = registry.open(admission.station, socketAdapter(connection, remoteAddress, admission.clientCertificate, options.maxBackpressureBytes, log));
+            ws.close(CLOSE_UNSUPPORTED_DATA, 'OCPP-J uses text frames');
+            return;
+          }
+          connection.session?.onMessage(rawDataText(data));
         });
+        ws.on('pong', () => (connection.alive = true));
+        ws.on('ping', () => (connection.alive = true));
+        ws.on('error', (err) => log.debug({ stationId: connection.stationId, err: err.message }, 'station socket error'));
+        ws.on('close', () => {
+          connection.open = false;
+          connections.delete(connection);
+          connection.session?.onSocketClosed();
+        });
+        connection.session = upgrades.open(decided, socketAdapter(connection, remoteAddress, decided.clientCertificate, options.maxBackpressureBytes, log));
       });
+    });
   });
 
   // Idle stations are pinged, and dropped when the next round finds them still silent.
@@ -395,7 +372,7 @@ function socketAdapter(
   clientCertificate: ClientCertificateInfo | undefined,
   maxBackpressureBytes: number,
   log: Logger,
-): StationSocket & { readonly clientCertificate: ClientCertificateInfo | undefined } {
+): StationSocket {
   const { ws } = connection;
   return {
     remoteAddress,
@@ -404,7 +381,7 @@ function socketAdapter(
       if (!connection.open) return false;
       if (ws.bufferedAmount > maxBackpressureBytes) {
         // The station has not read what we sent for a long while: a clean reconnect beats answers that vanish.
-        log.warn({ stationId: connection.station.id, buffered: ws.bufferedAmount }, 'station is not reading; closing');
+        log.warn({ stationId: connection.stationId, buffered: ws.bufferedAmount }, 'station is not reading; closing');
         connection.open = false;
         ws.terminate();
         return false;
@@ -416,9 +393,6 @@ function socketAdapter(
       if (!connection.open) return;
       connection.open = false;
       ws.close(code, reason);
-    },
-    bufferedAmount() {
-      return connection.open ? ws.bufferedAmount : 0;
     },
   };
 }

@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config.js';
-import { checkNetworkProfileCommand } from '../../src/station/admission.js';
-import { bootSerialNumberMismatch } from '../../src/station/handlers/certificates.js';
+import { bootSerialNumberMismatch } from '../../src/blocks/security/certificates.js';
+import { checkNetworkProfileCommand } from '../../src/blocks/security/network-profile.js';
 import { TrustedProxies, normalizeAddress, viewThroughProxy } from '../../src/transport/proxy.js';
 
 describe('trusted proxies (CSMS_TRUSTED_PROXIES)', () => {

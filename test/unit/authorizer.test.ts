@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/clock.js';
-import { Authorizer, TOKEN_CACHE_TTL_MS } from '../../src/station/authorizer.js';
+import { Authorizer, TOKEN_CACHE_TTL_MS } from '../../src/blocks/authorization/authorizer.js';
 import type { BillingStore, IdTokenRecord } from '../../src/store/billing-store.js';
 
 /** Only what the authorizer reads: one id-token table in memory, counting its reads. */

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { CSMS_INITIATED, STATION_INITIATED } from '../../src/ocpp/actions.js';
+import { CSMS_INITIATED, STATION_INITIATED } from '../../src/ocpp/v201/actions.js';
 import { errorCodeForSchemaKeyword } from '../../src/ocpp/errors.js';
 import { FrameError, parseFrame, serializeCallError } from '../../src/ocpp/frame.js';
-import { OCPP_ACTIONS } from '../../src/ocpp/generated/ocpp-types.js';
-import { OcppSchemas } from '../../src/ocpp/validation.js';
+import { OCPP_ACTIONS } from '../../src/ocpp/v201/types.js';
+import { loadV201Schemas } from '../../src/ocpp/v201/index.js';
 
-const schemas = new OcppSchemas();
+const schemas = loadV201Schemas();
 
 function frameError(text: string): FrameError {
   try {

@@ -13,17 +13,13 @@ function harness(bootStatus: BootStatus = 'Accepted') {
   const machine = stationMachine.provide({
     actions: {
       transmit: (_, { call }) => void transmitted.push(call.messageId),
-      failTimedOut: (_, { call }) => void timedOut.push(call.messageId),
+      failTimedOut: (_, { calls }) => void timedOut.push(...calls.map((c) => c.messageId)),
       failAborted: (_, { calls }) => void aborted.push(...calls.map((c) => c.messageId)),
       refuse: (_, { call }) => void refused.push(call.messageId),
       requestInventory: (_, { alreadyRequested }) => void inventoryRequests.push(alreadyRequested),
     },
-    guards: {
-      nextCallExpired: ({ context }) => context.pendingCalls.length > 0 && (context.pendingCalls[0] as OutboundCall).deadline <= now,
-    },
-    delays: { callTimeout: ({ context }) => Math.max(0, (context.inFlight?.deadline ?? 0) - now) },
   });
-  const actor = createActor(machine, { input: { stationId: 'CS1', bootStatus } });
+  const actor = createActor(machine, { input: { stationId: 'CS1', bootStatus, now: () => now } });
   actor.start();
   const call = (messageId: string, action = 'GetVariables', timeout = 30_000): OutboundCall => ({ messageId, action, payload: {}, deadline: now + timeout });
   return {
@@ -135,10 +131,10 @@ describe('station machine: outbound calls (Part 4 §4.1.1, DRV-RPC-15)', () => {
 
   it('tracks open transactions', () => {
     const h = harness();
-    h.actor.send({ type: 'TRANSACTION_STARTED', transactionId: 't1' });
-    h.actor.send({ type: 'TRANSACTION_STARTED', transactionId: 't1' });
-    h.actor.send({ type: 'TRANSACTION_STARTED', transactionId: 't2' });
+    h.actor.send({ type: 'TRANSACTION_SEEN', transactionId: 't1', evseId: undefined });
+    h.actor.send({ type: 'TRANSACTION_SEEN', transactionId: 't1', evseId: undefined });
+    h.actor.send({ type: 'TRANSACTION_SEEN', transactionId: 't2', evseId: undefined });
     h.actor.send({ type: 'TRANSACTION_ENDED', transactionId: 't1' });
-    expect(h.actor.getSnapshot().context.openTransactions).toEqual(['t2']);
+    expect(h.actor.getSnapshot().context.openTransactions?.map((tx) => tx.transactionId)).toEqual(['t2']);
   });
 });

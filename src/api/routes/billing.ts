@@ -1,5 +1,5 @@
-import type { Authorizer } from '../../station/authorizer.js';
-import { normalizeIdToken } from '../../station/authorizer.js';
+import type { Authorizer } from '../../blocks/authorization/authorizer.js';
+import { normalizeIdToken } from '../../blocks/authorization/authorizer.js';
 import type { BillingStore, IdTokenRecord, IdTokenStatus, TransactionRecord } from '../../store/billing-store.js';
 import type { Store } from '../../store/store.js';
 import type { ApiValidator } from '../api-schemas.js';

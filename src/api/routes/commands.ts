@@ -1,41 +1,25 @@
-import type { Clock } from '../../clock.js';
-import type { CommandOutcome, CommandRouter } from '../../cluster/command-router.js';
-import { newRequestId } from '../../ids.js';
+import type { CommandOutcome } from '../../cluster/command-router.js';
+import type { CommandService } from '../../commands/service.js';
+import type { JsonObject } from '../../json.js';
 import type { CsmsMetrics } from '../../metrics.js';
-import { CSMS_INITIATED, isCsmsAction } from '../../ocpp/actions.js';
-import type { JsonPayload } from '../../ocpp/frame.js';
-import type { OcppSchemas } from '../../ocpp/validation.js';
-import type { SetNetworkProfileRequest } from '../../ocpp/generated/ocpp-types.js';
-import { checkNetworkProfileCommand } from '../../station/admission.js';
-import { CommandPlanError, needsDeviceModel, planCommand } from '../../station/command-plans.js';
-import type { Store } from '../../store/store.js';
+import { CommandRefusal } from '../../station/types.js';
 import { ApiError, type ApiResponse } from '../http.js';
 import type { RouteSpec } from '../route-spec.js';
-import { requireStation, stationIdParam } from './stations.js';
+import { stationIdParam } from './stations.js';
 
 export interface CommandRouteDeps {
-  store: Store;
-  router: CommandRouter;
-  schemas: OcppSchemas;
+  commands: CommandService;
   metrics: CsmsMetrics;
-  clock: Clock;
-  callTimeoutMs: number;
 }
 
-/** Ids the operator may leave out: the CSMS assigns them (CONTRACT §4). */
-const ASSIGNED_IDS = ['requestId', 'remoteStartId'] as const;
-
-function isPlainObject(value: unknown): value is JsonPayload {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
+/** The commands endpoint: parse, run the command service, answer with the HTTP status of its outcome. */
 export function commandRoutes(deps: CommandRouteDeps): RouteSpec[] {
-  const { store, router, schemas, metrics, clock, callTimeoutMs } = deps;
+  const { commands, metrics } = deps;
   return [
     {
       method: 'post',
       path: '/api/v1/stations/{id}/commands/{action}',
-      summary: `Send a CSMS-initiated OCPP 2.0.1 request to the station and wait for its answer. action is one of: ${CSMS_INITIATED.join(', ')}`,
+      summary: `Send a CSMS-initiated OCPP 2.0.1 request to the station and wait for its answer. action is one of: ${commands.actions.join(', ')}`,
       tag: 'Commands',
       body: 'OcppRequest',
       responses: {
@@ -48,47 +32,16 @@ export function commandRoutes(deps: CommandRouteDeps): RouteSpec[] {
         504: `No answer within CSMS_CALL_TIMEOUT_MS (queue time included)`,
       },
       handler: async (request) => {
-        // The deadline starts now: time spent queued behind the station's other calls counts (CONTRACT §4).
-        const deadline = clock.now() + callTimeoutMs;
-        const id = stationIdParam(request);
+        const stationId = stationIdParam(request);
         const action = request.params.action ?? '';
-        if (!isCsmsAction(action)) {
-          throw new ApiError(400, 'unknown_action', `${action} is not a CSMS-initiated OCPP 2.0.1 action`, { actions: CSMS_INITIATED });
-        }
-        const body = request.body ?? {};
-        if (!isPlainObject(body)) throw new ApiError(400, 'invalid_body', 'the body must be a JSON object (the OCPP request payload)');
-        const payload: JsonPayload = { ...body };
-        const properties = schemas.properties(action, 'Request');
-        for (const key of ASSIGNED_IDS) {
-          if (properties.includes(key) && payload[key] === undefined) payload[key] = newRequestId();
-        }
-        const violations = schemas.violations(action, 'Request', payload);
-        if (violations.length > 0) {
-          throw new ApiError(400, 'invalid_payload', `the ${action} request violates the OCPP 2.0.1 schema`, violations);
-        }
-        const station = await requireStation(store, id);
-        if (action === 'SetNetworkProfile') {
-          // DRV-A05-01: never lower a station's security profile over OCPP.
-          const refusal = checkNetworkProfileCommand(station, payload as unknown as SetNetworkProfileRequest);
-          if (refusal !== undefined) throw new ApiError(409, 'security_profile_refused', refusal);
-        }
-        let plan;
+        let report;
         try {
-          plan = planCommand(action, payload, needsDeviceModel(action) ? await store.getVariables(id) : []);
+          report = await commands.run(stationId, action, request.body ?? {});
         } catch (err) {
-          if (err instanceof CommandPlanError) throw new ApiError(400, 'invalid_payload', err.message, err.details);
+          if (err instanceof CommandRefusal) throw new ApiError(err.status, err.code, err.message, err.details);
           throw err;
         }
-        // Split requests go one after the other: the station sees at most one CALL at a time anyway.
-        const answers: JsonPayload[] = [];
-        let outcome: CommandOutcome = { kind: 'result', response: {} };
-        for (const part of plan.requests) {
-          outcome = await router.send(id, action, part, deadline);
-          if (outcome.kind !== 'result') break;
-          answers.push(outcome.response);
-        }
-        if (outcome.kind === 'result') outcome = { kind: 'result', response: plan.merge(answers) };
-        const response = toHttp(payload, outcome, plan.requests.length);
+        const response = toHttp(report.request, report.outcome, report.parts);
         metrics.commandsTotal.labels(action, String(response.status)).inc();
         return response;
       },
@@ -96,7 +49,7 @@ export function commandRoutes(deps: CommandRouteDeps): RouteSpec[] {
   ];
 }
 
-function toHttp(request: JsonPayload, outcome: CommandOutcome, parts: number): ApiResponse {
+function toHttp(request: JsonObject, outcome: CommandOutcome, parts: number): ApiResponse {
   switch (outcome.kind) {
     case 'result':
       return { status: 200, body: { request, response: outcome.response, ...(parts > 1 ? { parts } : {}) } };

@@ -1,10 +1,8 @@
-import type { Clock } from '../../clock.js';
+import type { Authorizer } from '../../blocks/authorization/authorizer.js';
+import type { CertificateSigningLog } from '../../blocks/security/certificates.js';
 import type { CommandRouter } from '../../cluster/command-router.js';
-import type { Config } from '../../config.js';
+import type { CommandService } from '../../commands/service.js';
 import type { CsmsMetrics } from '../../metrics.js';
-import type { OcppSchemas } from '../../ocpp/validation.js';
-import type { Authorizer } from '../../station/authorizer.js';
-import type { CertificateSigningLog } from '../../station/handlers/certificates.js';
 import type { BillingStore } from '../../store/billing-store.js';
 import type { Store } from '../../store/store.js';
 import { ApiValidator } from '../api-schemas.js';
@@ -15,13 +13,11 @@ import { stationDataRoutes } from './station-data.js';
 import { stationRoutes } from './stations.js';
 
 export interface ApiRouteDeps {
-  config: Config;
   store: Store & BillingStore;
   authorizer: Authorizer;
   router: CommandRouter;
-  schemas: OcppSchemas;
+  commands: CommandService;
   metrics: CsmsMetrics;
-  clock: Clock;
   /** TC_A_14: the last certificate-signing outcome per station, shown on GET /stations/{id}. */
   certificateSigning?: CertificateSigningLog;
 }
@@ -31,7 +27,7 @@ export function buildApiRoutes(deps: ApiRouteDeps): RouteSpec[] {
   const validator = new ApiValidator();
   return [
     ...stationRoutes({ store: deps.store, router: deps.router, validator, certificateSigning: deps.certificateSigning }),
-    ...commandRoutes({ ...deps, callTimeoutMs: deps.config.callTimeoutMs }),
+    ...commandRoutes({ commands: deps.commands, metrics: deps.metrics }),
     ...stationDataRoutes(deps.store),
     ...billingRoutes({ store: deps.store, authorizer: deps.authorizer, validator }),
   ];

@@ -1,7 +1,7 @@
 import type { CommandRouter } from '../../cluster/command-router.js';
 import { hashPassword } from '../../security/passwords.js';
 import { parseIdentity } from '../../station/admission.js';
-import type { CertificateSigningLog } from '../../station/handlers/certificates.js';
+import type { CertificateSigningLog } from '../../blocks/security/certificates.js';
 import type { BootPolicy, SecurityProfile, StationPatch, StationRecord, Store } from '../../store/store.js';
 import type { ApiValidator } from '../api-schemas.js';
 import { ApiError, booleanQuery, type ApiRequest } from '../http.js';

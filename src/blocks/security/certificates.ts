@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { asJson } from '../../json.js';
 import { CallTimeoutError, OcppError } from '../../ocpp/errors.js';
 import type {
   CertificateSignedRequest,
@@ -7,15 +8,19 @@ import type {
   ChargingStationType,
   SetNetworkProfileRequest,
   SetNetworkProfileResponse,
+  SecurityEventNotificationRequest,
+  SecurityEventNotificationResponse,
   SignCertificateRequest,
   SignCertificateResponse,
-} from '../../ocpp/generated/ocpp-types.js';
+} from '../../ocpp/v201/types.js';
 import type { CertificateAuthority, IssuedCertificate } from '../../security/ca.js';
 import { RecentMap } from '../../recent-map.js';
 import { verifyCsr } from '../../security/csr.js';
+import type { PendingProfileUpgrades } from '../../station/admission.js';
+import type { BlockModule, ClientCertificateInfo, HandlerContext, StationHandle, StationServices } from '../../station/types.js';
 import type { SecurityProfile } from '../../store/store.js';
-import type { ClientCertificateInfo, PendingProfileUpgrades } from '../admission.js';
-import type { HandlerContext, HandlerModule, StationHandle, StationServices } from '../types.js';
+import { certificateInventoryHooks } from './certificate-inventory.js';
+import { planSetNetworkProfile } from './network-profile.js';
 
 /**
  * Security (block A) as far as station messages go: certificates signed for stations (A02 on the CSMS's
@@ -66,7 +71,7 @@ export interface CertificateModuleDeps {
   retryDelaysMs?: readonly number[];
 }
 
-export interface CertificateModule extends HandlerModule {
+export interface SecurityBlock extends BlockModule {
   readonly outcomes: CertificateSigningLog;
 }
 
@@ -108,10 +113,11 @@ export function enforceBootSerialNumber(ctx: HandlerContext, chargingStation: Pi
 }
 
 /**
- * The certificate block, with the CA that signs station certificates. Register it with the other modules
- * (it claims SignCertificate, and the answers to CertificateSigned and SetNetworkProfile).
+ * The security block (A, M), with the CA that signs station certificates: SignCertificate and the answer to
+ * CertificateSigned, security events, installed certificates, and security-profile upgrades (SetNetworkProfile,
+ * never a downgrade).
  */
-export function createCertificateModule(deps: CertificateModuleDeps): CertificateModule {
+export function createSecurityBlock(deps: CertificateModuleDeps): SecurityBlock {
   const { ca, profileUpgrades } = deps;
   const outcomes = deps.outcomes ?? new CertificateSigningLog();
   const retryDelaysMs = deps.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
@@ -126,7 +132,7 @@ export function createCertificateModule(deps: CertificateModuleDeps): Certificat
     for (let attempt = 1; ; attempt++) {
       try {
         // The answer is recorded by the CertificateSigned result hook below.
-        await station.call('CertificateSigned', { ...payload });
+        await station.call('CertificateSigned', asJson(payload));
         return;
       } catch (err) {
         const retriable = err instanceof CallTimeoutError || err instanceof OcppError;
@@ -200,8 +206,18 @@ export function createCertificateModule(deps: CertificateModuleDeps): Certificat
   }
 
   return {
+    name: 'security',
     outcomes,
-    handlers: { SignCertificate: signCertificate },
-    resultHooks: { CertificateSigned: learnFromCertificateSigned, SetNetworkProfile: rememberProfileUpgrade },
+    handlers: { SignCertificate: signCertificate, SecurityEventNotification: securityEventNotification },
+    resultHooks: { CertificateSigned: learnFromCertificateSigned, SetNetworkProfile: rememberProfileUpgrade, ...certificateInventoryHooks },
+    plans: { SetNetworkProfile: planSetNetworkProfile },
   };
+}
+
+/** A04: a security event is a record, kept before it is acknowledged and visible through the API. */
+async function securityEventNotification(ctx: HandlerContext, request: SecurityEventNotificationRequest): Promise<SecurityEventNotificationResponse> {
+  const { store, clock } = ctx.services;
+  await store.recordEvent(ctx.station.stationId, 'SecurityEventNotification', asJson(request), new Date(clock.now()));
+  ctx.station.log.info({ messageId: ctx.messageId, securityEvent: request.type }, 'security event reported');
+  return {};
 }

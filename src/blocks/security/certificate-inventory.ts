@@ -7,10 +7,9 @@ import type {
   GetInstalledCertificateIdsResponse,
   InstallCertificateRequest,
   InstallCertificateResponse,
-} from '../../ocpp/generated/ocpp-types.js';
-import type { JsonObject } from '../../store/store.js';
-import type { HandlerModule, StationHandle, StationServices } from '../types.js';
-import { asJson } from './json.js';
+} from '../../ocpp/v201/types.js';
+import { asJson, type JsonObject } from '../../json.js';
+import type { BlockModule, StationHandle, StationServices } from '../../station/types.js';
 
 /**
  * What a station reports of its installed certificates (M03 GetInstalledCertificateIds, M04
@@ -80,11 +79,8 @@ async function learnDelete(station: StationHandle, request: DeleteCertificateReq
   });
 }
 
-export const certificateInventory: HandlerModule = {
-  handlers: {},
-  resultHooks: {
-    GetInstalledCertificateIds: learnInstalled,
-    InstallCertificate: learnInstall,
-    DeleteCertificate: learnDelete,
-  },
+export const certificateInventoryHooks: NonNullable<BlockModule['resultHooks']> = {
+  GetInstalledCertificateIds: learnInstalled,
+  InstallCertificate: learnInstall,
+  DeleteCertificate: learnDelete,
 };

@@ -1,4 +1,4 @@
-import type { OcppAction } from './generated/ocpp-types.js';
+import type { OcppAction } from './types.js';
 
 /**
  * Who may initiate each OCPP 2.0.1 action. A station sending a CSMS-initiated action gets NotSupported;

@@ -1,6 +1,5 @@
+import { asJson, type Json } from '../../json.js';
 import type {
-  AuthorizeRequest,
-  AuthorizeResponse,
   IdTokenInfoType,
   MeterValueType,
   MeterValuesRequest,
@@ -9,22 +8,17 @@ import type {
   RequestStartTransactionResponse,
   TransactionEventRequest,
   TransactionEventResponse,
-} from '../../ocpp/generated/ocpp-types.js';
+} from '../../ocpp/v201/types.js';
+import type { BlockModule, HandlerContext, StationHandle, StationServices } from '../../station/types.js';
 import type { RegisterReading } from '../../store/billing-store.js';
-import type { Json } from '../../store/store.js';
-import type { HandlerContext, HandlerModule, StationHandle, StationServices } from '../types.js';
-import { asJson } from './json.js';
 
 /**
- * Authorization (C01, C09, C12, C16) and transactions (E01–E14, J01–J02): the money path. Every
+ * Transactions (E01–E14), remote start (F01–F02) and meter values (J01–J02): the money path. Every
  * TransactionEvent and MeterValues is committed before it is acknowledged; a resend of the same
- * (transactionId, seqNo) is answered again and stored once.
+ * (transactionId, seqNo) is answered again and stored once. Which transaction runs on which EVSE is the
+ * station actor's live state (loaded from the store once per session), so a MeterValues that carries only
+ * the evseId is linked to its transaction, whatever EVSE spoke first after a reconnect.
  */
-
-function authorize(ctx: HandlerContext, request: AuthorizeRequest): AuthorizeResponse | Promise<AuthorizeResponse> {
-  const info = ctx.services.authorizer.authorize(request.idToken);
-  return info instanceof Promise ? info.then((idTokenInfo) => ({ idTokenInfo })) : { idTokenInfo: info };
-}
 
 /** Wh per unit: the register may be reported in Wh or kWh, each with a power-of-ten multiplier. */
 function registerWh(sample: { value: number; unitOfMeasure?: { unit?: string; multiplier?: number } }): number {
@@ -61,6 +55,8 @@ async function transactionEvent(ctx: HandlerContext, request: TransactionEventRe
   let idTokenInfo: IdTokenInfoType | undefined;
   if (request.idToken !== undefined) idTokenInfo = await authorizer.authorize(request.idToken);
   const response: TransactionEventResponse = idTokenInfo !== undefined ? { idTokenInfo } : {};
+  // Known before the event changes them, so the actor's view is never older than the store's.
+  await station.openTransactions();
 
   const timestamp = new Date(request.timestamp);
   const { first, last } = registerReadings(request.meterValue);
@@ -84,54 +80,21 @@ async function transactionEvent(ctx: HandlerContext, request: TransactionEventRe
     lastRegister: last,
   });
 
-  if (request.evse !== undefined) evseTransactions(station).set(request.evse.id, tx.transactionId);
-  if (request.eventType === 'Ended') {
-    ctx.afterReply(() => station.transactionEnded(tx.transactionId));
-    forgetEvseTransaction(station, tx.transactionId);
-  } else if (!station.context().openTransactions.includes(tx.transactionId)) {
-    ctx.afterReply(() => station.transactionStarted(tx.transactionId));
-  }
+  if (request.eventType === 'Ended') station.transactionEnded(tx.transactionId);
+  else station.transactionSeen(tx.transactionId, request.evse?.id);
   if (!inserted) station.log.info({ messageId: ctx.messageId, transactionId: tx.transactionId, seqNo: request.seqNo }, 'resent TransactionEvent answered again, stored once');
   return response;
 }
 
-/**
- * Which transaction runs on which EVSE, so a MeterValues sent during a transaction (which carries only
- * the evseId) is linked to it. Per station, in memory; rebuilt from the store after a reconnect.
- */
-const transactionsByEvse = new WeakMap<StationHandle, Map<number, string>>();
-
-function evseTransactions(station: StationHandle): Map<number, string> {
-  let map = transactionsByEvse.get(station);
-  if (map === undefined) {
-    map = new Map();
-    transactionsByEvse.set(station, map);
-  }
-  return map;
-}
-
-function forgetEvseTransaction(station: StationHandle, transactionId: string): void {
-  const map = transactionsByEvse.get(station);
-  if (map === undefined) return;
-  for (const [evseId, id] of map) if (id === transactionId) map.delete(evseId);
-}
-
-async function transactionOnEvse(station: StationHandle, services: StationServices, evseId: number): Promise<string | undefined> {
-  let map = transactionsByEvse.get(station);
-  if (map === undefined) {
-    map = new Map();
-    for (const tx of await services.store.listTransactions(station.stationId, { active: true })) {
-      if (tx.evseId !== undefined) map.set(tx.evseId, tx.transactionId);
-    }
-    transactionsByEvse.set(station, map);
-  }
-  return map.get(evseId);
+async function transactionOnEvse(station: StationHandle, evseId: number): Promise<string | undefined> {
+  const open = await station.openTransactions();
+  return open.find((tx) => tx.evseId === evseId)?.transactionId;
 }
 
 async function meterValues(ctx: HandlerContext, request: MeterValuesRequest): Promise<MeterValuesResponse> {
   const { store, clock } = ctx.services;
   // evseId 0 is the main meter of the whole station: no transaction is linked to it.
-  const transactionId = request.evseId > 0 ? await transactionOnEvse(ctx.station, ctx.services, request.evseId) : undefined;
+  const transactionId = request.evseId > 0 ? await transactionOnEvse(ctx.station, request.evseId) : undefined;
   await store.recordMeterValues({
     stationId: ctx.station.stationId,
     evseId: request.evseId,
@@ -155,9 +118,9 @@ function rememberRemoteStart(
   }
 }
 
-export const transactions: HandlerModule = {
+export const transactions: BlockModule = {
+  name: 'transactions',
   handlers: {
-    Authorize: authorize,
     TransactionEvent: transactionEvent,
     MeterValues: meterValues,
   },

@@ -1,6 +1,6 @@
-import type { Clock } from '../clock.js';
-import type { IdTokenInfoType, IdTokenType } from '../ocpp/generated/ocpp-types.js';
-import type { BillingStore, IdTokenRecord } from '../store/billing-store.js';
+import type { Clock } from '../../clock.js';
+import type { IdTokenInfoType, IdTokenType } from '../../ocpp/v201/types.js';
+import type { BillingStore, IdTokenRecord } from '../../store/billing-store.js';
 
 /** Hex UIDs are the same card whatever their case (DRV-AUTH-01/02). */
 const HEX_UID_TYPES: ReadonlySet<string> = new Set(['ISO14443', 'ISO15693']);

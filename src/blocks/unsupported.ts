@@ -1,6 +1,6 @@
-import { OcppError } from '../../ocpp/errors.js';
-import type { StationAction } from '../../ocpp/actions.js';
-import type { HandlerModule } from '../types.js';
+import { OcppError } from '../ocpp/errors.js';
+import type { StationAction } from '../ocpp/v201/actions.js';
+import type { BlockModule } from '../station/types.js';
 
 /**
  * Station messages of functional blocks this CSMS does not implement (outside the certified Core and
@@ -21,7 +21,8 @@ const UNSUPPORTED_BLOCKS: Partial<Record<StationAction, string>> = {
   PublishFirmwareStatusNotification: 'local controller firmware publishing (L)',
 };
 
-export const unsupported: HandlerModule = {
+export const unsupported: BlockModule = {
+  name: 'unsupported',
   handlers: Object.fromEntries(
     Object.entries(UNSUPPORTED_BLOCKS).map(([action, block]) => [
       action,

@@ -1,0 +1,101 @@
+import { asJson } from '../../json.js';
+import type {
+  CustomerInformationRequest,
+  GetLogRequest,
+  GetLogResponse,
+  LogStatusNotificationRequest,
+  LogStatusNotificationResponse,
+  NotifyCustomerInformationRequest,
+  NotifyCustomerInformationResponse,
+  NotifyEventRequest,
+  NotifyEventResponse,
+} from '../../ocpp/v201/types.js';
+import { CommandRefusal, type BlockModule, type CommandPlan, type HandlerContext, type StationHandle, type StationServices } from '../../station/types.js';
+import { singleRequest } from '../plans.js';
+
+/**
+ * Diagnostics (N): events the station reports (N07 NotifyEvent; a Connector.AvailabilityState event also
+ * updates the connector, as a StatusNotification would), logs (N01 GetLog, LogStatusNotification) and
+ * customer information (N09/N10). Each is a record, kept before it is acknowledged and visible through
+ * the API.
+ */
+
+async function notifyEvent(ctx: HandlerContext, request: NotifyEventRequest): Promise<NotifyEventResponse> {
+  const { store, clock } = ctx.services;
+  const stationId = ctx.station.stationId;
+  const writes: Promise<void>[] = [store.recordEvent(stationId, 'NotifyEvent', asJson(request), new Date(clock.now()))];
+  for (const event of request.eventData) {
+    const evse = event.component.evse;
+    if (event.component.name === 'Connector' && event.variable.name === 'AvailabilityState' && evse?.connectorId !== undefined) {
+      writes.push(
+        store.recordConnectorStatus(stationId, {
+          evseId: evse.id,
+          connectorId: evse.connectorId,
+          status: event.actualValue,
+          updatedAt: new Date(Date.parse(event.timestamp) || clock.now()),
+        }),
+      );
+    }
+  }
+  await Promise.all(writes);
+  return {};
+}
+
+async function logStatusNotification(ctx: HandlerContext, request: LogStatusNotificationRequest): Promise<LogStatusNotificationResponse> {
+  const { store, clock } = ctx.services;
+  const at = new Date(clock.now());
+  const status = { ...asJson(request), updatedAt: at.toISOString() };
+  await Promise.all([
+    store.recordEvent(ctx.station.stationId, 'LogStatusNotification', asJson(request), at),
+    store.recordLogStatus(ctx.station.stationId, status),
+  ]);
+  return {};
+}
+
+async function notifyCustomerInformation(ctx: HandlerContext, request: NotifyCustomerInformationRequest): Promise<NotifyCustomerInformationResponse> {
+  await ctx.services.store.recordCustomerInformation(ctx.station.stationId, {
+    requestId: request.requestId,
+    seqNo: request.seqNo,
+    tbc: request.tbc ?? false,
+    generatedAt: request.generatedAt,
+    data: request.data,
+  });
+  return {};
+}
+
+async function trackLogRequest(station: StationHandle, request: GetLogRequest, response: GetLogResponse, services: StationServices): Promise<void> {
+  await services.store.recordLogStatus(station.stationId, {
+    requestId: request.requestId,
+    logType: request.logType,
+    status: response.status === 'Rejected' ? 'RequestRejected' : 'Requested',
+    requestStatus: response.status,
+    ...(response.filename !== undefined ? { filename: response.filename } : {}),
+    updatedAt: new Date(services.clock.now()).toISOString(),
+  });
+}
+
+/** N09.FR.04 / N10.FR.08: a CustomerInformation request names exactly one customer reference. */
+const CUSTOMER_REFERENCES = ['idToken', 'customerCertificate', 'customerIdentifier'] as const;
+
+function planCustomerInformation(payload: CustomerInformationRequest): CommandPlan {
+  const given = CUSTOMER_REFERENCES.filter((key) => payload[key] !== undefined);
+  if (given.length !== 1) {
+    throw new CommandRefusal(400, 'invalid_payload', `CustomerInformation needs exactly one of ${CUSTOMER_REFERENCES.join(', ')} (got ${given.length})`, { references: given });
+  }
+  return singleRequest(payload);
+}
+
+export const diagnostics: BlockModule = {
+  name: 'diagnostics',
+  handlers: {
+    NotifyEvent: notifyEvent,
+    LogStatusNotification: logStatusNotification,
+    NotifyCustomerInformation: notifyCustomerInformation,
+  },
+  resultHooks: {
+    GetLog: trackLogRequest,
+  },
+  plans: {
+    CustomerInformation: planCustomerInformation,
+  },
+};

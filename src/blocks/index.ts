@@ -1,0 +1,37 @@
+import type { AnyHandler, AnyPlanner, AnyResultHook, BlockModule, BlockTable } from '../station/types.js';
+import { authorization } from './authorization/authorization.js';
+import { availability } from './availability/availability.js';
+import { dataTransfer } from './data-transfer/data-transfer.js';
+import { diagnostics } from './diagnostics/diagnostics.js';
+import { firmware } from './firmware/firmware.js';
+import { provisioning } from './provisioning/provisioning.js';
+import { createSecurityBlock, type CertificateModuleDeps, type SecurityBlock } from './security/certificates.js';
+import { transactions } from './transactions/transactions.js';
+import { unsupported } from './unsupported.js';
+
+/**
+ * Every functional block the CSMS serves. A new OCPP profile is one more folder here and one more entry in
+ * this list; an action (in either direction) may be claimed by one block only.
+ */
+export function createBlocks(deps: CertificateModuleDeps): { blocks: BlockModule[]; security: SecurityBlock } {
+  const security = createSecurityBlock(deps);
+  return { blocks: [provisioning, availability, authorization, transactions, security, firmware, diagnostics, dataTransfer, unsupported], security };
+}
+
+export function buildBlockTable(blocks: readonly BlockModule[]): BlockTable {
+  const handlers = new Map<string, AnyHandler>();
+  const resultHooks = new Map<string, AnyResultHook>();
+  const plans = new Map<string, AnyPlanner>();
+  const claim = <T>(map: Map<string, T>, what: string, block: BlockModule, entries: object | undefined): void => {
+    for (const [action, entry] of Object.entries(entries ?? {})) {
+      if (map.has(action)) throw new Error(`${action} ${what} is claimed twice (again by the ${block.name} block)`);
+      map.set(action, entry as T);
+    }
+  };
+  for (const block of blocks) {
+    claim(handlers, 'handler', block, block.handlers);
+    claim(resultHooks, 'result hook', block, block.resultHooks);
+    claim(plans, 'command plan', block, block.plans);
+  }
+  return { handlers, resultHooks, plans };
+}

@@ -1,0 +1,87 @@
+import { ocppDateTime } from '../../clock.js';
+import { asJson, type Json } from '../../json.js';
+import type {
+  BootNotificationRequest,
+  BootNotificationResponse,
+  HeartbeatResponse,
+  NotifyReportRequest,
+  NotifyReportResponse,
+  ResetRequest,
+  ResetResponse,
+} from '../../ocpp/v201/types.js';
+import type { BlockModule, HandlerContext, StationHandle } from '../../station/types.js';
+import { enforceBootSerialNumber } from '../security/certificates.js';
+import { deviceVariableFromReport, learnFromGetVariables, learnFromSetVariables, withoutSecrets } from './device-model.js';
+import { planGetVariables, planSetVariables } from './variable-plans.js';
+
+/**
+ * Provisioning (B01–B07, B11/B12): boot, heartbeat, the device model (reports, GetVariables and
+ * SetVariables, split to the station's limits) and resets.
+ */
+
+async function bootNotification(ctx: HandlerContext, request: BootNotificationRequest): Promise<BootNotificationResponse> {
+  // B01.FR.11/12 (DRV-A00-04): on profile 3 a serialNumber that contradicts the client certificate closes the connection.
+  enforceBootSerialNumber(ctx, request.chargingStation, ctx.station.clientCertificate);
+  const { store, config, clock, metrics } = ctx.services;
+  const stationId = ctx.station.stationId;
+  // The policy is read fresh: the operator may have accepted the station since it connected (TC_B_02).
+  const station = await store.getStation(stationId);
+  const status = station?.bootPolicy ?? 'Rejected';
+  const now = clock.now();
+  await store.recordBoot(stationId, { bootStatus: status, chargingStation: asJson(request.chargingStation), reason: request.reason, at: new Date(now) });
+  // The actor changes state only once the answer is on the wire: entering Pending sends GetBaseReport,
+  // which must not overtake the BootNotificationResponse.
+  ctx.afterReply(() => ctx.station.bootAnswered(status));
+  metrics.bootsTotal.labels(status).inc();
+  ctx.station.log.info({ messageId: ctx.messageId, status, reason: request.reason }, 'boot answered');
+  return {
+    currentTime: ocppDateTime(now),
+    interval: status === 'Accepted' ? config.heartbeatIntervalSeconds : config.bootRetryIntervalSeconds,
+    status,
+  };
+}
+
+function heartbeat(ctx: HandlerContext): HeartbeatResponse {
+  return { currentTime: ocppDateTime(ctx.services.clock.now()) };
+}
+
+async function notifyReport(ctx: HandlerContext, request: NotifyReportRequest): Promise<NotifyReportResponse> {
+  const { store } = ctx.services;
+  const stationId = ctx.station.stationId;
+  const rows = (request.reportData ?? []).map(withoutSecrets);
+  await Promise.all([
+    store.recordReportPart(stationId, {
+      requestId: request.requestId,
+      seqNo: request.seqNo,
+      tbc: request.tbc ?? false,
+      generatedAt: request.generatedAt,
+      reportData: rows as unknown as Json[],
+    }),
+    rows.length > 0 ? store.recordVariables(stationId, rows.map(deviceVariableFromReport)) : Promise.resolve(),
+  ]);
+  return {};
+}
+
+function noteReset(station: StationHandle, request: ResetRequest, response: ResetResponse): void {
+  // B11/B12: Accepted reboots now, Scheduled after the running transactions end; either way the next
+  // BootNotification (reason RemoteReset / ScheduledReset) closes the loop, and EVSE resets do not reboot.
+  station.log.info({ type: request.type, evseId: request.evseId, status: response.status }, 'reset requested');
+}
+
+export const provisioning: BlockModule = {
+  name: 'provisioning',
+  handlers: {
+    BootNotification: bootNotification,
+    Heartbeat: heartbeat,
+    NotifyReport: notifyReport,
+  },
+  resultHooks: {
+    GetVariables: learnFromGetVariables,
+    SetVariables: learnFromSetVariables,
+    Reset: noteReset,
+  },
+  plans: {
+    GetVariables: planGetVariables,
+    SetVariables: planSetVariables,
+  },
+};

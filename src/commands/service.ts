@@ -1,0 +1,86 @@
+import { singleRequest } from '../blocks/plans.js';
+import type { Clock } from '../clock.js';
+import type { CommandOutcome, CommandRouter } from '../cluster/command-router.js';
+import { newRequestId } from '../ids.js';
+import { isJsonObject, type JsonObject } from '../json.js';
+import type { OcppProtocol } from '../ocpp/protocol.js';
+import { CommandRefusal, type AnyPlanner, type BlockTable, type CommandPlan } from '../station/types.js';
+import type { Store } from '../store/store.js';
+
+/** Ids the operator may leave out: the CSMS assigns them (CONTRACT §4). */
+const ASSIGNED_IDS = ['requestId', 'remoteStartId'] as const;
+
+/** What became of a command that was sent: the request as sent (ids filled in) and the outcome. */
+export interface CommandReport {
+  request: JsonObject;
+  outcome: CommandOutcome;
+  /** How many requests it took (GetVariables / SetVariables split to the station's limits). */
+  parts: number;
+}
+
+export interface CommandServiceDeps {
+  store: Pick<Store, 'getStation' | 'getVariables'>;
+  router: CommandRouter;
+  /** The protocol whose actions and schemas the commands API speaks. */
+  protocol: OcppProtocol;
+  /** Its blocks: each may have a rule (plan) for the actions it owns. */
+  blocks: BlockTable;
+  clock: Clock;
+  callTimeoutMs: number;
+}
+
+/**
+ * The one path of an operator command, top to bottom: the deadline starts, the action and body are checked
+ * (once, against the official schema), ids are assigned, the station must exist, its block's rule may refuse
+ * or split the request, the router delivers each part to whichever node holds the station, and the answers
+ * are merged. A refusal is a CommandRefusal (400, 404, 409) and nothing is sent; everything after that is a
+ * CommandOutcome. The boot-state rule (B02/B03: what may be sent while Pending or after Rejected) is the
+ * station actor's, which knows the live boot status; its refusal comes back as a `refused` outcome.
+ */
+export class CommandService {
+  constructor(private readonly deps: CommandServiceDeps) {}
+
+  /** The actions the commands API takes. */
+  get actions(): readonly string[] {
+    return this.deps.protocol.csmsActions;
+  }
+
+  async run(stationId: string, action: string, body: unknown): Promise<CommandReport> {
+    const { protocol, store, router, clock } = this.deps;
+    // The deadline starts now: time spent queued behind the station's other calls counts (CONTRACT §4).
+    const deadline = clock.now() + this.deps.callTimeoutMs;
+    if (!protocol.isCsmsAction(action)) {
+      throw new CommandRefusal(400, 'unknown_action', `${action} is not a CSMS-initiated OCPP ${protocol.version} action`, { actions: protocol.csmsActions });
+    }
+    if (!isJsonObject(body)) throw new CommandRefusal(400, 'invalid_body', 'the body must be a JSON object (the OCPP request payload)');
+    const payload: JsonObject = { ...body };
+    const properties = protocol.schemas.properties(action, 'Request');
+    for (const key of ASSIGNED_IDS) {
+      if (properties.includes(key) && payload[key] === undefined) payload[key] = newRequestId();
+    }
+    const violations = protocol.schemas.violations(action, 'Request', payload);
+    if (violations.length > 0) {
+      throw new CommandRefusal(400, 'invalid_payload', `the ${action} request violates the OCPP ${protocol.version} schema`, violations);
+    }
+    const station = await store.getStation(stationId);
+    if (station === undefined) throw new CommandRefusal(404, 'station_not_found', `no station ${stationId}`);
+    const plan = await this.plan(action, payload, station);
+
+    // Split requests go one after the other: the station sees at most one CALL at a time anyway.
+    const answers: JsonObject[] = [];
+    let outcome: CommandOutcome = { kind: 'result', response: {} };
+    for (const part of plan.requests) {
+      outcome = await router.send(stationId, action, part, deadline);
+      if (outcome.kind !== 'result') break;
+      answers.push(outcome.response);
+    }
+    if (outcome.kind === 'result') outcome = { kind: 'result', response: plan.merge(answers) };
+    return { request: payload, outcome, parts: plan.requests.length };
+  }
+
+  private plan(action: string, payload: JsonObject, station: { id: string; securityProfile: 1 | 2 | 3 }): CommandPlan | Promise<CommandPlan> {
+    const planner: AnyPlanner | undefined = this.deps.blocks.plans.get(action);
+    if (planner === undefined) return singleRequest(payload);
+    return planner(payload as never, { station, deviceModel: () => this.deps.store.getVariables(station.id) });
+  }
+}
