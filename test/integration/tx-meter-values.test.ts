@@ -254,4 +254,34 @@ describe('Energy of a transaction', () => {
     expect(values).toContainEqual(during);
     expect(values).not.toContainEqual(after);
   });
+
+  it('after a reconnect, MeterValues of every EVSE still find their transaction, whichever EVSE speaks first', async () => {
+    const evses = [
+      { id: 1, connectors: [1] },
+      { id: 2, connectors: [1] },
+    ];
+    const token = await registerIdToken(h.csms.api, newIdToken('ISO14443'));
+    const creds = await h.csms.register({ prefix: 'mv-reconnect' });
+    const first = await h.csms.connect(creds);
+    await first.booted({ evses });
+    const one = new ChargingSession(first, { evseId: 1 });
+    const two = new ChargingSession(first, { evseId: 2 });
+    await one.energyTransferStarted(token);
+    await two.energyTransferStarted(token);
+    await first.close();
+
+    // A new session: the live EVSE → transaction map starts empty and comes from the store.
+    const second = await h.csms.connect(creds);
+    one.moveTo(second);
+    two.moveTo(second);
+    // EVSE 1 speaks first, naming its EVSE (before, this made EVSE 2's transaction unknown for the session).
+    await one.event('Updated', 'MeterValuePeriodic', { evse: true, meterValue: [meterValue([energyRegister(2_000, { context: 'Sample.Periodic' })])] });
+    const onTwo = meterValue([energyRegister(7_000, { context: 'Sample.Periodic' })]);
+    expect(await sendMeterValues(second, 2, [onTwo])).toEqual({});
+    const onOne = meterValue([energyRegister(2_500, { context: 'Sample.Periodic' })]);
+    expect(await sendMeterValues(second, 1, [onOne])).toEqual({});
+
+    expect(shown((await getTransaction(h.csms.api, second.identity, two.transactionId)).meterValues)).toContainEqual(onTwo);
+    expect(shown((await getTransaction(h.csms.api, second.identity, one.transactionId)).meterValues)).toContainEqual(onOne);
+  });
 });

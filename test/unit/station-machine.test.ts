@@ -129,6 +129,40 @@ describe('station machine: outbound calls (Part 4 §4.1.1, DRV-RPC-15)', () => {
     expect(h.actor.getSnapshot().value).toMatchObject({ outbound: 'closed' });
   });
 
+  it('fails a queued call at its own deadline while another call is still in flight', async () => {
+    const h = harness();
+    h.actor.send({ type: 'CALL_REQUESTED', call: h.call('slow', 'GetVariables', 60_000) });
+    // Queued behind 'slow' with an earlier deadline (a command routed from another node, say).
+    h.actor.send({ type: 'CALL_REQUESTED', call: h.call('urgent', 'GetVariables', 20) });
+    h.actor.send({ type: 'CALL_REQUESTED', call: h.call('patient', 'GetVariables', 60_000) });
+    h.advance(25);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(h.timedOut).toEqual(['urgent']);
+    expect(h.transmitted).toEqual(['slow']);
+    h.actor.send({ type: 'CALL_ANSWERED', messageId: 'slow' });
+    expect(h.transmitted).toEqual(['slow', 'patient']);
+  });
+
+  it('keeps what this session learnt about transactions when the store answer arrives later', () => {
+    const h = harness();
+    expect(h.actor.getSnapshot().context.openTransactions).toBeUndefined();
+    h.actor.send({ type: 'TRANSACTION_SEEN', transactionId: 'new', evseId: 2 });
+    h.actor.send({
+      type: 'TRANSACTIONS_LOADED',
+      transactions: [
+        { transactionId: 'stored-1', evseId: 1 },
+        { transactionId: 'stale-2', evseId: 2 },
+      ],
+    });
+    // One transaction per EVSE: the one seen on EVSE 2 in this session replaces the stored one.
+    expect(h.actor.getSnapshot().context.openTransactions).toEqual([
+      { transactionId: 'stored-1', evseId: 1 },
+      { transactionId: 'new', evseId: 2 },
+    ]);
+    h.actor.send({ type: 'TRANSACTION_SEEN', transactionId: 'stored-1', evseId: undefined });
+    expect(h.actor.getSnapshot().context.openTransactions?.find((tx) => tx.transactionId === 'stored-1')?.evseId).toBe(1);
+  });
+
   it('tracks open transactions', () => {
     const h = harness();
     h.actor.send({ type: 'TRANSACTION_SEEN', transactionId: 't1', evseId: undefined });
