@@ -127,7 +127,16 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
 
     const apiApp = uws.App();
     const routes = buildApiRoutes({ config, store, authorizer, router, schemas, metrics, clock, certificateSigning: certificates.outcomes });
-    mountApi(apiApp, { metrics, log, apiToken: config.apiToken, version: packageVersion(), isReady: () => ready }, routes);
+    mountApi(apiApp, {
+      metrics,
+      log,
+      apiToken: config.apiToken,
+      maxBodyBytes: config.apiMaxBodyBytes,
+      allowedHosts: config.apiHosts,
+      bindHost: config.apiHost,
+      version: packageVersion(),
+      isReady: () => ready,
+    }, routes);
     const api = await listen(uws, apiApp, config.apiHost, config.apiPort);
     listenSockets.push(api.socket);
 
