@@ -134,7 +134,16 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
 
     const apiApp = uws.App();
     const routes = buildApiRoutes({ store, authorizer, router, commands, metrics, certificateSigning: security.outcomes });
-    mountApi(apiApp, { metrics, log, apiToken: config.apiToken, version: packageVersion(), isReady: () => ready }, routes);
+    mountApi(apiApp, {
+      metrics,
+      log,
+      apiToken: config.apiToken,
+      maxBodyBytes: config.apiMaxBodyBytes,
+      allowedHosts: config.apiHosts,
+      bindHost: config.apiHost,
+      version: packageVersion(),
+      isReady: () => ready,
+    }, routes);
     const api = await listen(uws, apiApp, config.apiHost, config.apiPort);
     listenSockets.push(api.socket);
 

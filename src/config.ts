@@ -18,6 +18,10 @@ export interface Config {
   caKey: string | undefined;
   apiPort: number;
   apiHost: string;
+  /** CSMS_API_HOSTS: Host names the API answers to besides its loopback names (DNS-rebinding guard). */
+  apiHosts: string[];
+  /** CSMS_API_MAX_BODY: largest API request body in bytes (larger → 413). */
+  apiMaxBodyBytes: number;
   apiToken: string | undefined;
   dataDir: string;
   databaseUrl: string | undefined;
@@ -53,7 +57,7 @@ const schemaPath = fileURLToPath(new URL('../../schemas/config.schema.json', imp
 const INTEGER_KEYS = new Set([
   'CSMS_OCPP_PORT', 'CSMS_OCPP_TLS_PORT', 'CSMS_API_PORT', 'CSMS_HEARTBEAT_INTERVAL',
   'CSMS_BOOT_RETRY_INTERVAL', 'CSMS_CALL_TIMEOUT_MS', 'CSMS_MAX_PAYLOAD_BYTES', 'CSMS_IDLE_TIMEOUT',
-  'CSMS_WORKERS',
+  'CSMS_WORKERS', 'CSMS_API_MAX_BODY',
 ]);
 
 function loadSchema(): object {
@@ -132,6 +136,8 @@ export function resolveConfig(raw: RawConfig): Config {
     caKey: str('CSMS_CA_KEY'),
     apiPort: num('CSMS_API_PORT', 8080),
     apiHost: str('CSMS_API_HOST') ?? '127.0.0.1',
+    apiHosts: split(merged.CSMS_API_HOSTS),
+    apiMaxBodyBytes: num('CSMS_API_MAX_BODY', 1024 * 1024),
     apiToken: str('CSMS_API_TOKEN'),
     dataDir: str('CSMS_DATA_DIR') ?? './data',
     databaseUrl: str('DATABASE_URL'),

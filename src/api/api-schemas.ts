@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import type { ApiSchemas } from './generated/api-types.js';
 import { ApiError } from './http.js';
 
 const addFormats = addFormatsModule.default;
@@ -18,6 +19,7 @@ export function loadApiSchema(): { definitions: Record<string, object> } {
   throw new Error('schemas/api.schema.json not found');
 }
 
+/** Validates request bodies against the API schemas; the router runs it before a handler sees the body. */
 export class ApiValidator {
   private readonly validators = new Map<string, ValidateFunction>();
 
@@ -31,11 +33,16 @@ export class ApiValidator {
     }
   }
 
-  /** Returns the body typed as T, or throws a 400 listing every violation. */
-  check<T>(definition: string, body: unknown): T {
+  has(definition: string): boolean {
+    return this.validators.has(definition);
+  }
+
+  /** Returns the body typed by the generated schema type, or throws a 400 listing every violation. */
+  check<N extends keyof ApiSchemas>(definition: N, body: unknown): ApiSchemas[N] {
     const validate = this.validators.get(definition);
     if (validate === undefined) throw new Error(`no API schema ${definition}`);
-    if (validate(body ?? {})) return (body ?? {}) as T;
+    // The schema the type was generated from has just accepted the value.
+    if (validate(body)) return body as ApiSchemas[N];
     const details = (validate.errors ?? []).map((e) => ({
       path: e.instancePath === '' ? '/' : e.instancePath,
       message: e.keyword === 'additionalProperties' ? `unknown property "${String((e.params as { additionalProperty: string }).additionalProperty)}"` : (e.message ?? 'invalid'),

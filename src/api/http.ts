@@ -1,6 +1,9 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { Logger } from '../log.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from '../transport/uws.js';
+import type { ApiValidator } from './api-schemas.js';
+import { pathMatcher, uwsPattern, type QueryParam, type RouteSpec } from './route-spec.js';
 
 /** An operator-facing failure: `{"error":{"code","message","details"}}` with its HTTP status. */
 export class ApiError extends Error {
@@ -14,14 +17,15 @@ export class ApiError extends Error {
   }
 }
 
-export interface ApiRequest {
+export interface ApiRequest<Body = unknown> {
   method: string;
   path: string;
   params: Record<string, string>;
+  /** Declared query parameters have been checked by the router (RouteSpec.query). */
   query: URLSearchParams;
   headers: Record<string, string>;
-  /** Parsed JSON body; undefined when there was none. */
-  body: unknown;
+  /** The JSON body, validated against the route's `body` schema; undefined on routes without one. */
+  body: Body;
   remoteAddress: string;
 }
 
@@ -41,14 +45,24 @@ export function booleanQuery(request: ApiRequest, name: string): boolean | undef
   throw new ApiError(400, 'invalid_query', `${name} must be true or false`);
 }
 
-export type RouteHandler = (request: ApiRequest) => Promise<ApiResponse> | ApiResponse;
-
-export interface RouteOptions {
-  /** `/api/` routes need the bearer token when one is configured; /health and /metrics do not. */
-  public?: boolean;
+/** `?name=<integer>`: the fallback when absent, a 400 for anything else. */
+export function integerQuery(request: ApiRequest, name: string, fallback: number): number {
+  const value = request.query.get(name);
+  if (value === null) return fallback;
+  if (!/^-?\d{1,15}$/.test(value)) throw new ApiError(400, 'invalid_query', `${name} must be an integer`);
+  return Number(value);
 }
 
-const MAX_BODY_BYTES = 1024 * 1024;
+export interface HttpRouterOptions {
+  /** `/api/` routes need `Authorization: Bearer <token>` when one is configured; /health and /metrics do not. */
+  apiToken: string | undefined;
+  /** CSMS_API_MAX_BODY: larger bodies are answered 413 and the connection is closed. */
+  maxBodyBytes: number;
+  /** CSMS_API_HOSTS: Host names answered besides the loopback names (an entry without a port allows any port). */
+  allowedHosts: readonly string[];
+  /** CSMS_API_HOST: a bind address that is an IP literal is a Host the API answers to as well. */
+  bindHost: string;
+}
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: '200 OK',
@@ -56,11 +70,13 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   204: '204 No Content',
   400: '400 Bad Request',
   401: '401 Unauthorized',
+  403: '403 Forbidden',
   404: '404 Not Found',
   405: '405 Method Not Allowed',
   409: '409 Conflict',
   413: '413 Payload Too Large',
   415: '415 Unsupported Media Type',
+  421: '421 Misdirected Request',
   429: '429 Too Many Requests',
   500: '500 Internal Server Error',
   502: '502 Bad Gateway',
@@ -68,45 +84,154 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   504: '504 Gateway Timeout',
 };
 
-type Method = 'get' | 'put' | 'patch' | 'post' | 'del';
+const LOOPBACK_HOST_NAMES: readonly string[] = ['127.0.0.1', 'localhost', '[::1]'];
+const HTTP_METHOD: Readonly<Record<RouteSpec['method'], string>> = { get: 'GET', put: 'PUT', patch: 'PATCH', post: 'POST', del: 'DELETE' };
+
+/** What the router writes besides the response itself. */
+interface Delivery {
+  headers?: Record<string, string>;
+  /** Close the connection after the answer (413: the rest of an oversized body is not read). */
+  close?: boolean;
+}
 
 /**
- * A small router over uWS's own: reads headers synchronously, the body through onData, registers
- * onAborted, and writes the answer corked. No framework: uWS already routes by pattern.
+ * A small router over uWS's own. Before any handler runs it enforces, on every request (CONTRACT §4):
+ * Host (421, DNS-rebinding guard), Origin / Sec-Fetch-Site (403, a foreign web page), path and method (404 / 405
+ * with Allow), the bearer token (401), body size (413, connection closed), Content-Type (415), JSON syntax
+ * (400), the route's body schema and declared query parameters (400). Together these make the API unusable
+ * from another site's page: a page can only send a cross-origin body without a CORS preflight as text/plain or
+ * a form (415), a browser marks its requests with Origin / Sec-Fetch-Site (403), and DNS rebinding shows up as
+ * a foreign Host (421).
+ *
+ * uWS rules: headers are read synchronously, the body through onData, onAborted is registered before anything
+ * asynchronous, and the answer is written corked.
  */
 export class HttpRouter {
   private readonly tokenDigest: Buffer | undefined;
+  /** Host names allowed with any port. */
+  private readonly hostNames: ReadonlySet<string>;
+  /** `name:port` entries of CSMS_API_HOSTS, allowed exactly. */
+  private readonly hostsWithPort: ReadonlySet<string>;
+  private readonly paths: { matcher: RegExp; methods: string[] }[] = [];
 
   constructor(
     private readonly app: TemplatedApp,
     private readonly log: Logger,
-    apiToken: string | undefined,
+    private readonly validator: ApiValidator,
+    private readonly options: HttpRouterOptions,
   ) {
-    this.tokenDigest = apiToken === undefined ? undefined : sha256(apiToken);
+    this.tokenDigest = options.apiToken === undefined ? undefined : sha256(options.apiToken);
+    const names = new Set(LOOPBACK_HOST_NAMES);
+    const withPort = new Set<string>();
+    for (const entry of options.allowedHosts.map((h) => h.trim().toLowerCase()).filter((h) => h.length > 0)) {
+      if (splitHost(entry)?.port !== undefined) withPort.add(entry);
+      else names.add(entry);
+    }
+    const bind = options.bindHost.toLowerCase();
+    if (isIP(bind) === 4 && bind !== '0.0.0.0') names.add(bind);
+    if (isIP(bind) === 6 && bind !== '::') names.add(`[${bind}]`);
+    this.hostNames = names;
+    this.hostsWithPort = withPort;
   }
 
-  route(method: Method, pattern: string, handler: RouteHandler, options: RouteOptions = {}): void {
-    const paramNames = [...pattern.matchAll(/:([A-Za-z]+)/g)].map((m) => m[1] as string);
-    this.app[method](pattern, (res, req) => this.serve(res, req, paramNames, handler, options));
+  /** Mounts every route, then the fallback that answers 405 (known path) or 404 (unknown path). */
+  mount(routes: readonly RouteSpec[]): void {
+    for (const route of routes) {
+      const body = route.body;
+      if (body !== undefined && body !== 'OcppRequest' && !this.validator.has(body)) {
+        throw new Error(`route ${route.method} ${route.path}: no API schema ${body}`);
+      }
+      const paramNames = [...route.path.matchAll(/\{([A-Za-z]+)\}/g)].map((m) => m[1] as string);
+      this.app[route.method](uwsPattern(route.path), (res, req) => this.serve(res, req, paramNames, route));
+      let known = this.paths.find((p) => p.matcher.source === pathMatcher(route.path).source);
+      if (known === undefined) {
+        known = { matcher: pathMatcher(route.path), methods: [] };
+        this.paths.push(known);
+      }
+      known.methods.push(HTTP_METHOD[route.method]);
+    }
+    this.app.any('/*', (res, req) => this.fallback(res, req));
   }
 
-  /** Anything no route matched: 404 for unknown paths. */
-  fallback(): void {
-    this.app.any('/*', (res, req) => {
-      const path = req.getUrl();
-      res.onAborted(() => {});
-      writeResponse(res, errorResponse(new ApiError(404, 'not_found', `no route for ${req.getMethod().toUpperCase()} ${path}`)));
+  private fallback(res: HttpResponse, req: HttpRequest): void {
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    const method = req.getMethod().toUpperCase();
+    const path = req.getUrl();
+    const refusal = this.refuseRequest(req);
+    if (refusal !== undefined) {
+      if (refusal.status === 413) discardBody(res, req, () => aborted || deliver(res, errorResponse(refusal), { close: true }));
+      else deliver(res, errorResponse(refusal));
+      return;
+    }
+    const methods = this.paths.filter((p) => p.matcher.test(path)).flatMap((p) => p.methods);
+    if (methods.length === 0) {
+      deliver(res, errorResponse(new ApiError(404, 'not_found', `no route for ${method} ${path}`)));
+      return;
+    }
+    const allow = [...new Set(methods)].join(', ');
+    deliver(res, errorResponse(new ApiError(405, 'method_not_allowed', `${method} is not allowed on ${path}; allowed: ${allow}`)), {
+      headers: { Allow: allow },
     });
   }
 
-  private serve(res: HttpResponse, req: HttpRequest, paramNames: string[], handler: RouteHandler, options: RouteOptions): void {
-    const params: Record<string, string> = {};
-    paramNames.forEach((name, i) => {
-      params[name] = safeDecode(req.getParameter(i));
+  /** The checks every request goes through, route or not: Host, Origin / Sec-Fetch-Site, declared body size. */
+  private refuseRequest(req: HttpRequest): ApiError | undefined {
+    const host = req.getHeader('host').toLowerCase();
+    if (!this.hostAllowed(host)) {
+      return new ApiError(421, 'misdirected_request', `this API does not answer to Host "${host}" (loopback names and CSMS_API_HOSTS only)`);
+    }
+    if (req.getHeader('sec-fetch-site').toLowerCase() === 'cross-site') {
+      return new ApiError(403, 'cross_site_request', 'cross-site requests are refused');
+    }
+    const origin = req.getHeader('origin');
+    if (origin !== '' && !sameOrigin(origin, host)) {
+      return new ApiError(403, 'foreign_origin', `requests from origin "${origin}" are refused`);
+    }
+    const declaredLength = req.getHeader('content-length');
+    if (/^\d+$/.test(declaredLength) && Number(declaredLength) > this.options.maxBodyBytes) {
+      return tooLarge(this.options.maxBodyBytes);
+    }
+    return undefined;
+  }
+
+  private hostAllowed(host: string): boolean {
+    if (this.hostsWithPort.has(host)) return true;
+    const parts = splitHost(host);
+    return parts !== undefined && this.hostNames.has(parts.name);
+  }
+
+  private serve(res: HttpResponse, req: HttpRequest, paramNames: string[], route: RouteSpec): void {
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
     });
+    const finish = (response: ApiResponse, delivery: Delivery = {}): void => {
+      if (aborted) return;
+      aborted = true; // answered: nothing else may touch res
+      deliver(res, response, delivery);
+    };
+    const fail = (err: ApiError): void => finish(errorResponse(err), { close: err.status === 413 });
+
+    const refusal = this.refuseRequest(req);
+    if (refusal !== undefined) {
+      if (refusal.status === 413) discardBody(res, req, () => fail(refusal));
+      else fail(refusal);
+      return;
+    }
     const headers: Record<string, string> = {};
     req.forEach((key, value) => {
       headers[key] = value;
+    });
+    if (!route.public && !this.authorized(headers.authorization)) {
+      fail(new ApiError(401, 'unauthorized', 'a valid "Authorization: Bearer <token>" header is required'));
+      return;
+    }
+    const params: Record<string, string> = {};
+    paramNames.forEach((name, i) => {
+      params[name] = safeDecode(req.getParameter(i));
     });
     const request: ApiRequest = {
       method: req.getMethod().toUpperCase(),
@@ -117,37 +242,46 @@ export class HttpRouter {
       body: undefined,
       remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString('latin1'),
     };
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
-    const finish = (response: ApiResponse): void => {
-      if (aborted) return;
-      res.cork(() => writeResponse(res, response));
-    };
-
-    if (!options.public && !this.authorized(headers.authorization)) {
-      finish(errorResponse(new ApiError(401, 'unauthorized', 'a valid "Authorization: Bearer <token>" header is required')));
+    const queryError = checkQuery(request.query, route.query ?? {});
+    if (queryError !== undefined) {
+      fail(queryError);
       return;
     }
 
     const run = (): void => {
       Promise.resolve()
-        .then(() => handler(request))
-        .then(finish, (err: unknown) => {
-          if (!(err instanceof ApiError)) this.log.error({ err, method: request.method, path: request.path }, 'API handler failed');
-          finish(errorResponse(err));
-        });
+        .then(() => dispatch(route, request))
+        .then(
+          (response) => finish(response),
+          (err: unknown) => {
+            if (!(err instanceof ApiError)) this.log.error({ err, method: request.method, path: request.path }, 'API handler failed');
+            finish(errorResponse(err));
+          },
+        );
     };
 
-    if (request.method === 'GET' || request.method === 'DELETE' || request.method === 'HEAD') {
+    const bodyName = route.body;
+    if (bodyName === undefined) {
       run();
       return;
     }
-    readBody(res, (body, error) => {
+    if (!isJsonContentType(headers['content-type'] ?? '')) {
+      fail(new ApiError(415, 'unsupported_media_type', 'the request body must be sent as Content-Type: application/json'));
+      return;
+    }
+    readJsonBody(res, this.options.maxBodyBytes, (body, error) => {
       if (aborted) return;
-      if (error !== undefined) {
-        finish(errorResponse(error));
+      try {
+        if (error !== undefined) throw error;
+        if (bodyName === 'OcppRequest') {
+          if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+            throw new ApiError(400, 'invalid_body', 'the body must be a JSON object (the OCPP request payload)');
+          }
+        } else {
+          this.validator.check(bodyName, body);
+        }
+      } catch (err) {
+        fail(err instanceof ApiError ? err : new ApiError(400, 'invalid_body', 'request body rejected'));
         return;
       }
       request.body = body;
@@ -164,6 +298,68 @@ export class HttpRouter {
   }
 }
 
+/**
+ * Calls the route's handler with a request whose body the router has validated against `route.body`: the one
+ * place where the validated `unknown` body becomes the route's generated body type.
+ */
+function dispatch(route: RouteSpec, request: ApiRequest): Promise<ApiResponse> | ApiResponse {
+  return (route.handler as (request: ApiRequest) => Promise<ApiResponse> | ApiResponse)(request);
+}
+
+function checkQuery(query: URLSearchParams, declared: Record<string, QueryParam>): ApiError | undefined {
+  for (const [name, spec] of Object.entries(declared)) {
+    const values = query.getAll(name);
+    if (values.length === 0) continue;
+    if (values.length > 1) return new ApiError(400, 'invalid_query', `${name} may be given once`);
+    const value = values[0] as string;
+    if (spec.type === 'boolean' && value !== 'true' && value !== 'false') {
+      return new ApiError(400, 'invalid_query', `${name} must be true or false`);
+    }
+    if (spec.type === 'integer') {
+      const n = /^-?\d{1,15}$/.test(value) ? Number(value) : NaN;
+      const min = spec.minimum ?? Number.MIN_SAFE_INTEGER;
+      const max = spec.maximum ?? Number.MAX_SAFE_INTEGER;
+      if (!Number.isInteger(n) || n < min || n > max) {
+        return new ApiError(400, 'invalid_query', `${name} must be an integer from ${min} to ${max}`);
+      }
+    }
+  }
+  return undefined;
+}
+
+/** `name[:port]` with `[v6]` literals kept bracketed; undefined when it is not a host at all. */
+function splitHost(host: string): { name: string; port: string | undefined } | undefined {
+  const match = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(host);
+  if (match === null) return undefined;
+  return { name: match[1] as string, port: match[2] };
+}
+
+/** The API's own origin is `http(s)://<the Host it was asked under>`; anything else (`null` included) is foreign. */
+function sameOrigin(origin: string, host: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return false;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
+  return url.host === host || `${url.hostname}:${url.protocol === 'https:' ? '443' : '80'}` === host;
+}
+
+/** `application/json`, optionally with a UTF-8 charset parameter. */
+function isJsonContentType(value: string): boolean {
+  const [mediaType, ...parameters] = value.split(';').map((part) => part.trim().toLowerCase());
+  if (mediaType !== 'application/json') return false;
+  return parameters.every((parameter) => {
+    const [name, raw] = parameter.split('=', 2).map((s) => s.trim());
+    return name === 'charset' && (raw === 'utf-8' || raw === '"utf-8"' || raw === 'utf8');
+  });
+}
+
+function tooLarge(maxBodyBytes: number): ApiError {
+  return new ApiError(413, 'payload_too_large', `request body exceeds ${maxBodyBytes} bytes (CSMS_API_MAX_BODY)`);
+}
+
 function sha256(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
@@ -176,24 +372,67 @@ function safeDecode(segment: string): string {
   }
 }
 
-function readBody(res: HttpResponse, done: (body: unknown, error?: ApiError) => void): void {
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+/**
+ * How much of an oversized body is still read (and thrown away) before the 413 goes out. Closing a socket
+ * that has unread data makes the kernel answer with a reset, and the client may lose the 413 with it: so the
+ * rest of the body is drained first, in constant memory. Beyond this the answer is written and the
+ * connection closed at once (a client sending that much after the limit gets what it asked for).
+ */
+const DRAIN_LIMIT_BYTES = 64 * 1024 * 1024;
+
+/** A request announced too large by its Content-Length: read the rest away (up to the drain limit), then answer. */
+function discardBody(res: HttpResponse, req: HttpRequest, answer: () => void): void {
+  const declared = Number(req.getHeader('content-length'));
+  if (!(declared <= DRAIN_LIMIT_BYTES)) {
+    answer();
+    return;
+  }
+  let size = 0;
+  let answered = false;
+  res.onData((chunk, isLast) => {
+    if (answered) return;
+    size += chunk.byteLength;
+    if (isLast || size > DRAIN_LIMIT_BYTES) {
+      answered = true;
+      answer();
+    }
+  });
+}
+
+/**
+ * Reads the whole body and parses it as JSON. Too large (drained as above, then answered), empty, not UTF-8 or
+ * not JSON: an ApiError.
+ */
+function readJsonBody(res: HttpResponse, maxBodyBytes: number, done: (body: unknown, error?: ApiError) => void): void {
   const chunks: Buffer[] = [];
   let size = 0;
-  let failed = false;
+  let settled = false;
   res.onData((chunk, isLast) => {
-    if (failed) return;
+    if (settled) return;
     size += chunk.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      failed = true;
-      done(undefined, new ApiError(413, 'payload_too_large', `request body exceeds ${MAX_BODY_BYTES} bytes`));
+    if (size > maxBodyBytes) {
+      chunks.length = 0;
+      if (isLast || size > DRAIN_LIMIT_BYTES) {
+        settled = true;
+        done(undefined, tooLarge(maxBodyBytes));
+      }
       return;
     }
     // The chunk is only valid during this callback.
     chunks.push(Buffer.from(chunk.slice(0)));
     if (!isLast) return;
-    const text = Buffer.concat(chunks).toString('utf8');
+    settled = true;
+    let text: string;
+    try {
+      text = utf8.decode(Buffer.concat(chunks));
+    } catch {
+      done(undefined, new ApiError(400, 'invalid_json', 'request body is not UTF-8'));
+      return;
+    }
     if (text.trim() === '') {
-      done(undefined);
+      done(undefined, new ApiError(400, 'invalid_json', 'request body is empty; this route takes a JSON body'));
       return;
     }
     try {
@@ -211,15 +450,19 @@ export function errorResponse(err: unknown): ApiResponse {
   return { status: 500, body: { error: { code: 'internal_error', message: 'internal error' } } };
 }
 
-function writeResponse(res: HttpResponse, response: ApiResponse): void {
-  res.writeStatus(STATUS_TEXT[response.status] ?? `${response.status} Status`);
-  if (response.status === 204) {
-    res.end();
-    return;
-  }
-  if (response.text !== undefined) {
-    res.writeHeader('Content-Type', response.contentType ?? 'text/plain; charset=utf-8').end(response.text);
-    return;
-  }
-  res.writeHeader('Content-Type', 'application/json').end(JSON.stringify(response.body ?? {}));
+/** Writes the answer corked. With `close`, uWS adds `Connection: close` and closes the connection once it is sent. */
+function deliver(res: HttpResponse, response: ApiResponse, delivery: Delivery = {}): void {
+  res.cork(() => {
+    res.writeStatus(STATUS_TEXT[response.status] ?? `${response.status} Status`);
+    for (const [name, value] of Object.entries(delivery.headers ?? {})) res.writeHeader(name, value);
+    if (response.status === 204) {
+      res.end(undefined, delivery.close ?? false);
+      return;
+    }
+    if (response.text !== undefined) {
+      res.writeHeader('Content-Type', response.contentType ?? 'text/plain; charset=utf-8').end(response.text, delivery.close ?? false);
+      return;
+    }
+    res.writeHeader('Content-Type', 'application/json').end(JSON.stringify(response.body ?? {}), delivery.close ?? false);
+  });
 }

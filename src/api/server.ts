@@ -1,14 +1,21 @@
 import type { Logger } from '../log.js';
 import type { CsmsMetrics } from '../metrics.js';
 import type { TemplatedApp } from '../transport/uws.js';
+import { ApiValidator } from './api-schemas.js';
 import { HttpRouter } from './http.js';
 import { buildOpenApi } from './openapi.js';
-import { uwsPattern, type RouteSpec } from './route-spec.js';
+import type { RouteSpec } from './route-spec.js';
 
 export interface ApiServerDeps {
   metrics: CsmsMetrics;
   log: Logger;
   apiToken: string | undefined;
+  /** CSMS_API_MAX_BODY */
+  maxBodyBytes: number;
+  /** CSMS_API_HOSTS */
+  allowedHosts: readonly string[];
+  /** CSMS_API_HOST (an IP literal bind address is an allowed Host too) */
+  bindHost: string;
   version: string;
   /** Becomes true once every listener is up (CONTRACT §1: /health answers 200 only then). */
   isReady: () => boolean;
@@ -16,7 +23,12 @@ export interface ApiServerDeps {
 
 /** Mounts the operator API, /health, /metrics and /api/v1/openapi.json on a uWS app. */
 export function mountApi(app: TemplatedApp, deps: ApiServerDeps, routes: readonly RouteSpec[]): void {
-  const router = new HttpRouter(app, deps.log, deps.apiToken);
+  const router = new HttpRouter(app, deps.log, new ApiValidator(), {
+    apiToken: deps.apiToken,
+    maxBodyBytes: deps.maxBodyBytes,
+    allowedHosts: deps.allowedHosts,
+    bindHost: deps.bindHost,
+  });
   const builtIn: RouteSpec[] = [
     {
       method: 'get',
@@ -49,7 +61,6 @@ export function mountApi(app: TemplatedApp, deps: ApiServerDeps, routes: readonl
     responses: { 200: 'OpenAPI 3.1 document' },
     handler: () => ({ status: 200, body: (openApi ??= buildOpenApi(all, deps.version)) }),
   };
-  const all = [...builtIn, openApiRoute, ...routes];
-  for (const route of all) router.route(route.method, uwsPattern(route.path), route.handler, { public: route.public ?? false });
-  router.fallback();
+  const all: RouteSpec[] = [...builtIn, openApiRoute, ...routes];
+  router.mount(all);
 }

@@ -142,3 +142,73 @@ export function metricValue(text: string, name: string, labels: Record<string, s
   }
   return sum;
 }
+
+export interface RawHttpRequest {
+  method: string;
+  path: string;
+  /** Sent as given: Host is not filled in unless named here (fetch cannot set Host, node's http can). */
+  headers?: Record<string, string | number>;
+  body?: string | Buffer;
+}
+
+export interface RawHttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  /** The parsed JSON body, or undefined when it was not JSON. */
+  json: unknown;
+  /** The connection failed after the whole answer had arrived (e.g. reset while the request body was still going). */
+  errorAfterAnswer?: string;
+}
+
+/**
+ * One HTTP/1.1 request over a fresh connection with node's http client, so tests can send any Host, Origin,
+ * Content-Type or body size. Resolves once the whole answer has arrived; rejects when no answer arrived
+ * (a reset before the status line, for instance).
+ */
+export async function rawHttp(port: number, request: RawHttpRequest): Promise<RawHttpResponse> {
+  const { Agent, request: httpRequest } = await import('node:http');
+  // Keep-alive, as browsers and most clients ask: so a `Connection: close` in the answer is the server's decision.
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string | number> = { Host: `127.0.0.1:${port}`, ...request.headers };
+    // node frames a GET/DELETE body only when told its length.
+    const framed = Object.keys(headers).some((name) => /^(content-length|transfer-encoding)$/i.test(name));
+    if (request.body !== undefined && !framed) headers['Content-Length'] = Buffer.byteLength(request.body);
+    const req = httpRequest({ host: '127.0.0.1', port, method: request.method, path: request.path, headers, agent, setHost: false });
+    let answered: RawHttpResponse | undefined;
+    let settled = false;
+    const settle = (outcome: RawHttpResponse | Error): void => {
+      if (settled) return;
+      settled = true;
+      agent.destroy();
+      if (outcome instanceof Error) reject(outcome);
+      else resolve(outcome);
+    };
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        answered = { status: res.statusCode ?? 0, headers: res.headers, text, json };
+        settle(answered);
+      });
+      res.on('error', (err) => settle(answered ?? err));
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (answered !== undefined) {
+        answered.errorAfterAnswer = err.code ?? err.message;
+        return;
+      }
+      settle(new Error(`${request.method} ${request.path}: no answer (${err.code ?? err.message})`));
+    });
+    if (request.body !== undefined) req.end(request.body);
+    else req.end();
+  });
+}

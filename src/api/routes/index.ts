@@ -5,7 +5,6 @@ import type { CommandService } from '../../commands/service.js';
 import type { CsmsMetrics } from '../../metrics.js';
 import type { BillingStore } from '../../store/billing-store.js';
 import type { Store } from '../../store/store.js';
-import { ApiValidator } from '../api-schemas.js';
 import type { RouteSpec } from '../route-spec.js';
 import { billingRoutes } from './billing.js';
 import { commandRoutes } from './commands.js';
@@ -24,11 +23,10 @@ export interface ApiRouteDeps {
 
 /** Every /api/v1 route, in the order the OpenAPI document lists them. */
 export function buildApiRoutes(deps: ApiRouteDeps): RouteSpec[] {
-  const validator = new ApiValidator();
   return [
-    ...stationRoutes({ store: deps.store, router: deps.router, validator, certificateSigning: deps.certificateSigning }),
+    ...stationRoutes({ store: deps.store, router: deps.router, certificateSigning: deps.certificateSigning }),
     ...commandRoutes({ commands: deps.commands, metrics: deps.metrics }),
     ...stationDataRoutes(deps.store),
-    ...billingRoutes({ store: deps.store, authorizer: deps.authorizer, validator }),
+    ...billingRoutes({ store: deps.store, authorizer: deps.authorizer }),
   ];
 }

@@ -1,5 +1,5 @@
 import type { Store } from '../../store/store.js';
-import { ApiError, type ApiRequest } from '../http.js';
+import { ApiError, integerQuery, type ApiRequest } from '../http.js';
 import type { RouteSpec } from '../route-spec.js';
 import { requireStation, stationIdParam } from './stations.js';
 
@@ -62,15 +62,11 @@ export function stationDataRoutes(store: Store): RouteSpec[] {
       path: '/api/v1/stations/{id}/events',
       summary: 'NotifyEvent, SecurityEventNotification, FirmwareStatusNotification and LogStatusNotification history, newest first; ?limit= (default 100, max 1000)',
       tag: 'Station data',
-      query: { limit: 'integer 1-1000' },
+      query: { limit: { type: 'integer', minimum: 1, maximum: MAX_EVENT_LIMIT, description: `how many events, newest first (default ${DEFAULT_EVENT_LIMIT})` } },
       responses: { 200: '{items:[{id, kind, payload, receivedAt}]}', 404: 'Unknown station' },
       handler: async (request) => {
         const id = stationIdParam(request);
-        const rawLimit = request.query.get('limit');
-        const limit = rawLimit === null ? DEFAULT_EVENT_LIMIT : Number(rawLimit);
-        if (!Number.isInteger(limit) || limit < 1 || limit > MAX_EVENT_LIMIT) {
-          throw new ApiError(400, 'invalid_query', `limit must be an integer from 1 to ${MAX_EVENT_LIMIT}`);
-        }
+        const limit = integerQuery(request, 'limit', DEFAULT_EVENT_LIMIT);
         await requireStation(store, id);
         const events = await store.listEvents(id, limit);
         return {
