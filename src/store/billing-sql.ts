@@ -8,6 +8,7 @@ import type {
   TransactionEventWrite,
   TransactionRecord,
 } from './billing-store.js';
+import { contentHash } from './content-hash.js';
 import { UnknownStationError, withStation } from './errors.js';
 import { batchStatement, type BatchStatement, type BatchWriter, type GroupCommitter, type RowErrors } from './group-commit.js';
 import {
@@ -30,7 +31,7 @@ interface TransactionEventEntry {
 }
 
 function jsonOrNull(value: unknown): string | null {
-  return value === undefined ? null : JSON.stringify(value);
+  return value === undefined ? null : json(value);
 }
 
 function isoOrNull(value: Date | undefined): string | null {
@@ -198,17 +199,20 @@ export class SqlBillingStore implements BillingStore {
       statement: (rows) =>
         // Rows of a missing station are left out by the join and refused; should a station vanish between
         // the join and the insert, the foreign key fails the batch and its writes are retried one by one.
-        // ORDER BY ordinality: ids follow the order in which the messages were received.
+        // ORDER BY ordinality: ids follow the order in which the messages were received. A resend (same
+        // content_hash: the EVSE and its samples) is left out, whether it shares the batch or comes later;
+        // the known stations are read apart, since a resend inserts nothing.
         batchStatement<{ station_id: string }>(
           `WITH stored AS (
-             INSERT INTO meter_values (station_id, evse_id, transaction_id, source, meter_value, received_at)
-             SELECT u.station_id, u.evse_id, u.transaction_id, u.source, u.meter_value::jsonb, u.received_at::timestamptz
-               FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[])
-                    WITH ORDINALITY AS u(station_id, evse_id, transaction_id, source, meter_value, received_at, ord)
+             INSERT INTO meter_values (station_id, evse_id, transaction_id, source, meter_value, received_at, content_hash)
+             SELECT u.station_id, u.evse_id, u.transaction_id, u.source, u.meter_value::jsonb, u.received_at::timestamptz,
+                    u.content_hash
+               FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+                    WITH ORDINALITY AS u(station_id, evse_id, transaction_id, source, meter_value, received_at, content_hash, ord)
                JOIN stations s ON s.id = u.station_id
               ORDER BY u.ord
-             RETURNING station_id)
-           SELECT DISTINCT station_id FROM stored`,
+             ON CONFLICT (station_id, source, content_hash) DO NOTHING)
+           SELECT id AS station_id FROM stations WHERE id = ANY($1::text[])`,
           [
             rows.map((row) => row.stationId),
             rows.map((row) => row.evseId),
@@ -216,6 +220,7 @@ export class SqlBillingStore implements BillingStore {
             rows.map((row) => row.source),
             rows.map((row) => json(row.meterValue)),
             rows.map((row) => row.receivedAt.toISOString()),
+            rows.map((row) => contentHash({ evseId: row.evseId, meterValue: row.meterValue })),
           ],
           (stored) => {
             const known = new Set(stored.map((row) => row.station_id));

@@ -179,6 +179,20 @@ export const migrations: readonly Migration[] = [
       END $$;
     `,
   },
+  {
+    version: 5,
+    name: 'meter values and station events stored once',
+    sql: `
+      -- A MeterValues, NotifyEvent or SecurityEventNotification resent with a new messageId (its answer was
+      -- lost) is stored once: content_hash (see content-hash.ts) is the natural key of such a message. Rows
+      -- stored before have none (NULLs never collide), so nothing old needs deduplicating; status
+      -- notifications, which may repeat, have none either.
+      ALTER TABLE meter_values ADD COLUMN content_hash text;
+      CREATE UNIQUE INDEX meter_values_once ON meter_values (station_id, source, content_hash);
+      ALTER TABLE station_events ADD COLUMN content_hash text;
+      CREATE UNIQUE INDEX station_events_once ON station_events (station_id, kind, content_hash);
+    `,
+  },
 ];
 
 /** Any constant will do, as long as no other code of ours takes the same advisory lock. */
