@@ -465,7 +465,7 @@ export class SqlStore implements Store, BillingStore {
     return this.billing.deleteIdToken(type, idToken);
   }
 
-  recordTransactionEvent(event: TransactionEventWrite): Promise<{ inserted: boolean }> {
+  recordTransactionEvent(event: TransactionEventWrite): Promise<{ inserted: boolean; conflict: boolean }> {
     return this.billing.recordTransactionEvent(event);
   }
 
@@ -483,6 +483,10 @@ export class SqlStore implements Store, BillingStore {
 
   getTransactionEvents(stationId: string, transactionId: string): Promise<StoredTransactionEvent[]> {
     return this.billing.getTransactionEvents(stationId, transactionId);
+  }
+
+  getTransactionConflicts(stationId: string, transactionId: string): Promise<StoredTransactionEvent[]> {
+    return this.billing.getTransactionConflicts(stationId, transactionId);
   }
 
   getTransactionMeterValues(stationId: string, transactionId: string): Promise<StoredMeterValues[]> {
