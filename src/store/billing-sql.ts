@@ -8,6 +8,7 @@ import type {
   TransactionEventWrite,
   TransactionRecord,
 } from './billing-store.js';
+import { contentHash } from './content-hash.js';
 import { UnknownStationError, withStation } from './errors.js';
 import { batchStatement, type BatchStatement, type BatchWriter, type GroupCommitter, type RowErrors } from './group-commit.js';
 import {
@@ -20,25 +21,27 @@ import {
   type TransactionEventRow,
   type TransactionRow,
 } from './rows.js';
-import { json, type Queryable, type SqlDatabase, type SqlParam } from './sql.js';
+import { json, storableText, type Queryable, type SqlDatabase, type SqlParam } from './sql.js';
 import { foldTransactionDelta, transactionDelta, transactionKey, type TransactionDelta } from './transaction-merge.js';
 
-/** A transaction event on its way through group commit; the writer fills in `inserted`. */
+/** A transaction event on its way through group commit; the writer fills in `inserted` and `conflict`. */
 interface TransactionEventEntry {
   event: TransactionEventWrite;
   inserted: boolean;
+  conflict: boolean;
 }
 
 function jsonOrNull(value: unknown): string | null {
-  return value === undefined ? null : JSON.stringify(value);
+  return value === undefined ? null : json(value);
 }
 
 function isoOrNull(value: Date | undefined): string | null {
   return value === undefined ? null : value.toISOString();
 }
 
+/** As stored: keys read back from the database match the keys of the writes they came from. */
 function eventKey(stationId: string, transactionId: string, seqNo: number): string {
-  return `${stationId}\u0000${transactionId}\u0000${seqNo}`;
+  return `${storableText(stationId)}\u0000${storableText(transactionId)}\u0000${seqNo}`;
 }
 
 /**
@@ -162,6 +165,29 @@ function insertEventsParams(events: readonly TransactionEventWrite[]): SqlParam[
   ];
 }
 
+/** Which not-inserted events (by ordinality) differ from the event stored under their seqNo. */
+const DIFFERS_FROM_STORED = `
+  SELECT u.ord AS ord, e.payload <> u.payload::jsonb AS differs
+    FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) WITH ORDINALITY AS u(station_id, transaction_id, seq_no, payload, ord)
+    JOIN transaction_events e ON e.station_id = u.station_id AND e.transaction_id = u.transaction_id AND e.seq_no = u.seq_no`;
+
+/** A resend of a conflict (same content_hash) is stored once. */
+const INSERT_CONFLICTS = `
+  INSERT INTO transaction_event_conflicts (station_id, transaction_id, seq_no, content_hash, event_type, "timestamp",
+                                           trigger_reason, offline, payload, response)
+  SELECT u.station_id, u.transaction_id, u.seq_no, u.content_hash, u.event_type, u.ts::timestamptz, u.trigger_reason,
+         u.offline, u.payload::jsonb, u.response::jsonb
+    FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::text[], $10::text[])
+         AS u(station_id, transaction_id, seq_no, event_type, ts, trigger_reason, offline, payload, response, content_hash)
+  ON CONFLICT (station_id, transaction_id, seq_no, content_hash) DO NOTHING
+  RETURNING station_id, transaction_id, seq_no, content_hash`;
+
+/** Run after the upsert, which has locked these rows already (in key order), so it takes no new lock. */
+const FLAG_SEQ_NO_CONFLICT = `
+  UPDATE transactions SET flags = array_append(flags, 'seqNoConflict'), updated_at = now()
+   WHERE (station_id, transaction_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+     AND NOT ('seqNoConflict' = ANY (flags))`;
+
 /** `$n` → `$(n + by)`, to put two statements' parameters side by side in one. */
 function shiftParams(text: string, by: number): string {
   return text.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + by}`);
@@ -198,17 +224,20 @@ export class SqlBillingStore implements BillingStore {
       statement: (rows) =>
         // Rows of a missing station are left out by the join and refused; should a station vanish between
         // the join and the insert, the foreign key fails the batch and its writes are retried one by one.
-        // ORDER BY ordinality: ids follow the order in which the messages were received.
+        // ORDER BY ordinality: ids follow the order in which the messages were received. A resend (same
+        // content_hash: the EVSE and its samples) is left out, whether it shares the batch or comes later;
+        // the known stations are read apart, since a resend inserts nothing.
         batchStatement<{ station_id: string }>(
           `WITH stored AS (
-             INSERT INTO meter_values (station_id, evse_id, transaction_id, source, meter_value, received_at)
-             SELECT u.station_id, u.evse_id, u.transaction_id, u.source, u.meter_value::jsonb, u.received_at::timestamptz
-               FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[])
-                    WITH ORDINALITY AS u(station_id, evse_id, transaction_id, source, meter_value, received_at, ord)
+             INSERT INTO meter_values (station_id, evse_id, transaction_id, source, meter_value, received_at, content_hash)
+             SELECT u.station_id, u.evse_id, u.transaction_id, u.source, u.meter_value::jsonb, u.received_at::timestamptz,
+                    u.content_hash
+               FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+                    WITH ORDINALITY AS u(station_id, evse_id, transaction_id, source, meter_value, received_at, content_hash, ord)
                JOIN stations s ON s.id = u.station_id
               ORDER BY u.ord
-             RETURNING station_id)
-           SELECT DISTINCT station_id FROM stored`,
+             ON CONFLICT (station_id, source, content_hash) DO NOTHING)
+           SELECT id AS station_id FROM stations WHERE id = ANY($1::text[])`,
           [
             rows.map((row) => row.stationId),
             rows.map((row) => row.evseId),
@@ -216,6 +245,7 @@ export class SqlBillingStore implements BillingStore {
             rows.map((row) => row.source),
             rows.map((row) => json(row.meterValue)),
             rows.map((row) => row.receivedAt.toISOString()),
+            rows.map((row) => contentHash({ evseId: row.evseId, meterValue: row.meterValue })),
           ],
           (stored) => {
             const known = new Set(stored.map((row) => row.station_id));
@@ -265,11 +295,11 @@ export class SqlBillingStore implements BillingStore {
 
   // Records of station traffic (group commit)
 
-  async recordTransactionEvent(event: TransactionEventWrite): Promise<{ inserted: boolean }> {
+  async recordTransactionEvent(event: TransactionEventWrite): Promise<{ inserted: boolean; conflict: boolean }> {
     if (Number.isNaN(event.timestamp.getTime())) throw new RangeError(`TransactionEvent ${event.transactionId}/${event.seqNo} has an invalid timestamp`);
-    const entry: TransactionEventEntry = { event, inserted: false };
+    const entry: TransactionEventEntry = { event, inserted: false, conflict: false };
     await withStation(event.stationId, this.transactionEvents.write(entry));
-    return { inserted: entry.inserted };
+    return { inserted: entry.inserted, conflict: entry.conflict };
   }
 
   recordMeterValues(write: MeterValuesWrite): Promise<void> {
@@ -306,6 +336,16 @@ export class SqlBillingStore implements BillingStore {
     return rows.map(toTransactionEvent);
   }
 
+  async getTransactionConflicts(stationId: string, transactionId: string): Promise<StoredTransactionEvent[]> {
+    const rows = await this.db.query<TransactionEventRow>(
+      `SELECT seq_no, event_type, "timestamp", trigger_reason, offline, payload, response, received_at
+         FROM transaction_event_conflicts WHERE station_id = $1 AND transaction_id = $2
+        ORDER BY received_at, seq_no, content_hash`,
+      [stationId, transactionId],
+    );
+    return rows.map(toTransactionEvent);
+  }
+
   async getTransactionMeterValues(stationId: string, transactionId: string): Promise<StoredMeterValues[]> {
     const rows = await this.db.query<MeterValuesRow>(
       `SELECT evse_id, transaction_id, source, meter_value, received_at
@@ -325,14 +365,19 @@ export class SqlBillingStore implements BillingStore {
   }
 
   /**
-   * One batch of events, the careful way (after `newTransactionEventsStatement` found a resend or a
-   * missing station): insert those of existing stations (a resend, in this batch or before, is not
-   * inserted), then fold what the inserted events say into their transactions with one upsert.
+   * One batch of events, the careful way (after `newTransactionEventsStatement` found a resend, a conflict
+   * or a missing station): insert the first copy of each (station, transaction, seqNo) of existing
+   * stations; of the others, those whose content differs from the event stored under their seqNo are
+   * conflicts, stored apart (once per content). What the inserted events and conflicts say is folded into
+   * their transactions with one upsert, in arrival order; transactions with a new conflict are flagged.
    */
   private async writeTransactionEvents(q: Queryable, entries: TransactionEventEntry[]): Promise<RowErrors | undefined> {
     // A batch that failed as a whole is written again; nothing of the failed attempt counts.
-    for (const entry of entries) entry.inserted = false;
-    const { unique, duplicates } = firstCopies(entries);
+    for (const entry of entries) {
+      entry.inserted = false;
+      entry.conflict = false;
+    }
+    const { unique } = firstCopies(entries);
     const candidates = unique.map(({ entry }) => entry.event);
     const stored = await q.query<{ station_id: string; transaction_id: string; seq_no: number }>(
       `${INSERT_EVENTS} RETURNING station_id, transaction_id, seq_no`,
@@ -341,49 +386,88 @@ export class SqlBillingStore implements BillingStore {
     const insertedKeys = new Set(stored.map((row) => eventKey(row.station_id, row.transaction_id, Number(row.seq_no))));
 
     const errors = new Map<number, Error>();
-    // Not inserted means a resend or a missing station.
-    if (stored.length < candidates.length) {
-      const known = await existingStations(q, candidates.map((event) => event.stationId));
-      for (const { index, entry } of unique) {
-        if (!known.has(entry.event.stationId)) errors.set(index, new UnknownStationError(entry.event.stationId));
-      }
-      for (const { index, first, stationId } of duplicates) {
-        if (errors.has(first)) errors.set(index, new UnknownStationError(stationId));
-      }
-    }
-
-    const inserted: TransactionEventWrite[] = [];
-    for (const { entry } of unique) {
+    const applied: number[] = [];
+    for (const { index, entry } of unique) {
       const { event } = entry;
       if (!insertedKeys.has(eventKey(event.stationId, event.transactionId, event.seqNo))) continue;
       entry.inserted = true;
-      inserted.push(event);
+      applied.push(index);
     }
-    if (inserted.length > 0) await q.query(UPSERT_TRANSACTIONS, upsertParams(foldedDeltas(inserted)));
+    // Not inserted: a resend, a conflict, or an event of a missing station.
+    const others = entries.map((entry, index) => ({ entry, index })).filter(({ entry }) => !entry.inserted);
+    if (others.length > 0) {
+      const known = await existingStations(q, others.map(({ entry }) => entry.event.stationId));
+      for (const { index, entry } of others) {
+        if (!known.has(entry.event.stationId)) errors.set(index, new UnknownStationError(entry.event.stationId));
+      }
+      const compared = others.filter(({ index }) => !errors.has(index));
+      const differing = await q.query<{ ord: string | number; differs: boolean }>(DIFFERS_FROM_STORED, [
+        compared.map(({ entry }) => entry.event.stationId),
+        compared.map(({ entry }) => entry.event.transactionId),
+        compared.map(({ entry }) => entry.event.seqNo),
+        compared.map(({ entry }) => json(entry.event.payload)),
+      ]);
+      const conflicts = differing
+        .filter((row) => row.differs)
+        .map((row) => compared[Number(row.ord) - 1])
+        .filter((other): other is { entry: TransactionEventEntry; index: number } => other !== undefined)
+        // Arrival order, so that the first copy of a conflict is the one stored.
+        .sort((a, b) => a.index - b.index);
+      applied.push(...(await this.storeConflicts(q, conflicts)));
+    }
+
+    applied.sort((a, b) => a - b);
+    const events = applied.map((index) => (entries[index] as TransactionEventEntry).event);
+    if (events.length > 0) await q.query(UPSERT_TRANSACTIONS, upsertParams(foldedDeltas(events)));
+    const flagged = [...new Map(applied.filter((index) => entries[index]?.conflict).map((index) => {
+      const { event } = entries[index] as TransactionEventEntry;
+      return [transactionKey(event.stationId, event.transactionId), event] as const;
+    })).values()];
+    if (flagged.length > 0) {
+      await q.query(FLAG_SEQ_NO_CONFLICT, [flagged.map((event) => event.stationId), flagged.map((event) => event.transactionId)]);
+    }
     return errors.size > 0 ? errors : undefined;
+  }
+
+  /** Stores the first copy of each conflicting content not stored before; returns the indexes stored. */
+  private async storeConflicts(q: Queryable, conflicts: ReadonlyArray<{ entry: TransactionEventEntry; index: number }>): Promise<number[]> {
+    const firstByKey = new Map<string, { entry: TransactionEventEntry; index: number; hash: string }>();
+    for (const conflict of conflicts) {
+      conflict.entry.conflict = true;
+      const { event } = conflict.entry;
+      const hash = contentHash(event.payload);
+      const key = `${eventKey(event.stationId, event.transactionId, event.seqNo)}\u0000${hash}`;
+      if (!firstByKey.has(key)) firstByKey.set(key, { ...conflict, hash });
+    }
+    if (firstByKey.size === 0) return [];
+    const firsts = [...firstByKey.values()];
+    const stored = await q.query<{ station_id: string; transaction_id: string; seq_no: number; content_hash: string }>(INSERT_CONFLICTS, [
+      ...insertEventsParams(firsts.map(({ entry }) => entry.event)),
+      firsts.map(({ hash }) => hash),
+    ]);
+    const storedKeys = new Set(stored.map((row) => `${eventKey(row.station_id, row.transaction_id, Number(row.seq_no))}\u0000${row.content_hash}`));
+    const indexes: number[] = [];
+    for (const [key, { entry, index }] of firstByKey) {
+      if (!storedKeys.has(key)) continue;
+      entry.inserted = true;
+      indexes.push(index);
+    }
+    return indexes;
   }
 }
 
-/** Resends within one batch: only the first copy of each (station, transaction, seqNo) goes to SQL. */
-function firstCopies(entries: readonly TransactionEventEntry[]): {
-  unique: Array<{ index: number; entry: TransactionEventEntry }>;
-  duplicates: Array<{ index: number; first: number; stationId: string }>;
-} {
-  const firstByKey = new Map<string, number>();
+/** Two copies of one (station, transaction, seqNo) in a batch: only the first goes to the events table. */
+function firstCopies(entries: readonly TransactionEventEntry[]): { unique: Array<{ index: number; entry: TransactionEventEntry }> } {
+  const seen = new Set<string>();
   const unique: Array<{ index: number; entry: TransactionEventEntry }> = [];
-  const duplicates: Array<{ index: number; first: number; stationId: string }> = [];
   entries.forEach((entry, index) => {
     const { event } = entry;
     const key = eventKey(event.stationId, event.transactionId, event.seqNo);
-    const first = firstByKey.get(key);
-    if (first === undefined) {
-      firstByKey.set(key, index);
-      unique.push({ index, entry });
-    } else {
-      duplicates.push({ index, first, stationId: event.stationId });
-    }
+    if (seen.has(key)) return;
+    seen.add(key);
+    unique.push({ index, entry });
   });
-  return { unique, duplicates };
+  return { unique };
 }
 
 /**
@@ -408,12 +492,17 @@ function foldedDeltas(events: readonly TransactionEventWrite[]): TransactionDelt
  * the batch is written again with `writeTransactionEvents`, which looks at each event.
  */
 function newTransactionEventsStatement(entries: readonly TransactionEventEntry[]): BatchStatement {
-  for (const entry of entries) entry.inserted = false;
+  for (const entry of entries) {
+    entry.inserted = false;
+    entry.conflict = false;
+  }
   const { unique } = firstCopies(entries);
   const events = unique.map(({ entry }) => entry.event);
+  // Expecting every entry inserted sends a batch with two copies of one seqNo (a resend, or a conflict:
+  // only the careful path can tell) the careful way too.
   return batchStatement(
     INSERT_NEW_EVENTS_WITH_TRANSACTIONS,
-    [...insertEventsParams(events), ...upsertParams(foldedDeltas(events)), events.length],
+    [...insertEventsParams(events), ...upsertParams(foldedDeltas(events)), entries.length],
     () => {
       for (const { entry } of unique) entry.inserted = true;
     },

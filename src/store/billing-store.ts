@@ -80,7 +80,7 @@ export interface TransactionRecord {
   eventCount: number;
   /**
    * Anomalies an operator should see: `startMissing` (events arrived for a transaction whose Started
-   * event we never got).
+   * event we never got), `seqNoConflict` (an event reused a stored seqNo with other content).
    */
   flags: string[];
   updatedAt: Date;
@@ -122,8 +122,13 @@ export interface BillingStore {
   putIdToken(type: string, idToken: string, input: IdTokenInput): Promise<{ token: IdTokenRecord; created: boolean }>;
   deleteIdToken(type: string, idToken: string): Promise<boolean>;
 
-  /** Group commit. `inserted` is false when the same (station, transactionId, seqNo) was stored before. */
-  recordTransactionEvent(event: TransactionEventWrite): Promise<{ inserted: boolean }>;
+  /**
+   * Group commit. `conflict`: an event with the same (station, transactionId, seqNo) but other content was
+   * stored before (a station whose counter restarted); such an event is kept apart (getTransactionConflicts),
+   * flags the transaction `seqNoConflict` and is applied to it all the same. `inserted`: stored now (as an
+   * event or as a conflict); false for a resend of content already stored, which changes nothing.
+   */
+  recordTransactionEvent(event: TransactionEventWrite): Promise<{ inserted: boolean; conflict: boolean }>;
   /** Group commit. MeterValues messages (TransactionEvent samples are stored with their event). */
   recordMeterValues(write: MeterValuesWrite): Promise<void>;
 
@@ -131,6 +136,8 @@ export interface BillingStore {
   listTransactions(stationId: string, filter: { active?: boolean }): Promise<TransactionRecord[]>;
   /** Every event of the transaction in seqNo order. */
   getTransactionEvents(stationId: string, transactionId: string): Promise<StoredTransactionEvent[]>;
+  /** Events that reused a stored seqNo with other content, in the order they were received. */
+  getTransactionConflicts(stationId: string, transactionId: string): Promise<StoredTransactionEvent[]>;
   /** MeterValues messages linked to the transaction, oldest first. */
   getTransactionMeterValues(stationId: string, transactionId: string): Promise<StoredMeterValues[]>;
   /** Transactions of the station that are still open, for the actor after a reconnect or restart. */

@@ -179,6 +179,43 @@ export const migrations: readonly Migration[] = [
       END $$;
     `,
   },
+  {
+    version: 5,
+    name: 'meter values and station events stored once',
+    sql: `
+      -- A MeterValues, NotifyEvent or SecurityEventNotification resent with a new messageId (its answer was
+      -- lost) is stored once: content_hash (see content-hash.ts) is the natural key of such a message. Rows
+      -- stored before have none (NULLs never collide), so nothing old needs deduplicating; status
+      -- notifications, which may repeat, have none either.
+      ALTER TABLE meter_values ADD COLUMN content_hash text;
+      CREATE UNIQUE INDEX meter_values_once ON meter_values (station_id, source, content_hash);
+      ALTER TABLE station_events ADD COLUMN content_hash text;
+      CREATE UNIQUE INDEX station_events_once ON station_events (station_id, kind, content_hash);
+    `,
+  },
+  {
+    version: 6,
+    name: 'transaction event conflicts',
+    sql: `
+      -- A TransactionEvent whose (station, transaction, seq_no) was already stored with other content (a
+      -- station whose counter restarted): kept here, applied to its transaction, which gets the flag
+      -- 'seqNoConflict'. content_hash (see content-hash.ts) makes a resend of the conflict count once.
+      CREATE TABLE transaction_event_conflicts (
+        station_id     text NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
+        transaction_id text NOT NULL,
+        seq_no         integer NOT NULL,
+        content_hash   text NOT NULL,
+        event_type     text NOT NULL CHECK (event_type IN ('Started', 'Updated', 'Ended')),
+        "timestamp"    timestamptz NOT NULL,
+        trigger_reason text NOT NULL,
+        offline        boolean NOT NULL,
+        payload        jsonb NOT NULL,
+        response       jsonb NOT NULL,
+        received_at    timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (station_id, transaction_id, seq_no, content_hash)
+      );
+    `,
+  },
 ];
 
 /** Any constant will do, as long as no other code of ours takes the same advisory lock. */

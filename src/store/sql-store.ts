@@ -9,6 +9,7 @@ import type {
   TransactionRecord,
 } from './billing-store.js';
 import { SqlBillingStore } from './billing-sql.js';
+import { contentHash } from './content-hash.js';
 import { mergeAttributes, mergeDeviceVariables, deviceVariableKey } from './device-variables.js';
 import { UnknownStationError, withStation } from './errors.js';
 import { BatchWriter, batchStatement, GroupCommitter, type GroupCommitOptions, type GroupCommitStats, type RowErrors } from './group-commit.js';
@@ -26,7 +27,7 @@ import {
   type StationEventRow,
   type StationRow,
 } from './rows.js';
-import { json, type Queryable, type SqlDatabase } from './sql.js';
+import { json, withStorableText, type Queryable, type SqlDatabase } from './sql.js';
 import type {
   BootStatus,
   ConnectorStatusRecord,
@@ -87,6 +88,13 @@ function missingStations(rows: readonly { stationId: string }[], updated: readon
   return errors.size > 0 ? errors : undefined;
 }
 
+/**
+ * Station events whose resend (a new messageId after a lost answer) is stored once: their content names
+ * them (NotifyEvent: generatedAt + seqNo; SecurityEventNotification: type + timestamp). Status
+ * notifications may repeat word for word and are each kept.
+ */
+const STORED_ONCE: ReadonlySet<StationEventKind> = new Set(['NotifyEvent', 'SecurityEventNotification']);
+
 const STATION_COLUMNS = `id, security_profile, password_hash, boot_policy, boot_status, charging_station,
   last_boot_reason, last_seen, firmware_status, log_status, certificates, created_at, updated_at`;
 
@@ -109,10 +117,13 @@ export class SqlStore implements Store, BillingStore {
   private readonly customerInformation: BatchWriter<CustomerInformationWrite>;
   private readonly billing: SqlBillingStore;
 
-  constructor(
-    private readonly db: SqlDatabase,
-    options: GroupCommitOptions = {},
-  ) {
+  private readonly db: SqlDatabase;
+
+  constructor(database: SqlDatabase, options: GroupCommitOptions = {}) {
+    // Every statement of this store, group commit included, goes through here: text the database would
+    // refuse (U+0000) is replaced on the way in, so one such record never fails (CONTRACT §3.2 "Strings").
+    const db = withStorableText(database);
+    this.db = db;
     this.kind = db.kind;
     this.committer = new GroupCommitter(db, options);
 
@@ -255,17 +266,20 @@ export class SqlStore implements Store, BillingStore {
       name: 'station event',
       statement: (rows) =>
         // ORDER BY ordinality: ids follow the order in which the events were received.
+        // A resend (same content_hash) is left out, whether it shares the batch or comes later.
         batchStatement(
-          `INSERT INTO station_events (station_id, kind, payload, received_at)
-           SELECT u.station_id, u.kind, u.payload::jsonb, u.received_at::timestamptz
-             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
-                  WITH ORDINALITY AS u(station_id, kind, payload, received_at, ord)
-            ORDER BY u.ord`,
+          `INSERT INTO station_events (station_id, kind, payload, received_at, content_hash)
+           SELECT u.station_id, u.kind, u.payload::jsonb, u.received_at::timestamptz, u.content_hash
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+                  WITH ORDINALITY AS u(station_id, kind, payload, received_at, content_hash, ord)
+            ORDER BY u.ord
+           ON CONFLICT (station_id, kind, content_hash) DO NOTHING`,
           [
             rows.map((row) => row.stationId),
             rows.map((row) => row.kind),
             rows.map((row) => json(row.payload)),
             rows.map((row) => row.at.toISOString()),
+            rows.map((row) => (STORED_ONCE.has(row.kind) ? contentHash(row.payload) : null)),
           ],
         ),
     });
@@ -451,7 +465,7 @@ export class SqlStore implements Store, BillingStore {
     return this.billing.deleteIdToken(type, idToken);
   }
 
-  recordTransactionEvent(event: TransactionEventWrite): Promise<{ inserted: boolean }> {
+  recordTransactionEvent(event: TransactionEventWrite): Promise<{ inserted: boolean; conflict: boolean }> {
     return this.billing.recordTransactionEvent(event);
   }
 
@@ -469,6 +483,10 @@ export class SqlStore implements Store, BillingStore {
 
   getTransactionEvents(stationId: string, transactionId: string): Promise<StoredTransactionEvent[]> {
     return this.billing.getTransactionEvents(stationId, transactionId);
+  }
+
+  getTransactionConflicts(stationId: string, transactionId: string): Promise<StoredTransactionEvent[]> {
+    return this.billing.getTransactionConflicts(stationId, transactionId);
   }
 
   getTransactionMeterValues(stationId: string, transactionId: string): Promise<StoredMeterValues[]> {

@@ -16,9 +16,71 @@ export interface Queryable {
   exec(script: string): Promise<void>;
 }
 
-/** A JSON document as a text parameter (cast to jsonb in SQL): pg would turn a JS array into a PostgreSQL array. */
+/**
+ * What PostgreSQL refuses in text and jsonb although a station may send it schema-valid: U+0000 (text and
+ * jsonb) and unpaired UTF-16 surrogates (jsonb refuses their \uD800 escapes). Each becomes U+FFFD, so the record is
+ * stored (altered in that character) instead of failing on every resend (CONTRACT §3.2 "Strings").
+ */
+const REFUSED_CHARACTERS = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+export function storableText(text: string): string {
+  return text.replace(REFUSED_CHARACTERS, '\ufffd');
+}
+
+/** JSON.stringify writes U+0000 as \u0000 and a lone surrogate as \udxxx: the only ways either shows up. */
+const REFUSED_ESCAPES = /\\u0000|\\ud[89a-f]/i;
+
+function storableJsonValue(_key: string, value: unknown): unknown {
+  if (typeof value === 'string') return storableText(value);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const entries = Object.entries(value);
+  if (!entries.some(([key]) => storableText(key) !== key)) return value;
+  return Object.fromEntries(entries.map(([key, inner]) => [storableText(key), inner]));
+}
+
+/**
+ * A JSON document as a text parameter (cast to jsonb in SQL): pg would turn a JS array into a PostgreSQL
+ * array. Strings and keys are made storable (see `storableText`); the common document is written once.
+ */
 export function json(value: unknown): string {
-  return JSON.stringify(value);
+  const text = JSON.stringify(value);
+  return REFUSED_ESCAPES.test(text) ? JSON.stringify(value, storableJsonValue) : text;
+}
+
+function storableParam(param: SqlParam): SqlParam {
+  if (typeof param === 'string') return storableText(param);
+  if (!Array.isArray(param)) return param;
+  const list: readonly SqlScalar[] = param;
+  return list.some((item) => typeof item === 'string' && storableText(item) !== item)
+    ? list.map((item) => (typeof item === 'string' ? storableText(item) : item))
+    : list;
+}
+
+function storableParams(params: readonly SqlParam[] | undefined): readonly SqlParam[] | undefined {
+  return params?.map(storableParam);
+}
+
+function storableQueryable(q: Queryable): Queryable {
+  return {
+    query: <T extends object>(text: string, params?: readonly SqlParam[]) => q.query<T>(text, storableParams(params)),
+    exec: (script: string) => q.exec(script),
+  };
+}
+
+/**
+ * The database with every text parameter made storable (see `storableText`): the one place text params pass,
+ * whatever statement they feed. JSON parameters are made storable by `json()` before they get here.
+ */
+export function withStorableText(db: SqlDatabase): SqlDatabase {
+  return {
+    kind: db.kind,
+    query: <T extends object>(text: string, params?: readonly SqlParam[]) => db.query<T>(text, storableParams(params)),
+    exec: (script: string) => db.exec(script),
+    transaction: <T>(fn: (q: Queryable) => Promise<T>) => db.transaction((q) => fn(storableQueryable(q))),
+    batch: (statements: readonly Statement[]) =>
+      db.batch(statements.map((statement) => ({ text: statement.text, params: storableParams(statement.params) ?? [] }))),
+    close: () => db.close(),
+  };
 }
 
 /** A parameterised statement whose text is fixed by our code. */

@@ -157,7 +157,7 @@ describe.each(backends)('SqlStore billing on $name', (backend) => {
     it('stores an event and its transaction summary', async () => {
       await store.upsertStation('CS-tx', {});
       const [started] = session('CS-tx', 'tx-1');
-      expect(await store.recordTransactionEvent(started!)).toEqual({ inserted: true });
+      expect(await store.recordTransactionEvent(started!)).toEqual({ inserted: true, conflict: false });
       expect(withoutUpdatedAt(await store.getTransaction('CS-tx', 'tx-1'))).toEqual({
         stationId: 'CS-tx',
         transactionId: 'tx-1',
@@ -199,12 +199,12 @@ describe.each(backends)('SqlStore billing on $name', (backend) => {
       const first = txEvent('CS-dup', 'tx-dup', 0, 'Started', { evseId: 1, response: { copy: 1 } });
       const second = { ...first, offline: true, response: { copy: 2 }, evseId: 2 };
       const results = await Promise.all([store.recordTransactionEvent(first), store.recordTransactionEvent(second)]);
-      expect(results).toEqual([{ inserted: true }, { inserted: false }]);
+      expect(results).toEqual([{ inserted: true, conflict: false }, { inserted: false, conflict: false }]);
 
       // A resend is the case the one-statement batch leaves to the careful path.
       const rewrittenBefore = store.commitStats.rewrittenBatches;
       const third = { ...first, response: { copy: 3 }, chargingState: 'Charging' };
-      expect(await store.recordTransactionEvent(third)).toEqual({ inserted: false });
+      expect(await store.recordTransactionEvent(third)).toEqual({ inserted: false, conflict: false });
       expect(store.commitStats.rewrittenBatches).toBe(rewrittenBefore + 1);
 
       const events = await store.getTransactionEvents('CS-dup', 'tx-dup');
@@ -221,7 +221,7 @@ describe.each(backends)('SqlStore billing on $name', (backend) => {
       await store.upsertStation('CS-ooo', {});
       const [started, updated1, updated2, ended] = session('CS-ooo', 'tx-ooo');
 
-      expect(await store.recordTransactionEvent(ended!)).toEqual({ inserted: true });
+      expect(await store.recordTransactionEvent(ended!)).toEqual({ inserted: true, conflict: false });
       expect(await store.getTransaction('CS-ooo', 'tx-ooo')).toMatchObject({
         active: false,
         startedAt: undefined,
@@ -370,7 +370,115 @@ describe.each(backends)('SqlStore billing on $name', (backend) => {
     });
   });
 
+  describe('seqNo conflicts (a resend of a seqNo with other content)', () => {
+    it('an Ended that reuses the seqNo of Started is kept as a conflict, flags the transaction and still ends it', async () => {
+      await store.upsertStation('CS-conflict', {});
+      const [started] = session('CS-conflict', 'tx-c');
+      await store.recordTransactionEvent(started!);
+      // The station's counter restarted: its Ended carries seqNo 0 again.
+      const ended = txEvent('CS-conflict', 'tx-c', 0, 'Ended', {
+        timestamp: at(600),
+        stoppedReason: 'EVDisconnected',
+        chargingState: 'Idle',
+        firstRegister: { at: at(600), wh: 4000 },
+        lastRegister: { at: at(600), wh: 4000 },
+        response: { answer: 'ended' },
+      });
+      expect(await store.recordTransactionEvent(ended)).toEqual({ inserted: true, conflict: true });
+
+      expect(await store.getTransaction('CS-conflict', 'tx-c')).toMatchObject({
+        active: false,
+        startedAt: at(0),
+        endedAt: at(600),
+        stoppedReason: 'EVDisconnected',
+        meterStartWh: 1000,
+        meterStopWh: 4000,
+        energyWh: 3000,
+        eventCount: 2,
+        flags: ['seqNoConflict'],
+      });
+      expect(await store.openTransactionIds('CS-conflict')).toEqual([]);
+      // The events keep the first copy of each seqNo; the other content is listed apart.
+      const events = await store.getTransactionEvents('CS-conflict', 'tx-c');
+      expect(events.map((event) => [event.seqNo, event.eventType])).toEqual([[0, 'Started']]);
+      expect(await store.getTransactionConflicts('CS-conflict', 'tx-c')).toEqual([
+        {
+          seqNo: 0,
+          eventType: 'Ended',
+          timestamp: at(600),
+          triggerReason: 'EVCommunicationLost',
+          offline: false,
+          payload: ended.payload,
+          response: { answer: 'ended' },
+          receivedAt: expect.any(Date),
+        },
+      ]);
+
+      // A resend of the conflicting event is a duplicate of it: stored once, counted once.
+      expect(await store.recordTransactionEvent({ ...ended, response: { answer: 'again' } })).toEqual({ inserted: false, conflict: true });
+      expect(await store.getTransactionConflicts('CS-conflict', 'tx-c')).toHaveLength(1);
+      expect(await store.getTransaction('CS-conflict', 'tx-c')).toMatchObject({ eventCount: 2, flags: ['seqNoConflict'] });
+    });
+
+    it('tells identical resends from conflicts inside one batch, and new events still take the one-statement path', async () => {
+      await store.upsertStation('CS-conflict-batch', {});
+      const started = txEvent('CS-conflict-batch', 'tx-cb', 0, 'Started', { evseId: 1 });
+      await store.recordTransactionEvent(started);
+      const updated = txEvent('CS-conflict-batch', 'tx-cb', 0, 'Updated', { chargingState: 'Charging' });
+      const results = await Promise.all([
+        store.recordTransactionEvent({ ...started }),
+        store.recordTransactionEvent(updated),
+        store.recordTransactionEvent({ ...updated }),
+        store.recordTransactionEvent(txEvent('CS-conflict-batch', 'tx-cb', 1, 'Updated')),
+      ]);
+      expect(results).toEqual([
+        { inserted: false, conflict: false },
+        { inserted: true, conflict: true },
+        { inserted: false, conflict: true },
+        { inserted: true, conflict: false },
+      ]);
+      expect(await store.getTransactionConflicts('CS-conflict-batch', 'tx-cb')).toHaveLength(1);
+      expect(await store.getTransaction('CS-conflict-batch', 'tx-cb')).toMatchObject({
+        active: true,
+        chargingState: 'Charging',
+        eventCount: 3,
+        lastSeqNo: 1,
+        flags: ['seqNoConflict'],
+      });
+
+      const rewrittenBefore = store.commitStats.rewrittenBatches;
+      expect(await store.recordTransactionEvent(txEvent('CS-conflict-batch', 'tx-cb', 2, 'Ended'))).toEqual({ inserted: true, conflict: false });
+      expect(store.commitStats.rewrittenBatches).toBe(rewrittenBefore);
+      expect(await store.getTransaction('CS-conflict-batch', 'tx-cb')).toMatchObject({ active: false, flags: ['seqNoConflict'] });
+    });
+  });
+
   describe('meter values', () => {
+    it('stores resent MeterValues once, whether the resend shares the batch or comes later', async () => {
+      await store.upsertStation('CS-meter-resend', {});
+      const meterValue = [{ timestamp: at(10).toISOString(), sampledValue: [{ value: 1234 }] }];
+      const write = (receivedAt: Date, evseId = 1) => ({
+        stationId: 'CS-meter-resend',
+        evseId,
+        transactionId: 'tx-mr',
+        source: 'MeterValues',
+        meterValue,
+        receivedAt,
+      });
+      await Promise.all([store.recordMeterValues(write(at(11))), store.recordMeterValues(write(at(12)))]);
+      const rewrittenBefore = store.commitStats.rewrittenBatches;
+      await store.recordMeterValues(write(at(13)));
+      // A resend needs no second attempt: the one statement leaves it out.
+      expect(store.commitStats.rewrittenBatches).toBe(rewrittenBefore);
+      // The same samples for another EVSE are another message.
+      await store.recordMeterValues(write(at(14), 2));
+      const stored = await store.getTransactionMeterValues('CS-meter-resend', 'tx-mr');
+      expect(stored.map((m) => [m.evseId, m.receivedAt])).toEqual([
+        [1, at(11)],
+        [2, at(14)],
+      ]);
+    });
+
     it('links MeterValues to their transaction, oldest first', async () => {
       await store.upsertStation('CS-meter', {});
       await store.recordTransactionEvent(txEvent('CS-meter', 'tx-m', 0, 'Started', { evseId: 1 }));
@@ -400,7 +508,7 @@ describe.each(backends)('SqlStore billing on $name', (backend) => {
       expect(await store.getTransactionEvents('CS-cascade', 'tx-c')).toEqual([]);
       expect(await store.getTransactionMeterValues('CS-cascade', 'tx-c')).toEqual([]);
       // The seqNo is free again: a new station's transaction starts from scratch.
-      expect(await store.recordTransactionEvent(txEvent('CS-cascade', 'tx-c', 0, 'Started'))).toEqual({ inserted: true });
+      expect(await store.recordTransactionEvent(txEvent('CS-cascade', 'tx-c', 0, 'Started'))).toEqual({ inserted: true, conflict: false });
     });
 
     it(
@@ -427,8 +535,8 @@ describe.each(backends)('SqlStore billing on $name', (backend) => {
           expect(await second.openTransactionIds('CS-durable')).toEqual(['tx-d']);
           expect(await second.getTransactionMeterValues('CS-durable', 'tx-d')).toHaveLength(1);
           // A resend after the restart is still recognised.
-          expect(await second.recordTransactionEvent(events[2]!)).toEqual({ inserted: false });
-          expect(await second.recordTransactionEvent(events[3]!)).toEqual({ inserted: true });
+          expect(await second.recordTransactionEvent(events[2]!)).toEqual({ inserted: false, conflict: false });
+          expect(await second.recordTransactionEvent(events[3]!)).toEqual({ inserted: true, conflict: false });
           expect(withoutUpdatedAt(await second.getTransaction('CS-durable', 'tx-d'))).toEqual(sessionSummary('CS-durable', 'tx-d'));
         } finally {
           await second.close();

@@ -279,6 +279,36 @@ describe.each(backends)('SqlStore on $name', (backend) => {
       expect(await store.listEvents('CS-events', 10)).toHaveLength(4);
     });
 
+    it('stores a resent NotifyEvent or SecurityEventNotification once; status notifications are kept every time', async () => {
+      await store.upsertStation('CS-event-resend', {});
+      const notify: JsonObject = { generatedAt: '2026-01-01T00:00:00.000Z', seqNo: 0, eventData: [{ eventId: 1, actualValue: 'x' }] };
+      const security: JsonObject = { type: 'StartupOfTheDevice', timestamp: '2026-01-01T00:00:00.000Z' };
+      const firmware: JsonObject = { status: 'Downloading', requestId: 7 };
+      const received = (second: number): Date => new Date(Date.UTC(2026, 0, 1, 0, 0, second));
+      await Promise.all([
+        store.recordEvent('CS-event-resend', 'NotifyEvent', notify, received(1)),
+        store.recordEvent('CS-event-resend', 'NotifyEvent', { ...notify }, received(2)),
+        store.recordEvent('CS-event-resend', 'SecurityEventNotification', security, received(3)),
+      ]);
+      const rewrittenBefore = store.commitStats.rewrittenBatches;
+      await store.recordEvent('CS-event-resend', 'SecurityEventNotification', { ...security }, received(4));
+      await store.recordEvent('CS-event-resend', 'NotifyEvent', { ...notify }, received(5));
+      expect(store.commitStats.rewrittenBatches).toBe(rewrittenBefore);
+      // Another seqNo of the same report is another message.
+      await store.recordEvent('CS-event-resend', 'NotifyEvent', { ...notify, seqNo: 1 }, received(6));
+      await store.recordEvent('CS-event-resend', 'FirmwareStatusNotification', firmware, received(7));
+      await store.recordEvent('CS-event-resend', 'FirmwareStatusNotification', firmware, received(8));
+
+      const events = await store.listEvents('CS-event-resend', 20);
+      expect(events.map((event) => [event.kind, event.receivedAt.getUTCSeconds()])).toEqual([
+        ['FirmwareStatusNotification', 8],
+        ['FirmwareStatusNotification', 7],
+        ['NotifyEvent', 6],
+        ['SecurityEventNotification', 3],
+        ['NotifyEvent', 1],
+      ]);
+    });
+
     it('records firmware and log status on the station', async () => {
       await store.upsertStation('CS-status', {});
       await store.recordFirmwareStatus('CS-status', { status: 'Installed', requestId: 3 });
@@ -381,6 +411,98 @@ describe.each(backends)('SqlStore on $name', (backend) => {
       expect(await store.listEvents('CS-good', 10)).toHaveLength(1);
       expect((await store.getStation('CS-good'))?.bootStatus).toBe('Accepted');
       expect(await store.getStation('CS-missing')).toBeUndefined();
+    });
+  });
+
+  describe('strings the database would refuse (U+0000, lone surrogates)', () => {
+    const NUL = String.fromCharCode(0);
+    const LONE = String.fromCharCode(0xd800);
+    const REPLACED = String.fromCharCode(0xfffd);
+
+    it('stores a schema-valid U+0000 in any record as U+FFFD, in strings and keys, and its batch-mates commit with it', async () => {
+      await store.upsertStation('CS-nul', {});
+      const at = new Date('2026-01-01T00:00:00Z');
+      const poisoned: JsonObject = { customData: { vendorId: `v${NUL}`, [`k${NUL}`]: `a${NUL}b${LONE}` } };
+      const before = store.commitStats;
+      const results = await Promise.allSettled([
+        store.recordConnectorStatus('CS-nul', { evseId: 1, connectorId: 1, status: 'Available', updatedAt: at }),
+        store.recordEvent('CS-nul', 'SecurityEventNotification', { type: 'X', timestamp: at.toISOString(), techInfo: `t${NUL}`, ...poisoned }, at),
+        store.recordBoot('CS-nul', { bootStatus: 'Accepted', chargingStation: { ...chargingStation, ...poisoned }, reason: `PowerUp${NUL}`, at }),
+        store.recordTransactionEvent({
+          stationId: 'CS-nul',
+          transactionId: `tx${NUL}1`,
+          seqNo: 0,
+          eventType: 'Started',
+          timestamp: at,
+          triggerReason: 'Authorized',
+          offline: false,
+          payload: { eventType: 'Started', ...poisoned, idToken: { idToken: 'A', type: 'Local', additionalInfo: [{ additionalIdToken: `x${NUL}`, type: 'y' }] } },
+          response: {},
+          evseId: 1,
+          connectorId: 1,
+          idToken: { idToken: `A${NUL}`, type: 'Local' },
+          chargingState: undefined,
+          stoppedReason: undefined,
+          remoteStartId: undefined,
+          firstRegister: undefined,
+          lastRegister: undefined,
+        }),
+        store.recordMeterValues({ stationId: 'CS-nul', evseId: 1, transactionId: undefined, source: 'MeterValues', meterValue: [poisoned], receivedAt: at }),
+        store.recordCustomerInformation('CS-nul', { requestId: 1, seqNo: 0, tbc: false, generatedAt: at.toISOString(), data: `hello${NUL}world` }),
+        store.recordReportPart('CS-nul', { requestId: 2, seqNo: 0, tbc: false, generatedAt: at.toISOString(), reportData: [poisoned] }),
+        store.recordVariables('CS-nul', [variable(`Comp${NUL}`, 'Var', [{ type: 'Actual', value: `v${NUL}` }])]),
+        store.recordConnectorStatus('CS-nul', { evseId: 2, connectorId: 1, status: 'Occupied', updatedAt: at }),
+      ]);
+      expect(results.map((result) => (result.status === 'rejected' ? String(result.reason) : 'ok'))).toEqual(Array(9).fill('ok'));
+      expect(store.commitStats.failedBatches).toBe(before.failedBatches);
+
+      const cleaned = { customData: { vendorId: `v${REPLACED}`, [`k${REPLACED}`]: `a${REPLACED}b${REPLACED}` } };
+      expect((await store.getConnectors('CS-nul')).map((c) => c.status)).toEqual(['Available', 'Occupied']);
+      expect((await store.listEvents('CS-nul', 5))[0]?.payload).toMatchObject({ techInfo: `t${REPLACED}`, ...cleaned });
+      expect(await store.getStation('CS-nul')).toMatchObject({ lastBootReason: `PowerUp${REPLACED}`, chargingStation: cleaned });
+      const tx = await store.getTransaction('CS-nul', `tx${NUL}1`);
+      expect(tx).toMatchObject({ transactionId: `tx${REPLACED}1`, idToken: { idToken: `A${REPLACED}` } });
+      expect((await store.getTransactionEvents('CS-nul', `tx${REPLACED}1`))[0]?.payload).toMatchObject({
+        ...cleaned,
+        idToken: { additionalInfo: [{ additionalIdToken: `x${REPLACED}` }] },
+      });
+      expect((await store.getCustomerInformation('CS-nul', 1))[0]?.data).toBe(`hello${REPLACED}world`);
+      expect((await store.getReportParts('CS-nul', 2))[0]?.reportData).toEqual([cleaned]);
+      expect((await store.getVariables('CS-nul'))[0]).toMatchObject({ component: { name: `Comp${REPLACED}` }, attributes: [{ value: `v${REPLACED}` }] });
+    });
+
+    it('a write the database still refuses fails alone; the writes batched with it commit', async () => {
+      await store.upsertStation('CS-refused', {});
+      const at = new Date('2026-01-01T00:00:00Z');
+      const event = (seqNo: number) => ({
+        stationId: 'CS-refused',
+        transactionId: 'tx-r',
+        seqNo,
+        eventType: 'Updated' as const,
+        timestamp: at,
+        triggerReason: 'MeterValuePeriodic',
+        offline: false,
+        payload: { seqNo },
+        response: {},
+        evseId: undefined,
+        connectorId: undefined,
+        idToken: undefined,
+        chargingState: undefined,
+        stoppedReason: undefined,
+        remoteStartId: undefined,
+        firstRegister: undefined,
+        lastRegister: undefined,
+      });
+      const results = await Promise.allSettled([
+        store.recordTransactionEvent(event(1)),
+        // Beyond the integer column: refused by the database whatever the batch.
+        store.recordTransactionEvent(event(2 ** 31)),
+        store.recordEvent('CS-refused', 'NotifyEvent', { generatedAt: at.toISOString(), seqNo: 0, eventData: [] }, at),
+        store.recordTransactionEvent(event(2)),
+      ]);
+      expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+      expect((await store.getTransactionEvents('CS-refused', 'tx-r')).map((e) => e.seqNo)).toEqual([1, 2]);
+      expect(await store.listEvents('CS-refused', 5)).toHaveLength(1);
     });
   });
 
