@@ -1,11 +1,14 @@
-import { assign, setup } from 'xstate';
+import { assign, raise, setup } from 'xstate';
 
 /**
  * One connected charging station, as the CSMS sees it: the live state of one connection.
  *
  * Two regions run side by side:
  * - `boot`: Unknown → Pending / Accepted / Rejected, driven by the answers the CSMS gives to
- *   BootNotification (B01–B03). Entering Pending starts onboarding (C-50.1: ask for the full inventory).
+ *   BootNotification (B01–B03).
+ * - `onboarding`: entering Pending asks for the full inventory (C-50.1). Stations that only report once
+ *   Accepted are asked again when they are, and once more after `inventoryRetry` if it still has not come:
+ *   at most INVENTORY_REQUESTS requests per connection.
  * - `outbound`: the CSMS's own CALLs. Part 4 §4.1.1 allows one in flight per station; the rest wait in
  *   `pendingCalls`, in order. Every call fails at its own deadline, in flight or still queued (`after`,
  *   not setTimeout): the actor is the one timer that watches a command's deadline on the node holding the
@@ -43,8 +46,10 @@ export interface StationContext {
   inFlight: OutboundCall | undefined;
   /** Station actions the CSMS itself asked for while the station was Pending (B02.FR.02). */
   triggeredWhilePending: string[];
-  /** Whether this connection has already asked for the onboarding inventory. */
-  inventoryRequested: boolean;
+  /** How many onboarding inventory requests this connection asked for. */
+  inventoryAsked: number;
+  /** requestIds of those requests, as the host reports them (GetBaseReport FullInventory). */
+  inventoryRequests: number[];
   /** undefined until loaded from the store (the first message of this session that needs them). */
   openTransactions: OpenTransaction[] | undefined;
 }
@@ -61,6 +66,10 @@ export type StationEvent =
   | { type: 'CALL_ANSWERED'; messageId: string }
   | { type: 'CALL_CANCELLED'; messageId: string }
   | { type: 'TRIGGER_ACCEPTED'; action: string }
+  | { type: 'INVENTORY_REQUESTED'; requestId: number }
+  | { type: 'REPORT_ARRIVED'; requestId: number }
+  | { type: 'ONBOARDING_PENDING' }
+  | { type: 'ONBOARDING_ACCEPTED' }
   | { type: 'TRANSACTIONS_LOADED'; transactions: OpenTransaction[] }
   | { type: 'TRANSACTION_SEEN'; transactionId: string; evseId: number | undefined }
   | { type: 'TRANSACTION_ENDED'; transactionId: string }
@@ -94,8 +103,9 @@ export const stationMachine = setup({
     failAborted: (_args, _params: { calls: OutboundCall[]; reason: string }) => {},
     /** Refuse a call the boot state does not allow (B02.FR.05, B03.FR.03). */
     refuse: (_args, _params: { call: OutboundCall; reason: string }) => {},
-    /** C-50.1: ask a newly Pending station for its full inventory (once per connection). */
-    requestInventory: (_args, _params: { alreadyRequested: boolean }) => {},
+    /** C-50.1: ask the station for its full inventory; the host answers with INVENTORY_REQUESTED. */
+    requestInventory: () => {},
+    countInventoryRequest: assign({ inventoryAsked: ({ context }) => context.inventoryAsked + 1 }),
   },
   guards: {
     bootIs: ({ context }, params: { status: BootStatus }) => context.bootStatus === params.status,
@@ -106,6 +116,8 @@ export const stationMachine = setup({
     answersInFlight: ({ context, event }) =>
       event.type === 'CALL_ANSWERED' && context.inFlight !== undefined && context.inFlight.messageId === event.messageId,
     callAllowed: ({ context, event }) => event.type === 'CALL_REQUESTED' && callAllowedInBootState(context.bootStatus, event.call.action),
+    mayAskInventoryAgain: ({ context }) => context.inventoryAsked < INVENTORY_REQUESTS,
+    isInventory: ({ context, event }) => event.type === 'REPORT_ARRIVED' && context.inventoryRequests.includes(event.requestId),
   },
   delays: {
     /** Time left until the earliest deadline, of the call in flight or of one still queued. */
@@ -114,6 +126,8 @@ export const stationMachine = setup({
       for (const call of context.pendingCalls) if (call.deadline < earliest) earliest = call.deadline;
       return Math.max(0, Math.min(earliest, context.now() + 2 ** 31 - 1) - context.now());
     },
+    /** How long an Accepted station gets to send the inventory before it is asked once more. */
+    inventoryRetry: 30_000,
   },
 }).createMachine({
   id: 'station',
@@ -125,7 +139,8 @@ export const stationMachine = setup({
     pendingCalls: [],
     inFlight: undefined,
     triggeredWhilePending: [],
-    inventoryRequested: false,
+    inventoryAsked: 0,
+    inventoryRequests: [],
     openTransactions: undefined,
   }),
   on: {
@@ -184,10 +199,7 @@ export const stationMachine = setup({
         },
         unknown: {},
         pending: {
-          entry: [
-            { type: 'requestInventory', params: ({ context }) => ({ alreadyRequested: context.inventoryRequested }) },
-            assign({ inventoryRequested: true }),
-          ],
+          entry: raise({ type: 'ONBOARDING_PENDING' }),
           on: {
             TRIGGER_ACCEPTED: {
               actions: assign({
@@ -198,7 +210,7 @@ export const stationMachine = setup({
           },
         },
         accepted: {
-          entry: assign({ triggeredWhilePending: [] }),
+          entry: [assign({ triggeredWhilePending: [] }), raise({ type: 'ONBOARDING_ACCEPTED' })],
         },
         rejected: {
           // B03.FR.03: after Rejected the CSMS initiates nothing, so whatever was queued is dropped.
@@ -210,6 +222,35 @@ export const stationMachine = setup({
             assign({ pendingCalls: [], triggeredWhilePending: [] }),
           ],
         },
+      },
+    },
+    onboarding: {
+      initial: 'idle',
+      on: {
+        INVENTORY_REQUESTED: { actions: assign({ inventoryRequests: ({ context, event }) => [...context.inventoryRequests, event.requestId] }) },
+      },
+      states: {
+        idle: {
+          on: { ONBOARDING_PENDING: { target: 'askedWhilePending', actions: ['requestInventory', 'countInventoryRequest'] } },
+        },
+        // Many stations report only once Accepted (B02.FR.02 lets a Pending one report what was asked).
+        askedWhilePending: {
+          on: {
+            REPORT_ARRIVED: { guard: 'isInventory', target: 'received' },
+            ONBOARDING_ACCEPTED: { target: 'askedWhileAccepted', actions: ['requestInventory', 'countInventoryRequest'] },
+          },
+        },
+        askedWhileAccepted: {
+          on: { REPORT_ARRIVED: { guard: 'isInventory', target: 'received' } },
+          after: {
+            inventoryRetry: [
+              { guard: 'mayAskInventoryAgain', target: 'askedWhileAccepted', reenter: true, actions: ['requestInventory', 'countInventoryRequest'] },
+              { target: 'gaveUp' },
+            ],
+          },
+        },
+        received: { type: 'final' },
+        gaveUp: { type: 'final' },
       },
     },
     outbound: {
@@ -299,6 +340,9 @@ export const stationMachine = setup({
     },
   },
 });
+
+/** Onboarding inventory requests per connection, in all (CONTRACT §3.2 "Reports"). */
+export const INVENTORY_REQUESTS = 3;
 
 /**
  * What the CSMS may send in each boot state: nothing after Rejected (B03.FR.03), configuration and

@@ -57,10 +57,10 @@ const hostedStationMachine = stationMachine.provide({
     },
     failAborted: ({ self }, { calls, reason }) => sessionOf(self).callsAborted(calls, reason),
     refuse: ({ self }, { call, reason }) => sessionOf(self).settleWithError(call.messageId, new CallRefusedError(call.action, reason), undefined),
-    requestInventory: ({ self }, { alreadyRequested }) => {
+    requestInventory: ({ self }) => {
       // Deferred: this runs inside the actor's own transition, and the call goes back through the actor.
       const session = sessionOf(self);
-      if (!alreadyRequested) queueMicrotask(() => session.requestFullInventory());
+      queueMicrotask(() => session.requestFullInventory());
     },
   },
 });
@@ -407,10 +407,16 @@ export class StationSession implements StationHandle {
     }
   }
 
+  /** A NotifyReport part arrived: the onboarding inventory, when it answers one of its requests. */
+  reportArrived(requestId: number): void {
+    if (this.context().inventoryRequests.includes(requestId)) this.actor.send({ type: 'REPORT_ARRIVED', requestId });
+  }
+
   /** @internal called by the station actor */
   requestFullInventory(): void {
     if (this.closed) return;
     const payload = { requestId: newRequestId(), reportBase: 'FullInventory' };
+    this.actor.send({ type: 'INVENTORY_REQUESTED', requestId: payload.requestId });
     this.call('GetBaseReport', payload).then(
       (response) => this.log.info({ requestId: payload.requestId, status: response.status }, 'onboarding inventory requested'),
       (err: Error) => this.log.warn({ requestId: payload.requestId, err: err.message }, 'onboarding inventory request failed'),

@@ -53,6 +53,8 @@ export interface StationHandle {
   readonly clientCertificate: ClientCertificateInfo | undefined;
   context(): StationContext;
   bootAnswered(status: 'Accepted' | 'Pending' | 'Rejected'): void;
+  /** A NotifyReport part for `requestId` was stored (ends onboarding when it is the inventory). */
+  reportArrived(requestId: number): void;
   /**
    * The station's open transactions, loaded from the store on first use in this session and kept by its
    * actor from then on (synchronous once loaded).

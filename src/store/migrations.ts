@@ -216,6 +216,18 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    name: 'report requests the station accepted',
+    sql: `
+      CREATE TABLE report_requests (
+        station_id  text NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
+        request_id  integer NOT NULL,
+        accepted_at timestamptz NOT NULL,
+        PRIMARY KEY (station_id, request_id)
+      );
+    `,
+  },
 ];
 
 /** Any constant will do, as long as no other code of ours takes the same advisory lock. */

@@ -367,6 +367,16 @@ export class SqlStore implements Store, BillingStore {
     return withStation(stationId, this.reportParts.write({ stationId, ...part }));
   }
 
+  async recordReportRequest(stationId: string, requestId: number, acceptedAt: Date): Promise<void> {
+    // An operator-paced write, committed on its own; a deleted station simply has nothing to remember.
+    await this.db.query(
+      `INSERT INTO report_requests (station_id, request_id, accepted_at)
+       SELECT id, $2, $3 FROM stations WHERE id = $1
+       ON CONFLICT (station_id, request_id) DO UPDATE SET accepted_at = EXCLUDED.accepted_at`,
+      [stationId, requestId, acceptedAt],
+    );
+  }
+
   recordVariables(stationId: string, variables: DeviceVariable[]): Promise<void> {
     const rows = variables.map((variable): VariableWrite => {
       const normalized: DeviceVariable = {
@@ -422,6 +432,11 @@ export class SqlStore implements Store, BillingStore {
       [stationId, requestId],
     );
     return rows.map(toReportPart);
+  }
+
+  async hasReportRequest(stationId: string, requestId: number): Promise<boolean> {
+    const rows = await this.db.query<{ found: number }>('SELECT 1 AS found FROM report_requests WHERE station_id = $1 AND request_id = $2', [stationId, requestId]);
+    return rows.length > 0;
   }
 
   async getVariables(stationId: string): Promise<DeviceVariable[]> {

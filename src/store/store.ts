@@ -106,6 +106,8 @@ export interface Store {
   recordBoot(stationId: string, boot: { bootStatus: BootStatus; chargingStation: JsonObject; reason: string; at: Date }): Promise<void>;
   recordConnectorStatus(stationId: string, status: ConnectorStatusRecord): Promise<void>;
   recordReportPart(stationId: string, part: ReportPart): Promise<void>;
+  /** The station accepted a report request (GetBaseReport, GetReport): its report is under way. */
+  recordReportRequest(stationId: string, requestId: number, acceptedAt: Date): Promise<void>;
   /** Merges into the stored device model (last write per component/variable/attribute type wins). */
   recordVariables(stationId: string, variables: DeviceVariable[]): Promise<void>;
   recordEvent(stationId: string, kind: StationEventKind, payload: JsonObject, at: Date): Promise<void>;
@@ -119,6 +121,8 @@ export interface Store {
   // Reads
   getConnectors(stationId: string): Promise<ConnectorStatusRecord[]>;
   getReportParts(stationId: string, requestId: number): Promise<ReportPart[]>;
+  /** Whether the station accepted a report request with this requestId. */
+  hasReportRequest(stationId: string, requestId: number): Promise<boolean>;
   getVariables(stationId: string): Promise<DeviceVariable[]>;
   listEvents(stationId: string, limit: number): Promise<StationEvent[]>;
   getCustomerInformation(stationId: string, requestId: number): Promise<CustomerInformationPart[]>;

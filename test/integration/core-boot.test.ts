@@ -274,6 +274,27 @@ describe('Rejected boot', () => {
 });
 
 describe('onboarding report', () => {
+  it('an onboarding inventory accepted while Pending but never sent is asked for again once Accepted; meanwhile its report reads complete:false', async () => {
+    // The station accepts GetBaseReport but reports only once it is Accepted (as real simulators do), and here not even then.
+    const { station } = await bootWith(h.csms, 'Pending', 'B07-late', false);
+    const first = await station.waitForCall('GetBaseReport');
+    const firstId = first.payload.requestId as number;
+    const underWay = await h.csms.api.getReport(station.identity, firstId);
+    expect(underWay.status).toBe(200);
+    expect(underWay.body).toMatchObject({ requestId: firstId, complete: false, reportData: [] });
+    expect((await h.csms.api.getReport(station.identity, firstId + 1)).status).toBe(404);
+
+    expect((await h.csms.api.patchStation(station.identity, { bootPolicy: 'Accepted' })).status).toBe(200);
+    const mark = station.mark();
+    expect((await station.boot()).status).toBe('Accepted');
+    const again = await station.waitForCall('GetBaseReport', { afterSeq: mark });
+    expect(again.payload.reportBase).toBe('FullInventory');
+    expect(again.payload.requestId).not.toBe(firstId);
+    await sleep(300);
+    // Asked once now; the third and last request waits 30 s (the machine's unit test covers it).
+    expect(station.callsOf('GetBaseReport')).toHaveLength(2);
+  });
+
   it('DRV-B07-01: asks a new Pending station for FullInventory, assembles a multi-part report, and keeps requestIds apart', async () => {
     const { station } = await bootWith(h.csms, 'Pending', 'B07-01', false);
     const onboarding = await station.waitForCall('GetBaseReport');

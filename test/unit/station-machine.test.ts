@@ -9,15 +9,16 @@ function harness(bootStatus: BootStatus = 'Accepted') {
   const timedOut: string[] = [];
   const aborted: string[] = [];
   const refused: string[] = [];
-  const inventoryRequests: boolean[] = [];
+  const inventoryRequests: number[] = [];
   const machine = stationMachine.provide({
     actions: {
       transmit: (_, { call }) => void transmitted.push(call.messageId),
       failTimedOut: (_, { calls }) => void timedOut.push(...calls.map((c) => c.messageId)),
       failAborted: (_, { calls }) => void aborted.push(...calls.map((c) => c.messageId)),
       refuse: (_, { call }) => void refused.push(call.messageId),
-      requestInventory: (_, { alreadyRequested }) => void inventoryRequests.push(alreadyRequested),
+      requestInventory: () => void inventoryRequests.push(inventoryRequests.length + 1),
     },
+    delays: { inventoryRetry: 10 },
   });
   const actor = createActor(machine, { input: { stationId: 'CS1', bootStatus, now: () => now } });
   actor.start();
@@ -48,11 +49,47 @@ describe('station machine: boot lifecycle (B01–B03)', () => {
     actor.send({ type: 'BOOT_ANSWERED', status: 'Pending' });
     expect(actor.getSnapshot().context.bootStatus).toBe('Pending');
     // C-50.1: entering Pending asks for the inventory, once per connection
-    expect(inventoryRequests).toEqual([false]);
+    expect(inventoryRequests).toEqual([1]);
     actor.send({ type: 'BOOT_ANSWERED', status: 'Pending' });
-    expect(inventoryRequests.at(-1)).toBe(true);
+    expect(inventoryRequests).toEqual([1]);
     actor.send({ type: 'BOOT_ANSWERED', status: 'Accepted' });
     expect(actor.getSnapshot().value).toMatchObject({ boot: 'accepted' });
+  });
+
+  it('an inventory that has not come by Accepted is asked for again at once, then once more, and no more', async () => {
+    const { actor, inventoryRequests } = harness('Unknown');
+    actor.send({ type: 'BOOT_ANSWERED', status: 'Pending' });
+    actor.send({ type: 'INVENTORY_REQUESTED', requestId: 11 });
+    expect(inventoryRequests).toEqual([1]);
+    actor.send({ type: 'BOOT_ANSWERED', status: 'Accepted' });
+    expect(inventoryRequests).toEqual([1, 2]);
+    actor.send({ type: 'INVENTORY_REQUESTED', requestId: 12 });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(inventoryRequests).toEqual([1, 2, 3]);
+    actor.send({ type: 'INVENTORY_REQUESTED', requestId: 13 });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(inventoryRequests).toEqual([1, 2, 3]);
+    expect(actor.getSnapshot().value).toMatchObject({ onboarding: 'gaveUp' });
+  });
+
+  it('stops asking once a part of any onboarding request arrives, and ignores other reports', async () => {
+    const { actor, inventoryRequests } = harness('Unknown');
+    actor.send({ type: 'BOOT_ANSWERED', status: 'Pending' });
+    actor.send({ type: 'INVENTORY_REQUESTED', requestId: 21 });
+    actor.send({ type: 'BOOT_ANSWERED', status: 'Accepted' });
+    actor.send({ type: 'INVENTORY_REQUESTED', requestId: 22 });
+    actor.send({ type: 'REPORT_ARRIVED', requestId: 99 });
+    expect(actor.getSnapshot().value).toMatchObject({ onboarding: 'askedWhileAccepted' });
+    actor.send({ type: 'REPORT_ARRIVED', requestId: 21 });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(inventoryRequests).toEqual([1, 2]);
+    expect(actor.getSnapshot().value).toMatchObject({ onboarding: 'received' });
+  });
+
+  it('a station Accepted at once is not asked for an inventory', () => {
+    const { actor, inventoryRequests } = harness('Unknown');
+    actor.send({ type: 'BOOT_ANSWERED', status: 'Accepted' });
+    expect(inventoryRequests).toEqual([]);
   });
 
   it('B02.FR.02: lets through what the CSMS triggered while Pending, and forgets it once Accepted', () => {

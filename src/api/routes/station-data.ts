@@ -26,7 +26,11 @@ export function stationDataRoutes(store: Store): RouteSpec[] {
         const requestId = requestIdParam(request);
         await requireStation(store, id);
         const parts = await store.getReportParts(id, requestId);
-        if (parts.length === 0) throw new ApiError(404, 'report_not_found', `no report ${requestId} from ${id}`);
+        if (parts.length === 0) {
+          // Accepted by the station, nothing arrived yet: under way, not unknown (CONTRACT §3.2 "Reports").
+          if (await store.hasReportRequest(id, requestId)) return { status: 200, body: { requestId, complete: false, parts: 0, reportData: [] } };
+          throw new ApiError(404, 'report_not_found', `no report ${requestId} from ${id}`);
+        }
         return { status: 200, body: { requestId, complete: isComplete(parts), parts: parts.length, reportData: parts.flatMap((p) => p.reportData) } };
       },
     },

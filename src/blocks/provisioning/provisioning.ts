@@ -4,12 +4,16 @@ import type {
   BootNotificationRequest,
   BootNotificationResponse,
   HeartbeatResponse,
+  GetBaseReportRequest,
+  GetBaseReportResponse,
+  GetReportRequest,
+  GetReportResponse,
   NotifyReportRequest,
   NotifyReportResponse,
   ResetRequest,
   ResetResponse,
 } from '../../ocpp/v201/types.js';
-import type { BlockModule, HandlerContext, StationHandle } from '../../station/types.js';
+import type { BlockModule, HandlerContext, StationHandle, StationServices } from '../../station/types.js';
 import { enforceBootSerialNumber } from '../security/certificates.js';
 import { deviceVariableFromReport, learnFromGetVariables, learnFromSetVariables, withoutSecrets } from './device-model.js';
 import { planGetVariables, planSetVariables } from './variable-plans.js';
@@ -59,7 +63,19 @@ async function notifyReport(ctx: HandlerContext, request: NotifyReportRequest): 
     }),
     rows.length > 0 ? store.recordVariables(stationId, rows.map(deviceVariableFromReport)) : Promise.resolve(),
   ]);
+  ctx.station.reportArrived(request.requestId);
   return {};
+}
+
+/** B07/B08: once the station accepted a report request, GET …/reports/{requestId} shows it as under way. */
+async function rememberReportRequest(
+  station: StationHandle,
+  request: GetBaseReportRequest | GetReportRequest,
+  response: GetBaseReportResponse | GetReportResponse,
+  services: StationServices,
+): Promise<void> {
+  if (response.status !== 'Accepted' && response.status !== 'EmptyResultSet') return;
+  await services.store.recordReportRequest(station.stationId, request.requestId, new Date(services.clock.now()));
 }
 
 function noteReset(station: StationHandle, request: ResetRequest, response: ResetResponse): void {
@@ -79,6 +95,8 @@ export const provisioning: BlockModule = {
     GetVariables: learnFromGetVariables,
     SetVariables: learnFromSetVariables,
     Reset: noteReset,
+    GetBaseReport: rememberReportRequest,
+    GetReport: rememberReportRequest,
   },
   plans: {
     GetVariables: planGetVariables,
