@@ -1,8 +1,6 @@
+import type { JsonObject } from '../json.js';
 import type { ApiSchemas } from './generated/api-types.js';
 import type { ApiRequest, ApiResponse } from './http.js';
-
-/** A JSON object of any shape (the commands endpoint's OCPP payload, checked by its handler). */
-export type JsonObject = Record<string, unknown>;
 
 /**
  * What a route's `body` may name, and the type its handler then receives: every definition of
