@@ -16,6 +16,12 @@ import type { RedisClient } from './redis-connection.js';
  *   'T<old>'  this session is newer than the one that held the key: the key is ours, `old` lost it (takeover);
  *   'L<cur>'  a newer session holds the key: this one lost and must close.
  * A closing session deletes its key only while the key still names it (compare-and-delete).
+ *
+ * A node that dies cannot release its keys. Each node therefore also keeps a liveness key
+ * (`<prefix>{presence}:node:<nodeId>`, a short TTL refreshed by the node); a station key names its node in its
+ * token, and counts only while that node's liveness key exists. A killed node's stations all read as gone
+ * together, within the liveness TTL (6 s by default; CONTRACT §6 promises 10 s), whatever the station keys' TTL.
+ * Station ids never contain ':' (Part 4 §3.1.1), so no station key can be mistaken for a liveness key.
  */
 
 const CLAIM_SCRIPT = `
@@ -58,16 +64,31 @@ end
 return deleted
 `;
 
+/** KEYS[1] the station key; ARGV[1] the liveness key prefix. The value, or nil when its node is not alive. */
+const LOOKUP_SCRIPT = `
+local cur = redis.call('GET', KEYS[1])
+if not cur then return false end
+local bar = string.find(cur, '|', 1, true)
+if not bar then return false end
+local token = string.sub(cur, bar + 1)
+local node = string.match(token, '^(.*)#[^#]*$')
+if not node then return false end
+if redis.call('EXISTS', ARGV[1] .. node) == 0 then return false end
+return cur
+`;
+
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     stroomPresenceClaim(numKeys: number, ...keysTtlAndValues: (string | number)[]): Result<string[], Context>;
     stroomPresenceRelease(numKeys: number, ...keysAndTokens: string[]): Result<number, Context>;
+    stroomPresenceLookup(numKeys: number, key: string, livenessPrefix: string): Result<string | null, Context>;
   }
 }
 
 export function definePresenceScripts(redis: RedisClient): void {
   redis.defineCommand('stroomPresenceClaim', { lua: CLAIM_SCRIPT });
   redis.defineCommand('stroomPresenceRelease', { lua: RELEASE_SCRIPT });
+  redis.defineCommand('stroomPresenceLookup', { lua: LOOKUP_SCRIPT });
 }
 
 /** Key and channel names under one prefix (`CSMS_REDIS_PREFIX`, default `stroom:`). */
@@ -78,6 +99,15 @@ export class RedisKeys {
 
   presence(stationId: string): string {
     return `${this.prefix}{presence}:${stationId}`;
+  }
+
+  /** Prefix of the node liveness keys; same hash tag as the station keys, so one script reads both. */
+  get livenessPrefix(): string {
+    return `${this.prefix}{presence}:node:`;
+  }
+
+  liveness(nodeId: string): string {
+    return this.livenessPrefix + nodeId;
   }
 
   /** Each node listens on its own channel; the node id is the hash tag, so channels spread over shards. */
@@ -130,9 +160,13 @@ export interface PresenceOptions {
   clock: Clock;
   log: Logger;
   ttlMs: number;
+  /** TTL of this node's liveness key, refreshed every third of it (default 6 s). */
+  livenessTtlMs?: number;
   events: PresenceEvents;
   isUp: () => boolean;
 }
+
+export const DEFAULT_LIVENESS_TTL_MS = 6_000;
 
 /** Keys per script call: bounded work per EVALSHA, one slot anyway. */
 const CHUNK = 500;
@@ -152,8 +186,12 @@ export class Presence {
   private refreshing: Promise<void> | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
   private timer: NodeJS.Timeout | undefined;
+  private livenessTimer: NodeJS.Timeout | undefined;
+  private readonly livenessTtlMs: number;
 
-  constructor(private readonly options: PresenceOptions) {}
+  constructor(private readonly options: PresenceOptions) {
+    this.livenessTtlMs = options.livenessTtlMs ?? DEFAULT_LIVENESS_TTL_MS;
+  }
 
   get size(): number {
     return this.entries.size;
@@ -167,6 +205,19 @@ export class Presence {
     const interval = Math.max(100, Math.floor(this.options.ttlMs / 3));
     this.timer = setInterval(() => void this.refreshAll(), interval);
     this.timer.unref();
+    this.livenessTimer = setInterval(() => void this.beat(), Math.max(100, Math.floor(this.livenessTtlMs / 3)));
+    this.livenessTimer.unref();
+    void this.beat();
+  }
+
+  /** Refreshes this node's liveness key. Also on 'ready', so stations read as present at once after Redis returns. */
+  beat(): Promise<void> {
+    if (!this.options.isUp()) return Promise.resolve();
+    const { redis, keys, nodeId, log } = this.options;
+    return redis.set(keys.liveness(nodeId), String(this.options.clock.now()), 'PX', this.livenessTtlMs).then(
+      () => undefined,
+      (err: unknown) => log.debug({ err }, 'liveness refresh failed; retried on the next beat'),
+    );
   }
 
   /** A local session opened: claim its key (newest wins). */
@@ -202,9 +253,10 @@ export class Presence {
     );
   }
 
-  /** Who holds `stationId`, per Redis. Throws when Redis cannot answer. */
+  /** Who holds `stationId` on a node that is alive, per Redis. Throws when Redis cannot answer. */
   async lookup(stationId: string): Promise<PresenceValue | undefined> {
-    const value = await this.options.redis.get(this.options.keys.presence(stationId));
+    const { redis, keys } = this.options;
+    const value = await redis.stroomPresenceLookup(1, keys.presence(stationId), keys.livenessPrefix);
     return value === null ? undefined : parsePresenceValue(value);
   }
 
@@ -234,6 +286,13 @@ export class Presence {
 
   stop(): void {
     clearInterval(this.timer);
+    clearInterval(this.livenessTimer);
+  }
+
+  /** Shutdown: this node's stations read as gone at once (their sessions were closed just before). */
+  async retire(): Promise<void> {
+    if (!this.options.isUp()) return;
+    await this.options.redis.del(this.options.keys.liveness(this.options.nodeId)).catch(() => undefined);
   }
 
   private flush(): void {

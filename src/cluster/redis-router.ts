@@ -147,7 +147,10 @@ export class RedisCommandRouter implements CommandRouter {
     // ioredis resubscribes by itself after a reconnect; only a subscription that never succeeded is retried here.
     subscriber.on('ready', () => void this.ensureSubscribed());
     // Re-register every local station whenever the command connection is (again) ready.
-    commands.on('ready', () => void this.presence.refreshAll());
+    commands.on('ready', () => {
+      void this.presence.beat();
+      void this.presence.refreshAll();
+    });
 
     this.options.registry.onChange((stationId, session) => {
       if (session !== undefined) this.presence.track(stationId, session);
@@ -197,6 +200,7 @@ export class RedisCommandRouter implements CommandRouter {
     for (const request of [...this.pending.values()]) request.resolve({ kind: 'unavailable', reason: 'this node is shutting down' }, 0);
     // Sessions closed just before this (shutdown) released their keys: let those releases reach Redis.
     await this.presence.settle(1000);
+    await this.presence.retire();
     await Promise.all([quit(this.redis.commands), quit(this.redis.subscriber)]);
     this.clusterMetrics.redisUp.set(0);
   }
