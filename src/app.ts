@@ -6,6 +6,7 @@ import { Authorizer } from './blocks/authorization/authorizer.js';
 import { buildBlockTable, createBlocks } from './blocks/index.js';
 import { systemClock, type Clock } from './clock.js';
 import type { CommandRouter } from './cluster/command-router.js';
+import { connectionNameFor } from './cluster/redis-connection.js';
 import { createCommandRouter } from './cluster/wiring.js';
 import { CommandService } from './commands/service.js';
 import { resolveConfig, type Config } from './config.js';
@@ -14,6 +15,8 @@ import { CsmsMetrics } from './metrics.js';
 import { OcppProtocols } from './ocpp/protocol.js';
 import { ocpp201 } from './ocpp/v201/index.js';
 import { openCertificateAuthority } from './security/ca.js';
+import { RedisAttemptCounter } from './security/shared-throttle.js';
+import { LocalAttemptCounter, type AttemptCounter } from './security/throttle.js';
 import { PendingProfileUpgrades, StationGatekeeper } from './station/admission.js';
 import { SessionRegistry } from './station/registry.js';
 import type { StationServices } from './station/types.js';
@@ -69,6 +72,13 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
   const log = options.log ?? createLogger(config.logLevel, { nodeId: config.nodeId });
   // Security configuration is checked before anything starts: a bad key or CIDR stops start-up with one line.
   const trustedProxies = TrustedProxies.parse(config.trustedProxies);
+  const wideProxyRanges = trustedProxies.wideRanges();
+  if (wideProxyRanges !== undefined) {
+    log.warn(
+      { event: 'trusted_proxies_wide', key: 'CSMS_TRUSTED_PROXIES', ranges: wideProxyRanges.ranges, addresses: wideProxyRanges.addresses.toString() },
+      `CSMS_TRUSTED_PROXIES trusts ${wideProxyRanges.addresses.toString()} addresses (${wideProxyRanges.ranges.join(', ')}): a station inside that range can forge client-certificate headers and pass as any profile-3 station; list only your TLS proxies' own addresses`,
+    );
+  }
   const tlsCredentials = config.ocppTlsPort === undefined ? undefined : loadServerCredentials(config.tlsCert, config.tlsKey, log);
   const clientCaPems = config.tlsClientCa === undefined ? [] : loadCaBundle(config.tlsClientCa);
   const ca = await openCertificateAuthority({ certFile: config.caCert, keyFile: config.caKey, dataDir: config.dataDir, log });
@@ -104,7 +114,12 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
   const registry = new SessionRegistry(services, () => blockTable);
   const router: CommandRouter = await createCommandRouter(config, registry, clock, log, metrics);
   const commands = new CommandService({ store, router, protocol: v201, blocks: blockTable, clock, callTimeoutMs: config.callTimeoutMs });
-  const gatekeeper = new StationGatekeeper(config, protocols, store, metrics, log, { clock, profileUpgrades, clientOrganization: config.tlsClientOrganization });
+  // Unproven attempts are counted where every worker and node sees them (CONTRACT §3.2): Redis in cluster mode.
+  const attempts: AttemptCounter =
+    config.redisUrl === undefined
+      ? new LocalAttemptCounter(clock)
+      : RedisAttemptCounter.connect({ redisUrl: config.redisUrl, cluster: config.redisCluster, prefix: config.redisPrefix, connectionName: connectionNameFor(config.nodeId), clock, log });
+  const gatekeeper = new StationGatekeeper(config, protocols, store, metrics, log, { clock, profileUpgrades, clientOrganization: config.tlsClientOrganization, attempts });
   const upgrades = new UpgradePath({ gatekeeper, registry, metrics, log, trustedProxies });
 
   let ready = false;
@@ -158,6 +173,7 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
         registry.closeAll(CLOSE_GOING_AWAY, 'CSMS shutting down');
         await tls?.close();
         await router.close();
+        await attempts.close();
         await store.close();
         log.info('CSMS stopped');
       })());
@@ -166,6 +182,7 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
     for (const socket of listenSockets) uws.us_listen_socket_close(socket);
     await tls?.close(0);
     await router.close().catch(() => undefined);
+    await attempts.close().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw err;
   }

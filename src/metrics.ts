@@ -33,6 +33,8 @@ export class CsmsMetrics {
   readonly messagesTotal: Counter;
   readonly rpcErrorsTotal: Counter;
   readonly connectionsTotal: Counter;
+  readonly authThrottledTotal: Counter;
+  readonly passwordChecksTotal: Counter;
   readonly bootsTotal: Counter;
   readonly storeCommitSeconds: Histogram;
   readonly storeBatchSize: Histogram;
@@ -80,6 +82,18 @@ export class CsmsMetrics {
       name: 'csms_connections_total',
       help: 'WebSocket upgrade attempts by result (accepted, unauthorized, unknown_station, bad_request, replaced)',
       labelNames: ['result'],
+      registers,
+    });
+    this.authThrottledTotal = new Counter({
+      name: 'csms_auth_throttled_total',
+      help: 'Cool-downs started by unproven password attempts, by scope (identity_address, address)',
+      labelNames: ['scope'],
+      registers,
+    });
+    this.passwordChecksTotal = new Counter({
+      name: 'csms_password_checks_total',
+      help: 'Station passwords checked with scrypt (cache hits and throttled attempts excluded), by outcome',
+      labelNames: ['outcome'],
       registers,
     });
     this.bootsTotal = new Counter({ name: 'csms_boots_total', help: 'BootNotifications answered, by status', labelNames: ['status'], registers });

@@ -105,6 +105,21 @@ export function createRedisPair(endpoint: RedisEndpoint, connectionName: string)
   return { commands, subscriber, cluster: false };
 }
 
+/** One command connection (no subscriber), for a helper that only runs commands (the shared attempt counter). */
+export function createRedisCommandClient(endpoint: RedisEndpoint, connectionName: string): RedisClient {
+  if (endpoint.cluster) {
+    const { nodes, auth } = clusterSeeds(endpoint.urls);
+    return new Cluster(nodes, {
+      clusterRetryStrategy: retryStrategy,
+      scaleReads: 'master',
+      maxRedirections: 8,
+      enableOfflineQueue: false,
+      redisOptions: { ...auth, connectionName, connectTimeout: COMMAND_OPTIONS.connectTimeout, commandTimeout: COMMAND_OPTIONS.commandTimeout, maxRetriesPerRequest: 1 },
+    });
+  }
+  return new Redis(endpoint.urls[0] as string, { ...COMMAND_OPTIONS, enableAutoPipelining: false, connectionName });
+}
+
 /** Connection names may not contain spaces or newlines (CLIENT SETNAME). */
 export function connectionNameFor(nodeId: string): string {
   return `stroom:${nodeId}`.replace(/[^\x21-\x7e]/g, '_').slice(0, 200);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../clock.js';
-import type { Logger } from '../log.js';
+import { SampledLog, type Logger } from '../log.js';
 import type { CsmsMetrics } from '../metrics.js';
 import type { SessionRegistry } from '../station/registry.js';
 import { ClusterMetrics } from './cluster-metrics.js';
@@ -45,26 +45,6 @@ interface PendingRequest {
   timer: NodeJS.Timeout;
 }
 
-/** Logs the first occurrence of each kind of problem and then at most one line per interval. */
-class ThrottledLog {
-  private readonly last = new Map<string, { at: number; suppressed: number }>();
-  constructor(
-    private readonly log: Logger,
-    private readonly intervalMs = 10_000,
-  ) {}
-
-  warn(kind: string, fields: Record<string, unknown>, message: string): void {
-    const now = Date.now();
-    const seen = this.last.get(kind);
-    if (seen !== undefined && now - seen.at < this.intervalMs) {
-      seen.suppressed += 1;
-      return;
-    }
-    this.last.set(kind, { at: now, suppressed: 0 });
-    this.log.warn({ ...fields, ...(seen !== undefined && seen.suppressed > 0 ? { suppressed: seen.suppressed } : {}) }, message);
-  }
-}
-
 /**
  * Cluster mode (CONTRACT §6) over Redis: presence (`station → node`, see presence.ts) and command routing over
  * pub/sub. Each node listens on its own channel. A command for a station held elsewhere is published to the
@@ -81,7 +61,7 @@ export class RedisCommandRouter implements CommandRouter {
   private readonly clusterMetrics: ClusterMetrics;
   private readonly presence: Presence;
   private readonly pending = new Map<string, PendingRequest>();
-  private readonly throttled: ThrottledLog;
+  private readonly throttled: SampledLog;
   private readonly log: Logger;
   private readonly maxInFlight: number;
   private serving = 0;
@@ -97,7 +77,7 @@ export class RedisCommandRouter implements CommandRouter {
   ) {
     this.nodeId = options.nodeId;
     this.log = options.log.child({ component: 'cluster' });
-    this.throttled = new ThrottledLog(this.log);
+    this.throttled = new SampledLog(this.log);
     this.keys = new RedisKeys(options.prefix ?? DEFAULT_REDIS_PREFIX);
     this.channel = this.keys.nodeChannel(this.nodeId);
     this.clusterMetrics = new ClusterMetrics(options.metrics);

@@ -1,91 +1,148 @@
+import { isIP } from 'node:net';
 import type { Clock } from '../clock.js';
 import { RecentMap } from '../recent-map.js';
 
-/** How many failures in how long start a cool-down, how long it lasts, and how many keys are remembered. */
-export interface ThrottleLimits {
-  /** Failures within `windowMs` that start a cool-down. */
-  maxFailures: number;
+/**
+ * Throttling of unproven upgrade attempts (CONTRACT §3.2 "Throttling"). Only an attempt that presents a password
+ * to be checked counts; it is counted *before* the (slow, asynchronous) check, so parallel guesses see each other.
+ * A key that reached `maxAttempts` within `windowMs` is refused for `cooldownMs` from that moment. A request that
+ * proves itself takes its own attempt back (`retract`), so a station's correct logins never add up.
+ *
+ * The counter is a fixed-window INCR + expiry per key: the same arithmetic in process (`LocalAttemptCounter`) and
+ * in Redis (`RedisAttemptCounter`, shared by every worker and node).
+ */
+export interface AttemptLimits {
+  /** Attempts within `windowMs` that may be checked; the next one starts the cool-down. */
+  maxAttempts: number;
   windowMs: number;
   cooldownMs: number;
-  /** Keys remembered at most; beyond this the least recently failed key is forgotten (bounded memory). */
-  maxKeys: number;
 }
 
-interface FailureRecord {
-  /** Times of the failures inside the window, oldest first; never more than `maxFailures`. */
-  failures: number[];
-  /** While now < blockedUntil the key is cooling down. */
-  blockedUntil: number;
+export interface AttemptVerdict {
+  /** False: refuse with 429 without checking anything. */
+  allowed: boolean;
+  /** While refused: how long until the key may try again. */
+  retryAfterMs: number;
+  /** This very attempt started the cool-down (log it once). */
+  startedCooldown: boolean;
 }
 
-/**
- * A sliding-window failure counter per key (a remote address, a station identity): `maxFailures` failures
- * within `windowMs` block the key for `cooldownMs`. Memory is bounded twice: each key keeps at most
- * `maxFailures` timestamps, and at most `maxKeys` keys are kept (the Map's insertion order doubles as
- * "least recently failed first", so eviction is O(1)).
- */
-export class FailureThrottle {
-  private readonly records: RecentMap<string, FailureRecord>;
+export interface AttemptCounter {
+  /** Counts one attempt of `key` and says whether it may be checked. Never rejects. */
+  attempt(key: string, limits: AttemptLimits): Promise<AttemptVerdict>;
+  /** Takes back one attempt of `key` (the request proved its identity). Never rejects. */
+  retract(key: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What both counters compute from the count after the increment and the key's remaining lifetime. */
+export function verdictFor(count: number, remainingMs: number, limits: AttemptLimits): AttemptVerdict {
+  if (count <= limits.maxAttempts) return { allowed: true, retryAfterMs: 0, startedCooldown: false };
+  return { allowed: false, retryAfterMs: Math.max(1, remainingMs), startedCooldown: count === limits.maxAttempts + 1 };
+}
+
+interface CounterEntry {
+  count: number;
+  expiresAt: number;
+}
+
+/** In-process counter (one node, no REDIS_URL). Bounded: at most `maxKeys` keys, the least recently hit forgotten. */
+export class LocalAttemptCounter implements AttemptCounter {
+  private readonly entries: RecentMap<string, CounterEntry>;
 
   constructor(
-    private readonly limits: ThrottleLimits,
     private readonly clock: Clock,
+    maxKeys = 100_000,
   ) {
-    if (limits.maxFailures < 1 || limits.windowMs <= 0 || limits.cooldownMs <= 0 || limits.maxKeys < 1) {
-      throw new RangeError('throttle limits must be positive');
-    }
-    this.records = new RecentMap(limits.maxKeys);
+    this.entries = new RecentMap(maxKeys);
   }
 
-  /** Keys currently remembered (for tests and metrics). */
   get size(): number {
-    return this.records.size;
+    return this.entries.size;
   }
 
-  /** Milliseconds `key` still has to wait; 0 when it may try. */
-  remainingCooldown(key: string): number {
-    const record = this.records.get(key);
-    if (record === undefined) return 0;
+  attemptNow(key: string, limits: AttemptLimits): AttemptVerdict {
     const now = this.clock.now();
-    if (record.blockedUntil > now) return record.blockedUntil - now;
-    const newest = record.failures[record.failures.length - 1];
-    // Nothing left to remember: neither cooling down nor any failure inside the window.
-    if (newest === undefined || newest <= now - this.limits.windowMs) this.records.delete(key);
-    return 0;
+    let entry = this.entries.get(key);
+    if (entry === undefined || entry.expiresAt <= now) entry = { count: 0, expiresAt: now + limits.windowMs };
+    entry.count += 1;
+    // The attempt after the last allowed one starts the cool-down, counted from now.
+    if (entry.count === limits.maxAttempts + 1) entry.expiresAt = now + limits.cooldownMs;
+    this.entries.set(key, entry);
+    return verdictFor(entry.count, entry.expiresAt - now, limits);
   }
 
-  /** Records one failure of `key`; true when this failure starts a cool-down. */
-  fail(key: string): boolean {
-    const now = this.clock.now();
-    const record = this.records.get(key) ?? { failures: [], blockedUntil: 0 };
-    const cutoff = now - this.limits.windowMs;
-    while (record.failures.length > 0 && (record.failures[0] as number) <= cutoff) record.failures.shift();
-    let started = false;
-    if (record.blockedUntil <= now) {
-      record.failures.push(now);
-      if (record.failures.length >= this.limits.maxFailures) {
-        record.blockedUntil = now + this.limits.cooldownMs;
-        record.failures = [];
-        started = true;
-      }
-    }
-    // Set again, the key becomes the newest: the least recently failed keys are the ones forgotten.
-    this.records.set(key, record);
-    return started;
+  attempt(key: string, limits: AttemptLimits): Promise<AttemptVerdict> {
+    return Promise.resolve(this.attemptNow(key, limits));
   }
 
-  /** A success forgets the key's failures (not a running cool-down: that one is served in full). */
-  succeed(key: string): void {
-    const record = this.records.get(key);
-    if (record !== undefined && record.blockedUntil <= this.clock.now()) this.records.delete(key);
+  retractNow(key: string): void {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return;
+    if (entry.expiresAt <= this.clock.now() || entry.count <= 1) this.entries.delete(key);
+    else entry.count -= 1;
+  }
+
+  retract(key: string): Promise<void> {
+    this.retractNow(key);
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 }
 
 /**
- * Defaults for failed WebSocket upgrades. Per identity: 10 failures a minute lock the identity for a minute
- * (online guessing, and a misconfigured station hammering us with a wrong password). Per address the
- * threshold is higher, because many honest stations can share one address (a depot behind NAT, a
- * TLS-terminating proxy that does not forward the client address).
+ * Caps the password checks running at once per key, so a burst of parallel guesses cannot queue hundreds of
+ * scrypt derivations: the excess is refused at once. Per process (what it protects is this process's thread pool).
  */
-export const IDENTITY_THROTTLE: ThrottleLimits = { maxFailures: 10, windowMs: 60_000, cooldownMs: 60_000, maxKeys: 10_000 };
-export const ADDRESS_THROTTLE: ThrottleLimits = { maxFailures: 30, windowMs: 60_000, cooldownMs: 60_000, maxKeys: 10_000 };
+export class InFlightLimit {
+  private readonly running = new Map<string, number>();
+
+  constructor(private readonly maxPerKey: number) {}
+
+  /** True when a slot was taken (give it back with `leave`). */
+  tryEnter(key: string): boolean {
+    const now = this.running.get(key) ?? 0;
+    if (now >= this.maxPerKey) return false;
+    this.running.set(key, now + 1);
+    return true;
+  }
+
+  leave(key: string): void {
+    const now = this.running.get(key) ?? 0;
+    if (now <= 1) this.running.delete(key);
+    else this.running.set(key, now - 1);
+  }
+}
+
+/**
+ * The address an attempt is counted under: IPv4 as is (IPv4-mapped IPv6 as IPv4), IPv6 by its /64 (one
+ * subscriber usually holds a whole /64, so counting single IPv6 addresses would count nothing).
+ */
+export function throttleAddress(address: string): string {
+  const mapped = /^(?:0{1,4}:){5}ffff:|^::ffff:/i.exec(address);
+  if (mapped !== null) {
+    const tail = address.slice(mapped[0].length);
+    if (isIP(tail) === 4) return tail;
+  }
+  if (isIP(address) !== 6) return address;
+  const [head = '', tail] = address.replace(/%.*$/, '').split('::');
+  const headGroups = head === '' ? [] : head.split(':');
+  const tailGroups = tail === undefined || tail === '' ? [] : tail.split(':');
+  const zeros = tail === undefined ? 0 : Math.max(0, 8 - headGroups.length - tailGroups.length);
+  const groups = [...headGroups, ...Array<string>(zeros).fill('0'), ...tailGroups];
+  return `${groups.slice(0, 4).map((group) => parseInt(group, 16).toString(16)).join(':')}::/64`;
+}
+
+/**
+ * Defaults. Per (identity, address): 10 unproven attempts a minute, then a minute of 429 (online guessing, or a
+ * station with a stale password hammering us). Per address the threshold is higher, because many honest stations
+ * can share one address (a depot behind NAT). Neither key ever names only the identity: failures from one address
+ * never lock the station out for another.
+ */
+export const IDENTITY_ADDRESS_LIMITS: AttemptLimits = { maxAttempts: 10, windowMs: 60_000, cooldownMs: 60_000 };
+export const ADDRESS_LIMITS: AttemptLimits = { maxAttempts: 30, windowMs: 60_000, cooldownMs: 60_000 };
+/** Password checks running at once per (identity, address) and per address. */
+export const MAX_CHECKS_IN_FLIGHT = { identityAddress: 2, address: 8 } as const;

@@ -3,8 +3,18 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { CsmsMetrics } from '../metrics.js';
 import type { OcppProtocol, OcppProtocols } from '../ocpp/protocol.js';
-import { hashPassword, verifyPassword, VerifiedCredentialCache } from '../security/passwords.js';
-import { ADDRESS_THROTTLE, FailureThrottle, IDENTITY_THROTTLE, type ThrottleLimits } from '../security/throttle.js';
+import { SampledLog } from '../log.js';
+import { hashPassword, needsRehash, passwordLengthProblem, verifyPassword, VerifiedCredentialCache } from '../security/passwords.js';
+import {
+  ADDRESS_LIMITS,
+  IDENTITY_ADDRESS_LIMITS,
+  InFlightLimit,
+  LocalAttemptCounter,
+  MAX_CHECKS_IN_FLIGHT,
+  throttleAddress,
+  type AttemptCounter,
+  type AttemptLimits,
+} from '../security/throttle.js';
 import { RecentMap } from '../recent-map.js';
 import type { SecurityProfile, StationRecord, Store } from '../store/store.js';
 import type { ClientCertificateInfo } from './types.js';
@@ -117,24 +127,38 @@ export interface GatekeeperOptions {
   clientOrganization?: string;
   /** TC_A_19: accepted upgrades, shared with the SetNetworkProfile result hook. */
   profileUpgrades?: PendingProfileUpgrades;
-  throttle?: { address: ThrottleLimits; identity: ThrottleLimits };
+  /** Limits of unproven attempts per (identity, address) and per address. */
+  throttle?: { identityAddress: AttemptLimits; address: AttemptLimits };
+  /** Where attempts are counted: Redis in cluster mode (shared by workers and nodes), in process otherwise. */
+  attempts?: AttemptCounter;
+  /** Password checks (scrypt) running at once per (identity, address) and per address. */
+  maxChecksInFlight?: { identityAddress: number; address: number };
 }
-
-/** Refusals that count as failed attempts for throttling: credentials, downgrades, unknown identities. */
-const COUNTED_FAILURES: ReadonlySet<RefusalStatus> = new Set<RefusalStatus>([401, 403, 404]);
 
 /**
  * Decides, before any 101, whether a WebSocket upgrade becomes a station session. Transport-neutral, so
  * the uWS listener and the TLS listener apply exactly the same rules, in this order: identity syntax,
- * throttling, subprotocol, known station (or the unknown-station policy), security profile, credentials
- * (a client certificate naming the station for profile 3, else Basic auth).
+ * subprotocol, known station (or the unknown-station policy), security profile, credentials (a client
+ * certificate naming the station for profile 3, else Basic auth).
+ *
+ * Throttling (CONTRACT §3.2) sits in front of the password check only, because only a password check is an
+ * unproven attempt worth counting (and costs a scrypt derivation). It is keyed per (identity, address) and per
+ * address (IPv6 by /64), never per identity alone: failures from one address never lock a station out from
+ * another. The attempt is counted before the check; a right password takes it back. While its own address is
+ * cooling down a password attempt gets 429 *without* being checked, the right password included (checking it
+ * would let the guessing go on at full speed); a certificate-proven connection (profile 3) is never throttled.
+ * Missing credentials, a wrong username, a downgrade and an unknown identity are refused without counting: they
+ * prove nothing and cost nothing, and counting them would let anyone lock out whoever shares their key.
  */
 export class StationGatekeeper {
   private readonly verified = new VerifiedCredentialCache();
   private readonly clock: Clock;
-  private readonly addressFailures: FailureThrottle;
-  private readonly identityFailures: FailureThrottle;
+  private readonly attempts: AttemptCounter;
+  private readonly limits: { identityAddress: AttemptLimits; address: AttemptLimits };
+  private readonly checksPerIdentityAddress: InFlightLimit;
+  private readonly checksPerAddress: InFlightLimit;
   private readonly profileUpgrades: PendingProfileUpgrades;
+  private readonly sampled: SampledLog;
 
   constructor(
     private readonly config: Config,
@@ -145,15 +169,19 @@ export class StationGatekeeper {
     private readonly options: GatekeeperOptions = {},
   ) {
     this.clock = options.clock ?? systemClock;
-    this.addressFailures = new FailureThrottle(options.throttle?.address ?? ADDRESS_THROTTLE, this.clock);
-    this.identityFailures = new FailureThrottle(options.throttle?.identity ?? IDENTITY_THROTTLE, this.clock);
+    this.attempts = options.attempts ?? new LocalAttemptCounter(this.clock);
+    this.limits = options.throttle ?? { identityAddress: IDENTITY_ADDRESS_LIMITS, address: ADDRESS_LIMITS };
+    const inFlight = options.maxChecksInFlight ?? MAX_CHECKS_IN_FLIGHT;
+    this.checksPerIdentityAddress = new InFlightLimit(inFlight.identityAddress);
+    this.checksPerAddress = new InFlightLimit(inFlight.address);
     this.profileUpgrades = options.profileUpgrades ?? new PendingProfileUpgrades();
+    this.sampled = new SampledLog(log, 10_000, () => this.clock.now());
   }
 
   /** `admit` for transports: never rejects; a failure of ours (database down) is a 500, logged once here. */
   admitSafely(request: UpgradeRequest): Promise<Admission> {
     return this.admit(request).catch((err: unknown): Admission => {
-      this.log.error({ err, remoteAddress: request.remoteAddress }, 'upgrade check failed');
+      this.sampled.error('upgrade_check_failed', { err, remoteAddress: request.remoteAddress }, 'upgrade check failed');
       return { ok: false, status: 500, reason: 'internal error', result: 'error' };
     });
   }
@@ -163,16 +191,8 @@ export class StationGatekeeper {
     if (identity === undefined) {
       return refuse(400, 'bad_request', `the station identity must be 1-${MAX_IDENTITY_LENGTH} printable characters without ':'`);
     }
-    const throttled = this.throttled(identity, request.remoteAddress);
-    if (throttled !== undefined) return throttled;
-
     const admission = await this.decide(identity, request);
-    if (admission.ok) {
-      this.identityFailures.succeed(identity);
-      return this.raiseOnUpgrade(admission, identity);
-    }
-    if (COUNTED_FAILURES.has(admission.status)) this.countFailure(identity, request.remoteAddress, admission.status);
-    return admission;
+    return admission.ok ? this.raiseOnUpgrade(admission, identity) : admission;
   }
 
   /** The profile this connection proves: 3 needs a verified certificate naming the station (A00.FR.405). */
@@ -201,7 +221,7 @@ export class StationGatekeeper {
     const { profile, certificate, problem } = this.connectionProfile(identity, request);
     if (problem !== undefined) {
       // A00.FR.408: an invalid station certificate is a security event.
-      this.log.warn({ event: 'invalid_client_certificate', stationId: identity, remoteAddress: request.remoteAddress, problem }, 'client certificate not accepted');
+      this.sampled.warn('invalid_client_certificate', { event: 'invalid_client_certificate', stationId: identity, remoteAddress: request.remoteAddress, problem }, 'client certificate not accepted');
     }
     const admitted = (station: StationRecord): Admission => ({
       ok: true,
@@ -215,9 +235,15 @@ export class StationGatekeeper {
     let station = await this.store.getStation(identity);
     if (station === undefined) {
       if (this.config.unknownStations === 'reject') return refuse(404, 'unknown_station', `unknown station ${identity}`);
-      station = await this.register(identity, profile, credentials);
-      this.log.info({ stationId: identity, bootPolicy: station.bootPolicy, securityProfile: profile }, 'unknown station registered on first connection');
-      return admitted(station);
+      const registered = await this.register(identity, profile, credentials);
+      if (!registered.ok) return registered.refusal;
+      if (registered.station !== undefined) {
+        this.log.info({ stationId: identity, bootPolicy: registered.station.bootPolicy, securityProfile: profile }, 'unknown station registered on first connection');
+        return admitted(registered.station);
+      }
+      // Another connection registered it a moment ago: this one is an ordinary connection to a known station.
+      station = await this.store.getStation(identity);
+      if (station === undefined) return refuse(404, 'unknown_station', `unknown station ${identity}`);
     }
     // A00.FR.002: a station registered at profile N never gets in over a lower profile.
     if (profile < station.securityProfile) {
@@ -228,49 +254,124 @@ export class StationGatekeeper {
     }
     // Profile 3: the certificate is the credential; there is no Basic auth (A00.FR.4xx).
     if (profile === 3) return admitted(station);
-    const checked = await this.checkPassword(station, identity, credentials);
+    const checked = await this.checkPassword(station, identity, credentials, request.remoteAddress);
     return checked === undefined ? admitted(station) : checked;
   }
 
-  /** Undefined when the password is right; the refusal otherwise. */
+  /**
+   * Undefined when the password is right; the refusal otherwise. Only a password that gets checked is counted
+   * (see the class comment); everything refused before that is free and counts nothing.
+   */
   private async checkPassword(
     station: StationRecord,
     identity: string,
     credentials: { username: string; password: string } | undefined,
+    remoteAddress: string,
   ): Promise<Admission | undefined> {
-    // Open registration and no password yet: the station was registered without credentials and may
-    // keep connecting without them until the operator sets a password (README, "unknown stations").
-    if (credentials === undefined && station.passwordHash === undefined && this.config.unknownStations !== 'reject') return undefined;
     if (credentials === undefined) return refuse(401, 'unauthorized', 'Basic authentication is required');
     // A00.FR.204: the username is the identity in the URL.
     if (credentials.username !== identity) return refuse(401, 'unauthorized', 'the username does not match the station identity');
-    if (station.passwordHash === undefined) {
-      // Open registration (unknown stations accepted): the first password presented becomes the station's.
-      if (this.config.unknownStations === 'reject') return refuse(401, 'unauthorized', 'no password is configured for this station');
-      const passwordHash = await hashPassword(credentials.password);
-      await this.store.upsertStation(identity, { passwordHash });
+    // CONTRACT §3.2: a profile 1/2 station without a password stays out until an operator sets one; the wire
+    // never sets the password of a station that exists already (no trust on first use after registration).
+    const storedHash = station.passwordHash;
+    if (storedHash === undefined) return refuse(401, 'no_password', `station ${identity} has no password yet: an operator must set one`);
+
+    const address = throttleAddress(remoteAddress);
+    const keys = [`ia:${identity}|${address}`, `a:${address}`];
+    const [perIdentityAddress, perAddress] = await Promise.all([
+      this.attempts.attempt(keys[0] as string, this.limits.identityAddress),
+      this.attempts.attempt(keys[1] as string, this.limits.address),
+    ]);
+    if (perIdentityAddress === undefined || perAddress === undefined) throw new Error('attempt counter gave no verdict');
+    if (perIdentityAddress.startedCooldown || perAddress.startedCooldown) {
+      const scope = perAddress.startedCooldown ? 'address' : 'identity_address';
+      const limits = scope === 'address' ? this.limits.address : this.limits.identityAddress;
+      this.metrics.authThrottledTotal.labels(scope).inc();
+      this.sampled.warn(
+        `auth_throttled:${scope}:${scope === 'address' ? address : `${identity}|${address}`}`,
+        { event: 'auth_throttled', scope, stationId: identity, remoteAddress, failures: limits.maxAttempts, windowSeconds: limits.windowMs / 1000, cooldownSeconds: limits.cooldownMs / 1000 },
+        `repeated unproven password attempts from this ${scope === 'address' ? 'address' : 'address for this station'}: refused with 429 for the cool-down`,
+      );
+    }
+    if (!perIdentityAddress.allowed || !perAddress.allowed) {
+      const retryAfterSeconds = Math.ceil(Math.max(perIdentityAddress.retryAfterMs, perAddress.retryAfterMs) / 1000);
+      return { ok: false, status: 429, result: 'throttled', reason: `too many failed attempts; retry in ${retryAfterSeconds} s`, retryAfterSeconds };
+    }
+    const proved = async (): Promise<undefined> => {
+      await Promise.all(keys.map((key) => this.attempts.retract(key)));
       return undefined;
+    };
+    // A station reconnecting with the password that verified last time: no derivation needed.
+    if (this.verified.has(identity, storedHash, credentials.password)) return proved();
+
+    const identityAddressKey = keys[0] as string;
+    if (!this.checksPerIdentityAddress.tryEnter(identityAddressKey)) return busy();
+    if (!this.checksPerAddress.tryEnter(address)) {
+      this.checksPerIdentityAddress.leave(identityAddressKey);
+      return busy();
     }
-    if (this.verified.has(identity, station.passwordHash, credentials.password)) return undefined;
-    if (!(await verifyPassword(credentials.password, station.passwordHash))) {
-      return refuse(401, 'unauthorized', 'wrong password');
+    let right: boolean;
+    try {
+      right = await verifyPassword(credentials.password, storedHash);
+    } finally {
+      this.checksPerIdentityAddress.leave(identityAddressKey);
+      this.checksPerAddress.leave(address);
     }
-    this.verified.remember(identity, station.passwordHash, credentials.password);
-    return undefined;
+    this.metrics.passwordChecksTotal.labels(right ? 'right' : 'wrong').inc();
+    if (!right) return refuse(401, 'unauthorized', 'wrong password');
+    this.verified.remember(identity, storedHash, credentials.password);
+    if (needsRehash(storedHash)) await this.rehash(identity, storedHash, credentials.password);
+    return proved();
   }
 
+  /**
+   * A password stored at an older, weaker cost is rewritten at today's cost on its next successful login. The
+   * stored hash is read again just before writing, so an operator's password change in the meantime wins (a
+   * change landing in the few milliseconds between that read and the write would be lost; the operator's API
+   * answer came first, so they can repeat it).
+   */
+  private async rehash(identity: string, oldHash: string, password: string): Promise<void> {
+    try {
+      const passwordHash = await hashPassword(password);
+      const current = await this.store.getStation(identity);
+      if (current?.passwordHash !== oldHash) return;
+      await this.store.upsertStation(identity, { passwordHash });
+      this.verified.remember(identity, passwordHash, password);
+      this.log.info({ event: 'password_rehashed', stationId: identity }, 'station password re-hashed at the current scrypt cost');
+    } catch (err) {
+      // The login stands; the next one tries again.
+      this.log.warn({ err, stationId: identity }, 'could not re-hash the station password');
+    }
+  }
+
+  /**
+   * Open registration (CSMS_UNKNOWN_STATIONS=accept|pending). The password comes from the wire only here, on the
+   * connection that creates the registration, and only when it is a valid station password (16-64 characters);
+   * a profile 1/2 station offering none, or one outside that range, is refused (401, saying why) and nothing is
+   * registered, since it would only be refused on every reconnect until an operator set a password. Profile 3
+   * (a certificate naming the station) registers without a password.
+   *
+   * `station` undefined: another connection created the registration first; this one gets no say in it.
+   */
   private async register(
     identity: string,
     profile: SecurityProfile,
     credentials: { username: string; password: string } | undefined,
-  ): Promise<StationRecord> {
-    const passwordHash = profile < 3 && credentials !== undefined && credentials.username === identity ? await hashPassword(credentials.password) : undefined;
-    const { station } = await this.store.upsertStation(identity, {
-      securityProfile: profile,
-      bootPolicy: this.config.unknownStations === 'pending' ? 'Pending' : 'Accepted',
-      ...(passwordHash !== undefined ? { passwordHash } : {}),
-    });
-    return station;
+  ): Promise<{ ok: true; station: StationRecord | undefined } | { ok: false; refusal: Admission }> {
+    let passwordHash: string | undefined;
+    if (profile < 3) {
+      if (credentials === undefined) return { ok: false, refusal: refuse(401, 'unauthorized', 'Basic authentication is required: a new station registers with its password') };
+      if (credentials.username !== identity) return { ok: false, refusal: refuse(401, 'unauthorized', 'the username does not match the station identity') };
+      const problem = passwordLengthProblem(credentials.password);
+      if (problem !== undefined) return { ok: false, refusal: refuse(401, 'bad_password', `not registered: ${problem}`) };
+      passwordHash = await hashPassword(credentials.password);
+    }
+    // Create first, then fill in: of two connections racing to register one identity, only the one whose
+    // statement created the row sets the profile and the password; the other is checked as an ordinary login.
+    const { created } = await this.store.upsertStation(identity, { bootPolicy: this.config.unknownStations === 'pending' ? 'Pending' : 'Accepted' });
+    if (!created) return { ok: true, station: undefined };
+    const { station } = await this.store.upsertStation(identity, { securityProfile: profile, ...(passwordHash !== undefined ? { passwordHash } : {}) });
+    return { ok: true, station };
   }
 
   /** TC_A_19: the first admitted connection at an accepted higher profile raises the registration. */
@@ -290,36 +391,13 @@ export class StationGatekeeper {
     );
     return { ...admission, station };
   }
-
-  private throttled(identity: string, remoteAddress: string): Admission | undefined {
-    const waitMs = Math.max(this.addressFailures.remainingCooldown(remoteAddress), this.identityFailures.remainingCooldown(identity));
-    if (waitMs === 0) return undefined;
-    const retryAfterSeconds = Math.ceil(waitMs / 1000);
-    this.log.debug({ event: 'auth_throttled_refusal', stationId: identity, remoteAddress, retryAfterSeconds }, 'upgrade refused while cooling down');
-    return { ok: false, status: 429, result: 'throttled', reason: `too many failed attempts; retry in ${retryAfterSeconds} s`, retryAfterSeconds };
-  }
-
-  private countFailure(identity: string, remoteAddress: string, status: RefusalStatus): void {
-    const addressBlocked = this.addressFailures.fail(remoteAddress);
-    // Unknown identities (404) are a scan of the address, not an attack on a station.
-    const identityBlocked = status !== 404 && this.identityFailures.fail(identity);
-    if (!addressBlocked && !identityBlocked) return;
-    const limits = addressBlocked ? (this.options.throttle?.address ?? ADDRESS_THROTTLE) : (this.options.throttle?.identity ?? IDENTITY_THROTTLE);
-    this.log.warn(
-      {
-        event: 'auth_throttled',
-        scope: addressBlocked ? 'address' : 'identity',
-        stationId: identity,
-        remoteAddress,
-        failures: limits.maxFailures,
-        windowSeconds: limits.windowMs / 1000,
-        cooldownSeconds: limits.cooldownMs / 1000,
-      },
-      `repeated failed upgrades from this ${addressBlocked ? 'address' : 'identity'}: refused with 429 for the cool-down`,
-    );
-  }
 }
 
 function refuse(status: RefusalStatus, result: string, reason: string): Admission {
   return { ok: false, status, reason, result };
+}
+
+/** More password checks of this key are running than allowed: the excess is refused at once, never queued. */
+function busy(): Admission {
+  return { ok: false, status: 429, result: 'throttled', reason: 'too many password checks at once from this address; retry in 1 s', retryAfterSeconds: 1 };
 }

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { createActor, type Actor, type AnyActorRef } from 'xstate';
 import { stationMachine, stationMayCall, type OpenTransaction, type OutboundCall, type StationContext } from '../../machines/station.machine.js';
 import { newMessageId, newRequestId } from '../ids.js';
-import type { Logger } from '../log.js';
+import { SampledLog, type Logger } from '../log.js';
 import type { OcppProtocol } from '../ocpp/protocol.js';
 import { CallAbortedError, CallRefusedError, CallTimeoutError, OcppError, isOcppErrorCode, type OcppErrorCode } from '../ocpp/errors.js';
 import {
@@ -90,6 +90,7 @@ class CallContext implements HandlerContext {
 export class StationSession implements StationHandle {
   readonly stationId: string;
   readonly log: Logger;
+  readonly sampledLog: SampledLog;
   private readonly actor: Actor<typeof hostedStationMachine>;
   private readonly waiting = new Map<string, WaitingCall>();
   private incomingInFlight = 0;
@@ -108,6 +109,7 @@ export class StationSession implements StationHandle {
   ) {
     this.stationId = station.id;
     this.log = services.log.child({ stationId: station.id });
+    this.sampledLog = new SampledLog(this.log, 10_000, () => services.clock.now());
     const clock = services.clock;
     this.actor = createActor(hostedStationMachine, { input: { stationId: station.id, bootStatus: station.bootStatus, now: () => clock.now() } });
     sessionsByActor.set(this.actor, this);
@@ -176,7 +178,8 @@ export class StationSession implements StationHandle {
     } catch (err) {
       const error = err as FrameError;
       this.services.metrics.countIn('INVALID', '');
-      this.log.warn({ messageId: error.messageId, code: error.code }, `unreadable frame: ${error.message}`);
+      // A station can send these as fast as its budget allows: counted in metrics, sampled in the log.
+      this.sampledLog.warn('unreadable_frame', { messageId: error.messageId, code: error.code }, `unreadable frame: ${error.message}`);
       if (error.reply) this.sendError(error.messageId, '', error.code, error.message, error.details);
       return;
     }
@@ -362,7 +365,7 @@ export class StationSession implements StationHandle {
     if (waiting === undefined || inFlight?.messageId !== messageId) {
       // Late (after its timeout) or never ours: Part 4 says ignore it.
       this.services.metrics.countIn(kind, 'unknown');
-      this.log.warn({ messageId }, `${kind} for no outstanding call dropped`);
+      this.sampledLog.warn(`dropped_${kind}`, { messageId }, `${kind} for no outstanding call dropped`);
       return undefined;
     }
     this.waiting.delete(messageId);

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { JsonObject } from '../json.js';
-import type { Logger } from '../log.js';
+import type { Logger, SampledLog } from '../log.js';
 import type { CsmsMetrics } from '../metrics.js';
 import type { OcppProtocol } from '../ocpp/protocol.js';
 import type { CsmsAction, StationAction } from '../ocpp/v201/actions.js';
@@ -47,6 +47,8 @@ export interface StationHandle {
   readonly stationId: string;
   readonly station: StationRecord;
   readonly log: Logger;
+  /** For what the station can repeat at will (unreadable frames, vendor messages): first of each kind, then 1 per 10 s. */
+  readonly sampledLog: SampledLog;
   /** The OCPP version this connection negotiated. */
   readonly protocol: OcppProtocol;
   /** Security profile 3: the client certificate of this connection (B01.FR.11/12 compare it at boot). */

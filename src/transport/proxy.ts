@@ -84,6 +84,24 @@ export class TrustedProxies {
     return new TrustedProxies(list, [...entries]);
   }
 
+  /**
+   * Entries that cover more than a handful of addresses (wider than /28 for IPv4, /124 for IPv6), or undefined
+   * when the whole list covers at most 16 addresses. Every address in the list may claim a verified client
+   * certificate in a header, so a station inside a wide range could forge one.
+   */
+  wideRanges(): { ranges: string[]; addresses: bigint } | undefined {
+    let addresses = 0n;
+    const ranges: string[] = [];
+    for (const entry of this.entries) {
+      const [address = '', prefixText] = entry.split('/');
+      const bits = isIP(address) === 4 ? 32 : 128;
+      const prefix = prefixText === undefined ? bits : Number(prefixText);
+      addresses += 1n << BigInt(bits - prefix);
+      if (bits - prefix > 4) ranges.push(entry);
+    }
+    return ranges.length > 0 || addresses > 16n ? { ranges: ranges.length > 0 ? ranges : [...this.entries], addresses } : undefined;
+  }
+
   get isEmpty(): boolean {
     return this.entries.length === 0;
   }

@@ -1,4 +1,4 @@
-import type { Logger } from '../log.js';
+import { SampledLog, type Logger } from '../log.js';
 import type { CsmsMetrics } from '../metrics.js';
 import type { Admission, StationGatekeeper, UpgradeRequest, VerifiedClientCertificate } from '../station/admission.js';
 import type { SessionRegistry } from '../station/registry.js';
@@ -57,9 +57,15 @@ export interface UpgradeDeps {
  */
 export class UpgradePath {
   private readonly trustedProxies: TrustedProxies;
+  /**
+   * Refusals are free for anyone to cause: every one is counted in `csms_connections_total{result}`, and the log
+   * shows each kind (result) once, then at most one line per 10 s with how many were not shown.
+   */
+  private readonly refusals: SampledLog;
 
   constructor(private readonly deps: UpgradeDeps) {
     this.trustedProxies = deps.trustedProxies ?? TrustedProxies.none();
+    this.refusals = new SampledLog(deps.log);
   }
 
   /** Never rejects. `remoteAddress` is the station's address (the proxy's view when it is trusted). */
@@ -71,7 +77,7 @@ export class UpgradePath {
     }
     if (view.kind === 'forged') {
       // A station claiming a client certificate in a header: only our own proxy may say that.
-      this.deps.log.warn({ event: 'untrusted_proxy_header', remoteAddress, headers: view.headers }, 'client-certificate headers from an address that is not a trusted proxy');
+      this.refusals.warn('untrusted_proxy_header', { event: 'untrusted_proxy_header', remoteAddress, headers: view.headers }, 'client-certificate headers from an address that is not a trusted proxy');
       return { remoteAddress, admission: Promise.resolve(refusal(403, 'untrusted_proxy_header', 'client-certificate headers are only accepted from a trusted proxy')) };
     }
     const request: UpgradeRequest = {
@@ -96,7 +102,11 @@ export class UpgradePath {
   settle(attempt: UpgradeAttempt, remoteAddress: string, admission: Admission): RefusalResponse | undefined {
     this.deps.metrics.connectionsTotal.labels(admission.ok ? 'accepted' : admission.result).inc();
     if (admission.ok) return undefined;
-    this.deps.log.info({ rawIdentity: attempt.rawIdentity.slice(0, 64), remoteAddress, status: admission.status, tls: attempt.tls }, `upgrade refused: ${admission.reason}`);
+    this.refusals.info(
+      `upgrade_refused:${admission.result}`,
+      { event: 'upgrade_refused', result: admission.result, rawIdentity: attempt.rawIdentity.slice(0, 64), remoteAddress, status: admission.status, tls: attempt.tls },
+      `upgrade refused: ${admission.reason}`,
+    );
     const headers: [string, string][] = [['Content-Type', 'text/plain; charset=utf-8']];
     if (admission.status === 401) headers.push(['WWW-Authenticate', 'Basic realm="OCPP", charset="UTF-8"']);
     if (admission.retryAfterSeconds !== undefined) headers.push(['Retry-After', String(admission.retryAfterSeconds)]);

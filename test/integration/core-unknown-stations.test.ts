@@ -35,7 +35,7 @@ describe('CSMS_UNKNOWN_STATIONS=accept', () => {
     expect(typeof (await station.heartbeat()).currentTime).toBe('string');
   });
 
-  it('takes the first password presented (trust on first use) and refuses a different one afterwards', async () => {
+  it('takes the password only from the connection that creates the registration, and refuses a different one afterwards', async () => {
     const identity = uniqueIdentity('unknown-tofu');
     const password = randomPassword();
     const first = await h.csms.connect({ identity, password });
@@ -50,13 +50,35 @@ describe('CSMS_UNKNOWN_STATIONS=accept', () => {
     expect(typeof (await again.heartbeat()).currentTime).toBe('string');
   });
 
-  it('lets a station registered without credentials reconnect without them while registration is open', async () => {
+  // CONTRACT §3.2 (issue 13 item 4): before, a station could register without credentials and keep connecting
+  // without them, and the first password anyone presented later became its password.
+  it('refuses (401, nothing registered) a new station without a password or with one outside 16-64 characters', async () => {
+    for (const password of [undefined, 'x'.repeat(15), 'x'.repeat(65)]) {
+      const identity = uniqueIdentity('unknown-nopass');
+      const err = await h.csms.connect({ identity, ...(password !== undefined ? { password } : {}) }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ConnectRefusedError);
+      expect((err as ConnectRefusedError).status).toBe(401);
+      expect((err as ConnectRefusedError).body).toMatch(password === undefined ? /Basic authentication is required/ : /16-64 characters/);
+      expect((await h.csms.api.getStation(identity)).status).toBe(404);
+    }
+  });
+
+  it('a registered station without a password is refused until an operator sets one; a caller cannot set it', async () => {
     const identity = uniqueIdentity('unknown-nopass');
-    const first = await h.csms.connect({ identity });
-    await first.booted();
-    await first.close();
-    const again = await h.csms.connect({ identity });
-    expect(typeof (await again.heartbeat()).currentTime).toBe('string');
+    expect((await h.csms.api.putStation(identity, { securityProfile: 1, bootPolicy: 'Accepted' })).status).toBe(201);
+    const attacker = await h.csms.connect({ identity, password: randomPassword() }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((attacker as ConnectRefusedError).status).toBe(401);
+    expect((attacker as ConnectRefusedError).body).toMatch(/operator must set one/);
+    const password = randomPassword();
+    expect((await h.csms.api.patchStation(identity, { password })).status).toBe(200);
+    const station = await h.csms.connect({ identity, password });
+    await station.booted();
   });
 });
 

@@ -1,85 +1,39 @@
 /**
- * Abuse protection at the WebSocket upgrade: repeated failures from one address or against one identity are
- * answered 429 for a cool-down (sliding window, bounded memory), and the start of each cool-down is logged as a
- * security event (`event: "auth_throttled"`).
+ * Abuse protection at the WebSocket upgrade (CONTRACT §3.2 "Throttling"): only unproven attempts (a password that
+ * gets checked and is wrong) count, per (identity, address) and per address; a station that proves itself from
+ * another address is never refused because of them; missing credentials and downgrades count nothing; refusals
+ * are sampled in the log, never one line each.
  */
 import { rm } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCsms, type RunningCsms } from '../../src/app.js';
-import { FailureThrottle, type ThrottleLimits } from '../../src/security/throttle.js';
 import { ApiClient } from '../support/api.js';
 import { freshDataDir } from '../support/csms.js';
+import { freshPostgresDatabaseUrl } from '../support/services.js';
 import { ConnectRefusedError, TestStation, randomPassword, uniqueIdentity, type ConnectOptions } from '../support/station.js';
-
-describe('FailureThrottle (sliding window, bounded memory)', () => {
-  const limits: ThrottleLimits = { maxFailures: 3, windowMs: 1000, cooldownMs: 5000, maxKeys: 4 };
-  const clock = { t: 0, now(): number {
-    return this.t;
-  } };
-
-  it('starts a cool-down at the Nth failure inside the window, and only then', () => {
-    clock.t = 0;
-    const throttle = new FailureThrottle(limits, clock);
-    expect(throttle.fail('a')).toBe(false);
-    clock.t = 600;
-    expect(throttle.fail('a')).toBe(false);
-    clock.t = 1100; // the first failure has left the window
-    expect(throttle.fail('a')).toBe(false);
-    expect(throttle.remainingCooldown('a')).toBe(0);
-    clock.t = 1200;
-    expect(throttle.fail('a')).toBe(true);
-    expect(throttle.remainingCooldown('a')).toBe(5000);
-    clock.t = 6199;
-    expect(throttle.remainingCooldown('a')).toBe(1);
-    clock.t = 6200;
-    expect(throttle.remainingCooldown('a')).toBe(0);
-  });
-
-  it('a success forgets earlier failures but does not cut a running cool-down short', () => {
-    clock.t = 0;
-    const throttle = new FailureThrottle(limits, clock);
-    throttle.fail('a');
-    throttle.fail('a');
-    throttle.succeed('a');
-    expect(throttle.fail('a')).toBe(false);
-    throttle.fail('a');
-    expect(throttle.fail('a')).toBe(true);
-    throttle.succeed('a');
-    expect(throttle.remainingCooldown('a')).toBe(5000);
-  });
-
-  it('remembers at most maxKeys keys, forgetting the least recently failed', () => {
-    clock.t = 0;
-    const throttle = new FailureThrottle(limits, clock);
-    for (const key of ['a', 'b', 'c', 'd', 'e', 'f']) throttle.fail(key);
-    expect(throttle.size).toBe(4);
-    throttle.fail('c');
-    throttle.fail('g');
-    throttle.fail('h');
-    expect(throttle.size).toBe(4);
-    // c failed again recently, so it survived; d (older) did not.
-    throttle.fail('c');
-    expect(throttle.remainingCooldown('c')).toBe(5000);
-  });
-});
+import { createTestPki, stationTls, type TestPki } from '../support/tls.js';
 
 interface LogLine {
   event?: string;
   scope?: string;
   stationId?: string;
   remoteAddress?: string;
+  msg?: string;
+  suppressed?: number;
   [key: string]: unknown;
 }
 
 let csms: RunningCsms;
 let dataDir: string;
+let pki: TestPki;
 let api: ApiClient;
 const logLines: LogLine[] = [];
 
 beforeAll(async () => {
   dataDir = await freshDataDir();
+  pki = await createTestPki();
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
       for (const line of chunk.toString('utf8').split('\n')) {
@@ -88,26 +42,38 @@ beforeAll(async () => {
       done();
     },
   });
-  csms = await startCsms({ CSMS_OCPP_PORT: 0, CSMS_API_PORT: 0, CSMS_DATA_DIR: dataDir }, { log: pino({ level: 'info' }, sink) });
+  csms = await startCsms(
+    {
+      CSMS_OCPP_PORT: 0,
+      CSMS_API_PORT: 0,
+      CSMS_DATA_DIR: dataDir,
+      DATABASE_URL: await freshPostgresDatabaseUrl(),
+      // 10.0.0.0/8 is far too wide (checked by the last test); 127.0.0.9 is never used as a station address here.
+      CSMS_TRUSTED_PROXIES: '10.0.0.0/8,127.0.0.9',
+      ...pki.config(),
+    },
+    { log: pino({ level: 'info' }, sink) },
+  );
   api = new ApiClient(`http://127.0.0.1:${csms.apiPort}`);
 }, 60_000);
 
 afterAll(async () => {
   await csms?.stop();
+  await pki?.remove();
   await rm(dataDir, { recursive: true, force: true });
 }, 30_000);
 
-async function register(): Promise<{ identity: string; password: string }> {
+async function register(securityProfile: 1 | 3 = 1): Promise<{ identity: string; password: string }> {
   const identity = uniqueIdentity('THR');
   const password = randomPassword();
-  expect((await api.putStation(identity, { securityProfile: 1, password, bootPolicy: 'Accepted' })).status).toBe(201);
+  expect((await api.putStation(identity, { securityProfile, password, bootPolicy: 'Accepted' })).status).toBe(201);
   return { identity, password };
 }
 
 /** An upgrade attempt from `localAddress`: the HTTP status of the refusal, or 101 (then closed again). */
-async function attempt(opts: ConnectOptions, localAddress: string): Promise<{ status: number; retryAfter?: string }> {
+async function attempt(opts: ConnectOptions, localAddress: string, endpoint = `ws://127.0.0.1:${csms.ocppPort}/ocpp`, tls = {}): Promise<{ status: number; retryAfter?: string }> {
   try {
-    const station = await TestStation.connectWith(`ws://127.0.0.1:${csms.ocppPort}/ocpp`, opts, { localAddress });
+    const station = await TestStation.connectWith(endpoint, { connectTimeoutMs: 20_000, ...opts }, { localAddress, ...tls });
     await station.close();
     return { status: 101 };
   } catch (err) {
@@ -117,34 +83,101 @@ async function attempt(opts: ConnectOptions, localAddress: string): Promise<{ st
   }
 }
 
-describe('throttling failed upgrades', () => {
-  it('per identity: after 10 failures in a minute even the right password gets 429 (Retry-After), and a security event is logged', async () => {
+async function passwordChecks(): Promise<number> {
+  const text = await api.metrics();
+  return [...text.matchAll(/^csms_password_checks_total\{[^}]*\} (\d+)/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
+}
+
+describe('what does not count', () => {
+  it('20 upgrades without credentials leave the station free to connect with its password from the same address', async () => {
+    const creds = await register();
+    for (let i = 0; i < 20; i++) expect((await attempt({ identity: creds.identity }, '127.0.0.2')).status).toBe(401);
+    expect((await attempt(creds, '127.0.0.2')).status).toBe(101);
+  });
+
+  it('20 plain ws:// attempts at a profile-3 station (downgrades) leave it free to connect with its certificate', async () => {
+    const creds = await register(3);
+    for (let i = 0; i < 20; i++) expect((await attempt({ identity: creds.identity, password: randomPassword() }, '127.0.0.2')).status).toBe(403);
+    const certificate = await pki.stationCertificate(creds.identity);
+    const tlsUrl = `wss://127.0.0.1:${String(csms.ocppTlsPort)}/ocpp`;
+    expect((await attempt({ identity: creds.identity }, '127.0.0.2', tlsUrl, stationTls(pki, certificate))).status).toBe(101);
+  });
+});
+
+describe('unproven attempts (wrong passwords)', () => {
+  it('per (identity, address): after 10 wrong passwords from A, A gets 429 with Retry-After, the right password from B still gets in', async () => {
     const creds = await register();
     for (let i = 0; i < 10; i++) {
       expect((await attempt({ identity: creds.identity, password: randomPassword() }, '127.0.0.3')).status).toBe(401);
     }
-    const throttled = await attempt(creds, '127.0.0.3');
+    const throttled = await attempt({ identity: creds.identity, password: randomPassword() }, '127.0.0.3');
     expect(throttled.status).toBe(429);
     expect(Number(throttled.retryAfter)).toBeGreaterThan(0);
     expect(Number(throttled.retryAfter)).toBeLessThanOrEqual(60);
-    // The identity is locked wherever the attempt comes from…
-    expect((await attempt(creds, '127.0.0.6')).status).toBe(429);
-    // …and other stations at the same address are not.
+    // The address that failed is cooling down for this station, the right password included (it is not checked)…
+    expect((await attempt(creds, '127.0.0.3')).status).toBe(429);
+    // …but the station itself, from its own address, is never locked out by someone else's failures.
+    expect((await attempt(creds, '127.0.0.6')).status).toBe(101);
+    // Other stations at the failing address are not affected either (10 < the per-address limit).
     expect((await attempt(await register(), '127.0.0.3')).status).toBe(101);
-    const events = logLines.filter((line) => line.event === 'auth_throttled');
-    expect(events).toEqual([expect.objectContaining({ scope: 'identity', stationId: creds.identity, remoteAddress: '127.0.0.3', failures: 10, cooldownSeconds: 60 })]);
-  });
+    const events = logLines.filter((line) => line.event === 'auth_throttled' && line.stationId === creds.identity);
+    expect(events).toEqual([expect.objectContaining({ scope: 'identity_address', remoteAddress: '127.0.0.3', failures: 10, cooldownSeconds: 60 })]);
+  }, 60_000);
 
-  it('per address: after 30 failed upgrades from one address every upgrade from it gets 429, while other addresses get in', async () => {
-    for (let i = 0; i < 30; i++) {
-      // Unknown identities: a scan of the address space of station ids.
-      expect((await attempt({ identity: uniqueIdentity('SCAN'), password: randomPassword() }, '127.0.0.4')).status).toBe(404);
+  it('per address: 30 wrong passwords over many stations from one address throttle that address only', async () => {
+    const stations = await Promise.all(Array.from({ length: 11 }, () => register()));
+    const statuses: number[] = [];
+    for (const station of stations) {
+      for (let i = 0; i < 3; i++) statuses.push((await attempt({ identity: station.identity, password: randomPassword() }, '127.0.0.4')).status);
     }
+    expect(statuses.slice(0, 30)).toEqual(Array<number>(30).fill(401));
+    expect(statuses.slice(30)).toEqual([429, 429, 429]);
     const good = await register();
     expect((await attempt(good, '127.0.0.4')).status).toBe(429);
     expect((await attempt(good, '127.0.0.5')).status).toBe(101);
     expect(logLines.filter((line) => line.event === 'auth_throttled' && line.scope === 'address')).toEqual([
       expect.objectContaining({ remoteAddress: '127.0.0.4', failures: 30 }),
     ]);
+  }, 120_000);
+
+  it('300 parallel wrong guesses: at most 10 are checked with scrypt, the rest get 429; the station still gets in from elsewhere', async () => {
+    const creds = await register();
+    const checksBefore = await passwordChecks();
+    const results = await Promise.all(
+      Array.from({ length: 300 }, () => attempt({ identity: creds.identity, password: randomPassword() }, '127.0.0.7')),
+    );
+    const count = (status: number): number => results.filter((r) => r.status === status).length;
+    expect(count(401) + count(429)).toBe(300);
+    expect(count(401)).toBeLessThanOrEqual(10);
+    expect(count(429)).toBeGreaterThanOrEqual(290);
+    expect((await passwordChecks()) - checksBefore).toBeLessThanOrEqual(10);
+    expect((await attempt(creds, '127.0.0.8')).status).toBe(101);
+  }, 60_000);
+});
+
+describe('logging', () => {
+  it('2,000 refused upgrades produce a handful of log lines (first of each kind, then sampled), and every one is counted in metrics', async () => {
+    const before = logLines.length;
+    const metricBefore = await api.metrics();
+    const refusedBefore = Number(/^csms_connections_total\{result="unknown_station"\} (\d+)/m.exec(metricBefore)?.[1] ?? 0);
+    for (let batch = 0; batch < 20; batch++) {
+      const results = await Promise.all(
+        Array.from({ length: 100 }, (_, i) =>
+          attempt(i % 2 === 0 ? { identity: uniqueIdentity('FLOOD'), password: randomPassword() } : { identity: `bad:${i}` }, '127.0.0.10'),
+        ),
+      );
+      expect(results.every((r) => r.status === 404 || r.status === 400)).toBe(true);
+    }
+    const lines = logLines.slice(before);
+    expect(lines.length).toBeLessThan(20);
+    const refusedAfter = Number(/^csms_connections_total\{result="unknown_station"\} (\d+)/m.exec(await api.metrics())?.[1] ?? 0);
+    expect(refusedAfter - refusedBefore).toBe(1000);
+  }, 120_000);
+
+  it('warns once at start that CSMS_TRUSTED_PROXIES trusts a wide range, naming it and the risk', () => {
+    const warnings = logLines.filter((line) => line.event === 'trusted_proxies_wide');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toEqual(expect.objectContaining({ level: 40, ranges: ['10.0.0.0/8'] }));
+    expect(warnings[0]?.msg).toMatch(/10\.0\.0\.0\/8.*forge client-certificate headers/);
   });
 });

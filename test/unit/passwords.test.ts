@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { hashPassword, verifyPassword, VerifiedCredentialCache } from '../../src/security/passwords.js';
+import { hashPassword, needsRehash, passwordLengthProblem, verifyPassword, VerifiedCredentialCache } from '../../src/security/passwords.js';
 
 describe('hashPassword / verifyPassword', () => {
-  it('produces a self-describing scrypt string with N=1024, r=8, p=1, 16-byte salt, 32-byte key', async () => {
+  it('produces a self-describing scrypt string with N=2^15, r=8, p=1, 16-byte salt, 32-byte key', async () => {
     const stored = await hashPassword('correct horse battery staple');
     const [scheme, n, r, p, salt, key] = stored.split('$');
     expect(scheme).toBe('scrypt');
-    expect([n, r, p]).toEqual(['1024', '8', '1']);
+    expect([n, r, p]).toEqual(['32768', '8', '1']);
     expect(Buffer.from(salt ?? '', 'base64')).toHaveLength(16);
     expect(Buffer.from(key ?? '', 'base64')).toHaveLength(32);
   });
@@ -115,5 +115,26 @@ describe('VerifiedCredentialCache', () => {
     if (await verifyPassword('pw', stored)) cache.remember('CS1', stored, 'pw');
     expect(cache.has('CS1', stored, 'pw')).toBe(true);
     expect(cache.has('CS1', await hashPassword('pw'), 'pw')).toBe(false);
+  });
+});
+
+describe('cost upgrades and the length rule', () => {
+  it('a hash at the old cost (N=1024) still verifies and needs a rehash; a fresh one does not', async () => {
+    const { scrypt } = await import('node:crypto');
+    const salt = Buffer.from('0123456789abcdef');
+    const key = await new Promise<Buffer>((resolve, reject) =>
+      scrypt('pw-of-sixteen-chars', salt, 32, { N: 1024, r: 8, p: 1 }, (error, derived) => (error ? reject(error) : resolve(derived))),
+    );
+    const old = `scrypt$1024$8$1$${salt.toString('base64')}$${key.toString('base64')}`;
+    expect(await verifyPassword('pw-of-sixteen-chars', old)).toBe(true);
+    expect(needsRehash(old)).toBe(true);
+    expect(needsRehash(await hashPassword('pw-of-sixteen-chars'))).toBe(false);
+  });
+
+  it('a station password has 16 to 64 characters', () => {
+    expect(passwordLengthProblem('a'.repeat(15))).toMatch(/16-64/);
+    expect(passwordLengthProblem('a'.repeat(16))).toBeUndefined();
+    expect(passwordLengthProblem('a'.repeat(64))).toBeUndefined();
+    expect(passwordLengthProblem('a'.repeat(65))).toMatch(/16-64/);
   });
 });

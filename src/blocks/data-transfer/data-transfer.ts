@@ -3,10 +3,15 @@ import type { BlockModule, HandlerContext } from '../../station/types.js';
 
 /**
  * P02: vendor-specific messages. This CSMS runs no vendor extensions, so every vendorId is unknown
- * (TC_P_02); the message is logged so an operator can see which vendor a station is trying to reach.
+ * (TC_P_02); the message is logged so an operator can see which vendor a station is trying to reach: first
+ * one, then at most one line per 10 s per station (a station may send them as fast as it likes).
  */
 function answerDataTransfer(ctx: HandlerContext, request: DataTransferRequest): DataTransferResponse {
-  ctx.station.log.info({ messageId: ctx.messageId, vendorId: request.vendorId, vendorMessageId: request.messageId }, 'DataTransfer for an unknown vendor');
+  ctx.station.sampledLog.info(
+    'data_transfer_unknown_vendor',
+    { messageId: ctx.messageId, vendorId: request.vendorId, vendorMessageId: request.messageId },
+    'DataTransfer for an unknown vendor',
+  );
   return { status: 'UnknownVendorId' };
 }
 

@@ -1,5 +1,6 @@
 import type { JsonObject } from '../../json.js';
 import type { GetVariablesRequest, SetVariablesRequest } from '../../ocpp/v201/types.js';
+import { passwordLengthProblem } from '../../security/passwords.js';
 import type { DeviceVariable } from '../../store/store.js';
 import { CommandRefusal, type CommandPlan, type PlanContext } from '../../station/types.js';
 
@@ -59,6 +60,21 @@ export async function planGetVariables(payload: GetVariablesRequest, ctx: PlanCo
   return splitPlan(payload as unknown as JsonObject, 'getVariableData', 'getVariableResult', itemsPerMessage(await ctx.deviceModel(), 'GetVariables'));
 }
 
+/**
+ * CONTRACT §3.2: a station password has 16-64 characters (OCPP passwordString: the station would reject anything
+ * else, or worse, accept a password the CSMS then refuses at the upgrade). Refused before anything is sent.
+ */
+function checkBasicAuthPasswords(payload: SetVariablesRequest): void {
+  payload.setVariableData.forEach((item, index) => {
+    if (item.component.name !== 'SecurityCtrlr' || item.variable.name !== 'BasicAuthPassword') return;
+    const problem = passwordLengthProblem(item.attributeValue);
+    if (problem !== undefined) {
+      throw new CommandRefusal(400, 'invalid_payload', `setVariableData[${index}]: ${problem}`, { rule: 'BasicAuthPassword length 16-64', index });
+    }
+  });
+}
+
 export async function planSetVariables(payload: SetVariablesRequest, ctx: PlanContext): Promise<CommandPlan> {
+  checkBasicAuthPasswords(payload);
   return splitPlan(payload as unknown as JsonObject, 'setVariableData', 'setVariableResult', itemsPerMessage(await ctx.deviceModel(), 'SetVariables'));
 }
