@@ -5,7 +5,6 @@ import { mountApi } from './api/server.js';
 import { Authorizer } from './blocks/authorization/authorizer.js';
 import { buildBlockTable, createBlocks } from './blocks/index.js';
 import { systemClock, type Clock } from './clock.js';
-import type { CommandRouter } from './cluster/command-router.js';
 import { connectionNameFor } from './cluster/redis-connection.js';
 import { createCommandRouter } from './cluster/wiring.js';
 import { CommandService } from './commands/service.js';
@@ -106,13 +105,20 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
     onIdleError: (err) => log.warn({ err }, 'idle database connection failed'),
   });
 
-  const authorizer = new Authorizer(store, clock, config.masterPassGroup);
+  let decisionsReachUs = (): boolean => false;
+  const authorizer = new Authorizer(store, clock, config.masterPassGroup, () => decisionsReachUs());
   const services: StationServices = { config, store, authorizer, metrics, clock, log };
   const profileUpgrades = new PendingProfileUpgrades();
   const { blocks, security } = createBlocks({ ca, profileUpgrades });
   const blockTable = buildBlockTable(blocks);
   const registry = new SessionRegistry(services, () => blockTable);
-  const router: CommandRouter = await createCommandRouter(config, registry, clock, log, metrics);
+  const router = await createCommandRouter(config, registry, clock, log, metrics);
+  // Operator decisions made through any node reach this node's caches (CONTRACT §6).
+  decisionsReachUs = () => router.reliable;
+  router.onDecision((decision) => {
+    if (decision.kind === 'idToken') authorizer.invalidate(decision.type, decision.idToken);
+  });
+  router.onResync(() => authorizer.invalidateAll());
   const commands = new CommandService({ store, router, protocol: v201, blocks: blockTable, clock, callTimeoutMs: config.callTimeoutMs });
   // Unproven attempts are counted where every worker and node sees them (CONTRACT §3.2): Redis in cluster mode.
   const attempts: AttemptCounter =
@@ -148,7 +154,7 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
     }
 
     const apiApp = uws.App();
-    const routes = buildApiRoutes({ store, authorizer, router, commands, metrics, certificateSigning: security.outcomes });
+    const routes = buildApiRoutes({ store, decisions: router, router, commands, metrics, certificateSigning: security.outcomes });
     mountApi(apiApp, {
       metrics,
       log,

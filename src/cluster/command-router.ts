@@ -1,6 +1,7 @@
 import { CallAbortedError, CallRefusedError, CallTimeoutError, OcppError } from '../ocpp/errors.js';
 import type { SessionRegistry } from '../station/registry.js';
 import type { JsonObject } from '../json.js';
+import type { Decision } from './routing-messages.js';
 
 /** What became of an operator command, independent of where the station is connected. */
 export type CommandOutcome =
@@ -10,6 +11,19 @@ export type CommandOutcome =
   | { kind: 'notConnected'; reason: string }
   | { kind: 'refused'; reason: string }
   | { kind: 'unavailable'; reason: string };
+
+/**
+ * Operator decisions that nodes cache (an id token's status today). The node that made the change announces it
+ * once committed; every node, itself included, drops what it cached. `reliable` says whether every change made
+ * anywhere is known to reach this node (false while Redis is down): caches then fall back to a short TTL.
+ */
+export interface DecisionChannel {
+  announce(decision: Decision): void;
+  onDecision(listener: (decision: Decision) => void): void;
+  /** A listener for "announcements may have been missed" (Redis came back): drop every cached decision. */
+  onResync(listener: () => void): void;
+  readonly reliable: boolean;
+}
 
 export interface StationLocation {
   connected: boolean;
@@ -52,7 +66,11 @@ function toOutcome(err: unknown): CommandOutcome {
   throw err;
 }
 
-export class LocalCommandRouter implements CommandRouter {
+export class LocalCommandRouter implements CommandRouter, DecisionChannel {
+  private readonly listeners: ((decision: Decision) => void)[] = [];
+  /** One node: every change goes through this process, so no announcement is ever missed. */
+  readonly reliable = true;
+
   constructor(
     private readonly registry: SessionRegistry,
     private readonly nodeId: string,
@@ -70,6 +88,16 @@ export class LocalCommandRouter implements CommandRouter {
   async disconnect(stationId: string, reason: string): Promise<void> {
     this.registry.get(stationId)?.close(1000, reason);
   }
+
+  announce(decision: Decision): void {
+    for (const listener of this.listeners) listener(decision);
+  }
+
+  onDecision(listener: (decision: Decision) => void): void {
+    this.listeners.push(listener);
+  }
+
+  onResync(): void {}
 
   async close(): Promise<void> {}
 }

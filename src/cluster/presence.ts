@@ -115,6 +115,11 @@ export class RedisKeys {
     return `${this.prefix}node:{${nodeId}}`;
   }
 
+  /** Operator decisions, heard by every node. */
+  decisionsChannel(): string {
+    return `${this.prefix}decisions`;
+  }
+
   isNodeChannel(channel: string): boolean {
     return channel.startsWith(`${this.prefix}node:{`) && channel.endsWith('}');
   }

@@ -5,10 +5,10 @@ import { SampledLog, type Logger } from '../log.js';
 import type { CsmsMetrics } from '../metrics.js';
 import type { SessionRegistry } from '../station/registry.js';
 import { ClusterMetrics } from './cluster-metrics.js';
-import { executeLocally, type CommandOutcome, type CommandRouter, type StationLocation } from './command-router.js';
+import { executeLocally, type CommandOutcome, type CommandRouter, type DecisionChannel, type StationLocation } from './command-router.js';
 import { Presence, RedisKeys, definePresenceScripts, type PresenceEntry, type PresenceValue } from './presence.js';
 import { connectionNameFor, createRedisPair, parseRedisEndpoint, type RedisClient, type RedisPair } from './redis-connection.js';
-import { ROUTING_VERSION, RoutingMessageCodec, type CommandMessage, type RoutingMessage } from './routing-messages.js';
+import { ROUTING_VERSION, RoutingMessageCodec, type CommandMessage, type Decision, type RoutingMessage } from './routing-messages.js';
 import type { JsonObject } from '../json.js';
 
 export interface RedisRouterOptions {
@@ -53,10 +53,14 @@ interface PendingRequest {
  * back. No reply by the deadline → timeout; Redis unreachable, or nobody listening on the holder's channel →
  * unavailable at once.
  */
-export class RedisCommandRouter implements CommandRouter {
+export class RedisCommandRouter implements CommandRouter, DecisionChannel {
   readonly nodeId: string;
   private readonly keys: RedisKeys;
   private readonly channel: string;
+  /** Every node listens here for operator decisions (id tokens…) made through another node's API. */
+  private readonly decisionsChannel: string;
+  private readonly decisionListeners: ((decision: Decision) => void)[] = [];
+  private readonly resyncListeners: (() => void)[] = [];
   private readonly codec = new RoutingMessageCodec();
   private readonly clusterMetrics: ClusterMetrics;
   private readonly presence: Presence;
@@ -80,6 +84,7 @@ export class RedisCommandRouter implements CommandRouter {
     this.throttled = new SampledLog(this.log);
     this.keys = new RedisKeys(options.prefix ?? DEFAULT_REDIS_PREFIX);
     this.channel = this.keys.nodeChannel(this.nodeId);
+    this.decisionsChannel = this.keys.decisionsChannel();
     this.clusterMetrics = new ClusterMetrics(options.metrics);
     this.maxInFlight = options.maxInFlight ?? 10_000;
     const ttlMs = Math.min(options.presenceTtlMs ?? DEFAULT_PRESENCE_TTL_MS, DEFAULT_PRESENCE_TTL_MS);
@@ -160,10 +165,11 @@ export class RedisCommandRouter implements CommandRouter {
     try {
       try {
         await this.redis.subscriber.ssubscribe(this.channel);
+        await this.redis.subscriber.ssubscribe(this.decisionsChannel);
         this.sharded = true;
       } catch (err) {
         if (this.redis.cluster || !/unknown command/i.test(errorText(err))) throw err;
-        await this.redis.subscriber.subscribe(this.channel);
+        await this.redis.subscriber.subscribe(this.channel, this.decisionsChannel);
         this.sharded = false;
       }
       this.subscribed = true;
@@ -198,8 +204,32 @@ export class RedisCommandRouter implements CommandRouter {
     this.clusterMetrics.redisUp.set(up ? 1 : 0);
     if (up === this.wasUp || this.closed) return;
     this.wasUp = up;
+    // Decisions announced while this node could not hear them are unknown: every cached one is dropped.
+    if (up) for (const listener of this.resyncListeners) listener();
     if (up) this.log.info({ stations: this.presence.size }, 'Redis connected; presence registered');
     else this.log.warn({ stations: this.presence.size }, 'Redis connection lost; serving local stations, cross-node commands unavailable');
+  }
+
+  // ------------------------------------------------------------------------------------------ decisions
+
+  get reliable(): boolean {
+    return this.isUp();
+  }
+
+  announce(decision: Decision): void {
+    for (const listener of this.decisionListeners) listener(decision);
+    if (!this.isUp()) return; // other nodes fall back to their caches' TTL while Redis is down
+    this.publish(this.decisionsChannel, { v: ROUTING_VERSION, type: 'decision', from: this.nodeId, decision, deadline: this.options.clock.now() + NOTICE_TTL_MS }).catch(
+      (err: unknown) => this.throttled.warn('decision', { err: errorText(err) }, 'could not announce a decision; other nodes see it when their caches expire'),
+    );
+  }
+
+  onDecision(listener: (decision: Decision) => void): void {
+    this.decisionListeners.push(listener);
+  }
+
+  onResync(listener: () => void): void {
+    this.resyncListeners.push(listener);
   }
 
   // ------------------------------------------------------------------------------------------ CommandRouter
@@ -333,7 +363,7 @@ export class RedisCommandRouter implements CommandRouter {
 
   private onMessage(channel: string, raw: string): void {
     if (this.closed) return;
-    if (channel !== this.channel) {
+    if (channel !== this.channel && channel !== this.decisionsChannel) {
       this.drop('foreign', { channel }, 'message on a channel this node does not own');
       return;
     }
@@ -365,6 +395,10 @@ export class RedisCommandRouter implements CommandRouter {
         return;
       case 'disconnect':
         this.options.registry.get(message.stationId)?.close(CLOSE_NORMAL, message.reason);
+        return;
+      case 'decision':
+        if (message.from === this.nodeId) return; // applied when announced
+        for (const listener of this.decisionListeners) listener(message.decision);
         return;
     }
   }

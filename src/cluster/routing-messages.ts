@@ -53,7 +53,19 @@ export interface DisconnectMessage {
   deadline: number;
 }
 
-export type RoutingMessage = CommandMessage | ReplyMessage | TakeoverMessage | DisconnectMessage;
+/** An operator decision that nodes may hold in a cache (CONTRACT §6: it holds on every node within 1 s). */
+export type Decision = { kind: 'idToken'; type: string; idToken: string } | { kind: 'station'; stationId: string };
+
+/** Broadcast to every node after the change committed: drop what you cached about it. */
+export interface DecisionMessage {
+  v: typeof ROUTING_VERSION;
+  type: 'decision';
+  from: string;
+  decision: Decision;
+  deadline: number;
+}
+
+export type RoutingMessage = CommandMessage | ReplyMessage | TakeoverMessage | DisconnectMessage | DecisionMessage;
 
 const text = (maxLength: number): object => ({ type: 'string', minLength: 1, maxLength });
 const stationId = text(48);
@@ -88,7 +100,7 @@ const outcomeSchema = {
 const messageSchema = {
   type: 'object',
   required: ['type'],
-  properties: { type: { enum: ['command', 'reply', 'takeover', 'disconnect'] } },
+  properties: { type: { enum: ['command', 'reply', 'takeover', 'disconnect', 'decision'] } },
   discriminator: { propertyName: 'type' },
   oneOf: [
     {
@@ -114,6 +126,26 @@ const messageSchema = {
       required: ['v', 'type', 'from', 'stationId', 'reason', 'deadline'],
       additionalProperties: false,
       properties: { ...common, type: { const: 'disconnect' }, stationId, reason: { type: 'string', maxLength: 123 } },
+    },
+    {
+      type: 'object',
+      required: ['v', 'type', 'from', 'decision', 'deadline'],
+      additionalProperties: false,
+      properties: {
+        ...common,
+        type: { const: 'decision' },
+        decision: {
+          oneOf: [
+            {
+              type: 'object',
+              required: ['kind', 'type', 'idToken'],
+              additionalProperties: false,
+              properties: { kind: { const: 'idToken' }, type: text(32), idToken: { type: 'string', maxLength: 255 } },
+            },
+            { type: 'object', required: ['kind', 'stationId'], additionalProperties: false, properties: { kind: { const: 'station' }, stationId } },
+          ],
+        },
+      },
     },
   ],
 };

@@ -3,11 +3,20 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { CsmsMetrics } from '../metrics.js';
 import type { SessionRegistry } from '../station/registry.js';
-import { LocalCommandRouter, type CommandRouter } from './command-router.js';
+import { LocalCommandRouter, type CommandRouter, type DecisionChannel } from './command-router.js';
 import { RedisCommandRouter } from './redis-router.js';
 
-/** The router for this node: in-process without REDIS_URL, through Redis with it (CONTRACT §6). */
-export async function createCommandRouter(config: Config, registry: SessionRegistry, clock: Clock, log: Logger, metrics: CsmsMetrics): Promise<CommandRouter> {
+/**
+ * The router for this node: in-process without REDIS_URL, through Redis with it (CONTRACT §6). It also carries
+ * operator decisions to every node's caches.
+ */
+export async function createCommandRouter(
+  config: Config,
+  registry: SessionRegistry,
+  clock: Clock,
+  log: Logger,
+  metrics: CsmsMetrics,
+): Promise<CommandRouter & DecisionChannel> {
   if (config.redisUrl === undefined) return new LocalCommandRouter(registry, config.nodeId);
   return RedisCommandRouter.connect({
     redisUrl: config.redisUrl,

@@ -1,4 +1,4 @@
-import type { Authorizer } from '../../blocks/authorization/authorizer.js';
+import type { DecisionChannel } from '../../cluster/command-router.js';
 import { normalizeIdToken } from '../../blocks/authorization/authorizer.js';
 import type { BillingStore, IdTokenRecord, TransactionRecord } from '../../store/billing-store.js';
 import type { Store } from '../../store/store.js';
@@ -49,8 +49,8 @@ function transactionView(tx: TransactionRecord): Record<string, unknown> {
   };
 }
 
-export function billingRoutes(deps: { store: Store & BillingStore; authorizer: Authorizer }): RouteSpec[] {
-  const { store, authorizer } = deps;
+export function billingRoutes(deps: { store: Store & BillingStore; decisions: DecisionChannel }): RouteSpec[] {
+  const { store, decisions } = deps;
   return [
     {
       method: 'put',
@@ -67,7 +67,7 @@ export function billingRoutes(deps: { store: Store & BillingStore; authorizer: A
           groupId: body.groupId,
           expiresAt: body.expiresAt !== undefined ? new Date(body.expiresAt) : undefined,
         });
-        authorizer.invalidate(type, idToken);
+        decisions.announce({ kind: 'idToken', type, idToken });
         return { status: created ? 201 : 200, body: tokenView(token) };
       },
     },
@@ -93,7 +93,7 @@ export function billingRoutes(deps: { store: Store & BillingStore; authorizer: A
       handler: async (request) => {
         const { type, idToken } = tokenParams(request);
         const deleted = await store.deleteIdToken(type, idToken);
-        authorizer.invalidate(type, idToken);
+        decisions.announce({ kind: 'idToken', type, idToken });
         if (!deleted) throw new ApiError(404, 'id_token_not_found', `no ${type} token ${idToken}`);
         return { status: 204 };
       },

@@ -1,6 +1,5 @@
-import type { Authorizer } from '../../blocks/authorization/authorizer.js';
 import type { CertificateSigningLog } from '../../blocks/security/certificates.js';
-import type { CommandRouter } from '../../cluster/command-router.js';
+import type { CommandRouter, DecisionChannel } from '../../cluster/command-router.js';
 import type { CommandService } from '../../commands/service.js';
 import type { CsmsMetrics } from '../../metrics.js';
 import type { BillingStore } from '../../store/billing-store.js';
@@ -13,7 +12,8 @@ import { stationRoutes } from './stations.js';
 
 export interface ApiRouteDeps {
   store: Store & BillingStore;
-  authorizer: Authorizer;
+  /** Where operator decisions are announced, so every node's caches drop them (CONTRACT §6). */
+  decisions: DecisionChannel;
   router: CommandRouter;
   commands: CommandService;
   metrics: CsmsMetrics;
@@ -27,6 +27,6 @@ export function buildApiRoutes(deps: ApiRouteDeps): RouteSpec[] {
     ...stationRoutes({ store: deps.store, router: deps.router, certificateSigning: deps.certificateSigning }),
     ...commandRoutes({ commands: deps.commands, metrics: deps.metrics }),
     ...stationDataRoutes(deps.store),
-    ...billingRoutes({ store: deps.store, authorizer: deps.authorizer }),
+    ...billingRoutes({ store: deps.store, decisions: deps.decisions }),
   ];
 }

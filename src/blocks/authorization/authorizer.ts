@@ -20,10 +20,12 @@ interface CachedToken {
 }
 
 /**
- * How long a cached decision is trusted. This node's API invalidates at once; a change made through
- * another node of a cluster reaches this one within this time.
+ * How long a cached decision is trusted while changes made elsewhere might not reach this node (Redis down).
+ * Otherwise every change is announced to every node (CONTRACT §6: within 1 s) and an entry lives until it is
+ * invalidated, or TRUSTED_CACHE_MAX_AGE_MS at most.
  */
 export const TOKEN_CACHE_TTL_MS = 30_000;
+export const TRUSTED_CACHE_MAX_AGE_MS = 10 * 60_000;
 
 /** Above this the cache is dropped and refilled on demand: a bound, not an eviction policy. */
 const MAX_CACHED_TOKENS = 200_000;
@@ -34,18 +36,22 @@ const ISSUED_CENTRAL_TOKEN_TTL_MS = 24 * 60 * 60 * 1000;
  * Decides idTokenInfo for Authorize and for every TransactionEvent that carries a token (E02.FR.04: the
  * CSMS re-verifies, so a Blocked card is Blocked even if the station let it start locally).
  *
- * Decisions come from memory once warm: Authorize does not wait on the database. The operator API
- * invalidates an entry whenever it changes the token; entries also expire after TOKEN_CACHE_TTL_MS, so a
- * change made on another node of a cluster is seen here too.
+ * Decisions come from memory once warm: Authorize does not wait on the database. A change through any
+ * node's API is announced to every node, which invalidates its entry; while announcements might be missed
+ * (Redis down) entries expire after TOKEN_CACHE_TTL_MS.
  */
 export class Authorizer {
   private readonly cache = new Map<string, CachedToken>();
+  /** Bumped by every invalidation: a read that started before one must not be cached after it. */
+  private generation = 0;
   private readonly issuedCentral = new Map<string, number>();
 
   constructor(
     private readonly store: BillingStore,
     private readonly clock: Clock,
     private readonly masterPassGroup: string | undefined,
+    /** Whether every change to a token is known to be announced to this node (see DecisionChannel). */
+    private readonly changesReachUs: () => boolean = () => false,
   ) {}
 
   /** Synchronous when the decision is warm, so the hot path allocates no promise. */
@@ -55,16 +61,25 @@ export class Authorizer {
     const key = cacheKey(token.type, token.idToken);
     const cached = this.cache.get(key);
     const now = this.clock.now();
-    if (cached !== undefined && now - cached.loadedAt < TOKEN_CACHE_TTL_MS) return this.decide(token, cached.record);
+    const maxAge = this.changesReachUs() ? TRUSTED_CACHE_MAX_AGE_MS : TOKEN_CACHE_TTL_MS;
+    if (cached !== undefined && now - cached.loadedAt < maxAge) return this.decide(token, cached.record);
+    const generation = this.generation;
     return this.store.getIdToken(token.type, normalizeIdToken(token.type, token.idToken)).then((record) => {
       if (this.cache.size >= MAX_CACHED_TOKENS) this.cache.clear();
-      this.cache.set(key, { record, loadedAt: now });
+      if (generation === this.generation) this.cache.set(key, { record, loadedAt: now });
       return this.decide(token, record);
     });
   }
 
   invalidate(type: string, idToken: string): void {
+    this.generation++;
     this.cache.delete(cacheKey(type, idToken));
+  }
+
+  /** Announcements may have been missed: nothing cached can be trusted. */
+  invalidateAll(): void {
+    this.generation++;
+    this.cache.clear();
   }
 
   /** A central token the CSMS itself gave a station for a remote start (C-38) is honoured when it returns. */
