@@ -14,7 +14,7 @@ import { CsmsMetrics } from './metrics.js';
 import { OcppProtocols } from './ocpp/protocol.js';
 import { ocpp201 } from './ocpp/v201/index.js';
 import { openCertificateAuthority } from './security/ca.js';
-import { PendingProfileUpgrades, StationGatekeeper } from './station/admission.js';
+import { StationGatekeeper } from './station/admission.js';
 import { SessionRegistry } from './station/registry.js';
 import type { StationServices } from './station/types.js';
 import { openStore } from './store/open-store.js';
@@ -98,13 +98,12 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
 
   const authorizer = new Authorizer(store, clock, config.masterPassGroup);
   const services: StationServices = { config, store, authorizer, metrics, clock, log };
-  const profileUpgrades = new PendingProfileUpgrades();
-  const { blocks, security } = createBlocks({ ca, profileUpgrades });
+  const { blocks } = createBlocks({ ca, store, clock });
   const blockTable = buildBlockTable(blocks);
   const registry = new SessionRegistry(services, () => blockTable);
   const router: CommandRouter = await createCommandRouter(config, registry, clock, log, metrics);
   const commands = new CommandService({ store, router, protocol: v201, blocks: blockTable, clock, callTimeoutMs: config.callTimeoutMs });
-  const gatekeeper = new StationGatekeeper(config, protocols, store, metrics, log, { clock, profileUpgrades, clientOrganization: config.tlsClientOrganization });
+  const gatekeeper = new StationGatekeeper(config, protocols, store, metrics, log, { clock, clientOrganization: config.tlsClientOrganization });
   const upgrades = new UpgradePath({ gatekeeper, registry, metrics, log, trustedProxies });
 
   let ready = false;
@@ -133,7 +132,7 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
     }
 
     const apiApp = uws.App();
-    const routes = buildApiRoutes({ store, authorizer, router, commands, metrics, certificateSigning: security.outcomes });
+    const routes = buildApiRoutes({ store, authorizer, router, commands, metrics, clock });
     mountApi(apiApp, {
       metrics,
       log,
