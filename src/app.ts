@@ -16,7 +16,7 @@ import { ocpp201 } from './ocpp/v201/index.js';
 import { openCertificateAuthority } from './security/ca.js';
 import { RedisAttemptCounter } from './security/shared-throttle.js';
 import { LocalAttemptCounter, type AttemptCounter } from './security/throttle.js';
-import { PendingProfileUpgrades, StationGatekeeper } from './station/admission.js';
+import { StationGatekeeper } from './station/admission.js';
 import { SessionRegistry } from './station/registry.js';
 import type { StationServices } from './station/types.js';
 import { openStore } from './store/open-store.js';
@@ -108,8 +108,7 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
   let decisionsReachUs = (): boolean => false;
   const authorizer = new Authorizer(store, clock, config.masterPassGroup, () => decisionsReachUs());
   const services: StationServices = { config, store, authorizer, metrics, clock, log };
-  const profileUpgrades = new PendingProfileUpgrades();
-  const { blocks, security } = createBlocks({ ca, profileUpgrades });
+  const { blocks } = createBlocks({ ca, store, clock });
   const blockTable = buildBlockTable(blocks);
   const registry = new SessionRegistry(services, () => blockTable);
   const router = await createCommandRouter(config, registry, clock, log, metrics);
@@ -125,7 +124,7 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
     config.redisUrl === undefined
       ? new LocalAttemptCounter(clock)
       : RedisAttemptCounter.connect({ redisUrl: config.redisUrl, cluster: config.redisCluster, prefix: config.redisPrefix, connectionName: connectionNameFor(config.nodeId), clock, log });
-  const gatekeeper = new StationGatekeeper(config, protocols, store, metrics, log, { clock, profileUpgrades, clientOrganization: config.tlsClientOrganization, attempts });
+  const gatekeeper = new StationGatekeeper(config, protocols, store, metrics, log, { clock, clientOrganization: config.tlsClientOrganization, attempts });
   const upgrades = new UpgradePath({ gatekeeper, registry, metrics, log, trustedProxies });
 
   let ready = false;
@@ -154,7 +153,7 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
     }
 
     const apiApp = uws.App();
-    const routes = buildApiRoutes({ store, decisions: router, router, commands, metrics, certificateSigning: security.outcomes });
+    const routes = buildApiRoutes({ store, decisions: router, router, commands, metrics, clock });
     mountApi(apiApp, {
       metrics,
       log,

@@ -6,15 +6,18 @@ import { diagnostics } from './diagnostics/diagnostics.js';
 import { firmware } from './firmware/firmware.js';
 import { provisioning } from './provisioning/provisioning.js';
 import { createSecurityBlock, type CertificateModuleDeps, type SecurityBlock } from './security/certificates.js';
-import { transactions } from './transactions/transactions.js';
+import type { Clock } from '../clock.js';
+import type { Store } from '../store/store.js';
+import { createTransactionsBlock } from './transactions/transactions.js';
 import { unsupported } from './unsupported.js';
 
 /**
  * Every functional block the CSMS serves. A new OCPP profile is one more folder here and one more entry in
  * this list; an action (in either direction) may be claimed by one block only.
  */
-export function createBlocks(deps: CertificateModuleDeps): { blocks: BlockModule[]; security: SecurityBlock } {
+export function createBlocks(deps: CertificateModuleDeps & { store: Store; clock: Clock }): { blocks: BlockModule[]; security: SecurityBlock } {
   const security = createSecurityBlock(deps);
+  const transactions = createTransactionsBlock(deps);
   return { blocks: [provisioning, availability, authorization, transactions, security, firmware, diagnostics, dataTransfer, unsupported], security };
 }
 

@@ -69,12 +69,19 @@ export class CommandService {
     // Split requests go one after the other: the station sees at most one CALL at a time anyway.
     const answers: JsonObject[] = [];
     let outcome: CommandOutcome = { kind: 'result', response: {} };
-    for (const part of plan.requests) {
-      outcome = await router.send(stationId, action, part, deadline);
-      if (outcome.kind !== 'result') break;
-      answers.push(outcome.response);
+    try {
+      for (const part of plan.requests) {
+        outcome = await router.send(stationId, action, part, deadline);
+        if (outcome.kind !== 'result') break;
+        answers.push(outcome.response);
+      }
+      if (outcome.kind === 'result') outcome = { kind: 'result', response: plan.merge(answers) };
+    } catch (err) {
+      await plan.settle?.({ kind: 'failed', cause: (err as Error).message });
+      throw err;
     }
-    if (outcome.kind === 'result') outcome = { kind: 'result', response: plan.merge(answers) };
+    // The plan learns the outcome (e.g. a remote-start grant is withdrawn when the request failed).
+    await plan.settle?.(outcome.kind === 'result' ? outcome : { kind: 'failed', cause: outcome.kind });
     return { request: payload, outcome, parts: plan.requests.length };
   }
 

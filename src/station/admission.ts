@@ -16,7 +16,7 @@ import {
   type AttemptLimits,
 } from '../security/throttle.js';
 import { RecentMap } from '../recent-map.js';
-import type { SecurityProfile, StationRecord, Store } from '../store/store.js';
+import { normalizeSerialNumber, type SecurityProfile, type StationRecord, type Store } from '../store/store.js';
 import type { ClientCertificateInfo } from './types.js';
 
 /** Part 4 §3.1.1: the identity is an identifierString of at most 48 characters and never contains ':'. */
@@ -92,41 +92,10 @@ export function parseBasicAuth(header: string | undefined): { username: string; 
   return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
-/**
- * TC_A_19 / A05: a station that accepted SetNetworkProfile with a higher security profile is remembered
- * here, and its registration is raised on its first admitted connection at that profile. From then on
- * the lower profile is refused (A00.FR.002). Until then both are accepted: a station whose new profile
- * fails falls back to its old connection slot (A05 fallback), and must still get in.
- *
- * In memory, per node: a restart before the reconnect forgets the pending upgrade, and the station stays
- * at its old profile (safe, but the operator has to repeat the upgrade).
- */
-export class PendingProfileUpgrades {
-  private readonly targets: RecentMap<string, SecurityProfile>;
-
-  constructor(maxStations = 100_000) {
-    this.targets = new RecentMap(maxStations);
-  }
-
-  remember(stationId: string, target: SecurityProfile): void {
-    this.targets.set(stationId, target);
-  }
-
-  target(stationId: string): SecurityProfile | undefined {
-    return this.targets.get(stationId);
-  }
-
-  forget(stationId: string): void {
-    this.targets.delete(stationId);
-  }
-}
-
 export interface GatekeeperOptions {
   clock?: Clock;
   /** A00.FR.404: when set, a profile-3 certificate's subject O must equal it (the CSO name). */
   clientOrganization?: string;
-  /** TC_A_19: accepted upgrades, shared with the SetNetworkProfile result hook. */
-  profileUpgrades?: PendingProfileUpgrades;
   /** Limits of unproven attempts per (identity, address) and per address. */
   throttle?: { identityAddress: AttemptLimits; address: AttemptLimits };
   /** Where attempts are counted: Redis in cluster mode (shared by workers and nodes), in process otherwise. */
@@ -157,7 +126,6 @@ export class StationGatekeeper {
   private readonly limits: { identityAddress: AttemptLimits; address: AttemptLimits };
   private readonly checksPerIdentityAddress: InFlightLimit;
   private readonly checksPerAddress: InFlightLimit;
-  private readonly profileUpgrades: PendingProfileUpgrades;
   private readonly sampled: SampledLog;
 
   constructor(
@@ -174,7 +142,6 @@ export class StationGatekeeper {
     const inFlight = options.maxChecksInFlight ?? MAX_CHECKS_IN_FLIGHT;
     this.checksPerIdentityAddress = new InFlightLimit(inFlight.identityAddress);
     this.checksPerAddress = new InFlightLimit(inFlight.address);
-    this.profileUpgrades = options.profileUpgrades ?? new PendingProfileUpgrades();
     this.sampled = new SampledLog(log, 10_000, () => this.clock.now());
   }
 
@@ -218,7 +185,7 @@ export class StationGatekeeper {
     if (protocol === undefined) {
       return refuse(400, 'bad_subprotocol', `the station must offer one of the subprotocols ${this.protocols.subprotocols.join(', ')}`);
     }
-    const { profile, certificate, problem } = this.connectionProfile(identity, request);
+    const { profile, certificate, problem } = await this.currentCertificate(identity, this.connectionProfile(identity, request));
     if (problem !== undefined) {
       // A00.FR.408: an invalid station certificate is a security event.
       this.sampled.warn('invalid_client_certificate', { event: 'invalid_client_certificate', stationId: identity, remoteAddress: request.remoteAddress, problem }, 'client certificate not accepted');
@@ -374,19 +341,40 @@ export class StationGatekeeper {
     return { ok: true, station };
   }
 
-  /** TC_A_19: the first admitted connection at an accepted higher profile raises the registration. */
-  private async raiseOnUpgrade(admission: Extract<Admission, { ok: true }>, identity: string): Promise<Admission> {
-    const target = this.profileUpgrades.target(identity);
-    if (target === undefined) return admission;
-    if (target <= admission.station.securityProfile) {
-      this.profileUpgrades.forget(identity);
-      return admission;
+  /**
+   * CONTRACT §3.2 "Certificates": a certificate the CSMS CA issued (its serial is in the issued table) proves
+   * profile 3 only while it is current: issued to this station and not revoked (password change, delete,
+   * re-registration, or the operator's DELETE). Certificates of the operator's own client CA are not in the
+   * table and are unaffected. One indexed read per profile-3 upgrade; no cache, so a revocation holds on
+   * every node at once.
+   */
+  private async currentCertificate(
+    identity: string,
+    connection: { profile: SecurityProfile; certificate?: ClientCertificateInfo; problem?: string },
+  ): Promise<{ profile: SecurityProfile; certificate?: ClientCertificateInfo; problem?: string }> {
+    const serialNumber = connection.certificate?.serialNumber;
+    if (connection.profile !== 3 || serialNumber === undefined) return connection;
+    const issued = await this.store.getIssuedCertificate(normalizeSerialNumber(serialNumber));
+    if (issued === undefined) return connection;
+    if (issued.stationId !== identity) return { profile: 2, problem: `the client certificate (serial ${issued.serialNumber}) was issued to another station` };
+    if (issued.revokedAt !== undefined) {
+      return { profile: 2, problem: `the client certificate (serial ${issued.serialNumber}) was revoked on ${issued.revokedAt.toISOString()} (${issued.revocationReason ?? 'revoked'})` };
     }
-    if (admission.securityProfile < target) return admission;
-    const { station } = await this.store.upsertStation(identity, { securityProfile: target });
-    this.profileUpgrades.forget(identity);
+    return connection;
+  }
+
+  /**
+   * TC_A_19: the first admitted connection at the profile the station accepted (SetNetworkProfile) raises the
+   * registration. The pending profile lives with the station in the store, so the station may come back
+   * through any node or worker; the raise is one conditional UPDATE (applied once, never lowering).
+   */
+  private async raiseOnUpgrade(admission: Extract<Admission, { ok: true }>, identity: string): Promise<Admission> {
+    const target = admission.station.pendingSecurityProfile;
+    if (target === undefined || admission.securityProfile < target) return admission;
+    const station = await this.store.applyPendingSecurityProfile(identity, target);
+    if (station === undefined) return admission;
     this.log.info(
-      { event: 'security_profile_raised', stationId: identity, from: admission.station.securityProfile, to: target },
+      { event: 'security_profile_raised', stationId: identity, from: admission.station.securityProfile, to: station.securityProfile },
       `station connected with security profile ${target}: lower profiles are refused from now on`,
     );
     return { ...admission, station };

@@ -106,7 +106,16 @@ export type ResultHook<A extends CsmsAction> = (
 export interface CommandPlan {
   requests: JsonObject[];
   merge(responses: JsonObject[]): JsonObject;
+  /**
+   * Optional: called once by the command service after the requests went out (or failed to), with the merged
+   * answer or why there is none. For effects that begin before the CALL leaves and must be undone when it fails
+   * (a remote-start grant). May throw; the command then fails with that error.
+   */
+  settle?(outcome: PlanOutcome): void | Promise<void>;
 }
+
+/** What became of a plan's requests: the station's (merged) CALLRESULT, or no usable answer. */
+export type PlanOutcome = { kind: 'result'; response: JsonObject } | { kind: 'failed'; cause: string };
 
 /** A command the CSMS refuses before sending anything: the API answers `status` with this error. */
 export class CommandRefusal extends Error {

@@ -218,6 +218,42 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 7,
+    name: 'issued certificates, pending profile raise, signing outcome, remote-start grants',
+    sql: `
+      -- Certificates the CSMS CA signed for stations (SignCertificate). No foreign key on purpose: this is a
+      -- revocation list, and a deleted station's certificates must stay revoked when the identity is
+      -- registered again. serial_number: lower-case hex, as the TLS listener and the proxy header give it.
+      CREATE TABLE issued_certificates (
+        serial_number     text PRIMARY KEY,
+        station_id        text NOT NULL,
+        certificate_type  text NOT NULL,
+        issued_at         timestamptz NOT NULL,
+        not_after         timestamptz NOT NULL,
+        revoked_at        timestamptz,
+        revocation_reason text
+      );
+      CREATE INDEX issued_certificates_station ON issued_certificates (station_id, issued_at);
+
+      -- TC_A_19: the profile a station accepted through SetNetworkProfile, applied when it connects with it.
+      ALTER TABLE stations ADD COLUMN pending_security_profile smallint CHECK (pending_security_profile IN (2, 3));
+      -- The last SignCertificate / CertificateSigned outcome (TC_A_14); also marks a signing in progress.
+      ALTER TABLE stations ADD COLUMN certificate_signing jsonb;
+
+      -- An id token sent in RequestStartTransaction, Accepted at that station while the grant lasts.
+      CREATE TABLE remote_start_grants (
+        station_id      text NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
+        remote_start_id integer NOT NULL,
+        id_token_type   text NOT NULL,
+        id_token        text NOT NULL,
+        transaction_id  text,
+        created_at      timestamptz NOT NULL,
+        PRIMARY KEY (station_id, remote_start_id)
+      );
+      CREATE INDEX remote_start_grants_token ON remote_start_grants (station_id, id_token_type, id_token);
+    `,
+  },
+  {
+    version: 8,
     name: 'report requests the station accepted',
     sql: `
       CREATE TABLE report_requests (

@@ -15,6 +15,7 @@ import type {
   ConnectorStatusRecord,
   CustomerInformationPart,
   DeviceVariable,
+  IssuedCertificateRecord,
   Json,
   JsonObject,
   ReportPart,
@@ -37,8 +38,20 @@ export interface StationRow {
   firmware_status: JsonObject | null;
   log_status: JsonObject | null;
   certificates: JsonObject | null;
+  pending_security_profile: number | null;
+  certificate_signing: JsonObject | null;
   created_at: Date;
   updated_at: Date;
+}
+
+export interface IssuedCertificateRow {
+  serial_number: string;
+  station_id: string;
+  certificate_type: string;
+  issued_at: Date;
+  not_after: Date;
+  revoked_at: Date | null;
+  revocation_reason: string | null;
 }
 
 export interface ConnectorRow {
@@ -94,8 +107,22 @@ export function toStation(row: StationRow): StationRecord {
     firmwareStatus: row.firmware_status ?? undefined,
     logStatus: row.log_status ?? undefined,
     certificates: row.certificates ?? undefined,
+    pendingSecurityProfile: row.pending_security_profile === null ? undefined : (row.pending_security_profile as SecurityProfile),
+    certificateSigning: row.certificate_signing ?? undefined,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+  };
+}
+
+export function toIssuedCertificate(row: IssuedCertificateRow): IssuedCertificateRecord {
+  return {
+    serialNumber: row.serial_number,
+    stationId: row.station_id,
+    certificateType: row.certificate_type,
+    issuedAt: row.issued_at,
+    notAfter: row.not_after,
+    revokedAt: row.revoked_at ?? undefined,
+    revocationReason: row.revocation_reason ?? undefined,
   };
 }
 

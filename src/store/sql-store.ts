@@ -17,12 +17,14 @@ import {
   toConnector,
   toCustomerInformationPart,
   toDeviceVariable,
+  toIssuedCertificate,
   toReportPart,
   toStation,
   toStationEvent,
   type ConnectorRow,
   type CustomerInformationRow,
   type DeviceVariableRow,
+  type IssuedCertificateRow,
   type ReportPartRow,
   type StationEventRow,
   type StationRow,
@@ -33,8 +35,11 @@ import type {
   ConnectorStatusRecord,
   CustomerInformationPart,
   DeviceVariable,
+  IssuedCertificateRecord,
   JsonObject,
+  RemoteStartGrant,
   ReportPart,
+  SecurityProfile,
   StationEvent,
   StationEventKind,
   StationPatch,
@@ -96,7 +101,10 @@ function missingStations(rows: readonly { stationId: string }[], updated: readon
 const STORED_ONCE: ReadonlySet<StationEventKind> = new Set(['NotifyEvent', 'SecurityEventNotification']);
 
 const STATION_COLUMNS = `id, security_profile, password_hash, boot_policy, boot_status, charging_station,
-  last_boot_reason, last_seen, firmware_status, log_status, certificates, created_at, updated_at`;
+  last_boot_reason, last_seen, firmware_status, log_status, certificates, pending_security_profile,
+  certificate_signing, created_at, updated_at`;
+
+const ISSUED_CERTIFICATE_COLUMNS = 'serial_number, station_id, certificate_type, issued_at, not_after, revoked_at, revocation_reason';
 
 /**
  * The Store over SQL: one implementation for PostgreSQL and for the embedded PGlite. The billing records
@@ -333,6 +341,8 @@ export class SqlStore implements Store, BillingStore {
        VALUES ($1, coalesce($2::smallint, 1), $3::text, coalesce($4::text, 'Accepted'))
        ON CONFLICT (id) DO UPDATE SET
          security_profile = coalesce($2::smallint, stations.security_profile),
+         -- An operator's explicit profile replaces a raise the station accepted earlier (TC_A_19).
+         pending_security_profile = CASE WHEN $2::smallint IS NULL THEN stations.pending_security_profile END,
          password_hash = CASE WHEN $5::boolean THEN $3::text ELSE stations.password_hash END,
          boot_policy = coalesce($4::text, stations.boot_policy),
          updated_at = now()
@@ -348,6 +358,135 @@ export class SqlStore implements Store, BillingStore {
     this.lastSeen.forget(id);
     const rows = await this.db.query<{ id: string }>('DELETE FROM stations WHERE id = $1 RETURNING id', [id]);
     return rows.length > 0;
+  }
+
+  // Security
+
+  async setPendingSecurityProfile(id: string, target: SecurityProfile): Promise<void> {
+    await this.db.query(
+      `UPDATE stations SET pending_security_profile = $2::smallint, updated_at = now()
+        WHERE id = $1 AND security_profile < $2::smallint`,
+      [id, target],
+    );
+  }
+
+  async applyPendingSecurityProfile(id: string, target: SecurityProfile): Promise<StationRecord | undefined> {
+    const rows = await this.db.query<StationRow>(
+      `UPDATE stations
+          SET security_profile = greatest(security_profile, pending_security_profile),
+              pending_security_profile = NULL, updated_at = now()
+        WHERE id = $1 AND pending_security_profile = $2::smallint
+      RETURNING ${STATION_COLUMNS}`,
+      [id, target],
+    );
+    const row = rows[0];
+    return row ? this.withPendingLastSeen(toStation(row)) : undefined;
+  }
+
+  async claimCertificateSigning(id: string, outcome: JsonObject, staleBefore: Date): Promise<boolean> {
+    const rows = await this.db.query<{ id: string }>(
+      `UPDATE stations SET certificate_signing = $2::jsonb, updated_at = now()
+        WHERE id = $1
+          AND (certificate_signing IS NULL
+               OR coalesce(certificate_signing ->> 'status', '') NOT IN ('Signing', 'Issued')
+               OR (certificate_signing ->> 'at')::timestamptz < $3::timestamptz)
+      RETURNING id`,
+      [id, json(outcome), staleBefore.toISOString()],
+    );
+    return rows.length > 0;
+  }
+
+  async recordCertificateSigning(id: string, outcome: JsonObject): Promise<void> {
+    await this.db.query('UPDATE stations SET certificate_signing = $2::jsonb, updated_at = now() WHERE id = $1', [id, json(outcome)]);
+  }
+
+  async recordIssuedCertificate(certificate: Omit<IssuedCertificateRecord, 'revokedAt' | 'revocationReason'>): Promise<void> {
+    await this.db.query(
+      `INSERT INTO issued_certificates (serial_number, station_id, certificate_type, issued_at, not_after)
+       VALUES ($1, $2, $3, $4::timestamptz, $5::timestamptz)`,
+      [certificate.serialNumber, certificate.stationId, certificate.certificateType, certificate.issuedAt.toISOString(), certificate.notAfter.toISOString()],
+    );
+  }
+
+  async countCertificatesIssuedSince(stationId: string, since: Date): Promise<number> {
+    const rows = await this.db.query<{ n: number | string }>(
+      'SELECT count(*) AS n FROM issued_certificates WHERE station_id = $1 AND issued_at > $2::timestamptz',
+      [stationId, since.toISOString()],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async listIssuedCertificates(stationId: string): Promise<IssuedCertificateRecord[]> {
+    const rows = await this.db.query<IssuedCertificateRow>(
+      `SELECT ${ISSUED_CERTIFICATE_COLUMNS} FROM issued_certificates WHERE station_id = $1 ORDER BY issued_at, serial_number`,
+      [stationId],
+    );
+    return rows.map(toIssuedCertificate);
+  }
+
+  async getIssuedCertificate(serialNumber: string): Promise<IssuedCertificateRecord | undefined> {
+    const rows = await this.db.query<IssuedCertificateRow>(`SELECT ${ISSUED_CERTIFICATE_COLUMNS} FROM issued_certificates WHERE serial_number = $1`, [serialNumber]);
+    const row = rows[0];
+    return row ? toIssuedCertificate(row) : undefined;
+  }
+
+  async revokeIssuedCertificates(stationId: string, reason: string, at: Date, serialNumber?: string): Promise<number> {
+    const rows = await this.db.query<{ serial_number: string }>(
+      `UPDATE issued_certificates SET revoked_at = $3::timestamptz, revocation_reason = $2
+        WHERE station_id = $1 AND revoked_at IS NULL AND ($4::text IS NULL OR serial_number = $4::text)
+      RETURNING serial_number`,
+      [stationId, reason, at.toISOString(), serialNumber ?? null],
+    );
+    return rows.length;
+  }
+
+  // Remote-start grants
+
+  async grantRemoteStart(grant: RemoteStartGrant): Promise<void> {
+    await withStation(
+      grant.stationId,
+      this.db.query(
+        `INSERT INTO remote_start_grants (station_id, remote_start_id, id_token_type, id_token, created_at)
+         VALUES ($1, $2, $3, $4, $5::timestamptz)
+         ON CONFLICT (station_id, remote_start_id) DO UPDATE SET
+           id_token_type = excluded.id_token_type, id_token = excluded.id_token,
+           created_at = excluded.created_at, transaction_id = NULL`,
+        [grant.stationId, grant.remoteStartId, grant.idTokenType, grant.idToken, grant.createdAt.toISOString()],
+      ),
+    );
+  }
+
+  async hasRemoteStartGrant(stationId: string, idTokenType: string, idToken: string, unboundSince: Date): Promise<boolean> {
+    const rows = await this.db.query<{ one: number }>(
+      `SELECT 1 AS one FROM remote_start_grants
+        WHERE station_id = $1 AND id_token_type = $2 AND id_token = $3
+          AND (transaction_id IS NOT NULL OR created_at > $4::timestamptz)
+        LIMIT 1`,
+      [stationId, idTokenType, idToken, unboundSince.toISOString()],
+    );
+    return rows.length > 0;
+  }
+
+  async bindRemoteStartGrant(stationId: string, remoteStartId: number, transactionId: string): Promise<void> {
+    await this.db.query(
+      `UPDATE remote_start_grants SET transaction_id = $3
+        WHERE station_id = $1 AND remote_start_id = $2 AND transaction_id IS DISTINCT FROM $3`,
+      [stationId, remoteStartId, transactionId],
+    );
+  }
+
+  async revokeRemoteStartGrant(stationId: string, remoteStartId: number): Promise<void> {
+    await this.db.query('DELETE FROM remote_start_grants WHERE station_id = $1 AND remote_start_id = $2', [stationId, remoteStartId]);
+  }
+
+  async endRemoteStartGrants(stationId: string, transactionId: string, token: { type: string; idToken: string } | undefined): Promise<void> {
+    await this.db.query(
+      `DELETE FROM remote_start_grants
+        WHERE station_id = $1
+          AND (transaction_id = $2
+               OR (transaction_id IS NULL AND id_token_type = $3::text AND id_token = $4::text))`,
+      [stationId, transactionId, token?.type ?? null, token?.idToken ?? null],
+    );
   }
 
   // Records of station traffic

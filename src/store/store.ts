@@ -30,6 +30,10 @@ export interface StationRecord {
   logStatus: JsonObject | undefined;
   /** Installed certificates as the station last reported them (GetInstalledCertificateIds and friends). */
   certificates: JsonObject | undefined;
+  /** TC_A_19: a higher profile the station accepted (SetNetworkProfile); applied on its first connection at it. */
+  pendingSecurityProfile: SecurityProfile | undefined;
+  /** The last certificate-signing outcome (SignCertificate, CertificateSigned), as the security block wrote it. */
+  certificateSigning: JsonObject | undefined;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -38,6 +42,23 @@ export interface StationPatch {
   securityProfile?: SecurityProfile;
   passwordHash?: string | null;
   bootPolicy?: BootPolicy;
+}
+
+/** A certificate the CSMS CA signed for a station (SignCertificate). */
+export interface IssuedCertificateRecord {
+  /** Lower-case hex without leading zero bytes (see normalizeSerialNumber). */
+  serialNumber: string;
+  stationId: string;
+  certificateType: string;
+  issuedAt: Date;
+  notAfter: Date;
+  revokedAt: Date | undefined;
+  revocationReason: string | undefined;
+}
+
+/** Serial numbers compare as lower-case hex without leading zero bytes (HAProxy keeps a DER sign byte, Node does not). */
+export function normalizeSerialNumber(serial: string): string {
+  return serial.trim().toLowerCase().replace(/^(?:00)+(?=[0-9a-f]{2})/, '');
 }
 
 export interface ConnectorStatusRecord {
@@ -92,6 +113,16 @@ export interface CustomerInformationPart {
   data: string;
 }
 
+/** An id token sent to a station in RequestStartTransaction (CONTRACT §3.2 "Remote-start tokens"). */
+export interface RemoteStartGrant {
+  stationId: string;
+  remoteStartId: number;
+  idTokenType: string;
+  /** As normalizeIdToken leaves it (hex UIDs upper case). */
+  idToken: string;
+  createdAt: Date;
+}
+
 export interface Store {
   readonly kind: 'postgres' | 'embedded';
 
@@ -101,6 +132,39 @@ export interface Store {
   /** Creates the station when absent (defaults: profile 1, bootPolicy Accepted, bootStatus Unknown). */
   upsertStation(id: string, patch: StationPatch): Promise<{ station: StationRecord; created: boolean }>;
   deleteStation(id: string): Promise<boolean>;
+
+  // Security: profile raises, certificate signing, certificates the CSMS CA issued (direct statements)
+  /** Remembers a profile the station accepted, when it is above the registered one. */
+  setPendingSecurityProfile(id: string, target: SecurityProfile): Promise<void>;
+  /**
+   * Raises the registration to `target` if that is still the pending profile (a conditional UPDATE, so two
+   * nodes admitting at once raise it once); never lowers it. Undefined when nothing was pending any more.
+   */
+  applyPendingSecurityProfile(id: string, target: SecurityProfile): Promise<StationRecord | undefined>;
+  /**
+   * Records `outcome` as the signing outcome unless another signing is in progress, i.e. the current outcome
+   * is `Signing`/`Issued` and newer than `staleBefore`. True when claimed.
+   */
+  claimCertificateSigning(id: string, outcome: JsonObject, staleBefore: Date): Promise<boolean>;
+  recordCertificateSigning(id: string, outcome: JsonObject): Promise<void>;
+  recordIssuedCertificate(certificate: Omit<IssuedCertificateRecord, 'revokedAt' | 'revocationReason'>): Promise<void>;
+  countCertificatesIssuedSince(stationId: string, since: Date): Promise<number>;
+  listIssuedCertificates(stationId: string): Promise<IssuedCertificateRecord[]>;
+  getIssuedCertificate(serialNumber: string): Promise<IssuedCertificateRecord | undefined>;
+  /** Revokes the station's current certificates (or only `serialNumber`); how many were revoked now. */
+  revokeIssuedCertificates(stationId: string, reason: string, at: Date, serialNumber?: string): Promise<number>;
+
+  // Remote-start grants (direct statements: they must hold on every node at once)
+  /** Registers (or renews) a grant; a grant of a deleted station fails with UnknownStationError. */
+  grantRemoteStart(grant: RemoteStartGrant): Promise<void>;
+  /** Whether the station holds a grant for the token: bound to a transaction, or created after `unboundSince`. */
+  hasRemoteStartGrant(stationId: string, idTokenType: string, idToken: string, unboundSince: Date): Promise<boolean>;
+  /** Links the grant of `remoteStartId` to its transaction (the answer or a TransactionEvent named it). */
+  bindRemoteStartGrant(stationId: string, remoteStartId: number, transactionId: string): Promise<void>;
+  /** The request failed: the grant is gone. */
+  revokeRemoteStartGrant(stationId: string, remoteStartId: number): Promise<void>;
+  /** The transaction ended: its grants are gone (and unbound grants of the token it carried). */
+  endRemoteStartGrants(stationId: string, transactionId: string, token: { type: string; idToken: string } | undefined): Promise<void>;
 
   // Records written by station traffic (group commit; resolve after commit)
   recordBoot(stationId: string, boot: { bootStatus: BootStatus; chargingStation: JsonObject; reason: string; at: Date }): Promise<void>;

@@ -12,8 +12,8 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { openCertificateAuthority } from '../../src/security/ca.js';
 import { verifyCsr } from '../../src/security/csr.js';
-import { Reply, sleep, waitFor, type Payload, type TestStation } from '../support/station.js';
-import { TestCa, createCsr, generateKey, withSecureCsms, type SecureCsms } from '../support/tls.js';
+import { Reply, randomPassword, sleep, waitFor, type Payload, type TestStation } from '../support/station.js';
+import { TestCa, createCsr, generateKey, refusal, withSecureCsms, type SecureCsms } from '../support/tls.js';
 
 const h = withSecureCsms();
 const silent = pino({ level: 'silent' });
@@ -252,5 +252,151 @@ describe('the CSMS certificate authority', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+/** SignCertificate from `station` for its identity; resolves with the delivered chain and the key. */
+async function mintCertificate(station: TestStation): Promise<{ certPem: string; keyPem: string; serialNumber: string }> {
+  const { csrPem, keyPem } = await createCsr({ cn: station.identity });
+  const mark = station.mark();
+  expect(await station.call('SignCertificate', { csr: csrPem, certificateType: 'ChargingStationCertificate' })).toEqual({ status: 'Accepted' });
+  const signed = await station.waitForCall('CertificateSigned', { afterSeq: mark });
+  const certPem = String(signed.payload.certificateChain);
+  const serialNumber = new X509Certificate(pemBlocks(certPem)[0] as string).serialNumber.toLowerCase();
+  await waitFor(async () => (await certificateSigning(h.secure, station.identity))?.status === 'Accepted', { what: 'CertificateSigned answered' });
+  return { certPem, keyPem, serialNumber };
+}
+
+/** A profile-3 connection with `certificate` (serialNumber = CN = identity at boot). */
+async function connectSp3(secure: SecureCsms, identity: string, certificate: { certPem: string; keyPem: string }): Promise<TestStation> {
+  const station = await secure.connectTls({ identity }, certificate);
+  station.chargingStation = { ...station.chargingStation, serialNumber: identity };
+  return station;
+}
+
+interface IssuedView {
+  serialNumber: string;
+  certificateType: string;
+  issuedAt: string;
+  notAfter: string;
+  revokedAt: string | null;
+  revocationReason: string | null;
+  status: string;
+}
+
+async function issuedCertificates(secure: SecureCsms, identity: string): Promise<IssuedView[]> {
+  const res = await secure.csms.api.request<{ items: IssuedView[] }>('GET', `/api/v1/stations/${identity}/certificates`);
+  expect(res.status, res.text).toBe(200);
+  return res.body.items;
+}
+
+describe('CONTRACT §3.2 "Certificates": issued serials are kept and can be taken back', () => {
+  it('a certificate minted with a profile-1 password is refused once the operator rotates the password and raises the station to profile 3', async () => {
+    // The attacker knows the profile-1 password (plain ws://) and mints a certificate for the identity.
+    const creds = await h.secure.register(1, { prefix: 'REVPW' });
+    const attacker = await h.secure.connectPlain(creds);
+    await attacker.booted();
+    const minted = await mintCertificate(attacker);
+    await attacker.close();
+
+    // The operator notices, rotates the password and raises the station to profile 3.
+    const rotated = await h.secure.csms.api.putStation(creds.identity, { securityProfile: 3, password: randomPassword() });
+    expect(rotated.status).toBe(200);
+    const refused = await refusal(connectSp3(h.secure, creds.identity, minted));
+    expect([401, 403]).toContain(refused.status);
+
+    // The list shows why; a certificate of the operator's own client CA is unaffected.
+    expect(await issuedCertificates(h.secure, creds.identity)).toEqual([
+      expect.objectContaining({ serialNumber: minted.serialNumber, certificateType: 'ChargingStationCertificate', status: 'Revoked', revocationReason: 'password changed', revokedAt: expect.any(String) }),
+    ]);
+    const own = await connectSp3(h.secure, creds.identity, await h.secure.pki.stationCertificate(creds.identity));
+    await own.booted();
+  });
+
+  it('delete and re-registration invalidate the certificates issued before', async () => {
+    const creds = await h.secure.register(2, { prefix: 'REVDEL' });
+    const station = await h.secure.connectTls(creds);
+    await station.booted();
+    const minted = await mintCertificate(station);
+    await station.close();
+    expect((await h.secure.csms.api.patchStation(creds.identity, { securityProfile: 3 })).status).toBe(200);
+    // Current: it admits the station on profile 3.
+    const current = await connectSp3(h.secure, creds.identity, minted);
+    await current.booted();
+    await current.close();
+
+    expect((await h.secure.csms.api.deleteStation(creds.identity)).status).toBe(204);
+    expect((await h.secure.csms.api.putStation(creds.identity, { securityProfile: 3, bootPolicy: 'Accepted' })).status).toBe(201);
+    const refused = await refusal(connectSp3(h.secure, creds.identity, minted));
+    expect([401, 403]).toContain(refused.status);
+    expect(await issuedCertificates(h.secure, creds.identity)).toEqual([expect.objectContaining({ serialNumber: minted.serialNumber, status: 'Revoked', revocationReason: 'station deleted' })]);
+  });
+
+  it('GET …/certificates lists what was issued; DELETE …/certificates/{serial} revokes that one only', async () => {
+    const creds = await h.secure.register(2, { prefix: 'REVSER' });
+    const station = await h.secure.connectTls(creds);
+    await station.booted();
+    const first = await mintCertificate(station);
+    const second = await mintCertificate(station);
+    await station.close();
+    expect((await h.secure.csms.api.patchStation(creds.identity, { securityProfile: 3 })).status).toBe(200);
+
+    const listed = await issuedCertificates(h.secure, creds.identity);
+    expect(listed.map((c) => [c.serialNumber, c.status, c.revokedAt])).toEqual([
+      [first.serialNumber, 'Valid', null],
+      [second.serialNumber, 'Valid', null],
+    ]);
+    for (const c of listed) expect(Date.parse(c.notAfter)).toBeGreaterThan(Date.parse(c.issuedAt));
+
+    const revoked = await h.secure.csms.api.request('DELETE', `/api/v1/stations/${creds.identity}/certificates/${first.serialNumber.toUpperCase()}`);
+    expect(revoked.status, revoked.text).toBe(204);
+    expect((await h.secure.csms.api.request('DELETE', `/api/v1/stations/${creds.identity}/certificates/abcdef0123`)).status).toBe(404);
+    expect((await h.secure.csms.api.request('DELETE', `/api/v1/stations/${creds.identity}/certificates/not-hex`)).status).toBe(400);
+
+    expect([401, 403]).toContain((await refusal(connectSp3(h.secure, creds.identity, first))).status);
+    const stillGood = await connectSp3(h.secure, creds.identity, second);
+    await stillGood.booted();
+    const after = await issuedCertificates(h.secure, creds.identity);
+    expect(after.map((c) => [c.serialNumber, c.status, c.revocationReason])).toEqual([
+      [first.serialNumber, 'Revoked', 'revoked by the operator'],
+      [second.serialNumber, 'Valid', null],
+    ]);
+  });
+
+  it('10 SignCertificates in a row: one in progress at a time, at most 5 signed per 10 minutes', async () => {
+    const { station, identity } = await bootedSp2(h.secure, 'SIGN10');
+    // The first CertificateSigned is held until the test lets it go: the signing is in progress meanwhile.
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let deliveries = 0;
+    station.onCall('CertificateSigned', async () => {
+      deliveries += 1;
+      if (deliveries === 1) await held;
+      return { status: 'Accepted' };
+    });
+    const answers: Payload[] = [];
+    const sign = async (): Promise<Payload> => {
+      const { csrPem } = await createCsr({ cn: identity });
+      const answer = await station.call('SignCertificate', { csr: csrPem, certificateType: 'ChargingStationCertificate' });
+      answers.push(answer);
+      return answer;
+    };
+
+    expect(await sign()).toEqual({ status: 'Accepted' });
+    await station.waitForCall('CertificateSigned');
+    expect(await sign()).toMatchObject({ status: 'Rejected', statusInfo: { reasonCode: 'SigningInProgress' } });
+    release();
+    for (let i = 0; i < 8; i++) {
+      await waitFor(async () => (await certificateSigning(h.secure, identity))?.status !== 'Issued', { what: 'the previous signing settled' });
+      await sign();
+    }
+    expect(answers).toHaveLength(10);
+    const accepted = answers.filter((a) => a.status === 'Accepted');
+    expect(accepted).toHaveLength(5);
+    expect(answers.slice(6)).toEqual(Array.from({ length: 4 }, () => expect.objectContaining({ status: 'Rejected', statusInfo: expect.objectContaining({ reasonCode: 'RateLimited' }) })));
+    await waitFor(() => deliveries === 5, { what: 'five CertificateSigned' });
+    await sleep(300);
+    expect(station.callsOf('CertificateSigned')).toHaveLength(5);
+    expect(await issuedCertificates(h.secure, identity)).toHaveLength(5);
   });
 });

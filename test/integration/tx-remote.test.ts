@@ -14,7 +14,7 @@ import {
   type IdToken,
   type IdTokenInfo,
 } from '../support/charging.js';
-import { sleep, type Payload, type TestStation } from '../support/station.js';
+import { Reply, sleep, type Payload, type TestStation } from '../support/station.js';
 
 const h = withCsms({ CSMS_CALL_TIMEOUT_MS: 3000 });
 const TRANSACTION_DURATION_MS = 20;
@@ -212,5 +212,52 @@ describe('Remote stop (F03)', () => {
     const ended = await tx.evDisconnected();
     expect(ended.response).toEqual({});
     expect(await getTransaction(h.csms.api, station.identity, tx.transactionId)).toMatchObject({ active: false, stoppedReason: 'EVDisconnected' });
+  });
+});
+
+describe('CONTRACT §3.2 "Remote-start tokens": Accepted at that station, from the request until its transaction ends or the request fails', () => {
+  it('a station that Authorizes before it answers gets Accepted; the TransactionEvents too; another station gets Unknown; after the end, Unknown', async () => {
+    const token = newIdToken('Central');
+    const station = await h.csms.bootedStation({ prefix: 'GRANT' });
+    const other = await h.csms.bootedStation({ prefix: 'GRANTX' });
+    let duringRequest: IdTokenInfo | undefined;
+    let elsewhere: IdTokenInfo | undefined;
+    station.onCall('RequestStartTransaction', async () => {
+      // A real station checks the token before it answers.
+      duringRequest = await authorize(station, token);
+      elsewhere = await authorize(other, token);
+      return { status: 'Accepted' };
+    });
+    const start = await requestStart(station, { idToken: token, evseId: 1 });
+    expect(start.response).toEqual({ status: 'Accepted' });
+    expect(duringRequest?.status).toBe('Accepted');
+    expect(elsewhere?.status).toBe('Unknown');
+
+    const tx = new ChargingSession(station, { transactionDurationMs: TRANSACTION_DURATION_MS });
+    const started = await tx.event('Started', 'RemoteStart', { remoteStartId: start.remoteStartId, idToken: token });
+    expect(started.response.idTokenInfo?.status).toBe('Accepted');
+    expect((await authorize(other, token)).status, 'at another station').toBe('Unknown');
+    tx.isAuthorized = true;
+    tx.token = token;
+    await tx.energyTransferStarted();
+    await tx.stopAuthorized();
+    await tx.evConnectedPostSession();
+    await tx.evDisconnected();
+    for (const a of tx.tokenAnswers()) expect(a.idTokenInfo?.status, `seqNo ${a.seqNo}`).toBe('Accepted');
+    expect((await authorize(station, token)).status, 'after its transaction ended').toBe('Unknown');
+  });
+
+  it('a remote start answered with a CALLERROR or not at all grants nothing afterwards', async () => {
+    const token = newIdToken('Central');
+    const station = await h.csms.bootedStation({ prefix: 'GRANTERR' });
+    station.onCall('RequestStartTransaction', () => Reply.error('InternalError', 'busy'));
+    const failed = await h.csms.api.command(station.identity, 'RequestStartTransaction', { idToken: token, evseId: 1 });
+    expect(failed.status).toBe(502);
+    expect((await authorize(station, token)).status).toBe('Unknown');
+
+    station.onCall('RequestStartTransaction', () => Reply.none);
+    const timedOut = await h.csms.api.command(station.identity, 'RequestStartTransaction', { idToken: token, evseId: 1 });
+    expect(timedOut.status).toBe(504);
+    expect((await authorize(station, token)).status).toBe('Unknown');
   });
 });

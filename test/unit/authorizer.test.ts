@@ -2,9 +2,12 @@ import { describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/clock.js';
 import { Authorizer, TOKEN_CACHE_TTL_MS } from '../../src/blocks/authorization/authorizer.js';
 import type { BillingStore, IdTokenRecord } from '../../src/store/billing-store.js';
+import type { Store } from '../../src/store/store.js';
+
+type AuthorizerStore = BillingStore & Pick<Store, 'hasRemoteStartGrant'>;
 
 /** Only what the authorizer reads: one id-token table in memory, counting its reads. */
-function tokenTable(): { store: BillingStore; tokens: Map<string, IdTokenRecord>; reads: () => number } {
+function tokenTable(): { store: AuthorizerStore; tokens: Map<string, IdTokenRecord>; reads: () => number } {
   const tokens = new Map<string, IdTokenRecord>();
   let reads = 0;
   const store = {
@@ -12,7 +15,9 @@ function tokenTable(): { store: BillingStore; tokens: Map<string, IdTokenRecord>
       reads++;
       return tokens.get(`${type}/${idToken}`);
     },
-  } as unknown as BillingStore;
+    // No remote start was requested in these cases.
+    hasRemoteStartGrant: async () => false,
+  } as unknown as AuthorizerStore;
   return { store, tokens, reads: () => reads };
 }
 
@@ -29,16 +34,16 @@ describe('Authorizer', () => {
     const authorizer = new Authorizer(store, clock, undefined);
     const card = { idToken: 'aabbccdd', type: 'ISO14443' as const };
 
-    expect(await authorizer.authorize(card)).toEqual({ status: 'Accepted', groupIdToken: { idToken: 'G1', type: 'Central' } });
+    expect(await authorizer.authorize(card, 'CS1')).toEqual({ status: 'Accepted', groupIdToken: { idToken: 'G1', type: 'Central' } });
     // Warm: synchronous, no read.
-    expect(authorizer.authorize(card)).toEqual({ status: 'Accepted', groupIdToken: { idToken: 'G1', type: 'Central' } });
+    expect(authorizer.authorize(card, 'CS1')).toEqual({ status: 'Accepted', groupIdToken: { idToken: 'G1', type: 'Central' } });
     expect(reads()).toBe(1);
 
     tokens.set('ISO14443/AABBCCDD', token('Blocked'));
     now += TOKEN_CACHE_TTL_MS - 1;
-    expect(authorizer.authorize(card)).toMatchObject({ status: 'Accepted' });
+    expect(authorizer.authorize(card, 'CS1')).toMatchObject({ status: 'Accepted' });
     now += 2;
-    expect(await authorizer.authorize(card)).toEqual({ status: 'Blocked' });
+    expect(await authorizer.authorize(card, 'CS1')).toEqual({ status: 'Blocked' });
     expect(reads()).toBe(2);
   });
 
@@ -46,10 +51,10 @@ describe('Authorizer', () => {
     const { store, tokens, reads } = tokenTable();
     const authorizer = new Authorizer(store, { now: () => 0 }, undefined);
     const card = { idToken: 'AABBCCDD', type: 'ISO14443' as const };
-    expect(await authorizer.authorize(card)).toEqual({ status: 'Unknown' });
+    expect(await authorizer.authorize(card, 'CS1')).toEqual({ status: 'Unknown' });
     tokens.set('ISO14443/AABBCCDD', token('Accepted'));
     authorizer.invalidate('ISO14443', 'aabbccdd');
-    expect(await authorizer.authorize(card)).toEqual({ status: 'Accepted' });
+    expect(await authorizer.authorize(card, 'CS1')).toEqual({ status: 'Accepted' });
     expect(reads()).toBe(2);
   });
 });

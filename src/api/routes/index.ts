@@ -1,4 +1,4 @@
-import type { CertificateSigningLog } from '../../blocks/security/certificates.js';
+import type { Clock } from '../../clock.js';
 import type { CommandRouter, DecisionChannel } from '../../cluster/command-router.js';
 import type { CommandService } from '../../commands/service.js';
 import type { CsmsMetrics } from '../../metrics.js';
@@ -17,14 +17,13 @@ export interface ApiRouteDeps {
   router: CommandRouter;
   commands: CommandService;
   metrics: CsmsMetrics;
-  /** TC_A_14: the last certificate-signing outcome per station, shown on GET /stations/{id}. */
-  certificateSigning?: CertificateSigningLog;
+  clock: Clock;
 }
 
 /** Every /api/v1 route, in the order the OpenAPI document lists them. */
 export function buildApiRoutes(deps: ApiRouteDeps): RouteSpec[] {
   return [
-    ...stationRoutes({ store: deps.store, router: deps.router, certificateSigning: deps.certificateSigning }),
+    ...stationRoutes({ store: deps.store, router: deps.router, clock: deps.clock }),
     ...commandRoutes({ commands: deps.commands, metrics: deps.metrics }),
     ...stationDataRoutes(deps.store),
     ...billingRoutes({ store: deps.store, decisions: deps.decisions }),

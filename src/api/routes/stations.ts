@@ -1,8 +1,8 @@
+import type { Clock } from '../../clock.js';
 import type { CommandRouter } from '../../cluster/command-router.js';
 import { hashPassword } from '../../security/passwords.js';
 import { parseIdentity } from '../../station/admission.js';
-import type { CertificateSigningLog } from '../../blocks/security/certificates.js';
-import type { StationPatch, StationRecord, Store } from '../../store/store.js';
+import { normalizeSerialNumber, type IssuedCertificateRecord, type StationPatch, type StationRecord, type Store } from '../../store/store.js';
 import type { StationPatch as StationPatchBody, StationPut } from '../generated/api-types.js';
 import { ApiError, booleanQuery, type ApiRequest } from '../http.js';
 import type { RouteSpec } from '../route-spec.js';
@@ -10,7 +10,7 @@ import type { RouteSpec } from '../route-spec.js';
 export interface StationRouteDeps {
   store: Store;
   router: CommandRouter;
-  certificateSigning?: CertificateSigningLog;
+  clock: Clock;
 }
 
 /** The station as the operator sees it: registration, boot state, where it is connected, what it reported. */
@@ -39,8 +39,8 @@ export async function stationView(deps: StationRouteDeps, station: StationRecord
     firmwareStatus: station.firmwareStatus ?? null,
     logStatus: station.logStatus ?? null,
     certificates: station.certificates ?? null,
-    // TC_A_14: the last SignCertificate / CertificateSigned outcome (in memory: null after a restart).
-    certificateSigning: deps.certificateSigning?.get(station.id) ?? null,
+    // TC_A_14: the last SignCertificate / CertificateSigned outcome (kept with the station: the same on every node).
+    certificateSigning: station.certificateSigning ?? null,
     createdAt: station.createdAt.toISOString(),
     updatedAt: station.updatedAt.toISOString(),
   };
@@ -66,8 +66,24 @@ async function toPatch(body: StationPut | StationPatchBody): Promise<StationPatc
   };
 }
 
+/** A certificate the CSMS CA issued, as GET …/certificates lists it. */
+function certificateView(certificate: IssuedCertificateRecord, now: number): object {
+  const status = certificate.revokedAt !== undefined ? 'Revoked' : certificate.notAfter.getTime() <= now ? 'Expired' : 'Valid';
+  return {
+    serialNumber: certificate.serialNumber,
+    certificateType: certificate.certificateType,
+    issuedAt: certificate.issuedAt.toISOString(),
+    notAfter: certificate.notAfter.toISOString(),
+    revokedAt: certificate.revokedAt?.toISOString() ?? null,
+    revocationReason: certificate.revocationReason ?? null,
+    status,
+  };
+}
+
 export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
-  const { store, router } = deps;
+  const { store, router, clock } = deps;
+  /** CONTRACT §3.2 "Certificates": what the CSMS CA issued to the station stops proving profile 3. */
+  const revokeAll = (id: string, reason: string): Promise<number> => store.revokeIssuedCertificates(id, reason, new Date(clock.now()));
   return [
     {
       method: 'put',
@@ -79,6 +95,10 @@ export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
       handler: async (request) => {
         const id = stationIdParam(request);
         const { station, created } = await store.upsertStation(id, await toPatch(request.body));
+        // A registration made anew owes nothing to certificates issued to an earlier one; a new password
+        // ends what was obtained with the old one.
+        if (created) await revokeAll(id, 'registered anew');
+        else if (request.body.password !== undefined) await revokeAll(id, 'password changed');
         return { status: created ? 201 : 200, body: await stationView(deps, station) };
       },
     },
@@ -93,6 +113,7 @@ export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
         const id = stationIdParam(request);
         await requireStation(store, id);
         const { station } = await store.upsertStation(id, await toPatch(request.body));
+        if (request.body.password !== undefined) await revokeAll(id, 'password changed');
         return { status: 200, body: await stationView(deps, station) };
       },
     },
@@ -130,7 +151,42 @@ export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
       handler: async (request) => {
         const id = stationIdParam(request);
         if (!(await store.deleteStation(id))) throw new ApiError(404, 'station_not_found', `no station ${id}`);
+        // The issued-certificate rows outlive the station (no cascade): revoked, they stay refused if the
+        // identity is registered again.
+        await revokeAll(id, 'station deleted');
         await router.disconnect(id, 'station deleted by the operator');
+        return { status: 204 };
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/v1/stations/{id}/certificates',
+      summary: 'Certificates the CSMS CA signed for the station (SignCertificate), oldest first, with their revocation state',
+      tag: 'Stations',
+      responses: { 200: 'Issued certificates', 404: 'Unknown station' },
+      handler: async (request) => {
+        const station = await requireStation(store, stationIdParam(request));
+        const now = clock.now();
+        const items = (await store.listIssuedCertificates(station.id)).map((certificate) => certificateView(certificate, now));
+        return { status: 200, body: { items } };
+      },
+    },
+    {
+      method: 'del',
+      path: '/api/v1/stations/{id}/certificates/{serial}',
+      summary: 'Revoke one certificate the CSMS CA signed for the station: it no longer admits the station on profile 3',
+      tag: 'Stations',
+      responses: { 204: 'Revoked (or already revoked)', 400: 'Invalid serial number', 404: 'Unknown station or certificate' },
+      handler: async (request) => {
+        const station = await requireStation(store, stationIdParam(request));
+        const raw = request.params.serial ?? '';
+        if (!/^[0-9A-Fa-f]{1,64}$/.test(raw)) throw new ApiError(400, 'invalid_serial_number', 'a serial number is hexadecimal, as GET …/certificates lists it');
+        const serialNumber = normalizeSerialNumber(raw);
+        const issued = await store.getIssuedCertificate(serialNumber);
+        if (issued === undefined || issued.stationId !== station.id) {
+          throw new ApiError(404, 'certificate_not_found', `the CSMS issued no certificate ${serialNumber} to station ${station.id}`);
+        }
+        await store.revokeIssuedCertificates(station.id, 'revoked by the operator', new Date(clock.now()), serialNumber);
         return { status: 204 };
       },
     },

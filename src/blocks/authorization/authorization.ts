@@ -7,7 +7,7 @@ import type { BlockModule, HandlerContext } from '../../station/types.js';
  */
 
 function authorize(ctx: HandlerContext, request: AuthorizeRequest): AuthorizeResponse | Promise<AuthorizeResponse> {
-  const info = ctx.services.authorizer.authorize(request.idToken);
+  const info = ctx.services.authorizer.authorize(request.idToken, ctx.station.stationId);
   return info instanceof Promise ? info.then((idTokenInfo) => ({ idTokenInfo })) : { idTokenInfo: info };
 }
 

@@ -1,6 +1,7 @@
 import type { Clock } from '../../clock.js';
 import type { IdTokenInfoType, IdTokenType } from '../../ocpp/v201/types.js';
 import type { BillingStore, IdTokenRecord } from '../../store/billing-store.js';
+import type { Store } from '../../store/store.js';
 
 /** Hex UIDs are the same card whatever their case (DRV-AUTH-01/02). */
 const HEX_UID_TYPES: ReadonlySet<string> = new Set(['ISO14443', 'ISO15693']);
@@ -29,8 +30,12 @@ export const TRUSTED_CACHE_MAX_AGE_MS = 10 * 60_000;
 
 /** Above this the cache is dropped and refilled on demand: a bound, not an eviction policy. */
 const MAX_CACHED_TOKENS = 200_000;
-/** How long a central token handed to a station in RequestStartTransaction stays valid. */
-const ISSUED_CENTRAL_TOKEN_TTL_MS = 24 * 60 * 60 * 1000;
+/**
+ * How long a remote-start grant whose transaction has not started (nor was named by the answer) is honoured:
+ * a station that accepted the request but never starts (no EV plugged in within its EVConnectionTimeOut)
+ * must not keep the token for ever. Once a transaction is linked, the grant lasts until that transaction ends.
+ */
+export const UNBOUND_REMOTE_START_GRANT_MS = 15 * 60_000;
 
 /**
  * Decides idTokenInfo for Authorize and for every TransactionEvent that carries a token (E02.FR.04: the
@@ -44,30 +49,33 @@ export class Authorizer {
   private readonly cache = new Map<string, CachedToken>();
   /** Bumped by every invalidation: a read that started before one must not be cached after it. */
   private generation = 0;
-  private readonly issuedCentral = new Map<string, number>();
 
   constructor(
-    private readonly store: BillingStore,
+    private readonly store: BillingStore & Pick<Store, 'hasRemoteStartGrant'>,
     private readonly clock: Clock,
     private readonly masterPassGroup: string | undefined,
     /** Whether every change to a token is known to be announced to this node (see DecisionChannel). */
     private readonly changesReachUs: () => boolean = () => false,
   ) {}
 
-  /** Synchronous when the decision is warm, so the hot path allocates no promise. */
-  authorize(token: IdTokenType): IdTokenInfoType | Promise<IdTokenInfoType> {
+  /**
+   * The decision for `token` presented at `stationId`. Synchronous when the decision is warm and the token is
+   * registered, so the hot path allocates no promise; an unregistered token costs one indexed read of the
+   * station's remote-start grants (never cached: a grant holds on every node from the moment it is made).
+   */
+  authorize(token: IdTokenType, stationId: string): IdTokenInfoType | Promise<IdTokenInfoType> {
     const fixed = this.decideWithoutRecord(token);
     if (fixed !== undefined) return fixed;
     const key = cacheKey(token.type, token.idToken);
     const cached = this.cache.get(key);
     const now = this.clock.now();
     const maxAge = this.changesReachUs() ? TRUSTED_CACHE_MAX_AGE_MS : TOKEN_CACHE_TTL_MS;
-    if (cached !== undefined && now - cached.loadedAt < maxAge) return this.decide(token, cached.record);
+    if (cached !== undefined && now - cached.loadedAt < maxAge) return this.decideAt(stationId, token, cached.record);
     const generation = this.generation;
     return this.store.getIdToken(token.type, normalizeIdToken(token.type, token.idToken)).then((record) => {
       if (this.cache.size >= MAX_CACHED_TOKENS) this.cache.clear();
       if (generation === this.generation) this.cache.set(key, { record, loadedAt: now });
-      return this.decide(token, record);
+      return this.decideAt(stationId, token, record);
     });
   }
 
@@ -82,9 +90,18 @@ export class Authorizer {
     this.cache.clear();
   }
 
-  /** A central token the CSMS itself gave a station for a remote start (C-38) is honoured when it returns. */
-  rememberIssuedCentralToken(idToken: string): void {
-    this.issuedCentral.set(idToken, this.clock.now() + ISSUED_CENTRAL_TOKEN_TTL_MS);
+  /**
+   * CONTRACT §3.2 "Remote-start tokens": an unregistered token the CSMS sent to this station in
+   * RequestStartTransaction is Accepted there (C-38) while its grant lasts, and nowhere else. Matched by
+   * type and value (hex UIDs case-insensitively, like registered tokens).
+   */
+  private decideAt(stationId: string, token: IdTokenType, record: IdTokenRecord | undefined): IdTokenInfoType | Promise<IdTokenInfoType> {
+    // A Local id needs no grant: unregistered, the station's own decision stands (see decide).
+    if (record !== undefined || token.type === 'Local') return this.decide(token, record);
+    const unboundSince = new Date(this.clock.now() - UNBOUND_REMOTE_START_GRANT_MS);
+    return this.store
+      .hasRemoteStartGrant(stationId, token.type, normalizeIdToken(token.type, token.idToken), unboundSince)
+      .then((granted): IdTokenInfoType => (granted ? { status: 'Accepted' } : this.decide(token, undefined)));
   }
 
   private decideWithoutRecord(token: IdTokenType): IdTokenInfoType | undefined {
@@ -95,10 +112,6 @@ export class Authorizer {
 
   private decide(token: IdTokenType, record: IdTokenRecord | undefined): IdTokenInfoType {
     if (record === undefined) {
-      if (token.type === 'Central') {
-        const until = this.issuedCentral.get(token.idToken);
-        if (until !== undefined && until > this.clock.now()) return { status: 'Accepted' };
-      }
       // C-33: a Local id is generated by the station itself; unless the operator registered it
       // (e.g. as Blocked), the station's own decision stands.
       if (token.type === 'Local') return { status: 'Accepted' };

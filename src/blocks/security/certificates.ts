@@ -14,11 +14,9 @@ import type {
   SignCertificateResponse,
 } from '../../ocpp/v201/types.js';
 import type { CertificateAuthority, IssuedCertificate } from '../../security/ca.js';
-import { RecentMap } from '../../recent-map.js';
 import { verifyCsr } from '../../security/csr.js';
-import type { PendingProfileUpgrades } from '../../station/admission.js';
 import type { BlockModule, ClientCertificateInfo, HandlerContext, StationHandle, StationServices } from '../../station/types.js';
-import type { SecurityProfile } from '../../store/store.js';
+import { normalizeSerialNumber, type SecurityProfile } from '../../store/store.js';
 import { certificateInventoryHooks } from './certificate-inventory.js';
 import { planSetNetworkProfile } from './network-profile.js';
 
@@ -28,13 +26,18 @@ import { planSetNetworkProfile } from './network-profile.js';
  * (A05, TC_A_19) learnt from the answer to SetNetworkProfile.
  */
 
-/** The last certificate-signing outcome of a station, for the operator (TC_A_14: a rejection is visible). */
+/**
+ * The last certificate-signing outcome of a station, for the operator (TC_A_14: a rejection is visible). Kept
+ * with the station in the store (`certificate_signing`), so every node and a restarted one show the same.
+ */
 export interface CertificateSigningOutcome {
   /**
-   * CsrRejected: the CSR was refused (no certificate issued); Issued: signed, CertificateSigned under way;
-   * Accepted / Rejected: the station's answer to CertificateSigned; Failed: it never answered usefully.
+   * Signing: a SignCertificate is being checked and signed; CsrRejected: the request was refused (no
+   * certificate issued); Issued: signed, CertificateSigned under way; Accepted / Rejected: the station's
+   * answer to CertificateSigned; Failed: it never answered usefully. Signing and Issued mean "in progress":
+   * another SignCertificate is answered Rejected meanwhile (CONTRACT §3.2 "Certificates").
    */
-  status: 'CsrRejected' | 'Issued' | 'Accepted' | 'Rejected' | 'Failed';
+  status: 'Signing' | 'CsrRejected' | 'Issued' | 'Accepted' | 'Rejected' | 'Failed';
   /** When this outcome was recorded (RFC 3339). */
   at: string;
   certificateType: string;
@@ -45,36 +48,19 @@ export interface CertificateSigningOutcome {
   attempts?: number;
 }
 
-/** The latest outcome per station, in memory (bounded: the least recently updated are forgotten first). */
-export class CertificateSigningLog {
-  private readonly outcomes: RecentMap<string, CertificateSigningOutcome>;
-
-  constructor(maxStations = 100_000) {
-    this.outcomes = new RecentMap(maxStations);
-  }
-
-  get(stationId: string): CertificateSigningOutcome | undefined {
-    return this.outcomes.get(stationId);
-  }
-
-  record(stationId: string, outcome: CertificateSigningOutcome): void {
-    this.outcomes.set(stationId, outcome);
-  }
-}
-
 export interface CertificateModuleDeps {
   ca: CertificateAuthority;
-  /** Shared with the StationGatekeeper, which raises the registration when the station comes back (TC_A_19). */
-  profileUpgrades: PendingProfileUpgrades;
-  outcomes?: CertificateSigningLog;
   /** Waits before the 2nd, 3rd… CertificateSigned attempt after a timeout or CALLERROR; default 2 s, 10 s. */
   retryDelaysMs?: readonly number[];
 }
 
-export interface SecurityBlock extends BlockModule {
-  readonly outcomes: CertificateSigningLog;
-}
+export type SecurityBlock = BlockModule;
 
+/** CONTRACT §3.2: at most this many certificates signed per station per window. */
+export const MAX_CERTIFICATES_PER_WINDOW = 5;
+export const CERTIFICATE_WINDOW_MS = 10 * 60_000;
+/** A signing left "in progress" by a process that died is taken over after the longest delivery plus this. */
+const SIGNING_LEASE_MARGIN_MS = 60_000;
 const DEFAULT_RETRY_DELAYS_MS = [2_000, 10_000];
 /** StatusInfo.reasonCode is at most 20 characters, additionalInfo at most 512. */
 const MAX_ADDITIONAL_INFO = 512;
@@ -118,12 +104,21 @@ export function enforceBootSerialNumber(ctx: HandlerContext, chargingStation: Pi
  * never a downgrade).
  */
 export function createSecurityBlock(deps: CertificateModuleDeps): SecurityBlock {
-  const { ca, profileUpgrades } = deps;
-  const outcomes = deps.outcomes ?? new CertificateSigningLog();
+  const { ca } = deps;
   const retryDelaysMs = deps.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
 
   function now(services: StationServices): string {
     return new Date(services.clock.now()).toISOString();
+  }
+
+  function record(services: StationServices, stationId: string, outcome: CertificateSigningOutcome): Promise<void> {
+    return services.store.recordCertificateSigning(stationId, asJson(outcome));
+  }
+
+  /** How long a signing may stay in progress: every CertificateSigned attempt timing out, plus the waits. */
+  function signingLeaseMs(services: StationServices): number {
+    const attempts = retryDelaysMs.length + 1;
+    return attempts * services.config.callTimeoutMs + retryDelaysMs.reduce((sum, delay) => sum + delay, 0) + SIGNING_LEASE_MARGIN_MS;
   }
 
   /** CertificateSigned through the station's outbound queue, retried after a timeout or CALLERROR. */
@@ -139,7 +134,9 @@ export function createSecurityBlock(deps: CertificateModuleDeps): SecurityBlock 
         const delay = retryDelaysMs[attempt - 1];
         const reason = (err as Error).message;
         if (!retriable || delay === undefined) {
-          outcomes.record(station.stationId, { status: 'Failed', at: now(services), certificateType: 'ChargingStationCertificate', serialNumber: issued.serialNumber, reason, attempts: attempt });
+          await record(services, station.stationId, { status: 'Failed', at: now(services), certificateType: 'ChargingStationCertificate', serialNumber: issued.serialNumber, reason, attempts: attempt }).catch(
+            (recordError: unknown) => station.log.warn({ err: recordError }, 'could not record the failed certificate delivery'),
+          );
           station.log.warn({ event: 'certificate_delivery_failed', serialNumber: issued.serialNumber, attempts: attempt, reason }, 'CertificateSigned could not be delivered');
           return;
         }
@@ -149,36 +146,64 @@ export function createSecurityBlock(deps: CertificateModuleDeps): SecurityBlock 
     }
   }
 
-  /** A02/A03: verify the CSR, answer, then sign and send CertificateSigned once the answer is out. */
+  /**
+   * A02/A03: one signing per station at a time, at most MAX_CERTIFICATES_PER_WINDOW per window; verify the CSR,
+   * sign, keep the serial (so the certificate can be revoked), answer, then send CertificateSigned.
+   */
   async function signCertificate(ctx: HandlerContext, request: SignCertificateRequest): Promise<SignCertificateResponse> {
     const { station, services } = ctx;
+    const { store, clock } = services;
+    const stationId = station.stationId;
     const certificateType = request.certificateType ?? 'ChargingStationCertificate';
-    if (certificateType !== 'ChargingStationCertificate') {
-      // V2G certificates belong to ISO 15118 (a CSMS forwards them to a V2G PKI), which this CSMS does not do.
-      outcomes.record(station.stationId, { status: 'CsrRejected', at: now(services), certificateType, reason: 'V2G certificates are not signed by this CSMS' });
-      return { status: 'Rejected', statusInfo: { reasonCode: 'UnsupportedCertType', additionalInfo: 'this CSMS signs ChargingStationCertificate only' } };
+    const startedAt = clock.now();
+    // The claim is one conditional UPDATE, so two SignCertificates on two nodes cannot both get it.
+    const claimed = await store.claimCertificateSigning(stationId, asJson({ status: 'Signing', at: now(services), certificateType }), new Date(startedAt - signingLeaseMs(services)));
+    if (!claimed) {
+      station.log.warn({ event: 'csr_refused_in_progress', messageId: ctx.messageId }, 'SignCertificate refused: another one is in progress');
+      return { status: 'Rejected', statusInfo: { reasonCode: 'SigningInProgress', additionalInfo: 'a certificate for this station is being signed or delivered; ask again once CertificateSigned was answered' } };
     }
-    const verdict = await verifyCsr(request.csr, station.stationId);
-    if (!verdict.ok) {
-      // A02.FR.12 / DRV-A02-01: Rejected, and no CertificateSigned follows.
-      outcomes.record(station.stationId, { status: 'CsrRejected', at: now(services), certificateType, reason: verdict.reason });
-      station.log.warn({ event: 'csr_rejected', messageId: ctx.messageId, reason: verdict.reason }, 'certificate signing request rejected');
-      return { status: 'Rejected', statusInfo: { reasonCode: 'InvalidCSR', additionalInfo: verdict.reason.slice(0, MAX_ADDITIONAL_INFO) } };
+    try {
+      if (certificateType !== 'ChargingStationCertificate') {
+        // V2G certificates belong to ISO 15118 (a CSMS forwards them to a V2G PKI), which this CSMS does not do.
+        await record(services, stationId, { status: 'CsrRejected', at: now(services), certificateType, reason: 'V2G certificates are not signed by this CSMS' });
+        return { status: 'Rejected', statusInfo: { reasonCode: 'UnsupportedCertType', additionalInfo: 'this CSMS signs ChargingStationCertificate only' } };
+      }
+      const recent = await store.countCertificatesIssuedSince(stationId, new Date(startedAt - CERTIFICATE_WINDOW_MS));
+      if (recent >= MAX_CERTIFICATES_PER_WINDOW) {
+        const reason = `${recent} certificates were signed for this station in the last ${CERTIFICATE_WINDOW_MS / 60_000} minutes (at most ${MAX_CERTIFICATES_PER_WINDOW})`;
+        await record(services, stationId, { status: 'CsrRejected', at: now(services), certificateType, reason });
+        station.log.warn({ event: 'csr_rate_limited', messageId: ctx.messageId, recent }, 'SignCertificate refused: too many certificates signed recently');
+        return { status: 'Rejected', statusInfo: { reasonCode: 'RateLimited', additionalInfo: reason } };
+      }
+      const verdict = await verifyCsr(request.csr, stationId);
+      if (!verdict.ok) {
+        // A02.FR.12 / DRV-A02-01: Rejected, and no CertificateSigned follows.
+        await record(services, stationId, { status: 'CsrRejected', at: now(services), certificateType, reason: verdict.reason });
+        station.log.warn({ event: 'csr_rejected', messageId: ctx.messageId, reason: verdict.reason }, 'certificate signing request rejected');
+        return { status: 'Rejected', statusInfo: { reasonCode: 'InvalidCSR', additionalInfo: verdict.reason.slice(0, MAX_ADDITIONAL_INFO) } };
+      }
+      const issued = await ca.issue(verdict, clock.now());
+      const serialNumber = normalizeSerialNumber(issued.serialNumber);
+      // Kept before the station can hold it: profile 3 accepts a CSMS-CA certificate only while its serial is current.
+      await store.recordIssuedCertificate({ serialNumber, stationId, certificateType, issuedAt: new Date(clock.now()), notAfter: issued.notAfter });
+      await record(services, stationId, { status: 'Issued', at: now(services), certificateType, serialNumber });
+      station.log.info({ event: 'certificate_issued', messageId: ctx.messageId, serialNumber, notAfter: issued.notAfter.toISOString() }, 'station certificate issued');
+      // A02.FR.11: the SignCertificateResponse goes first; CertificateSigned follows through the outbound queue.
+      ctx.afterReply(() => void deliver(station, issued, services));
+      return { status: 'Accepted' };
+    } catch (err) {
+      // Never leave the signing "in progress" because of our own failure.
+      await record(services, stationId, { status: 'Failed', at: now(services), certificateType, reason: (err as Error).message }).catch(() => undefined);
+      throw err;
     }
-    const issued = await ca.issue(verdict, services.clock.now());
-    outcomes.record(station.stationId, { status: 'Issued', at: now(services), certificateType, serialNumber: issued.serialNumber });
-    station.log.info({ event: 'certificate_issued', messageId: ctx.messageId, serialNumber: issued.serialNumber, notAfter: issued.notAfter.toISOString() }, 'station certificate issued');
-    // A02.FR.11: the SignCertificateResponse goes first; CertificateSigned follows through the outbound queue.
-    ctx.afterReply(() => void deliver(station, issued, services));
-    return { status: 'Accepted' };
   }
 
-  function learnFromCertificateSigned(station: StationHandle, request: CertificateSignedRequest, response: CertificateSignedResponse, services: StationServices): void {
+  async function learnFromCertificateSigned(station: StationHandle, request: CertificateSignedRequest, response: CertificateSignedResponse, services: StationServices): Promise<void> {
     const certificateType = request.certificateType ?? 'ChargingStationCertificate';
     const serialNumber = leafSerialNumber(request.certificateChain);
     const info = response.statusInfo;
     const reason = info === undefined ? undefined : [info.reasonCode, info.additionalInfo].filter((part) => part !== undefined).join(': ');
-    outcomes.record(station.stationId, {
+    await record(services, station.stationId, {
       status: response.status,
       at: now(services),
       certificateType,
@@ -198,7 +223,8 @@ export function createSecurityBlock(deps: CertificateModuleDeps): SecurityBlock 
     const target = request.connectionData.securityProfile;
     const registered = (await services.store.getStation(station.stationId))?.securityProfile ?? station.station.securityProfile;
     if (target <= registered || target > 3) return;
-    profileUpgrades.remember(station.stationId, target as SecurityProfile);
+    // In the store, not in this process: the station may come back through any node or worker.
+    await services.store.setPendingSecurityProfile(station.stationId, target as SecurityProfile);
     station.log.info(
       { event: 'security_profile_upgrade_pending', from: registered, to: target, configurationSlot: request.configurationSlot },
       `the station accepted security profile ${target}; it is raised when the station connects with it`,
@@ -207,7 +233,6 @@ export function createSecurityBlock(deps: CertificateModuleDeps): SecurityBlock 
 
   return {
     name: 'security',
-    outcomes,
     handlers: { SignCertificate: signCertificate, SecurityEventNotification: securityEventNotification },
     resultHooks: { CertificateSigned: learnFromCertificateSigned, SetNetworkProfile: rememberProfileUpgrade, ...certificateInventoryHooks },
     plans: { SetNetworkProfile: planSetNetworkProfile },

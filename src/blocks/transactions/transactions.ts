@@ -1,16 +1,20 @@
+import type { Clock } from '../../clock.js';
 import { asJson, type Json } from '../../json.js';
 import type {
   IdTokenInfoType,
+  IdTokenType,
   MeterValueType,
   MeterValuesRequest,
   MeterValuesResponse,
   RequestStartTransactionRequest,
-  RequestStartTransactionResponse,
   TransactionEventRequest,
   TransactionEventResponse,
 } from '../../ocpp/v201/types.js';
-import type { BlockModule, HandlerContext, StationHandle, StationServices } from '../../station/types.js';
+import type { BlockModule, CommandPlan, HandlerContext, PlanContext, StationHandle } from '../../station/types.js';
 import type { RegisterReading } from '../../store/billing-store.js';
+import type { Store } from '../../store/store.js';
+import { normalizeIdToken } from '../authorization/authorizer.js';
+import { singleRequest } from '../plans.js';
 
 /**
  * Transactions (E01–E14), remote start (F01–F02) and meter values (J01–J02): the money path. Every
@@ -53,7 +57,7 @@ async function transactionEvent(ctx: HandlerContext, request: TransactionEventRe
   const tx = request.transactionInfo;
   // E02.FR.04 / DRV-AUTH-09: every token in a TransactionEvent is verified again, whatever the station decided.
   let idTokenInfo: IdTokenInfoType | undefined;
-  if (request.idToken !== undefined) idTokenInfo = await authorizer.authorize(request.idToken);
+  if (request.idToken !== undefined) idTokenInfo = await authorizer.authorize(request.idToken, station.stationId);
   const response: TransactionEventResponse = idTokenInfo !== undefined ? { idTokenInfo } : {};
   // Known before the event changes them, so the actor's view is never older than the store's.
   await station.openTransactions();
@@ -80,8 +84,15 @@ async function transactionEvent(ctx: HandlerContext, request: TransactionEventRe
     lastRegister: last,
   });
 
-  if (request.eventType === 'Ended') station.transactionEnded(tx.transactionId);
-  else station.transactionSeen(tx.transactionId, request.evse?.id);
+  if (request.eventType === 'Ended') {
+    station.transactionEnded(tx.transactionId);
+    // The transaction a remote start granted its token for is over: the token is Unknown here again.
+    await store.endRemoteStartGrants(station.stationId, tx.transactionId, request.idToken !== undefined ? grantKey(request.idToken) : undefined);
+  } else {
+    station.transactionSeen(tx.transactionId, request.evse?.id);
+    // F01/F02: the transaction a remote start led to; its grant lasts until this transaction ends.
+    if (tx.remoteStartId !== undefined) await store.bindRemoteStartGrant(station.stationId, tx.remoteStartId, tx.transactionId);
+  }
   if (!inserted) station.log.info({ messageId: ctx.messageId, transactionId: tx.transactionId, seqNo: request.seqNo }, 'resent TransactionEvent answered again, stored once');
   return response;
 }
@@ -106,25 +117,49 @@ async function meterValues(ctx: HandlerContext, request: MeterValuesRequest): Pr
   return {};
 }
 
-/** A central token handed out for a remote start is honoured when the station comes back with it (C-38). */
-function rememberRemoteStart(
-  _station: StationHandle,
-  request: RequestStartTransactionRequest,
-  response: RequestStartTransactionResponse,
-  services: StationServices,
-): void {
-  if (response.status === 'Accepted' && request.idToken.type === 'Central') {
-    services.authorizer.rememberIssuedCentralToken(request.idToken.idToken);
-  }
+function grantKey(token: IdTokenType): { type: string; idToken: string } {
+  return { type: token.type, idToken: normalizeIdToken(token.type, token.idToken) };
 }
 
-export const transactions: BlockModule = {
-  name: 'transactions',
-  handlers: {
-    TransactionEvent: transactionEvent,
-    MeterValues: meterValues,
-  },
-  resultHooks: {
-    RequestStartTransaction: rememberRemoteStart,
-  },
-};
+/**
+ * CONTRACT §3.2 "Remote-start tokens": the token of a RequestStartTransaction is Accepted at that station
+ * (Authorize and TransactionEvent, on every node) from the moment the request is sent (a station may
+ * Authorize it before it answers) until its transaction ends, or the request fails. The grant is stored
+ * before the CALL leaves and withdrawn when the answer is not Accepted (Rejected, CALLERROR, timeout, not
+ * delivered). NoAuthorization needs no grant.
+ */
+export function planRemoteStart(deps: { store: Pick<Store, 'grantRemoteStart' | 'bindRemoteStartGrant' | 'revokeRemoteStartGrant'>; clock: Clock }) {
+  return async (payload: RequestStartTransactionRequest, ctx: PlanContext): Promise<CommandPlan> => {
+    const plan = singleRequest(payload);
+    if (payload.idToken.type === 'NoAuthorization') return plan;
+    const stationId = ctx.station.id;
+    const { remoteStartId } = payload;
+    const { type, idToken } = grantKey(payload.idToken);
+    await deps.store.grantRemoteStart({ stationId, remoteStartId, idTokenType: type, idToken, createdAt: new Date(deps.clock.now()) });
+    return {
+      ...plan,
+      settle: async (outcome) => {
+        if (outcome.kind === 'result' && outcome.response.status === 'Accepted') {
+          // F01: a station already charging names the transaction it attached the token to.
+          const transactionId = outcome.response.transactionId;
+          if (typeof transactionId === 'string') await deps.store.bindRemoteStartGrant(stationId, remoteStartId, transactionId);
+          return;
+        }
+        await deps.store.revokeRemoteStartGrant(stationId, remoteStartId);
+      },
+    };
+  };
+}
+
+export function createTransactionsBlock(deps: { store: Pick<Store, 'grantRemoteStart' | 'bindRemoteStartGrant' | 'revokeRemoteStartGrant'>; clock: Clock }): BlockModule {
+  return {
+    name: 'transactions',
+    handlers: {
+      TransactionEvent: transactionEvent,
+      MeterValues: meterValues,
+    },
+    plans: {
+      RequestStartTransaction: planRemoteStart(deps),
+    },
+  };
+}
