@@ -216,6 +216,21 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    name: 'station-wide status on the station',
+    sql: `
+      -- 2.0.1 evseId 0 (1.6 connectorId 0) is the station itself (CONTRACT §3.2 "Station-wide status"): its
+      -- status is a column of the station, not a phantom EVSE 0. The newest status stored as EVSE 0 moves here.
+      ALTER TABLE stations ADD COLUMN station_status text;
+      ALTER TABLE stations ADD COLUMN station_status_at timestamptz;
+      UPDATE stations AS s SET station_status = c.status, station_status_at = c.updated_at
+        FROM (SELECT DISTINCT ON (station_id) station_id, status, updated_at FROM connectors
+               WHERE evse_id = 0 ORDER BY station_id, updated_at DESC) AS c
+       WHERE s.id = c.station_id;
+      DELETE FROM connectors WHERE evse_id = 0;
+    `,
+  },
 ];
 
 /** Any constant will do, as long as no other code of ours takes the same advisory lock. */

@@ -37,6 +37,8 @@ export interface StationRow {
   firmware_status: JsonObject | null;
   log_status: JsonObject | null;
   certificates: JsonObject | null;
+  station_status: string | null;
+  station_status_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -94,6 +96,7 @@ export function toStation(row: StationRow): StationRecord {
     firmwareStatus: row.firmware_status ?? undefined,
     logStatus: row.log_status ?? undefined,
     certificates: row.certificates ?? undefined,
+    availability: row.station_status !== null && row.station_status_at !== null ? { status: row.station_status, updatedAt: row.station_status_at } : undefined,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

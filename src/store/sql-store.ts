@@ -39,6 +39,7 @@ import type {
   StationEventKind,
   StationPatch,
   StationRecord,
+  StationStatusRecord,
   Store,
 } from './store.js';
 
@@ -58,6 +59,9 @@ interface LastSeenRow {
   at: Date;
 }
 interface ConnectorWrite extends ConnectorStatusRecord {
+  stationId: string;
+}
+interface StationStatusWrite extends StationStatusRecord {
   stationId: string;
 }
 interface ReportPartWrite extends ReportPart {
@@ -96,7 +100,7 @@ function missingStations(rows: readonly { stationId: string }[], updated: readon
 const STORED_ONCE: ReadonlySet<StationEventKind> = new Set(['NotifyEvent', 'SecurityEventNotification']);
 
 const STATION_COLUMNS = `id, security_profile, password_hash, boot_policy, boot_status, charging_station,
-  last_boot_reason, last_seen, firmware_status, log_status, certificates, created_at, updated_at`;
+  last_boot_reason, last_seen, firmware_status, log_status, certificates, station_status, station_status_at, created_at, updated_at`;
 
 /**
  * The Store over SQL: one implementation for PostgreSQL and for the embedded PGlite. The billing records
@@ -111,6 +115,7 @@ export class SqlStore implements Store, BillingStore {
   private readonly certificates: BatchWriter<StationJsonRow>;
   private readonly lastSeen: BatchWriter<LastSeenRow>;
   private readonly connectors: BatchWriter<ConnectorWrite>;
+  private readonly stationStatuses: BatchWriter<StationStatusWrite>;
   private readonly reportParts: BatchWriter<ReportPartWrite>;
   private readonly variables: BatchWriter<VariableWrite>;
   private readonly events: BatchWriter<EventWrite>;
@@ -200,6 +205,20 @@ export class SqlStore implements Store, BillingStore {
             rows.map((row) => row.status),
             rows.map((row) => row.updatedAt.toISOString()),
           ],
+        ),
+    });
+
+    this.stationStatuses = this.committer.writer<StationStatusWrite>({
+      name: 'station status',
+      key: (row) => row.stationId,
+      statement: (rows) =>
+        batchStatement<{ id: string }>(
+          `UPDATE stations AS s SET station_status = u.status, station_status_at = u.updated_at::timestamptz
+             FROM unnest($1::text[], $2::text[], $3::text[]) AS u(id, status, updated_at)
+            WHERE s.id = u.id
+        RETURNING s.id`,
+          [rows.map((row) => row.stationId), rows.map((row) => row.status), rows.map((row) => row.updatedAt.toISOString())],
+          (updated) => missingStations(rows, updated),
         ),
     });
 
@@ -361,6 +380,10 @@ export class SqlStore implements Store, BillingStore {
 
   recordConnectorStatus(stationId: string, status: ConnectorStatusRecord): Promise<void> {
     return withStation(stationId, this.connectors.write({ stationId, ...status }));
+  }
+
+  recordStationStatus(stationId: string, status: StationStatusRecord): Promise<void> {
+    return this.stationStatuses.write({ stationId, ...status });
   }
 
   recordReportPart(stationId: string, part: ReportPart): Promise<void> {

@@ -30,6 +30,8 @@ export interface StationRecord {
   logStatus: JsonObject | undefined;
   /** Installed certificates as the station last reported them (GetInstalledCertificateIds and friends). */
   certificates: JsonObject | undefined;
+  /** Station-wide status (2.0.1 evseId 0, 1.6 connectorId 0) as last reported; undefined before any. */
+  availability: StationStatusRecord | undefined;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -43,6 +45,12 @@ export interface StationPatch {
 export interface ConnectorStatusRecord {
   evseId: number;
   connectorId: number;
+  status: string;
+  updatedAt: Date;
+}
+
+/** What the station reported for itself as a whole (StatusNotification evseId 0, AvailabilityState of evse 0). */
+export interface StationStatusRecord {
   status: string;
   updatedAt: Date;
 }
@@ -104,7 +112,10 @@ export interface Store {
 
   // Records written by station traffic (group commit; resolve after commit)
   recordBoot(stationId: string, boot: { bootStatus: BootStatus; chargingStation: JsonObject; reason: string; at: Date }): Promise<void>;
+  /** An EVSE's connector; evseId 0 is the station itself and belongs in recordStationStatus. */
   recordConnectorStatus(stationId: string, status: ConnectorStatusRecord): Promise<void>;
+  /** The station-wide status (CONTRACT §3.2): a column of the station, the last one received wins. */
+  recordStationStatus(stationId: string, status: StationStatusRecord): Promise<void>;
   recordReportPart(stationId: string, part: ReportPart): Promise<void>;
   /** Merges into the stored device model (last write per component/variable/attribute type wins). */
   recordVariables(stationId: string, variables: DeviceVariable[]): Promise<void>;
