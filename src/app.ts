@@ -16,6 +16,7 @@ import { ocpp201 } from './ocpp/v201/index.js';
 import { openCertificateAuthority } from './security/ca.js';
 import { PendingProfileUpgrades, StationGatekeeper } from './station/admission.js';
 import { SessionRegistry } from './station/registry.js';
+import { RetentionSweeper } from './store/retention.js';
 import type { StationServices } from './station/types.js';
 import { openStore } from './store/open-store.js';
 import { sqlState } from './store/sql.js';
@@ -96,6 +97,14 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
     onIdleError: (err) => log.warn({ err }, 'idle database connection failed'),
   });
 
+  const retention = new RetentionSweeper({
+    store,
+    retentionDays: config.retentionDays,
+    now: () => clock.now(),
+    onDeleted: (table, rows) => metrics.retentionDeletedRows.labels(table).inc(rows),
+    onError: (err) => log.warn({ err }, 'retention sweep failed'),
+  });
+  retention.start();
   const authorizer = new Authorizer(store, clock, config.masterPassGroup);
   const services: StationServices = { config, store, authorizer, metrics, clock, log };
   const profileUpgrades = new PendingProfileUpgrades();
@@ -158,6 +167,7 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
         registry.closeAll(CLOSE_GOING_AWAY, 'CSMS shutting down');
         await tls?.close();
         await router.close();
+        await retention.stop();
         await store.close();
         log.info('CSMS stopped');
       })());
@@ -166,6 +176,7 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
     for (const socket of listenSockets) uws.us_listen_socket_close(socket);
     await tls?.close(0);
     await router.close().catch(() => undefined);
+    await retention.stop();
     await store.close().catch(() => undefined);
     throw err;
   }

@@ -231,6 +231,15 @@ export const migrations: readonly Migration[] = [
       DELETE FROM connectors WHERE evse_id = 0;
     `,
   },
+  {
+    version: 8,
+    name: 'retention indexes',
+    sql: `
+      -- CSMS_RETENTION_DAYS: the periodic bounded DELETE finds expired rows without scanning whole tables.
+      CREATE INDEX station_events_received ON station_events (received_at);
+      CREATE INDEX meter_values_untied_received ON meter_values (received_at) WHERE transaction_id IS NULL;
+    `,
+  },
 ];
 
 /** Any constant will do, as long as no other code of ours takes the same advisory lock. */

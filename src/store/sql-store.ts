@@ -427,6 +427,36 @@ export class SqlStore implements Store, BillingStore {
     this.lastSeen.offer({ stationId, at });
   }
 
+  // Budgets and retention
+
+  async pruneReports(stationId: string, keepRequests: number): Promise<number> {
+    const rows = await this.db.query<{ request_id: number }>(
+      `DELETE FROM report_parts
+        WHERE station_id = $1
+          AND request_id IN (SELECT request_id FROM report_parts WHERE station_id = $1
+                              GROUP BY request_id ORDER BY max(received_at) DESC, request_id DESC OFFSET $2)
+    RETURNING request_id`,
+      [stationId, Math.max(0, Math.floor(keepRequests))],
+    );
+    return new Set(rows.map((row) => row.request_id)).size;
+  }
+
+  async deleteExpired(before: Date, limit: number): Promise<{ stationEvents: number; meterValues: number }> {
+    const at = before.toISOString();
+    const n = Math.max(0, Math.floor(limit));
+    // Bounded: each statement deletes at most `limit` rows, found through the indexes of migration 8.
+    const events = await this.db.query<{ id: string | number }>(
+      `DELETE FROM station_events WHERE id IN (SELECT id FROM station_events WHERE received_at < $1::timestamptz LIMIT $2) RETURNING id`,
+      [at, n],
+    );
+    const meterValues = await this.db.query<{ id: string | number }>(
+      `DELETE FROM meter_values WHERE id IN (SELECT id FROM meter_values WHERE transaction_id IS NULL AND received_at < $1::timestamptz LIMIT $2)
+       RETURNING id`,
+      [at, n],
+    );
+    return { stationEvents: events.length, meterValues: meterValues.length };
+  }
+
   // Reads
 
   async getConnectors(stationId: string): Promise<ConnectorStatusRecord[]> {

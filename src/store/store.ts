@@ -127,6 +127,12 @@ export interface Store {
   /** Not a record: batched lazily, a lost update only makes lastSeen older. */
   touchLastSeen(stationId: string, at: Date): void;
 
+  // Budgets and retention (README "Budgets and retention")
+  /** Deletes the parts of all but the `keepRequests` newest report requestIds of a station; resolves to how many requestIds went. */
+  pruneReports(stationId: string, keepRequests: number): Promise<number>;
+  /** Deletes at most `limit` station events and at most `limit` meter values without a transaction received before `before`. */
+  deleteExpired(before: Date, limit: number): Promise<{ stationEvents: number; meterValues: number }>;
+
   // Reads
   getConnectors(stationId: string): Promise<ConnectorStatusRecord[]>;
   getReportParts(stationId: string, requestId: number): Promise<ReportPart[]>;
