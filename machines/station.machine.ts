@@ -43,6 +43,8 @@ export interface StationContext {
   /** Epoch ms; the host's clock. */
   now: () => number;
   pendingCalls: OutboundCall[];
+  /** The most calls `pendingCalls` may hold; a call beyond it is refused (README "Budgets and retention"). */
+  maxPendingCalls: number;
   inFlight: OutboundCall | undefined;
   /** Station actions the CSMS itself asked for while the station was Pending (B02.FR.02). */
   triggeredWhilePending: string[];
@@ -58,7 +60,11 @@ export interface StationInput {
   stationId: string;
   bootStatus: BootStatus;
   now?: () => number;
+  /** Default DEFAULT_MAX_PENDING_CALLS. */
+  maxPendingCalls?: number;
 }
+
+export const DEFAULT_MAX_PENDING_CALLS = 100;
 
 export type StationEvent =
   | { type: 'BOOT_ANSWERED'; status: 'Accepted' | 'Pending' | 'Rejected' }
@@ -101,8 +107,8 @@ export const stationMachine = setup({
     failTimedOut: (_args, _params: { calls: OutboundCall[] }) => {},
     /** Fail calls that can no longer be sent (station rejected, disconnected). */
     failAborted: (_args, _params: { calls: OutboundCall[]; reason: string }) => {},
-    /** Refuse a call the boot state does not allow (B02.FR.05, B03.FR.03). */
-    refuse: (_args, _params: { call: OutboundCall; reason: string }) => {},
+    /** Refuse a call the boot state does not allow (B02.FR.05, B03.FR.03), or one the full queue cannot take. */
+    refuse: (_args, _params: { call: OutboundCall; reason: string; budget?: 'queued_calls' }) => {},
     /** C-50.1: ask the station for its full inventory; the host answers with INVENTORY_REQUESTED. */
     requestInventory: () => {},
     countInventoryRequest: assign({ inventoryAsked: ({ context }) => context.inventoryAsked + 1 }),
@@ -115,7 +121,9 @@ export const stationMachine = setup({
     inFlightExpired: ({ context }) => context.inFlight !== undefined && context.inFlight.deadline <= context.now(),
     answersInFlight: ({ context, event }) =>
       event.type === 'CALL_ANSWERED' && context.inFlight !== undefined && context.inFlight.messageId === event.messageId,
-    callAllowed: ({ context, event }) => event.type === 'CALL_REQUESTED' && callAllowedInBootState(context.bootStatus, event.call.action),
+    /** Allowed in the boot state, and the queue has room for it. */
+    callAllowed: ({ context, event }) =>
+      event.type === 'CALL_REQUESTED' && callAllowedInBootState(context.bootStatus, event.call.action) && context.pendingCalls.length < context.maxPendingCalls,
     mayAskInventoryAgain: ({ context }) => context.inventoryAsked < INVENTORY_REQUESTS,
     isInventory: ({ context, event }) => event.type === 'REPORT_ARRIVED' && context.inventoryRequests.includes(event.requestId),
   },
@@ -137,6 +145,7 @@ export const stationMachine = setup({
     bootStatus: input.bootStatus,
     now: input.now ?? Date.now,
     pendingCalls: [],
+    maxPendingCalls: input.maxPendingCalls ?? DEFAULT_MAX_PENDING_CALLS,
     inFlight: undefined,
     triggeredWhilePending: [],
     inventoryAsked: 0,
@@ -259,12 +268,21 @@ export const stationMachine = setup({
         CALL_REQUESTED: [
           {
             guard: 'callAllowed',
+            // A full queue refuses at once: a caller learns now, not at its deadline, that the station is behind.
+            // (Copying the array per enqueue keeps the machine pure; at ≤ 100 entries it costs well under a µs.)
             actions: assign({ pendingCalls: ({ context, event }) => [...context.pendingCalls, event.call] }),
           },
           {
             actions: {
               type: 'refuse',
-              params: ({ context, event }) => ({ call: event.call, reason: `not allowed while the station is ${context.bootStatus}` }),
+              params: ({ context, event }) =>
+                callAllowedInBootState(context.bootStatus, event.call.action)
+                  ? {
+                      call: event.call,
+                      reason: `${context.pendingCalls.length} calls already wait for this station (the most it may queue); retry once they are answered`,
+                      budget: 'queued_calls' as const,
+                    }
+                  : { call: event.call, reason: `not allowed while the station is ${context.bootStatus}` },
             },
           },
         ],
@@ -323,6 +341,7 @@ export const stationMachine = setup({
               // Earlier than every deadline watched so far (another node's command, say): re-arm the timer.
               guard: ({ context, event }) =>
                 callAllowedInBootState(context.bootStatus, event.call.action) &&
+                context.pendingCalls.length < context.maxPendingCalls &&
                 event.call.deadline < Math.min(context.inFlight?.deadline ?? Number.POSITIVE_INFINITY, ...context.pendingCalls.map((call) => call.deadline)),
               target: 'awaitingAnswer',
               reenter: true,

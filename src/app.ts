@@ -18,6 +18,7 @@ import { RedisAttemptCounter } from './security/shared-throttle.js';
 import { LocalAttemptCounter, type AttemptCounter } from './security/throttle.js';
 import { StationGatekeeper } from './station/admission.js';
 import { SessionRegistry } from './station/registry.js';
+import { RetentionSweeper } from './store/retention.js';
 import type { StationServices } from './station/types.js';
 import { openStore } from './store/open-store.js';
 import { sqlState } from './store/sql.js';
@@ -105,6 +106,14 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
     onIdleError: (err) => log.warn({ err }, 'idle database connection failed'),
   });
 
+  const retention = new RetentionSweeper({
+    store,
+    retentionDays: config.retentionDays,
+    now: () => clock.now(),
+    onDeleted: (table, rows) => metrics.retentionDeletedRows.labels(table).inc(rows),
+    onError: (err) => log.warn({ err }, 'retention sweep failed'),
+  });
+  retention.start();
   let decisionsReachUs = (): boolean => false;
   const authorizer = new Authorizer(store, clock, config.masterPassGroup, () => decisionsReachUs());
   const services: StationServices = { config, store, authorizer, metrics, clock, log };
@@ -178,6 +187,7 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
         registry.closeAll(CLOSE_GOING_AWAY, 'CSMS shutting down');
         await tls?.close();
         await router.close();
+        await retention.stop();
         await attempts.close();
         await store.close();
         log.info('CSMS stopped');
@@ -187,6 +197,7 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
     for (const socket of listenSockets) uws.us_listen_socket_close(socket);
     await tls?.close(0);
     await router.close().catch(() => undefined);
+    await retention.stop();
     await attempts.close().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw err;

@@ -43,6 +43,18 @@ export interface Config {
   redisPrefix: string;
   /** Talk Redis Cluster even with a single seed URL (several comma-separated seeds in REDIS_URL imply it). */
   redisCluster: boolean;
+  /** Per-station budgets (README "Budgets and retention"): incoming frame bytes per second, sustained... */
+  stationBytesPerSecond: number;
+  /** ...and the burst a station may send at once before its CALLs are refused. */
+  stationBurstBytes: number;
+  /** CSMS calls queued per station (behind the one in flight); more are refused. */
+  stationMaxQueuedCalls: number;
+  /** NotifyReport parts kept per requestId (seqNo 0 … max-1); further parts are answered and dropped. */
+  reportMaxParts: number;
+  /** Report requestIds whose parts are kept per station: the newest ones; older ones are deleted. */
+  reportMaxRequests: number;
+  /** Days events and meter values without a transaction are kept; 0 keeps them forever. */
+  retentionDays: number;
 }
 
 export class ConfigError extends Error {
@@ -57,7 +69,8 @@ const schemaPath = fileURLToPath(new URL('../../schemas/config.schema.json', imp
 const INTEGER_KEYS = new Set([
   'CSMS_OCPP_PORT', 'CSMS_OCPP_TLS_PORT', 'CSMS_API_PORT', 'CSMS_HEARTBEAT_INTERVAL',
   'CSMS_BOOT_RETRY_INTERVAL', 'CSMS_CALL_TIMEOUT_MS', 'CSMS_MAX_PAYLOAD_BYTES', 'CSMS_IDLE_TIMEOUT',
-  'CSMS_WORKERS', 'CSMS_API_MAX_BODY',
+  'CSMS_WORKERS', 'CSMS_API_MAX_BODY', 'CSMS_STATION_BYTES_PER_SECOND', 'CSMS_STATION_BURST_BYTES',
+  'CSMS_STATION_MAX_QUEUED_CALLS', 'CSMS_REPORT_MAX_PARTS', 'CSMS_REPORT_MAX_REQUESTS', 'CSMS_RETENTION_DAYS',
 ]);
 
 function loadSchema(): object {
@@ -154,6 +167,12 @@ export function resolveConfig(raw: RawConfig): Config {
     workers: num('CSMS_WORKERS', 1),
     redisPrefix: str('CSMS_REDIS_PREFIX') ?? 'stroom:',
     redisCluster: ['1', 'true', 'yes'].includes(str('CSMS_REDIS_CLUSTER') ?? ''),
+    stationBytesPerSecond: num('CSMS_STATION_BYTES_PER_SECOND', 256 * 1024),
+    stationBurstBytes: num('CSMS_STATION_BURST_BYTES', 4 * 1024 * 1024),
+    stationMaxQueuedCalls: num('CSMS_STATION_MAX_QUEUED_CALLS', 100),
+    reportMaxParts: num('CSMS_REPORT_MAX_PARTS', 500),
+    reportMaxRequests: num('CSMS_REPORT_MAX_REQUESTS', 10),
+    retentionDays: num('CSMS_RETENTION_DAYS', 90),
   };
 
   if (config.tlsCert.length !== config.tlsKey.length) {

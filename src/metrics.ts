@@ -40,6 +40,8 @@ export class CsmsMetrics {
   readonly storeBatchSize: Histogram;
   readonly storeBatchesRewritten: Counter;
   readonly commandsTotal: Counter;
+  readonly budgetRefusals: Counter;
+  readonly retentionDeletedRows: Counter;
 
   private readonly responseByAction: ChildCache<Histogram>;
   private readonly messagesIn: ChildCache<Counter>;
@@ -118,6 +120,19 @@ export class CsmsMetrics {
       name: 'csms_commands_total',
       help: 'Operator commands by action and HTTP outcome',
       labelNames: ['action', 'outcome'],
+      registers,
+    });
+
+    this.budgetRefusals = new Counter({
+      name: 'csms_station_budget_refusals_total',
+      help: 'Station traffic refused or dropped over a per-station budget (bytes, queued_calls, report_parts, report_requests, bytes_closed)',
+      labelNames: ['budget'],
+      registers,
+    });
+    this.retentionDeletedRows = new Counter({
+      name: 'csms_retention_deleted_rows_total',
+      help: 'Rows deleted because they outlived CSMS_RETENTION_DAYS, by table',
+      labelNames: ['table'],
       registers,
     });
 

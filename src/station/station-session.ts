@@ -56,7 +56,11 @@ const hostedStationMachine = stationMachine.provide({
       for (const call of calls) session.callTimedOut(call);
     },
     failAborted: ({ self }, { calls, reason }) => sessionOf(self).callsAborted(calls, reason),
-    refuse: ({ self }, { call, reason }) => sessionOf(self).settleWithError(call.messageId, new CallRefusedError(call.action, reason), undefined),
+    refuse: ({ self }, { call, reason, budget }) => {
+      const session = sessionOf(self);
+      if (budget !== undefined) session.overBudget(budget);
+      session.settleWithError(call.messageId, new CallRefusedError(call.action, reason), undefined);
+    },
     requestInventory: ({ self }) => {
       // Deferred: this runs inside the actor's own transition, and the call goes back through the actor.
       const session = sessionOf(self);
@@ -98,6 +102,16 @@ export class StationSession implements StationHandle {
   /** When lastSeen was last handed to the store; it is refreshed at most once a second per station. */
   private lastSeenAt = 0;
   private loadingTransactions: Promise<readonly OpenTransaction[]> | undefined;
+  /**
+   * Token bucket of incoming frame bytes (README "Budgets and retention"): refilled at
+   * CSMS_STATION_BYTES_PER_SECOND up to CSMS_STATION_BURST_BYTES. Below zero the station's CALLs are refused;
+   * a station that goes on sending another burst's worth regardless is closed with 1008.
+   */
+  private byteBudget: number;
+  private byteBudgetAt: number;
+  private overByteBudget = false;
+  /** Report requestIds this connection has stored parts of (bounded: cleared when it grows past the budget). */
+  private readonly reportRequests = new Set<number>();
 
   constructor(
     readonly station: StationRecord,
@@ -111,7 +125,11 @@ export class StationSession implements StationHandle {
     this.log = services.log.child({ stationId: station.id });
     this.sampledLog = new SampledLog(this.log, 10_000, () => services.clock.now());
     const clock = services.clock;
-    this.actor = createActor(hostedStationMachine, { input: { stationId: station.id, bootStatus: station.bootStatus, now: () => clock.now() } });
+    this.actor = createActor(hostedStationMachine, {
+      input: { stationId: station.id, bootStatus: station.bootStatus, now: () => clock.now(), maxPendingCalls: services.config.stationMaxQueuedCalls },
+    });
+    this.byteBudget = services.config.stationBurstBytes;
+    this.byteBudgetAt = clock.now();
     sessionsByActor.set(this.actor, this);
     this.actor.start();
   }
@@ -172,6 +190,8 @@ export class StationSession implements StationHandle {
       // Not a record: held in memory and written with the next batch, never awaited.
       this.services.store.touchLastSeen(this.stationId, new Date(now));
     }
+    const budget = this.spendBytes(text.length, now);
+    if (budget === 'close') return;
     let frame;
     try {
       frame = parseFrame(text);
@@ -185,6 +205,12 @@ export class StationSession implements StationHandle {
     }
     switch (frame.type) {
       case 2:
+        if (budget === 'refuse') {
+          // Answers to our own calls (3, 4) still count and are still taken: the CSMS asked for them.
+          this.services.metrics.countIn('CALL', this.protocol.isStationAction(frame.action) ? frame.action : 'unknown');
+          this.sendError(frame.messageId, frame.action, 'RpcFrameworkError', 'rate limit: this station sends more bytes per second than its budget; slow down');
+          return;
+        }
         this.onCall(frame);
         return;
       case 3:
@@ -194,6 +220,44 @@ export class StationSession implements StationHandle {
         this.onCallError(frame);
         return;
     }
+  }
+
+  /** Takes `bytes` from the station's budget: `ok`, `refuse` (its CALLs, for now) or `close` (closed with 1008). */
+  private spendBytes(bytes: number, now: number): 'ok' | 'refuse' | 'close' {
+    const { stationBytesPerSecond, stationBurstBytes } = this.services.config;
+    const elapsed = now - this.byteBudgetAt;
+    this.byteBudgetAt = now;
+    this.byteBudget = Math.min(stationBurstBytes, this.byteBudget + (Math.max(0, elapsed) * stationBytesPerSecond) / 1000) - bytes;
+    if (this.byteBudget >= 0) {
+      this.overByteBudget = false;
+      return 'ok';
+    }
+    if (this.byteBudget < -stationBurstBytes) {
+      this.overBudget('bytes_closed');
+      this.log.warn({ bytesPerSecond: stationBytesPerSecond, burstBytes: stationBurstBytes }, 'station kept sending over its byte budget: closing (1008)');
+      this.close(1008, 'rate limit exceeded');
+      return 'close';
+    }
+    this.overBudget('bytes');
+    if (!this.overByteBudget) {
+      // One line per episode, not per refused frame.
+      this.overByteBudget = true;
+      this.log.warn({ bytesPerSecond: stationBytesPerSecond, burstBytes: stationBurstBytes }, 'station is over its byte budget: refusing its CALLs');
+    }
+    return 'refuse';
+  }
+
+  /** Counts one refusal (or drop) over a per-station budget; no station label (CONTRACT §5). */
+  overBudget(budget: 'bytes' | 'bytes_closed' | 'queued_calls' | 'report_parts' | 'report_requests'): void {
+    this.services.metrics.budgetRefusals.labels(budget).inc();
+  }
+
+  /** Whether this connection stores parts of `requestId` for the first time (then the station's older reports may be pruned). */
+  firstReportPart(requestId: number): boolean {
+    if (this.reportRequests.has(requestId)) return false;
+    if (this.reportRequests.size >= this.services.config.reportMaxRequests) this.reportRequests.clear();
+    this.reportRequests.add(requestId);
+    return true;
   }
 
   private onCall(frame: CallFrame): void {

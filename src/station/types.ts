@@ -68,6 +68,10 @@ export interface StationHandle {
   /** Queue a CSMS CALL to this station (one in flight, the rest wait). The payload must be valid already. */
   call(action: string, payload: JsonObject, deadline?: number): Promise<JsonObject>;
   close(code: number, reason: string): void;
+  /** Counts one refusal or drop over a per-station budget (csms_station_budget_refusals_total). */
+  overBudget(budget: 'bytes' | 'bytes_closed' | 'queued_calls' | 'report_parts' | 'report_requests'): void;
+  /** Whether this connection stores parts of this report requestId for the first time. */
+  firstReportPart(requestId: number): boolean;
 }
 
 export interface HandlerContext {

@@ -264,6 +264,30 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 9,
+    name: 'station-wide status on the station',
+    sql: `
+      -- 2.0.1 evseId 0 (1.6 connectorId 0) is the station itself (CONTRACT §3.2 "Station-wide status"): its
+      -- status is a column of the station, not a phantom EVSE 0. The newest status stored as EVSE 0 moves here.
+      ALTER TABLE stations ADD COLUMN station_status text;
+      ALTER TABLE stations ADD COLUMN station_status_at timestamptz;
+      UPDATE stations AS s SET station_status = c.status, station_status_at = c.updated_at
+        FROM (SELECT DISTINCT ON (station_id) station_id, status, updated_at FROM connectors
+               WHERE evse_id = 0 ORDER BY station_id, updated_at DESC) AS c
+       WHERE s.id = c.station_id;
+      DELETE FROM connectors WHERE evse_id = 0;
+    `,
+  },
+  {
+    version: 10,
+    name: 'retention indexes',
+    sql: `
+      -- CSMS_RETENTION_DAYS: the periodic bounded DELETE finds expired rows without scanning whole tables.
+      CREATE INDEX station_events_received ON station_events (received_at);
+      CREATE INDEX meter_values_untied_received ON meter_values (received_at) WHERE transaction_id IS NULL;
+    `,
+  },
 ];
 
 /** Any constant will do, as long as no other code of ours takes the same advisory lock. */

@@ -40,6 +40,8 @@ export interface StationRow {
   certificates: JsonObject | null;
   pending_security_profile: number | null;
   certificate_signing: JsonObject | null;
+  station_status: string | null;
+  station_status_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -109,6 +111,7 @@ export function toStation(row: StationRow): StationRecord {
     certificates: row.certificates ?? undefined,
     pendingSecurityProfile: row.pending_security_profile === null ? undefined : (row.pending_security_profile as SecurityProfile),
     certificateSigning: row.certificate_signing ?? undefined,
+    availability: row.station_status !== null && row.station_status_at !== null ? { status: row.station_status, updatedAt: row.station_status_at } : undefined,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

@@ -44,6 +44,7 @@ import type {
   StationEventKind,
   StationPatch,
   StationRecord,
+  StationStatusRecord,
   Store,
 } from './store.js';
 
@@ -63,6 +64,9 @@ interface LastSeenRow {
   at: Date;
 }
 interface ConnectorWrite extends ConnectorStatusRecord {
+  stationId: string;
+}
+interface StationStatusWrite extends StationStatusRecord {
   stationId: string;
 }
 interface ReportPartWrite extends ReportPart {
@@ -102,7 +106,7 @@ const STORED_ONCE: ReadonlySet<StationEventKind> = new Set(['NotifyEvent', 'Secu
 
 const STATION_COLUMNS = `id, security_profile, password_hash, boot_policy, boot_status, charging_station,
   last_boot_reason, last_seen, firmware_status, log_status, certificates, pending_security_profile,
-  certificate_signing, created_at, updated_at`;
+  certificate_signing, station_status, station_status_at, created_at, updated_at`;
 
 const ISSUED_CERTIFICATE_COLUMNS = 'serial_number, station_id, certificate_type, issued_at, not_after, revoked_at, revocation_reason';
 
@@ -119,6 +123,7 @@ export class SqlStore implements Store, BillingStore {
   private readonly certificates: BatchWriter<StationJsonRow>;
   private readonly lastSeen: BatchWriter<LastSeenRow>;
   private readonly connectors: BatchWriter<ConnectorWrite>;
+  private readonly stationStatuses: BatchWriter<StationStatusWrite>;
   private readonly reportParts: BatchWriter<ReportPartWrite>;
   private readonly variables: BatchWriter<VariableWrite>;
   private readonly events: BatchWriter<EventWrite>;
@@ -208,6 +213,20 @@ export class SqlStore implements Store, BillingStore {
             rows.map((row) => row.status),
             rows.map((row) => row.updatedAt.toISOString()),
           ],
+        ),
+    });
+
+    this.stationStatuses = this.committer.writer<StationStatusWrite>({
+      name: 'station status',
+      key: (row) => row.stationId,
+      statement: (rows) =>
+        batchStatement<{ id: string }>(
+          `UPDATE stations AS s SET station_status = u.status, station_status_at = u.updated_at::timestamptz
+             FROM unnest($1::text[], $2::text[], $3::text[]) AS u(id, status, updated_at)
+            WHERE s.id = u.id
+        RETURNING s.id`,
+          [rows.map((row) => row.stationId), rows.map((row) => row.status), rows.map((row) => row.updatedAt.toISOString())],
+          (updated) => missingStations(rows, updated),
         ),
     });
 
@@ -502,6 +521,10 @@ export class SqlStore implements Store, BillingStore {
     return withStation(stationId, this.connectors.write({ stationId, ...status }));
   }
 
+  recordStationStatus(stationId: string, status: StationStatusRecord): Promise<void> {
+    return this.stationStatuses.write({ stationId, ...status });
+  }
+
   recordReportPart(stationId: string, part: ReportPart): Promise<void> {
     return withStation(stationId, this.reportParts.write({ stationId, ...part }));
   }
@@ -551,6 +574,36 @@ export class SqlStore implements Store, BillingStore {
 
   touchLastSeen(stationId: string, at: Date): void {
     this.lastSeen.offer({ stationId, at });
+  }
+
+  // Budgets and retention
+
+  async pruneReports(stationId: string, keepRequests: number): Promise<number> {
+    const rows = await this.db.query<{ request_id: number }>(
+      `DELETE FROM report_parts
+        WHERE station_id = $1
+          AND request_id IN (SELECT request_id FROM report_parts WHERE station_id = $1
+                              GROUP BY request_id ORDER BY max(received_at) DESC, request_id DESC OFFSET $2)
+    RETURNING request_id`,
+      [stationId, Math.max(0, Math.floor(keepRequests))],
+    );
+    return new Set(rows.map((row) => row.request_id)).size;
+  }
+
+  async deleteExpired(before: Date, limit: number): Promise<{ stationEvents: number; meterValues: number }> {
+    const at = before.toISOString();
+    const n = Math.max(0, Math.floor(limit));
+    // Bounded: each statement deletes at most `limit` rows, found through the indexes of migration 8.
+    const events = await this.db.query<{ id: string | number }>(
+      `DELETE FROM station_events WHERE id IN (SELECT id FROM station_events WHERE received_at < $1::timestamptz LIMIT $2) RETURNING id`,
+      [at, n],
+    );
+    const meterValues = await this.db.query<{ id: string | number }>(
+      `DELETE FROM meter_values WHERE id IN (SELECT id FROM meter_values WHERE transaction_id IS NULL AND received_at < $1::timestamptz LIMIT $2)
+       RETURNING id`,
+      [at, n],
+    );
+    return { stationEvents: events.length, meterValues: meterValues.length };
   }
 
   // Reads

@@ -34,6 +34,8 @@ export interface StationRecord {
   pendingSecurityProfile: SecurityProfile | undefined;
   /** The last certificate-signing outcome (SignCertificate, CertificateSigned), as the security block wrote it. */
   certificateSigning: JsonObject | undefined;
+  /** Station-wide status (2.0.1 evseId 0, 1.6 connectorId 0) as last reported; undefined before any. */
+  availability: StationStatusRecord | undefined;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -64,6 +66,12 @@ export function normalizeSerialNumber(serial: string): string {
 export interface ConnectorStatusRecord {
   evseId: number;
   connectorId: number;
+  status: string;
+  updatedAt: Date;
+}
+
+/** What the station reported for itself as a whole (StatusNotification evseId 0, AvailabilityState of evse 0). */
+export interface StationStatusRecord {
   status: string;
   updatedAt: Date;
 }
@@ -168,7 +176,10 @@ export interface Store {
 
   // Records written by station traffic (group commit; resolve after commit)
   recordBoot(stationId: string, boot: { bootStatus: BootStatus; chargingStation: JsonObject; reason: string; at: Date }): Promise<void>;
+  /** An EVSE's connector; evseId 0 is the station itself and belongs in recordStationStatus. */
   recordConnectorStatus(stationId: string, status: ConnectorStatusRecord): Promise<void>;
+  /** The station-wide status (CONTRACT §3.2): a column of the station, the last one received wins. */
+  recordStationStatus(stationId: string, status: StationStatusRecord): Promise<void>;
   recordReportPart(stationId: string, part: ReportPart): Promise<void>;
   /** The station accepted a report request (GetBaseReport, GetReport): its report is under way. */
   recordReportRequest(stationId: string, requestId: number, acceptedAt: Date): Promise<void>;
@@ -181,6 +192,12 @@ export interface Store {
   recordCustomerInformation(stationId: string, part: CustomerInformationPart): Promise<void>;
   /** Not a record: batched lazily, a lost update only makes lastSeen older. */
   touchLastSeen(stationId: string, at: Date): void;
+
+  // Budgets and retention (README "Budgets and retention")
+  /** Deletes the parts of all but the `keepRequests` newest report requestIds of a station; resolves to how many requestIds went. */
+  pruneReports(stationId: string, keepRequests: number): Promise<number>;
+  /** Deletes at most `limit` station events and at most `limit` meter values without a transaction received before `before`. */
+  deleteExpired(before: Date, limit: number): Promise<{ stationEvents: number; meterValues: number }>;
 
   // Reads
   getConnectors(stationId: string): Promise<ConnectorStatusRecord[]>;

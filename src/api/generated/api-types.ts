@@ -54,6 +54,18 @@ export interface Station {
   chargingStation?: {
     [k: string]: unknown;
   } | null;
+  /**
+   * station-wide status as last reported (2.0.1 evseId 0, 1.6 connectorId 0), e.g. Unavailable
+   */
+  status?: string | null;
+  /**
+   * the station-wide status and when the station reported it
+   */
+  availability?: {
+    status?: string;
+    updatedAt?: string;
+    [k: string]: unknown;
+  } | null;
   evses?: {
     id?: number;
     connectors?: {

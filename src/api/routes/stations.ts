@@ -18,6 +18,8 @@ export async function stationView(deps: StationRouteDeps, station: StationRecord
   const [connectors, location] = await Promise.all([deps.store.getConnectors(station.id), deps.router.locate(station.id)]);
   const evses = new Map<number, { id: number; connectors: { id: number; status: string; updatedAt: string }[] }>();
   for (const connector of connectors) {
+    // Rows of EVSE 0 from before migration 9 are the station's status, not an EVSE (the migration moves them).
+    if (connector.evseId === 0) continue;
     let evse = evses.get(connector.evseId);
     if (evse === undefined) {
       evse = { id: connector.evseId, connectors: [] };
@@ -35,6 +37,9 @@ export async function stationView(deps: StationRouteDeps, station: StationRecord
     lastSeen: station.lastSeen?.toISOString() ?? null,
     lastBootReason: station.lastBootReason ?? null,
     chargingStation: station.chargingStation ?? null,
+    // CONTRACT §3.2: the station-wide status (evseId 0) is the station's own, never an EVSE of `evses`.
+    status: station.availability?.status ?? null,
+    availability: station.availability === undefined ? null : { status: station.availability.status, updatedAt: station.availability.updatedAt.toISOString() },
     evses: [...evses.values()].sort((a, b) => a.id - b.id).map((e) => ({ ...e, connectors: e.connectors.sort((a, b) => a.id - b.id) })),
     firmwareStatus: station.firmwareStatus ?? null,
     logStatus: station.logStatus ?? null,

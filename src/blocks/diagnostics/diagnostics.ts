@@ -11,6 +11,7 @@ import type {
   NotifyEventResponse,
 } from '../../ocpp/v201/types.js';
 import { CommandRefusal, type BlockModule, type CommandPlan, type HandlerContext, type StationHandle, type StationServices } from '../../station/types.js';
+import { recordAvailability } from '../availability/availability.js';
 import { singleRequest } from '../plans.js';
 
 /**
@@ -25,16 +26,14 @@ async function notifyEvent(ctx: HandlerContext, request: NotifyEventRequest): Pr
   const stationId = ctx.station.stationId;
   const writes: Promise<void>[] = [store.recordEvent(stationId, 'NotifyEvent', asJson(request), new Date(clock.now()))];
   for (const event of request.eventData) {
+    if (event.variable.name !== 'AvailabilityState') continue;
     const evse = event.component.evse;
-    if (event.component.name === 'Connector' && event.variable.name === 'AvailabilityState' && evse?.connectorId !== undefined) {
-      writes.push(
-        store.recordConnectorStatus(stationId, {
-          evseId: evse.id,
-          connectorId: evse.connectorId,
-          status: event.actualValue,
-          updatedAt: new Date(Date.parse(event.timestamp) || clock.now()),
-        }),
-      );
+    const updatedAt = new Date(Date.parse(event.timestamp) || clock.now());
+    if (event.component.name === 'Connector' && evse?.connectorId !== undefined) {
+      writes.push(recordAvailability(ctx, evse.id, evse.connectorId, event.actualValue, updatedAt));
+    } else if (event.component.name === 'ChargingStation' || evse?.id === 0) {
+      // The station as a whole (the ChargingStation component, or anything on evse 0): the station's status.
+      writes.push(recordAvailability(ctx, 0, 0, event.actualValue, updatedAt));
     }
   }
   await Promise.all(writes);

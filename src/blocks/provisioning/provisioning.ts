@@ -49,9 +49,21 @@ function heartbeat(ctx: HandlerContext): HeartbeatResponse {
   return { currentTime: ocppDateTime(ctx.services.clock.now()) };
 }
 
+/**
+ * Reports are bounded per station (README "Budgets and retention"): a part whose seqNo lies outside
+ * 0 … CSMS_REPORT_MAX_PARTS-1 is answered `{}` and dropped (a CALLERROR would only make a station resend it,
+ * and an unsolicited report has nobody waiting for it), counted in csms_station_budget_refusals_total; parts
+ * are stored for the newest CSMS_REPORT_MAX_REQUESTS requestIds of the station, older reports are deleted.
+ */
 async function notifyReport(ctx: HandlerContext, request: NotifyReportRequest): Promise<NotifyReportResponse> {
-  const { store } = ctx.services;
+  const { store, config } = ctx.services;
   const stationId = ctx.station.stationId;
+  if (request.seqNo < 0 || request.seqNo >= config.reportMaxParts) {
+    ctx.station.overBudget('report_parts');
+    ctx.station.log.debug({ messageId: ctx.messageId, requestId: request.requestId, seqNo: request.seqNo }, 'report part beyond the budget dropped');
+    return {};
+  }
+  const firstPart = ctx.station.firstReportPart(request.requestId);
   const rows = (request.reportData ?? []).map(withoutSecrets);
   await Promise.all([
     store.recordReportPart(stationId, {
@@ -64,6 +76,17 @@ async function notifyReport(ctx: HandlerContext, request: NotifyReportRequest): 
     rows.length > 0 ? store.recordVariables(stationId, rows.map(deviceVariableFromReport)) : Promise.resolve(),
   ]);
   ctx.station.reportArrived(request.requestId);
+  if (firstPart) {
+    // After the answer: pruning is housekeeping, not part of what the station waits for.
+    ctx.afterReply(() => {
+      store.pruneReports(stationId, config.reportMaxRequests).then(
+        (dropped) => {
+          for (let i = 0; i < dropped; i++) ctx.station.overBudget('report_requests');
+        },
+        (err: unknown) => ctx.station.log.warn({ err }, 'pruning old reports failed'),
+      );
+    });
+  }
   return {};
 }
 
