@@ -15,7 +15,7 @@ import { unsupported } from './unsupported.js';
  * Every functional block the CSMS serves. A new OCPP profile is one more folder here and one more entry in
  * this list; an action (in either direction) may be claimed by one block only.
  */
-export function createBlocks(deps: CertificateModuleDeps & { store: Store; clock: Clock }): { blocks: BlockModule[]; security: SecurityBlock } {
+export function createBlocks(deps: CertificateModuleDeps & Parameters<typeof createTransactionsBlock>[0]): { blocks: BlockModule[]; security: SecurityBlock } {
   const security = createSecurityBlock(deps);
   const transactions = createTransactionsBlock(deps);
   return { blocks: [provisioning, availability, authorization, transactions, security, firmware, diagnostics, dataTransfer, unsupported], security };

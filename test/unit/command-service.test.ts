@@ -9,7 +9,6 @@ import type { JsonObject } from '../../src/json.js';
 import { createLogger } from '../../src/log.js';
 import { ocpp201 } from '../../src/ocpp/v201/index.js';
 import { openCertificateAuthority } from '../../src/security/ca.js';
-import { PendingProfileUpgrades } from '../../src/station/admission.js';
 import { CommandRefusal, type BlockTable } from '../../src/station/types.js';
 import type { DeviceVariable, SecurityProfile, StationRecord } from '../../src/store/store.js';
 
@@ -24,7 +23,13 @@ beforeAll(async () => {
   // The security block (SetNetworkProfile's plan) is built with a CA; a throw-away one will do.
   dataDir = mkdtempSync(join(tmpdir(), 'stroom-command-service-'));
   const ca = await openCertificateAuthority({ certFile: undefined, keyFile: undefined, dataDir, log: createLogger('silent') });
-  blocks = buildBlockTable(createBlocks({ ca, profileUpgrades: new PendingProfileUpgrades() }).blocks);
+  // The transactions block records remote-start grants before a RequestStartTransaction leaves; kept here.
+  const grants = {
+    grantRemoteStart: async () => undefined,
+    bindRemoteStartGrant: async () => undefined,
+    revokeRemoteStartGrant: async () => undefined,
+  };
+  blocks = buildBlockTable(createBlocks({ ca, store: grants, clock: { now: () => START } }).blocks);
 });
 
 afterAll(() => {
@@ -72,6 +77,9 @@ function stationRecord(id: string, securityProfile: SecurityProfile): StationRec
     firmwareStatus: undefined,
     logStatus: undefined,
     certificates: undefined,
+    pendingSecurityProfile: undefined,
+    certificateSigning: undefined,
+    availability: undefined,
     createdAt: new Date(START),
     updatedAt: new Date(START),
   };
