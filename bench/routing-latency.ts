@@ -5,7 +5,7 @@
  * → node A → Redis → node B). Prints p50/p90/p99 of both, sequential and concurrent, and node B's
  * csms_routing_seconds (the hop itself, without the station's time).
  *
- *   npm run build && node dist/bench/routing-latency.js [--commands 2000] [--stations 20] [--concurrency 20] [--seconds 5]
+ *   npm run build:bench && node dist/bench/routing-latency.js [--commands 2000] [--stations 20] [--concurrency 20] [--seconds 5]
  *
  * Needs REDIS_URL (default redis://127.0.0.1:6379) and DATABASE_URL (default postgres://127.0.0.1:5432/test).
  */

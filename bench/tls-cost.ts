@@ -9,7 +9,7 @@
  *   - cost: many stations in a closed loop, CSMS CPU µs per Heartbeat (and HAProxy's, for the proxy path),
  *     and wall-clock µs per Heartbeat at that concurrency.
  *
- *   npm run build && node dist/bench/tls-cost.js [--stations 50] [--messages 100000] [--sequential 5000]
+ *   npm run build:bench && node dist/bench/tls-cost.js [--stations 50] [--messages 100000] [--sequential 5000]
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

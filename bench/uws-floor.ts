@@ -7,7 +7,7 @@
  *
  * The server is a child process (its CPU from /proc is its own); the client is `ws` in this process.
  *
- *   npm run build && node dist/bench/uws-floor.js [--stations 500] [--rates 2000,8000] [--seconds 8]
+ *   npm run build:bench && node dist/bench/uws-floor.js [--stations 500] [--rates 2000,8000] [--seconds 8]
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
