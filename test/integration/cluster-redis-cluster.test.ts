@@ -59,7 +59,8 @@ describe('on a Redis Cluster', () => {
       for (const master of client.nodes('master')) {
         for (const channel of (await master.call('PUBSUB', 'SHARDCHANNELS', `${cluster.prefix}*`)) as string[]) channels.add(channel);
       }
-      expect([...channels].sort()).toEqual(nodes.map((n) => cluster.nodeChannel(n.nodeId)).sort());
+      // One channel per node, plus the one every node hears operator decisions on.
+      expect([...channels].sort()).toEqual([...nodes.map((n) => cluster.nodeChannel(n.nodeId)), `${cluster.prefix}decisions`].sort());
       const keySlots = new Set<number>();
       for (const master of client.nodes('master')) {
         for (const key of await master.keys(`${cluster.prefix}{presence}:*`)) keySlots.add(Number(await master.call('CLUSTER', 'KEYSLOT', key)));

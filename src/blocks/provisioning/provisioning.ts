@@ -97,7 +97,8 @@ async function rememberReportRequest(
   response: GetBaseReportResponse | GetReportResponse,
   services: StationServices,
 ): Promise<void> {
-  if (response.status !== 'Accepted' && response.status !== 'EmptyResultSet') return;
+  // EmptyResultSet: the station will send nothing, so there is no report to wait for.
+  if (response.status !== 'Accepted') return;
   await services.store.recordReportRequest(station.stationId, request.requestId, new Date(services.clock.now()));
 }
 
