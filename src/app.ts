@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { mkdirSync } from 'node:fs';
 import { buildApiRoutes } from './api/routes/index.js';
 import { mountApi } from './api/server.js';
 import { systemClock, type Clock } from './clock.js';
@@ -16,7 +15,8 @@ import { createCertificateModule } from './station/handlers/certificates.js';
 import { HANDLER_MODULES, buildHandlerTable } from './station/handlers/index.js';
 import { SessionRegistry } from './station/registry.js';
 import type { StationServices } from './station/types.js';
-import { openStore } from './store/open-store.js';
+import { prepareDataDir, securePermissions } from './store/data-dir.js';
+import { openGuardedStore } from './store/open-store.js';
 import { sqlState } from './store/sql.js';
 import { mountOcppListener } from './transport/ocpp-listener.js';
 import { TrustedProxies } from './transport/proxy.js';
@@ -68,14 +68,22 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
   const trustedProxies = TrustedProxies.parse(config.trustedProxies);
   const tlsCredentials = config.ocppTlsPort === undefined ? undefined : loadServerCredentials(config.tlsCert, config.tlsKey, log);
   const clientCaPems = config.tlsClientCa === undefined ? [] : loadCaBundle(config.tlsClientCa);
-  const ca = await openCertificateAuthority({ certFile: config.caCert, keyFile: config.caKey, dataDir: config.dataDir, log });
   const metrics = new CsmsMetrics();
   const schemas = new OcppSchemas();
 
-  if (config.databaseUrl === undefined) mkdirSync(config.dataDir, { recursive: true });
-  const store = await openStore({
+  // CONTRACT §3.2 "Data dir": 0700 when created, nothing group/world-writable. The embedded store takes the data
+  // dir's lock before anything else (the CA included) touches it, so a second process stops here with one line.
+  const dataDir = config.databaseUrl === undefined ? await prepareDataDir(config.dataDir) : undefined;
+  const { store, health: storeHealth } = await openGuardedStore({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
+    timeoutMs: config.dbTimeoutMs,
+    minFreeBytes: config.minFreeBytes,
+    onHealthChange: (health) => {
+      metrics.storeUp.set(health.up ? 1 : 0);
+      if (health.up) log.info('store takes writes again');
+      else log.error({ reason: health.reason }, 'store degraded: station writes are answered InternalError');
+    },
     onCommit: (batchSize, seconds) => {
       metrics.storeBatchSize.observe(batchSize);
       metrics.storeCommitSeconds.observe(seconds);
@@ -90,6 +98,18 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
     onLazyError: (err, writer) => log.warn({ err, writer }, 'lazy write failed'),
     onIdleError: (err) => log.warn({ err }, 'idle database connection failed'),
   });
+  let ca: Awaited<ReturnType<typeof openCertificateAuthority>>;
+  try {
+    ca = await openCertificateAuthority({ certFile: config.caCert, keyFile: config.caKey, dataDir: config.dataDir, log });
+    if (dataDir !== undefined) {
+      const fixed = await securePermissions(config.dataDir);
+      if (fixed.length > 0) log.warn({ dataDir: config.dataDir, fixed: fixed.length, first: fixed[0] }, 'removed group/world write permission under the data dir');
+      if (!dataDir.umaskSet) log.warn({ dataDir: config.dataDir }, 'cannot set the umask here (worker thread): files created later may be group/world-writable');
+    }
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    throw err;
+  }
 
   const authorizer = new Authorizer(store, clock, config.masterPassGroup);
   const services: StationServices = { config, store, authorizer, schemas, metrics, clock, log };
@@ -127,7 +147,7 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
 
     const apiApp = uws.App();
     const routes = buildApiRoutes({ config, store, authorizer, router, schemas, metrics, clock, certificateSigning: certificates.outcomes });
-    mountApi(apiApp, { metrics, log, apiToken: config.apiToken, version: packageVersion(), isReady: () => ready }, routes);
+    mountApi(apiApp, { metrics, log, apiToken: config.apiToken, version: packageVersion(), isReady: () => ready, storeHealth }, routes);
     const api = await listen(uws, apiApp, config.apiHost, config.apiPort);
     listenSockets.push(api.socket);
 

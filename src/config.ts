@@ -35,6 +35,10 @@ export interface Config {
   /** Id tokens of this group act as master pass (C16). */
   masterPassGroup: string | undefined;
   workers: number;
+  /** The longest a store call may take (connect, query, idle in transaction) before it counts as failed. */
+  dbTimeoutMs: number;
+  /** Free bytes on the data dir's file system below which the embedded store refuses writes. */
+  minFreeBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -49,7 +53,7 @@ const schemaPath = fileURLToPath(new URL('../../schemas/config.schema.json', imp
 const INTEGER_KEYS = new Set([
   'CSMS_OCPP_PORT', 'CSMS_OCPP_TLS_PORT', 'CSMS_API_PORT', 'CSMS_HEARTBEAT_INTERVAL',
   'CSMS_BOOT_RETRY_INTERVAL', 'CSMS_CALL_TIMEOUT_MS', 'CSMS_MAX_PAYLOAD_BYTES', 'CSMS_IDLE_TIMEOUT',
-  'CSMS_WORKERS',
+  'CSMS_WORKERS', 'CSMS_DB_TIMEOUT_MS', 'CSMS_MIN_FREE_BYTES',
 ]);
 
 function loadSchema(): object {
@@ -142,6 +146,8 @@ export function resolveConfig(raw: RawConfig): Config {
     idleTimeoutSeconds: num('CSMS_IDLE_TIMEOUT', 120),
     masterPassGroup: str('CSMS_MASTER_PASS_GROUP'),
     workers: num('CSMS_WORKERS', 1),
+    dbTimeoutMs: num('CSMS_DB_TIMEOUT_MS', 5000),
+    minFreeBytes: num('CSMS_MIN_FREE_BYTES', 64 * 1024 * 1024),
   };
 
   if (config.tlsCert.length !== config.tlsKey.length) {

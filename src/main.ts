@@ -2,6 +2,7 @@ import { startCsmsWithConfig } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { runSupervisorIfNeeded } from './cluster/wiring.js';
 import { createLogger } from './log.js';
+import { DataDirInUseError } from './store/data-dir-lock.js';
 
 /** `npm start`: configuration from the environment (and --config file), then one CSMS node until SIGTERM. */
 function configFileArgument(argv: readonly string[]): string | undefined {
@@ -29,6 +30,11 @@ async function main(): Promise<void> {
   try {
     csms = await startCsmsWithConfig(config, { log });
   } catch (err) {
+    // CONTRACT §1 "one owner": another process holds the data dir. One line naming it; no stack, no JSON log.
+    if (err instanceof DataDirInUseError) {
+      process.stderr.write(`stroom: ${err.message}\n`);
+      process.exit(1);
+    }
     log.fatal({ err }, 'CSMS failed to start');
     process.stderr.write(`stroom: ${(err as Error).message}\n`);
     process.exit(1);

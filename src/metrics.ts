@@ -38,6 +38,7 @@ export class CsmsMetrics {
   readonly storeBatchSize: Histogram;
   readonly storeBatchesRewritten: Counter;
   readonly commandsTotal: Counter;
+  readonly storeUp: Gauge;
 
   private readonly responseByAction: ChildCache<Histogram>;
   private readonly messagesIn: ChildCache<Counter>;
@@ -106,6 +107,8 @@ export class CsmsMetrics {
       labelNames: ['action', 'outcome'],
       registers,
     });
+    this.storeUp = new Gauge({ name: 'csms_store_up', help: '1 while the store takes writes, 0 while degraded (unreachable, stalled or disk low)', registers });
+    this.storeUp.set(1);
 
     this.responseByAction = new ChildCache((action) => this.ocppResponseSeconds.labels(action) as unknown as Histogram);
     this.messagesIn = new ChildCache((key) => this.messagesTotal.labels(...(['in', ...key.split('|')] as [string, string, string])) as unknown as Counter);
