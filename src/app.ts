@@ -16,6 +16,7 @@ import { HANDLER_MODULES, buildHandlerTable } from './station/handlers/index.js'
 import { SessionRegistry } from './station/registry.js';
 import type { StationServices } from './station/types.js';
 import { prepareDataDir, securePermissions } from './store/data-dir.js';
+import { lockDataDir, type DataDirLock } from './store/data-dir-lock.js';
 import { openGuardedStore } from './store/open-store.js';
 import { sqlState } from './store/sql.js';
 import { mountOcppListener } from './transport/ocpp-listener.js';
@@ -35,6 +36,8 @@ export interface RunningCsms {
 export interface StartOptions {
   clock?: Clock;
   log?: Logger;
+  /** The embedded store's data dir, already prepared and locked (main.ts does it before loading the rest). */
+  dataDir?: { lock: DataDirLock; umaskSet: boolean };
 }
 
 /** RFC 6455 1001: the server is going away. */
@@ -61,6 +64,23 @@ export async function startCsms(raw: Record<string, string | number | undefined>
 
 /** The composition root: adapters at the edges, the station core in the middle. */
 export async function startCsmsWithConfig(config: Config, options: StartOptions = {}): Promise<RunningCsms> {
+  // CONTRACT §1 "one owner", §3.2 "Data dir": before anything slow, the data dir is made private (0700 when
+  // created, nothing group/world-writable) and locked, so a second process on it stops at once with one line.
+  let dataDir = options.dataDir;
+  if (config.databaseUrl === undefined && dataDir === undefined) {
+    const { umaskSet } = await prepareDataDir(config.dataDir);
+    dataDir = { lock: await lockDataDir(config.dataDir), umaskSet };
+  }
+  try {
+    return await startWithDataDir(config, options, dataDir);
+  } catch (err) {
+    // The store releases the lock when it closes; when it never opened, nobody else will.
+    await dataDir?.lock.release();
+    throw err;
+  }
+}
+
+async function startWithDataDir(config: Config, options: StartOptions, dataDir: { lock: DataDirLock; umaskSet: boolean } | undefined): Promise<RunningCsms> {
   const uws = loadNativeUws();
   const clock = options.clock ?? systemClock;
   const log = options.log ?? createLogger(config.logLevel, { nodeId: config.nodeId });
@@ -71,12 +91,10 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
   const metrics = new CsmsMetrics();
   const schemas = new OcppSchemas();
 
-  // CONTRACT §3.2 "Data dir": 0700 when created, nothing group/world-writable. The embedded store takes the data
-  // dir's lock before anything else (the CA included) touches it, so a second process stops here with one line.
-  const dataDir = config.databaseUrl === undefined ? await prepareDataDir(config.dataDir) : undefined;
   const { store, health: storeHealth } = await openGuardedStore({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
+    dataDirLock: dataDir?.lock,
     timeoutMs: config.dbTimeoutMs,
     minFreeBytes: config.minFreeBytes,
     onHealthChange: (health) => {

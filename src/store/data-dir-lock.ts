@@ -47,9 +47,13 @@ export async function lockDataDir(dir: string, name = 'pglite.lock'): Promise<Da
         await handle.close();
       }
       heldByThisProcess.add(path);
+      let released = false;
       return {
         path,
+        // Idempotent: a second release must not delete a lock another process took meanwhile.
         async release() {
+          if (released) return;
+          released = true;
           heldByThisProcess.delete(path);
           await unlink(path).catch(() => undefined);
         },

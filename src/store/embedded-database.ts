@@ -64,6 +64,8 @@ class DurableNodeFS extends NodeFS {
 }
 
 export interface EmbeddedDatabaseOptions {
+  /** The data dir's lock, when the caller took it already (start-up takes it before anything slow). */
+  lock?: DataDirLock;
   /** Test and bench only: the PGlite default (no fsync). Never set in production. */
   unsafeNoSync?: boolean;
 }
@@ -78,7 +80,7 @@ export class EmbeddedDatabase implements SqlDatabase {
   ) {}
 
   static async open(dataDir: string, options: EmbeddedDatabaseOptions = {}): Promise<EmbeddedDatabase> {
-    const lock = await lockDataDir(dataDir);
+    const lock = options.lock ?? (await lockDataDir(dataDir));
     try {
       const path = join(dataDir, 'pglite');
       const pgliteOptions: PGliteOptions = options.unsafeNoSync ? { dataDir: path } : { fs: new DurableNodeFS(path), startParams: START_PARAMS };

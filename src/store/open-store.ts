@@ -1,3 +1,4 @@
+import type { DataDirLock } from './data-dir-lock.js';
 import { EmbeddedDatabase } from './embedded-database.js';
 import type { GroupCommitOptions } from './group-commit.js';
 import { migrate } from './migrations.js';
@@ -10,6 +11,8 @@ export interface OpenStoreOptions extends GroupCommitOptions {
   /** `postgres://…`: a PostgreSQL server. Unset: the embedded PGlite in `dataDir`. */
   databaseUrl?: string | undefined;
   dataDir: string;
+  /** The embedded store's data dir lock, when the caller took it already; released by close(). */
+  dataDirLock?: DataDirLock | undefined;
   /** Pool size towards PostgreSQL (default 8). */
   maxConnections?: number;
   /** Errors of idle PostgreSQL connections, which no caller would otherwise see. */
@@ -42,7 +45,7 @@ export async function openGuardedStore(options: OpenStoreOptions): Promise<Opene
         ...(options.onIdleError && { onIdleError: options.onIdleError }),
         timeoutMs,
       })
-    : await EmbeddedDatabase.open(options.dataDir);
+    : await EmbeddedDatabase.open(options.dataDir, options.dataDirLock ? { lock: options.dataDirLock } : {});
   try {
     // Unguarded: a first start's migrations may take longer than one call's bound, and they must run on a full disk too.
     await migrate(raw);
