@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { mkdirSync } from 'node:fs';
 import { buildApiRoutes } from './api/routes/index.js';
 import { mountApi } from './api/server.js';
 import { Authorizer } from './blocks/authorization/authorizer.js';
@@ -20,7 +19,9 @@ import { StationGatekeeper } from './station/admission.js';
 import { SessionRegistry } from './station/registry.js';
 import { RetentionSweeper } from './store/retention.js';
 import type { StationServices } from './station/types.js';
-import { openStore } from './store/open-store.js';
+import { prepareDataDir, securePermissions } from './store/data-dir.js';
+import { lockDataDir, type DataDirLock } from './store/data-dir-lock.js';
+import { openGuardedStore } from './store/open-store.js';
 import { sqlState } from './store/sql.js';
 import { mountOcppListener } from './transport/ocpp-listener.js';
 import { TrustedProxies } from './transport/proxy.js';
@@ -41,6 +42,8 @@ export interface RunningCsms {
 export interface StartOptions {
   clock?: Clock;
   log?: Logger;
+  /** The embedded store's data dir, already prepared and locked (main.ts does it before loading the rest). */
+  dataDir?: { lock: DataDirLock; umaskSet: boolean };
 }
 
 /** RFC 6455 1001: the server is going away. */
@@ -67,6 +70,23 @@ export async function startCsms(raw: Record<string, string | number | undefined>
 
 /** The composition root: adapters at the edges, the station core in the middle. */
 export async function startCsmsWithConfig(config: Config, options: StartOptions = {}): Promise<RunningCsms> {
+  // CONTRACT §1 "one owner", §3.2 "Data dir": before anything slow, the data dir is made private (0700 when
+  // created, nothing group/world-writable) and locked, so a second process on it stops at once with one line.
+  let dataDir = options.dataDir;
+  if (config.databaseUrl === undefined && dataDir === undefined) {
+    const { umaskSet } = await prepareDataDir(config.dataDir);
+    dataDir = { lock: await lockDataDir(config.dataDir), umaskSet };
+  }
+  try {
+    return await startWithDataDir(config, options, dataDir);
+  } catch (err) {
+    // The store releases the lock when it closes; when it never opened, nobody else will.
+    await dataDir?.lock.release();
+    throw err;
+  }
+}
+
+async function startWithDataDir(config: Config, options: StartOptions, dataDir: { lock: DataDirLock; umaskSet: boolean } | undefined): Promise<RunningCsms> {
   const uws = loadNativeUws();
   const clock = options.clock ?? systemClock;
   const log = options.log ?? createLogger(config.logLevel, { nodeId: config.nodeId });
@@ -81,16 +101,22 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
   }
   const tlsCredentials = config.ocppTlsPort === undefined ? undefined : loadServerCredentials(config.tlsCert, config.tlsKey, log);
   const clientCaPems = config.tlsClientCa === undefined ? [] : loadCaBundle(config.tlsClientCa);
-  const ca = await openCertificateAuthority({ certFile: config.caCert, keyFile: config.caKey, dataDir: config.dataDir, log });
   const metrics = new CsmsMetrics();
   if (isWorkerProcess()) installWorkerMetrics(metrics, log);
   const v201 = ocpp201();
   const protocols = new OcppProtocols([v201]);
 
-  if (config.databaseUrl === undefined) mkdirSync(config.dataDir, { recursive: true });
-  const store = await openStore({
+  const { store, health: storeHealth } = await openGuardedStore({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
+    dataDirLock: dataDir?.lock,
+    timeoutMs: config.dbTimeoutMs,
+    minFreeBytes: config.minFreeBytes,
+    onHealthChange: (health) => {
+      metrics.storeUp.set(health.up ? 1 : 0);
+      if (health.up) log.info('store takes writes again');
+      else log.error({ reason: health.reason }, 'store degraded: station writes are answered InternalError');
+    },
     onCommit: (batchSize, seconds) => {
       metrics.storeBatchSize.observe(batchSize);
       metrics.storeCommitSeconds.observe(seconds);
@@ -105,6 +131,18 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
     onLazyError: (err, writer) => log.warn({ err, writer }, 'lazy write failed'),
     onIdleError: (err) => log.warn({ err }, 'idle database connection failed'),
   });
+  let ca: Awaited<ReturnType<typeof openCertificateAuthority>>;
+  try {
+    ca = await openCertificateAuthority({ certFile: config.caCert, keyFile: config.caKey, dataDir: config.dataDir, log });
+    if (dataDir !== undefined) {
+      const fixed = await securePermissions(config.dataDir);
+      if (fixed.length > 0) log.warn({ dataDir: config.dataDir, fixed: fixed.length, first: fixed[0] }, 'removed group/world write permission under the data dir');
+      if (!dataDir.umaskSet) log.warn({ dataDir: config.dataDir }, 'cannot set the umask here (worker thread): files created later may be group/world-writable');
+    }
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    throw err;
+  }
 
   const retention = new RetentionSweeper({
     store,
@@ -172,6 +210,7 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
       bindHost: config.apiHost,
       version: packageVersion(),
       isReady: () => ready,
+      storeHealth,
     }, routes);
     const api = await listen(uws, apiApp, config.apiHost, config.apiPort);
     listenSockets.push(api.socket);

@@ -55,6 +55,10 @@ export interface Config {
   reportMaxRequests: number;
   /** Days events and meter values without a transaction are kept; 0 keeps them forever. */
   retentionDays: number;
+  /** The longest a store call may take (connect, query, idle in transaction) before it counts as failed. */
+  dbTimeoutMs: number;
+  /** Free bytes on the data dir's file system below which the embedded store refuses writes. */
+  minFreeBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -71,6 +75,7 @@ const INTEGER_KEYS = new Set([
   'CSMS_BOOT_RETRY_INTERVAL', 'CSMS_CALL_TIMEOUT_MS', 'CSMS_MAX_PAYLOAD_BYTES', 'CSMS_IDLE_TIMEOUT',
   'CSMS_WORKERS', 'CSMS_API_MAX_BODY', 'CSMS_STATION_BYTES_PER_SECOND', 'CSMS_STATION_BURST_BYTES',
   'CSMS_STATION_MAX_QUEUED_CALLS', 'CSMS_REPORT_MAX_PARTS', 'CSMS_REPORT_MAX_REQUESTS', 'CSMS_RETENTION_DAYS',
+  'CSMS_DB_TIMEOUT_MS', 'CSMS_MIN_FREE_BYTES',
 ]);
 
 function loadSchema(): object {
@@ -173,6 +178,8 @@ export function resolveConfig(raw: RawConfig): Config {
     reportMaxParts: num('CSMS_REPORT_MAX_PARTS', 500),
     reportMaxRequests: num('CSMS_REPORT_MAX_REQUESTS', 10),
     retentionDays: num('CSMS_RETENTION_DAYS', 90),
+    dbTimeoutMs: num('CSMS_DB_TIMEOUT_MS', 5000),
+    minFreeBytes: num('CSMS_MIN_FREE_BYTES', 64 * 1024 * 1024),
   };
 
   if (config.tlsCert.length !== config.tlsKey.length) {

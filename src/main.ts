@@ -1,7 +1,8 @@
-import { startCsmsWithConfig } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { runSupervisorIfNeeded } from './workers/index.js';
 import { createLogger } from './log.js';
+import { prepareDataDir } from './store/data-dir.js';
+import { DataDirInUseError, lockDataDir, type DataDirLock } from './store/data-dir-lock.js';
 
 /** `npm start`: configuration from the environment (and --config file), then one CSMS node until SIGTERM. */
 function configFileArgument(argv: readonly string[]): string | undefined {
@@ -26,9 +27,23 @@ async function main(): Promise<void> {
   // A promise nobody awaited must not take every station down with it: log it (it is a bug to fix) and go on.
   process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled promise rejection'));
   let csms;
+  let dataDir: { lock: DataDirLock; umaskSet: boolean } | undefined;
   try {
-    csms = await startCsmsWithConfig(config, { log });
+    // CONTRACT §1 "one owner": the embedded store's data dir is locked before the bulk of the code loads, so a
+    // second process on it stops within moments, not after seconds of start-up.
+    if (config.databaseUrl === undefined) {
+      const { umaskSet } = await prepareDataDir(config.dataDir);
+      dataDir = { lock: await lockDataDir(config.dataDir), umaskSet };
+    }
+    const { startCsmsWithConfig } = await import('./app.js');
+    csms = await startCsmsWithConfig(config, { log, ...(dataDir && { dataDir }) });
   } catch (err) {
+    await dataDir?.lock.release();
+    // CONTRACT §1 "one owner": another process holds the data dir. One line naming it; no stack, no JSON log.
+    if (err instanceof DataDirInUseError) {
+      process.stderr.write(`stroom: ${err.message}\n`);
+      process.exit(1);
+    }
     log.fatal({ err }, 'CSMS failed to start');
     process.stderr.write(`stroom: ${(err as Error).message}\n`);
     process.exit(1);

@@ -42,6 +42,7 @@ export class CsmsMetrics {
   readonly commandsTotal: Counter;
   readonly budgetRefusals: Counter;
   readonly retentionDeletedRows: Counter;
+  readonly storeUp: Gauge;
 
   private readonly responseByAction: ChildCache<Histogram>;
   private readonly messagesIn: ChildCache<Counter>;
@@ -122,6 +123,8 @@ export class CsmsMetrics {
       labelNames: ['action', 'outcome'],
       registers,
     });
+    this.storeUp = new Gauge({ name: 'csms_store_up', help: '1 while the store takes writes, 0 while degraded (unreachable, stalled or disk low)', registers });
+    this.storeUp.set(1);
 
     this.budgetRefusals = new Counter({
       name: 'csms_station_budget_refusals_total',

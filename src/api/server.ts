@@ -19,6 +19,8 @@ export interface ApiServerDeps {
   version: string;
   /** Becomes true once every listener is up (CONTRACT §1: /health answers 200 only then). */
   isReady: () => boolean;
+  /** The store's state (CONTRACT §1 "degraded"); /health answers 503 degraded while it is down. */
+  storeHealth?: () => { up: boolean; reason: string | undefined };
 }
 
 /** Mounts the operator API, /health, /metrics and /api/v1/openapi.json on a uWS app. */
@@ -33,14 +35,16 @@ export function mountApi(app: TemplatedApp, deps: ApiServerDeps, routes: readonl
     {
       method: 'get',
       path: '/health',
-      summary: 'Readiness: 200 {"status":"ok"} once every listener is up',
+      summary: 'Readiness: 200 {"status":"ok"} once every listener is up and while the store takes writes',
       tag: 'Operations',
       public: true,
-      responses: { 200: 'Ready', 503: 'Starting or stopping' },
-      handler: () =>
-        deps.isReady()
-          ? { status: 200, body: { status: 'ok' } }
-          : { status: 503, body: { status: 'unavailable' } },
+      responses: { 200: 'Ready', 503: 'Starting or stopping, or the store is degraded ({"status":"degraded","reason":…})' },
+      handler: () => {
+        if (!deps.isReady()) return { status: 503, body: { status: 'unavailable' } };
+        const store = deps.storeHealth?.();
+        if (store !== undefined && !store.up) return { status: 503, body: { status: 'degraded', reason: store.reason ?? 'store unavailable' } };
+        return { status: 200, body: { status: 'ok' } };
+      },
     },
     {
       method: 'get',

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -24,6 +25,20 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/**
+ * When a process started (clock ticks since boot, /proc/<pid>/stat field 22), on Linux: with the pid it names one
+ * process for good, so a lock left by a killed process is not taken for live when its pid was reused meanwhile.
+ */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields after its closing ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
 function errorCode(error: unknown): unknown {
   return typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
 }
@@ -42,14 +57,18 @@ export async function lockDataDir(dir: string, name = 'pglite.lock'): Promise<Da
     try {
       const handle = await open(path, 'wx');
       try {
-        await handle.writeFile(`${process.pid}\n`);
+        await handle.writeFile(`${process.pid} ${startTime(process.pid) ?? ''}\n`);
       } finally {
         await handle.close();
       }
       heldByThisProcess.add(path);
+      let released = false;
       return {
         path,
+        // Idempotent: a second release must not delete a lock another process took meanwhile.
         async release() {
+          if (released) return;
+          released = true;
           heldByThisProcess.delete(path);
           await unlink(path).catch(() => undefined);
         },
@@ -57,10 +76,13 @@ export async function lockDataDir(dir: string, name = 'pglite.lock'): Promise<Da
     } catch (error) {
       if (errorCode(error) !== 'EEXIST') throw error;
     }
-    const holder = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
+    const [pidText = '', started] = (await readFile(path, 'utf8').catch(() => '')).trim().split(' ');
+    const holder = Number.parseInt(pidText, 10);
     // Our own pid in a lock we do not hold: a container restarted its process under the same pid (often 1).
     const ownStale = holder === process.pid && !heldByThisProcess.has(path);
-    if (Number.isInteger(holder) && holder > 0 && !ownStale && isAlive(holder)) {
+    // The pid lives, but it is another process than the one that wrote the lock (pid reused after a kill).
+    const reused = started !== undefined && started !== '' && startTime(holder) !== undefined && startTime(holder) !== started;
+    if (Number.isInteger(holder) && holder > 0 && !ownStale && !reused && isAlive(holder)) {
       throw new DataDirInUseError(dir, holder);
     }
     // Stale (dead pid) or half-written by a process that died between create and write.

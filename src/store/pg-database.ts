@@ -7,6 +7,11 @@ export interface PgDatabaseOptions {
   maxConnections?: number;
   /** Errors of idle pooled connections (server restart, network); the next query reports them again. */
   onIdleError?: (error: Error) => void;
+  /**
+   * CSMS_DB_TIMEOUT_MS: the bound on connecting, on one statement (server- and client-side) and on a session
+   * idle inside a transaction; TCP keepalive notices a peer that vanished. A call that hits one rejects.
+   */
+  timeoutMs?: number;
 }
 
 /**
@@ -32,10 +37,19 @@ export class PgDatabase implements SqlDatabase {
   constructor(connectionString: string, options: PgDatabaseOptions = {}) {
     // Pipeline mode: a client sends queries without waiting for the previous answer, so `batch` costs one
     // round trip. One-at-a-time callers (every other method) behave as before.
+    const timeoutMs = options.timeoutMs ?? 5000;
     this.#pool = new pg.Pool({
       connectionString: withDefaultUser(connectionString),
       max: options.maxConnections ?? 8,
       pipeline: true,
+      connectionTimeoutMillis: timeoutMs,
+      // Client side: a query without an answer (a blackholed server) fails, and its connection is destroyed.
+      query_timeout: timeoutMs,
+      // Server side: a statement or an open transaction that outlives the bound is cancelled by PostgreSQL.
+      statement_timeout: timeoutMs,
+      idle_in_transaction_session_timeout: timeoutMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: Math.min(timeoutMs, 10_000),
     });
     // Without a listener an idle client's error would crash the process.
     this.#pool.on('error', (error) => options.onIdleError?.(error));

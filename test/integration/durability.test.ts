@@ -1,5 +1,6 @@
 /**
- * Durability of the money path against PostgreSQL: a TransactionEvent the CSMS acknowledged is committed.
+ * Durability of the money path, on PostgreSQL and on the embedded store (PGlite in CSMS_DATA_DIR, the `npm start`
+ * default): a TransactionEvent the CSMS acknowledged is committed.
  *
  * Several stations send bursts of TransactionEvents in parallel (each station one at a time, waiting for every
  * answer, as OCPP-J requires). The CSMS child process (`node dist/src/main.js`, as `npm start` runs it) is
@@ -19,6 +20,7 @@ import {
   ChargingSession,
   energyRegister,
   getTransaction,
+  getTransactionRes,
   listTransactions,
   meterValue,
   newIdToken,
@@ -128,7 +130,7 @@ async function sendReliably(run: StationRun, ocppUrl: string, request: Request):
   }
 }
 
-async function storedEvents(databaseUrl: string, stationIds: string[]): Promise<Map<string, number>> {
+async function storedInPostgres(databaseUrl: string, stationIds: string[]): Promise<Map<string, number>> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
@@ -144,31 +146,53 @@ async function storedEvents(databaseUrl: string, stationIds: string[]): Promise<
   }
 }
 
-describe('durability across a crash (PostgreSQL)', () => {
+/**
+ * `${stationId}|${transactionId}/${seqNo}` → copies stored. PostgreSQL is read directly; the embedded store belongs
+ * to the running child (one owner), so it is read through the API, transaction by transaction.
+ */
+async function storedEvents(env: Record<string, string | number>, csms: SpawnedCsms, runs: StationRun[]): Promise<Map<string, number>> {
+  if (env.DATABASE_URL !== undefined) return storedInPostgres(String(env.DATABASE_URL), runs.map((r) => r.identity));
+  const stored = new Map<string, number>();
+  for (const run of runs) {
+    for (const tx of run.transactions) {
+      const res = await getTransactionRes(csms.api, run.identity, tx.transactionId);
+      if (res.status === 404) continue;
+      expect(res.status, `GET transaction ${tx.transactionId}`).toBe(200);
+      for (const event of res.body.events) {
+        const k = `${run.identity}|${key(tx.transactionId, event.seqNo)}`;
+        stored.set(k, (stored.get(k) ?? 0) + 1);
+      }
+    }
+  }
+  return stored;
+}
+
+describe('durability across a crash', () => {
   const cleanup: Array<() => Promise<void> | void> = [];
   afterAll(async () => {
     for (const step of cleanup.reverse()) await step();
   });
 
-  /** A fresh PostgreSQL database and data dir for a child CSMS, removed after the file. */
-  async function childEnv(): Promise<Record<string, string | number>> {
-    const database = await freshPostgresDatabase();
-    cleanup.push(() => database.drop());
+  /** A fresh data dir for a child CSMS, and a fresh PostgreSQL database unless it runs on the embedded store. */
+  async function childEnv(store: 'PostgreSQL' | 'embedded' = 'PostgreSQL'): Promise<Record<string, string | number>> {
+    const database = store === 'PostgreSQL' ? await freshPostgresDatabase() : undefined;
+    if (database) cleanup.push(() => database.drop());
     const dataDir = await freshDataDir('stroom-durability-');
     cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
     return {
       CSMS_OCPP_PORT: await freePort(),
       CSMS_API_PORT: await freePort(),
       CSMS_DATA_DIR: dataDir,
-      DATABASE_URL: database.url,
+      ...(database && { DATABASE_URL: database.url }),
       // STROOM_TEST_LOG_LEVEL=debug shows the child's logs in a failure message.
       CSMS_LOG_LEVEL: process.env.STROOM_TEST_LOG_LEVEL ?? 'warn',
     };
   }
 
 
-  it('keeps every acknowledged TransactionEvent exactly once across a SIGKILL, and takes the resends of the rest', async () => {
-    const env = await childEnv();
+  // The embedded store runs inside the killed process itself: what it acknowledged must be in its files.
+  for (const store of ['PostgreSQL', 'embedded'] as const) it(`${store}: keeps every acknowledged TransactionEvent exactly once across a SIGKILL, and takes the resends of the rest`, async () => {
+    const env = await childEnv(store);
     const runs: StationRun[] = [];
     cleanup.push(async () => {
       for (const run of runs) for (const connection of run.connections) await connection.close();
@@ -200,8 +224,7 @@ describe('durability across a crash (PostgreSQL)', () => {
 
     // ---- restart on the same database: every acknowledged event is there exactly once, nothing invented
     csms = await spawnCsms(env);
-    const ids = runs.map((r) => r.identity);
-    const afterCrash = await storedEvents(String(env.DATABASE_URL), ids);
+    const afterCrash = await storedEvents(env, csms, runs);
     for (const run of runs) {
       for (const ack of run.acknowledged) {
         expect(afterCrash.get(`${run.identity}|${ack}`), `${run.identity} ${ack} was acknowledged before the crash (${context})`).toBe(1);
@@ -243,7 +266,7 @@ describe('durability across a crash (PostgreSQL)', () => {
     });
 
     // ---- everything sent is stored exactly once, and every transaction adds up
-    const final = await storedEvents(String(env.DATABASE_URL), ids);
+    const final = await storedEvents(env, csms, runs);
     let expectedCount = 0;
     for (const run of runs) {
       for (const tx of run.transactions) {
@@ -269,7 +292,7 @@ describe('durability across a crash (PostgreSQL)', () => {
 
     const stopped = await csms.stop();
     expect({ code: stopped.code, signal: stopped.signal }, csms.output().slice(-2000)).toEqual({ code: 0, signal: null });
-  }, 30_000);
+  }, store === 'embedded' ? 180_000 : 30_000); // a fresh embedded store runs initdb (seconds to tens of seconds on a loaded machine)
 
   it('stations that reconnect one after another to a restarted CSMS keep their connections (DRV-RPC-21 after a crash)', async () => {
     const env = await childEnv();
