@@ -459,7 +459,13 @@ export class GroupCommitter {
   private async commitInOneRoundTrip(taken: TakenWrites[]): Promise<boolean> {
     const statements: BatchStatement[] = [];
     for (const part of taken) {
-      const statement = part.statement();
+      let statement: BatchStatement | undefined;
+      try {
+        statement = part.statement();
+      } catch {
+        // A row the builder cannot express (say, an invalid date): the careful path finds and fails that write alone.
+        return false;
+      }
       if (!statement) return false;
       statements.push(statement);
     }

@@ -316,10 +316,9 @@ describe('group commit: failures', () => {
     expect(db.transactions).toEqual([]);
   });
 
-  // Known bug (latent: today's statement builders guard their input): commitBatch calls `statement()` outside
-  // its try, so a builder that throws rejects the commit ("Never rejects" says its comment), leaves the write
-  // pending for ever and raises an unhandled rejection. Skipped to keep the suite green; unskip with the fix.
-  it.skip('BUG: a statement builder that throws rejects the writes of its batch instead of leaving them pending', async () => {
+  // A builder that throws once rejected the whole commit ("Never rejects", says its comment) and left the write
+  // pending for ever; now the careful path fails that write alone.
+  it('a statement builder that throws rejects the writes of its batch instead of leaving them pending', async () => {
     const db = new RecordingDatabase();
     const broken = committer(db).writer<Row>({
       name: 'broken',
