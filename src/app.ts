@@ -13,7 +13,7 @@ import { createLogger, type Logger } from './log.js';
 import { CsmsMetrics } from './metrics.js';
 import { OcppProtocols } from './ocpp/protocol.js';
 import { ocpp201 } from './ocpp/v201/index.js';
-import { openCertificateAuthority } from './security/ca.js';
+import { openCertificateAuthority, type CertificateAuthority } from './security/ca.js';
 import { RedisAttemptCounter } from './security/shared-throttle.js';
 import { LocalAttemptCounter, type AttemptCounter } from './security/throttle.js';
 import { StationGatekeeper } from './station/admission.js';
@@ -81,7 +81,6 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
   }
   const tlsCredentials = config.ocppTlsPort === undefined ? undefined : loadServerCredentials(config.tlsCert, config.tlsKey, log);
   const clientCaPems = config.tlsClientCa === undefined ? [] : loadCaBundle(config.tlsClientCa);
-  const ca = await openCertificateAuthority({ certFile: config.caCert, keyFile: config.caKey, dataDir: config.dataDir, log });
   const metrics = new CsmsMetrics();
   if (isWorkerProcess()) installWorkerMetrics(metrics, log);
   const v201 = ocpp201();
@@ -105,6 +104,14 @@ export async function startCsmsWithConfig(config: Config, options: StartOptions 
     onLazyError: (err, writer) => log.warn({ err, writer }, 'lazy write failed'),
     onIdleError: (err) => log.warn({ err }, 'idle database connection failed'),
   });
+  // The station CA: from CSMS_CA_CERT/KEY, or the one in the database that the first node created (CONTRACT §6).
+  let ca: CertificateAuthority;
+  try {
+    ca = await openCertificateAuthority({ certFile: config.caCert, keyFile: config.caKey, dataDir: config.dataDir, store, log });
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    throw err;
+  }
 
   const retention = new RetentionSweeper({
     store,
