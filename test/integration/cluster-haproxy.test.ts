@@ -92,7 +92,7 @@ async function connectViaHaproxy(station: Registered): Promise<TestStation> {
 /** The node presence names for the station, as `via` sees it. */
 async function holder(via: Node, identity: string): Promise<string | undefined> {
   const view = (await api(via).getStation(identity)).body;
-  return view.connected === true ? (view.nodeId as string | undefined) : undefined;
+  return view.connected ? (view.nodeId ?? undefined) : undefined;
 }
 
 /** A TriggerMessage(Heartbeat) through `via`'s API reaches the station wherever it is, and it heartbeats. */
@@ -161,7 +161,7 @@ describe('deploy/haproxy.cfg in front of two nodes', () => {
       await commandReaches(one, station);
       await commandReaches(two, station);
     }
-  });
+  }, 60_000);
 
   it('a node stopped: its stations are closed (1001), reconnect through HAProxy to the other node, and are reachable from both APIs once it is back', async () => {
     const registered = await Promise.all((['ws', 'ws', 'ws', 'ws', 'wss-sp2', 'wss-sp3', 'wss-sp3', 'wss-sp2'] as Kind[]).map((kind) => register(kind)));
@@ -176,13 +176,13 @@ describe('deploy/haproxy.cfg in front of two nodes', () => {
     const stopped = await one.cluster?.process.stop(12_000);
     expect(stopped?.code).toBe(0);
     for (const [index, station] of stations.entries()) {
-      if (holders[index] === 'ha-1') expect((await station.waitForClose()).code).toBe(1001);
+      if (holders[index] === 'ha-1') expect((await station.waitForClose(10_000)).code).toBe(1001);
     }
     // At once, like a station would: HAProxy may still think node 1 is up and retries the connection on node 2.
     const moved: TestStation[] = [];
     for (const station of onOne) moved.push(await connectViaHaproxy(station));
     for (const station of moved) {
-      await cluster.waitForPresence(two.cluster as ClusterNode, station.identity, 'ha-2');
+      await cluster.waitForPresence(two.cluster as ClusterNode, station.identity, 'ha-2', 10_000);
       await commandReaches(two, station);
     }
 
@@ -198,7 +198,8 @@ describe('deploy/haproxy.cfg in front of two nodes', () => {
         const fresh = await connectViaHaproxy(await register('ws'));
         return (await waitFor(() => holder(two, fresh.identity), { what: `presence of ${fresh.identity}` })) === 'ha-1';
       },
-      { timeoutMs: 15_000, intervalMs: 250, what: 'a new station through HAProxy on the returned node' },
+      { timeoutMs: 30_000, intervalMs: 250, what: 'a new station through HAProxy on the returned node' },
     );
-  });
+    // A node stop and start (child processes, up to 30 s to become healthy on a loaded machine) are part of the case.
+  }, 120_000);
 });

@@ -252,7 +252,7 @@ describe('Grafana dashboards and alert rules against a real Prometheus scraping 
     // The cluster: a station on node A, commands for it through node B (routed through Redis).
     const [nodeA, nodeB] = clusterNodes as [ClusterNode, ClusterNode];
     const clustered = await cluster.bootedStation(nodeA, 'prom-cl');
-    await waitFor(async () => (await nodeB.api.getStation(clustered.identity)).body.connected === true, { what: 'the station seen from node B' });
+    await waitFor(async () => (await nodeB.api.getStation(clustered.identity)).body.connected, { what: 'the station seen from node B' });
     const routeOne = async (): Promise<void> => {
       const routed = await nodeB.api.command(clustered.identity, 'TriggerMessage', { requestedMessage: 'Heartbeat' });
       expect(routed.status, routed.text).toBe(200);
