@@ -12,7 +12,7 @@ import { createLogger, type Logger } from './log.js';
 import { CsmsMetrics } from './metrics.js';
 import { OcppProtocols } from './ocpp/protocol.js';
 import { ocpp201 } from './ocpp/v201/index.js';
-import { openCertificateAuthority } from './security/ca.js';
+import { openCertificateAuthority, type CertificateAuthority } from './security/ca.js';
 import { RedisAttemptCounter } from './security/shared-throttle.js';
 import { LocalAttemptCounter, type AttemptCounter } from './security/throttle.js';
 import { StationGatekeeper } from './station/admission.js';
@@ -131,9 +131,10 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     onLazyError: (err, writer) => log.warn({ err, writer }, 'lazy write failed'),
     onIdleError: (err) => log.warn({ err }, 'idle database connection failed'),
   });
-  let ca: Awaited<ReturnType<typeof openCertificateAuthority>>;
+  // The station CA: from CSMS_CA_CERT/KEY, or the one in the database that the first node created (CONTRACT §6).
+  let ca: CertificateAuthority;
   try {
-    ca = await openCertificateAuthority({ certFile: config.caCert, keyFile: config.caKey, dataDir: config.dataDir, log });
+    ca = await openCertificateAuthority({ certFile: config.caCert, keyFile: config.caKey, dataDir: config.dataDir, store, log });
     if (dataDir !== undefined) {
       const fixed = await securePermissions(config.dataDir);
       if (fixed.length > 0) log.warn({ dataDir: config.dataDir, fixed: fixed.length, first: fixed[0] }, 'removed group/world write permission under the data dir');

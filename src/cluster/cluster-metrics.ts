@@ -18,6 +18,8 @@ export class ClusterMetrics {
   readonly droppedMessages: Counter;
   /** Commands this node ran for another node. */
   readonly servedCommands: Counter;
+  /** Presence re-registered after the Redis connection came back (not the first connect). */
+  readonly presenceRebuilds: Counter;
 
   constructor(metrics: CsmsMetrics) {
     const registers = [metrics.registry];
@@ -54,6 +56,11 @@ export class ClusterMetrics {
       name: 'csms_routing_served_commands_total',
       help: 'Commands this node ran for another node, by outcome',
       labelNames: ['outcome'],
+      registers,
+    });
+    this.presenceRebuilds = new Counter({
+      name: 'csms_presence_rebuilds_total',
+      help: "Times this node re-registered its stations' presence after its Redis connection came back",
       registers,
     });
   }

@@ -131,10 +131,16 @@ export class RedisCommandRouter implements CommandRouter, DecisionChannel {
     subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message));
     // ioredis resubscribes by itself after a reconnect; only a subscription that never succeeded is retried here.
     subscriber.on('ready', () => void this.ensureSubscribed());
-    // Re-register every local station whenever the command connection is (again) ready.
+    // Re-register every local station whenever the command connection is (again) ready; after the first time
+    // that is a rebuild (CONTRACT §6: presence rebuilt when Redis is back).
+    let connectedBefore = false;
     commands.on('ready', () => {
+      const rebuild = connectedBefore;
+      connectedBefore = true;
       void this.presence.beat();
-      void this.presence.refreshAll();
+      void this.presence.refreshAll().then(() => {
+        if (rebuild) this.clusterMetrics.presenceRebuilds.inc();
+      });
     });
 
     this.options.registry.onChange((stationId, session) => {

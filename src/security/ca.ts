@@ -3,10 +3,11 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { X509Certificate as NodeCertificate, createPrivateKey, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../config.js';
 import type { Logger } from '../log.js';
+import type { Store } from '../store/store.js';
 import { describeKey, keyWeakness } from './csr.js';
 
 /** The WebCrypto key type as @peculiar/x509 declares it (a DOM type; Node's is structurally the same). */
@@ -19,7 +20,7 @@ export const NOT_BEFORE_SKEW_MS = 5 * 60_000;
 export const LEAF_VALIDITY_MS = 365 * 24 * 3600_000;
 const GENERATED_CA_VALIDITY_MS = 20 * 365 * 24 * 3600_000;
 const GENERATED_CA_NAME = 'CN=Stroom CSMS Charging Station CA, O=Stroom';
-/** Where a generated CA lives under CSMS_DATA_DIR. */
+/** Where an earlier version generated its CA under CSMS_DATA_DIR (imported into the database on first start). */
 export const GENERATED_CA_DIR = 'ca';
 export const GENERATED_CA_CERT_FILE = 'csms-ca.pem';
 export const GENERATED_CA_KEY_FILE = 'csms-ca.key';
@@ -195,49 +196,75 @@ async function readIfPresent(path: string): Promise<string | undefined> {
   }
 }
 
-/**
- * The generated CA of `<dataDir>/ca`, created on first start. Both files appear at once: they are written
- * into a private temporary directory that is then renamed into place, so a crash never leaves a
- * certificate without its key, and of two processes racing, one wins and the other loads the winner's.
- */
-async function generatedCaPem(dataDir: string, log: Logger): Promise<{ certificatePem: string; keyPem: string; dir: string }> {
+/** The CA an earlier version generated into `<dataDir>/ca`, when there is one (both files). */
+async function dataDirCaPem(dataDir: string): Promise<{ certificatePem: string; keyPem: string; dir: string } | undefined> {
   const dir = join(dataDir, GENERATED_CA_DIR);
-  const read = async (): Promise<{ certificatePem: string; keyPem: string } | undefined> => {
-    const [certificatePem, keyPem] = await Promise.all([readIfPresent(join(dir, GENERATED_CA_CERT_FILE)), readIfPresent(join(dir, GENERATED_CA_KEY_FILE))]);
-    return certificatePem !== undefined && keyPem !== undefined ? { certificatePem, keyPem } : undefined;
-  };
-  const existing = await read();
-  if (existing !== undefined) return { ...existing, dir };
+  const [certificatePem, keyPem] = await Promise.all([readIfPresent(join(dir, GENERATED_CA_CERT_FILE)), readIfPresent(join(dir, GENERATED_CA_KEY_FILE))]);
+  return certificatePem !== undefined && keyPem !== undefined ? { certificatePem, keyPem, dir } : undefined;
+}
 
-  await mkdir(dataDir, { recursive: true });
-  const staging = await mkdtemp(join(dataDir, `.${GENERATED_CA_DIR}-`));
-  try {
-    const generated = await generateCaPem();
-    await writeFile(join(staging, GENERATED_CA_KEY_FILE), generated.keyPem, { mode: 0o600 });
-    await writeFile(join(staging, GENERATED_CA_CERT_FILE), generated.certificatePem, { mode: 0o644 });
+/** Where the store keeps the CA that signs station certificates (the V2G CA will be 'v2g'). */
+export const STATION_CA_NAME = 'station';
+
+/** What the CA needs of the store: its row in certificate_authorities. */
+export type CertificateAuthorityStore = Pick<Store, 'getCertificateAuthority' | 'createCertificateAuthority'>;
+
+/**
+ * The station CA of the database, created there by the first node that starts (CONTRACT §6: one CA for every
+ * node, never one per data dir). A CA an earlier version generated into `<dataDir>/ca` is imported instead of a
+ * new one, so the certificates it signed stay valid; of several nodes racing, the first insert wins and every
+ * node loads the winner's.
+ */
+async function storedCa(store: CertificateAuthorityStore, dataDir: string, log: Logger): Promise<CertificateAuthority> {
+  const source = `the database (certificate_authorities '${STATION_CA_NAME}')`;
+  const fromStore = async (stored: { certificatePem: string; keyPem: string }): Promise<CertificateAuthority> => {
     try {
-      await rename(staging, dir);
-      log.info({ event: 'ca_generated', dir }, 'generated the CSMS certificate authority for station certificates');
-      return { ...generated, dir };
+      return await CertificateAuthority.fromPem(stored.certificatePem, stored.keyPem, source);
     } catch (error) {
-      const code = errorCode(error);
-      // Someone else's CA is already there (another process won the race, or a half-made directory).
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
-      const winner = await read();
-      if (winner === undefined) throw new Error(`${dir} exists but does not hold ${GENERATED_CA_CERT_FILE} and ${GENERATED_CA_KEY_FILE}; remove it or set CSMS_CA_CERT/CSMS_CA_KEY`);
-      return { ...winner, dir };
+      throw new ConfigError('CSMS_CA_CERT', `the station CA in ${source} is unusable: ${(error as Error).message}; replace it, or set CSMS_CA_CERT and CSMS_CA_KEY`);
     }
-  } finally {
-    await rm(staging, { recursive: true, force: true });
+  };
+  const legacy = await dataDirCaPem(dataDir);
+  const existing = await store.getCertificateAuthority(STATION_CA_NAME);
+  if (existing !== undefined) {
+    if (legacy !== undefined && legacy.certificatePem.trim() !== existing.certificatePem.trim()) {
+      log.warn(
+        { event: 'ca_data_dir_ignored', dir: legacy.dir },
+        `${legacy.dir} holds another CA than the database; the database's signs station certificates. Certificates signed by the one in ${legacy.dir} are accepted only if CSMS_TLS_CLIENT_CA lists it`,
+      );
+    }
+    return fromStore(existing);
   }
+  let candidate: { certificatePem: string; keyPem: string };
+  if (legacy !== undefined) {
+    try {
+      await CertificateAuthority.fromPem(legacy.certificatePem, legacy.keyPem, legacy.dir);
+    } catch (error) {
+      throw new ConfigError('CSMS_DATA_DIR', `the CA in ${legacy.dir} is unusable: ${(error as Error).message}`);
+    }
+    candidate = legacy;
+  } else {
+    candidate = await generateCaPem();
+  }
+  const stored = await store.createCertificateAuthority(STATION_CA_NAME, { certificatePem: candidate.certificatePem, keyPem: candidate.keyPem });
+  if (stored.certificatePem !== candidate.certificatePem) log.info({ event: 'ca_loaded' }, 'another node created the station certificate authority first; using it');
+  else if (legacy !== undefined) log.info({ event: 'ca_imported', dir: legacy.dir }, `imported the station certificate authority of ${legacy.dir} into the database`);
+  else log.info({ event: 'ca_generated' }, 'generated the station certificate authority into the database');
+  return fromStore(stored);
 }
 
 /**
- * The CA from CSMS_CA_CERT / CSMS_CA_KEY, or the one generated into CSMS_DATA_DIR on first start. Refuses
+ * The CA from CSMS_CA_CERT / CSMS_CA_KEY, or the one in the store (created by the first node to start). Refuses
  * (ConfigError naming the key) a CA that cannot sign: unreadable, mismatched, expired, weak, not a CA.
  */
-export async function openCertificateAuthority(options: { certFile: string | undefined; keyFile: string | undefined; dataDir: string; log: Logger }): Promise<CertificateAuthority> {
-  const { certFile, keyFile, dataDir, log } = options;
+export async function openCertificateAuthority(options: {
+  certFile: string | undefined;
+  keyFile: string | undefined;
+  dataDir: string;
+  store: CertificateAuthorityStore;
+  log: Logger;
+}): Promise<CertificateAuthority> {
+  const { certFile, keyFile, dataDir, store, log } = options;
   if ((certFile === undefined) !== (keyFile === undefined)) {
     throw new ConfigError(certFile === undefined ? 'CSMS_CA_CERT' : 'CSMS_CA_KEY', 'CSMS_CA_CERT and CSMS_CA_KEY must be set together');
   }
@@ -257,10 +284,5 @@ export async function openCertificateAuthority(options: { certFile: string | und
       throw new ConfigError('CSMS_CA_CERT', `${certFile}: ${(error as Error).message}`);
     }
   }
-  const generated = await generatedCaPem(dataDir, log);
-  try {
-    return await CertificateAuthority.fromPem(generated.certificatePem, generated.keyPem, generated.dir);
-  } catch (error) {
-    throw new ConfigError('CSMS_DATA_DIR', `the CA in ${generated.dir} is unusable: ${(error as Error).message}`);
-  }
+  return storedCa(store, dataDir, log);
 }

@@ -288,6 +288,21 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX meter_values_untied_received ON meter_values (received_at) WHERE transaction_id IS NULL;
     `,
   },
+  {
+    version: 11,
+    name: 'certificate authorities in the database',
+    sql: `
+      -- CONTRACT §6: the CAs that sign station (name 'station') and, later, V2G ('v2g') certificates are the same on
+      -- every node: created once here by the first node (INSERT … ON CONFLICT DO NOTHING, then re-read) unless given
+      -- by file. The key is PEM: whoever can read this table holds the CA key (README "Security").
+      CREATE TABLE certificate_authorities (
+        name       text PRIMARY KEY,
+        cert_pem   text NOT NULL,
+        key_pem    text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
 
 /** Any constant will do, as long as no other code of ours takes the same advisory lock. */

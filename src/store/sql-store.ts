@@ -46,6 +46,7 @@ import type {
   StationRecord,
   StationStatusRecord,
   Store,
+  StoredCertificateAuthority,
 } from './store.js';
 
 interface BootRow {
@@ -460,6 +461,30 @@ export class SqlStore implements Store, BillingStore {
   }
 
   // Remote-start grants
+
+  // Certificate authorities
+
+  async getCertificateAuthority(name: string): Promise<StoredCertificateAuthority | undefined> {
+    const rows = await this.db.query<{ cert_pem: string; key_pem: string; created_at: Date }>(
+      'SELECT cert_pem, key_pem, created_at FROM certificate_authorities WHERE name = $1',
+      [name],
+    );
+    const row = rows[0];
+    return row ? { certificatePem: row.cert_pem, keyPem: row.key_pem, createdAt: row.created_at } : undefined;
+  }
+
+  async createCertificateAuthority(name: string, ca: { certificatePem: string; keyPem: string }): Promise<StoredCertificateAuthority> {
+    // The primary key decides between racing nodes: a loser's INSERT waits for the winner's commit, does nothing,
+    // and the SELECT (a new snapshot) reads the winner's CA.
+    await this.db.query('INSERT INTO certificate_authorities (name, cert_pem, key_pem) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING', [
+      name,
+      ca.certificatePem,
+      ca.keyPem,
+    ]);
+    const stored = await this.getCertificateAuthority(name);
+    if (stored === undefined) throw new Error(`certificate authority ${name} vanished right after it was stored`);
+    return stored;
+  }
 
   async grantRemoteStart(grant: RemoteStartGrant): Promise<void> {
     await withStation(

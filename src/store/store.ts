@@ -63,6 +63,13 @@ export function normalizeSerialNumber(serial: string): string {
   return serial.trim().toLowerCase().replace(/^(?:00)+(?=[0-9a-f]{2})/, '');
 }
 
+/** A certificate authority kept in the database (CONTRACT §6): its certificate and private key, PEM. */
+export interface StoredCertificateAuthority {
+  certificatePem: string;
+  keyPem: string;
+  createdAt: Date;
+}
+
 export interface ConnectorStatusRecord {
   evseId: number;
   connectorId: number;
@@ -161,6 +168,14 @@ export interface Store {
   getIssuedCertificate(serialNumber: string): Promise<IssuedCertificateRecord | undefined>;
   /** Revokes the station's current certificates (or only `serialNumber`); how many were revoked now. */
   revokeIssuedCertificates(stationId: string, reason: string, at: Date, serialNumber?: string): Promise<number>;
+
+  // Certificate authorities (direct statements): 'station' signs station certificates; one row per name on every node
+  getCertificateAuthority(name: string): Promise<StoredCertificateAuthority | undefined>;
+  /**
+   * Stores `ca` under `name` unless a CA of that name exists already, and resolves with the one stored now: `ca`, or
+   * the one another node (or process) created first. Of several racing, exactly one wins.
+   */
+  createCertificateAuthority(name: string, ca: { certificatePem: string; keyPem: string }): Promise<StoredCertificateAuthority>;
 
   // Remote-start grants (direct statements: they must hold on every node at once)
   /** Registers (or renews) a grant; a grant of a deleted station fails with UnknownStationError. */

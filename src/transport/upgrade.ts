@@ -87,10 +87,12 @@ export class UpgradePath {
       remoteAddress,
       listenerProfile: attempt.tls || (view.kind === 'proxied' && view.tls) ? 2 : 1,
     };
-    if (view.kind === 'proxied') {
+    if (view.kind === 'proxied' && view.clientCertificate !== undefined) {
       // Through a trusted (re-encrypting or terminating) proxy, the station's certificate is the proxy's to verify.
-      if (view.clientCertificate !== undefined) request.clientCertificate = view.clientCertificate;
+      request.clientCertificate = view.clientCertificate;
     } else if (attempt.ownCertificate?.certificate !== undefined) {
+      // Our own TLS stack verified it: straight from the station, or through a TCP (TLS-passthrough) proxy that is
+      // trusted for its ws:// headers too (deploy/haproxy.cfg). Nobody can forge that handshake.
       request.clientCertificate = attempt.ownCertificate.certificate;
     } else if (attempt.ownCertificate?.problem !== undefined) {
       request.clientCertificateProblem = attempt.ownCertificate.problem;

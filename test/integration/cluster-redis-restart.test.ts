@@ -36,6 +36,10 @@ async function redisUp(node: ClusterNode): Promise<number> {
   return metricValue(await node.api.metrics(), 'csms_redis_up');
 }
 
+async function presenceRebuilds(node: ClusterNode): Promise<number> {
+  return metricValue(await node.api.metrics(), 'csms_presence_rebuilds_total');
+}
+
 describe('Redis restarted during traffic', () => {
   it('nodes keep their stations, cross-node commands answer 503 fast, presence is rebuilt when Redis is back', async () => {
     const onA = await cluster.bootedStation(a, 'RRA');
@@ -60,6 +64,8 @@ describe('Redis restarted during traffic', () => {
       }
     })();
 
+    // The first connection to Redis is no rebuild.
+    expect([await presenceRebuilds(a), await presenceRebuilds(b)]).toEqual([0, 0]);
     await redis.kill();
     await waitFor(async () => (await redisUp(a)) === 0 && (await redisUp(b)) === 0, { timeoutMs: 5000, what: 'csms_redis_up 0 on both nodes' });
 
@@ -85,6 +91,7 @@ describe('Redis restarted during traffic', () => {
     await cluster.waitForPresence(a, onB.identity, b.nodeId, 5000);
     await cluster.waitForPresence(b, onA.identity, a.nodeId, 5000);
     await cluster.waitForPresence(a, late.identity, b.nodeId, 5000);
+    await waitFor(async () => (await presenceRebuilds(a)) >= 1 && (await presenceRebuilds(b)) >= 1, { what: 'csms_presence_rebuilds_total counted on both nodes' });
     expect((await command(a, onB)).status).toBe(200);
     expect((await command(b, onA)).status).toBe(200);
     expect((await command(a, late)).status).toBe(200);

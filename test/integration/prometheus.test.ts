@@ -9,6 +9,11 @@
  *   export fails here);
  * - Prometheus loaded every alert rule and evaluates it without error.
  *
+ * Besides the single node (no Redis: the cluster panels and rules must evaluate there too, to nothing), Prometheus
+ * scrapes a two-node cluster (one PostgreSQL, one Redis) with a station on one node and commands through the other:
+ * the dashboard's cluster row shows stations per node, routed commands and their latency, and Redis up; a cluster
+ * node stopped makes StroomClusterNodeLost pending for that node.
+ *
  * Needs the `prometheus` and `promtool` binaries (Debian package `prometheus`).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -20,6 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newIdToken, registerIdToken } from '../support/charging.js';
 import { freePort } from '../../bench/free-port.js';
 import { REPO_ROOT, startTestCsms, type TestCsms } from '../support/csms.js';
+import { TestCluster, type ClusterNode } from '../support/cluster.js';
 import { sleep, waitFor, type TestStation } from '../support/station.js';
 
 const GRAFANA_DIR = join(REPO_ROOT, 'grafana');
@@ -87,6 +93,15 @@ function dashboardExpressions(node: unknown, where: string, out: Expression[]): 
   return out;
 }
 
+/** The expressions of the panels below the dashboard's "Cluster" row (up to the next row). */
+function clusterRowExpressions(dashboard: Record<string, unknown>, file: string): Expression[] {
+  const panels = (dashboard.panels ?? []) as Record<string, unknown>[];
+  const start = panels.findIndex((panel) => panel.type === 'row' && String(panel.title).startsWith('Cluster'));
+  if (start < 0) return [];
+  const next = panels.findIndex((panel, index) => index > start && panel.type === 'row');
+  return dashboardExpressions(panels.slice(start + 1, next < 0 ? undefined : next), `${file} › Cluster`, []);
+}
+
 /** label_values(selector, label) queries of a dashboard's variables. */
 function variableQueries(dashboard: Record<string, unknown>): { name: string; selector: string; label: string }[] {
   const list = ((dashboard.templating as { list?: unknown[] } | undefined)?.list ?? []) as Record<string, unknown>[];
@@ -149,6 +164,9 @@ interface QueryAnswer {
 
 describe('Grafana dashboards and alert rules against a real Prometheus scraping a live CSMS', () => {
   let csms: TestCsms | undefined;
+  /** Two cluster nodes (child processes, REDIS_URL, one database): the cluster row and rules need their metrics. */
+  let cluster: TestCluster | undefined;
+  let clusterNodes: ClusterNode[] = [];
   let prometheus: ChildProcess | undefined;
   let prometheusLog = '';
   let prometheusUrl = '';
@@ -170,6 +188,8 @@ describe('Grafana dashboards and alert rules against a real Prometheus scraping 
     }
 
     csms = await startTestCsms();
+    cluster = await TestCluster.create();
+    clusterNodes = await cluster.startNodes('prom-a', 'prom-b');
     workDir = await mkdtemp(join(tmpdir(), 'stroom-prometheus-'));
     const port = await freePort();
     prometheusUrl = `http://127.0.0.1:${port}`;
@@ -186,7 +206,7 @@ describe('Grafana dashboards and alert rules against a real Prometheus scraping 
         '  - job_name: stroom',
         '    metrics_path: /metrics',
         '    static_configs:',
-        `      - targets: ['127.0.0.1:${csms.csms.apiPort}']`,
+        `      - targets: [${[csms.csms.apiPort, ...clusterNodes.map((node) => node.apiPort)].map((port) => `'127.0.0.1:${port}'`).join(', ')}]`,
         '',
       ].join('\n'),
     );
@@ -229,6 +249,22 @@ describe('Grafana dashboards and alert rules against a real Prometheus scraping 
       await Promise.all(stations.map((s) => s.heartbeat()));
       await sleep(500);
     }
+    // The cluster: a station on node A, commands for it through node B (routed through Redis).
+    const [nodeA, nodeB] = clusterNodes as [ClusterNode, ClusterNode];
+    const clustered = await cluster.bootedStation(nodeA, 'prom-cl');
+    await waitFor(async () => (await nodeB.api.getStation(clustered.identity)).body.connected, { what: 'the station seen from node B' });
+    const routeOne = async (): Promise<void> => {
+      const routed = await nodeB.api.command(clustered.identity, 'TriggerMessage', { requestedMessage: 'Heartbeat' });
+      expect(routed.status, routed.text).toBe(200);
+    };
+    // The counters appear with the first routed command; rates need a scrape of them before the next ones.
+    await routeOne();
+    await waitFor(async () => ((await query('csms_routed_commands_total')).data?.result.length ?? 0) > 0, {
+      timeoutMs: 15_000,
+      intervalMs: 250,
+      what: 'Prometheus scraping the routed-commands counter',
+    });
+    for (let round = 0; round < 3; round++) await routeOne();
     // Two scrapes after the load, so every rate() sees it.
     await waitFor(async () => ((await query('sum(rate(csms_messages_total{direction="in"}[15s])) > 0')).data?.result.length ?? 0) > 0, {
       timeoutMs: 15_000,
@@ -236,8 +272,13 @@ describe('Grafana dashboards and alert rules against a real Prometheus scraping 
       what: 'Prometheus seeing the load',
     });
     await sleep(1500);
-    exposition = await h.api.metrics();
-  }, 60_000);
+    await waitFor(async () => ((await query('sum(rate(csms_routed_commands_total[15s])) > 0')).data?.result.length ?? 0) > 0, {
+      timeoutMs: 15_000,
+      intervalMs: 250,
+      what: 'Prometheus seeing the routed commands',
+    });
+    exposition = (await Promise.all([h, ...clusterNodes].map((node) => node.api.metrics()))).join('\n');
+  }, 90_000);
 
   afterAll(async () => {
     if (prometheus !== undefined && prometheus.exitCode === null) {
@@ -248,6 +289,7 @@ describe('Grafana dashboards and alert rules against a real Prometheus scraping 
       clearTimeout(timer);
     }
     await csms?.stop();
+    await cluster?.stop();
     if (workDir) await rm(workDir, { recursive: true, force: true });
   }, 30_000);
 
@@ -325,6 +367,26 @@ describe('Grafana dashboards and alert rules against a real Prometheus scraping 
     expect(unknown).toEqual([]);
   });
 
+  it('the cluster row shows stations per node, routed commands and their latency, and Redis up', async () => {
+    const expressions = dashboards.flatMap((d) => clusterRowExpressions(d.json, d.file));
+    for (const metric of ['csms_connected_stations', 'csms_routed_commands_total', 'csms_routing_seconds_bucket', 'csms_redis_up']) {
+      const panels = expressions.filter((e) => e.expr.includes(metric));
+      expect(panels.length, `no cluster panel over ${metric}`).toBeGreaterThan(0);
+      const shown = [];
+      for (const panel of panels) if (((await query(substitute(panel.expr))).data?.result.length ?? 0) > 0) shown.push(panel.where);
+      expect(shown.length, `no cluster panel over ${metric} shows data`).toBeGreaterThan(0);
+    }
+    for (const metric of ['csms_presence_takeovers_total', 'csms_presence_rebuilds_total']) {
+      expect(expressions.some((e) => e.expr.includes(metric)), `no cluster panel over ${metric}`).toBe(true);
+    }
+    // Stations per node: both cluster nodes are there, one of them holding the station.
+    const perNode = await query('sum by (instance) (csms_connected_stations{instance=~".*"})');
+    const nodeA = clusterNodes[0] as ClusterNode;
+    expect(perNode.data?.result.find((r) => r.metric.instance === `127.0.0.1:${nodeA.apiPort}`)?.value[1]).toBe('1');
+    const redisUp = await query('min by (instance) (csms_redis_up)');
+    expect(redisUp.data?.result.map((r) => r.value[1])).toEqual(['1', '1']);
+  });
+
   it("the dashboards' variables find their values (node, action)", async () => {
     for (const { file, json } of dashboards) {
       for (const variable of variableQueries(json)) {
@@ -334,5 +396,20 @@ describe('Grafana dashboards and alert rules against a real Prometheus scraping 
         expect(answer.data.length, `${file} $${variable.name} has no values`).toBeGreaterThan(0);
       }
     }
+  });
+
+  it('StroomClusterNodeLost becomes pending for a cluster node that stops, and only for it', async () => {
+    const lost = clusterNodes[1] as ClusterNode;
+    const instance = `127.0.0.1:${lost.apiPort}`;
+    expect((await lost.process.stop(12_000)).code).toBe(0);
+    const alerts = await waitFor(
+      async () => {
+        const answer = (await (await fetch(`${prometheusUrl}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string>; state: string }[] } };
+        const nodeLost = answer.data.alerts.filter((a) => a.labels.alertname === 'StroomClusterNodeLost');
+        return nodeLost.length > 0 ? nodeLost : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 250, what: 'StroomClusterNodeLost pending' },
+    );
+    expect(alerts.map((a) => [a.labels.instance, a.state])).toEqual([[instance, 'pending']]);
   });
 });

@@ -1,22 +1,31 @@
 /**
  * Station certificates signed by the CSMS (A02/A03): TC_A_11 (renewal on the CSMS's request), TC_A_14 (the station
  * rejects the signed certificate), DRV-A02-01 (bad CSRs), DRV-A03-01 (renewal on the station's initiative), the
- * CertificateSigned retry, DRV-A04-01 (security events stored), and the CSMS CA itself (generated once, atomically;
+ * CertificateSigned retry, DRV-A04-01 (security events stored), and the CSMS CA itself (created once in the database;
  * or configured).
  */
-import { X509Certificate, createPublicKey, type KeyObject } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { X509Certificate, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { openCertificateAuthority } from '../../src/security/ca.js';
+import { generateCaPem, openCertificateAuthority, type CertificateAuthorityStore } from '../../src/security/ca.js';
 import { verifyCsr } from '../../src/security/csr.js';
+import { openStore } from '../../src/store/open-store.js';
+import type { SqlStore } from '../../src/store/sql-store.js';
+import { freshPostgresDatabase } from '../support/services.js';
 import { Reply, randomPassword, sleep, waitFor, type Payload, type TestStation } from '../support/station.js';
 import { TestCa, createCsr, generateKey, refusal, withSecureCsms, type SecureCsms } from '../support/tls.js';
 
 const h = withSecureCsms();
 const silent = pino({ level: 'silent' });
+/** A configured CA never reaches the store: this one fails the test if it does. */
+const unusedStore: CertificateAuthorityStore = {
+  getCertificateAuthority: () => Promise.reject(new Error('a configured CA must not read the store')),
+  createCertificateAuthority: () => Promise.reject(new Error('a configured CA must not write the store')),
+};
 
 async function bootedSp2(secure: SecureCsms, prefix: string): Promise<{ station: TestStation; identity: string; password: string }> {
   const creds = await secure.register(2, { prefix });
@@ -46,8 +55,23 @@ function spki(key: KeyObject | string): string {
   return publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
 }
 
+/** The CSMS CA as the database holds it (CONTRACT §6: created there once, never per data dir). */
 async function csmsCa(secure: SecureCsms): Promise<X509Certificate> {
-  return new X509Certificate(await readFile(join(secure.csms.dataDir, 'ca', 'csms-ca.pem'), 'utf8'));
+  const rows = await onDatabase(String(secure.csms.config.DATABASE_URL), (client) =>
+    client.query<{ cert_pem: string }>("SELECT cert_pem FROM certificate_authorities WHERE name = 'station'"),
+  );
+  expect(rows.rows).toHaveLength(1);
+  return new X509Certificate(rows.rows[0]?.cert_pem ?? '');
+}
+
+async function onDatabase<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
 }
 
 async function certificateSigning(secure: SecureCsms, identity: string): Promise<Record<string, unknown> | null> {
@@ -207,24 +231,48 @@ describe('DRV-A04-01: security events', () => {
 });
 
 describe('the CSMS certificate authority', () => {
-  it('is generated into CSMS_DATA_DIR once (key readable by the owner only), atomically, and reused afterwards', async () => {
+  it('is created once in the database (two racing starts end with one), and every later start loads it', async () => {
+    const database = await freshPostgresDatabase();
     const dataDir = await mkdtemp(join(tmpdir(), 'stroom-ca-'));
+    // Two stores on one database: two nodes starting together.
+    const stores = await Promise.all([1, 2].map(() => openStore({ databaseUrl: database.url, dataDir })));
     try {
-      // Two starts racing on an empty directory end up with one CA.
-      const [first, second] = await Promise.all([
-        openCertificateAuthority({ certFile: undefined, keyFile: undefined, dataDir, log: silent }),
-        openCertificateAuthority({ certFile: undefined, keyFile: undefined, dataDir, log: silent }),
-      ]);
-      expect(second.certificatePem).toBe(first.certificatePem);
-      const again = await openCertificateAuthority({ certFile: undefined, keyFile: undefined, dataDir, log: silent });
-      expect(again.certificatePem).toBe(first.certificatePem);
-      expect((await stat(join(dataDir, 'ca', 'csms-ca.key'))).mode & 0o777).toBe(0o600);
-      const ca = new X509Certificate(first.certificatePem);
+      const [first, second] = await Promise.all(stores.map((store) => openCertificateAuthority({ certFile: undefined, keyFile: undefined, dataDir, store, log: silent })));
+      expect(second?.certificatePem).toBe(first?.certificatePem);
+      const again = await openCertificateAuthority({ certFile: undefined, keyFile: undefined, dataDir, store: stores[0] as SqlStore, log: silent });
+      expect(again.certificatePem).toBe(first?.certificatePem);
+      const rows = await onDatabase(database.url, (client) => client.query<{ name: string; key_pem: string }>('SELECT name, key_pem FROM certificate_authorities'));
+      expect(rows.rows.map((row) => row.name)).toEqual(['station']);
+      // Nothing of it in the data dir: a second node's dir would hold another CA.
+      await expect(stat(join(dataDir, 'ca'))).rejects.toThrow(/ENOENT/);
+      const ca = new X509Certificate(first?.certificatePem ?? '');
       expect(ca.ca).toBe(true);
+      expect(ca.checkPrivateKey(createPrivateKey(rows.rows[0]?.key_pem ?? ''))).toBe(true);
       expect(Date.parse(ca.validFrom)).toBeLessThan(Date.now());
       expect(ca.publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
     } finally {
+      await Promise.all(stores.map((store) => store.close()));
       await rm(dataDir, { recursive: true, force: true });
+      await database.drop();
+    }
+  });
+
+  it('imports the CA an earlier version generated into CSMS_DATA_DIR/ca, so the certificates it signed stay valid', async () => {
+    const database = await freshPostgresDatabase();
+    const dataDir = await mkdtemp(join(tmpdir(), 'stroom-ca-'));
+    const store = await openStore({ databaseUrl: database.url, dataDir });
+    try {
+      const earlier = await generateCaPem();
+      await mkdir(join(dataDir, 'ca'));
+      await writeFile(join(dataDir, 'ca', 'csms-ca.pem'), earlier.certificatePem);
+      await writeFile(join(dataDir, 'ca', 'csms-ca.key'), earlier.keyPem, { mode: 0o600 });
+      const ca = await openCertificateAuthority({ certFile: undefined, keyFile: undefined, dataDir, store, log: silent });
+      expect(new X509Certificate(ca.certificatePem).fingerprint256).toBe(new X509Certificate(earlier.certificatePem).fingerprint256);
+      expect((await store.getCertificateAuthority('station'))?.certificatePem).toBe(earlier.certificatePem);
+    } finally {
+      await store.close();
+      await rm(dataDir, { recursive: true, force: true });
+      await database.drop();
     }
   });
 
@@ -236,7 +284,7 @@ describe('the CSMS certificate authority', () => {
       const keyFile = join(dir, 'ca.key');
       await writeFile(certFile, configured.certPem);
       await writeFile(keyFile, configured.keyPem);
-      const ca = await openCertificateAuthority({ certFile, keyFile, dataDir: dir, log: silent });
+      const ca = await openCertificateAuthority({ certFile, keyFile, dataDir: dir, store: unusedStore, log: silent });
       const { csrPem } = await createCsr({ cn: 'CS-CONFIGURED' });
       const verdict = await verifyCsr(csrPem, 'CS-CONFIGURED');
       if (!verdict.ok) throw new Error(verdict.reason);
@@ -247,8 +295,8 @@ describe('the CSMS certificate authority', () => {
 
       const strayKey = join(dir, 'stray.key');
       await writeFile(strayKey, (await generateKey('ec-p256')).keyPem);
-      await expect(openCertificateAuthority({ certFile, keyFile: strayKey, dataDir: dir, log: silent })).rejects.toThrow(/CSMS_CA_CERT.*does not belong/);
-      await expect(openCertificateAuthority({ certFile, keyFile: undefined, dataDir: dir, log: silent })).rejects.toThrow(/must be set together/);
+      await expect(openCertificateAuthority({ certFile, keyFile: strayKey, dataDir: dir, store: unusedStore, log: silent })).rejects.toThrow(/CSMS_CA_CERT.*does not belong/);
+      await expect(openCertificateAuthority({ certFile, keyFile: undefined, dataDir: dir, store: unusedStore, log: silent })).rejects.toThrow(/must be set together/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

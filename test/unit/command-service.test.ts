@@ -1,14 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { buildBlockTable, createBlocks } from '../../src/blocks/index.js';
 import type { CommandOutcome, CommandRouter, StationLocation } from '../../src/cluster/command-router.js';
 import { CommandService, type CommandReport } from '../../src/commands/service.js';
 import type { JsonObject } from '../../src/json.js';
-import { createLogger } from '../../src/log.js';
 import { ocpp201 } from '../../src/ocpp/v201/index.js';
-import { openCertificateAuthority } from '../../src/security/ca.js';
+import { CertificateAuthority, generateCaPem } from '../../src/security/ca.js';
 import { CommandRefusal, type BlockTable } from '../../src/station/types.js';
 import type { DeviceVariable, SecurityProfile, StationRecord } from '../../src/store/store.js';
 
@@ -16,13 +12,12 @@ const CALL_TIMEOUT_MS = 30_000;
 const START = Date.UTC(2025, 0, 1);
 
 const protocol = ocpp201();
-let dataDir: string;
 let blocks: BlockTable;
 
 beforeAll(async () => {
   // The security block (SetNetworkProfile's plan) is built with a CA; a throw-away one will do.
-  dataDir = mkdtempSync(join(tmpdir(), 'stroom-command-service-'));
-  const ca = await openCertificateAuthority({ certFile: undefined, keyFile: undefined, dataDir, log: createLogger('silent') });
+  const generated = await generateCaPem();
+  const ca = await CertificateAuthority.fromPem(generated.certificatePem, generated.keyPem, 'a throw-away CA');
   // The transactions block records remote-start grants before a RequestStartTransaction leaves; kept here.
   const grants = {
     grantRemoteStart: async () => undefined,
@@ -30,10 +25,6 @@ beforeAll(async () => {
     revokeRemoteStartGrant: async () => undefined,
   };
   blocks = buildBlockTable(createBlocks({ ca, store: grants, clock: { now: () => START } }).blocks);
-});
-
-afterAll(() => {
-  rmSync(dataDir, { recursive: true, force: true });
 });
 
 interface SentCall {
