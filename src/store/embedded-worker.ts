@@ -63,6 +63,7 @@ export type EngineMessage =
  * PGlite's own start parameters (0.5.16, `defaultStartParams`) minus `-F`, which turns fsync off. The rest keep
  * the single-user WASM backend working (no worker processes, synchronous I/O).
  */
+// prettier-ignore
 const START_PARAMS = [
   '--single',
   '-O',
@@ -144,11 +145,11 @@ function deferred(): Deferred {
 }
 
 /** The reason handed to PGlite's transaction to make it roll back. */
-const ROLLBACK = Symbol('rollback');
+class RollbackRequested extends Error {}
 
 interface OpenTransaction {
   tx: Transaction;
-  /** Resolved: COMMIT; rejected with ROLLBACK: ROLLBACK. */
+  /** Resolved: COMMIT; rejected with RollbackRequested: ROLLBACK. */
   end: Deferred;
   /** PGlite's transaction(): settles once COMMIT or ROLLBACK ran. */
   done: Promise<void>;
@@ -204,7 +205,7 @@ class Engine {
         await end.promise;
       });
       done.catch((error: unknown) => {
-        if (!entered) failed(error);
+        if (!entered) failed(error instanceof Error ? error : new Error(String(error)));
       });
     });
   }
@@ -222,9 +223,9 @@ class Engine {
       open.end.resolve();
       await open.done;
     } else {
-      open.end.reject(ROLLBACK);
+      open.end.reject(new RollbackRequested('rollback'));
       await open.done.catch((error: unknown) => {
-        if (error !== ROLLBACK) throw error;
+        if (!(error instanceof RollbackRequested)) throw error;
       });
     }
   }
