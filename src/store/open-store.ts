@@ -53,6 +53,8 @@ export async function openGuardedStore(options: OpenStoreOptions): Promise<Opene
     await raw.close().catch(() => undefined);
     throw error;
   }
+  // A request the embedded engine has not answered for 3 × the guard's bound restarts it (embedded-database.ts).
+  if (raw instanceof EmbeddedDatabase) raw.restartWhenStalled(3 * timeoutMs);
   const db = await GuardedDatabase.create(raw, {
     timeoutMs,
     freeSpace: options.databaseUrl ? undefined : { dir: options.dataDir, minFreeBytes: options.minFreeBytes ?? 64 * 1024 * 1024 },
