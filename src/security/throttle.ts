@@ -118,6 +118,49 @@ export class InFlightLimit {
 }
 
 /**
+ * Password checks per key run a few at a time; the others wait their turn (at most `maxQueued` per key, beyond
+ * which they are refused at once). A whole fleet reconnecting through one NAT or proxy address is a queue, not a
+ * refusal; a burst of guesses from one address is checked a few at a time, so the failures it piles up throttle
+ * the rest of the burst before it is ever checked.
+ */
+export class CheckSlots {
+  private readonly running = new Map<string, number>();
+  private readonly waiting = new Map<string, (() => void)[]>();
+
+  constructor(
+    private readonly maxRunning: number,
+    private readonly maxQueued: number,
+  ) {}
+
+  /** Resolves true once a slot is held (give it back with `release`), false when the queue is full. */
+  acquire(key: string): Promise<boolean> {
+    const running = this.running.get(key) ?? 0;
+    if (running < this.maxRunning) {
+      this.running.set(key, running + 1);
+      return Promise.resolve(true);
+    }
+    const queue = this.waiting.get(key) ?? [];
+    if (queue.length >= this.maxQueued) return Promise.resolve(false);
+    this.waiting.set(key, queue);
+    // The slot passes straight from the releasing check to the next in line: `running` stays as it is.
+    return new Promise((resolve) => queue.push(() => resolve(true)));
+  }
+
+  release(key: string): void {
+    const queue = this.waiting.get(key);
+    const next = queue?.shift();
+    if (next !== undefined) {
+      if (queue?.length === 0) this.waiting.delete(key);
+      next();
+      return;
+    }
+    const running = this.running.get(key) ?? 0;
+    if (running <= 1) this.running.delete(key);
+    else this.running.set(key, running - 1);
+  }
+}
+
+/**
  * The address an attempt is counted under: IPv4 as is (IPv4-mapped IPv6 as IPv4), IPv6 by its /64 (one
  * subscriber usually holds a whole /64, so counting single IPv6 addresses would count nothing).
  */
@@ -146,3 +189,5 @@ export const IDENTITY_ADDRESS_LIMITS: AttemptLimits = { maxAttempts: 10, windowM
 export const ADDRESS_LIMITS: AttemptLimits = { maxAttempts: 30, windowMs: 60_000, cooldownMs: 60_000 };
 /** Password checks running at once per (identity, address) and per address. */
 export const MAX_CHECKS_IN_FLIGHT = { identityAddress: 2, address: 8 } as const;
+/** Checks that may wait for a slot of one address (a fleet behind one NAT reconnecting after a restart). */
+export const MAX_CHECKS_QUEUED_PER_ADDRESS = 10_000;

@@ -8,12 +8,15 @@ import { hashPassword, needsRehash, passwordLengthProblem, verifyPassword, Verif
 import {
   ADDRESS_LIMITS,
   IDENTITY_ADDRESS_LIMITS,
+  CheckSlots,
   InFlightLimit,
+  MAX_CHECKS_QUEUED_PER_ADDRESS,
   LocalAttemptCounter,
   MAX_CHECKS_IN_FLIGHT,
   throttleAddress,
   type AttemptCounter,
   type AttemptLimits,
+  type AttemptVerdict,
 } from '../security/throttle.js';
 import { RecentMap } from '../recent-map.js';
 import { normalizeSerialNumber, type SecurityProfile, type StationRecord, type Store } from '../store/store.js';
@@ -113,7 +116,9 @@ export interface GatekeeperOptions {
  * Throttling (CONTRACT §3.2) sits in front of the password check only, because only a password check is an
  * unproven attempt worth counting (and costs a scrypt derivation). It is keyed per (identity, address) and per
  * address (IPv6 by /64), never per identity alone: failures from one address never lock a station out from
- * another. The attempt is counted before the check; a right password takes it back. While its own address is
+ * another. Per (identity, address) an attempt counts on arrival; per address the checks wait their turn a few at
+ * a time (a fleet behind one NAT or proxy reconnecting after a restart is a queue, not a refusal) and each counts
+ * when its turn comes. A right password takes its attempts back. While its own address is
  * cooling down a password attempt gets 429 *without* being checked, the right password included (checking it
  * would let the guessing go on at full speed); a certificate-proven connection (profile 3) is never throttled.
  * Missing credentials, a wrong username, a downgrade and an unknown identity are refused without counting: they
@@ -125,7 +130,7 @@ export class StationGatekeeper {
   private readonly attempts: AttemptCounter;
   private readonly limits: { identityAddress: AttemptLimits; address: AttemptLimits };
   private readonly checksPerIdentityAddress: InFlightLimit;
-  private readonly checksPerAddress: InFlightLimit;
+  private readonly checksPerAddress: CheckSlots;
   private readonly sampled: SampledLog;
 
   constructor(
@@ -141,7 +146,7 @@ export class StationGatekeeper {
     this.limits = options.throttle ?? { identityAddress: IDENTITY_ADDRESS_LIMITS, address: ADDRESS_LIMITS };
     const inFlight = options.maxChecksInFlight ?? MAX_CHECKS_IN_FLIGHT;
     this.checksPerIdentityAddress = new InFlightLimit(inFlight.identityAddress);
-    this.checksPerAddress = new InFlightLimit(inFlight.address);
+    this.checksPerAddress = new CheckSlots(inFlight.address, MAX_CHECKS_QUEUED_PER_ADDRESS);
     this.sampled = new SampledLog(log, 10_000, () => this.clock.now());
   }
 
@@ -244,14 +249,46 @@ export class StationGatekeeper {
     if (storedHash === undefined) return refuse(401, 'no_password', `station ${identity} has no password yet: an operator must set one`);
 
     const address = throttleAddress(remoteAddress);
-    const keys = [`ia:${identity}|${address}`, `a:${address}`];
-    const [perIdentityAddress, perAddress] = await Promise.all([
-      this.attempts.attempt(keys[0] as string, this.limits.identityAddress),
-      this.attempts.attempt(keys[1] as string, this.limits.address),
-    ]);
-    if (perIdentityAddress === undefined || perAddress === undefined) throw new Error('attempt counter gave no verdict');
-    if (perIdentityAddress.startedCooldown || perAddress.startedCooldown) {
-      const scope = perAddress.startedCooldown ? 'address' : 'identity_address';
+    const identityAddressKey = `ia:${identity}|${address}`;
+    const addressKey = `a:${address}`;
+    // Per (identity, address) the attempt counts on arrival: a station has one connection, so parallel attempts
+    // for one identity are guesses, and they see each other before any of them is checked.
+    const perIdentityAddress = await this.attempts.attempt(identityAddressKey, this.limits.identityAddress);
+    if (!perIdentityAddress.allowed) return this.throttledRefusal(perIdentityAddress, 'identity_address', identity, remoteAddress, address);
+    // A station reconnecting with the password that verified last time: no derivation needed.
+    if (this.verified.has(identity, storedHash, credentials.password)) {
+      await this.attempts.retract(identityAddressKey);
+      return undefined;
+    }
+    if (!this.checksPerIdentityAddress.tryEnter(identityAddressKey)) return busy();
+    // Per address the checks queue (a fleet behind one NAT or proxy reconnecting is not an attack) and each
+    // counts when its turn comes, so at most a few unproven ones are ever counted ahead of their outcome.
+    if (!(await this.checksPerAddress.acquire(address))) {
+      this.checksPerIdentityAddress.leave(identityAddressKey);
+      return busy();
+    }
+    let right: boolean;
+    try {
+      const perAddress = await this.attempts.attempt(addressKey, this.limits.address);
+      if (!perAddress.allowed) {
+        await this.attempts.retract(identityAddressKey);
+        return this.throttledRefusal(perAddress, 'address', identity, remoteAddress, address);
+      }
+      right = await verifyPassword(credentials.password, storedHash);
+      if (right) await Promise.all([this.attempts.retract(identityAddressKey), this.attempts.retract(addressKey)]);
+    } finally {
+      this.checksPerIdentityAddress.leave(identityAddressKey);
+      this.checksPerAddress.release(address);
+    }
+    this.metrics.passwordChecksTotal.labels(right ? 'right' : 'wrong').inc();
+    if (!right) return refuse(401, 'unauthorized', 'wrong password');
+    this.verified.remember(identity, storedHash, credentials.password);
+    if (needsRehash(storedHash)) await this.rehash(identity, storedHash, credentials.password);
+    return undefined;
+  }
+
+  private throttledRefusal(verdict: AttemptVerdict, scope: 'address' | 'identity_address', identity: string, remoteAddress: string, address: string): Admission {
+    if (verdict.startedCooldown) {
       const limits = scope === 'address' ? this.limits.address : this.limits.identityAddress;
       this.metrics.authThrottledTotal.labels(scope).inc();
       this.sampled.warn(
@@ -260,35 +297,8 @@ export class StationGatekeeper {
         `repeated unproven password attempts from this ${scope === 'address' ? 'address' : 'address for this station'}: refused with 429 for the cool-down`,
       );
     }
-    if (!perIdentityAddress.allowed || !perAddress.allowed) {
-      const retryAfterSeconds = Math.ceil(Math.max(perIdentityAddress.retryAfterMs, perAddress.retryAfterMs) / 1000);
-      return { ok: false, status: 429, result: 'throttled', reason: `too many failed attempts; retry in ${retryAfterSeconds} s`, retryAfterSeconds };
-    }
-    const proved = async (): Promise<undefined> => {
-      await Promise.all(keys.map((key) => this.attempts.retract(key)));
-      return undefined;
-    };
-    // A station reconnecting with the password that verified last time: no derivation needed.
-    if (this.verified.has(identity, storedHash, credentials.password)) return proved();
-
-    const identityAddressKey = keys[0] as string;
-    if (!this.checksPerIdentityAddress.tryEnter(identityAddressKey)) return busy();
-    if (!this.checksPerAddress.tryEnter(address)) {
-      this.checksPerIdentityAddress.leave(identityAddressKey);
-      return busy();
-    }
-    let right: boolean;
-    try {
-      right = await verifyPassword(credentials.password, storedHash);
-    } finally {
-      this.checksPerIdentityAddress.leave(identityAddressKey);
-      this.checksPerAddress.leave(address);
-    }
-    this.metrics.passwordChecksTotal.labels(right ? 'right' : 'wrong').inc();
-    if (!right) return refuse(401, 'unauthorized', 'wrong password');
-    this.verified.remember(identity, storedHash, credentials.password);
-    if (needsRehash(storedHash)) await this.rehash(identity, storedHash, credentials.password);
-    return proved();
+    const retryAfterSeconds = Math.ceil(verdict.retryAfterMs / 1000);
+    return { ok: false, status: 429, result: 'throttled', reason: `too many failed attempts; retry in ${retryAfterSeconds} s`, retryAfterSeconds };
   }
 
   /**

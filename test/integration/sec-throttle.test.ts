@@ -155,6 +155,20 @@ describe('unproven attempts (wrong passwords)', () => {
   }, 60_000);
 });
 
+describe('proven attempts', () => {
+  it('a fleet reconnecting at once from one address (a NAT, a proxy) is checked a few at a time and every station gets in', async () => {
+    const fleet = await Promise.all(Array.from({ length: 24 }, () => register()));
+    // A fresh CSMS would know none of these passwords yet: every one of them costs a check here too.
+    const checksBefore = await passwordChecks();
+    const results = await Promise.all(fleet.map((creds) => attempt(creds, '127.0.0.9')));
+    expect(results.map((r) => r.status)).toEqual(Array<number>(24).fill(101));
+    expect((await passwordChecks()) - checksBefore).toBe(24);
+    // Their attempts were taken back: wrong passwords from that address still have the whole allowance.
+    const stranger = await register();
+    expect((await attempt({ identity: stranger.identity, password: randomPassword() }, '127.0.0.9')).status).toBe(401);
+  }, 120_000);
+});
+
 describe('logging', () => {
   it('2,000 refused upgrades produce a handful of log lines (first of each kind, then sampled), and every one is counted in metrics', async () => {
     const before = logLines.length;
