@@ -51,7 +51,10 @@ async function startNode(id: string, databaseUrl: string, redisUrl: string, pref
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`node ${id} exited with ${child.exitCode}`);
-    const ok = await api.send('GET', '/health').then((r) => r.status === 200, () => false);
+    const ok = await api.send('GET', '/health').then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) return { id, child, ocppPort, api };
     if (Date.now() > deadline) throw new Error(`node ${id} not healthy within 30 s`);
     await new Promise((r) => setTimeout(r, 100));
@@ -63,9 +66,7 @@ function connectStation(port: number, identity: string): Promise<WebSocket> {
   return new Promise((resolvePromise, reject) => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/ocpp/${identity}`, ['ocpp2.0.1']);
     ws.on('error', reject);
-    ws.on('open', () =>
-      ws.send(JSON.stringify([2, 'boot', 'BootNotification', { reason: 'PowerUp', chargingStation: { model: 'bench', vendorName: 'stroom' } }])),
-    );
+    ws.on('open', () => ws.send(JSON.stringify([2, 'boot', 'BootNotification', { reason: 'PowerUp', chargingStation: { model: 'bench', vendorName: 'stroom' } }])));
     ws.on('message', (data) => {
       const frame = JSON.parse(data.toString()) as unknown[];
       if (frame[0] === 3 && frame[1] === 'boot') resolvePromise(ws);

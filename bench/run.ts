@@ -200,8 +200,13 @@ function openFileLimit(): number | undefined {
 
 function gitCommit(): string {
   try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim().length > 0;
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+    const dirty =
+      execFileSync('git', ['status', '--porcelain'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+        .toString()
+        .trim().length > 0;
     return dirty ? `${commit}+uncommitted changes` : commit;
   } catch {
     return 'unknown';
@@ -226,7 +231,7 @@ function ratios(targets: TargetReport[], scenario: ScenarioName): Record<string,
     case 'max':
       put('sustained msg/s with p99 under the limit: Stroom ÷ baseline', ours.sustained?.rate, theirs.sustained?.rate);
       put('throughput ceiling (kept up, any latency): Stroom ÷ baseline', ours.ceiling?.rate, theirs.ceiling?.rate);
-      put('CSMS CPU per message at each one\'s sustained rate: baseline ÷ Stroom', q?.csms.cpuMicrosPerMessage, p?.csms.cpuMicrosPerMessage);
+      put("CSMS CPU per message at each one's sustained rate: baseline ÷ Stroom", q?.csms.cpuMicrosPerMessage, p?.csms.cpuMicrosPerMessage);
       for (const [rate, a, b] of commonRates(ours, theirs)) put(`p99 at ${rate} msg/s offered: baseline ÷ Stroom`, b.all.p99, a.all.p99);
       break;
     case 'steady':
@@ -261,9 +266,10 @@ function chartSeries(targets: TargetReport[], scenario: ScenarioName): ChartSeri
     .map((t) => ({
       label: t.label,
       // A step re-measured (max: p99 over the limit once) is plotted with the better of its two measurements.
-      points: scenario === 'max' || scenario === 'steady' || scenario === 'authorize'
-        ? [...phasesByRate(t).values()].map((p) => ({ rate: p.offeredRate as number, p50: p.all.p50, p99: p.all.p99, p999: p.all.p999 }))
-        : [],
+      points:
+        scenario === 'max' || scenario === 'steady' || scenario === 'authorize'
+          ? [...phasesByRate(t).values()].map((p) => ({ rate: p.offeredRate as number, p50: p.all.p50, p99: p.all.p99, p999: p.all.p999 }))
+          : [],
     }))
     .filter((s) => s.points.length > 0);
 }
@@ -278,7 +284,7 @@ function automaticNotes(run: RunReport, options: BenchOptions): string[] {
     '"Inside the CSMS" is Stroom\'s own measurement from its /metrics over the phase (mean CALL received → answer written; group commits): ' +
       'the difference to the station-side latency is time spent in sockets, the kernel and the generator.',
   );
-  notes.push('CPU is utime+stime of the CSMS process tree from /proc over each phase; PostgreSQL CPU is that of the backends serving the run\'s database.');
+  notes.push("CPU is utime+stime of the CSMS process tree from /proc over each phase; PostgreSQL CPU is that of the backends serving the run's database.");
   if (options.registration === 'open') {
     notes.push('Stations were not registered in advance (CSMS_UNKNOWN_STATIONS=accept): the first connection of each station registers it and stores its password hash.');
   }
@@ -290,8 +296,10 @@ function automaticNotes(run: RunReport, options: BenchOptions): string[] {
   }
   for (const target of run.targets) {
     for (const phase of target.phases) {
-      if (phase.generator.cpuPercent > 85) notes.push(`${target.label}, "${phase.name}": the generator used ${phase.generator.cpuPercent}% of a core; it may have limited this phase.`);
-      if (phase.mode === 'open' && phase.sendLag.p99 > 2) notes.push(`${target.label}, "${phase.name}": the generator sent p99 ${phase.sendLag.p99} ms late (included in the latencies).`);
+      if (phase.generator.cpuPercent > 85)
+        notes.push(`${target.label}, "${phase.name}": the generator used ${phase.generator.cpuPercent}% of a core; it may have limited this phase.`);
+      if (phase.mode === 'open' && phase.sendLag.p99 > 2)
+        notes.push(`${target.label}, "${phase.name}": the generator sent p99 ${phase.sendLag.p99} ms late (included in the latencies).`);
     }
   }
   const loads = run.targets.map((t) => ({ label: t.label, phase: headline(t) })).filter((x) => x.phase !== undefined);
@@ -396,7 +404,10 @@ async function main(): Promise<void> {
   run.notes = [...automaticNotes(run, options), ...ctx.notes];
 
   mkdirSync(outDir, { recursive: true });
-  const stamp = startedAt.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  const stamp = startedAt
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/:/g, '-');
   const base = join(outDir, `${stamp}-${options.scenario}`);
   const { markdown, chartFile } = writeReport(run, base);
   if (targets.every((t) => t.error === null) && !options.profile) rmSync(ctx.logDir, { recursive: true, force: true });

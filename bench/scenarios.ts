@@ -4,7 +4,18 @@ import { DEFAULT_STATION_PREFIX, stationId, stationPassword, tokenId, tokenStatu
 import type { MixName } from './generator/messages.js';
 import { Histogram } from './histogram.js';
 import { forEachLimited } from './http.js';
-import { ms, num, bytes, summarisePhaseLatency, type CommandReport, type ConnectReport, type MemoryReport, type PhaseReport, type ResourceReport, type TargetReport } from './report.js';
+import {
+  ms,
+  num,
+  bytes,
+  summarisePhaseLatency,
+  type CommandReport,
+  type ConnectReport,
+  type MemoryReport,
+  type PhaseReport,
+  type ResourceReport,
+  type TargetReport,
+} from './report.js';
 import { loadAverage, treeUsage } from './proc.js';
 import { BenchPostgres, RunningTarget, TARGET_LABEL, databaseCpuBetween, startTarget, type TargetKind, type UsageSnapshot } from './target.js';
 
@@ -263,9 +274,7 @@ export class TargetRun {
     const genBefore = this.fleet.cpuSeconds();
     const stormHandshakes = this.ctx.options.stormHandshakes;
     const summary = await this.fleet.connect(
-      storm
-        ? { retries: 2, fraction, ...(stormHandshakes > 0 && { totalConcurrency: stormHandshakes }) }
-        : { concurrency: 100, retries: 2, fraction },
+      storm ? { retries: 2, fraction, ...(stormHandshakes > 0 && { totalConcurrency: stormHandshakes }) } : { concurrency: 100, retries: 2, fraction },
     );
     const after = await this.target.snapshot();
     this.progress.done();
@@ -356,7 +365,11 @@ export class TargetRun {
       generator: resource(genCpu, wall, summary.answered),
       machine: {
         busyCores: Number(((after.machineBusy - before.machineBusy) / wall).toFixed(2)),
-        otherCores: Number(Math.max(0, (after.machineBusy - before.machineBusy - csmsCpu - genCpu - (this.database === undefined ? 0 : databaseCpuBetween(before, after))) / wall).toFixed(2)),
+        otherCores: Number(
+          Math.max(0, (after.machineBusy - before.machineBusy - csmsCpu - genCpu - (this.database === undefined ? 0 : databaseCpuBetween(before, after))) / wall).toFixed(
+            2,
+          ),
+        ),
         loadAverage: loadAverage(),
       },
       internal: null,

@@ -216,10 +216,7 @@ export async function startTarget(options: TargetOptions): Promise<RunningTarget
     if (options.csmsWorkers !== undefined) env.CSMS_WORKERS = String(options.csmsWorkers);
     if (options.redisUrl !== undefined) env.REDIS_URL = options.redisUrl;
   }
-  const script =
-    options.kind === 'stroom'
-      ? fileURLToPath(new URL('../src/main.js', import.meta.url))
-      : fileURLToPath(new URL('./baseline/server.js', import.meta.url));
+  const script = options.kind === 'stroom' ? fileURLToPath(new URL('../src/main.js', import.meta.url)) : fileURLToPath(new URL('./baseline/server.js', import.meta.url));
   const logFile = join(options.logDir, `${options.kind}.log`);
   const log = createWriteStream(logFile, { flags: 'a' });
   const nodeArgs = options.profile ? ['--cpu-prof', `--cpu-prof-dir=${options.logDir}`, `--cpu-prof-name=${options.kind}.cpuprofile`] : [];

@@ -48,11 +48,7 @@ interface Handshake {
 
 interface RpcServer {
   auth(
-    callback: (
-      accept: (session?: Record<string, unknown>, protocol?: string) => void,
-      reject: (code: number, message: string) => void,
-      handshake: Handshake,
-    ) => void,
+    callback: (accept: (session?: Record<string, unknown>, protocol?: string) => void, reject: (code: number, message: string) => void, handshake: Handshake) => void,
   ): void;
   on(event: 'client', listener: (client: RpcServerClient) => void): void;
   on(event: 'error', listener: (err: Error) => void): void;
@@ -170,10 +166,14 @@ async function main(): Promise<void> {
     });
     client.handle('TransactionEvent', async ({ params }) => {
       const info = params.transactionInfo as { transactionId: string };
-      await pool.query(
-        'INSERT INTO transaction_events (station_id, transaction_id, seq_no, event_type, event_time, payload) VALUES ($1, $2, $3, $4, $5, $6)',
-        [identity, info.transactionId, params.seqNo, params.eventType, params.timestamp, params],
-      );
+      await pool.query('INSERT INTO transaction_events (station_id, transaction_id, seq_no, event_type, event_time, payload) VALUES ($1, $2, $3, $4, $5, $6)', [
+        identity,
+        info.transactionId,
+        params.seqNo,
+        params.eventType,
+        params.timestamp,
+        params,
+      ]);
       return {};
     });
     client.handle('MeterValues', async ({ params }) => {
@@ -195,21 +195,25 @@ async function main(): Promise<void> {
 
   async function handleApi(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const parts = url.pathname.split('/').filter((p) => p.length > 0).map(decodeURIComponent);
+    const parts = url.pathname
+      .split('/')
+      .filter((p) => p.length > 0)
+      .map(decodeURIComponent);
     if (req.method === 'GET' && url.pathname === '/health') return json(res, 200, { status: 'ok' });
     if (req.method === 'GET' && url.pathname === '/metrics') {
       const memory = process.memoryUsage();
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-      res.end(
-        `csms_connected_stations ${clients.size}\nnodejs_heap_size_used_bytes ${memory.heapUsed}\nprocess_resident_memory_bytes ${memory.rss}\n`,
-      );
+      res.end(`csms_connected_stations ${clients.size}\nnodejs_heap_size_used_bytes ${memory.heapUsed}\nprocess_resident_memory_bytes ${memory.rss}\n`);
       return;
     }
     const body = await readJson(req);
     // PUT /api/v1/stations/{id}
     if (req.method === 'PUT' && parts.length === 4 && parts[2] === 'stations') {
       const password = typeof body.password === 'string' ? await hashPassword(body.password) : null;
-      await pool.query('INSERT INTO stations (id, password_hash) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET password_hash = EXCLUDED.password_hash', [parts[3], password]);
+      await pool.query('INSERT INTO stations (id, password_hash) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET password_hash = EXCLUDED.password_hash', [
+        parts[3],
+        password,
+      ]);
       return json(res, 201, { id: parts[3] });
     }
     // PUT /api/v1/id-tokens/{type}/{idToken}

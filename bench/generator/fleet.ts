@@ -3,7 +3,18 @@ import { fileURLToPath } from 'node:url';
 import { Histogram, HistogramSet } from '../histogram.js';
 import { processCpuSeconds } from '../proc.js';
 import type { MixName } from './messages.js';
-import { emptyPhaseCounters, type ConnectResult, type CoordinatorMessage, type FleetSettings, type PhaseCounters, type PhaseMode, type PhaseResult, type Progress, type WorkerConfig, type WorkerMessage } from './protocol.js';
+import {
+  emptyPhaseCounters,
+  type ConnectResult,
+  type CoordinatorMessage,
+  type FleetSettings,
+  type PhaseCounters,
+  type PhaseMode,
+  type PhaseResult,
+  type Progress,
+  type WorkerConfig,
+  type WorkerMessage,
+} from './protocol.js';
 
 /**
  * The coordinator's side of the load generator: forks the worker processes, splits the fleet between
@@ -141,11 +152,7 @@ export class Fleet {
     if (handle.waiting !== undefined && handle.waiting(message)) handle.waiting = undefined;
   }
 
-  private request<K extends WorkerMessage['kind']>(
-    handle: WorkerHandle,
-    command: CoordinatorMessage,
-    answer: K,
-  ): Promise<Extract<WorkerMessage, { kind: K }>> {
+  private request<K extends WorkerMessage['kind']>(handle: WorkerHandle, command: CoordinatorMessage, answer: K): Promise<Extract<WorkerMessage, { kind: K }>> {
     return new Promise((resolve, reject) => {
       handle.waiting = (message) => {
         if (message.kind === 'fatal') {
@@ -183,9 +190,7 @@ export class Fleet {
    * Connects every station that is not connected, boots it and reports its connectors. `concurrency` bounds
    * the handshakes in flight per worker, `totalConcurrency` those over all workers (neither: all at once).
    */
-  async connect(
-    options: { concurrency?: number; totalConcurrency?: number; retries?: number; fraction?: number } = {},
-  ): Promise<ConnectSummary> {
+  async connect(options: { concurrency?: number; totalConcurrency?: number; retries?: number; fraction?: number } = {}): Promise<ConnectSummary> {
     const startAt = Date.now() + 50;
     const totalStations = this.workers.reduce((sum, w) => sum + w.stations, 0);
     const concurrencyOf = (stations: number): number =>

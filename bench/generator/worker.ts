@@ -16,7 +16,18 @@ import { Histogram, HistogramSet } from '../histogram.js';
 import { acceptedTokenIndex, basicAuthorization, localAddressFor, stationId, stationPassword, tokenId } from './fleet-data.js';
 import * as msg from './messages.js';
 import { MIXES, STEP_ACTION, type MixName, type Step } from './messages.js';
-import { emptyPhaseCounters, type ConnectCommand, type ConnectResult, type CoordinatorMessage, type PhaseCommand, type PhaseCounters, type PhaseResult, type Progress, type WorkerConfig, type WorkerMessage } from './protocol.js';
+import {
+  emptyPhaseCounters,
+  type ConnectCommand,
+  type ConnectResult,
+  type CoordinatorMessage,
+  type PhaseCommand,
+  type PhaseCounters,
+  type PhaseResult,
+  type Progress,
+  type WorkerConfig,
+  type WorkerMessage,
+} from './protocol.js';
 import { MiniWebSocket } from './ws-client.js';
 
 const enum Status {
@@ -171,7 +182,10 @@ class GeneratorWorker {
     const state: ConnectState = {
       command,
       startPerf: perfAt(command.startAt),
-      queue: this.stations.filter((s) => s.status === Status.Offline || s.status === Status.Failed).slice(0, command.limit).reverse(),
+      queue: this.stations
+        .filter((s) => s.status === Status.Offline || s.status === Status.Failed)
+        .slice(0, command.limit)
+        .reverse(),
       inFlight: 0,
       retryTimers: 0,
       failures: {},
@@ -260,11 +274,14 @@ class GeneratorWorker {
       state.retries++;
       state.retryTimers++;
       station.status = Status.Offline;
-      setTimeout(() => {
-        state.retryTimers--;
-        state.queue.push(station);
-        this.launch();
-      }, 1000 + Math.random() * 1000);
+      setTimeout(
+        () => {
+          state.retryTimers--;
+          state.queue.push(station);
+          this.launch();
+        },
+        1000 + Math.random() * 1000,
+      );
     } else {
       increment(state.failures, reason);
     }

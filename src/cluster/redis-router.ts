@@ -121,7 +121,10 @@ export class RedisCommandRouter implements CommandRouter, DecisionChannel {
 
   private async start(connectTimeoutMs: number): Promise<void> {
     const { commands, subscriber } = this.redis;
-    for (const [name, client] of [['commands', commands], ['subscriber', subscriber]] as const) {
+    for (const [name, client] of [
+      ['commands', commands],
+      ['subscriber', subscriber],
+    ] as const) {
       client.on('error', (err: Error) => this.throttled.warn(`redis-error-${name}`, { err: err.message, connection: name }, 'Redis connection error'));
       client.on('ready', () => this.onConnectionChange());
       client.on('close', () => this.onConnectionChange());
@@ -175,7 +178,7 @@ export class RedisCommandRouter implements CommandRouter, DecisionChannel {
       this.subscribed = true;
       this.onConnectionChange();
     } catch (err) {
-      this.throttled.warn('subscribe', { err: errorText(err), channel: this.channel }, 'cannot subscribe to this node\'s channel; retried on reconnect');
+      this.throttled.warn('subscribe', { err: errorText(err), channel: this.channel }, "cannot subscribe to this node's channel; retried on reconnect");
     }
   }
 
@@ -523,6 +526,9 @@ async function quit(client: RedisClient): Promise<void> {
     client.disconnect();
     return;
   }
-  const done = await withTimeout(client.quit().catch(() => undefined), 1000);
+  const done = await withTimeout(
+    client.quit().catch(() => undefined),
+    1000,
+  );
   if (!done) client.disconnect();
 }

@@ -224,7 +224,8 @@ async function generatedCaPem(dataDir: string, log: Logger): Promise<{ certifica
       // Someone else's CA is already there (another process won the race, or a half-made directory).
       if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
       const winner = await read();
-      if (winner === undefined) throw new Error(`${dir} exists but does not hold ${GENERATED_CA_CERT_FILE} and ${GENERATED_CA_KEY_FILE}; remove it or set CSMS_CA_CERT/CSMS_CA_KEY`);
+      if (winner === undefined)
+        throw new Error(`${dir} exists but does not hold ${GENERATED_CA_CERT_FILE} and ${GENERATED_CA_KEY_FILE}; remove it or set CSMS_CA_CERT/CSMS_CA_KEY`);
       return { ...winner, dir };
     }
   } finally {
@@ -236,7 +237,12 @@ async function generatedCaPem(dataDir: string, log: Logger): Promise<{ certifica
  * The CA from CSMS_CA_CERT / CSMS_CA_KEY, or the one generated into CSMS_DATA_DIR on first start. Refuses
  * (ConfigError naming the key) a CA that cannot sign: unreadable, mismatched, expired, weak, not a CA.
  */
-export async function openCertificateAuthority(options: { certFile: string | undefined; keyFile: string | undefined; dataDir: string; log: Logger }): Promise<CertificateAuthority> {
+export async function openCertificateAuthority(options: {
+  certFile: string | undefined;
+  keyFile: string | undefined;
+  dataDir: string;
+  log: Logger;
+}): Promise<CertificateAuthority> {
   const { certFile, keyFile, dataDir, log } = options;
   if ((certFile === undefined) !== (keyFile === undefined)) {
     throw new ConfigError(certFile === undefined ? 'CSMS_CA_CERT' : 'CSMS_CA_KEY', 'CSMS_CA_CERT and CSMS_CA_KEY must be set together');

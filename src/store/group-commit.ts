@@ -21,11 +21,7 @@ export interface BatchStatement extends Statement {
 }
 
 /** A BatchStatement whose result rows have the shape `R` (nothing checks it; keep it next to the SQL). */
-export function batchStatement<R extends object>(
-  text: string,
-  params: readonly SqlParam[],
-  refused?: (result: readonly R[]) => RowErrors | void,
-): BatchStatement {
+export function batchStatement<R extends object>(text: string, params: readonly SqlParam[], refused?: (result: readonly R[]) => RowErrors | void): BatchStatement {
   return refused ? { text, params, refused: (result) => refused(result as readonly R[]) } : { text, params };
 }
 
@@ -475,7 +471,10 @@ export class GroupCommitter {
     } catch (error) {
       this.counters.rewrittenBatches += 1;
       try {
-        this.options.onBatchRewritten?.(error, taken.reduce((sum, part) => sum + part.writes, 0));
+        this.options.onBatchRewritten?.(
+          error,
+          taken.reduce((sum, part) => sum + part.writes, 0),
+        );
       } catch {
         // Observing must not change the outcome.
       }

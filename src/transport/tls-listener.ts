@@ -252,7 +252,11 @@ export async function startTlsListener(deps: TlsListenerDeps, options: TlsListen
   });
   server.on('request', (req, res) => {
     const upgradeRequired = (req.url ?? '').startsWith('/ocpp/');
-    res.writeHead(upgradeRequired ? 426 : 404, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close', ...(upgradeRequired ? { Upgrade: 'websocket' } : {}) });
+    res.writeHead(upgradeRequired ? 426 : 404, {
+      'Content-Type': 'text/plain; charset=utf-8',
+      Connection: 'close',
+      ...(upgradeRequired ? { Upgrade: 'websocket' } : {}),
+    });
     res.end('OCPP-J stations connect with a WebSocket upgrade to /ocpp/{stationId}');
   });
 
@@ -312,17 +316,20 @@ export async function startTlsListener(deps: TlsListenerDeps, options: TlsListen
   // Idle stations are pinged, and dropped when the next round finds them still silent.
   let pinger: NodeJS.Timeout | undefined;
   if (options.idleTimeoutSeconds > 0) {
-    pinger = setInterval(() => {
-      for (const connection of connections) {
-        if (!connection.alive) {
-          connection.open = false;
-          connection.ws.terminate();
-          continue;
+    pinger = setInterval(
+      () => {
+        for (const connection of connections) {
+          if (!connection.alive) {
+            connection.open = false;
+            connection.ws.terminate();
+            continue;
+          }
+          connection.alive = false;
+          connection.ws.ping();
         }
-        connection.alive = false;
-        connection.ws.ping();
-      }
-    }, (options.idleTimeoutSeconds * 1000) / 2);
+      },
+      (options.idleTimeoutSeconds * 1000) / 2,
+    );
     pinger.unref();
   }
 

@@ -80,7 +80,7 @@ export function installWorkerMetrics(metrics: CsmsMetrics, log: Logger): void {
     try {
       const text = await aggregated;
       if (text !== undefined) return text;
-      log.warn('supervisor did not aggregate metrics in time; serving this worker\'s own');
+      log.warn("supervisor did not aggregate metrics in time; serving this worker's own");
       return ownRender();
     } finally {
       clearTimeout(timer);

@@ -72,7 +72,14 @@ describe('TC_A_19 across nodes: the pending profile raise lives with the station
     await station.booted();
     const res = await a.api.command(creds.identity, 'SetNetworkProfile', {
       configurationSlot: 1,
-      connectionData: { ocppVersion: 'OCPP20', ocppTransport: 'JSON', ocppCsmsUrl: `wss://127.0.0.1:${tlsPorts.get(b.nodeId)}/ocpp`, messageTimeout: 30, securityProfile: 2, ocppInterface: 'Wired0' },
+      connectionData: {
+        ocppVersion: 'OCPP20',
+        ocppTransport: 'JSON',
+        ocppCsmsUrl: `wss://127.0.0.1:${tlsPorts.get(b.nodeId)}/ocpp`,
+        messageTimeout: 30,
+        securityProfile: 2,
+        ocppInterface: 'Wired0',
+      },
     });
     expect(res.status, res.text).toBe(200);
     expect(res.body.response).toEqual({ status: 'Accepted' });

@@ -52,9 +52,7 @@ describe('Basic Authentication (security profile 1)', () => {
 
   it('DRV-A00-02: refuses an Authorization header that is not Basic', async () => {
     const creds = await h.csms.register({ prefix: 'A00-02b' });
-    const err = await refusal(
-      h.csms.connect({ identity: creds.identity, headers: { Authorization: `Bearer ${creds.password}` } }),
-    );
+    const err = await refusal(h.csms.connect({ identity: creds.identity, headers: { Authorization: `Bearer ${creds.password}` } }));
     expect(err.status).toBe(401);
   });
 });
@@ -101,10 +99,13 @@ describe('station identity in the URL', () => {
     const creds = await h.csms.register({ identity });
     const station = await h.csms.connect(creds);
     await station.booted();
-    const view = await waitFor(async () => {
-      const res = await h.csms.api.getStation(identity);
-      return res.status === 200 && res.body.connected === true && res.body.bootStatus === 'Accepted' ? res.body : undefined;
-    }, { what: 'station shown connected and Accepted' });
+    const view = await waitFor(
+      async () => {
+        const res = await h.csms.api.getStation(identity);
+        return res.status === 200 && res.body.connected === true && res.body.bootStatus === 'Accepted' ? res.body : undefined;
+      },
+      { what: 'station shown connected and Accepted' },
+    );
     expect(view.id).toBe(identity);
   });
 

@@ -38,7 +38,9 @@ function stormStation(port: number, identity: string): StormStation {
       onText: (text) => {
         const frame = JSON.parse(text) as unknown[];
         if (frame[0] === 3 && frame[1] === 'boot') {
-          socket.sendText(JSON.stringify([2, 'status', 'StatusNotification', { timestamp: new Date().toISOString(), connectorStatus: 'Available', evseId: 1, connectorId: 1 }]));
+          socket.sendText(
+            JSON.stringify([2, 'status', 'StatusNotification', { timestamp: new Date().toISOString(), connectorStatus: 'Available', evseId: 1, connectorId: 1 }]),
+          );
         } else if (frame[0] === 3 && frame[1] === 'status') {
           resolveBooted();
         } else if (frame[0] === 4) {

@@ -274,7 +274,13 @@ describe('Grafana dashboards and alert rules against a real Prometheus scraping 
     }
     expect(failures).toEqual([]);
     // What the load produced must be visible: connections, boots, message rates, OCPP and Authorize latency.
-    for (const metric of ['csms_connected_stations', 'csms_boots_total', 'csms_messages_total', 'csms_ocpp_response_seconds_bucket', 'csms_authorize_response_seconds_bucket']) {
+    for (const metric of [
+      'csms_connected_stations',
+      'csms_boots_total',
+      'csms_messages_total',
+      'csms_ocpp_response_seconds_bucket',
+      'csms_authorize_response_seconds_bucket',
+    ]) {
       const shown = expressions.filter((e) => e.expr.includes(metric) && !empty.includes(e.expr));
       expect(shown.length, `no panel over ${metric} shows data`).toBeGreaterThan(0);
     }

@@ -61,7 +61,9 @@ interface HeavyOutcome {
  * until it is closed or `rounds` are done.
  */
 async function heavyStation(csms: TestCsms, identity: string, password: string, parallel: number, rounds: number, frameBytes: number): Promise<HeavyOutcome> {
-  const ws = new WebSocket(`${csms.ocppUrl}/${identity}`, ['ocpp2.0.1'], { headers: { authorization: `Basic ${Buffer.from(`${identity}:${password}`).toString('base64')}` } });
+  const ws = new WebSocket(`${csms.ocppUrl}/${identity}`, ['ocpp2.0.1'], {
+    headers: { authorization: `Basic ${Buffer.from(`${identity}:${password}`).toString('base64')}` },
+  });
   const outcome: HeavyOutcome = { answered: 0, rateLimited: 0, otherErrors: [], closeCode: undefined };
   const waiting = new Map<string, () => void>();
   const closed = new Promise<void>((resolve) =>
@@ -219,7 +221,12 @@ describe('retention', () => {
       });
 
       const deleted: Record<string, number> = {};
-      const sweeper = new RetentionSweeper({ store, retentionDays: 30, now: () => Date.now(), onDeleted: (table, rows) => (deleted[table] = (deleted[table] ?? 0) + rows) });
+      const sweeper = new RetentionSweeper({
+        store,
+        retentionDays: 30,
+        now: () => Date.now(),
+        onDeleted: (table, rows) => (deleted[table] = (deleted[table] ?? 0) + rows),
+      });
       await sweeper.sweep();
       expect(deleted).toEqual({ station_events: 1, meter_values: 1 });
       expect((await store.listEvents('RET-1', 10)).map((e) => e.payload.generatedAt)).toEqual(['new']);

@@ -144,7 +144,10 @@ describe('embedded store on a nearly full disk (a real tmpfs)', () => {
     expect((await csms.api.metrics()).split('\n')).toContain('csms_store_up 0');
 
     const updated = session.build('Updated', 'MeterValuePeriodic', {});
-    const refused = await station.call('TransactionEvent', updated).then(() => undefined, (err: unknown) => err);
+    const refused = await station.call('TransactionEvent', updated).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     expect(refused).toBeInstanceOf(OcppCallError);
     expect((refused as OcppCallError).code).toBe('InternalError');
     expect(typeof (await station.heartbeat()).currentTime).toBe('string');

@@ -108,8 +108,7 @@ export interface TransactionView {
   [key: string]: unknown;
 }
 
-const tokenPath = (type: string, idToken: string): string =>
-  `/api/v1/id-tokens/${encodeURIComponent(type)}/${encodeURIComponent(idToken)}`;
+const tokenPath = (type: string, idToken: string): string => `/api/v1/id-tokens/${encodeURIComponent(type)}/${encodeURIComponent(idToken)}`;
 const stationPath = (id: string): string => `/api/v1/stations/${encodeURIComponent(id)}`;
 
 export function putIdToken(api: ApiClient, token: IdToken, body: IdTokenPut): Promise<ApiResponse<IdTokenView>> {
@@ -133,11 +132,7 @@ export async function registerIdToken(api: ApiClient, token: IdToken, body: IdTo
   return token;
 }
 
-export function listTransactions(
-  api: ApiClient,
-  stationId: string,
-  query: { active?: boolean } = {},
-): Promise<ApiResponse<{ items: TransactionView[] }>> {
+export function listTransactions(api: ApiClient, stationId: string, query: { active?: boolean } = {}): Promise<ApiResponse<{ items: TransactionView[] }>> {
   const qs = query.active === undefined ? '' : `?active=${String(query.active)}`;
   return api.request('GET', `${stationPath(stationId)}/transactions${qs}`);
 }
@@ -160,14 +155,7 @@ export async function getTransaction(api: ApiClient, stationId: string, transact
 // ---------------------------------------------------------------------------------------------------------------
 
 export type ReadingContext =
-  | 'Interruption.Begin'
-  | 'Interruption.End'
-  | 'Other'
-  | 'Sample.Clock'
-  | 'Sample.Periodic'
-  | 'Transaction.Begin'
-  | 'Transaction.End'
-  | 'Trigger';
+  'Interruption.Begin' | 'Interruption.End' | 'Other' | 'Sample.Clock' | 'Sample.Periodic' | 'Transaction.Begin' | 'Transaction.End' | 'Trigger';
 
 export interface SignedMeterValue {
   signedMeterData: string;
@@ -486,9 +474,7 @@ export class ChargingSession {
     if (expected === null) return;
     const status = sent.response.idTokenInfo?.status;
     if (status !== expected) {
-      throw new Error(
-        `${what}: TransactionEvent seqNo ${sent.request.seqNo} answered ${JSON.stringify(sent.response)}, expected idTokenInfo.status ${expected}`,
-      );
+      throw new Error(`${what}: TransactionEvent seqNo ${sent.request.seqNo} answered ${JSON.stringify(sent.response)}, expected idTokenInfo.status ${expected}`);
     }
   }
 }

@@ -252,7 +252,22 @@ export class ThrowawayRedisCluster {
     for (const port of this.ports) {
       const dir = join(this.dir, String(port));
       mkdirSync(dir);
-      const args = ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--save', '', '--appendonly', 'no', '--dir', dir];
+      const args = [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        'nodes.conf',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+      ];
       this.children.push(spawn(server, args, { stdio: 'ignore' }));
     }
     for (const port of this.ports) await pingUntilUp(`redis://127.0.0.1:${port}`);
@@ -265,7 +280,11 @@ export class ThrowawayRedisCluster {
       const client = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1 });
       client.on('error', () => undefined);
       try {
-        await waitFor(async () => String(await client.cluster('INFO')).includes('cluster_state:ok'), { timeoutMs: 20_000, intervalMs: 100, what: `cluster state ok on ${port}` });
+        await waitFor(async () => String(await client.cluster('INFO')).includes('cluster_state:ok'), {
+          timeoutMs: 20_000,
+          intervalMs: 100,
+          what: `cluster state ok on ${port}`,
+        });
       } finally {
         client.disconnect();
       }

@@ -1,4 +1,3 @@
-
 /**
  * Starting a CSMS for black-box tests: in-process (`startTestCsms` / `withCsms`) or as a child process running the
  * built `dist/src/main.js` exactly as `npm start` does (`spawnCsms`).
@@ -205,7 +204,10 @@ export async function spawnCsms(env: RawConfig, opts: { readyTimeoutMs?: number 
     if (exitInfo !== undefined) {
       throw new Error(`CSMS child exited early (${JSON.stringify(exitInfo)}); output:\n${output.slice(-3000)}`);
     }
-    const ok = await api.health().then((r) => r.status === 200, () => false);
+    const ok = await api.health().then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');

@@ -106,17 +106,11 @@ async function pingRedis(url: string): Promise<string | undefined> {
 async function startRedis(): Promise<string> {
   const binary = onPath('redis-server');
   if (!binary) {
-    throw new MissingServiceError(
-      'Redis is not reachable and redis-server is not installed: install Redis (apt-get install redis-server) or set REDIS_URL',
-    );
+    throw new MissingServiceError('Redis is not reachable and redis-server is not installed: install Redis (apt-get install redis-server) or set REDIS_URL');
   }
   const dir = mkdtempSync(join(tmpdir(), 'stroom-redis-'));
   const port = await freePort();
-  const child: ChildProcess = spawn(
-    binary,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-    { stdio: 'ignore' },
-  );
+  const child: ChildProcess = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
   let exited = false;
   child.once('exit', () => {
     exited = true;
@@ -207,9 +201,7 @@ function findPostgresBin(): string | undefined {
 async function startPostgres(): Promise<string> {
   const bin = findPostgresBin();
   if (!bin) {
-    throw new MissingServiceError(
-      'PostgreSQL is not reachable and initdb/pg_ctl are not installed: install PostgreSQL (apt-get install postgresql) or set DATABASE_URL',
-    );
+    throw new MissingServiceError('PostgreSQL is not reachable and initdb/pg_ctl are not installed: install PostgreSQL (apt-get install postgresql) or set DATABASE_URL');
   }
   const dir = mkdtempSync(join(tmpdir(), 'stroom-pg-'));
   const data = join(dir, 'data');
@@ -269,9 +261,7 @@ async function ensurePostgres(): Promise<string> {
 
 async function dropDatabases(url: string, shouldDrop: (name: string) => boolean): Promise<void> {
   await withClient(url, async (client) => {
-    const { rows } = await client.query<{ datname: string }>(
-      `SELECT datname FROM pg_database WHERE datname LIKE 'stroom\\_test\\_%'`,
-    );
+    const { rows } = await client.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'stroom\\_test\\_%'`);
     for (const { datname } of rows) {
       if (!shouldDrop(datname)) continue;
       await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(datname)} WITH (FORCE)`).catch(() => undefined);

@@ -46,11 +46,10 @@ export async function generateKey(spec: KeySpec): Promise<GeneratedKey> {
   } else {
     const modulusLength = Number(spec.slice('rsa-'.length));
     signingAlgorithm = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
-    pair = (await subtle.generateKey(
-      { name: 'RSASSA-PKCS1-v1_5', modulusLength, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
-      true,
-      ['sign', 'verify'],
-    )) as webcrypto.CryptoKeyPair;
+    pair = (await subtle.generateKey({ name: 'RSASSA-PKCS1-v1_5', modulusLength, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, true, [
+      'sign',
+      'verify',
+    ])) as webcrypto.CryptoKeyPair;
   }
   const keyPem = toPem(await subtle.exportKey('pkcs8', pair.privateKey), 'PRIVATE KEY');
   return { keys: pair as unknown as KeyPair, signingAlgorithm, keyPem };
@@ -252,9 +251,7 @@ export function stationTls(pki: TestPki, certificate?: { certPem: string; keyPem
   };
 }
 
-export type TlsProbe =
-  | { ok: true; protocol: string | null; cipher: string; peer: DetailedPeerCertificate; compression: undefined }
-  | { ok: false; error: string };
+export type TlsProbe = { ok: true; protocol: string | null; cipher: string; peer: DetailedPeerCertificate; compression: undefined } | { ok: false; error: string };
 
 /** Opens a TLS connection with `options`, reports what was negotiated, and closes it. */
 export function probeTls(port: number, options: ConnectionOptions): Promise<TlsProbe> {
@@ -266,7 +263,13 @@ export function probeTls(port: number, options: ConnectionOptions): Promise<TlsP
     }, 5000);
     socket.once('secureConnect', () => {
       clearTimeout(timer);
-      const result: TlsProbe = { ok: true, protocol: socket.getProtocol(), cipher: socket.getCipher().standardName, peer: socket.getPeerCertificate(true), compression: undefined };
+      const result: TlsProbe = {
+        ok: true,
+        protocol: socket.getProtocol(),
+        cipher: socket.getCipher().standardName,
+        peer: socket.getPeerCertificate(true),
+        compression: undefined,
+      };
       socket.end();
       resolve(result);
     });
@@ -321,7 +324,11 @@ export class SecureCsms {
 
   /** Opens a wss:// station connection (tracked: closed and checked after each test). */
   async connectTls(opts: ConnectOptions, certificate?: { certPem: string; keyPem: string }, extra: WebSocket.ClientOptions = {}): Promise<TestStation> {
-    const station = await TestStation.connectWith(this.tlsUrl, { csmsCallTimeoutMs: this.csms.callTimeoutMs, ...opts }, { ...stationTls(this.pki, certificate), ...extra });
+    const station = await TestStation.connectWith(
+      this.tlsUrl,
+      { csmsCallTimeoutMs: this.csms.callTimeoutMs, ...opts },
+      { ...stationTls(this.pki, certificate), ...extra },
+    );
     this.opened.push(station);
     return station;
   }

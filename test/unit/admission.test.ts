@@ -19,9 +19,12 @@ import { randomPassword, uniqueIdentity } from '../support/station.js';
 
 let store: SqlStore;
 const protocols = new OcppProtocols([ocpp201()]);
-const clock = { t: 1_000_000, now(): number {
-  return this.t;
-} };
+const clock = {
+  t: 1_000_000,
+  now(): number {
+    return this.t;
+  },
+};
 
 beforeAll(async () => {
   store = await openStore({ databaseUrl: await freshPostgresDatabaseUrl(), dataDir: '/nonexistent' });

@@ -1,10 +1,5 @@
 import { asJson } from '../../json.js';
-import type {
-  FirmwareStatusNotificationRequest,
-  FirmwareStatusNotificationResponse,
-  UpdateFirmwareRequest,
-  UpdateFirmwareResponse,
-} from '../../ocpp/v201/types.js';
+import type { FirmwareStatusNotificationRequest, FirmwareStatusNotificationResponse, UpdateFirmwareRequest, UpdateFirmwareResponse } from '../../ocpp/v201/types.js';
 import type { BlockModule, HandlerContext, StationHandle, StationServices } from '../../station/types.js';
 
 /**

@@ -35,13 +35,13 @@ function sameCertificate(a: CertificateHashDataType, b: CertificateHashDataType)
   );
 }
 
-async function update(
-  station: StationHandle,
-  services: StationServices,
-  change: (inventory: CertificateInventory, at: string) => void,
-): Promise<void> {
+async function update(station: StationHandle, services: StationServices, change: (inventory: CertificateInventory, at: string) => void): Promise<void> {
   const current = (await services.store.getStation(station.stationId))?.certificates as unknown as CertificateInventory | undefined;
-  const inventory: CertificateInventory = { installed: current?.installed ?? [], history: current?.history ?? [], ...(current?.reportedAt ? { reportedAt: current.reportedAt } : {}) };
+  const inventory: CertificateInventory = {
+    installed: current?.installed ?? [],
+    history: current?.history ?? [],
+    ...(current?.reportedAt ? { reportedAt: current.reportedAt } : {}),
+  };
   const at = new Date(services.clock.now()).toISOString();
   change(inventory, at);
   inventory.history = inventory.history.slice(-HISTORY_LENGTH);
