@@ -292,7 +292,7 @@ export function renderMarkdown(run: RunReport, chartFile: string | undefined): s
   if (loadScenario && targets.some((t) => t.phases.length > 0)) {
     row('Phase summarised', (t) => {
       const p = phaseOf(t);
-      return p === undefined ? '–' : `${p.name}`;
+      return p === undefined ? '–' : p.name;
     });
     row(
       'OCPP response time, min / avg / max (all but Authorize)',

@@ -136,20 +136,20 @@ async function main(): Promise<void> {
   const sockets: WebSocket[] = [];
   try {
     const [a, b] = await Promise.all([startNode('bench-a', database.url, redisUrl, prefix), startNode('bench-b', database.url, redisUrl, prefix)]);
-    nodes.push(a as Node, b as Node);
+    nodes.push(a, b);
     const stations = Array.from({ length: stationCount }, (_, i) => `RL${i}-${randomBytes(3).toString('hex')}`);
-    for (const id of stations) sockets.push(await connectStation((a as Node).ocppPort, id));
+    for (const id of stations) sockets.push(await connectStation(a.ocppPort, id));
     // Presence is claimed within a turn of node A's loop; let it settle, then warm both paths up.
     await new Promise((r) => setTimeout(r, 500));
-    await sequential((a as Node).api, stations, 200);
-    await sequential((b as Node).api, stations, 200);
+    await sequential(a.api, stations, 200);
+    await sequential(b.api, stations, 200);
 
     console.log(`routing latency: ${stationCount} stations on node A, Redis ${redisUrl}, node ${process.version}`);
-    console.log(summary('sequential, local (via A)', await sequential((a as Node).api, stations, commands)));
-    console.log(summary('sequential, routed (via B)', await sequential((b as Node).api, stations, commands)));
-    console.log(summary(`concurrent ${concurrency}, local (via A)`, await concurrent((a as Node).api, stations, concurrency, seconds), seconds));
-    console.log(summary(`concurrent ${concurrency}, routed (via B)`, await concurrent((b as Node).api, stations, concurrency, seconds), seconds));
-    const scrape = (await (b as Node).api.send('GET', '/metrics')).text;
+    console.log(summary('sequential, local (via A)', await sequential(a.api, stations, commands)));
+    console.log(summary('sequential, routed (via B)', await sequential(b.api, stations, commands)));
+    console.log(summary(`concurrent ${concurrency}, local (via A)`, await concurrent(a.api, stations, concurrency, seconds), seconds));
+    console.log(summary(`concurrent ${concurrency}, routed (via B)`, await concurrent(b.api, stations, concurrency, seconds), seconds));
+    const scrape = (await b.api.send('GET', '/metrics')).text;
     const count = metric(scrape, 'csms_routing_seconds_count');
     const sum = metric(scrape, 'csms_routing_seconds_sum');
     console.log(`csms_routing_seconds on node B (hop overhead, station time excluded): ${count} samples, mean ${((sum / count) * 1000).toFixed(3)} ms`);

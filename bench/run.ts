@@ -164,7 +164,7 @@ function parseOptions(argv: string[]): { options: BenchOptions; outDir: string }
     warmupSeconds: values.warmup === undefined ? d.warmup : Number(values.warmup) || 0,
     mode,
     concurrency: Math.round(positiveNumber('concurrency', values.concurrency, 100)),
-    mix: mix as MixName,
+    mix: mix,
     targets,
     store,
     registration,

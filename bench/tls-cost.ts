@@ -289,7 +289,7 @@ async function main(): Promise<void> {
         name: 'wss:// HAProxy → uWS',
         url: `wss://127.0.0.1:${proxyPort}/ocpp`,
         tls: { ca: trust, servername: 'localhost' },
-        proxyPid: haproxy.pid as number,
+        proxyPid: haproxy.pid,
       });
     } else {
       process.stderr.write('haproxy not installed (apt-get install haproxy): the proxy path is skipped\n');

@@ -157,7 +157,7 @@ export function resolveConfig(raw: RawConfig): Config {
     const key = err?.instancePath.replace(/^\//, '') || String(err?.params && 'additionalProperty' in err.params ? err.params.additionalProperty : 'config');
     throw new ConfigError(key, err?.message ?? 'invalid');
   }
-  const num = (key: string, fallback: number): number => (typeof merged[key] === 'number' ? (merged[key] as number) : fallback);
+  const num = (key: string, fallback: number): number => (typeof merged[key] === 'number' ? merged[key] : fallback);
   const str = (key: string): string | undefined => (merged[key] === undefined ? undefined : String(merged[key]));
 
   const config: Config = {

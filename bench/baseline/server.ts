@@ -232,10 +232,10 @@ async function main(): Promise<void> {
         const response = await client.call(parts[5] as string, body);
         return json(res, 200, { request: body, response });
       } catch (err) {
-        if (err instanceof TimeoutError) return json(res, 504, { error: { code: 'timeout', message: (err as Error).message } });
+        if (err instanceof TimeoutError) return json(res, 504, { error: { code: 'timeout', message: err.message } });
         if (err instanceof RPCError) {
           const code = (err as Error & { rpcErrorCode?: string }).rpcErrorCode ?? 'GenericError';
-          return json(res, 502, { error: { code, message: (err as Error).message } });
+          return json(res, 502, { error: { code, message: err.message } });
         }
         throw err;
       }

@@ -224,7 +224,7 @@ export class Fleet {
       retries: 0,
       elapsedMs,
     };
-    for (const r of results as ConnectResult[]) {
+    for (const r of results) {
       summary.attempted += r.attempted;
       summary.ready += r.ready;
       summary.retries += r.retries;
@@ -261,7 +261,7 @@ export class Fleet {
       }),
     );
     const summary: PhaseSummary = { ...emptyPhaseCounters(), latency: new HistogramSet(), sendLag: new Histogram(), elapsedMs: 0 };
-    for (const r of results as PhaseResult[]) {
+    for (const r of results) {
       summary.sent += r.sent;
       summary.answered += r.answered;
       add(summary.errors, r.errors);

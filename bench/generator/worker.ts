@@ -457,7 +457,7 @@ class GeneratorWorker {
     const startPerf = perfAt(command.startAt);
     const phase: PhaseState = {
       command,
-      script: MIXES[command.mix as MixName],
+      script: MIXES[command.mix],
       startPerf,
       endPerf: startPerf + command.durationMs,
       intervalMs: command.rate > 0 ? 1000 / command.rate : Number.POSITIVE_INFINITY,

@@ -37,7 +37,7 @@ export function listen(uws: Uws, app: UwsModule.TemplatedApp, host: string, port
         reject(new Error(`cannot listen on ${host}:${port}`));
         return;
       }
-      resolve({ socket, port: uws.us_socket_local_port(socket as unknown as UwsModule.us_socket) });
+      resolve({ socket, port: uws.us_socket_local_port(socket) });
     });
   });
 }

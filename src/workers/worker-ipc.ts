@@ -61,7 +61,7 @@ export function installWorkerMetrics(metrics: CsmsMetrics, log: Logger): void {
     if (!isIpcMessage(message)) return;
     if (message.type === 'stroom:metrics:collect') {
       metrics.registry.getMetricsAsJSON().then(
-        (data) => send({ type: 'stroom:metrics:data', id: message.id, metrics: data as WorkerMetrics }),
+        (data) => send({ type: 'stroom:metrics:data', id: message.id, metrics: data }),
         (err: unknown) => log.warn({ err }, 'cannot collect metrics for the supervisor'),
       );
     } else if (message.type === 'stroom:metrics:result') {

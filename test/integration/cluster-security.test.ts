@@ -127,7 +127,7 @@ describe('remote-start tokens across nodes', () => {
     const other = await cluster.connect(a, await register(a, 1, 'RSA'));
     await other.booted();
     await cluster.waitForPresence(a, station.identity, b.nodeId);
-    const authorize = async (at: TestStation): Promise<IdTokenInfo> => ((await at.authorize(token.idToken, token.type)) as { idTokenInfo: IdTokenInfo }).idTokenInfo;
+    const authorize = async (at: TestStation): Promise<IdTokenInfo> => (await at.authorize(token.idToken, token.type)).idTokenInfo;
 
     let beforeAnswer: IdTokenInfo | undefined;
     station.onCall('RequestStartTransaction', async () => {

@@ -29,7 +29,7 @@ describe('service endpoints', () => {
     const res = await h.csms.api.openapi();
     expect(res.status).toBe(200);
     expect(String(res.body.openapi)).toMatch(/^3\.1\./);
-    const paths = Object.keys((res.body.paths ?? {}) as Record<string, unknown>);
+    const paths = Object.keys(res.body.paths ?? {});
     expect(paths.some((p) => /^\/api\/v1\/stations\/\{[^}]+\}$/.test(p))).toBe(true);
     expect(paths.some((p) => /^\/api\/v1\/stations\/\{[^}]+\}\/commands\/\{[^}]+\}$/.test(p) || p.includes('/commands/'))).toBe(true);
     expect(paths.some((p) => p.includes('/reports/'))).toBe(true);

@@ -57,6 +57,7 @@ describe('restart', () => {
     const view = await waitFor(
       async () => {
         const res = await csms.api.getStation(identity);
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare -- res.body is parsed JSON from the API, typed as promised, not checked: this asks for the boolean itself, not any truthy value
         return res.status === 200 && res.body.connected === true ? res.body : undefined;
       },
       { what: 'station shown connected after the restart' },

@@ -102,6 +102,7 @@ describe('station identity in the URL', () => {
     const view = await waitFor(
       async () => {
         const res = await h.csms.api.getStation(identity);
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare -- res.body is parsed JSON from the API, typed as promised, not checked: this asks for the boolean itself, not any truthy value
         return res.status === 200 && res.body.connected === true && res.body.bootStatus === 'Accepted' ? res.body : undefined;
       },
       { what: 'station shown connected and Accepted' },
@@ -160,6 +161,7 @@ describe('WebSocket transport', () => {
     expect(await newer.statusNotification(1, 1, 'Available')).toEqual({});
     const view = await waitFor(async () => {
       const res = await h.csms.api.getStation(creds.identity);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare -- res.body is parsed JSON from the API, typed as promised, not checked: this asks for the boolean itself, not any truthy value
       return res.body.connected === true ? res.body : undefined;
     });
     expect(view.bootStatus).toBe('Accepted');

@@ -116,7 +116,7 @@ describe('what the station reported is kept per station', () => {
     expect((view.body.certificates as CertificateInventoryView).installed).toEqual([root, manufacturer]);
 
     station.onCall('DeleteCertificate', () => ({ status: 'Accepted' }));
-    await roundTrip(h.csms, station, 'DeleteCertificate', { certificateHashData: root.certificateHashData as Payload }, { status: 'Accepted' });
+    await roundTrip(h.csms, station, 'DeleteCertificate', { certificateHashData: root.certificateHashData }, { status: 'Accepted' });
     station.onCall('InstallCertificate', () => ({ status: 'Rejected' }));
     await roundTrip(
       h.csms,

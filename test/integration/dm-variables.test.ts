@@ -128,6 +128,7 @@ describe('ItemsPerMessage and duplicates (DRV-B06-01, DRV-B05-01)', () => {
       await roundTrip(h.csms, station, 'GetVariables', { getVariableData: [limit] });
     } else {
       const { request } = await roundTrip(h.csms, station, 'GetBaseReport', { reportBase: 'FullInventory' });
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare -- res.body is parsed JSON from the API, typed as promised, not checked: this asks for the boolean itself, not any truthy value
       await waitFor(async () => (await h.csms.api.getReport(station.identity, request.requestId as number)).body.complete === true, {
         what: 'the inventory report to be complete',
       });

@@ -104,7 +104,7 @@ function variableQueries(dashboard: Record<string, unknown>): { name: string; se
 function substitute(expr: string): string {
   let out = expr;
   // Longest names first, so $__rate_interval is not mistaken for $__interval… with a suffix.
-  for (const name of Object.keys(GRAFANA_VARIABLES).sort((a, b) => b.length - a.length)) out = out.split(name).join(GRAFANA_VARIABLES[name] as string);
+  for (const name of Object.keys(GRAFANA_VARIABLES).sort((a, b) => b.length - a.length)) out = out.split(name).join(GRAFANA_VARIABLES[name]);
   return out;
 }
 

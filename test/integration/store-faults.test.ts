@@ -48,7 +48,7 @@ async function storeUpGauge(): Promise<number> {
 
 async function health(): Promise<{ status: number; body: { status: string; reason?: string } }> {
   const res = await csms.api.health();
-  return { status: res.status, body: res.body as { status: string; reason?: string } };
+  return { status: res.status, body: res.body };
 }
 
 /** (transactionId, seqNo) → copies stored, read from the real database (not through the proxy). */

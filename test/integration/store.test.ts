@@ -556,7 +556,7 @@ describe.each(backends)('SqlStore on $name', (backend) => {
           const place = await newLocation();
           const stores = await Promise.all([openStore(place.options), openStore(place.options), openStore(place.options)]);
           try {
-            const applied = await stores[0]!.transaction((q) => q.query<{ version: number }>('SELECT version FROM schema_migrations'));
+            const applied = await stores[0].transaction((q) => q.query<{ version: number }>('SELECT version FROM schema_migrations'));
             expect(applied).toHaveLength(migrations.length);
           } finally {
             await Promise.all(stores.map((opened) => opened.close()));

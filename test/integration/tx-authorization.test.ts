@@ -28,7 +28,7 @@ const h = withCsms({ CSMS_MASTER_PASS_GROUP: MASTER_GROUP, CSMS_CALL_TIMEOUT_MS:
 const HOUR = 3600_000;
 
 async function authorize(station: TestStation, token: IdToken): Promise<IdTokenInfo> {
-  const answer = (await station.authorize(token.idToken, token.type)) as { idTokenInfo: IdTokenInfo };
+  const answer = await station.authorize(token.idToken, token.type);
   return answer.idTokenInfo;
 }
 

@@ -44,7 +44,7 @@ async function requestStart(station: TestStation, body: Payload): Promise<StartA
 }
 
 async function authorize(station: TestStation, token: IdToken): Promise<IdTokenInfo> {
-  return ((await station.authorize(token.idToken, token.type)) as { idTokenInfo: IdTokenInfo }).idTokenInfo;
+  return (await station.authorize(token.idToken, token.type)).idTokenInfo;
 }
 
 describe('Remote start (F01/F02)', () => {

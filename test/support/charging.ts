@@ -119,7 +119,7 @@ export function getIdToken(api: ApiClient, token: IdToken): Promise<ApiResponse<
   return api.request('GET', tokenPath(token.type, token.idToken));
 }
 
-export function deleteIdToken(api: ApiClient, token: IdToken): Promise<ApiResponse<unknown>> {
+export function deleteIdToken(api: ApiClient, token: IdToken): Promise<ApiResponse> {
   return api.request('DELETE', tokenPath(token.type, token.idToken));
 }
 
@@ -371,7 +371,7 @@ export class ChargingSession {
   /** Authorize (none for NoAuthorization, §3.3). Returns the idTokenInfo, or undefined when none was asked. */
   async authorize(token: IdToken): Promise<IdTokenInfo | undefined> {
     if (token.type === 'NoAuthorization') return undefined;
-    const { idTokenInfo } = (await this.station.authorize(token.idToken, token.type)) as { idTokenInfo: IdTokenInfo };
+    const { idTokenInfo } = await this.station.authorize(token.idToken, token.type);
     this.authorizeAnswers.push({ idToken: token, idTokenInfo });
     return idTokenInfo;
   }

@@ -125,6 +125,7 @@ export class TestCluster {
     await waitFor(
       async () => {
         const res = await via.api.getStation(identity);
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare -- res.body is parsed JSON from the API, typed as promised, not checked: this asks for the boolean itself, not any truthy value
         return nodeId === undefined ? res.body.connected === false : res.body.connected === true && res.body.nodeId === nodeId;
       },
       { timeoutMs, intervalMs: 50, what: `${identity} presence = ${nodeId ?? 'none'} as seen by ${via.nodeId}` },

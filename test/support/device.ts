@@ -52,11 +52,11 @@ export async function roundTrip(
 
 /** Any command; resolves with the raw API answer (for the non-200 outcomes). */
 export function sendCommand(csms: TestCsms, identity: string, action: string, payload: unknown): Promise<ApiResponse<CommandBody>> {
-  return csms.api.command(identity, action, payload) as unknown as Promise<ApiResponse<CommandBody>>;
+  return csms.api.command(identity, action, payload);
 }
 
 /** The error body shape of CONTRACT §4. */
-export function expectApiError(res: ApiResponse<unknown>, status: number, code?: string): void {
+export function expectApiError(res: ApiResponse, status: number, code?: string): void {
   expect(res.status, `HTTP status (body ${res.text.slice(0, 300)})`).toBe(status);
   const body = res.body as { error?: { code?: unknown; message?: unknown } };
   expect(typeof body.error?.code, 'error.code').toBe('string');

@@ -39,7 +39,7 @@ export async function waitFor<T>(
   for (;;) {
     try {
       const value = await check();
-      if (value !== undefined && value !== false) return value as T;
+      if (value !== undefined && value !== false) return value;
     } catch (err) {
       lastError = err;
     }
@@ -263,6 +263,7 @@ export const Reply = {
   /** Answer with a CALLERROR. */
   error: (code: string, description = '', details: Record<string, unknown> = {}): ErrorReply => ({ error: code, description, details }),
   /** Never answer (the CSMS must time out). */
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- the cast narrows the property to the unique symbol type that HandlerResult's union needs (without it, `none` widens to `symbol`)
   none: NO_REPLY as typeof NO_REPLY,
   /** Answer with `payload`, then run `after` once the CALLRESULT is on the wire. */
   then: (payload: Payload, after: () => void | Promise<void>): TaggedReply => ({ [REPLY]: true, payload, after }),

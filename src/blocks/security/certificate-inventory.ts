@@ -45,7 +45,7 @@ async function update(station: StationHandle, services: StationServices, change:
   const at = new Date(services.clock.now()).toISOString();
   change(inventory, at);
   inventory.history = inventory.history.slice(-HISTORY_LENGTH);
-  await services.store.recordCertificates(station.stationId, asJson(inventory as unknown as JsonObject));
+  await services.store.recordCertificates(station.stationId, asJson(inventory));
 }
 
 async function learnInstalled(
