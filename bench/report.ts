@@ -168,6 +168,7 @@ function isFlat(value: unknown): boolean {
 
 /** JSON indented like JSON.stringify(…, 2), except that arrays of numbers (histogram buckets) stay on one line. */
 export function compactJson(value: unknown, indent = ''): string {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JSON.stringify returns undefined (untyped) for undefined, functions and symbols
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (isFlat(value)) return JSON.stringify(value);
   const inner = `${indent}  `;

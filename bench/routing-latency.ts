@@ -68,7 +68,8 @@ function connectStation(port: number, identity: string): Promise<WebSocket> {
     ws.on('error', reject);
     ws.on('open', () => ws.send(JSON.stringify([2, 'boot', 'BootNotification', { reason: 'PowerUp', chargingStation: { model: 'bench', vendorName: 'stroom' } }])));
     ws.on('message', (data) => {
-      const frame = JSON.parse(data.toString()) as unknown[];
+      // ws delivers a text frame as one Buffer (binaryType 'nodebuffer', its default)
+      const frame = JSON.parse((data as Buffer).toString()) as unknown[];
       if (frame[0] === 3 && frame[1] === 'boot') resolvePromise(ws);
       else if (frame[0] === 2) ws.send(JSON.stringify([3, frame[1], { status: 'Accepted' }]));
     });

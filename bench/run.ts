@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { latencyChart, type ChartSeries } from './chart.js';
 import { MAX_STATIONS_PER_WORKER } from './generator/fleet.js';
-import { isMixName, MIXES, type MixName } from './generator/messages.js';
+import { isMixName, MIXES } from './generator/messages.js';
 import { commonRates, compactJson, phasesByRate, renderMarkdown, type PhaseReport, type RunReport, type TargetReport } from './report.js';
 import { runScenario, SCENARIOS, type BenchOptions, type RunContext, type ScenarioName } from './scenarios.js';
 import { BenchPostgres, makeLogDir, type TargetKind } from './target.js';
@@ -147,8 +147,9 @@ function parseOptions(argv: string[]): { options: BenchOptions; outDir: string }
   if (mode !== 'open' && mode !== 'closed') fail('--mode must be open or closed');
   const store = values.store ?? 'postgres';
   if (store !== 'postgres' && store !== 'embedded') fail('--store must be postgres or embedded');
-  let targets: TargetKind[] = (values.targets ?? 'stroom,baseline').split(',').map((t) => t.trim()) as TargetKind[];
-  for (const t of targets) if (t !== 'stroom' && t !== 'baseline') fail(`unknown target "${t}"`);
+  const targetNames = (values.targets ?? 'stroom,baseline').split(',').map((t) => t.trim());
+  for (const t of targetNames) if (t !== 'stroom' && t !== 'baseline') fail(`unknown target "${t}"`);
+  let targets = targetNames as TargetKind[];
   if (values['no-baseline']) targets = targets.filter((t) => t !== 'baseline');
   if (targets.length === 0) fail('no target to run');
   const registration = values.register ?? (stations <= 1000 ? 'api' : 'open');
@@ -423,7 +424,7 @@ async function main(): Promise<void> {
   process.exit(targets.some((t) => t.error !== null) ? 1 : 0);
 }
 
-main().catch((err: Error) => {
-  process.stderr.write(`bench: ${err.stack ?? err.message}\n`);
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

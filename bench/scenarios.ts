@@ -225,6 +225,7 @@ export class TargetRun {
     await this.register();
     this.progress = new ProgressLine(
       () => this.target.pid,
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- assigned by start(), which may have failed before it
       () => this.fleet?.cpuSeconds() ?? 0,
     );
     this.fleet = await Fleet.start({
@@ -384,10 +385,14 @@ export class TargetRun {
 
   async stop(): Promise<void> {
     this.ctx.cleanups.delete(this.cleanup);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- assigned by start(), which may have failed before it
     await this.fleet?.stop().catch(() => undefined);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- assigned by start(), which may have failed before it
     await this.target?.stop().catch(() => undefined);
     if (this.database !== undefined && this.ctx.postgres !== undefined) {
-      await this.ctx.postgres.drop(this.database.name).catch((err: Error) => log(`could not drop ${this.database?.name}: ${err.message}`));
+      await this.ctx.postgres
+        .drop(this.database.name)
+        .catch((err: unknown) => log(`could not drop ${this.database?.name}: ${err instanceof Error ? err.message : String(err)}`));
     }
   }
 }
@@ -543,7 +548,7 @@ async function findMax(run: TargetRun, o: BenchOptions): Promise<void> {
   }
   // One bisection step between the best passing rate and the next one up.
   const low = bestLatency?.offeredRate ?? undefined;
-  if (low !== undefined && low !== null && step < maxSteps) {
+  if (low !== undefined && step < maxSteps) {
     const mid = Math.round(low * 1.25);
     if (mid <= o.maxRate && mid < (ceiling?.offeredRate ?? 0) * 1.5) {
       const phase = await measure(mid);
@@ -684,6 +689,7 @@ export async function runScenario(ctx: RunContext, kind: TargetKind): Promise<Ta
   } catch (err) {
     run.report.error = (err as Error).message;
     log(`[${kind}] failed: ${(err as Error).message}`);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- assigned by start(), which may have failed before it
     if (run.target !== undefined) log(`[${kind}] last lines of ${run.target.logFile}:\n${run.target.lastLogLines()}`);
   } finally {
     await run.stop();

@@ -44,7 +44,9 @@ export class BenchPostgres {
     try {
       await admin.connect();
     } catch (err) {
-      throw new Error(`PostgreSQL at ${adminUrl} is not reachable (${(err as Error).message}); set DATABASE_URL, or run with --store embedded --no-baseline`);
+      throw new Error(`PostgreSQL at ${adminUrl} is not reachable (${(err as Error).message}); set DATABASE_URL, or run with --store embedded --no-baseline`, {
+        cause: err,
+      });
     }
     const db = new BenchPostgres(adminUrl, admin);
     await db.dropStale();
@@ -221,8 +223,8 @@ export async function startTarget(options: TargetOptions): Promise<RunningTarget
   const log = createWriteStream(logFile, { flags: 'a' });
   const nodeArgs = options.profile ? ['--cpu-prof', `--cpu-prof-dir=${options.logDir}`, `--cpu-prof-name=${options.kind}.cpuprofile`] : [];
   const child = spawn(process.execPath, [...nodeArgs, script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
   const target = new RunningTarget(options.kind, child, ocppPort, apiPort, logFile, options, dataDir);
 
   const deadline = Date.now() + 60_000;

@@ -107,7 +107,8 @@ class BenchStation {
       this.waiting.clear();
     });
     ws.on('message', (data: WebSocket.RawData) => {
-      const frame = JSON.parse(data.toString()) as unknown[];
+      // ws delivers a text frame as one Buffer (binaryType 'nodebuffer', its default)
+      const frame = JSON.parse((data as Buffer).toString()) as unknown[];
       const waiting = this.waiting.get(String(frame[1]));
       if (waiting === undefined) return;
       lastAnswerAt = Date.now();

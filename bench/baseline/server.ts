@@ -58,7 +58,7 @@ interface RpcServer {
 
 interface OcppRpcModule {
   RPCServer: new (options: { protocols: string[]; strictMode: boolean; callTimeoutMs: number }) => RpcServer;
-  createRPCError(type: string, message?: string, details?: Record<string, unknown>): Error;
+  createRPCError: (type: string, message?: string, details?: Record<string, unknown>) => Error;
   RPCError: new (...args: unknown[]) => Error;
   TimeoutError: new (...args: unknown[]) => Error;
 }
@@ -143,8 +143,8 @@ async function main(): Promise<void> {
       if (row.password_hash === null) return acceptUnknown ? accept({}) : reject(401, 'no password');
       if (handshake.password === undefined || !(await verifyPassword(handshake.password, row.password_hash))) return reject(401, 'unauthorized');
       accept({});
-    })().catch((err: Error) => {
-      process.stderr.write(`baseline: auth failed: ${err.message}\n`);
+    })().catch((err: unknown) => {
+      process.stderr.write(`baseline: auth failed: ${err instanceof Error ? err.message : String(err)}\n`);
       reject(500, 'internal error');
     });
   });
@@ -190,7 +190,7 @@ async function main(): Promise<void> {
   ocppHttp.maxConnections = 1_000_000;
 
   const api = createServer((req, res) => {
-    handleApi(req, res).catch((err: Error) => json(res, 500, { error: { code: 'internal', message: err.message } }));
+    handleApi(req, res).catch((err: unknown) => json(res, 500, { error: { code: 'internal', message: err instanceof Error ? err.message : String(err) } }));
   });
 
   async function handleApi(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -279,7 +279,7 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
 }
 
-main().catch((err: Error) => {
-  process.stderr.write(`baseline: ${err.stack ?? err.message}\n`);
+main().catch((err: unknown) => {
+  process.stderr.write(`baseline: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

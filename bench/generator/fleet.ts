@@ -5,12 +5,10 @@ import { processCpuSeconds } from '../proc.js';
 import type { MixName } from './messages.js';
 import {
   emptyPhaseCounters,
-  type ConnectResult,
   type CoordinatorMessage,
   type FleetSettings,
   type PhaseCounters,
   type PhaseMode,
-  type PhaseResult,
   type Progress,
   type WorkerConfig,
   type WorkerMessage,

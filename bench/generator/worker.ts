@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { Histogram, HistogramSet } from '../histogram.js';
 import { acceptedTokenIndex, basicAuthorization, localAddressFor, stationId, stationPassword, tokenId } from './fleet-data.js';
 import * as msg from './messages.js';
-import { MIXES, STEP_ACTION, type MixName, type Step } from './messages.js';
+import { MIXES, STEP_ACTION, type Step } from './messages.js';
 import {
   emptyPhaseCounters,
   type ConnectCommand,

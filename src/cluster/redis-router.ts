@@ -262,7 +262,7 @@ export class RedisCommandRouter implements CommandRouter, DecisionChannel {
 
   /** `routed`: the command went to another node (rather than failing before, or running here). */
   private async sendRemote(stationId: string, action: string, payload: JsonObject, deadline: number): Promise<{ outcome: CommandOutcome; routed: boolean }> {
-    const { registry, clock } = this.options;
+    const { registry } = this.options;
     if (!this.isUp()) {
       return { outcome: this.count({ kind: 'unavailable', reason: 'Redis is unreachable: stations on other nodes cannot be reached' }), routed: false };
     }

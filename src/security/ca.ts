@@ -108,10 +108,12 @@ export class CertificateAuthority {
       notBefore,
       notAfter,
       publicKey: signing.request.publicKey,
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- @peculiar/x509 types its keys with DOM types that lib ES2023 lacks, so the checker sees an unresolved type here
       signingKey: this.signingKey,
       signingAlgorithm: this.signingAlgorithm,
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
+        // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- KeyUsageFlags are bit flags: their OR is a plain number, which the library reads as flags
         new x509.KeyUsagesExtension(keyUsage, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
         await x509.SubjectKeyIdentifierExtension.create(signing.request.publicKey),
@@ -228,7 +230,9 @@ async function generatedCaPem(dataDir: string, log: Logger): Promise<{ certifica
       if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
       const winner = await read();
       if (winner === undefined)
-        throw new Error(`${dir} exists but does not hold ${GENERATED_CA_CERT_FILE} and ${GENERATED_CA_KEY_FILE}; remove it or set CSMS_CA_CERT/CSMS_CA_KEY`);
+        throw new Error(`${dir} exists but does not hold ${GENERATED_CA_CERT_FILE} and ${GENERATED_CA_KEY_FILE}; remove it or set CSMS_CA_CERT/CSMS_CA_KEY`, {
+          cause: error,
+        });
       return { ...winner, dir };
     }
   } finally {

@@ -15,7 +15,6 @@ import {
   type AttemptCounter,
   type AttemptLimits,
 } from '../security/throttle.js';
-import { RecentMap } from '../recent-map.js';
 import { normalizeSerialNumber, type SecurityProfile, type StationRecord, type Store } from '../store/store.js';
 import type { ClientCertificateInfo } from './types.js';
 
@@ -257,7 +256,6 @@ export class StationGatekeeper {
       this.attempts.attempt(keys[0] as string, this.limits.identityAddress),
       this.attempts.attempt(keys[1] as string, this.limits.address),
     ]);
-    if (perIdentityAddress === undefined || perAddress === undefined) throw new Error('attempt counter gave no verdict');
     if (perIdentityAddress.startedCooldown || perAddress.startedCooldown) {
       const scope = perAddress.startedCooldown ? 'address' : 'identity_address';
       const limits = scope === 'address' ? this.limits.address : this.limits.identityAddress;

@@ -380,6 +380,7 @@ export class SqlBillingStore implements BillingStore {
       `${INSERT_EVENTS} RETURNING station_id, transaction_id, seq_no`,
       insertEventsParams(candidates),
     );
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- the row type is what the SQL promises, not checked; Number() keeps the key numeric whatever the driver hands back
     const insertedKeys = new Set(stored.map((row) => eventKey(row.station_id, row.transaction_id, Number(row.seq_no))));
 
     const errors = new Map<number, Error>();
@@ -451,6 +452,7 @@ export class SqlBillingStore implements BillingStore {
       ...insertEventsParams(firsts.map(({ entry }) => entry.event)),
       firsts.map(({ hash }) => hash),
     ]);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- the row type is what the SQL promises, not checked; Number() keeps the key numeric whatever the driver hands back
     const storedKeys = new Set(stored.map((row) => `${eventKey(row.station_id, row.transaction_id, Number(row.seq_no))}\u0000${row.content_hash}`));
     const indexes: number[] = [];
     for (const [key, { entry, index }] of firstByKey) {

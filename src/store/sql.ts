@@ -21,6 +21,7 @@ export interface Queryable {
  * jsonb) and unpaired UTF-16 surrogates (jsonb refuses their \uD800 escapes). Each becomes U+FFFD, so the record is
  * stored (altered in that character) instead of failing on every resend (CONTRACT §3.2 "Strings").
  */
+// eslint-disable-next-line no-control-regex -- NUL is matched on purpose: PostgreSQL text cannot hold it
 const REFUSED_CHARACTERS = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 export function storableText(text: string): string {

@@ -166,7 +166,9 @@ function firstValue(value: string | string[] | undefined): string | undefined {
 /** The certificate this TLS stack verified against the client CAs, or why there is none. */
 function verifiedCertificate(socket: TLSSocket): { certificate?: VerifiedClientCertificate; problem?: string } {
   const peer = socket.getPeerCertificate();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- Node returns null (untyped) once the socket is destroyed, and {} when the peer sent no certificate
   if (peer === null || typeof peer !== 'object' || Object.keys(peer).length === 0) return {};
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- typed as always set, but Node leaves it undefined on some unauthorized paths
   if (!socket.authorized) return { problem: `client certificate not verified: ${String(socket.authorizationError ?? 'unknown reason')}` };
   // A subject with several CNs (or Os) names nobody in particular: treated as none.
   const subject = peer.subject as unknown as Record<string, string | string[] | undefined>;
@@ -262,6 +264,7 @@ export async function startTlsListener(deps: TlsListenerDeps, options: TlsListen
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- an HTTPS server upgrades the TLSSocket it accepted; Node types the upgrade socket as Duplex
     const tlsSocket = socket as TLSSocket;
     const path = (req.url ?? '').split('?')[0] as string;
     if (!path.startsWith('/ocpp/')) {

@@ -21,6 +21,7 @@ export function loadNativeUws(): Uws {
     throw new Error(
       `uWebSockets.js native binary ${binary} does not load on Node ${process.version} (${(err as Error).message.split('\n')[0]}); ` +
         'refusing to start on the slow fallback — use Node 20 on linux-x64/arm64',
+      { cause: err },
     );
   }
 }

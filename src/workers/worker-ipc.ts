@@ -81,7 +81,7 @@ export function installWorkerMetrics(metrics: CsmsMetrics, log: Logger): void {
       const text = await aggregated;
       if (text !== undefined) return text;
       log.warn("supervisor did not aggregate metrics in time; serving this worker's own");
-      return ownRender();
+      return await ownRender();
     } finally {
       clearTimeout(timer);
       waiting.delete(id);

@@ -45,7 +45,9 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
   await cluster?.stop();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
   await pki?.remove();
   await Promise.all(dataDirs.map((dir) => rm(dir, { recursive: true, force: true })));
 }, 60_000);

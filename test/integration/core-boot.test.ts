@@ -325,7 +325,7 @@ describe('onboarding report', () => {
 
     const names = (data: unknown[]): string[] =>
       data
-        .flatMap((d) => (typeof d === 'object' && d !== null && 'reportData' in d ? ((d as { reportData: unknown[] }).reportData ?? []) : [d]))
+        .flatMap((d) => (typeof d === 'object' && d !== null && 'reportData' in d ? ((d as { reportData?: unknown[] }).reportData ?? []) : [d]))
         .map((d) => {
           const r = d as { component: { name: string }; variable: { name: string } };
           return `${r.component.name}.${r.variable.name}`;

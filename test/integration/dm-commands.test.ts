@@ -219,7 +219,7 @@ describe('simple request/answer cases', () => {
   it.each(named(DATA_TRANSFER_ANSWERS, (a) => `DRV-P01-01: DataTransfer to the station answered ${String(a.status)} reaches the operator unchanged`))(
     '%s',
     async (_, answer) => {
-      const station = await h.csms.bootedStation({ prefix: `P01-${answer.status}`.slice(0, 20) });
+      const station = await h.csms.bootedStation({ prefix: `P01-${String(answer.status)}`.slice(0, 20) });
       station.onCall('DataTransfer', () => answer);
       await roundTrip(h.csms, station, 'DataTransfer', { vendorId: 'com.stroom.test', messageId: 'ping', data: 'hello' }, answer);
     },

@@ -93,6 +93,7 @@ function variableQueries(dashboard: Record<string, unknown>): { name: string; se
   const out: { name: string; selector: string; label: string }[] = [];
   for (const variable of list) {
     if (variable.type !== 'query') continue;
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- the dashboard is JSON read from disk, typed here but not checked
     const query = typeof variable.query === 'string' ? variable.query : String((variable.query as { query?: string }).query ?? '');
     const match = /^label_values\((.+),\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)$/.exec(query.trim());
     if (match === null) throw new Error(`variable ${String(variable.name)}: only label_values(selector, label) is checked here, got ${query}`);
@@ -122,7 +123,7 @@ function metricNames(expr: string): string[] {
   const names = new Set<string>();
   for (const match of stripped.matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)) {
     const name = match[0];
-    const after = stripped.slice((match.index ?? 0) + name.length);
+    const after = stripped.slice(match.index + name.length);
     if (/^\s*\(/.test(after) || PROMQL_KEYWORDS.has(name.toLowerCase())) continue;
     names.add(name);
   }

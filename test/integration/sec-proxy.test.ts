@@ -86,6 +86,7 @@ afterEach(async () => {
   const stations = opened.splice(0);
   const problems = stations.flatMap((s) => s.problems());
   await Promise.all(stations.map((s) => s.close()));
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
   problems.push(...((await csms?.closeStations()) ?? []));
   if (problems.length > 0) throw new Error(`protocol problems seen by the test station(s):\n  ${problems.join('\n  ')}`);
 });
@@ -97,7 +98,9 @@ afterAll(async () => {
     child.kill('SIGTERM');
     await Promise.race([exited, sleep(5000).then(() => child.kill('SIGKILL'))]);
   }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
   await csms?.stop();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
   await pki?.remove();
 }, 30_000);
 

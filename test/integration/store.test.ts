@@ -47,7 +47,9 @@ describe.each(backends)('SqlStore on $name', (backend) => {
   });
 
   afterAll(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
     await store?.close();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
     await location?.remove();
     for (const extra of extraLocations) await extra.remove();
   });

@@ -281,7 +281,7 @@ export class ThrowawayRedisCluster {
       const client = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1 });
       client.on('error', () => undefined);
       try {
-        await waitFor(async () => String(await client.cluster('INFO')).includes('cluster_state:ok'), {
+        await waitFor(async () => (await client.cluster('INFO')).includes('cluster_state:ok'), {
           timeoutMs: 20_000,
           intervalMs: 100,
           what: `cluster state ok on ${port}`,
@@ -315,6 +315,7 @@ async function pingUntilUp(url: string): Promise<void> {
       async () => {
         try {
           if (client.status !== 'ready') await client.connect();
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- typed as 'PONG', but it is whatever the Redis server answered
           return (await client.ping()) === 'PONG';
         } catch {
           client.disconnect();

@@ -95,7 +95,8 @@ async function pingRedis(url: string): Promise<string | undefined> {
   try {
     await client.connect();
     const answer = await client.ping();
-    return answer === 'PONG' ? undefined : `answered ${answer}`;
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- typed as 'PONG', but it is whatever the Redis server answered
+    return answer === 'PONG' ? undefined : `answered ${String(answer)}`;
   } catch (error) {
     return describeError(error);
   } finally {
@@ -121,6 +122,7 @@ async function startRedis(): Promise<string> {
   });
   const url = `redis://127.0.0.1:${port}`;
   for (let attempt = 0; attempt < 100; attempt++) {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by another async task, which the checker's narrowing does not see
     if (exited) break;
     if ((await pingRedis(url)) === undefined) return url;
     await sleep(100);
@@ -184,7 +186,7 @@ async function checkPostgres(url: string): Promise<string | undefined> {
 function findPostgresBin(): string | undefined {
   const initdb = onPath('initdb');
   if (initdb && onPath('pg_ctl')) return join(initdb, '..');
-  let versions: string[] = [];
+  let versions: string[];
   try {
     versions = readdirSync('/usr/lib/postgresql');
   } catch {
@@ -233,7 +235,7 @@ async function startPostgres(): Promise<string> {
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     const stderr = typeof error === 'object' && error !== null && 'stderr' in error ? String(error.stderr).trim() : '';
-    throw new Error(`could not start a throw-away PostgreSQL: ${stderr || describeError(error)}`);
+    throw new Error(`could not start a throw-away PostgreSQL: ${stderr || describeError(error)}`, { cause: error });
   }
   cleanups.push(() => {
     try {

@@ -331,6 +331,7 @@ export interface VariableEntry {
 }
 
 function variableKey(component: Record<string, unknown>, variable: Record<string, unknown>, attributeType?: unknown): string {
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a JSON value from the CSMS, a number as the schema has it; anything else shows as it is
   const evse = isPlainObject(component.evse) ? `${String(component.evse.id)}.${String(component.evse.connectorId ?? '')}` : '';
   return [component.name, component.instance ?? '', evse, variable.name, variable.instance ?? '', attributeType ?? 'Actual'].join('|');
 }
@@ -828,10 +829,10 @@ export class TestStation {
   defaultAnswer(action: string, payload: Payload): HandlerResult {
     switch (action) {
       case 'GetVariables': {
-        const data = (payload.getVariableData as Array<Record<string, Record<string, unknown>>>) ?? [];
+        const data = (payload.getVariableData ?? []) as Array<{ component: Record<string, unknown>; variable: Record<string, unknown>; attributeType?: string }>;
         return {
           getVariableResult: data.map((d) => {
-            const entry = this.getVariable(d.component, d.variable, d.attributeType as unknown as string | undefined);
+            const entry = this.getVariable(d.component, d.variable, d.attributeType);
             const base: Payload = { component: d.component, variable: d.variable };
             if (d.attributeType !== undefined) base.attributeType = d.attributeType;
             return entry === undefined ? { ...base, attributeStatus: 'UnknownVariable' } : { ...base, attributeStatus: 'Accepted', attributeValue: entry.value };
@@ -839,7 +840,7 @@ export class TestStation {
         };
       }
       case 'SetVariables': {
-        const data = (payload.setVariableData as Array<Record<string, unknown>>) ?? [];
+        const data = (payload.setVariableData ?? []) as Array<Record<string, unknown>>;
         return {
           setVariableResult: data.map((d) => {
             const component = d.component as VariableEntry['component'];
@@ -861,7 +862,9 @@ export class TestStation {
         const requestId = payload.requestId as number;
         if (!this.autoReport) return { status: 'Accepted' };
         return Reply.then({ status: 'Accepted' }, () => {
-          this.notifyReport(requestId, [this.reportData()]).catch((err: Error) => this.backgroundErrors.push(`NotifyReport for requestId ${requestId}: ${err.message}`));
+          this.notifyReport(requestId, [this.reportData()]).catch((err: unknown) =>
+            this.backgroundErrors.push(`NotifyReport for requestId ${requestId}: ${err instanceof Error ? err.message : String(err)}`),
+          );
         });
       }
       case 'DataTransfer':

@@ -141,7 +141,7 @@ const row = (value: string, key = value): Row => ({ key, value });
 function outcome(write: Promise<void>): Promise<string> {
   return write.then(
     () => 'resolved',
-    (err: Error) => err.message,
+    (err: unknown) => (err instanceof Error ? err.message : String(err)),
   );
 }
 

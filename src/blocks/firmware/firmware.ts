@@ -24,6 +24,7 @@ async function trackFirmwareRequest(station: StationHandle, request: UpdateFirmw
     status: response.status === 'Accepted' || response.status === 'AcceptedCanceled' ? 'Requested' : `Request${response.status}`,
     requestStatus: response.status,
     location: request.firmware.location,
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the request is the JSON an operator sent: keep a missing date out of the record rather than storing undefined
     ...(request.firmware.retrieveDateTime !== undefined ? { retrieveDateTime: request.firmware.retrieveDateTime } : {}),
     ...(request.firmware.installDateTime !== undefined ? { installDateTime: request.firmware.installDateTime } : {}),
     updatedAt: new Date(services.clock.now()).toISOString(),

@@ -8,7 +8,7 @@ import type {
   InstallCertificateRequest,
   InstallCertificateResponse,
 } from '../../ocpp/v201/types.js';
-import { asJson, type JsonObject } from '../../json.js';
+import { asJson } from '../../json.js';
 import type { BlockModule, StationHandle, StationServices } from '../../station/types.js';
 
 /**
