@@ -1,5 +1,5 @@
 // ESLint flat config (issue 12). typescript-eslint's strict type-checked rules, with type information from one
-// program, tsconfig.eslint.json (the typecheck's files, src, machines, bench, test and
+// program, tsconfig.test.json (the typecheck's files, src, machines, bench, test and
 // vitest.config.ts, with noUncheckedIndexedAccess as the build has it), then eslint-config-prettier
 // last so that no rule fights the formatter: layout is Prettier's job (`npm run format`), ESLint looks for bugs.
 import js from '@eslint/js';
@@ -27,7 +27,7 @@ export default defineConfig(
   tseslint.configs.strictTypeChecked,
   {
     languageOptions: {
-      parserOptions: { project: './tsconfig.eslint.json', tsconfigRootDir: import.meta.dirname },
+      parserOptions: { project: './tsconfig.test.json', tsconfigRootDir: import.meta.dirname },
     },
     linterOptions: { reportUnusedDisableDirectives: 'error' },
     rules: {
