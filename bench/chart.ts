@@ -101,7 +101,9 @@ export function latencyChart(title: string, series: ChartSeries[], limitMs: numb
     parts.push(`<text x="${lx}" y="${ly}" font-weight="bold" fill="${colour}">${escape(s.label)}</text>`);
     ly += 18;
     for (const percentile of PERCENTILES) {
-      parts.push(`<line x1="${lx}" y1="${ly - 4}" x2="${lx + 30}" y2="${ly - 4}" stroke="${colour}" stroke-width="2"${percentile.dash ? ` stroke-dasharray="${percentile.dash}"` : ''}/>`);
+      parts.push(
+        `<line x1="${lx}" y1="${ly - 4}" x2="${lx + 30}" y2="${ly - 4}" stroke="${colour}" stroke-width="2"${percentile.dash ? ` stroke-dasharray="${percentile.dash}"` : ''}/>`,
+      );
       parts.push(`<text x="${lx + 36}" y="${ly}">${percentile.label}</text>`);
       ly += 16;
     }

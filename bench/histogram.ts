@@ -51,7 +51,7 @@ export class Histogram {
 
   record(micros: number): void {
     const value = micros > 0 ? micros : 0;
-    this.counts[bucketOf(value)] += 1;
+    this.counts[bucketOf(value)]! += 1;
     this.count += 1;
     this.sum += value;
     if (value < this.min) this.min = value;
@@ -60,9 +60,9 @@ export class Histogram {
 
   merge(other: Histogram | HistogramJson): void {
     if (other instanceof Histogram) {
-      for (let i = 0; i < BUCKETS; i++) this.counts[i] += other.counts[i];
+      for (let i = 0; i < BUCKETS; i++) this.counts[i]! += other.counts[i]!;
     } else {
-      for (const [index, count] of other.buckets) this.counts[index] += count;
+      for (const [index, count] of other.buckets) this.counts[index]! += count;
     }
     this.count += other.count;
     this.sum += other.sum;
@@ -86,7 +86,7 @@ export class Histogram {
     const rank = Math.max(1, Math.ceil(q * this.count));
     let seen = 0;
     for (let i = 0; i < BUCKETS; i++) {
-      seen += this.counts[i];
+      seen += this.counts[i]!;
       if (seen >= rank) return Math.min(this.max, Math.max(this.min, bucketValue(i)));
     }
     return this.max;
@@ -113,7 +113,7 @@ export class Histogram {
 
   toJSON(): HistogramJson {
     const buckets: [number, number][] = [];
-    for (let i = 0; i < BUCKETS; i++) if (this.counts[i] > 0) buckets.push([i, this.counts[i]]);
+    for (let i = 0; i < BUCKETS; i++) if (this.counts[i]! > 0) buckets.push([i, this.counts[i]!]);
     return { count: this.count, sum: this.sum, min: this.count === 0 ? 0 : this.min, max: this.max, buckets };
   }
 

@@ -160,11 +160,15 @@ export function summarisePhaseLatency(latency: HistogramSet): { ocpp: Histogram;
 // ------------------------------------------------------------------------------------------- formatting
 
 function isFlat(value: unknown): boolean {
-  return Array.isArray(value) && value.every((item) => item === null || typeof item !== 'object' || (Array.isArray(item) && item.every((x) => x === null || typeof x !== 'object')));
+  return (
+    Array.isArray(value) &&
+    value.every((item) => item === null || typeof item !== 'object' || (Array.isArray(item) && item.every((x) => x === null || typeof x !== 'object')))
+  );
 }
 
 /** JSON indented like JSON.stringify(…, 2), except that arrays of numbers (histogram buckets) stay on one line. */
 export function compactJson(value: unknown, indent = ''): string {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JSON.stringify returns undefined (untyped) for undefined, functions and symbols
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (isFlat(value)) return JSON.stringify(value);
   const inner = `${indent}  `;
@@ -289,33 +293,47 @@ export function renderMarkdown(run: RunReport, chartFile: string | undefined): s
   if (loadScenario && targets.some((t) => t.phases.length > 0)) {
     row('Phase summarised', (t) => {
       const p = phaseOf(t);
-      return p === undefined ? '–' : `${p.name}`;
+      return p === undefined ? '–' : p.name;
     });
-    row('OCPP response time, min / avg / max (all but Authorize)', (t) => minAvgMax(phaseOf(t)?.ocppResponse), () =>
-      ratioText(phaseOf(ours)?.ocppResponse.avg, phaseOf(theirs)?.ocppResponse.avg, false),
+    row(
+      'OCPP response time, min / avg / max (all but Authorize)',
+      (t) => minAvgMax(phaseOf(t)?.ocppResponse),
+      () => ratioText(phaseOf(ours)?.ocppResponse.avg, phaseOf(theirs)?.ocppResponse.avg, false),
     );
-    row('Authorize response time, min / avg / max', (t) => minAvgMax(phaseOf(t)?.authorizeResponse), () =>
-      ratioText(phaseOf(ours)?.authorizeResponse?.avg, phaseOf(theirs)?.authorizeResponse?.avg, false),
+    row(
+      'Authorize response time, min / avg / max',
+      (t) => minAvgMax(phaseOf(t)?.authorizeResponse),
+      () => ratioText(phaseOf(ours)?.authorizeResponse?.avg, phaseOf(theirs)?.authorizeResponse?.avg, false),
     );
-    row('All CALLs p50 / p95 / p99 / p99.9', (t) => percentiles(phaseOf(t)?.all), () => `p99 ${ratioText(phaseOf(ours)?.all.p99, phaseOf(theirs)?.all.p99, false)}`);
-    row(run.scenario === 'max' ? 'Highest rate with p99 under the limit (msg/s)' : 'Throughput (answered msg/s)', (t) =>
-      run.scenario === 'max' ? num(t.sustained?.rate ?? null) : num(phaseOf(t)?.throughput ?? null),
+    row(
+      'All CALLs p50 / p95 / p99 / p99.9',
+      (t) => percentiles(phaseOf(t)?.all),
+      () => `p99 ${ratioText(phaseOf(ours)?.all.p99, phaseOf(theirs)?.all.p99, false)}`,
+    );
+    row(
+      run.scenario === 'max' ? 'Highest rate with p99 under the limit (msg/s)' : 'Throughput (answered msg/s)',
+      (t) => (run.scenario === 'max' ? num(t.sustained?.rate ?? null) : num(phaseOf(t)?.throughput ?? null)),
       () =>
         run.scenario === 'max'
           ? ratioText(ours?.sustained?.rate, theirs?.sustained?.rate, true)
           : ratioText(phaseOf(ours)?.throughput, phaseOf(theirs)?.throughput, true),
     );
     if (run.scenario === 'max') {
-      row('Throughput ceiling: highest rate kept up with, any latency (msg/s)', (t) =>
-        t.ceiling === null ? '–' : `${num(t.ceiling.rate)} (p99 ${ms(t.ceiling.phase.all.p99)} ms, CSMS ${num(t.ceiling.phase.csms.cpuPercent)}% CPU)`,
+      row(
+        'Throughput ceiling: highest rate kept up with, any latency (msg/s)',
+        (t) => (t.ceiling === null ? '–' : `${num(t.ceiling.rate)} (p99 ${ms(t.ceiling.phase.all.p99)} ms, CSMS ${num(t.ceiling.phase.csms.cpuPercent)}% CPU)`),
         () => ratioText(ours?.ceiling?.rate, theirs?.ceiling?.rate, true),
       );
     }
-    row('CSMS CPU µs per message', (t) => num(phaseOf(t)?.csms.cpuMicrosPerMessage ?? null, 1), () =>
-      ratioText(phaseOf(ours)?.csms.cpuMicrosPerMessage, phaseOf(theirs)?.csms.cpuMicrosPerMessage, false),
+    row(
+      'CSMS CPU µs per message',
+      (t) => num(phaseOf(t)?.csms.cpuMicrosPerMessage ?? null, 1),
+      () => ratioText(phaseOf(ours)?.csms.cpuMicrosPerMessage, phaseOf(theirs)?.csms.cpuMicrosPerMessage, false),
     );
-    row('PostgreSQL CPU µs per message', (t) => num(phaseOf(t)?.database?.cpuMicrosPerMessage ?? null, 1), () =>
-      ratioText(phaseOf(ours)?.database?.cpuMicrosPerMessage, phaseOf(theirs)?.database?.cpuMicrosPerMessage, false),
+    row(
+      'PostgreSQL CPU µs per message',
+      (t) => num(phaseOf(t)?.database?.cpuMicrosPerMessage ?? null, 1),
+      () => ratioText(phaseOf(ours)?.database?.cpuMicrosPerMessage, phaseOf(theirs)?.database?.cpuMicrosPerMessage, false),
     );
     row('CSMS CPU (% of one core)', (t) => num(phaseOf(t)?.csms.cpuPercent ?? null, 0));
     row('CSMS RSS', (t) => bytes(phaseOf(t)?.csms.rssBytes ?? null));
@@ -334,14 +352,20 @@ export function renderMarkdown(run: RunReport, chartFile: string | undefined): s
     });
   }
   if (targets.some((t) => t.memory !== null)) {
-    row('RSS per idle connected station (slope, half → all)', (t) => bytes(t.memory?.rssPerStationBytes ?? null), () =>
-      ratioText(ours?.memory?.rssPerStationBytes, theirs?.memory?.rssPerStationBytes, false),
+    row(
+      'RSS per idle connected station (slope, half → all)',
+      (t) => bytes(t.memory?.rssPerStationBytes ?? null),
+      () => ratioText(ours?.memory?.rssPerStationBytes, theirs?.memory?.rssPerStationBytes, false),
     );
-    row('RSS per station, average (none → all)', (t) => bytes(t.memory?.rssPerStationAverageBytes ?? null), () =>
-      ratioText(ours?.memory?.rssPerStationAverageBytes, theirs?.memory?.rssPerStationAverageBytes, false),
+    row(
+      'RSS per station, average (none → all)',
+      (t) => bytes(t.memory?.rssPerStationAverageBytes ?? null),
+      () => ratioText(ours?.memory?.rssPerStationAverageBytes, theirs?.memory?.rssPerStationAverageBytes, false),
     );
-    row('JS heap used per station (slope)', (t) => bytes(t.memory?.heapPerStationBytes ?? null), () =>
-      ratioText(ours?.memory?.heapPerStationBytes, theirs?.memory?.heapPerStationBytes, false),
+    row(
+      'JS heap used per station (slope)',
+      (t) => bytes(t.memory?.heapPerStationBytes ?? null),
+      () => ratioText(ours?.memory?.heapPerStationBytes, theirs?.memory?.heapPerStationBytes, false),
     );
     row('RSS: no stations → half → all', (t) =>
       t.memory === null ? '–' : `${bytes(t.memory.rssBeforeBytes)} → ${bytes(t.memory.rssHalfBytes)} → ${bytes(t.memory.rssAfterBytes)}`,
@@ -350,10 +374,14 @@ export function renderMarkdown(run: RunReport, chartFile: string | undefined): s
   }
   if (run.scenario === 'boot-storm') {
     const storm = (label: string, pick: (t: TargetReport) => ConnectReport | null): void => {
-      row(`${label}: time to all Accepted`, (t) => {
-        const c = pick(t);
-        return c === null ? '–' : `${num(c.timeToAllAcceptedSeconds, 2)} s (${num(c.ready)}/${num(c.stations)} ready)`;
-      }, () => ratioText(pick(ours as TargetReport)?.timeToAllAcceptedSeconds, pick(theirs as TargetReport)?.timeToAllAcceptedSeconds, false));
+      row(
+        `${label}: time to all Accepted`,
+        (t) => {
+          const c = pick(t);
+          return c === null ? '–' : `${num(c.timeToAllAcceptedSeconds, 2)} s (${num(c.ready)}/${num(c.stations)} ready)`;
+        },
+        () => ratioText(pick(ours as TargetReport)?.timeToAllAcceptedSeconds, pick(theirs as TargetReport)?.timeToAllAcceptedSeconds, false),
+      );
       row(`${label}: BootNotification response p50 / p99 / max`, (t) => {
         const c = pick(t);
         return c === null ? '–' : `${ms(c.boot.p50)} / ${ms(c.boot.p99)} / ${ms(c.boot.max)} ms`;
@@ -372,17 +400,25 @@ export function renderMarkdown(run: RunReport, chartFile: string | undefined): s
     if (targets.some((t) => t.reconnect !== null)) storm('Reconnect storm', (t) => t.reconnect);
   }
   if (targets.some((t) => t.commands !== null)) {
-    row('Operator command round trip, min / avg / max', (t) => {
-      const c = t.commands;
-      return c === null ? '–' : minAvgMax(c.latency);
-    }, () => ratioText(ours?.commands?.latency.avg, theirs?.commands?.latency.avg, false));
-    row('Operator command p50 / p95 / p99 / p99.9', (t) => percentiles(t.commands?.latency), () =>
-      `p99 ${ratioText(ours?.commands?.latency.p99, theirs?.commands?.latency.p99, false)}`,
+    row(
+      'Operator command round trip, min / avg / max',
+      (t) => {
+        const c = t.commands;
+        return c === null ? '–' : minAvgMax(c.latency);
+      },
+      () => ratioText(ours?.commands?.latency.avg, theirs?.commands?.latency.avg, false),
+    );
+    row(
+      'Operator command p50 / p95 / p99 / p99.9',
+      (t) => percentiles(t.commands?.latency),
+      () => `p99 ${ratioText(ours?.commands?.latency.p99, theirs?.commands?.latency.p99, false)}`,
     );
     row('Commands completed per second', (t) => num(t.commands?.throughput ?? null, 0));
     row('HTTP statuses', (t) => (t.commands === null ? '–' : errorsText(t.commands.statuses)));
-    row('CSMS CPU µs per command', (t) => num(t.commands?.csms.cpuMicrosPerMessage ?? null, 1), () =>
-      ratioText(ours?.commands?.csms.cpuMicrosPerMessage, theirs?.commands?.csms.cpuMicrosPerMessage, false),
+    row(
+      'CSMS CPU µs per command',
+      (t) => num(t.commands?.csms.cpuMicrosPerMessage ?? null, 1),
+      () => ratioText(ours?.commands?.csms.cpuMicrosPerMessage, theirs?.commands?.csms.cpuMicrosPerMessage, false),
     );
   }
   out.push(table(header, rows));
@@ -414,12 +450,30 @@ export function renderMarkdown(run: RunReport, chartFile: string | undefined): s
       out.push('');
       continue;
     }
-    out.push(`${num(target.stations)} stations, registered ${target.registration === 'api' ? 'through the API' : 'on first connection (CSMS_UNKNOWN_STATIONS=accept)'}, store ${target.store}.`);
+    out.push(
+      `${num(target.stations)} stations, registered ${target.registration === 'api' ? 'through the API' : 'on first connection (CSMS_UNKNOWN_STATIONS=accept)'}, store ${target.store}.`,
+    );
     out.push('');
     if (target.phases.length > 0) {
       out.push(
         table(
-          ['phase', 'offered msg/s', 'answered msg/s', 'p50', 'p95', 'p99', 'p99.9', 'max', 'CSMS CPU µs/msg', 'CSMS CPU %', 'DB CPU µs/msg', 'gen CPU µs/msg', 'other load (cores)', 'errors', 'inside the CSMS'],
+          [
+            'phase',
+            'offered msg/s',
+            'answered msg/s',
+            'p50',
+            'p95',
+            'p99',
+            'p99.9',
+            'max',
+            'CSMS CPU µs/msg',
+            'CSMS CPU %',
+            'DB CPU µs/msg',
+            'gen CPU µs/msg',
+            'other load (cores)',
+            'errors',
+            'inside the CSMS',
+          ],
           target.phases.map((p) => [
             p.name,
             p.offeredRate === null ? `closed, ${num(p.concurrency)} outstanding` : num(p.offeredRate),

@@ -51,7 +51,10 @@ async function startNode(id: string, databaseUrl: string, redisUrl: string, pref
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`node ${id} exited with ${child.exitCode}`);
-    const ok = await api.send('GET', '/health').then((r) => r.status === 200, () => false);
+    const ok = await api.send('GET', '/health').then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) return { id, child, ocppPort, api };
     if (Date.now() > deadline) throw new Error(`node ${id} not healthy within 30 s`);
     await new Promise((r) => setTimeout(r, 100));
@@ -63,11 +66,10 @@ function connectStation(port: number, identity: string): Promise<WebSocket> {
   return new Promise((resolvePromise, reject) => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/ocpp/${identity}`, ['ocpp2.0.1']);
     ws.on('error', reject);
-    ws.on('open', () =>
-      ws.send(JSON.stringify([2, 'boot', 'BootNotification', { reason: 'PowerUp', chargingStation: { model: 'bench', vendorName: 'stroom' } }])),
-    );
+    ws.on('open', () => ws.send(JSON.stringify([2, 'boot', 'BootNotification', { reason: 'PowerUp', chargingStation: { model: 'bench', vendorName: 'stroom' } }])));
     ws.on('message', (data) => {
-      const frame = JSON.parse(data.toString()) as unknown[];
+      // ws delivers a text frame as one Buffer (binaryType 'nodebuffer', its default)
+      const frame = JSON.parse((data as Buffer).toString()) as unknown[];
       if (frame[0] === 3 && frame[1] === 'boot') resolvePromise(ws);
       else if (frame[0] === 2) ws.send(JSON.stringify([3, frame[1], { status: 'Accepted' }]));
     });
@@ -135,20 +137,20 @@ async function main(): Promise<void> {
   const sockets: WebSocket[] = [];
   try {
     const [a, b] = await Promise.all([startNode('bench-a', database.url, redisUrl, prefix), startNode('bench-b', database.url, redisUrl, prefix)]);
-    nodes.push(a as Node, b as Node);
+    nodes.push(a, b);
     const stations = Array.from({ length: stationCount }, (_, i) => `RL${i}-${randomBytes(3).toString('hex')}`);
-    for (const id of stations) sockets.push(await connectStation((a as Node).ocppPort, id));
+    for (const id of stations) sockets.push(await connectStation(a.ocppPort, id));
     // Presence is claimed within a turn of node A's loop; let it settle, then warm both paths up.
     await new Promise((r) => setTimeout(r, 500));
-    await sequential((a as Node).api, stations, 200);
-    await sequential((b as Node).api, stations, 200);
+    await sequential(a.api, stations, 200);
+    await sequential(b.api, stations, 200);
 
     console.log(`routing latency: ${stationCount} stations on node A, Redis ${redisUrl}, node ${process.version}`);
-    console.log(summary('sequential, local (via A)', await sequential((a as Node).api, stations, commands)));
-    console.log(summary('sequential, routed (via B)', await sequential((b as Node).api, stations, commands)));
-    console.log(summary(`concurrent ${concurrency}, local (via A)`, await concurrent((a as Node).api, stations, concurrency, seconds), seconds));
-    console.log(summary(`concurrent ${concurrency}, routed (via B)`, await concurrent((b as Node).api, stations, concurrency, seconds), seconds));
-    const scrape = (await (b as Node).api.send('GET', '/metrics')).text;
+    console.log(summary('sequential, local (via A)', await sequential(a.api, stations, commands)));
+    console.log(summary('sequential, routed (via B)', await sequential(b.api, stations, commands)));
+    console.log(summary(`concurrent ${concurrency}, local (via A)`, await concurrent(a.api, stations, concurrency, seconds), seconds));
+    console.log(summary(`concurrent ${concurrency}, routed (via B)`, await concurrent(b.api, stations, concurrency, seconds), seconds));
+    const scrape = (await b.api.send('GET', '/metrics')).text;
     const count = metric(scrape, 'csms_routing_seconds_count');
     const sum = metric(scrape, 'csms_routing_seconds_sum');
     console.log(`csms_routing_seconds on node B (hop overhead, station time excluded): ${count} samples, mean ${((sum / count) * 1000).toFixed(3)} ms`);

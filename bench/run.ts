@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { latencyChart, type ChartSeries } from './chart.js';
 import { MAX_STATIONS_PER_WORKER } from './generator/fleet.js';
-import { isMixName, MIXES, type MixName } from './generator/messages.js';
+import { isMixName, MIXES } from './generator/messages.js';
 import { commonRates, compactJson, phasesByRate, renderMarkdown, type PhaseReport, type RunReport, type TargetReport } from './report.js';
 import { runScenario, SCENARIOS, type BenchOptions, type RunContext, type ScenarioName } from './scenarios.js';
 import { BenchPostgres, makeLogDir, type TargetKind } from './target.js';
@@ -147,8 +147,9 @@ function parseOptions(argv: string[]): { options: BenchOptions; outDir: string }
   if (mode !== 'open' && mode !== 'closed') fail('--mode must be open or closed');
   const store = values.store ?? 'postgres';
   if (store !== 'postgres' && store !== 'embedded') fail('--store must be postgres or embedded');
-  let targets: TargetKind[] = (values.targets ?? 'stroom,baseline').split(',').map((t) => t.trim()) as TargetKind[];
-  for (const t of targets) if (t !== 'stroom' && t !== 'baseline') fail(`unknown target "${t}"`);
+  const targetNames = (values.targets ?? 'stroom,baseline').split(',').map((t) => t.trim());
+  for (const t of targetNames) if (t !== 'stroom' && t !== 'baseline') fail(`unknown target "${t}"`);
+  let targets = targetNames as TargetKind[];
   if (values['no-baseline']) targets = targets.filter((t) => t !== 'baseline');
   if (targets.length === 0) fail('no target to run');
   const registration = values.register ?? (stations <= 1000 ? 'api' : 'open');
@@ -164,7 +165,7 @@ function parseOptions(argv: string[]): { options: BenchOptions; outDir: string }
     warmupSeconds: values.warmup === undefined ? d.warmup : Number(values.warmup) || 0,
     mode,
     concurrency: Math.round(positiveNumber('concurrency', values.concurrency, 100)),
-    mix: mix as MixName,
+    mix: mix,
     targets,
     store,
     registration,
@@ -200,8 +201,13 @@ function openFileLimit(): number | undefined {
 
 function gitCommit(): string {
   try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim().length > 0;
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+    const dirty =
+      execFileSync('git', ['status', '--porcelain'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+        .toString()
+        .trim().length > 0;
     return dirty ? `${commit}+uncommitted changes` : commit;
   } catch {
     return 'unknown';
@@ -226,7 +232,7 @@ function ratios(targets: TargetReport[], scenario: ScenarioName): Record<string,
     case 'max':
       put('sustained msg/s with p99 under the limit: Stroom ÷ baseline', ours.sustained?.rate, theirs.sustained?.rate);
       put('throughput ceiling (kept up, any latency): Stroom ÷ baseline', ours.ceiling?.rate, theirs.ceiling?.rate);
-      put('CSMS CPU per message at each one\'s sustained rate: baseline ÷ Stroom', q?.csms.cpuMicrosPerMessage, p?.csms.cpuMicrosPerMessage);
+      put("CSMS CPU per message at each one's sustained rate: baseline ÷ Stroom", q?.csms.cpuMicrosPerMessage, p?.csms.cpuMicrosPerMessage);
       for (const [rate, a, b] of commonRates(ours, theirs)) put(`p99 at ${rate} msg/s offered: baseline ÷ Stroom`, b.all.p99, a.all.p99);
       break;
     case 'steady':
@@ -261,9 +267,10 @@ function chartSeries(targets: TargetReport[], scenario: ScenarioName): ChartSeri
     .map((t) => ({
       label: t.label,
       // A step re-measured (max: p99 over the limit once) is plotted with the better of its two measurements.
-      points: scenario === 'max' || scenario === 'steady' || scenario === 'authorize'
-        ? [...phasesByRate(t).values()].map((p) => ({ rate: p.offeredRate as number, p50: p.all.p50, p99: p.all.p99, p999: p.all.p999 }))
-        : [],
+      points:
+        scenario === 'max' || scenario === 'steady' || scenario === 'authorize'
+          ? [...phasesByRate(t).values()].map((p) => ({ rate: p.offeredRate as number, p50: p.all.p50, p99: p.all.p99, p999: p.all.p999 }))
+          : [],
     }))
     .filter((s) => s.points.length > 0);
 }
@@ -278,7 +285,7 @@ function automaticNotes(run: RunReport, options: BenchOptions): string[] {
     '"Inside the CSMS" is Stroom\'s own measurement from its /metrics over the phase (mean CALL received → answer written; group commits): ' +
       'the difference to the station-side latency is time spent in sockets, the kernel and the generator.',
   );
-  notes.push('CPU is utime+stime of the CSMS process tree from /proc over each phase; PostgreSQL CPU is that of the backends serving the run\'s database.');
+  notes.push("CPU is utime+stime of the CSMS process tree from /proc over each phase; PostgreSQL CPU is that of the backends serving the run's database.");
   if (options.registration === 'open') {
     notes.push('Stations were not registered in advance (CSMS_UNKNOWN_STATIONS=accept): the first connection of each station registers it and stores its password hash.');
   }
@@ -290,8 +297,10 @@ function automaticNotes(run: RunReport, options: BenchOptions): string[] {
   }
   for (const target of run.targets) {
     for (const phase of target.phases) {
-      if (phase.generator.cpuPercent > 85) notes.push(`${target.label}, "${phase.name}": the generator used ${phase.generator.cpuPercent}% of a core; it may have limited this phase.`);
-      if (phase.mode === 'open' && phase.sendLag.p99 > 2) notes.push(`${target.label}, "${phase.name}": the generator sent p99 ${phase.sendLag.p99} ms late (included in the latencies).`);
+      if (phase.generator.cpuPercent > 85)
+        notes.push(`${target.label}, "${phase.name}": the generator used ${phase.generator.cpuPercent}% of a core; it may have limited this phase.`);
+      if (phase.mode === 'open' && phase.sendLag.p99 > 2)
+        notes.push(`${target.label}, "${phase.name}": the generator sent p99 ${phase.sendLag.p99} ms late (included in the latencies).`);
     }
   }
   const loads = run.targets.map((t) => ({ label: t.label, phase: headline(t) })).filter((x) => x.phase !== undefined);
@@ -396,7 +405,10 @@ async function main(): Promise<void> {
   run.notes = [...automaticNotes(run, options), ...ctx.notes];
 
   mkdirSync(outDir, { recursive: true });
-  const stamp = startedAt.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  const stamp = startedAt
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/:/g, '-');
   const base = join(outDir, `${stamp}-${options.scenario}`);
   const { markdown, chartFile } = writeReport(run, base);
   if (targets.every((t) => t.error === null) && !options.profile) rmSync(ctx.logDir, { recursive: true, force: true });
@@ -412,7 +424,7 @@ async function main(): Promise<void> {
   process.exit(targets.some((t) => t.error !== null) ? 1 : 0);
 }
 
-main().catch((err: Error) => {
-  process.stderr.write(`bench: ${err.stack ?? err.message}\n`);
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

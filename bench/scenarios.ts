@@ -4,7 +4,18 @@ import { DEFAULT_STATION_PREFIX, stationId, stationPassword, tokenId, tokenStatu
 import type { MixName } from './generator/messages.js';
 import { Histogram } from './histogram.js';
 import { forEachLimited } from './http.js';
-import { ms, num, bytes, summarisePhaseLatency, type CommandReport, type ConnectReport, type MemoryReport, type PhaseReport, type ResourceReport, type TargetReport } from './report.js';
+import {
+  ms,
+  num,
+  bytes,
+  summarisePhaseLatency,
+  type CommandReport,
+  type ConnectReport,
+  type MemoryReport,
+  type PhaseReport,
+  type ResourceReport,
+  type TargetReport,
+} from './report.js';
 import { loadAverage, treeUsage } from './proc.js';
 import { BenchPostgres, RunningTarget, TARGET_LABEL, databaseCpuBetween, startTarget, type TargetKind, type UsageSnapshot } from './target.js';
 
@@ -214,6 +225,7 @@ export class TargetRun {
     await this.register();
     this.progress = new ProgressLine(
       () => this.target.pid,
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- assigned by start(), which may have failed before it
       () => this.fleet?.cpuSeconds() ?? 0,
     );
     this.fleet = await Fleet.start({
@@ -263,9 +275,7 @@ export class TargetRun {
     const genBefore = this.fleet.cpuSeconds();
     const stormHandshakes = this.ctx.options.stormHandshakes;
     const summary = await this.fleet.connect(
-      storm
-        ? { retries: 2, fraction, ...(stormHandshakes > 0 && { totalConcurrency: stormHandshakes }) }
-        : { concurrency: 100, retries: 2, fraction },
+      storm ? { retries: 2, fraction, ...(stormHandshakes > 0 && { totalConcurrency: stormHandshakes }) } : { concurrency: 100, retries: 2, fraction },
     );
     const after = await this.target.snapshot();
     this.progress.done();
@@ -356,7 +366,11 @@ export class TargetRun {
       generator: resource(genCpu, wall, summary.answered),
       machine: {
         busyCores: Number(((after.machineBusy - before.machineBusy) / wall).toFixed(2)),
-        otherCores: Number(Math.max(0, (after.machineBusy - before.machineBusy - csmsCpu - genCpu - (this.database === undefined ? 0 : databaseCpuBetween(before, after))) / wall).toFixed(2)),
+        otherCores: Number(
+          Math.max(0, (after.machineBusy - before.machineBusy - csmsCpu - genCpu - (this.database === undefined ? 0 : databaseCpuBetween(before, after))) / wall).toFixed(
+            2,
+          ),
+        ),
         loadAverage: loadAverage(),
       },
       internal: null,
@@ -371,10 +385,14 @@ export class TargetRun {
 
   async stop(): Promise<void> {
     this.ctx.cleanups.delete(this.cleanup);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- assigned by start(), which may have failed before it
     await this.fleet?.stop().catch(() => undefined);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- assigned by start(), which may have failed before it
     await this.target?.stop().catch(() => undefined);
     if (this.database !== undefined && this.ctx.postgres !== undefined) {
-      await this.ctx.postgres.drop(this.database.name).catch((err: Error) => log(`could not drop ${this.database?.name}: ${err.message}`));
+      await this.ctx.postgres
+        .drop(this.database.name)
+        .catch((err: unknown) => log(`could not drop ${this.database?.name}: ${err instanceof Error ? err.message : String(err)}`));
     }
   }
 }
@@ -530,7 +548,7 @@ async function findMax(run: TargetRun, o: BenchOptions): Promise<void> {
   }
   // One bisection step between the best passing rate and the next one up.
   const low = bestLatency?.offeredRate ?? undefined;
-  if (low !== undefined && low !== null && step < maxSteps) {
+  if (low !== undefined && step < maxSteps) {
     const mid = Math.round(low * 1.25);
     if (mid <= o.maxRate && mid < (ceiling?.offeredRate ?? 0) * 1.5) {
       const phase = await measure(mid);
@@ -671,6 +689,7 @@ export async function runScenario(ctx: RunContext, kind: TargetKind): Promise<Ta
   } catch (err) {
     run.report.error = (err as Error).message;
     log(`[${kind}] failed: ${(err as Error).message}`);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- assigned by start(), which may have failed before it
     if (run.target !== undefined) log(`[${kind}] last lines of ${run.target.logFile}:\n${run.target.lastLogLines()}`);
   } finally {
     await run.stop();

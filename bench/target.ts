@@ -44,7 +44,9 @@ export class BenchPostgres {
     try {
       await admin.connect();
     } catch (err) {
-      throw new Error(`PostgreSQL at ${adminUrl} is not reachable (${(err as Error).message}); set DATABASE_URL, or run with --store embedded --no-baseline`);
+      throw new Error(`PostgreSQL at ${adminUrl} is not reachable (${(err as Error).message}); set DATABASE_URL, or run with --store embedded --no-baseline`, {
+        cause: err,
+      });
     }
     const db = new BenchPostgres(adminUrl, admin);
     await db.dropStale();
@@ -216,16 +218,13 @@ export async function startTarget(options: TargetOptions): Promise<RunningTarget
     if (options.csmsWorkers !== undefined) env.CSMS_WORKERS = String(options.csmsWorkers);
     if (options.redisUrl !== undefined) env.REDIS_URL = options.redisUrl;
   }
-  const script =
-    options.kind === 'stroom'
-      ? fileURLToPath(new URL('../src/main.js', import.meta.url))
-      : fileURLToPath(new URL('./baseline/server.js', import.meta.url));
+  const script = options.kind === 'stroom' ? fileURLToPath(new URL('../src/main.js', import.meta.url)) : fileURLToPath(new URL('./baseline/server.js', import.meta.url));
   const logFile = join(options.logDir, `${options.kind}.log`);
   const log = createWriteStream(logFile, { flags: 'a' });
   const nodeArgs = options.profile ? ['--cpu-prof', `--cpu-prof-dir=${options.logDir}`, `--cpu-prof-name=${options.kind}.cpuprofile`] : [];
   const child = spawn(process.execPath, [...nodeArgs, script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
   const target = new RunningTarget(options.kind, child, ocppPort, apiPort, logFile, options, dataDir);
 
   const deadline = Date.now() + 60_000;

@@ -44,7 +44,26 @@ function serverCertificate(dir: string, kind: 'rsa' | 'ecdsa'): { cert: string; 
   const cert = join(dir, `${kind}.crt`);
   const key = join(dir, `${kind}.key`);
   const algorithm = kind === 'rsa' ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'];
-  execFileSync('openssl', ['req', '-x509', ...algorithm, '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      ...algorithm,
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
   const combined = join(dir, `${kind}.pem`);
   writeFileSync(combined, `${readFileSync(cert, 'utf8')}${readFileSync(key, 'utf8')}`, { mode: 0o600 });
   return { cert, key, combined };
@@ -88,7 +107,8 @@ class BenchStation {
       this.waiting.clear();
     });
     ws.on('message', (data: WebSocket.RawData) => {
-      const frame = JSON.parse(data.toString()) as unknown[];
+      // ws delivers a text frame as one Buffer (binaryType 'nodebuffer', its default)
+      const frame = JSON.parse((data as Buffer).toString()) as unknown[];
       const waiting = this.waiting.get(String(frame[1]));
       if (waiting === undefined) return;
       lastAnswerAt = Date.now();
@@ -270,7 +290,7 @@ async function main(): Promise<void> {
         name: 'wss:// HAProxy → uWS',
         url: `wss://127.0.0.1:${proxyPort}/ocpp`,
         tls: { ca: trust, servername: 'localhost' },
-        proxyPid: haproxy.pid as number,
+        proxyPid: haproxy.pid,
       });
     } else {
       process.stderr.write('haproxy not installed (apt-get install haproxy): the proxy path is skipped\n');
@@ -293,10 +313,16 @@ async function main(): Promise<void> {
     for (const path of paths) results.push(await measure(path, identities, csmsPid, MESSAGES));
 
     const f = (v: number | undefined): string => (v === undefined ? '-' : v.toFixed(1)).padStart(9);
-    process.stdout.write(`\nHeartbeat round trips: ${SEQUENTIAL} sequential on one station; ${MESSAGES} in a closed loop over ${STATIONS} stations (Node ${process.version})\n\n`);
-    process.stdout.write(`${'path'.padEnd(28)}${'rtt mean'.padStart(9)}${'rtt p50'.padStart(9)}${'rtt p99'.padStart(9)}${'wall/msg'.padStart(9)}${'csms cpu'.padStart(9)}${'proxy cpu'.padStart(10)}   (µs)\n`);
+    process.stdout.write(
+      `\nHeartbeat round trips: ${SEQUENTIAL} sequential on one station; ${MESSAGES} in a closed loop over ${STATIONS} stations (Node ${process.version})\n\n`,
+    );
+    process.stdout.write(
+      `${'path'.padEnd(28)}${'rtt mean'.padStart(9)}${'rtt p50'.padStart(9)}${'rtt p99'.padStart(9)}${'wall/msg'.padStart(9)}${'csms cpu'.padStart(9)}${'proxy cpu'.padStart(10)}   (µs)\n`,
+    );
     for (const r of results) {
-      process.stdout.write(`${r.path.padEnd(28)}${f(r.rttMeanUs)}${f(r.rttP50Us)}${f(r.rttP99Us)}${f(r.wallUsPerMessage)}${f(r.csmsCpuUsPerMessage)} ${f(r.proxyCpuUsPerMessage)}\n`);
+      process.stdout.write(
+        `${r.path.padEnd(28)}${f(r.rttMeanUs)}${f(r.rttP50Us)}${f(r.rttP99Us)}${f(r.wallUsPerMessage)}${f(r.csmsCpuUsPerMessage)} ${f(r.proxyCpuUsPerMessage)}\n`,
+      );
     }
     process.stdout.write(`\n${JSON.stringify({ stations: STATIONS, messages: MESSAGES, sequential: SEQUENTIAL, results })}\n`);
   } finally {

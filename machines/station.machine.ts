@@ -119,8 +119,7 @@ export const stationMachine = setup({
     /** The next queued call's deadline has passed. */
     nextCallExpired: ({ context }) => context.pendingCalls.length > 0 && (context.pendingCalls[0] as OutboundCall).deadline <= context.now(),
     inFlightExpired: ({ context }) => context.inFlight !== undefined && context.inFlight.deadline <= context.now(),
-    answersInFlight: ({ context, event }) =>
-      event.type === 'CALL_ANSWERED' && context.inFlight !== undefined && context.inFlight.messageId === event.messageId,
+    answersInFlight: ({ context, event }) => event.type === 'CALL_ANSWERED' && context.inFlight !== undefined && context.inFlight.messageId === event.messageId,
     /** Allowed in the boot state, and the queue has room for it. */
     callAllowed: ({ context, event }) =>
       event.type === 'CALL_REQUESTED' && callAllowedInBootState(context.bootStatus, event.call.action) && context.pendingCalls.length < context.maxPendingCalls,
@@ -302,15 +301,15 @@ export const stationMachine = setup({
               ],
             },
             {
-            guard: 'hasPendingCalls',
-            target: 'awaitingAnswer',
-            actions: [
-              assign({
-                inFlight: ({ context }) => context.pendingCalls[0],
-                pendingCalls: ({ context }) => context.pendingCalls.slice(1),
-              }),
-              { type: 'transmit', params: ({ context }) => ({ call: context.inFlight as OutboundCall }) },
-            ],
+              guard: 'hasPendingCalls',
+              target: 'awaitingAnswer',
+              actions: [
+                assign({
+                  inFlight: ({ context }) => context.pendingCalls[0],
+                  pendingCalls: ({ context }) => context.pendingCalls.slice(1),
+                }),
+                { type: 'transmit', params: ({ context }) => ({ call: context.inFlight as OutboundCall }) },
+              ],
             },
           ],
         },

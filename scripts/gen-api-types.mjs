@@ -45,7 +45,8 @@ export async function generate() {
     format: true,
     cwd: path.dirname(SCHEMA_FILE),
   });
-  const body = code.replace(/\n \*\n \* This interface was referenced by `ApiSchemas`'s JSON-Schema\n \* via the `definition` "[^"\n]*"\./g, '')
+  const body = code
+    .replace(/\n \*\n \* This interface was referenced by `ApiSchemas`'s JSON-Schema\n \* via the `definition` "[^"\n]*"\./g, '')
     .replace(/\/\*\*\n \* This interface was referenced by `ApiSchemas`'s JSON-Schema\n \* via the `definition` "[^"\n]*"\.\n \*\/\n/g, '');
   for (const name of names) {
     if (!new RegExp(`^export (interface|type) ${name}\\b`, 'm').test(body)) throw new Error(`definition ${name} was not emitted under its own name`);

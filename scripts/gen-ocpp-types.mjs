@@ -256,9 +256,7 @@ function unifyDefinitions(schemas) {
   const chosen = new Map();
   const descriptionVariants = [];
   for (const defName of [...bodies.keys()].sort(cmp)) {
-    const options = [...bodies.get(defName).values()].sort(
-      (a, b) => b.schemas.length - a.schemas.length || cmp(a.schemas[0], b.schemas[0]),
-    );
+    const options = [...bodies.get(defName).values()].sort((a, b) => b.schemas.length - a.schemas.length || cmp(a.schemas[0], b.schemas[0]));
     chosen.set(defName, options[0].body);
     if (options.length > 1) {
       descriptionVariants.push({ name: defName, keptFrom: options[0].schemas[0], variants: options.length });
@@ -273,8 +271,7 @@ function unifyDefinitions(schemas) {
   return { schemas: rewritten, conflicts, descriptionVariants };
 }
 
-const REFERENCED_BY =
-  /(?:\n \*)*\n \* This interface was referenced by `[^`\n]*`'s JSON-Schema\n \* via the `definition` "[^"\n]*"\./g;
+const REFERENCED_BY = /(?:\n \*)*\n \* This interface was referenced by `[^`\n]*`'s JSON-Schema\n \* via the `definition` "[^"\n]*"\./g;
 
 /** Splits compiler output into top-level declarations: name -> text (with its JSDoc). */
 function splitDeclarations(code, schemaName) {
@@ -330,9 +327,7 @@ export async function generate(options = {}) {
     const missing = [...expected].filter((n) => !got.has(n));
     const extra = [...got].filter((n) => !expected.has(n));
     if (missing.length || extra.length) {
-      throw new Error(
-        `${schema.name}: compiler output names do not match the schema (missing: ${missing.join(', ') || '-'}; unexpected: ${extra.join(', ') || '-'})`,
-      );
+      throw new Error(`${schema.name}: compiler output names do not match the schema (missing: ${missing.join(', ') || '-'}; unexpected: ${extra.join(', ') || '-'})`);
     }
 
     for (const [name, text] of decls) {
@@ -402,9 +397,7 @@ async function main() {
   const result = await generate();
   for (const c of result.conflicts) {
     console.warn(
-      `warning: definition ${c.name} is defined differently across schemas; kept as: ${c.variants
-        .map((v) => `${v.emittedAs} (${v.schemas.join(', ')})`)
-        .join('; ')}`,
+      `warning: definition ${c.name} is defined differently across schemas; kept as: ${c.variants.map((v) => `${v.emittedAs} (${v.schemas.join(', ')})`).join('; ')}`,
     );
   }
   for (const name of result.unpaired) {
@@ -419,9 +412,7 @@ async function main() {
   }
   mkdirSync(path.dirname(OUT_FILE), { recursive: true });
   writeFileSync(OUT_FILE, result.source);
-  console.log(
-    `wrote ${path.relative(REPO_ROOT, OUT_FILE)}: ${result.actions.length} actions, ${result.conflicts.length} conflicting definition names`,
-  );
+  console.log(`wrote ${path.relative(REPO_ROOT, OUT_FILE)}: ${result.actions.length} actions, ${result.conflicts.length} conflicting definition names`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {

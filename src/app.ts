@@ -171,7 +171,14 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   const attempts: AttemptCounter =
     config.redisUrl === undefined
       ? new LocalAttemptCounter(clock)
-      : RedisAttemptCounter.connect({ redisUrl: config.redisUrl, cluster: config.redisCluster, prefix: config.redisPrefix, connectionName: connectionNameFor(config.nodeId), clock, log });
+      : RedisAttemptCounter.connect({
+          redisUrl: config.redisUrl,
+          cluster: config.redisCluster,
+          prefix: config.redisPrefix,
+          connectionName: connectionNameFor(config.nodeId),
+          clock,
+          log,
+        });
   const gatekeeper = new StationGatekeeper(config, protocols, store, metrics, log, { clock, clientOrganization: config.tlsClientOrganization, attempts });
   const upgrades = new UpgradePath({ gatekeeper, registry, metrics, log, trustedProxies });
 
@@ -188,31 +195,38 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     const ocpp = await listen(uws, ocppApp, config.ocppHost, config.ocppPort);
     listenSockets.push(ocpp.socket);
     if (config.ocppTlsPort !== undefined && tlsCredentials !== undefined) {
-      tls = await startTlsListener({ upgrades, protocols, metrics, log }, {
-        host: config.ocppHost,
-        port: config.ocppTlsPort,
-        credentials: tlsCredentials,
-        // Certificates this CSMS signs (SignCertificate) are station certificates too (TC_A_11 reconnects with one).
-        clientCaPems: [...clientCaPems, ca.certificatePem],
-        maxPayloadBytes: config.maxPayloadBytes,
-        idleTimeoutSeconds: config.idleTimeoutSeconds,
-        maxBackpressureBytes: 4 * config.maxPayloadBytes,
-      });
+      tls = await startTlsListener(
+        { upgrades, protocols, metrics, log },
+        {
+          host: config.ocppHost,
+          port: config.ocppTlsPort,
+          credentials: tlsCredentials,
+          // Certificates this CSMS signs (SignCertificate) are station certificates too (TC_A_11 reconnects with one).
+          clientCaPems: [...clientCaPems, ca.certificatePem],
+          maxPayloadBytes: config.maxPayloadBytes,
+          idleTimeoutSeconds: config.idleTimeoutSeconds,
+          maxBackpressureBytes: 4 * config.maxPayloadBytes,
+        },
+      );
     }
 
     const apiApp = uws.App();
     const routes = buildApiRoutes({ store, decisions: router, router, commands, metrics, clock });
-    mountApi(apiApp, {
-      metrics,
-      log,
-      apiToken: config.apiToken,
-      maxBodyBytes: config.apiMaxBodyBytes,
-      allowedHosts: config.apiHosts,
-      bindHost: config.apiHost,
-      version: packageVersion(),
-      isReady: () => ready,
-      storeHealth,
-    }, routes);
+    mountApi(
+      apiApp,
+      {
+        metrics,
+        log,
+        apiToken: config.apiToken,
+        maxBodyBytes: config.apiMaxBodyBytes,
+        allowedHosts: config.apiHosts,
+        bindHost: config.apiHost,
+        version: packageVersion(),
+        isReady: () => ready,
+        storeHealth,
+      },
+      routes,
+    );
     const api = await listen(uws, apiApp, config.apiHost, config.apiPort);
     listenSockets.push(api.socket);
 

@@ -62,7 +62,10 @@ export interface Config {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly key: string, message: string) {
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
     super(`invalid configuration: ${key}: ${message}`);
   }
 }
@@ -71,11 +74,24 @@ type RawConfig = Record<string, string | number | undefined>;
 
 const schemaPath = fileURLToPath(new URL('../../schemas/config.schema.json', import.meta.url));
 const INTEGER_KEYS = new Set([
-  'CSMS_OCPP_PORT', 'CSMS_OCPP_TLS_PORT', 'CSMS_API_PORT', 'CSMS_HEARTBEAT_INTERVAL',
-  'CSMS_BOOT_RETRY_INTERVAL', 'CSMS_CALL_TIMEOUT_MS', 'CSMS_MAX_PAYLOAD_BYTES', 'CSMS_IDLE_TIMEOUT',
-  'CSMS_WORKERS', 'CSMS_API_MAX_BODY', 'CSMS_STATION_BYTES_PER_SECOND', 'CSMS_STATION_BURST_BYTES',
-  'CSMS_STATION_MAX_QUEUED_CALLS', 'CSMS_REPORT_MAX_PARTS', 'CSMS_REPORT_MAX_REQUESTS', 'CSMS_RETENTION_DAYS',
-  'CSMS_DB_TIMEOUT_MS', 'CSMS_MIN_FREE_BYTES',
+  'CSMS_OCPP_PORT',
+  'CSMS_OCPP_TLS_PORT',
+  'CSMS_API_PORT',
+  'CSMS_HEARTBEAT_INTERVAL',
+  'CSMS_BOOT_RETRY_INTERVAL',
+  'CSMS_CALL_TIMEOUT_MS',
+  'CSMS_MAX_PAYLOAD_BYTES',
+  'CSMS_IDLE_TIMEOUT',
+  'CSMS_WORKERS',
+  'CSMS_API_MAX_BODY',
+  'CSMS_STATION_BYTES_PER_SECOND',
+  'CSMS_STATION_BURST_BYTES',
+  'CSMS_STATION_MAX_QUEUED_CALLS',
+  'CSMS_REPORT_MAX_PARTS',
+  'CSMS_REPORT_MAX_REQUESTS',
+  'CSMS_RETENTION_DAYS',
+  'CSMS_DB_TIMEOUT_MS',
+  'CSMS_MIN_FREE_BYTES',
 ]);
 
 function loadSchema(): object {
@@ -106,7 +122,10 @@ function coerce(raw: RawConfig): RawConfig {
 
 function split(list: string | number | undefined): string[] {
   if (list === undefined) return [];
-  return String(list).split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  return String(list)
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 }
 
 /**
@@ -138,7 +157,7 @@ export function resolveConfig(raw: RawConfig): Config {
     const key = err?.instancePath.replace(/^\//, '') || String(err?.params && 'additionalProperty' in err.params ? err.params.additionalProperty : 'config');
     throw new ConfigError(key, err?.message ?? 'invalid');
   }
-  const num = (key: string, fallback: number): number => (typeof merged[key] === 'number' ? (merged[key] as number) : fallback);
+  const num = (key: string, fallback: number): number => (typeof merged[key] === 'number' ? merged[key] : fallback);
   const str = (key: string): string | undefined => (merged[key] === undefined ? undefined : String(merged[key]));
 
   const config: Config = {
@@ -187,7 +206,10 @@ export function resolveConfig(raw: RawConfig): Config {
   }
   if (config.ocppTlsPort !== undefined && config.workers > 1) {
     // Worker processes share the uWS ports with SO_REUSEPORT; Node 20's TLS server cannot (reusePort came in Node 22.12).
-    throw new ConfigError('CSMS_OCPP_TLS_PORT', 'cannot be shared by CSMS_WORKERS > 1 processes; terminate TLS in front of the plain port instead (src/transport/haproxy.example.cfg)');
+    throw new ConfigError(
+      'CSMS_OCPP_TLS_PORT',
+      'cannot be shared by CSMS_WORKERS > 1 processes; terminate TLS in front of the plain port instead (src/transport/haproxy.example.cfg)',
+    );
   }
   if (config.ocppTlsPort !== undefined && config.tlsCert.length === 0) {
     throw new ConfigError('CSMS_TLS_CERT', 'required when CSMS_OCPP_TLS_PORT is set');

@@ -48,11 +48,7 @@ interface Handshake {
 
 interface RpcServer {
   auth(
-    callback: (
-      accept: (session?: Record<string, unknown>, protocol?: string) => void,
-      reject: (code: number, message: string) => void,
-      handshake: Handshake,
-    ) => void,
+    callback: (accept: (session?: Record<string, unknown>, protocol?: string) => void, reject: (code: number, message: string) => void, handshake: Handshake) => void,
   ): void;
   on(event: 'client', listener: (client: RpcServerClient) => void): void;
   on(event: 'error', listener: (err: Error) => void): void;
@@ -62,7 +58,7 @@ interface RpcServer {
 
 interface OcppRpcModule {
   RPCServer: new (options: { protocols: string[]; strictMode: boolean; callTimeoutMs: number }) => RpcServer;
-  createRPCError(type: string, message?: string, details?: Record<string, unknown>): Error;
+  createRPCError: (type: string, message?: string, details?: Record<string, unknown>) => Error;
   RPCError: new (...args: unknown[]) => Error;
   TimeoutError: new (...args: unknown[]) => Error;
 }
@@ -147,8 +143,8 @@ async function main(): Promise<void> {
       if (row.password_hash === null) return acceptUnknown ? accept({}) : reject(401, 'no password');
       if (handshake.password === undefined || !(await verifyPassword(handshake.password, row.password_hash))) return reject(401, 'unauthorized');
       accept({});
-    })().catch((err: Error) => {
-      process.stderr.write(`baseline: auth failed: ${err.message}\n`);
+    })().catch((err: unknown) => {
+      process.stderr.write(`baseline: auth failed: ${err instanceof Error ? err.message : String(err)}\n`);
       reject(500, 'internal error');
     });
   });
@@ -170,10 +166,14 @@ async function main(): Promise<void> {
     });
     client.handle('TransactionEvent', async ({ params }) => {
       const info = params.transactionInfo as { transactionId: string };
-      await pool.query(
-        'INSERT INTO transaction_events (station_id, transaction_id, seq_no, event_type, event_time, payload) VALUES ($1, $2, $3, $4, $5, $6)',
-        [identity, info.transactionId, params.seqNo, params.eventType, params.timestamp, params],
-      );
+      await pool.query('INSERT INTO transaction_events (station_id, transaction_id, seq_no, event_type, event_time, payload) VALUES ($1, $2, $3, $4, $5, $6)', [
+        identity,
+        info.transactionId,
+        params.seqNo,
+        params.eventType,
+        params.timestamp,
+        params,
+      ]);
       return {};
     });
     client.handle('MeterValues', async ({ params }) => {
@@ -190,26 +190,30 @@ async function main(): Promise<void> {
   ocppHttp.maxConnections = 1_000_000;
 
   const api = createServer((req, res) => {
-    handleApi(req, res).catch((err: Error) => json(res, 500, { error: { code: 'internal', message: err.message } }));
+    handleApi(req, res).catch((err: unknown) => json(res, 500, { error: { code: 'internal', message: err instanceof Error ? err.message : String(err) } }));
   });
 
   async function handleApi(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const parts = url.pathname.split('/').filter((p) => p.length > 0).map(decodeURIComponent);
+    const parts = url.pathname
+      .split('/')
+      .filter((p) => p.length > 0)
+      .map(decodeURIComponent);
     if (req.method === 'GET' && url.pathname === '/health') return json(res, 200, { status: 'ok' });
     if (req.method === 'GET' && url.pathname === '/metrics') {
       const memory = process.memoryUsage();
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-      res.end(
-        `csms_connected_stations ${clients.size}\nnodejs_heap_size_used_bytes ${memory.heapUsed}\nprocess_resident_memory_bytes ${memory.rss}\n`,
-      );
+      res.end(`csms_connected_stations ${clients.size}\nnodejs_heap_size_used_bytes ${memory.heapUsed}\nprocess_resident_memory_bytes ${memory.rss}\n`);
       return;
     }
     const body = await readJson(req);
     // PUT /api/v1/stations/{id}
     if (req.method === 'PUT' && parts.length === 4 && parts[2] === 'stations') {
       const password = typeof body.password === 'string' ? await hashPassword(body.password) : null;
-      await pool.query('INSERT INTO stations (id, password_hash) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET password_hash = EXCLUDED.password_hash', [parts[3], password]);
+      await pool.query('INSERT INTO stations (id, password_hash) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET password_hash = EXCLUDED.password_hash', [
+        parts[3],
+        password,
+      ]);
       return json(res, 201, { id: parts[3] });
     }
     // PUT /api/v1/id-tokens/{type}/{idToken}
@@ -228,10 +232,10 @@ async function main(): Promise<void> {
         const response = await client.call(parts[5] as string, body);
         return json(res, 200, { request: body, response });
       } catch (err) {
-        if (err instanceof TimeoutError) return json(res, 504, { error: { code: 'timeout', message: (err as Error).message } });
+        if (err instanceof TimeoutError) return json(res, 504, { error: { code: 'timeout', message: err.message } });
         if (err instanceof RPCError) {
           const code = (err as Error & { rpcErrorCode?: string }).rpcErrorCode ?? 'GenericError';
-          return json(res, 502, { error: { code, message: (err as Error).message } });
+          return json(res, 502, { error: { code, message: err.message } });
         }
         throw err;
       }
@@ -275,7 +279,7 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
 }
 
-main().catch((err: Error) => {
-  process.stderr.write(`baseline: ${err.stack ?? err.message}\n`);
+main().catch((err: unknown) => {
+  process.stderr.write(`baseline: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

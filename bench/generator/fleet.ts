@@ -3,7 +3,16 @@ import { fileURLToPath } from 'node:url';
 import { Histogram, HistogramSet } from '../histogram.js';
 import { processCpuSeconds } from '../proc.js';
 import type { MixName } from './messages.js';
-import { emptyPhaseCounters, type ConnectResult, type CoordinatorMessage, type FleetSettings, type PhaseCounters, type PhaseMode, type PhaseResult, type Progress, type WorkerConfig, type WorkerMessage } from './protocol.js';
+import {
+  emptyPhaseCounters,
+  type CoordinatorMessage,
+  type FleetSettings,
+  type PhaseCounters,
+  type PhaseMode,
+  type Progress,
+  type WorkerConfig,
+  type WorkerMessage,
+} from './protocol.js';
 
 /**
  * The coordinator's side of the load generator: forks the worker processes, splits the fleet between
@@ -141,11 +150,7 @@ export class Fleet {
     if (handle.waiting !== undefined && handle.waiting(message)) handle.waiting = undefined;
   }
 
-  private request<K extends WorkerMessage['kind']>(
-    handle: WorkerHandle,
-    command: CoordinatorMessage,
-    answer: K,
-  ): Promise<Extract<WorkerMessage, { kind: K }>> {
+  private request<K extends WorkerMessage['kind']>(handle: WorkerHandle, command: CoordinatorMessage, answer: K): Promise<Extract<WorkerMessage, { kind: K }>> {
     return new Promise((resolve, reject) => {
       handle.waiting = (message) => {
         if (message.kind === 'fatal') {
@@ -183,9 +188,7 @@ export class Fleet {
    * Connects every station that is not connected, boots it and reports its connectors. `concurrency` bounds
    * the handshakes in flight per worker, `totalConcurrency` those over all workers (neither: all at once).
    */
-  async connect(
-    options: { concurrency?: number; totalConcurrency?: number; retries?: number; fraction?: number } = {},
-  ): Promise<ConnectSummary> {
+  async connect(options: { concurrency?: number; totalConcurrency?: number; retries?: number; fraction?: number } = {}): Promise<ConnectSummary> {
     const startAt = Date.now() + 50;
     const totalStations = this.workers.reduce((sum, w) => sum + w.stations, 0);
     const concurrencyOf = (stations: number): number =>
@@ -219,7 +222,7 @@ export class Fleet {
       retries: 0,
       elapsedMs,
     };
-    for (const r of results as ConnectResult[]) {
+    for (const r of results) {
       summary.attempted += r.attempted;
       summary.ready += r.ready;
       summary.retries += r.retries;
@@ -256,7 +259,7 @@ export class Fleet {
       }),
     );
     const summary: PhaseSummary = { ...emptyPhaseCounters(), latency: new HistogramSet(), sendLag: new Histogram(), elapsedMs: 0 };
-    for (const r of results as PhaseResult[]) {
+    for (const r of results) {
       summary.sent += r.sent;
       summary.answered += r.answered;
       add(summary.errors, r.errors);

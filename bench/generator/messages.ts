@@ -6,15 +6,7 @@
  */
 
 /** One step of a station's script. The OCPP action it sends is `STEP_ACTION[step]`. */
-export type Step =
-  | 'Heartbeat'
-  | 'StatusOccupied'
-  | 'StatusAvailable'
-  | 'Authorize'
-  | 'TxStarted'
-  | 'TxUpdated'
-  | 'TxEnded'
-  | 'MeterValues';
+export type Step = 'Heartbeat' | 'StatusOccupied' | 'StatusAvailable' | 'Authorize' | 'TxStarted' | 'TxUpdated' | 'TxEnded' | 'MeterValues';
 
 export const STEP_ACTION: Readonly<Record<Step, string>> = {
   Heartbeat: 'Heartbeat',

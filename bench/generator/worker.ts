@@ -15,8 +15,19 @@ import { performance } from 'node:perf_hooks';
 import { Histogram, HistogramSet } from '../histogram.js';
 import { acceptedTokenIndex, basicAuthorization, localAddressFor, stationId, stationPassword, tokenId } from './fleet-data.js';
 import * as msg from './messages.js';
-import { MIXES, STEP_ACTION, type MixName, type Step } from './messages.js';
-import { emptyPhaseCounters, type ConnectCommand, type ConnectResult, type CoordinatorMessage, type PhaseCommand, type PhaseCounters, type PhaseResult, type Progress, type WorkerConfig, type WorkerMessage } from './protocol.js';
+import { MIXES, STEP_ACTION, type Step } from './messages.js';
+import {
+  emptyPhaseCounters,
+  type ConnectCommand,
+  type ConnectResult,
+  type CoordinatorMessage,
+  type PhaseCommand,
+  type PhaseCounters,
+  type PhaseResult,
+  type Progress,
+  type WorkerConfig,
+  type WorkerMessage,
+} from './protocol.js';
 import { MiniWebSocket } from './ws-client.js';
 
 const enum Status {
@@ -171,7 +182,10 @@ class GeneratorWorker {
     const state: ConnectState = {
       command,
       startPerf: perfAt(command.startAt),
-      queue: this.stations.filter((s) => s.status === Status.Offline || s.status === Status.Failed).slice(0, command.limit).reverse(),
+      queue: this.stations
+        .filter((s) => s.status === Status.Offline || s.status === Status.Failed)
+        .slice(0, command.limit)
+        .reverse(),
       inFlight: 0,
       retryTimers: 0,
       failures: {},
@@ -260,11 +274,14 @@ class GeneratorWorker {
       state.retries++;
       state.retryTimers++;
       station.status = Status.Offline;
-      setTimeout(() => {
-        state.retryTimers--;
-        state.queue.push(station);
-        this.launch();
-      }, 1000 + Math.random() * 1000);
+      setTimeout(
+        () => {
+          state.retryTimers--;
+          state.queue.push(station);
+          this.launch();
+        },
+        1000 + Math.random() * 1000,
+      );
     } else {
       increment(state.failures, reason);
     }
@@ -440,7 +457,7 @@ class GeneratorWorker {
     const startPerf = perfAt(command.startAt);
     const phase: PhaseState = {
       command,
-      script: MIXES[command.mix as MixName],
+      script: MIXES[command.mix],
       startPerf,
       endPerf: startPerf + command.durationMs,
       intervalMs: command.rate > 0 ? 1000 / command.rate : Number.POSITIVE_INFINITY,

@@ -83,13 +83,20 @@ export class MiniWebSocket {
     private readonly handlers: MiniSocketHandlers,
   ) {
     const key = randomBytes(16).toString('base64');
-    this.expectedAccept = createHash('sha1').update(key + WS_GUID).digest('base64');
+    this.expectedAccept = createHash('sha1')
+      .update(key + WS_GUID)
+      .digest('base64');
     const request =
       `GET ${options.path} HTTP/1.1\r\nHost: ${options.host}:${options.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
       `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ${options.protocol}\r\n` +
       (options.authorization !== undefined ? `Authorization: ${options.authorization}\r\n` : '') +
       '\r\n';
-    this.socket = connect({ host: options.host, port: options.port, noDelay: true, ...(options.localAddress !== undefined ? { localAddress: options.localAddress } : {}) });
+    this.socket = connect({
+      host: options.host,
+      port: options.port,
+      noDelay: true,
+      ...(options.localAddress !== undefined ? { localAddress: options.localAddress } : {}),
+    });
     this.socket.on('connect', () => this.socket.write(request));
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', (err: NodeJS.ErrnoException) => this.finish(err.code ?? err.message));

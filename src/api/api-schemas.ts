@@ -45,7 +45,7 @@ export class ApiValidator {
     if (validate(body)) return body as ApiSchemas[N];
     const details = (validate.errors ?? []).map((e) => ({
       path: e.instancePath === '' ? '/' : e.instancePath,
-      message: e.keyword === 'additionalProperties' ? `unknown property "${String((e.params as { additionalProperty: string }).additionalProperty)}"` : (e.message ?? 'invalid'),
+      message: e.keyword === 'additionalProperties' ? `unknown property "${(e.params as { additionalProperty: string }).additionalProperty}"` : (e.message ?? 'invalid'),
     }));
     throw new ApiError(400, 'invalid_body', `request body does not match ${definition}`, details);
   }

@@ -237,6 +237,7 @@ export class HttpRouter {
       method: req.getMethod().toUpperCase(),
       path: req.getUrl(),
       params,
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- typed string, but it comes from uWS's native binding, which nothing checks
       query: new URLSearchParams(req.getQuery() ?? ''),
       headers,
       body: undefined,

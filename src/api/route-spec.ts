@@ -35,7 +35,7 @@ interface RouteCommon {
 /** A route without a request body: its handler sees `body: undefined`. */
 export interface BodylessRoute extends RouteCommon {
   body?: undefined;
-  handler: RouteHandler<undefined>;
+  handler: RouteHandler;
 }
 
 /** A route whose JSON body the router parses and validates against `body` before the handler runs. */

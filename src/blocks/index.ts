@@ -6,8 +6,6 @@ import { diagnostics } from './diagnostics/diagnostics.js';
 import { firmware } from './firmware/firmware.js';
 import { provisioning } from './provisioning/provisioning.js';
 import { createSecurityBlock, type CertificateModuleDeps, type SecurityBlock } from './security/certificates.js';
-import type { Clock } from '../clock.js';
-import type { Store } from '../store/store.js';
 import { createTransactionsBlock } from './transactions/transactions.js';
 import { unsupported } from './unsupported.js';
 

@@ -251,7 +251,8 @@ export class Presence {
       return;
     }
     if (!this.options.isUp()) return; // the key expires by itself; a newer session overwrites it anyway
-    this.track$(
+    // Not awaited: a session ends without waiting for Redis. track$ keeps it for shutdown; the catch below handles a rejection.
+    void this.track$(
       this.options.redis.stroomPresenceRelease(1, this.options.keys.presence(stationId), entry.token).catch((err: unknown) => {
         this.options.log.debug({ err, stationId }, 'presence release failed; the key expires by itself');
       }),

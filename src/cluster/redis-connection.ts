@@ -22,7 +22,10 @@ export interface RedisEndpoint {
 }
 
 export function parseRedisEndpoint(redisUrl: string, clusterFlag: string | undefined): RedisEndpoint {
-  const urls = redisUrl.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const urls = redisUrl
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   for (const url of urls) {
     if (!/^rediss?:\/\//.test(url)) throw new Error(`REDIS_URL: ${url} is not a redis:// or rediss:// URL`);
   }

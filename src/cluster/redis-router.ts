@@ -121,7 +121,10 @@ export class RedisCommandRouter implements CommandRouter, DecisionChannel {
 
   private async start(connectTimeoutMs: number): Promise<void> {
     const { commands, subscriber } = this.redis;
-    for (const [name, client] of [['commands', commands], ['subscriber', subscriber]] as const) {
+    for (const [name, client] of [
+      ['commands', commands],
+      ['subscriber', subscriber],
+    ] as const) {
       client.on('error', (err: Error) => this.throttled.warn(`redis-error-${name}`, { err: err.message, connection: name }, 'Redis connection error'));
       client.on('ready', () => this.onConnectionChange());
       client.on('close', () => this.onConnectionChange());
@@ -181,7 +184,7 @@ export class RedisCommandRouter implements CommandRouter, DecisionChannel {
       this.subscribed = true;
       this.onConnectionChange();
     } catch (err) {
-      this.throttled.warn('subscribe', { err: errorText(err), channel: this.channel }, 'cannot subscribe to this node\'s channel; retried on reconnect');
+      this.throttled.warn('subscribe', { err: errorText(err), channel: this.channel }, "cannot subscribe to this node's channel; retried on reconnect");
     }
   }
 
@@ -265,7 +268,7 @@ export class RedisCommandRouter implements CommandRouter, DecisionChannel {
 
   /** `routed`: the command went to another node (rather than failing before, or running here). */
   private async sendRemote(stationId: string, action: string, payload: JsonObject, deadline: number): Promise<{ outcome: CommandOutcome; routed: boolean }> {
-    const { registry, clock } = this.options;
+    const { registry } = this.options;
     if (!this.isUp()) {
       return { outcome: this.count({ kind: 'unavailable', reason: 'Redis is unreachable: stations on other nodes cannot be reached' }), routed: false };
     }
@@ -529,6 +532,9 @@ async function quit(client: RedisClient): Promise<void> {
     client.disconnect();
     return;
   }
-  const done = await withTimeout(client.quit().catch(() => undefined), 1000);
+  const done = await withTimeout(
+    client.quit().catch(() => undefined),
+    1000,
+  );
   if (!done) client.disconnect();
 }

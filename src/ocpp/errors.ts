@@ -48,7 +48,10 @@ export class OcppError extends Error {
 
 /** Raised when no answer came within the CALL timeout. */
 export class CallTimeoutError extends Error {
-  constructor(readonly action: string, readonly timeoutMs: number) {
+  constructor(
+    readonly action: string,
+    readonly timeoutMs: number,
+  ) {
     super(`no answer to ${action} within ${timeoutMs} ms`);
     this.name = 'CallTimeoutError';
   }
@@ -56,7 +59,10 @@ export class CallTimeoutError extends Error {
 
 /** Raised when a queued or in-flight call can no longer be delivered (socket closed, station replaced). */
 export class CallAbortedError extends Error {
-  constructor(readonly action: string, reason: string) {
+  constructor(
+    readonly action: string,
+    reason: string,
+  ) {
     super(`${action} aborted: ${reason}`);
     this.name = 'CallAbortedError';
   }
@@ -93,7 +99,10 @@ export function errorCodeForSchemaKeyword(keyword: string): OcppErrorCode {
 
 /** The CSMS may not send this call in the station's current state (boot status, not connected). */
 export class CallRefusedError extends Error {
-  constructor(readonly action: string, reason: string) {
+  constructor(
+    readonly action: string,
+    reason: string,
+  ) {
     super(`${action} refused: ${reason}`);
     this.name = 'CallRefusedError';
   }

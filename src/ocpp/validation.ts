@@ -58,7 +58,9 @@ export class OcppSchemas {
 
   constructor(schemaDir: string, selection: SchemaSelection) {
     const ajv = newAjv(false);
-    for (const file of readdirSync(schemaDir).filter((f) => f.endsWith('.json')).sort()) {
+    for (const file of readdirSync(schemaDir)
+      .filter((f) => f.endsWith('.json'))
+      .sort()) {
       const schema = JSON.parse(readFileSync(join(schemaDir, file), 'utf8')) as { $id?: string; $comment?: string };
       const name = file.slice(0, -'.json'.length);
       if (!selection.accept(schema)) throw new Error(`${file} is not an official ${selection.name} schema`);
@@ -76,7 +78,6 @@ export class OcppSchemas {
     const schema = this.schemas.get(action + direction) as { properties?: Record<string, unknown> } | undefined;
     return Object.keys(schema?.properties ?? {});
   }
-
 
   /** Undefined when valid; otherwise the CALLERROR to answer with. */
   check(action: string, direction: Direction, payload: unknown): OcppError | undefined {

@@ -88,6 +88,7 @@ export class CertificateAuthority {
     const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
     const signingKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, importAlgorithm, false, ['sign']);
     const certificate = new x509.X509Certificate(nodeCertificate.raw);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- @peculiar/x509 types its keys with DOM types that lib ES2023 lacks, so the checker sees an unresolved type here; the cast keeps Node's webcrypto key typed as the library declares it
     return new CertificateAuthority(certificate, signingKey as unknown as SigningKey, signingAlgorithm, certificate.toString('pem'), source);
   }
 
@@ -108,10 +109,12 @@ export class CertificateAuthority {
       notBefore,
       notAfter,
       publicKey: signing.request.publicKey,
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- @peculiar/x509 types its keys with DOM types that lib ES2023 lacks, so the checker sees an unresolved type here
       signingKey: this.signingKey,
       signingAlgorithm: this.signingAlgorithm,
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
+        // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- KeyUsageFlags are bit flags: their OR is a plain number, which the library reads as flags
         new x509.KeyUsagesExtension(keyUsage, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
         await x509.SubjectKeyIdentifierExtension.create(signing.request.publicKey),
@@ -171,11 +174,13 @@ export async function generateCaPem(now = Date.now()): Promise<{ certificatePem:
     name: GENERATED_CA_NAME,
     notBefore: new Date(now - NOT_BEFORE_SKEW_MS),
     notAfter: new Date(now + GENERATED_CA_VALIDITY_MS),
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion, @typescript-eslint/no-unsafe-assignment -- @peculiar/x509 types its keys with DOM types that lib ES2023 lacks, so the checker sees an unresolved type here; the cast keeps Node's webcrypto key typed as the library declares it
     keys: keys as unknown as x509.X509CertificateCreateSelfSignedParams['keys'],
     signingAlgorithm: algorithm,
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- @peculiar/x509 types its keys with DOM types that lib ES2023 lacks, so the checker sees an unresolved type here; the cast keeps Node's webcrypto key typed as the library declares it
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey as unknown as x509.PublicKeyType),
     ],
   });

@@ -53,9 +53,7 @@ export function describeKey(key: KeyObject): string {
   return key.asymmetricKeyType ?? 'unknown';
 }
 
-export type CsrVerdict =
-  | { ok: true; request: x509.Pkcs10CertificateRequest; publicKey: KeyObject; commonName: string }
-  | { ok: false; reason: string };
+export type CsrVerdict = { ok: true; request: x509.Pkcs10CertificateRequest; publicKey: KeyObject; commonName: string } | { ok: false; reason: string };
 
 const PEM_CSR = /-----BEGIN (NEW )?CERTIFICATE REQUEST-----([A-Za-z0-9+/=\s]+)-----END (NEW )?CERTIFICATE REQUEST-----/;
 

@@ -34,6 +34,7 @@ export const MAX_PASSWORD_LENGTH = 64;
 
 /** Undefined when `password` may be a station password; else why not. */
 export function passwordLengthProblem(password: string): string | undefined {
+  // eslint-disable-next-line @typescript-eslint/no-misused-spread -- the limits count characters as code points (a surrogate pair is one), which is what spreading a string gives
   const length = [...password].length;
   if (length < MIN_PASSWORD_LENGTH || length > MAX_PASSWORD_LENGTH) {
     return `a station password has ${MIN_PASSWORD_LENGTH}-${MAX_PASSWORD_LENGTH} characters (this one has ${length})`;

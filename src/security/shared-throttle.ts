@@ -49,7 +49,7 @@ export class RedisAttemptCounter implements AttemptCounter {
 
   async attempt(key: string, limits: AttemptLimits): Promise<AttemptVerdict> {
     try {
-      const reply = (await this.redis.eval(ATTEMPT_SCRIPT, 1, this.prefix + key, limits.windowMs, limits.maxAttempts, limits.cooldownMs)) as [number, number];
+      const reply = (await this.redis.eval(ATTEMPT_SCRIPT, 1, this.prefix + key, limits.windowMs, limits.maxAttempts, limits.cooldownMs)) as [unknown, unknown];
       return verdictFor(Number(reply[0]), Number(reply[1]), limits);
     } catch (err) {
       this.sampled.warn('throttle_redis_failed', { err: (err as Error).message }, 'Redis unreachable: failed upgrade attempts are counted on this node only');

@@ -18,7 +18,6 @@ import {
   type AttemptLimits,
   type AttemptVerdict,
 } from '../security/throttle.js';
-import { RecentMap } from '../recent-map.js';
 import { normalizeSerialNumber, type SecurityProfile, type StationRecord, type Store } from '../store/store.js';
 import type { ClientCertificateInfo } from './types.js';
 
@@ -193,7 +192,11 @@ export class StationGatekeeper {
     const { profile, certificate, problem } = await this.currentCertificate(identity, this.connectionProfile(identity, request));
     if (problem !== undefined) {
       // A00.FR.408: an invalid station certificate is a security event.
-      this.sampled.warn('invalid_client_certificate', { event: 'invalid_client_certificate', stationId: identity, remoteAddress: request.remoteAddress, problem }, 'client certificate not accepted');
+      this.sampled.warn(
+        'invalid_client_certificate',
+        { event: 'invalid_client_certificate', stationId: identity, remoteAddress: request.remoteAddress, problem },
+        'client certificate not accepted',
+      );
     }
     const admitted = (station: StationRecord): Admission => ({
       ok: true,
@@ -220,7 +223,11 @@ export class StationGatekeeper {
     // A00.FR.002: a station registered at profile N never gets in over a lower profile.
     if (profile < station.securityProfile) {
       if (station.securityProfile === 3 && request.listenerProfile >= 2) {
-        return refuse(401, 'unauthorized', `station ${identity} is registered for security profile 3: it needs a valid client certificate whose CN is its identity${problem !== undefined ? ` (${problem})` : ''}`);
+        return refuse(
+          401,
+          'unauthorized',
+          `station ${identity} is registered for security profile 3: it needs a valid client certificate whose CN is its identity${problem !== undefined ? ` (${problem})` : ''}`,
+        );
       }
       return refuse(403, 'profile_downgrade', `station ${identity} is registered for security profile ${station.securityProfile}`);
     }
@@ -293,7 +300,15 @@ export class StationGatekeeper {
       this.metrics.authThrottledTotal.labels(scope).inc();
       this.sampled.warn(
         `auth_throttled:${scope}:${scope === 'address' ? address : `${identity}|${address}`}`,
-        { event: 'auth_throttled', scope, stationId: identity, remoteAddress, failures: limits.maxAttempts, windowSeconds: limits.windowMs / 1000, cooldownSeconds: limits.cooldownMs / 1000 },
+        {
+          event: 'auth_throttled',
+          scope,
+          stationId: identity,
+          remoteAddress,
+          failures: limits.maxAttempts,
+          windowSeconds: limits.windowMs / 1000,
+          cooldownSeconds: limits.cooldownMs / 1000,
+        },
         `repeated unproven password attempts from this ${scope === 'address' ? 'address' : 'address for this station'}: refused with 429 for the cool-down`,
       );
     }
@@ -337,7 +352,8 @@ export class StationGatekeeper {
   ): Promise<{ ok: true; station: StationRecord | undefined } | { ok: false; refusal: Admission }> {
     let passwordHash: string | undefined;
     if (profile < 3) {
-      if (credentials === undefined) return { ok: false, refusal: refuse(401, 'unauthorized', 'Basic authentication is required: a new station registers with its password') };
+      if (credentials === undefined)
+        return { ok: false, refusal: refuse(401, 'unauthorized', 'Basic authentication is required: a new station registers with its password') };
       if (credentials.username !== identity) return { ok: false, refusal: refuse(401, 'unauthorized', 'the username does not match the station identity') };
       const problem = passwordLengthProblem(credentials.password);
       if (problem !== undefined) return { ok: false, refusal: refuse(401, 'bad_password', `not registered: ${problem}`) };
@@ -368,7 +384,10 @@ export class StationGatekeeper {
     if (issued === undefined) return connection;
     if (issued.stationId !== identity) return { profile: 2, problem: `the client certificate (serial ${issued.serialNumber}) was issued to another station` };
     if (issued.revokedAt !== undefined) {
-      return { profile: 2, problem: `the client certificate (serial ${issued.serialNumber}) was revoked on ${issued.revokedAt.toISOString()} (${issued.revocationReason ?? 'revoked'})` };
+      return {
+        profile: 2,
+        problem: `the client certificate (serial ${issued.serialNumber}) was revoked on ${issued.revokedAt.toISOString()} (${issued.revocationReason ?? 'revoked'})`,
+      };
     }
     return connection;
   }

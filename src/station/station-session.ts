@@ -486,7 +486,7 @@ export class StationSession implements StationHandle {
     this.actor.send({ type: 'INVENTORY_REQUESTED', requestId: payload.requestId });
     this.call('GetBaseReport', payload).then(
       (response) => this.log.info({ requestId: payload.requestId, status: response.status }, 'onboarding inventory requested'),
-      (err: Error) => this.log.warn({ requestId: payload.requestId, err: err.message }, 'onboarding inventory request failed'),
+      (err: unknown) => this.log.warn({ requestId: payload.requestId, err: err instanceof Error ? err.message : String(err) }, 'onboarding inventory request failed'),
     );
   }
 

@@ -93,18 +93,18 @@ const UPSERT_TRANSACTIONS = `
                   OR (excluded.stopped_reason_ended, excluded.stopped_reason_seq) > (t.stopped_reason_ended, t.stopped_reason_seq))`,
                ['stopped_reason', 'stopped_reason_ended', 'stopped_reason_seq'],
              )},
-             ${takeWhen(
-               'excluded.charging_state IS NOT NULL AND (t.charging_state IS NULL OR excluded.charging_state_seq > t.charging_state_seq)',
-               ['charging_state', 'charging_state_seq'],
-             )},
-             ${takeWhen(
-               'excluded.meter_start_at IS NOT NULL AND (t.meter_start_at IS NULL OR excluded.meter_start_at < t.meter_start_at)',
-               ['meter_start_wh', 'meter_start_at'],
-             )},
-             ${takeWhen(
-               'excluded.meter_stop_at IS NOT NULL AND (t.meter_stop_at IS NULL OR excluded.meter_stop_at >= t.meter_stop_at)',
-               ['meter_stop_wh', 'meter_stop_at'],
-             )},
+             ${takeWhen('excluded.charging_state IS NOT NULL AND (t.charging_state IS NULL OR excluded.charging_state_seq > t.charging_state_seq)', [
+               'charging_state',
+               'charging_state_seq',
+             ])},
+             ${takeWhen('excluded.meter_start_at IS NOT NULL AND (t.meter_start_at IS NULL OR excluded.meter_start_at < t.meter_start_at)', [
+               'meter_start_wh',
+               'meter_start_at',
+             ])},
+             ${takeWhen('excluded.meter_stop_at IS NOT NULL AND (t.meter_stop_at IS NULL OR excluded.meter_stop_at >= t.meter_stop_at)', [
+               'meter_stop_wh',
+               'meter_stop_at',
+             ])},
              last_seq_no = greatest(t.last_seq_no, excluded.last_seq_no),
              event_count = t.event_count + excluded.event_count,
              first_event_at = least(t.first_event_at, excluded.first_event_at),
@@ -262,10 +262,10 @@ export class SqlBillingStore implements BillingStore {
   // Id tokens (operator writes and authorization reads: direct, not batched)
 
   async getIdToken(type: string, idToken: string): Promise<IdTokenRecord | undefined> {
-    const rows = await this.db.query<IdTokenRow>(
-      'SELECT type, id_token, status, group_id, expires_at, updated_at FROM id_tokens WHERE type = $1 AND id_token = $2',
-      [type, idToken],
-    );
+    const rows = await this.db.query<IdTokenRow>('SELECT type, id_token, status, group_id, expires_at, updated_at FROM id_tokens WHERE type = $1 AND id_token = $2', [
+      type,
+      idToken,
+    ]);
     const row = rows[0];
     return row ? toIdToken(row) : undefined;
   }
@@ -286,10 +286,7 @@ export class SqlBillingStore implements BillingStore {
   }
 
   async deleteIdToken(type: string, idToken: string): Promise<boolean> {
-    const rows = await this.db.query<{ type: string }>(
-      'DELETE FROM id_tokens WHERE type = $1 AND id_token = $2 RETURNING type',
-      [type, idToken],
-    );
+    const rows = await this.db.query<{ type: string }>('DELETE FROM id_tokens WHERE type = $1 AND id_token = $2 RETURNING type', [type, idToken]);
     return rows.length > 0;
   }
 
@@ -309,10 +306,10 @@ export class SqlBillingStore implements BillingStore {
   // Reads
 
   async getTransaction(stationId: string, transactionId: string): Promise<TransactionRecord | undefined> {
-    const rows = await this.db.query<TransactionRow>(
-      `SELECT ${TRANSACTION_COLUMNS} FROM transactions WHERE station_id = $1 AND transaction_id = $2`,
-      [stationId, transactionId],
-    );
+    const rows = await this.db.query<TransactionRow>(`SELECT ${TRANSACTION_COLUMNS} FROM transactions WHERE station_id = $1 AND transaction_id = $2`, [
+      stationId,
+      transactionId,
+    ]);
     const row = rows[0];
     return row ? toTransaction(row) : undefined;
   }
@@ -383,6 +380,7 @@ export class SqlBillingStore implements BillingStore {
       `${INSERT_EVENTS} RETURNING station_id, transaction_id, seq_no`,
       insertEventsParams(candidates),
     );
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- the row type is what the SQL promises, not checked; Number() keeps the key numeric whatever the driver hands back
     const insertedKeys = new Set(stored.map((row) => eventKey(row.station_id, row.transaction_id, Number(row.seq_no))));
 
     const errors = new Map<number, Error>();
@@ -396,7 +394,10 @@ export class SqlBillingStore implements BillingStore {
     // Not inserted: a resend, a conflict, or an event of a missing station.
     const others = entries.map((entry, index) => ({ entry, index })).filter(({ entry }) => !entry.inserted);
     if (others.length > 0) {
-      const known = await existingStations(q, others.map(({ entry }) => entry.event.stationId));
+      const known = await existingStations(
+        q,
+        others.map(({ entry }) => entry.event.stationId),
+      );
       for (const { index, entry } of others) {
         if (!known.has(entry.event.stationId)) errors.set(index, new UnknownStationError(entry.event.stationId));
       }
@@ -419,10 +420,16 @@ export class SqlBillingStore implements BillingStore {
     applied.sort((a, b) => a - b);
     const events = applied.map((index) => (entries[index] as TransactionEventEntry).event);
     if (events.length > 0) await q.query(UPSERT_TRANSACTIONS, upsertParams(foldedDeltas(events)));
-    const flagged = [...new Map(applied.filter((index) => entries[index]?.conflict).map((index) => {
-      const { event } = entries[index] as TransactionEventEntry;
-      return [transactionKey(event.stationId, event.transactionId), event] as const;
-    })).values()];
+    const flagged = [
+      ...new Map(
+        applied
+          .filter((index) => entries[index]?.conflict)
+          .map((index) => {
+            const { event } = entries[index] as TransactionEventEntry;
+            return [transactionKey(event.stationId, event.transactionId), event] as const;
+          }),
+      ).values(),
+    ];
     if (flagged.length > 0) {
       await q.query(FLAG_SEQ_NO_CONFLICT, [flagged.map((event) => event.stationId), flagged.map((event) => event.transactionId)]);
     }
@@ -445,6 +452,7 @@ export class SqlBillingStore implements BillingStore {
       ...insertEventsParams(firsts.map(({ entry }) => entry.event)),
       firsts.map(({ hash }) => hash),
     ]);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- the row type is what the SQL promises, not checked; Number() keeps the key numeric whatever the driver hands back
     const storedKeys = new Set(stored.map((row) => `${eventKey(row.station_id, row.transaction_id, Number(row.seq_no))}\u0000${row.content_hash}`));
     const indexes: number[] = [];
     for (const [key, { entry, index }] of firstByKey) {
@@ -500,11 +508,7 @@ function newTransactionEventsStatement(entries: readonly TransactionEventEntry[]
   const events = unique.map(({ entry }) => entry.event);
   // Expecting every entry inserted sends a batch with two copies of one seqNo (a resend, or a conflict:
   // only the careful path can tell) the careful way too.
-  return batchStatement(
-    INSERT_NEW_EVENTS_WITH_TRANSACTIONS,
-    [...insertEventsParams(events), ...upsertParams(foldedDeltas(events)), entries.length],
-    () => {
-      for (const { entry } of unique) entry.inserted = true;
-    },
-  );
+  return batchStatement(INSERT_NEW_EVENTS_WITH_TRANSACTIONS, [...insertEventsParams(events), ...upsertParams(foldedDeltas(events)), entries.length], () => {
+    for (const { entry } of unique) entry.inserted = true;
+  });
 }

@@ -17,5 +17,7 @@ function sortedKeys(value: unknown): unknown {
  * the key order: the natural key of a record that has no id of its own, so that a resend is stored once.
  */
 export function contentHash(value: unknown): string {
-  return createHash('sha256').update(json(sortedKeys(value))).digest('hex');
+  return createHash('sha256')
+    .update(json(sortedKeys(value)))
+    .digest('hex');
 }

@@ -4,7 +4,10 @@ import { join } from 'node:path';
 
 /** PGlite is one process's database: a second process on the same files would corrupt them. */
 export class DataDirInUseError extends Error {
-  constructor(readonly dataDir: string, readonly pid: number) {
+  constructor(
+    readonly dataDir: string,
+    readonly pid: number,
+  ) {
     super(`data directory ${dataDir} is in use by process ${pid}; stop it or use another CSMS_DATA_DIR`);
     this.name = 'DataDirInUseError';
   }

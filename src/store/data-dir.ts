@@ -13,6 +13,7 @@ const GROUP_OR_WORLD_WRITABLE = 0o022;
 export async function prepareDataDir(dir: string): Promise<{ created: boolean; umaskSet: boolean }> {
   let umaskSet = true;
   try {
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- adding bits to the umask needs the current one, which only the no-argument call (or an equivalent double write) reads; this runs once at startup, before any worker thread
     process.umask(process.umask() | GROUP_OR_WORLD_WRITABLE);
   } catch {
     umaskSet = false;

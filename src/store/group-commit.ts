@@ -17,15 +17,13 @@ export type RowErrors = ReadonlyMap<number, Error>;
  */
 export interface BatchStatement extends Statement {
   /** From the statement's result rows: per row index (of the rows given), the rows refused. */
+  // eslint-disable-next-line @typescript-eslint/no-invalid-void-type -- a callback that finds nothing to refuse returns nothing: `() => {}` must fit
   refused?: (result: readonly object[]) => RowErrors | void;
 }
 
 /** A BatchStatement whose result rows have the shape `R` (nothing checks it; keep it next to the SQL). */
-export function batchStatement<R extends object>(
-  text: string,
-  params: readonly SqlParam[],
-  refused?: (result: readonly R[]) => RowErrors | void,
-): BatchStatement {
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters, @typescript-eslint/no-invalid-void-type -- R names the shape of the result rows once, at the call site, for the refused callback; that callback may return nothing
+export function batchStatement<R extends object>(text: string, params: readonly SqlParam[], refused?: (result: readonly R[]) => RowErrors | void): BatchStatement {
   return refused ? { text, params, refused: (result) => refused(result as readonly R[]) } : { text, params };
 }
 
@@ -45,6 +43,7 @@ export interface BatchWriterSpec<Row> {
    */
   statement?: (rows: Row[]) => BatchStatement;
   /** Writes all rows, ideally with one statement; without it, runs `statement`. One of the two is needed. */
+  // eslint-disable-next-line @typescript-eslint/no-invalid-void-type -- a writer that refuses no row may resolve to nothing
   write?: (q: Queryable, rows: Row[]) => Promise<RowErrors | void>;
 }
 
@@ -290,6 +289,7 @@ class TakenBatch<Row> implements TakenWrites {
   }
 }
 
+// eslint-disable-next-line @typescript-eslint/no-invalid-void-type -- takes what a refused callback returned, which may be nothing
 function errorsByEntry<Row>(folded: FoldedRows<Row>, errors: RowErrors | void): Map<Entry<Row>, Error> {
   const byEntry = new Map<Entry<Row>, Error>();
   if (!errors) return byEntry;
@@ -475,7 +475,10 @@ export class GroupCommitter {
     } catch (error) {
       this.counters.rewrittenBatches += 1;
       try {
-        this.options.onBatchRewritten?.(error, taken.reduce((sum, part) => sum + part.writes, 0));
+        this.options.onBatchRewritten?.(
+          error,
+          taken.reduce((sum, part) => sum + part.writes, 0),
+        );
       } catch {
         // Observing must not change the outcome.
       }

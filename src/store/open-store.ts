@@ -28,7 +28,7 @@ export interface OpenStoreOptions extends GroupCommitOptions {
 export interface OpenedStore {
   store: SqlStore;
   /** Up, or degraded and why. */
-  health(): StoreHealth;
+  health: () => StoreHealth;
 }
 
 /** Opens the database, applies missing migrations, and returns the store. */

@@ -108,11 +108,7 @@ export class PgDatabase implements SqlDatabase {
     socket.cork();
     let sent: Array<Promise<pg.QueryResult>>;
     try {
-      sent = [
-        client.query('BEGIN'),
-        ...statements.map((statement) => client.query(prepared(statement.text, statement.params))),
-        client.query('COMMIT'),
-      ];
+      sent = [client.query('BEGIN'), ...statements.map((statement) => client.query(prepared(statement.text, statement.params))), client.query('COMMIT')];
     } finally {
       socket.uncork();
     }

@@ -2,13 +2,7 @@
  * Row shapes as both drivers return them, and their mapping to the records of store.ts: the one place
  * where snake_case columns, nullable columns and int8-as-string meet the domain types.
  */
-import type {
-  IdTokenRecord,
-  IdTokenStatus,
-  StoredMeterValues,
-  StoredTransactionEvent,
-  TransactionRecord,
-} from './billing-store.js';
+import type { IdTokenRecord, IdTokenStatus, StoredMeterValues, StoredTransactionEvent, TransactionRecord } from './billing-store.js';
 import type {
   BootPolicy,
   BootStatus,

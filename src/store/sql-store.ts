@@ -429,10 +429,10 @@ export class SqlStore implements Store, BillingStore {
   }
 
   async countCertificatesIssuedSince(stationId: string, since: Date): Promise<number> {
-    const rows = await this.db.query<{ n: number | string }>(
-      'SELECT count(*) AS n FROM issued_certificates WHERE station_id = $1 AND issued_at > $2::timestamptz',
-      [stationId, since.toISOString()],
-    );
+    const rows = await this.db.query<{ n: number | string }>('SELECT count(*) AS n FROM issued_certificates WHERE station_id = $1 AND issued_at > $2::timestamptz', [
+      stationId,
+      since.toISOString(),
+    ]);
     return Number(rows[0]?.n ?? 0);
   }
 
@@ -535,10 +535,7 @@ export class SqlStore implements Store, BillingStore {
 
   // Records of station traffic
 
-  recordBoot(
-    stationId: string,
-    boot: { bootStatus: BootStatus; chargingStation: JsonObject; reason: string; at: Date },
-  ): Promise<void> {
+  recordBoot(stationId: string, boot: { bootStatus: BootStatus; chargingStation: JsonObject; reason: string; at: Date }): Promise<void> {
     return this.boots.write({ stationId, ...boot });
   }
 

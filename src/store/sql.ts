@@ -21,6 +21,7 @@ export interface Queryable {
  * jsonb) and unpaired UTF-16 surrogates (jsonb refuses their \uD800 escapes). Each becomes U+FFFD, so the record is
  * stored (altered in that character) instead of failing on every resend (CONTRACT §3.2 "Strings").
  */
+// eslint-disable-next-line no-control-regex -- NUL is matched on purpose: PostgreSQL text cannot hold it
 const REFUSED_CHARACTERS = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 export function storableText(text: string): string {
@@ -51,9 +52,7 @@ function storableParam(param: SqlParam): SqlParam {
   if (typeof param === 'string') return storableText(param);
   if (!Array.isArray(param)) return param;
   const list: readonly SqlScalar[] = param;
-  return list.some((item) => typeof item === 'string' && storableText(item) !== item)
-    ? list.map((item) => (typeof item === 'string' ? storableText(item) : item))
-    : list;
+  return list.some((item) => typeof item === 'string' && storableText(item) !== item) ? list.map((item) => (typeof item === 'string' ? storableText(item) : item)) : list;
 }
 
 function storableParams(params: readonly SqlParam[] | undefined): readonly SqlParam[] | undefined {
@@ -77,8 +76,7 @@ export function withStorableText(db: SqlDatabase): SqlDatabase {
     query: <T extends object>(text: string, params?: readonly SqlParam[]) => db.query<T>(text, storableParams(params)),
     exec: (script: string) => db.exec(script),
     transaction: <T>(fn: (q: Queryable) => Promise<T>) => db.transaction((q) => fn(storableQueryable(q))),
-    batch: (statements: readonly Statement[]) =>
-      db.batch(statements.map((statement) => ({ text: statement.text, params: storableParams(statement.params) ?? [] }))),
+    batch: (statements: readonly Statement[]) => db.batch(statements.map((statement) => ({ text: statement.text, params: storableParams(statement.params) ?? [] }))),
     close: () => db.close(),
   };
 }

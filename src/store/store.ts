@@ -60,7 +60,10 @@ export interface IssuedCertificateRecord {
 
 /** Serial numbers compare as lower-case hex without leading zero bytes (HAProxy keeps a DER sign byte, Node does not). */
 export function normalizeSerialNumber(serial: string): string {
-  return serial.trim().toLowerCase().replace(/^(?:00)+(?=[0-9a-f]{2})/, '');
+  return serial
+    .trim()
+    .toLowerCase()
+    .replace(/^(?:00)+(?=[0-9a-f]{2})/, '');
 }
 
 /** A certificate authority kept in the database (CONTRACT §6): its certificate and private key, PEM. */
@@ -107,11 +110,7 @@ export interface DeviceVariable {
   characteristics?: JsonObject;
 }
 
-export type StationEventKind =
-  | 'NotifyEvent'
-  | 'SecurityEventNotification'
-  | 'FirmwareStatusNotification'
-  | 'LogStatusNotification';
+export type StationEventKind = 'NotifyEvent' | 'SecurityEventNotification' | 'FirmwareStatusNotification' | 'LogStatusNotification';
 
 export interface StationEvent {
   id: number;

@@ -59,10 +59,7 @@ export function transactionDelta(event: TransactionEventWrite): TransactionDelta
     remoteStartId: event.remoteStartId,
     startedAt: event.eventType === 'Started' ? event.timestamp : undefined,
     endedAt: event.eventType === 'Ended' ? event.timestamp : undefined,
-    stoppedReason:
-      event.stoppedReason === undefined
-        ? undefined
-        : { value: event.stoppedReason, seqNo: event.seqNo, fromEnded: event.eventType === 'Ended' },
+    stoppedReason: event.stoppedReason === undefined ? undefined : { value: event.stoppedReason, seqNo: event.seqNo, fromEnded: event.eventType === 'Ended' },
     chargingState: event.chargingState === undefined ? undefined : { value: event.chargingState, seqNo: event.seqNo },
     meterStart: event.firstRegister,
     meterStop: event.lastRegister,

@@ -166,7 +166,9 @@ function firstValue(value: string | string[] | undefined): string | undefined {
 /** The certificate this TLS stack verified against the client CAs, or why there is none. */
 function verifiedCertificate(socket: TLSSocket): { certificate?: VerifiedClientCertificate; problem?: string } {
   const peer = socket.getPeerCertificate();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- Node returns null (untyped) once the socket is destroyed, and {} when the peer sent no certificate
   if (peer === null || typeof peer !== 'object' || Object.keys(peer).length === 0) return {};
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- typed as always set, but Node leaves it undefined on some unauthorized paths
   if (!socket.authorized) return { problem: `client certificate not verified: ${String(socket.authorizationError ?? 'unknown reason')}` };
   // A subject with several CNs (or Os) names nobody in particular: treated as none.
   const subject = peer.subject as unknown as Record<string, string | string[] | undefined>;
@@ -252,12 +254,17 @@ export async function startTlsListener(deps: TlsListenerDeps, options: TlsListen
   });
   server.on('request', (req, res) => {
     const upgradeRequired = (req.url ?? '').startsWith('/ocpp/');
-    res.writeHead(upgradeRequired ? 426 : 404, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close', ...(upgradeRequired ? { Upgrade: 'websocket' } : {}) });
+    res.writeHead(upgradeRequired ? 426 : 404, {
+      'Content-Type': 'text/plain; charset=utf-8',
+      Connection: 'close',
+      ...(upgradeRequired ? { Upgrade: 'websocket' } : {}),
+    });
     res.end('OCPP-J stations connect with a WebSocket upgrade to /ocpp/{stationId}');
   });
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- an HTTPS server upgrades the TLSSocket it accepted; Node types the upgrade socket as Duplex
     const tlsSocket = socket as TLSSocket;
     const path = (req.url ?? '').split('?')[0] as string;
     if (!path.startsWith('/ocpp/')) {
@@ -312,17 +319,20 @@ export async function startTlsListener(deps: TlsListenerDeps, options: TlsListen
   // Idle stations are pinged, and dropped when the next round finds them still silent.
   let pinger: NodeJS.Timeout | undefined;
   if (options.idleTimeoutSeconds > 0) {
-    pinger = setInterval(() => {
-      for (const connection of connections) {
-        if (!connection.alive) {
-          connection.open = false;
-          connection.ws.terminate();
-          continue;
+    pinger = setInterval(
+      () => {
+        for (const connection of connections) {
+          if (!connection.alive) {
+            connection.open = false;
+            connection.ws.terminate();
+            continue;
+          }
+          connection.alive = false;
+          connection.ws.ping();
         }
-        connection.alive = false;
-        connection.ws.ping();
-      }
-    }, (options.idleTimeoutSeconds * 1000) / 2);
+      },
+      (options.idleTimeoutSeconds * 1000) / 2,
+    );
     pinger.unref();
   }
 

@@ -77,7 +77,11 @@ export class UpgradePath {
     }
     if (view.kind === 'forged') {
       // A station claiming a client certificate in a header: only our own proxy may say that.
-      this.refusals.warn('untrusted_proxy_header', { event: 'untrusted_proxy_header', remoteAddress, headers: view.headers }, 'client-certificate headers from an address that is not a trusted proxy');
+      this.refusals.warn(
+        'untrusted_proxy_header',
+        { event: 'untrusted_proxy_header', remoteAddress, headers: view.headers },
+        'client-certificate headers from an address that is not a trusted proxy',
+      );
       return { remoteAddress, admission: Promise.resolve(refusal(403, 'untrusted_proxy_header', 'client-certificate headers are only accepted from a trusted proxy')) };
     }
     const request: UpgradeRequest = {

@@ -21,6 +21,7 @@ export function loadNativeUws(): Uws {
     throw new Error(
       `uWebSockets.js native binary ${binary} does not load on Node ${process.version} (${(err as Error).message.split('\n')[0]}); ` +
         'refusing to start on the slow fallback — use Node 20 on linux-x64/arm64',
+      { cause: err },
     );
   }
 }
@@ -37,7 +38,7 @@ export function listen(uws: Uws, app: UwsModule.TemplatedApp, host: string, port
         reject(new Error(`cannot listen on ${host}:${port}`));
         return;
       }
-      resolve({ socket, port: uws.us_socket_local_port(socket as unknown as UwsModule.us_socket) });
+      resolve({ socket, port: uws.us_socket_local_port(socket) });
     });
   });
 }

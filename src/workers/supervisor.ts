@@ -113,6 +113,7 @@ export class Supervisor {
       return 1;
     }
     this.log.info('supervisor stopped');
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- `clean` is cleared by the workers' exit handlers, which the checker's narrowing does not see
     return clean ? 0 : 1;
   }
 
@@ -217,7 +218,7 @@ export class Supervisor {
     const child = slot.child;
     if (child === undefined || !child.connected) return;
     child.send(message, (err) => {
-      if (err !== null && err !== undefined) this.log.debug({ err, worker: slot.index }, 'IPC send failed');
+      if (err) this.log.debug({ err, worker: slot.index }, 'IPC send failed');
     });
   }
 }

@@ -61,7 +61,7 @@ export function installWorkerMetrics(metrics: CsmsMetrics, log: Logger): void {
     if (!isIpcMessage(message)) return;
     if (message.type === 'stroom:metrics:collect') {
       metrics.registry.getMetricsAsJSON().then(
-        (data) => send({ type: 'stroom:metrics:data', id: message.id, metrics: data as WorkerMetrics }),
+        (data) => send({ type: 'stroom:metrics:data', id: message.id, metrics: data }),
         (err: unknown) => log.warn({ err }, 'cannot collect metrics for the supervisor'),
       );
     } else if (message.type === 'stroom:metrics:result') {
@@ -80,8 +80,8 @@ export function installWorkerMetrics(metrics: CsmsMetrics, log: Logger): void {
     try {
       const text = await aggregated;
       if (text !== undefined) return text;
-      log.warn('supervisor did not aggregate metrics in time; serving this worker\'s own');
-      return ownRender();
+      log.warn("supervisor did not aggregate metrics in time; serving this worker's own");
+      return await ownRender();
     } finally {
       clearTimeout(timer);
       waiting.delete(id);

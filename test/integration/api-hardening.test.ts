@@ -214,7 +214,10 @@ function walkRules(h: { readonly csms: TestCsms }): void {
       for (const method of HTTP_METHODS.filter((m) => !op.pathMethods.includes(m))) {
         const res = await send(h.csms, { method: method.toUpperCase(), path, headers: JSON_TYPE, body: method === 'get' || method === 'delete' ? undefined : '{}' });
         expectError(res, 405, `${method.toUpperCase()} ${op.template}`);
-        const allow = String(res.headers.allow ?? '').split(',').map((m) => m.trim()).filter((m) => m !== '');
+        const allow = String(res.headers.allow ?? '')
+          .split(',')
+          .map((m) => m.trim())
+          .filter((m) => m !== '');
         expect(allow.sort(), `${method.toUpperCase()} ${op.template}: Allow`).toEqual([...allowed].sort());
       }
       await expectNothingDone(h.csms, stationId, path);
@@ -232,13 +235,26 @@ function walkRules(h: { readonly csms: TestCsms }): void {
     for (const op of bodyOps) {
       const path = concretePath(op.template, stationId);
       const body = JSON.stringify(validBody(doc, op.bodySchema ?? ''));
-      for (const contentType of ['text/plain', 'text/plain;charset=UTF-8', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/jsonx', 'application/json; charset=latin1', undefined]) {
+      for (const contentType of [
+        'text/plain',
+        'text/plain;charset=UTF-8',
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=x',
+        'application/jsonx',
+        'application/json; charset=latin1',
+        undefined,
+      ]) {
         const headers: Record<string, string> = contentType === undefined ? {} : { 'Content-Type': contentType };
         const res = await send(h.csms, { method: op.method.toUpperCase(), path, headers, body });
         expectError(res, 415, describeOp(op, `Content-Type ${contentType ?? '(none)'}`));
       }
       // The charset parameter is allowed.
-      const withCharset = await send(h.csms, { method: op.method.toUpperCase(), path, headers: { 'Content-Type': 'application/json; charset=utf-8' }, body: '{"zzUnknown":1}' });
+      const withCharset = await send(h.csms, {
+        method: op.method.toUpperCase(),
+        path,
+        headers: { 'Content-Type': 'application/json; charset=utf-8' },
+        body: '{"zzUnknown":1}',
+      });
       expect(withCharset.status, describeOp(op, 'charset=utf-8 reaches validation')).toBe(400);
       await expectNothingDone(h.csms, stationId, path);
     }
@@ -323,7 +339,12 @@ function walkRules(h: { readonly csms: TestCsms }): void {
 
   it('checks declared query parameters before the handler runs', async () => {
     const { stationId } = await setUp();
-    for (const path of ['/api/v1/stations?connected=yes', `/api/v1/stations/${stationId}/events?limit=0`, `/api/v1/stations/${stationId}/events?limit=abc`, `/api/v1/stations/${stationId}/transactions?active=1`]) {
+    for (const path of [
+      '/api/v1/stations?connected=yes',
+      `/api/v1/stations/${stationId}/events?limit=0`,
+      `/api/v1/stations/${stationId}/events?limit=abc`,
+      `/api/v1/stations/${stationId}/transactions?active=1`,
+    ]) {
       expectError(await send(h.csms, { method: 'GET', path }), 400, path);
     }
     expect((await send(h.csms, { method: 'GET', path: `/api/v1/stations/${stationId}/events?limit=5` })).status).toBe(200);
@@ -331,7 +352,12 @@ function walkRules(h: { readonly csms: TestCsms }): void {
 
   it('still serves well-formed requests after all of the above', async () => {
     const id = uniqueIdentity('after');
-    const put = await send(h.csms, { method: 'PUT', path: `/api/v1/stations/${id}`, headers: { 'Content-Type': 'application/json; charset=UTF-8' }, body: '{"securityProfile":1}' });
+    const put = await send(h.csms, {
+      method: 'PUT',
+      path: `/api/v1/stations/${id}`,
+      headers: { 'Content-Type': 'application/json; charset=UTF-8' },
+      body: '{"securityProfile":1}',
+    });
     expect(put.status).toBe(201);
     expect((await h.csms.api.patchStation(id, { bootPolicy: 'Accepted' })).body.bootPolicy).toBe('Accepted');
   });
@@ -364,7 +390,12 @@ describe('with CSMS_API_TOKEN, CSMS_API_HOSTS and a smaller CSMS_API_MAX_BODY', 
   });
 
   it('a request without the token is refused with 401 before its body is looked at', async () => {
-    const res = await rawHttp(h.csms.csms.apiPort, { method: 'PUT', path: `/api/v1/stations/${uniqueIdentity('notoken')}`, headers: JSON_TYPE, body: '{"securityProfile":1}' });
+    const res = await rawHttp(h.csms.csms.apiPort, {
+      method: 'PUT',
+      path: `/api/v1/stations/${uniqueIdentity('notoken')}`,
+      headers: JSON_TYPE,
+      body: '{"securityProfile":1}',
+    });
     expectError(res, 401, 'no token');
   });
 });

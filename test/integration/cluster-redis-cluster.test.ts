@@ -21,7 +21,9 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
   await cluster?.stop();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
   await redis?.stop();
 }, 60_000);
 

@@ -22,7 +22,9 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
   await cluster?.stop();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
   await redis?.stop();
 }, 60_000);
 
@@ -52,13 +54,16 @@ describe('Redis restarted during traffic', () => {
     const failures: string[] = [];
     let answered = 0;
     const loop = (async () => {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by another async task, which the checker's narrowing does not see
       while (traffic) {
         for (const station of [onA, onB]) {
           await station.heartbeat().then(
             () => (answered += 1),
-            (err: Error) => failures.push(`${station.identity}: ${err.message}`),
+            (err: unknown) => failures.push(`${station.identity}: ${err instanceof Error ? err.message : String(err)}`),
           );
-          await station.statusNotification(1, 1, 'Available').catch((err: Error) => failures.push(`${station.identity}: ${err.message}`));
+          await station
+            .statusNotification(1, 1, 'Available')
+            .catch((err: unknown) => failures.push(`${station.identity}: ${err instanceof Error ? err.message : String(err)}`));
         }
         await sleep(20);
       }

@@ -26,6 +26,7 @@ afterEach(() => {
 });
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
   await cluster?.stop();
 }, 60_000);
 
@@ -134,7 +135,17 @@ describe('cluster: three nodes', () => {
         JSON.stringify({ v: 1, type: 'command', id: 'x' }),
         JSON.stringify({ v: 99, type: 'reply', id: 'x', from: 'evil', outcome: { kind: 'timeout' }, executionMs: 0, deadline }),
         JSON.stringify({ v: 1, type: 'reply', id: 'x', from: 'evil', outcome: { kind: 'explode' }, executionMs: 0, deadline }),
-        JSON.stringify({ v: 1, type: 'command', id: 'y', from: 'evil', replyTo: 'elsewhere', stationId: target.identity, action: 'Reset', payload: { type: 'Immediate' }, deadline }),
+        JSON.stringify({
+          v: 1,
+          type: 'command',
+          id: 'y',
+          from: 'evil',
+          replyTo: 'elsewhere',
+          stationId: target.identity,
+          action: 'Reset',
+          payload: { type: 'Immediate' },
+          deadline,
+        }),
         '{"v":1,"type":"takeover","from":"evil","stationId":' + '"' + 'x'.repeat(5000) + '","token":"t","deadline":1}',
       ];
       for (const text of forged) await redis.spublish(channel, text);
@@ -143,7 +154,17 @@ describe('cluster: three nodes', () => {
       await redis.spublish(channel, JSON.stringify({ v: 1, type: 'reply', id: 'nobody-asked', from: 'evil', outcome: { kind: 'timeout' }, executionMs: 0, deadline }));
       await redis.spublish(
         channel,
-        JSON.stringify({ v: 1, type: 'command', id: 'old', from: 'evil', replyTo: cluster.nodeChannel('evil'), stationId: target.identity, action: 'Reset', payload: { type: 'Immediate' }, deadline: 1 }),
+        JSON.stringify({
+          v: 1,
+          type: 'command',
+          id: 'old',
+          from: 'evil',
+          replyTo: cluster.nodeChannel('evil'),
+          stationId: target.identity,
+          action: 'Reset',
+          payload: { type: 'Immediate' },
+          deadline: 1,
+        }),
       );
       await redis.spublish(channel, JSON.stringify({ v: 1, type: 'takeover', from: 'evil', stationId: target.identity, token, deadline }));
 

@@ -45,7 +45,9 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
   await cluster?.stop();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
   await pki?.remove();
   await Promise.all(dataDirs.map((dir) => rm(dir, { recursive: true, force: true })));
 }, 60_000);
@@ -72,7 +74,14 @@ describe('TC_A_19 across nodes: the pending profile raise lives with the station
     await station.booted();
     const res = await a.api.command(creds.identity, 'SetNetworkProfile', {
       configurationSlot: 1,
-      connectionData: { ocppVersion: 'OCPP20', ocppTransport: 'JSON', ocppCsmsUrl: `wss://127.0.0.1:${tlsPorts.get(b.nodeId)}/ocpp`, messageTimeout: 30, securityProfile: 2, ocppInterface: 'Wired0' },
+      connectionData: {
+        ocppVersion: 'OCPP20',
+        ocppTransport: 'JSON',
+        ocppCsmsUrl: `wss://127.0.0.1:${tlsPorts.get(b.nodeId)}/ocpp`,
+        messageTimeout: 30,
+        securityProfile: 2,
+        ocppInterface: 'Wired0',
+      },
     });
     expect(res.status, res.text).toBe(200);
     expect(res.body.response).toEqual({ status: 'Accepted' });
@@ -120,7 +129,7 @@ describe('remote-start tokens across nodes', () => {
     const other = await cluster.connect(a, await register(a, 1, 'RSA'));
     await other.booted();
     await cluster.waitForPresence(a, station.identity, b.nodeId);
-    const authorize = async (at: TestStation): Promise<IdTokenInfo> => ((await at.authorize(token.idToken, token.type)) as { idTokenInfo: IdTokenInfo }).idTokenInfo;
+    const authorize = async (at: TestStation): Promise<IdTokenInfo> => (await at.authorize(token.idToken, token.type)).idTokenInfo;
 
     let beforeAnswer: IdTokenInfo | undefined;
     station.onCall('RequestStartTransaction', async () => {

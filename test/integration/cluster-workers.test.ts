@@ -65,6 +65,7 @@ describe('two workers on one port', () => {
   }, 60_000);
 
   afterAll(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
     await cluster?.stop();
   }, 60_000);
 
@@ -81,6 +82,7 @@ describe('two workers on one port', () => {
       const view = await waitFor(
         async () => {
           const res = await node.api.getStation(station.identity);
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare -- res.body is parsed JSON from the API, typed as promised, not checked: this asks for the boolean itself, not any truthy value
           return res.body.connected === true ? res.body : undefined;
         },
         { what: `${station.identity} connected` },
@@ -123,6 +125,7 @@ describe('two workers on one port', () => {
       stations[stations.indexOf(old)] = again;
     }
     for (const station of stations) {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare -- res.body is parsed JSON from the API, typed as promised, not checked: this asks for the boolean itself, not any truthy value
       await waitFor(async () => (await node.api.getStation(station.identity)).body.connected === true, { what: `${station.identity} back` });
       const res = await node.api.command(station.identity, 'GetVariables', { getVariableData: [OFFLINE_THRESHOLD] });
       expect(res.status, res.text).toBe(200);

@@ -29,7 +29,7 @@ describe('service endpoints', () => {
     const res = await h.csms.api.openapi();
     expect(res.status).toBe(200);
     expect(String(res.body.openapi)).toMatch(/^3\.1\./);
-    const paths = Object.keys((res.body.paths ?? {}) as Record<string, unknown>);
+    const paths = Object.keys(res.body.paths ?? {});
     expect(paths.some((p) => /^\/api\/v1\/stations\/\{[^}]+\}$/.test(p))).toBe(true);
     expect(paths.some((p) => /^\/api\/v1\/stations\/\{[^}]+\}\/commands\/\{[^}]+\}$/.test(p) || p.includes('/commands/'))).toBe(true);
     expect(paths.some((p) => p.includes('/reports/'))).toBe(true);
@@ -109,10 +109,13 @@ describe('stations', () => {
     const afterBoot = Date.parse(String((await h.csms.api.getStation(station.identity)).body.lastSeen));
     await sleep(1100);
     await station.heartbeat();
-    const view = await waitFor(async () => {
-      const res = await h.csms.api.getStation(station.identity);
-      return Date.parse(String(res.body.lastSeen)) > afterBoot ? res.body : undefined;
-    }, { what: 'lastSeen moved on after a Heartbeat' });
+    const view = await waitFor(
+      async () => {
+        const res = await h.csms.api.getStation(station.identity);
+        return Date.parse(String(res.body.lastSeen)) > afterBoot ? res.body : undefined;
+      },
+      { what: 'lastSeen moved on after a Heartbeat' },
+    );
     expect(Date.parse(String(view.lastSeen))).toBeGreaterThan(afterBoot);
   });
 
@@ -153,9 +156,7 @@ describe('commands', () => {
     const call = await station.waitForCall('GetVariables');
     expect(call.payload).toEqual(getOfflineThreshold);
     expect(res.body.response).toEqual({
-      getVariableResult: [
-        { component: { name: 'OCPPCommCtrlr' }, variable: { name: 'OfflineThreshold' }, attributeStatus: 'Accepted', attributeValue: '60' },
-      ],
+      getVariableResult: [{ component: { name: 'OCPPCommCtrlr' }, variable: { name: 'OfflineThreshold' }, attributeStatus: 'Accepted', attributeValue: '60' }],
     });
   });
 

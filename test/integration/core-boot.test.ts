@@ -4,14 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { withCsms, type StationCredentials, type TestCsms } from '../support/csms.js';
 import type { BootPolicy } from '../support/api.js';
-import {
-  OcppCallError,
-  RFC3339_MS,
-  sleep,
-  waitFor,
-  type Payload,
-  type TestStation,
-} from '../support/station.js';
+import { OcppCallError, RFC3339_MS, sleep, waitFor, type Payload, type TestStation } from '../support/station.js';
 
 const HEARTBEAT_INTERVAL = 123;
 const BOOT_RETRY_INTERVAL = 7;
@@ -93,12 +86,18 @@ describe('Accepted boot', () => {
     expect(boot.status).toBe('Accepted');
     expect(boot.interval).toBe(HEARTBEAT_INTERVAL);
     expectAccurateTime(boot.currentTime);
-    await station.reportConnectors([{ id: 1, connectors: [1] }, { id: 2, connectors: [1] }]);
+    await station.reportConnectors([
+      { id: 1, connectors: [1] },
+      { id: 2, connectors: [1] },
+    ]);
 
-    const view = await waitFor(async () => {
-      const v = await stationView(station.identity);
-      return connectorStatuses(v).length === 2 ? v : undefined;
-    }, { what: 'both connectors shown' });
+    const view = await waitFor(
+      async () => {
+        const v = await stationView(station.identity);
+        return connectorStatuses(v).length === 2 ? v : undefined;
+      },
+      { what: 'both connectors shown' },
+    );
     expect(view.bootStatus).toBe('Accepted');
     expect(view.connected).toBe(true);
     expect(connectorStatuses(view).sort()).toEqual(['1/1:Available', '2/1:Available']);
@@ -224,11 +223,7 @@ describe('Pending boot', () => {
     const requestId = getReport.body.request.requestId;
     expect(Number.isInteger(requestId)).toBe(true);
     expect((await station.waitForCall('GetReport')).payload.requestId).toBe(requestId);
-    expect(
-      await station.notifyReport(requestId, [
-        station.reportData().filter((d) => (d.component as { name: string }).name === 'OCPPCommCtrlr'),
-      ]),
-    ).toEqual([{}]);
+    expect(await station.notifyReport(requestId, [station.reportData().filter((d) => (d.component as { name: string }).name === 'OCPPCommCtrlr')])).toEqual([{}]);
   });
 });
 
@@ -330,16 +325,19 @@ describe('onboarding report', () => {
 
     const names = (data: unknown[]): string[] =>
       data
-        .flatMap((d) => (typeof d === 'object' && d !== null && 'reportData' in d ? ((d as { reportData: unknown[] }).reportData ?? []) : [d]))
+        .flatMap((d) => (typeof d === 'object' && d !== null && 'reportData' in d ? ((d as { reportData?: unknown[] }).reportData ?? []) : [d]))
         .map((d) => {
           const r = d as { component: { name: string }; variable: { name: string } };
           return `${r.component.name}.${r.variable.name}`;
         });
 
-    const full = await waitFor(async () => {
-      const r = await h.csms.api.getReport(station.identity, fullId);
-      return r.status === 200 && r.body.complete ? r.body : undefined;
-    }, { what: `report ${fullId} complete` });
+    const full = await waitFor(
+      async () => {
+        const r = await h.csms.api.getReport(station.identity, fullId);
+        return r.status === 200 && r.body.complete ? r.body : undefined;
+      },
+      { what: `report ${fullId} complete` },
+    );
     expect(full.requestId).toBe(fullId);
     expect(names(full.reportData)).toEqual([
       'ChargingStation.Model',

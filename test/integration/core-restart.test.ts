@@ -54,10 +54,14 @@ describe('restart', () => {
     expect(typeof hb.currentTime).toBe('string');
     expect(await after.statusNotification(1, 1, 'Available')).toEqual({});
 
-    const view = await waitFor(async () => {
-      const res = await csms.api.getStation(identity);
-      return res.status === 200 && res.body.connected === true ? res.body : undefined;
-    }, { what: 'station shown connected after the restart' });
+    const view = await waitFor(
+      async () => {
+        const res = await csms.api.getStation(identity);
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare -- res.body is parsed JSON from the API, typed as promised, not checked: this asks for the boolean itself, not any truthy value
+        return res.status === 200 && res.body.connected === true ? res.body : undefined;
+      },
+      { what: 'station shown connected after the restart' },
+    );
     expect(view.bootStatus).toBe('Accepted');
     expect(view.chargingStation).toMatchObject({ model: before.chargingStation.model, vendorName: before.chargingStation.vendorName });
     const connectors = (view.evses ?? []).flatMap((e) => e.connectors.map((c) => `${e.id}/${c.id}:${String(c.status)}`));

@@ -4,16 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { withCsms } from '../support/csms.js';
-import {
-  OcppCallError,
-  RPC_ERROR_CODES,
-  Reply,
-  sleep,
-  waitFor,
-  type Payload,
-  type ReceivedFrame,
-  type TestStation,
-} from '../support/station.js';
+import { OcppCallError, RPC_ERROR_CODES, Reply, sleep, waitFor, type Payload, type ReceivedFrame, type TestStation } from '../support/station.js';
 
 const CALL_TIMEOUT_MS = 2000;
 const h = withCsms({ CSMS_CALL_TIMEOUT_MS: CALL_TIMEOUT_MS });
@@ -94,17 +85,13 @@ describe('station CALLs the CSMS cannot process', () => {
 
   it('DRV-RPC-10: rejects a StatusNotification whose connectorId is a string with TypeConstraintViolation', async () => {
     const station = await h.csms.bootedStation({ prefix: 'RPC10' });
-    const err = await callError(
-      station.call('StatusNotification', { timestamp: new Date().toISOString(), connectorStatus: 'Available', evseId: 1, connectorId: '1' }),
-    );
+    const err = await callError(station.call('StatusNotification', { timestamp: new Date().toISOString(), connectorStatus: 'Available', evseId: 1, connectorId: '1' }));
     expect(err.code).toBe('TypeConstraintViolation');
   });
 
   it('DRV-RPC-11: rejects a StatusNotification with an unknown connectorStatus value', async () => {
     const station = await h.csms.bootedStation({ prefix: 'RPC11' });
-    const err = await callError(
-      station.call('StatusNotification', { timestamp: new Date().toISOString(), connectorStatus: 'Foo', evseId: 1, connectorId: 1 }),
-    );
+    const err = await callError(station.call('StatusNotification', { timestamp: new Date().toISOString(), connectorStatus: 'Foo', evseId: 1, connectorId: 1 }));
     expect(['PropertyConstraintViolation', 'FormatViolation']).toContain(err.code);
     const view = await h.csms.api.getStation(station.identity);
     expect(JSON.stringify(view.body)).not.toContain('"Foo"');

@@ -52,9 +52,7 @@ describe('Basic Authentication (security profile 1)', () => {
 
   it('DRV-A00-02: refuses an Authorization header that is not Basic', async () => {
     const creds = await h.csms.register({ prefix: 'A00-02b' });
-    const err = await refusal(
-      h.csms.connect({ identity: creds.identity, headers: { Authorization: `Bearer ${creds.password}` } }),
-    );
+    const err = await refusal(h.csms.connect({ identity: creds.identity, headers: { Authorization: `Bearer ${creds.password}` } }));
     expect(err.status).toBe(401);
   });
 });
@@ -101,10 +99,14 @@ describe('station identity in the URL', () => {
     const creds = await h.csms.register({ identity });
     const station = await h.csms.connect(creds);
     await station.booted();
-    const view = await waitFor(async () => {
-      const res = await h.csms.api.getStation(identity);
-      return res.status === 200 && res.body.connected === true && res.body.bootStatus === 'Accepted' ? res.body : undefined;
-    }, { what: 'station shown connected and Accepted' });
+    const view = await waitFor(
+      async () => {
+        const res = await h.csms.api.getStation(identity);
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare -- res.body is parsed JSON from the API, typed as promised, not checked: this asks for the boolean itself, not any truthy value
+        return res.status === 200 && res.body.connected === true && res.body.bootStatus === 'Accepted' ? res.body : undefined;
+      },
+      { what: 'station shown connected and Accepted' },
+    );
     expect(view.id).toBe(identity);
   });
 
@@ -159,6 +161,7 @@ describe('WebSocket transport', () => {
     expect(await newer.statusNotification(1, 1, 'Available')).toEqual({});
     const view = await waitFor(async () => {
       const res = await h.csms.api.getStation(creds.identity);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare -- res.body is parsed JSON from the API, typed as promised, not checked: this asks for the boolean itself, not any truthy value
       return res.body.connected === true ? res.body : undefined;
     });
     expect(view.bootStatus).toBe('Accepted');
@@ -175,6 +178,7 @@ describe('WebSocket transport', () => {
     let goodFailure: unknown;
     const goodTraffic = (async () => {
       try {
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by another async task, which the checker's narrowing does not see
         while (!stop && good.isOpen) goodAnswers.push(await good.heartbeat());
       } catch (err) {
         goodFailure = err;

@@ -27,10 +27,13 @@ describe('CSMS_UNKNOWN_STATIONS=accept', () => {
     const identity = uniqueIdentity('unknown-accept');
     const station = await h.csms.connect({ identity, password: randomPassword() });
     await station.booted();
-    const view = await waitFor(async () => {
-      const res = await h.csms.api.getStation(identity);
-      return res.status === 200 && res.body.bootStatus === 'Accepted' ? res.body : undefined;
-    }, { what: 'auto-registered station shown Accepted' });
+    const view = await waitFor(
+      async () => {
+        const res = await h.csms.api.getStation(identity);
+        return res.status === 200 && res.body.bootStatus === 'Accepted' ? res.body : undefined;
+      },
+      { what: 'auto-registered station shown Accepted' },
+    );
     expect(view.connected).toBe(true);
     expect(typeof (await station.heartbeat()).currentTime).toBe('string');
   });

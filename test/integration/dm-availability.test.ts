@@ -28,9 +28,8 @@ type Channel = 'StatusNotification' | 'NotifyEvent';
 const CHANNELS: Channel[] = ['StatusNotification', 'NotifyEvent'];
 
 async function report(station: TestStation, via: Channel, evseId: number, connectorId: number, status: string): Promise<void> {
-  const answer = via === 'StatusNotification'
-    ? await station.statusNotification(evseId, connectorId, status)
-    : await station.notifyConnectorEvent(evseId, connectorId, status);
+  const answer =
+    via === 'StatusNotification' ? await station.statusNotification(evseId, connectorId, status) : await station.notifyConnectorEvent(evseId, connectorId, status);
   expect(answer).toEqual({});
 }
 
@@ -47,8 +46,26 @@ interface AvailabilityCase {
 const AVAILABILITY: AvailabilityCase[] = [
   { id: 'TC_G_03', payload: { operationalStatus: 'Inoperative', evse: { id: 1 } }, before: 'Available', after: [[1, 1]], status: 'Unavailable' },
   { id: 'TC_G_04', payload: { operationalStatus: 'Operative', evse: { id: 1 } }, before: 'Unavailable', after: [[1, 1]], status: 'Available' },
-  { id: 'TC_G_05', payload: { operationalStatus: 'Inoperative' }, before: 'Available', after: [[1, 1], [2, 1]], status: 'Unavailable' },
-  { id: 'TC_G_06', payload: { operationalStatus: 'Operative' }, before: 'Unavailable', after: [[1, 1], [2, 1]], status: 'Available' },
+  {
+    id: 'TC_G_05',
+    payload: { operationalStatus: 'Inoperative' },
+    before: 'Available',
+    after: [
+      [1, 1],
+      [2, 1],
+    ],
+    status: 'Unavailable',
+  },
+  {
+    id: 'TC_G_06',
+    payload: { operationalStatus: 'Operative' },
+    before: 'Unavailable',
+    after: [
+      [1, 1],
+      [2, 1],
+    ],
+    status: 'Available',
+  },
   { id: 'TC_G_07', payload: { operationalStatus: 'Inoperative', evse: { id: 1, connectorId: 1 } }, before: 'Available', after: [[1, 1]], status: 'Unavailable' },
   { id: 'TC_G_08', payload: { operationalStatus: 'Operative', evse: { id: 1, connectorId: 1 } }, before: 'Unavailable', after: [[1, 1]], status: 'Available' },
 ];
@@ -56,19 +73,31 @@ const AVAILABILITY: AvailabilityCase[] = [
 const MATRIX = AVAILABILITY.flatMap((c) => CHANNELS.map((via) => ({ ...c, via })));
 
 describe('ChangeAvailability without a transaction', () => {
-  it.each(named(MATRIX, (c) => `${c.id} (${c.via}): ChangeAvailability ${JSON.stringify(c.payload)} Accepted; the reported state shows in GET station`))('%s', async (_, c) => {
-    const { station, creds } = await bootedWithCreds(h.csms, `${c.id}-${c.via}`.slice(0, 20), { evses: TWO_EVSES, via: c.via });
-    for (const [e, k] of [[1, 1], [2, 1]] as const) await report(station, c.via, e, k, c.before);
-    station.onCall('ChangeAvailability', () => ({ status: 'Accepted' }));
-    const { call } = await roundTrip(h.csms, station, 'ChangeAvailability', c.payload, { status: 'Accepted' });
-    expect(call.payload).toEqual(c.payload);
-    for (const [e, k] of c.after) await report(station, c.via, e, k, c.status);
+  it.each(named(MATRIX, (c) => `${c.id} (${c.via}): ChangeAvailability ${JSON.stringify(c.payload)} Accepted; the reported state shows in GET station`))(
+    '%s',
+    async (_, c) => {
+      const { station, creds } = await bootedWithCreds(h.csms, `${c.id}-${c.via}`.slice(0, 20), { evses: TWO_EVSES, via: c.via });
+      for (const [e, k] of [
+        [1, 1],
+        [2, 1],
+      ] as const)
+        await report(station, c.via, e, k, c.before);
+      station.onCall('ChangeAvailability', () => ({ status: 'Accepted' }));
+      const { call } = await roundTrip(h.csms, station, 'ChangeAvailability', c.payload, { status: 'Accepted' });
+      expect(call.payload).toEqual(c.payload);
+      for (const [e, k] of c.after) await report(station, c.via, e, k, c.status);
 
-    const expected = c.after.map(([e, k]) => `${e}/${k}:${c.status}`);
-    const untouched = [[1, 1], [2, 1]].filter(([e]) => !c.after.some(([ae]) => ae === e)).map(([e, k]) => `${e}/${k}:${c.before}`);
-    const statuses = await waitForConnectors(h.csms.api, creds.identity, [...expected, ...untouched]);
-    expect(statuses.sort()).toEqual([...expected, ...untouched].sort());
-  });
+      const expected = c.after.map(([e, k]) => `${e}/${k}:${c.status}`);
+      const untouched = [
+        [1, 1],
+        [2, 1],
+      ]
+        .filter(([e]) => !c.after.some(([ae]) => ae === e))
+        .map(([e, k]) => `${e}/${k}:${c.before}`);
+      const statuses = await waitForConnectors(h.csms.api, creds.identity, [...expected, ...untouched]);
+      expect(statuses.sort()).toEqual([...expected, ...untouched].sort());
+    },
+  );
 
   it.each(['Rejected', 'Scheduled'])('ChangeAvailability answered %s reaches the operator and is not retried', async (status) => {
     const station = await h.csms.bootedStation({ prefix: `G-${status}` });
@@ -86,21 +115,24 @@ describe('ChangeAvailability with a transaction (answered Scheduled)', () => {
     { id: 'TC_G_17', payload: { operationalStatus: 'Inoperative', evse: { id: 1, connectorId: 1 } }, idleAtOnce: [] as Array<[number, number]> },
   ].flatMap((c) => CHANNELS.map((via) => ({ ...c, via })));
 
-  it.each(named(WITH_TX, (c) => `${c.id} (${c.via}): Scheduled while charging; after the driver leaves the connector goes Unavailable, every report answered`))('%s', async (_, c) => {
-    const { station, creds } = await bootedWithCreds(h.csms, `${c.id}-${c.via}`.slice(0, 20), { evses: TWO_EVSES, via: c.via });
-    const tx = await energyTransferStarted(h.csms, station);
-    station.onCall('ChangeAvailability', () => ({ status: 'Scheduled' }));
-    const { call } = await roundTrip(h.csms, station, 'ChangeAvailability', c.payload, { status: 'Scheduled' });
-    expect(call.payload).toEqual(c.payload);
-    for (const [e, k] of c.idleAtOnce) await report(station, c.via, e, k, 'Unavailable');
+  it.each(named(WITH_TX, (c) => `${c.id} (${c.via}): Scheduled while charging; after the driver leaves the connector goes Unavailable, every report answered`))(
+    '%s',
+    async (_, c) => {
+      const { station, creds } = await bootedWithCreds(h.csms, `${c.id}-${c.via}`.slice(0, 20), { evses: TWO_EVSES, via: c.via });
+      const tx = await energyTransferStarted(h.csms, station);
+      station.onCall('ChangeAvailability', () => ({ status: 'Scheduled' }));
+      const { call } = await roundTrip(h.csms, station, 'ChangeAvailability', c.payload, { status: 'Scheduled' });
+      expect(call.payload).toEqual(c.payload);
+      for (const [e, k] of c.idleAtOnce) await report(station, c.via, e, k, 'Unavailable');
 
-    await stopAndUnplug(station, tx, 'Unavailable', c.via);
-    await expectTransactionEnded(h.csms.api, creds.identity, tx, 'EVDisconnected');
+      await stopAndUnplug(station, tx, 'Unavailable', c.via);
+      await expectTransactionEnded(h.csms.api, creds.identity, tx, 'EVDisconnected');
 
-    const expected = ['1/1:Unavailable', ...c.idleAtOnce.map(([e, k]) => `${e}/${k}:Unavailable`)];
-    await waitForConnectors(h.csms.api, creds.identity, expected);
-    expect(station.callsOf('ChangeAvailability')).toHaveLength(1);
-  });
+      const expected = ['1/1:Unavailable', ...c.idleAtOnce.map(([e, k]) => `${e}/${k}:Unavailable`)];
+      await waitForConnectors(h.csms.api, creds.identity, expected);
+      expect(station.callsOf('ChangeAvailability')).toHaveLength(1);
+    },
+  );
 });
 
 describe('connector problems', () => {

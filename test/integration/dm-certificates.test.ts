@@ -19,17 +19,14 @@ const INSTALL_CASES = [
 ];
 
 describe('InstallCertificate', () => {
-  it.each(named(INSTALL_CASES, (c) => `${c.id}: installs a ${c.certificateType} byte for byte; the ${c.status} answer reaches the operator`))(
-    '%s',
-    async (_, c) => {
-      const station = await h.csms.bootedStation({ prefix: c.id.replace(/[^A-Za-z0-9_]/g, '-').slice(0, 16) });
-      const cert = testCertificate(`Stroom ${c.certificateType}`);
-      station.onCall('InstallCertificate', () => ({ status: c.status }));
-      const { call } = await roundTrip(h.csms, station, 'InstallCertificate', { certificateType: c.certificateType, certificate: cert.pem }, { status: c.status });
-      expect(call.payload.certificateType).toBe(c.certificateType);
-      expect(call.payload.certificate).toBe(cert.pem);
-    },
-  );
+  it.each(named(INSTALL_CASES, (c) => `${c.id}: installs a ${c.certificateType} byte for byte; the ${c.status} answer reaches the operator`))('%s', async (_, c) => {
+    const station = await h.csms.bootedStation({ prefix: c.id.replace(/[^A-Za-z0-9_]/g, '-').slice(0, 16) });
+    const cert = testCertificate(`Stroom ${c.certificateType}`);
+    station.onCall('InstallCertificate', () => ({ status: c.status }));
+    const { call } = await roundTrip(h.csms, station, 'InstallCertificate', { certificateType: c.certificateType, certificate: cert.pem }, { status: c.status });
+    expect(call.payload.certificateType).toBe(c.certificateType);
+    expect(call.payload.certificate).toBe(cert.pem);
+  });
 });
 
 describe('GetInstalledCertificateIds', () => {
@@ -81,27 +78,24 @@ describe('DeleteCertificate', () => {
     { id: 'DeleteCertificate NotFound', alg: 'SHA256' as HashAlgorithm, status: 'NotFound' },
   ];
 
-  it.each(named(DELETE_CASES, (c) => `${c.id} (${c.alg}): deletes with exactly the hash data the station reported; answered ${c.status}`))(
-    '%s',
-    async (_, c) => {
-      const station = await h.csms.bootedStation({ prefix: `${c.id}-${c.alg}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 18) });
-      const cert = testCertificate('Stroom CSMS Root to delete');
-      station.onCall('InstallCertificate', () => ({ status: 'Accepted' }));
-      await roundTrip(h.csms, station, 'InstallCertificate', { certificateType: 'CSMSRootCertificate', certificate: cert.pem }, { status: 'Accepted' });
+  it.each(named(DELETE_CASES, (c) => `${c.id} (${c.alg}): deletes with exactly the hash data the station reported; answered ${c.status}`))('%s', async (_, c) => {
+    const station = await h.csms.bootedStation({ prefix: `${c.id}-${c.alg}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 18) });
+    const cert = testCertificate('Stroom CSMS Root to delete');
+    station.onCall('InstallCertificate', () => ({ status: 'Accepted' }));
+    await roundTrip(h.csms, station, 'InstallCertificate', { certificateType: 'CSMSRootCertificate', certificate: cert.pem }, { status: 'Accepted' });
 
-      const reported = cert.hashData(c.alg);
-      expect(reported.issuerNameHash).toHaveLength({ SHA256: 64, SHA384: 96, SHA512: 128 }[c.alg]);
-      const installed = { status: 'Accepted', certificateHashDataChain: [{ certificateType: 'CSMSRootCertificate', certificateHashData: reported }] };
-      station.onCall('GetInstalledCertificateIds', () => installed);
-      const { response } = await roundTrip(h.csms, station, 'GetInstalledCertificateIds', { certificateType: ['CSMSRootCertificate'] }, installed);
+    const reported = cert.hashData(c.alg);
+    expect(reported.issuerNameHash).toHaveLength({ SHA256: 64, SHA384: 96, SHA512: 128 }[c.alg]);
+    const installed = { status: 'Accepted', certificateHashDataChain: [{ certificateType: 'CSMSRootCertificate', certificateHashData: reported }] };
+    station.onCall('GetInstalledCertificateIds', () => installed);
+    const { response } = await roundTrip(h.csms, station, 'GetInstalledCertificateIds', { certificateType: ['CSMSRootCertificate'] }, installed);
 
-      // The operator deletes with what the station reported (through the API answer), nothing recomputed.
-      const fromOperator = (response.certificateHashDataChain as Array<{ certificateHashData: Payload }>)[0]!.certificateHashData;
-      station.onCall('DeleteCertificate', () => ({ status: c.status }));
-      const { call } = await roundTrip(h.csms, station, 'DeleteCertificate', { certificateHashData: fromOperator }, { status: c.status });
-      expect(call.payload).toEqual({ certificateHashData: reported });
-    },
-  );
+    // The operator deletes with what the station reported (through the API answer), nothing recomputed.
+    const fromOperator = (response.certificateHashDataChain as Array<{ certificateHashData: Payload }>)[0]!.certificateHashData;
+    station.onCall('DeleteCertificate', () => ({ status: c.status }));
+    const { call } = await roundTrip(h.csms, station, 'DeleteCertificate', { certificateHashData: fromOperator }, { status: c.status });
+    expect(call.payload).toEqual({ certificateHashData: reported });
+  });
 });
 
 interface CertificateInventoryView {
@@ -122,9 +116,15 @@ describe('what the station reported is kept per station', () => {
     expect((view.body.certificates as CertificateInventoryView).installed).toEqual([root, manufacturer]);
 
     station.onCall('DeleteCertificate', () => ({ status: 'Accepted' }));
-    await roundTrip(h.csms, station, 'DeleteCertificate', { certificateHashData: root.certificateHashData as Payload }, { status: 'Accepted' });
+    await roundTrip(h.csms, station, 'DeleteCertificate', { certificateHashData: root.certificateHashData }, { status: 'Accepted' });
     station.onCall('InstallCertificate', () => ({ status: 'Rejected' }));
-    await roundTrip(h.csms, station, 'InstallCertificate', { certificateType: 'MORootCertificate', certificate: testCertificate('Stroom MO').pem }, { status: 'Rejected' });
+    await roundTrip(
+      h.csms,
+      station,
+      'InstallCertificate',
+      { certificateType: 'MORootCertificate', certificate: testCertificate('Stroom MO').pem },
+      { status: 'Rejected' },
+    );
     view = await h.csms.api.getStation(station.identity);
     expect((view.body.certificates as CertificateInventoryView).installed).toEqual([manufacturer]);
     expect((view.body.certificates as CertificateInventoryView).history.map((entry) => `${entry.action}:${entry.status}`)).toEqual([

@@ -18,14 +18,22 @@ interface ChainCommand {
 }
 
 const CHAIN: ChainCommand[] = [
-  { action: 'GetVariables', payload: { getVariableData: [OFFLINE_THRESHOLD] }, answer: () => ({ getVariableResult: [{ ...OFFLINE_THRESHOLD, attributeStatus: 'Accepted', attributeValue: '60' }] }) },
+  {
+    action: 'GetVariables',
+    payload: { getVariableData: [OFFLINE_THRESHOLD] },
+    answer: () => ({ getVariableResult: [{ ...OFFLINE_THRESHOLD, attributeStatus: 'Accepted', attributeValue: '60' }] }),
+  },
   { action: 'SetVariables', payload: { setVariableData: [{ ...OFFLINE_THRESHOLD, attributeValue: '90' }] }, answer: (p) => setVariablesAnswer(p, 'Accepted') },
   { action: 'TriggerMessage', payload: { requestedMessage: 'StatusNotification', evse: { id: 1, connectorId: 1 } }, answer: () => ({ status: 'Accepted' }) },
   { action: 'ClearCache', payload: {}, answer: () => ({ status: 'Rejected' }) },
   { action: 'ChangeAvailability', payload: { operationalStatus: 'Operative', evse: { id: 1 } }, answer: () => ({ status: 'Accepted' }) },
   { action: 'UnlockConnector', payload: { evseId: 1, connectorId: 1 }, answer: () => ({ status: 'UnlockFailed' }) },
   { action: 'Reset', payload: { type: 'OnIdle', evseId: 1 }, answer: () => ({ status: 'Rejected' }) },
-  { action: 'GetLog', payload: { logType: 'DiagnosticsLog', requestId: 7001, log: { remoteLocation: 'https://logs.example.com/u' } }, answer: () => ({ status: 'Accepted' }) },
+  {
+    action: 'GetLog',
+    payload: { logType: 'DiagnosticsLog', requestId: 7001, log: { remoteLocation: 'https://logs.example.com/u' } },
+    answer: () => ({ status: 'Accepted' }),
+  },
   { action: 'UpdateFirmware', payload: { requestId: 7002, firmware: firmwareFixture() }, answer: () => ({ status: 'Rejected' }) },
   { action: 'DataTransfer', payload: { vendorId: 'com.stroom.test', messageId: 'chain' }, answer: () => ({ status: 'Accepted', data: 'ok' }) },
 ];

@@ -7,17 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { withCsms } from '../support/csms.js';
-import {
-  FAKE_PEM,
-  OFFLINE_THRESHOLD,
-  expectApiError,
-  firmwareFixture,
-  named,
-  roundTrip,
-  sendCommand,
-  settle,
-  testCertificate,
-} from '../support/device.js';
+import { FAKE_PEM, OFFLINE_THRESHOLD, expectApiError, firmwareFixture, named, roundTrip, sendCommand, settle, testCertificate } from '../support/device.js';
 import { Reply, sleep, uniqueIdentity, type Payload } from '../support/station.js';
 
 const h = withCsms({ CSMS_CALL_TIMEOUT_MS: 5000 });
@@ -177,18 +167,21 @@ describe('assigned ids', () => {
     { action: 'GetLog', payload: { logType: 'SecurityLog', log: { remoteLocation: 'https://logs.example.com/u' } }, field: 'requestId' },
     { action: 'RequestStartTransaction', payload: { idToken: { idToken: '04AABBCCDD', type: 'ISO14443' }, evseId: 1 }, field: 'remoteStartId' },
   ];
-  it.each(named(ASSIGNED, (c) => `${c.action} without ${c.field}: the CSMS assigns one, sends it to the station and shows it to the operator; two commands get two ids`))('%s', async (_, c) => {
-    const station = await h.csms.bootedStation({ prefix: `id-${c.action}`.slice(0, 20), connectOptions: { autoReport: false } });
-    const answer = c.action === 'RequestStartTransaction' ? { status: 'Rejected' } : { status: 'Accepted' };
-    station.onCall(c.action, () => answer);
-    const first = await roundTrip(h.csms, station, c.action, c.payload, answer);
-    const second = await roundTrip(h.csms, station, c.action, c.payload, answer);
-    for (const r of [first, second]) {
-      expect(Number.isInteger(r.request[c.field]), `${c.field} assigned: ${JSON.stringify(r.request)}`).toBe(true);
-      expect(r.call.payload[c.field]).toBe(r.request[c.field]);
-    }
-    expect(second.request[c.field]).not.toBe(first.request[c.field]);
-  });
+  it.each(named(ASSIGNED, (c) => `${c.action} without ${c.field}: the CSMS assigns one, sends it to the station and shows it to the operator; two commands get two ids`))(
+    '%s',
+    async (_, c) => {
+      const station = await h.csms.bootedStation({ prefix: `id-${c.action}`.slice(0, 20), connectOptions: { autoReport: false } });
+      const answer = c.action === 'RequestStartTransaction' ? { status: 'Rejected' } : { status: 'Accepted' };
+      station.onCall(c.action, () => answer);
+      const first = await roundTrip(h.csms, station, c.action, c.payload, answer);
+      const second = await roundTrip(h.csms, station, c.action, c.payload, answer);
+      for (const r of [first, second]) {
+        expect(Number.isInteger(r.request[c.field]), `${c.field} assigned: ${JSON.stringify(r.request)}`).toBe(true);
+        expect(r.call.payload[c.field]).toBe(r.request[c.field]);
+      }
+      expect(second.request[c.field]).not.toBe(first.request[c.field]);
+    },
+  );
 });
 
 describe('simple request/answer cases', () => {
@@ -223,11 +216,14 @@ describe('simple request/answer cases', () => {
   );
 
   const DATA_TRANSFER_ANSWERS: Payload[] = [{ status: 'Accepted', data: 'pong' }, { status: 'Rejected' }, { status: 'UnknownVendorId' }, { status: 'UnknownMessageId' }];
-  it.each(named(DATA_TRANSFER_ANSWERS, (a) => `DRV-P01-01: DataTransfer to the station answered ${String(a.status)} reaches the operator unchanged`))('%s', async (_, answer) => {
-    const station = await h.csms.bootedStation({ prefix: `P01-${answer.status}`.slice(0, 20) });
-    station.onCall('DataTransfer', () => answer);
-    await roundTrip(h.csms, station, 'DataTransfer', { vendorId: 'com.stroom.test', messageId: 'ping', data: 'hello' }, answer);
-  });
+  it.each(named(DATA_TRANSFER_ANSWERS, (a) => `DRV-P01-01: DataTransfer to the station answered ${String(a.status)} reaches the operator unchanged`))(
+    '%s',
+    async (_, answer) => {
+      const station = await h.csms.bootedStation({ prefix: `P01-${String(answer.status)}`.slice(0, 20) });
+      station.onCall('DataTransfer', () => answer);
+      await roundTrip(h.csms, station, 'DataTransfer', { vendorId: 'com.stroom.test', messageId: 'ping', data: 'hello' }, answer);
+    },
+  );
 
   it('customData in a command (TC_P_03 in the other direction) reaches the station untouched, extra vendor properties included', async () => {
     const station = await h.csms.bootedStation({ prefix: 'cmd-customdata' });

@@ -5,16 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { withCsms } from '../support/csms.js';
-import {
-  customerInformation,
-  gate,
-  eventsOf,
-  named,
-  now,
-  roundTrip,
-  settle,
-  stationView,
-} from '../support/device.js';
+import { customerInformation, gate, eventsOf, named, now, roundTrip, settle, stationView } from '../support/device.js';
 import { Reply, type Payload, type TestStation } from '../support/station.js';
 
 const h = withCsms({ CSMS_CALL_TIMEOUT_MS: 5000 });
@@ -50,19 +41,21 @@ async function logEvents(identity: string): Promise<Array<{ status: unknown; req
 }
 
 describe('GetLog', () => {
-  it.each(named(['DiagnosticsLog', 'SecurityLog'], (t) => `${t === 'DiagnosticsLog' ? 'TC_N_25' : 'TC_N_35'}: GetLog(${t}) Accepted, then Uploading and Uploaded are answered and tracked`))(
-    '%s',
-    async (_, logType) => {
-      const station = await h.csms.bootedStation({ prefix: `N25-${logType}`.slice(0, 16) });
-      const requestId = await getLog(station, logType, { status: 'Accepted', filename: `${logType}.tar.gz` });
-      await lsn(station, 'Uploading', requestId);
-      await lsn(station, 'Uploaded', requestId);
-      expect(await logEvents(station.identity)).toEqual([
-        { status: 'Uploaded', requestId },
-        { status: 'Uploading', requestId },
-      ]);
-    },
-  );
+  it.each(
+    named(
+      ['DiagnosticsLog', 'SecurityLog'],
+      (t) => `${t === 'DiagnosticsLog' ? 'TC_N_25' : 'TC_N_35'}: GetLog(${t}) Accepted, then Uploading and Uploaded are answered and tracked`,
+    ),
+  )('%s', async (_, logType) => {
+    const station = await h.csms.bootedStation({ prefix: `N25-${logType}`.slice(0, 16) });
+    const requestId = await getLog(station, logType, { status: 'Accepted', filename: `${logType}.tar.gz` });
+    await lsn(station, 'Uploading', requestId);
+    await lsn(station, 'Uploaded', requestId);
+    expect(await logEvents(station.identity)).toEqual([
+      { status: 'Uploaded', requestId },
+      { status: 'Uploading', requestId },
+    ]);
+  });
 
   it('TC_N_34: GetLog answered Rejected reaches the operator and is not retried', async () => {
     const station = await h.csms.bootedStation({ prefix: 'N34' });
@@ -81,10 +74,16 @@ describe('GetLog', () => {
       expect(await station.call('LogStatusNotification', { status: 'AcceptedCanceled', requestId: first })).toEqual({});
       return { status: 'AcceptedCanceled', filename: 'second.log' };
     });
-    const { request } = await roundTrip(h.csms, station, 'GetLog', { logType: 'DiagnosticsLog', log: { remoteLocation: 'https://logs.example.com/2' } }, {
-      status: 'AcceptedCanceled',
-      filename: 'second.log',
-    });
+    const { request } = await roundTrip(
+      h.csms,
+      station,
+      'GetLog',
+      { logType: 'DiagnosticsLog', log: { remoteLocation: 'https://logs.example.com/2' } },
+      {
+        status: 'AcceptedCanceled',
+        filename: 'second.log',
+      },
+    );
     const second = request.requestId as number;
     expect(second).not.toBe(first);
     expect((await logStatus(station.identity)).requestId).toBe(second);
@@ -98,16 +97,18 @@ describe('GetLog', () => {
     ]);
   });
 
-  it.each(named(['UploadFailure', 'BadMessage', 'PermissionDenied', 'NotSupportedOperation'], (s) => `DRV-N01-01: LogStatusNotification ${s} is answered {} and the operator sees the failure`))(
-    '%s',
-    async (_, failure) => {
-      const station = await h.csms.bootedStation({ prefix: `N01-${failure}`.slice(0, 18) });
-      const requestId = await getLog(station, 'DiagnosticsLog', { status: 'Accepted' });
-      await lsn(station, 'Uploading', requestId);
-      await lsn(station, failure, requestId);
-      expect((await logEvents(station.identity))[0]).toEqual({ status: failure, requestId });
-    },
-  );
+  it.each(
+    named(
+      ['UploadFailure', 'BadMessage', 'PermissionDenied', 'NotSupportedOperation'],
+      (s) => `DRV-N01-01: LogStatusNotification ${s} is answered {} and the operator sees the failure`,
+    ),
+  )('%s', async (_, failure) => {
+    const station = await h.csms.bootedStation({ prefix: `N01-${failure}`.slice(0, 18) });
+    const requestId = await getLog(station, 'DiagnosticsLog', { status: 'Accepted' });
+    await lsn(station, 'Uploading', requestId);
+    await lsn(station, failure, requestId);
+    expect((await logEvents(station.identity))[0]).toEqual({ status: failure, requestId });
+  });
 });
 
 interface CustomerCase {
@@ -141,45 +142,47 @@ const CUSTOMER_REFERENCE: Record<CustomerCase['by'], Payload> = {
 };
 
 describe('CustomerInformation', () => {
-  it.each(named(CUSTOMER_CASES, (c) => `${c.id}: report=${c.report} clear=${c.clear} by ${c.by}, answered ${c.answer ?? 'Accepted'}, ${c.parts.length} NotifyCustomerInformation part(s) assembled`))(
-    '%s',
-    async (_, c) => {
-      const station = await h.csms.bootedStation({ prefix: c.id.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 16) });
-      const answer = c.answer ?? 'Accepted';
-      const streamed = gate();
-      station.onCall('CustomerInformation', (p) =>
-        Reply.then({ status: answer }, async () => {
-          for (let i = 0; i < c.parts.length; i += 1) {
-            const part = { data: c.parts[i]!, tbc: i < c.parts.length - 1, seqNo: i, generatedAt: now(), requestId: p.requestId as number };
-            expect(await station.call('NotifyCustomerInformation', part)).toEqual({});
-            if (part.tbc) {
-              const partial = await customerInformation(h.csms.api, station.identity, part.requestId);
-              expect(partial.status).toBe(200);
-              expect(partial.body.complete).toBe(false);
-            }
+  it.each(
+    named(
+      CUSTOMER_CASES,
+      (c) => `${c.id}: report=${c.report} clear=${c.clear} by ${c.by}, answered ${c.answer ?? 'Accepted'}, ${c.parts.length} NotifyCustomerInformation part(s) assembled`,
+    ),
+  )('%s', async (_, c) => {
+    const station = await h.csms.bootedStation({ prefix: c.id.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 16) });
+    const answer = c.answer ?? 'Accepted';
+    const streamed = gate();
+    station.onCall('CustomerInformation', (p) =>
+      Reply.then({ status: answer }, async () => {
+        for (let i = 0; i < c.parts.length; i += 1) {
+          const part = { data: c.parts[i]!, tbc: i < c.parts.length - 1, seqNo: i, generatedAt: now(), requestId: p.requestId as number };
+          expect(await station.call('NotifyCustomerInformation', part)).toEqual({});
+          if (part.tbc) {
+            const partial = await customerInformation(h.csms.api, station.identity, part.requestId);
+            expect(partial.status).toBe(200);
+            expect(partial.body.complete).toBe(false);
           }
-          streamed.open();
-        }),
-      );
-      const payload = { report: c.report, clear: c.clear, ...CUSTOMER_REFERENCE[c.by] };
-      const { call, request } = await roundTrip(h.csms, station, 'CustomerInformation', payload, { status: answer });
-      // N09.FR.04 / N10.FR.08: exactly one customer reference.
-      const references = ['idToken', 'customerIdentifier', 'customerCertificate'].filter((k) => k in call.payload);
-      expect(references).toEqual([c.by]);
-      expect(call.payload.report).toBe(c.report);
-      expect(call.payload.clear).toBe(c.clear);
-      const requestId = request.requestId as number;
-      if (c.parts.length === 0) {
-        await settle(station, 50);
-        expect((await customerInformation(h.csms.api, station.identity, requestId)).status).toBe(404);
-        return;
-      }
-      await streamed.promise; // the parts are streamed after the answer
-      const view = await customerInformation(h.csms.api, station.identity, requestId);
-      expect(view.status, view.text).toBe(200);
-      expect(view.body).toEqual({ requestId, complete: true, data: c.parts.join('') });
-    },
-  );
+        }
+        streamed.open();
+      }),
+    );
+    const payload = { report: c.report, clear: c.clear, ...CUSTOMER_REFERENCE[c.by] };
+    const { call, request } = await roundTrip(h.csms, station, 'CustomerInformation', payload, { status: answer });
+    // N09.FR.04 / N10.FR.08: exactly one customer reference.
+    const references = ['idToken', 'customerIdentifier', 'customerCertificate'].filter((k) => k in call.payload);
+    expect(references).toEqual([c.by]);
+    expect(call.payload.report).toBe(c.report);
+    expect(call.payload.clear).toBe(c.clear);
+    const requestId = request.requestId as number;
+    if (c.parts.length === 0) {
+      await settle(station, 50);
+      expect((await customerInformation(h.csms.api, station.identity, requestId)).status).toBe(404);
+      return;
+    }
+    await streamed.promise; // the parts are streamed after the answer
+    const view = await customerInformation(h.csms.api, station.identity, requestId);
+    expect(view.status, view.text).toBe(200);
+    expect(view.body).toEqual({ requestId, complete: true, data: c.parts.join('') });
+  });
 
   it('more than one customer reference in one request is refused with 400 (N09.FR.04) and nothing is sent', async () => {
     const station = await h.csms.bootedStation({ prefix: 'N09-two-refs' });

@@ -5,16 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { withCsms } from '../support/csms.js';
-import {
-  energyTransferStarted,
-  expectApiError,
-  named,
-  now,
-  registerToken,
-  securityEvent,
-  stationEvents,
-  transactionView,
-} from '../support/device.js';
+import { energyTransferStarted, expectApiError, named, now, registerToken, securityEvent, stationEvents, transactionView } from '../support/device.js';
 import { uniqueIdentity, type Payload } from '../support/station.js';
 
 const h = withCsms({ CSMS_CALL_TIMEOUT_MS: 5000 });
@@ -87,14 +78,16 @@ describe('events API', () => {
 });
 
 describe('data transfer and custom data (P)', () => {
-  it.each(named([{ vendorId: 'com.unknown.vendor', messageId: 'Hello' }, { vendorId: 'com.unknown.vendor' }], (c) => `TC_P_02: DataTransfer from an unknown vendor (${c.messageId === undefined ? 'no' : 'with'} messageId) is refused with a status, not a CALLERROR`))(
-    '%s',
-    async (_, c) => {
-      const station = await h.csms.bootedStation({ prefix: 'P02' });
-      const answer = await station.dataTransfer(c.vendorId, c.messageId, 'payload');
-      expect(['UnknownVendorId', 'UnknownMessageId', 'Rejected']).toContain(answer.status);
-    },
-  );
+  it.each(
+    named(
+      [{ vendorId: 'com.unknown.vendor', messageId: 'Hello' }, { vendorId: 'com.unknown.vendor' }],
+      (c) => `TC_P_02: DataTransfer from an unknown vendor (${c.messageId === undefined ? 'no' : 'with'} messageId) is refused with a status, not a CALLERROR`,
+    ),
+  )('%s', async (_, c) => {
+    const station = await h.csms.bootedStation({ prefix: 'P02' });
+    const answer = await station.dataTransfer(c.vendorId, c.messageId, 'payload');
+    expect(['UnknownVendorId', 'UnknownMessageId', 'Rejected']).toContain(answer.status);
+  });
 
   it('TC_P_03: customData with extra vendor properties in StatusNotification and TransactionEvent (also in transactionInfo) is accepted', async () => {
     const station = await h.csms.bootedStation({ prefix: 'P03' });

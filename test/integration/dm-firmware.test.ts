@@ -122,22 +122,19 @@ async function expectFirmwareEvents(identity: string, expected: Array<{ status: 
 }
 
 describe('firmware update outcomes', () => {
-  it.each(named(CASES, (c) => `${c.id}: UpdateFirmware answered ${c.answer}, then ${c.steps.length === 0 ? 'nothing' : c.steps.join(' → ')}`))(
-    '%s',
-    async (_, c) => {
-      const s: Session = await bootedWithCreds(h.csms, c.id.slice(0, 12));
-      const firmware = c.firmware?.() ?? firmwareFixture();
-      if (c.futureField !== undefined) expect(Date.parse(firmware[c.futureField] as string)).toBeGreaterThan(Date.now());
-      const requestId = await updateFirmware(s, c.answer, firmware);
-      await play(s, requestId, c.steps);
+  it.each(named(CASES, (c) => `${c.id}: UpdateFirmware answered ${c.answer}, then ${c.steps.length === 0 ? 'nothing' : c.steps.join(' → ')}`))('%s', async (_, c) => {
+    const s: Session = await bootedWithCreds(h.csms, c.id.slice(0, 12));
+    const firmware = c.firmware?.() ?? firmwareFixture();
+    if (c.futureField !== undefined) expect(Date.parse(firmware[c.futureField] as string)).toBeGreaterThan(Date.now());
+    const requestId = await updateFirmware(s, c.answer, firmware);
+    await play(s, requestId, c.steps);
 
-      const statuses = c.steps.filter((st) => st.startsWith('FSN:')).map((st) => ({ status: st.slice(4), requestId }));
-      await expectFirmwareEvents(s.creds.identity, statuses);
-      const securityTypes = c.steps.filter((st) => st.startsWith('SEN:')).map((st) => st.slice(4));
-      const security = await eventsOf(h.csms.api, s.creds.identity, 'SecurityEventNotification');
-      expect(security.map((e) => e.payload.type)).toEqual([...securityTypes].reverse());
-    },
-  );
+    const statuses = c.steps.filter((st) => st.startsWith('FSN:')).map((st) => ({ status: st.slice(4), requestId }));
+    await expectFirmwareEvents(s.creds.identity, statuses);
+    const securityTypes = c.steps.filter((st) => st.startsWith('SEN:')).map((st) => st.slice(4));
+    const security = await eventsOf(h.csms.api, s.creds.identity, 'SecurityEventNotification');
+    expect(security.map((e) => e.payload.type)).toEqual([...securityTypes].reverse());
+  });
 });
 
 describe('a second update while one is running', () => {

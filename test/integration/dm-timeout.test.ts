@@ -38,22 +38,32 @@ const SILENT: Array<{ action: string; payload: Payload }> = [
   { action: 'GetLog', payload: { logType: 'DiagnosticsLog', log: { remoteLocation: 'https://logs.example.com/u' } } },
   { action: 'CustomerInformation', payload: { report: true, clear: false, customerIdentifier: 'OpenChargeAlliance' } },
   { action: 'InstallCertificate', payload: { certificateType: 'CSMSRootCertificate', certificate: testCertificate().pem } },
-  { action: 'SetNetworkProfile', payload: { configurationSlot: 1, connectionData: { ocppVersion: 'OCPP20', ocppTransport: 'JSON', ocppCsmsUrl: 'wss://x.example.com/ocpp', messageTimeout: 30, securityProfile: 2, ocppInterface: 'Wired0' } } },
+  {
+    action: 'SetNetworkProfile',
+    payload: {
+      configurationSlot: 1,
+      connectionData: {
+        ocppVersion: 'OCPP20',
+        ocppTransport: 'JSON',
+        ocppCsmsUrl: 'wss://x.example.com/ocpp',
+        messageTimeout: 30,
+        securityProfile: 2,
+        ocppInterface: 'Wired0',
+      },
+    },
+  },
 ];
 
 describe('no answer within CSMS_CALL_TIMEOUT_MS', () => {
-  it.each(named(SILENT, (c) => `${c.action}: the station received it, never answered: 504; the next command to the station still works`))(
-    '%s',
-    async (_, c) => {
-      const station = await h.csms.bootedStation({ prefix: `t504-${c.action}`.slice(0, 20), connectOptions: { autoReport: false } });
-      station.onCall(c.action, () => Reply.none);
-      const res = await sendCommand(h.csms, station.identity, c.action, c.payload);
-      expectApiError(res, 504);
-      expect(station.callsOf(c.action)).toHaveLength(1);
-      expect(station.callsOf(c.action)[0]!.payload).toMatchObject(c.payload);
-      await roundTrip(h.csms, station, 'ClearCache', {}, { status: 'Accepted' });
-    },
-  );
+  it.each(named(SILENT, (c) => `${c.action}: the station received it, never answered: 504; the next command to the station still works`))('%s', async (_, c) => {
+    const station = await h.csms.bootedStation({ prefix: `t504-${c.action}`.slice(0, 20), connectOptions: { autoReport: false } });
+    station.onCall(c.action, () => Reply.none);
+    const res = await sendCommand(h.csms, station.identity, c.action, c.payload);
+    expectApiError(res, 504);
+    expect(station.callsOf(c.action)).toHaveLength(1);
+    expect(station.callsOf(c.action)[0]!.payload).toMatchObject(c.payload);
+    await roundTrip(h.csms, station, 'ClearCache', {}, { status: 'Accepted' });
+  });
 
   it('DRV-B06-01: a split read whose second part is never answered is 504 as a whole', async () => {
     const station = await h.csms.bootedStation({ prefix: 't504-split' });

@@ -24,9 +24,8 @@ import { RFC3339_MS, ocppSchema, type Payload, type TestStation } from '../suppo
 
 const h = withCsms({ CSMS_CALL_TIMEOUT_MS: 5000 });
 
-const REQUESTED_MESSAGES = (
-  ocppSchema('TriggerMessageRequest') as { definitions: { MessageTriggerEnumType: { enum: string[] } } }
-).definitions.MessageTriggerEnumType.enum;
+const REQUESTED_MESSAGES = (ocppSchema('TriggerMessageRequest') as { definitions: { MessageTriggerEnumType: { enum: string[] } } }).definitions.MessageTriggerEnumType
+  .enum;
 
 async function trigger(station: TestStation, payload: Payload, status = 'Accepted'): Promise<void> {
   station.onCall('TriggerMessage', () => ({ status }));
@@ -55,18 +54,17 @@ describe('every requestedMessage', () => {
     },
   );
 
-  it.each(named(['Rejected', 'NotImplemented'], (s) => `${s === 'Rejected' ? 'DRV-F06-01' : 'TC_F_27'}: TriggerMessage answered ${s} reaches the operator and is not retried`))(
-    '%s',
-    async (_, status) => {
-      const station = await h.csms.bootedStation({ prefix: `F27-${status}`.slice(0, 20) });
-      for (const requestedMessage of ['Heartbeat', 'MeterValues', 'StatusNotification']) {
-        await trigger(station, { requestedMessage, ...(requestedMessage === 'StatusNotification' ? { evse: { id: 1, connectorId: 1 } } : {}) }, status);
-      }
-      await settle(station);
-      expect(station.callsOf('TriggerMessage')).toHaveLength(3);
-      expect(station.isOpen).toBe(true);
-    },
-  );
+  it.each(
+    named(['Rejected', 'NotImplemented'], (s) => `${s === 'Rejected' ? 'DRV-F06-01' : 'TC_F_27'}: TriggerMessage answered ${s} reaches the operator and is not retried`),
+  )('%s', async (_, status) => {
+    const station = await h.csms.bootedStation({ prefix: `F27-${status}`.slice(0, 20) });
+    for (const requestedMessage of ['Heartbeat', 'MeterValues', 'StatusNotification']) {
+      await trigger(station, { requestedMessage, ...(requestedMessage === 'StatusNotification' ? { evse: { id: 1, connectorId: 1 } } : {}) }, status);
+    }
+    await settle(station);
+    expect(station.callsOf('TriggerMessage')).toHaveLength(3);
+    expect(station.isOpen).toBe(true);
+  });
 });
 
 describe('what the station sends because of a trigger', () => {
@@ -86,10 +84,17 @@ describe('what the station sends because of a trigger', () => {
     const { station } = await bootedWithCreds(h.csms, 'F13');
     const tx = await energyTransferStarted(h.csms, station);
     await trigger(station, { requestedMessage: 'TransactionEvent', evse: { id: 1 } });
-    const answer = await txEvent(station, tx, 'Updated', 'Trigger', { chargingState: 'Charging' }, {
-      evse: { id: 1 },
-      meterValue: [{ timestamp: now(), sampledValue: [{ value: 4321, context: 'Trigger' }] }],
-    });
+    const answer = await txEvent(
+      station,
+      tx,
+      'Updated',
+      'Trigger',
+      { chargingState: 'Charging' },
+      {
+        evse: { id: 1 },
+        meterValue: [{ timestamp: now(), sampledValue: [{ value: 4321, context: 'Trigger' }] }],
+      },
+    );
     expect(answer).not.toHaveProperty('idTokenInfo');
   });
 
@@ -98,10 +103,17 @@ describe('what the station sends because of a trigger', () => {
     const txs = [await energyTransferStarted(h.csms, station, { evseId: 1 }), await energyTransferStarted(h.csms, station, { evseId: 2 })];
     await trigger(station, { requestedMessage: 'TransactionEvent' });
     for (const tx of txs) {
-      await txEvent(station, tx, 'Updated', 'Trigger', { chargingState: 'Charging' }, {
-        evse: { id: tx.evseId },
-        meterValue: [{ timestamp: now(), sampledValue: [{ value: 10 * tx.evseId, context: 'Trigger' }] }],
-      });
+      await txEvent(
+        station,
+        tx,
+        'Updated',
+        'Trigger',
+        { chargingState: 'Charging' },
+        {
+          evse: { id: tx.evseId },
+          meterValue: [{ timestamp: now(), sampledValue: [{ value: 10 * tx.evseId, context: 'Trigger' }] }],
+        },
+      );
     }
   });
 
@@ -145,9 +157,7 @@ describe('what the station sends because of a trigger', () => {
       const { station, creds } = await bootedWithCreds(h.csms, `${c.id}-${c.via}`, { via: c.via });
       if (c.occupiedFirst) await station.statusNotification(1, 1, 'Occupied');
       await trigger(station, { requestedMessage: 'StatusNotification', evse: { id: 1, connectorId: 1 } });
-      const answer = c.via === 'StatusNotification'
-        ? await station.statusNotification(1, 1, c.status)
-        : await station.notifyConnectorEvent(1, 1, c.status);
+      const answer = c.via === 'StatusNotification' ? await station.statusNotification(1, 1, c.status) : await station.notifyConnectorEvent(1, 1, c.status);
       expect(answer).toEqual({});
       await waitForConnectors(h.csms.api, creds.identity, [`1/1:${c.status}`]);
       expect(connectorStatuses(await stationView(h.csms.api, creds.identity))).toContain(`1/1:${c.status}`);

@@ -43,17 +43,19 @@ async function valueShown(station: TestStation, item: ItemRef, type = 'Actual'):
 }
 
 describe('GetVariables', () => {
-  it.each(named([undefined, 'Actual', 'Target', 'MinSet', 'MaxSet'] as const, (t) => `TC_B_06: reads OCPPCommCtrlr.OfflineThreshold (attributeType ${t ?? 'omitted'}) and shows the value in GET variables`))(
-    '%s',
-    async (_, attributeType) => {
-      const station = await h.csms.bootedStation({ prefix: 'B06' });
-      const item: ItemRef = attributeType === undefined ? OFFLINE_THRESHOLD : { ...OFFLINE_THRESHOLD, attributeType };
-      station.setVariable({ ...OFFLINE_THRESHOLD, attributeType, value: '77' });
-      const { response } = await roundTrip(h.csms, station, 'GetVariables', { getVariableData: [item] });
-      expect(response).toEqual({ getVariableResult: [{ ...item, attributeStatus: 'Accepted', attributeValue: '77' }] });
-      expect(await valueShown(station, OFFLINE_THRESHOLD, attributeType ?? 'Actual')).toBe('77');
-    },
-  );
+  it.each(
+    named(
+      [undefined, 'Actual', 'Target', 'MinSet', 'MaxSet'] as const,
+      (t) => `TC_B_06: reads OCPPCommCtrlr.OfflineThreshold (attributeType ${t ?? 'omitted'}) and shows the value in GET variables`,
+    ),
+  )('%s', async (_, attributeType) => {
+    const station = await h.csms.bootedStation({ prefix: 'B06' });
+    const item: ItemRef = attributeType === undefined ? OFFLINE_THRESHOLD : { ...OFFLINE_THRESHOLD, attributeType };
+    station.setVariable({ ...OFFLINE_THRESHOLD, attributeType, value: '77' });
+    const { response } = await roundTrip(h.csms, station, 'GetVariables', { getVariableData: [item] });
+    expect(response).toEqual({ getVariableResult: [{ ...item, attributeStatus: 'Accepted', attributeValue: '77' }] });
+    expect(await valueShown(station, OFFLINE_THRESHOLD, attributeType ?? 'Actual')).toBe('77');
+  });
 
   it('TC_B_07: reads OfflineThreshold and AuthorizeRemoteStart in one request and shows both values', async () => {
     const station = await h.csms.bootedStation({ prefix: 'B07' });
@@ -79,14 +81,17 @@ describe('GetVariables', () => {
 });
 
 describe('SetVariables', () => {
-  it.each(named([undefined, 'Actual'] as const, (t) => `TC_B_09: sets OfflineThreshold = "123" (attributeType ${t ?? 'omitted'}) and records the new value`))('%s', async (_, attributeType) => {
-    const station = await h.csms.bootedStation({ prefix: 'B09' });
-    const item = { ...OFFLINE_THRESHOLD, ...(attributeType !== undefined ? { attributeType } : {}), attributeValue: '123' };
-    const { call, response } = await roundTrip(h.csms, station, 'SetVariables', { setVariableData: [item] });
-    expect(call.payload).toEqual({ setVariableData: [item] });
-    expect(response).toEqual(setVariablesAnswer({ setVariableData: [item] }, 'Accepted'));
-    expect(await valueShown(station, OFFLINE_THRESHOLD)).toBe('123');
-  });
+  it.each(named([undefined, 'Actual'] as const, (t) => `TC_B_09: sets OfflineThreshold = "123" (attributeType ${t ?? 'omitted'}) and records the new value`))(
+    '%s',
+    async (_, attributeType) => {
+      const station = await h.csms.bootedStation({ prefix: 'B09' });
+      const item = { ...OFFLINE_THRESHOLD, ...(attributeType !== undefined ? { attributeType } : {}), attributeValue: '123' };
+      const { call, response } = await roundTrip(h.csms, station, 'SetVariables', { setVariableData: [item] });
+      expect(call.payload).toEqual({ setVariableData: [item] });
+      expect(response).toEqual(setVariablesAnswer({ setVariableData: [item] }, 'Accepted'));
+      expect(await valueShown(station, OFFLINE_THRESHOLD)).toBe('123');
+    },
+  );
 
   it('TC_B_10: sets OfflineThreshold and AuthorizeRemoteStart in one request and records both', async () => {
     const station = await h.csms.bootedStation({ prefix: 'B10' });
@@ -123,6 +128,7 @@ describe('ItemsPerMessage and duplicates (DRV-B06-01, DRV-B05-01)', () => {
       await roundTrip(h.csms, station, 'GetVariables', { getVariableData: [limit] });
     } else {
       const { request } = await roundTrip(h.csms, station, 'GetBaseReport', { reportBase: 'FullInventory' });
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare -- res.body is parsed JSON from the API, typed as promised, not checked: this asks for the boolean itself, not any truthy value
       await waitFor(async () => (await h.csms.api.getReport(station.identity, request.requestId as number)).body.complete === true, {
         what: 'the inventory report to be complete',
       });
@@ -216,16 +222,24 @@ describe('ItemsPerMessage and duplicates (DRV-B06-01, DRV-B05-01)', () => {
     },
     {
       action: 'SetVariables',
-      body: { setVariableData: [{ ...OFFLINE_THRESHOLD, attributeValue: '1' }, { ...OFFLINE_THRESHOLD, attributeValue: '2' }] },
+      body: {
+        setVariableData: [
+          { ...OFFLINE_THRESHOLD, attributeValue: '1' },
+          { ...OFFLINE_THRESHOLD, attributeValue: '2' },
+        ],
+      },
     },
   ];
-  it.each(named(DUPLICATES, (c) => `DRV-B05-01: ${c.action} with the same (component, variable, attributeType) twice is refused with 400 and nothing is sent`))('%s', async (_, c) => {
-    const station = await h.csms.bootedStation({ prefix: `dup-${c.action}`.slice(0, 20) });
-    const res = await sendCommand(h.csms, station.identity, c.action, c.body);
-    expectApiError(res, 400);
-    await settle(station, 50);
-    expect(station.callsOf(c.action)).toEqual([]);
-  });
+  it.each(named(DUPLICATES, (c) => `DRV-B05-01: ${c.action} with the same (component, variable, attributeType) twice is refused with 400 and nothing is sent`))(
+    '%s',
+    async (_, c) => {
+      const station = await h.csms.bootedStation({ prefix: `dup-${c.action}`.slice(0, 20) });
+      const res = await sendCommand(h.csms, station.identity, c.action, c.body);
+      expectApiError(res, 400);
+      await settle(station, 50);
+      expect(station.callsOf(c.action)).toEqual([]);
+    },
+  );
 
   it('DRV-B05-01: the same variable with different attributeTypes, or on different EVSEs, is not a duplicate', async () => {
     const station = await h.csms.bootedStation({ prefix: 'dup-ok' });
@@ -245,38 +259,41 @@ describe('reports', () => {
     { id: 'TC_B_13', reportBase: 'FullInventory' },
     { id: 'GetBaseReport SummaryInventory', reportBase: 'SummaryInventory' },
   ];
-  it.each(named(BASE_REPORTS, (c) => `${c.id}: GetBaseReport(${c.reportBase}) with a 3-part NotifyReport is answered part by part, assembled and merged into variables`))('%s', async (_, c) => {
-    const station = await h.csms.bootedStation({ prefix: 'B12', connectOptions: { autoReport: false } });
-    const entries = [...syntheticReport(5), reportEntry(OFFLINE_THRESHOLD.component, OFFLINE_THRESHOLD.variable, '88')];
-    const parts = chunk(entries, 2);
-    let release!: () => void;
-    const partsSent = new Promise<void>((resolve) => (release = resolve));
-    const answers: Payload[] = [];
-    station.onCall('GetBaseReport', (p) =>
-      Reply.then({ status: 'Accepted' }, async () => {
-        for (let i = 0; i < parts.length; i += 1) {
-          answers.push(await station.notifyReportPart(p.requestId as number, i, parts[i]!, i < parts.length - 1));
-          if (i === 0) {
-            const partial = await h.csms.api.getReport(station.identity, p.requestId as number);
-            expect(partial.status).toBe(200);
-            expect(partial.body.complete).toBe(false);
+  it.each(named(BASE_REPORTS, (c) => `${c.id}: GetBaseReport(${c.reportBase}) with a 3-part NotifyReport is answered part by part, assembled and merged into variables`))(
+    '%s',
+    async (_, c) => {
+      const station = await h.csms.bootedStation({ prefix: 'B12', connectOptions: { autoReport: false } });
+      const entries = [...syntheticReport(5), reportEntry(OFFLINE_THRESHOLD.component, OFFLINE_THRESHOLD.variable, '88')];
+      const parts = chunk(entries, 2);
+      let release!: () => void;
+      const partsSent = new Promise<void>((resolve) => (release = resolve));
+      const answers: Payload[] = [];
+      station.onCall('GetBaseReport', (p) =>
+        Reply.then({ status: 'Accepted' }, async () => {
+          for (let i = 0; i < parts.length; i += 1) {
+            answers.push(await station.notifyReportPart(p.requestId as number, i, parts[i]!, i < parts.length - 1));
+            if (i === 0) {
+              const partial = await h.csms.api.getReport(station.identity, p.requestId as number);
+              expect(partial.status).toBe(200);
+              expect(partial.body.complete).toBe(false);
+            }
           }
-        }
-        release();
-      }),
-    );
-    const { call, request } = await roundTrip(h.csms, station, 'GetBaseReport', { reportBase: c.reportBase }, { status: 'Accepted' });
-    expect(call.payload.reportBase).toBe(c.reportBase);
-    expect(request.requestId as number).toBeGreaterThanOrEqual(0);
-    await partsSent;
-    expect(answers).toEqual([{}, {}, {}]);
-    const report = await h.csms.api.getReport(station.identity, request.requestId as number);
-    expect(report.status).toBe(200);
-    expect(report.body).toMatchObject({ requestId: request.requestId, complete: true, reportData: entries });
-    const vars = await deviceVariables(h.csms.api, station.identity);
-    expect(attributeValue(vars, ref(OFFLINE_THRESHOLD))).toBe('88');
-    expect(attributeValue(vars, { component: 'StroomTestCtrlr', componentInstance: 'i4', variable: 'Var4' })).toBe('28');
-  });
+          release();
+        }),
+      );
+      const { call, request } = await roundTrip(h.csms, station, 'GetBaseReport', { reportBase: c.reportBase }, { status: 'Accepted' });
+      expect(call.payload.reportBase).toBe(c.reportBase);
+      expect(request.requestId as number).toBeGreaterThanOrEqual(0);
+      await partsSent;
+      expect(answers).toEqual([{}, {}, {}]);
+      const report = await h.csms.api.getReport(station.identity, request.requestId as number);
+      expect(report.status).toBe(200);
+      expect(report.body).toMatchObject({ requestId: request.requestId, complete: true, reportData: entries });
+      const vars = await deviceVariables(h.csms.api, station.identity);
+      expect(attributeValue(vars, ref(OFFLINE_THRESHOLD))).toBe('88');
+      expect(attributeValue(vars, { component: 'StroomTestCtrlr', componentInstance: 'i4', variable: 'Var4' })).toBe('28');
+    },
+  );
 
   it('TC_B_12 (robustness): parts arriving out of seqNo order are assembled in seqNo order, complete only when none is missing', async () => {
     const station = await h.csms.bootedStation({ prefix: 'B12-order', connectOptions: { autoReport: false } });
@@ -311,10 +328,13 @@ describe('reports', () => {
       componentVariable: [{ component: { name: 'OCPPCommCtrlr' }, variable: { name: 'OfflineThreshold' } }, { component: { name: 'AuthCtrlr' } }],
     };
     const { request } = await roundTrip(h.csms, station, 'GetReport', payload, { status: 'Accepted' });
-    const report = await waitFor(async () => {
-      const r = await h.csms.api.getReport(station.identity, request.requestId as number);
-      return r.status === 200 && r.body.complete ? r.body : undefined;
-    }, { what: 'GetReport NotifyReport assembled' });
+    const report = await waitFor(
+      async () => {
+        const r = await h.csms.api.getReport(station.identity, request.requestId as number);
+        return r.status === 200 && r.body.complete ? r.body : undefined;
+      },
+      { what: 'GetReport NotifyReport assembled' },
+    );
     expect(report.reportData.length).toBeGreaterThan(0);
   });
 

@@ -151,7 +151,11 @@ async function storedInPostgres(databaseUrl: string, stationIds: string[]): Prom
  * to the running child (one owner), so it is read through the API, transaction by transaction.
  */
 async function storedEvents(env: Record<string, string | number>, csms: SpawnedCsms, runs: StationRun[]): Promise<Map<string, number>> {
-  if (env.DATABASE_URL !== undefined) return storedInPostgres(String(env.DATABASE_URL), runs.map((r) => r.identity));
+  if (env.DATABASE_URL !== undefined)
+    return storedInPostgres(
+      String(env.DATABASE_URL),
+      runs.map((r) => r.identity),
+    );
   const stored = new Map<string, number>();
   for (const run of runs) {
     for (const tx of run.transactions) {
@@ -189,110 +193,114 @@ describe('durability across a crash', () => {
     };
   }
 
-
   // The embedded store runs inside the killed process itself: what it acknowledged must be in its files.
-  for (const store of ['PostgreSQL', 'embedded'] as const) it(`${store}: keeps every acknowledged TransactionEvent exactly once across a SIGKILL, and takes the resends of the rest`, async () => {
-    const env = await childEnv(store);
-    const runs: StationRun[] = [];
-    cleanup.push(async () => {
-      for (const run of runs) for (const connection of run.connections) await connection.close();
-    });
+  for (const store of ['PostgreSQL', 'embedded'] as const)
+    it(
+      `${store}: keeps every acknowledged TransactionEvent exactly once across a SIGKILL, and takes the resends of the rest`,
+      async () => {
+        const env = await childEnv(store);
+        const runs: StationRun[] = [];
+        cleanup.push(async () => {
+          for (const run of runs) for (const connection of run.connections) await connection.close();
+        });
 
-    let csms: SpawnedCsms = await spawnCsms(env);
-    cleanup.push(() => csms.kill());
-    const token = await registerIdToken(csms.api, newIdToken('ISO14443'));
-    for (let n = 0; n < STATIONS; n += 1) {
-      const identity = uniqueIdentity('dur');
-      const password = randomPassword();
-      expect((await csms.api.putStation(identity, { securityProfile: 1, password, bootPolicy: 'Accepted' })).status).toBe(201);
-      const station = await TestStation.connect(csms.ocppUrl, { identity, password });
-      await station.booted();
-      runs.push({ identity, password, station, connections: [station], drops: 0, transactions: [], inFlight: undefined, acknowledged: new Set() });
-    }
-
-    // ---- the crash: all stations mid-burst, killed at a random moment once each has had a few answers
-    const bursts = runs.map((run) => burst(run, token));
-    await waitFor(() => runs.every((run) => run.acknowledged.size >= 3), { timeoutMs: 10_000, what: 'first acknowledgements' });
-    const killAfterMs = 50 + Math.floor(Math.random() * 250);
-    await sleep(killAfterMs);
-    const killed = new Promise<void>((resolve) => csms.child.once('exit', () => resolve()));
-    csms.kill();
-    await killed;
-    await Promise.all(bursts);
-    const context = `killed ${killAfterMs} ms into the bursts; acknowledged per station: ${runs.map((r) => r.acknowledged.size).join(', ')}`;
-    for (const run of runs) expect(run.inFlight, `${run.identity} had a call in flight (${context})`).toBeDefined();
-
-    // ---- restart on the same database: every acknowledged event is there exactly once, nothing invented
-    csms = await spawnCsms(env);
-    const afterCrash = await storedEvents(env, csms, runs);
-    for (const run of runs) {
-      for (const ack of run.acknowledged) {
-        expect(afterCrash.get(`${run.identity}|${ack}`), `${run.identity} ${ack} was acknowledged before the crash (${context})`).toBe(1);
-      }
-      const sentKeys = new Set(run.transactions.flatMap((tx) => tx.requests.slice(0, tx.acked + 1).map((_, i) => key(tx.transactionId, i))));
-      for (const stored of afterCrash.keys()) {
-        const [identity, what] = stored.split('|') as [string, string];
-        if (identity === run.identity) expect(sentKeys.has(what), `${stored} is stored but was never sent`).toBe(true);
-      }
-    }
-
-    // ---- the stations come back (no BootNotification) and resend: the unacknowledged rest, and one acknowledged event
-    for (const run of runs) {
-      run.station = await TestStation.connect(csms.ocppUrl, { identity: run.identity, password: run.password });
-      run.connections.push(run.station);
-    }
-    const ocppUrl = csms.ocppUrl;
-    const resent = Promise.all(
-      runs.map(async (run) => {
-        const first = run.transactions[0] as PlannedTransaction;
-        const already = await sendReliably(run, ocppUrl, first.requests[0] as Request);
-        expect(already, `${run.identity}: resend of an acknowledged Started`).toMatchObject({ idTokenInfo: { status: 'Accepted' } });
-        const { tx, index } = run.inFlight as { tx: PlannedTransaction; index: number };
-        for (let i = index; i < tx.requests.length; i += 1) {
-          const request = tx.requests[i] as Request;
-          const answer = await sendReliably(run, ocppUrl, request);
-          if (request.idToken !== undefined) expect(answer).toMatchObject({ idTokenInfo: { status: 'Accepted' } });
-          else expect(answer).toEqual({});
-          tx.acked = i + 1;
+        let csms: SpawnedCsms = await spawnCsms(env);
+        cleanup.push(() => csms.kill());
+        const token = await registerIdToken(csms.api, newIdToken('ISO14443'));
+        for (let n = 0; n < STATIONS; n += 1) {
+          const identity = uniqueIdentity('dur');
+          const password = randomPassword();
+          expect((await csms.api.putStation(identity, { securityProfile: 1, password, bootPolicy: 'Accepted' })).status).toBe(201);
+          const station = await TestStation.connect(csms.ocppUrl, { identity, password });
+          await station.booted();
+          runs.push({ identity, password, station, connections: [station], drops: 0, transactions: [], inFlight: undefined, acknowledged: new Set() });
         }
-      }),
-    );
-    await resent.catch((err: unknown) => {
-      const exit = csms.child.exitCode ?? csms.child.signalCode;
-      throw new Error(
-        `${(err as Error).message}\n(${context}; CSMS child ${exit === null ? 'running' : `exited: ${String(exit)}`}; ` +
-          `reconnects after a drop: ${runs.map((r) => r.drops).join(', ')}; closes: ${JSON.stringify(runs.map((r) => r.station.closed ?? null))})\nCSMS output:\n${csms.output().slice(-5000)}`,
-      );
-    });
 
-    // ---- everything sent is stored exactly once, and every transaction adds up
-    const final = await storedEvents(env, csms, runs);
-    let expectedCount = 0;
-    for (const run of runs) {
-      for (const tx of run.transactions) {
-        expect(tx.acked, `${run.identity} ${tx.transactionId} fully sent`).toBe(EVENTS_PER_TX);
-        for (let i = 0; i < EVENTS_PER_TX; i += 1) {
-          expect(final.get(`${run.identity}|${key(tx.transactionId, i)}`), `${run.identity} ${key(tx.transactionId, i)}`).toBe(1);
-          expectedCount += 1;
+        // ---- the crash: all stations mid-burst, killed at a random moment once each has had a few answers
+        const bursts = runs.map((run) => burst(run, token));
+        await waitFor(() => runs.every((run) => run.acknowledged.size >= 3), { timeoutMs: 10_000, what: 'first acknowledgements' });
+        const killAfterMs = 50 + Math.floor(Math.random() * 250);
+        await sleep(killAfterMs);
+        const killed = new Promise<void>((resolve) => csms.child.once('exit', () => resolve()));
+        csms.kill();
+        await killed;
+        await Promise.all(bursts);
+        const context = `killed ${killAfterMs} ms into the bursts; acknowledged per station: ${runs.map((r) => r.acknowledged.size).join(', ')}`;
+        for (const run of runs) expect(run.inFlight, `${run.identity} had a call in flight (${context})`).toBeDefined();
+
+        // ---- restart on the same database: every acknowledged event is there exactly once, nothing invented
+        csms = await spawnCsms(env);
+        const afterCrash = await storedEvents(env, csms, runs);
+        for (const run of runs) {
+          for (const ack of run.acknowledged) {
+            expect(afterCrash.get(`${run.identity}|${ack}`), `${run.identity} ${ack} was acknowledged before the crash (${context})`).toBe(1);
+          }
+          const sentKeys = new Set(run.transactions.flatMap((tx) => tx.requests.slice(0, tx.acked + 1).map((_, i) => key(tx.transactionId, i))));
+          for (const stored of afterCrash.keys()) {
+            const [identity, what] = stored.split('|') as [string, string];
+            if (identity === run.identity) expect(sentKeys.has(what), `${stored} is stored but was never sent`).toBe(true);
+          }
         }
-      }
-    }
-    expect(final.size).toBe(expectedCount);
 
-    for (const run of runs) {
-      const listed = await listTransactions(csms.api, run.identity);
-      expect(listed.body.items.map((t) => t.transactionId).sort()).toEqual(run.transactions.map((t) => t.transactionId).sort());
-      for (const tx of [run.transactions[0] as PlannedTransaction, run.inFlight?.tx as PlannedTransaction]) {
-        const view = await getTransaction(csms.api, run.identity, tx.transactionId);
-        expect(view.events.map((e) => e.seqNo)).toEqual(Array.from({ length: EVENTS_PER_TX }, (_, i) => i));
-        expect(view).toMatchObject({ active: false, stoppedReason: 'Local', energyWh: WH_PER_EVENT * (EVENTS_PER_TX - 1) });
-      }
-      expect(run.connections.flatMap((c) => c.problems())).toEqual([]);
-    }
+        // ---- the stations come back (no BootNotification) and resend: the unacknowledged rest, and one acknowledged event
+        for (const run of runs) {
+          run.station = await TestStation.connect(csms.ocppUrl, { identity: run.identity, password: run.password });
+          run.connections.push(run.station);
+        }
+        const ocppUrl = csms.ocppUrl;
+        const resent = Promise.all(
+          runs.map(async (run) => {
+            const first = run.transactions[0] as PlannedTransaction;
+            const already = await sendReliably(run, ocppUrl, first.requests[0] as Request);
+            expect(already, `${run.identity}: resend of an acknowledged Started`).toMatchObject({ idTokenInfo: { status: 'Accepted' } });
+            const { tx, index } = run.inFlight as { tx: PlannedTransaction; index: number };
+            for (let i = index; i < tx.requests.length; i += 1) {
+              const request = tx.requests[i] as Request;
+              const answer = await sendReliably(run, ocppUrl, request);
+              if (request.idToken !== undefined) expect(answer).toMatchObject({ idTokenInfo: { status: 'Accepted' } });
+              else expect(answer).toEqual({});
+              tx.acked = i + 1;
+            }
+          }),
+        );
+        await resent.catch((err: unknown) => {
+          const exit = csms.child.exitCode ?? csms.child.signalCode;
+          throw new Error(
+            `${(err as Error).message}\n(${context}; CSMS child ${exit === null ? 'running' : `exited: ${String(exit)}`}; ` +
+              `reconnects after a drop: ${runs.map((r) => r.drops).join(', ')}; closes: ${JSON.stringify(runs.map((r) => r.station.closed ?? null))})\nCSMS output:\n${csms.output().slice(-5000)}`,
+          );
+        });
 
-    const stopped = await csms.stop();
-    expect({ code: stopped.code, signal: stopped.signal }, csms.output().slice(-2000)).toEqual({ code: 0, signal: null });
-  }, store === 'embedded' ? 180_000 : 30_000); // a fresh embedded store runs initdb (seconds to tens of seconds on a loaded machine)
+        // ---- everything sent is stored exactly once, and every transaction adds up
+        const final = await storedEvents(env, csms, runs);
+        let expectedCount = 0;
+        for (const run of runs) {
+          for (const tx of run.transactions) {
+            expect(tx.acked, `${run.identity} ${tx.transactionId} fully sent`).toBe(EVENTS_PER_TX);
+            for (let i = 0; i < EVENTS_PER_TX; i += 1) {
+              expect(final.get(`${run.identity}|${key(tx.transactionId, i)}`), `${run.identity} ${key(tx.transactionId, i)}`).toBe(1);
+              expectedCount += 1;
+            }
+          }
+        }
+        expect(final.size).toBe(expectedCount);
+
+        for (const run of runs) {
+          const listed = await listTransactions(csms.api, run.identity);
+          expect(listed.body.items.map((t) => t.transactionId).sort()).toEqual(run.transactions.map((t) => t.transactionId).sort());
+          for (const tx of [run.transactions[0] as PlannedTransaction, run.inFlight?.tx as PlannedTransaction]) {
+            const view = await getTransaction(csms.api, run.identity, tx.transactionId);
+            expect(view.events.map((e) => e.seqNo)).toEqual(Array.from({ length: EVENTS_PER_TX }, (_, i) => i));
+            expect(view).toMatchObject({ active: false, stoppedReason: 'Local', energyWh: WH_PER_EVENT * (EVENTS_PER_TX - 1) });
+          }
+          expect(run.connections.flatMap((c) => c.problems())).toEqual([]);
+        }
+
+        const stopped = await csms.stop();
+        expect({ code: stopped.code, signal: stopped.signal }, csms.output().slice(-2000)).toEqual({ code: 0, signal: null });
+      },
+      store === 'embedded' ? 180_000 : 30_000,
+    ); // a fresh embedded store runs initdb (seconds to tens of seconds on a loaded machine)
 
   it('stations that reconnect one after another to a restarted CSMS keep their connections (DRV-RPC-21 after a crash)', async () => {
     const env = await childEnv();
@@ -326,7 +334,9 @@ describe('durability across a crash', () => {
         stations.push(station);
       }
       await sleep(100);
-      const dropped = stations.filter((s) => !s.isOpen).map((s) => `${s.identity} closed ${JSON.stringify(s.closed)} (connected as #${stations.indexOf(s) + 1} of ${stations.length})`);
+      const dropped = stations
+        .filter((s) => !s.isOpen)
+        .map((s) => `${s.identity} closed ${JSON.stringify(s.closed)} (connected as #${stations.indexOf(s) + 1} of ${stations.length})`);
       expect(dropped, `round ${round}: connections the restarted CSMS dropped right after the upgrade\n${csms.output().slice(-3000)}`).toEqual([]);
       for (const station of stations) expect(typeof (await station.heartbeat()).currentTime).toBe('string');
       for (const station of stations) await station.close();

@@ -108,6 +108,7 @@ function variableQueries(dashboard: Record<string, unknown>): { name: string; se
   const out: { name: string; selector: string; label: string }[] = [];
   for (const variable of list) {
     if (variable.type !== 'query') continue;
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- the dashboard is JSON read from disk, typed here but not checked
     const query = typeof variable.query === 'string' ? variable.query : String((variable.query as { query?: string }).query ?? '');
     const match = /^label_values\((.+),\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)$/.exec(query.trim());
     if (match === null) throw new Error(`variable ${String(variable.name)}: only label_values(selector, label) is checked here, got ${query}`);
@@ -119,7 +120,7 @@ function variableQueries(dashboard: Record<string, unknown>): { name: string; se
 function substitute(expr: string): string {
   let out = expr;
   // Longest names first, so $__rate_interval is not mistaken for $__interval… with a suffix.
-  for (const name of Object.keys(GRAFANA_VARIABLES).sort((a, b) => b.length - a.length)) out = out.split(name).join(GRAFANA_VARIABLES[name] as string);
+  for (const name of Object.keys(GRAFANA_VARIABLES).sort((a, b) => b.length - a.length)) out = out.split(name).join(GRAFANA_VARIABLES[name]);
   return out;
 }
 
@@ -137,7 +138,7 @@ function metricNames(expr: string): string[] {
   const names = new Set<string>();
   for (const match of stripped.matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)) {
     const name = match[0];
-    const after = stripped.slice((match.index ?? 0) + name.length);
+    const after = stripped.slice(match.index + name.length);
     if (/^\s*\(/.test(after) || PROMQL_KEYWORDS.has(name.toLowerCase())) continue;
     names.add(name);
   }
@@ -316,7 +317,13 @@ describe('Grafana dashboards and alert rules against a real Prometheus scraping 
     }
     expect(failures).toEqual([]);
     // What the load produced must be visible: connections, boots, message rates, OCPP and Authorize latency.
-    for (const metric of ['csms_connected_stations', 'csms_boots_total', 'csms_messages_total', 'csms_ocpp_response_seconds_bucket', 'csms_authorize_response_seconds_bucket']) {
+    for (const metric of [
+      'csms_connected_stations',
+      'csms_boots_total',
+      'csms_messages_total',
+      'csms_ocpp_response_seconds_bucket',
+      'csms_authorize_response_seconds_bucket',
+    ]) {
       const shown = expressions.filter((e) => e.expr.includes(metric) && !empty.includes(e.expr));
       expect(shown.length, `no panel over ${metric} shows data`).toBeGreaterThan(0);
     }
@@ -377,7 +384,10 @@ describe('Grafana dashboards and alert rules against a real Prometheus scraping 
       expect(shown.length, `no cluster panel over ${metric} shows data`).toBeGreaterThan(0);
     }
     for (const metric of ['csms_presence_takeovers_total', 'csms_presence_rebuilds_total']) {
-      expect(expressions.some((e) => e.expr.includes(metric)), `no cluster panel over ${metric}`).toBe(true);
+      expect(
+        expressions.some((e) => e.expr.includes(metric)),
+        `no cluster panel over ${metric}`,
+      ).toBe(true);
     }
     // Stations per node: both cluster nodes are there, one of them holding the station.
     const perNode = await query('sum by (instance) (csms_connected_stations{instance=~".*"})');

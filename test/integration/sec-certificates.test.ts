@@ -111,7 +111,11 @@ describe('TC_A_11: update the station certificate on request of the CSMS', () =>
     expect(leaf.ca).toBe(false);
 
     await waitFor(async () => (await certificateSigning(h.secure, identity))?.status === 'Accepted', { what: 'outcome Accepted' });
-    expect(await certificateSigning(h.secure, identity)).toMatchObject({ status: 'Accepted', serialNumber: leaf.serialNumber.toLowerCase(), certificateType: 'ChargingStationCertificate' });
+    expect(await certificateSigning(h.secure, identity)).toMatchObject({
+      status: 'Accepted',
+      serialNumber: leaf.serialNumber.toLowerCase(),
+      certificateType: 'ChargingStationCertificate',
+    });
 
     // Step 2: the station reconnects over profile 3 with the new certificate; the CSMS accepts.
     await station.close();
@@ -125,29 +129,41 @@ describe('TC_A_11: update the station certificate on request of the CSMS', () =>
     const { csrPem } = await createCsr({ cn: identity });
     const answers: Payload[] = [];
     signOnTrigger(station, csrPem, answers);
-    station.onCall('CertificateSigned', () => Reply.then({ status: 'Rejected', statusInfo: { reasonCode: 'InvalidCertificate' } }, async () => {
-      // Errata 2024-09: the station reports the rejected certificate as a security event.
-      await station.call('SecurityEventNotification', { type: 'InvalidChargingStationCertificate', timestamp: new Date().toISOString(), techInfo: 'chain does not match the installed root' });
-    }));
+    station.onCall('CertificateSigned', () =>
+      Reply.then({ status: 'Rejected', statusInfo: { reasonCode: 'InvalidCertificate' } }, async () => {
+        // Errata 2024-09: the station reports the rejected certificate as a security event.
+        await station.call('SecurityEventNotification', {
+          type: 'InvalidChargingStationCertificate',
+          timestamp: new Date().toISOString(),
+          techInfo: 'chain does not match the installed root',
+        });
+      }),
+    );
 
     const trigger = await h.secure.csms.api.command(identity, 'TriggerMessage', { requestedMessage: 'SignChargingStationCertificate' });
     expect(trigger.body.response).toEqual({ status: 'Accepted' });
     await station.waitForCall('CertificateSigned');
     expect(answers).toEqual([{ status: 'Accepted' }]);
 
-    const outcome = await waitFor(async () => {
-      const seen = await certificateSigning(h.secure, identity);
-      return seen?.status === 'Rejected' ? seen : undefined;
-    }, { what: 'outcome Rejected on GET station' });
+    const outcome = await waitFor(
+      async () => {
+        const seen = await certificateSigning(h.secure, identity);
+        return seen?.status === 'Rejected' ? seen : undefined;
+      },
+      { what: 'outcome Rejected on GET station' },
+    );
     expect(outcome).toMatchObject({ status: 'Rejected', certificateType: 'ChargingStationCertificate', reason: 'InvalidCertificate' });
     // No retry of a certificate the station has answered.
     await sleep(300);
     expect(station.callsOf('CertificateSigned')).toHaveLength(1);
 
-    const events = await waitFor(async () => {
-      const res = await h.secure.csms.api.request<{ items: { kind: string; payload: Payload }[] }>('GET', `/api/v1/stations/${identity}/events`);
-      return res.body.items.find((e) => e.kind === 'SecurityEventNotification') !== undefined ? res.body.items : undefined;
-    }, { what: 'the SecurityEventNotification in the events API' });
+    const events = await waitFor(
+      async () => {
+        const res = await h.secure.csms.api.request<{ items: { kind: string; payload: Payload }[] }>('GET', `/api/v1/stations/${identity}/events`);
+        return res.body.items.find((e) => e.kind === 'SecurityEventNotification') !== undefined ? res.body.items : undefined;
+      },
+      { what: 'the SecurityEventNotification in the events API' },
+    );
     expect(events.find((e) => e.kind === 'SecurityEventNotification')?.payload).toMatchObject({ type: 'InvalidChargingStationCertificate' });
 
     await station.close();
@@ -237,7 +253,9 @@ describe('the CSMS certificate authority', () => {
     // Two stores on one database: two nodes starting together.
     const stores = await Promise.all([1, 2].map(() => openStore({ databaseUrl: database.url, dataDir })));
     try {
-      const [first, second] = await Promise.all(stores.map((store) => openCertificateAuthority({ certFile: undefined, keyFile: undefined, dataDir, store, log: silent })));
+      const [first, second] = await Promise.all(
+        stores.map((store) => openCertificateAuthority({ certFile: undefined, keyFile: undefined, dataDir, store, log: silent })),
+      );
       expect(second?.certificatePem).toBe(first?.certificatePem);
       const again = await openCertificateAuthority({ certFile: undefined, keyFile: undefined, dataDir, store: stores[0] as SqlStore, log: silent });
       expect(again.certificatePem).toBe(first?.certificatePem);
@@ -276,7 +294,7 @@ describe('the CSMS certificate authority', () => {
     }
   });
 
-  it('signs with a configured CSMS_CA_CERT / CSMS_CA_KEY (RSA 3072), and refuses a key that is not the certificate\'s', async () => {
+  it("signs with a configured CSMS_CA_CERT / CSMS_CA_KEY (RSA 3072), and refuses a key that is not the certificate's", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'stroom-ca-'));
     try {
       const configured = await TestCa.create('CN=Operator Station CA, O=Operator', 'rsa-3072');
@@ -295,7 +313,9 @@ describe('the CSMS certificate authority', () => {
 
       const strayKey = join(dir, 'stray.key');
       await writeFile(strayKey, (await generateKey('ec-p256')).keyPem);
-      await expect(openCertificateAuthority({ certFile, keyFile: strayKey, dataDir: dir, store: unusedStore, log: silent })).rejects.toThrow(/CSMS_CA_CERT.*does not belong/);
+      await expect(openCertificateAuthority({ certFile, keyFile: strayKey, dataDir: dir, store: unusedStore, log: silent })).rejects.toThrow(
+        /CSMS_CA_CERT.*does not belong/,
+      );
       await expect(openCertificateAuthority({ certFile, keyFile: undefined, dataDir: dir, store: unusedStore, log: silent })).rejects.toThrow(/must be set together/);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -355,7 +375,13 @@ describe('CONTRACT §3.2 "Certificates": issued serials are kept and can be take
 
     // The list shows why; a certificate of the operator's own client CA is unaffected.
     expect(await issuedCertificates(h.secure, creds.identity)).toEqual([
-      expect.objectContaining({ serialNumber: minted.serialNumber, certificateType: 'ChargingStationCertificate', status: 'Revoked', revocationReason: 'password changed', revokedAt: expect.any(String) }),
+      expect.objectContaining({
+        serialNumber: minted.serialNumber,
+        certificateType: 'ChargingStationCertificate',
+        status: 'Revoked',
+        revocationReason: 'password changed',
+        revokedAt: expect.any(String),
+      }),
     ]);
     const own = await connectSp3(h.secure, creds.identity, await h.secure.pki.stationCertificate(creds.identity));
     await own.booted();
@@ -377,7 +403,9 @@ describe('CONTRACT §3.2 "Certificates": issued serials are kept and can be take
     expect((await h.secure.csms.api.putStation(creds.identity, { securityProfile: 3, bootPolicy: 'Accepted' })).status).toBe(201);
     const refused = await refusal(connectSp3(h.secure, creds.identity, minted));
     expect([401, 403]).toContain(refused.status);
-    expect(await issuedCertificates(h.secure, creds.identity)).toEqual([expect.objectContaining({ serialNumber: minted.serialNumber, status: 'Revoked', revocationReason: 'station deleted' })]);
+    expect(await issuedCertificates(h.secure, creds.identity)).toEqual([
+      expect.objectContaining({ serialNumber: minted.serialNumber, status: 'Revoked', revocationReason: 'station deleted' }),
+    ]);
   });
 
   it('GET …/certificates lists what was issued; DELETE …/certificates/{serial} revokes that one only', async () => {
@@ -441,7 +469,9 @@ describe('CONTRACT §3.2 "Certificates": issued serials are kept and can be take
     expect(answers).toHaveLength(10);
     const accepted = answers.filter((a) => a.status === 'Accepted');
     expect(accepted).toHaveLength(5);
-    expect(answers.slice(6)).toEqual(Array.from({ length: 4 }, () => expect.objectContaining({ status: 'Rejected', statusInfo: expect.objectContaining({ reasonCode: 'RateLimited' }) })));
+    expect(answers.slice(6)).toEqual(
+      Array.from({ length: 4 }, () => expect.objectContaining({ status: 'Rejected', statusInfo: expect.objectContaining({ reasonCode: 'RateLimited' }) })),
+    );
     await waitFor(() => deliveries === 5, { what: 'five CertificateSigned' });
     await sleep(300);
     expect(station.callsOf('CertificateSigned')).toHaveLength(5);

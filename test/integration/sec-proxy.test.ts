@@ -86,7 +86,8 @@ afterEach(async () => {
   const stations = opened.splice(0);
   const problems = stations.flatMap((s) => s.problems());
   await Promise.all(stations.map((s) => s.close()));
-  problems.push(...(await csms?.closeStations() ?? []));
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
+  problems.push(...((await csms?.closeStations()) ?? []));
   if (problems.length > 0) throw new Error(`protocol problems seen by the test station(s):\n  ${problems.join('\n  ')}`);
 });
 
@@ -97,7 +98,9 @@ afterAll(async () => {
     child.kill('SIGTERM');
     await Promise.race([exited, sleep(5000).then(() => child.kill('SIGKILL'))]);
   }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
   await csms?.stop();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
   await pki?.remove();
 }, 30_000);
 
@@ -133,7 +136,13 @@ describe('HAProxy terminates TLS in front of the plain listener (CSMS_TRUSTED_PR
       const probe = await probeTls(proxyPort, { ciphers, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', servername: 'localhost', ca: pki.serverCa.certPem });
       expect(probe.ok, `${ciphers}: ${probe.ok ? '' : probe.error}`).toBe(true);
     }
-    const old = await probeTls(proxyPort, { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0', servername: 'localhost', ca: pki.serverCa.certPem });
+    const old = await probeTls(proxyPort, {
+      minVersion: 'TLSv1.1',
+      maxVersion: 'TLSv1.1',
+      ciphers: 'DEFAULT@SECLEVEL=0',
+      servername: 'localhost',
+      ca: pki.serverCa.certPem,
+    });
     expect(old.ok).toBe(false);
   });
 
@@ -166,7 +175,13 @@ describe('HAProxy terminates TLS in front of the plain listener (CSMS_TRUSTED_PR
     const variants = {
       none: undefined,
       unknownCa: await pki.foreignCa.issue({ cn: identity, o: CSO_NAME, usage: 'client' }),
-      expired: await pki.stationCa.issue({ cn: identity, o: CSO_NAME, usage: 'client', notBefore: new Date(Date.now() - 10 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) }),
+      expired: await pki.stationCa.issue({
+        cn: identity,
+        o: CSO_NAME,
+        usage: 'client',
+        notBefore: new Date(Date.now() - 10 * 86_400_000),
+        notAfter: new Date(Date.now() - 86_400_000),
+      }),
       otherCn: await pki.stationCertificate(`${identity}-X`),
       otherO: await pki.stationCertificate(identity, { o: 'Not The CSO' }),
     };
@@ -178,9 +193,7 @@ describe('HAProxy terminates TLS in front of the plain listener (CSMS_TRUSTED_PR
 
   it('identity headers a station sends through the proxy are stripped by HAProxy: they grant nothing', async () => {
     const { identity } = await register(3, 'PXF');
-    const err = await refusal(
-      viaProxy({ identity, headers: { 'X-Client-Cert-Verified': 'SUCCESS', 'X-Client-Cert-CN': identity, 'X-Client-Cert-O': CSO_NAME } }),
-    );
+    const err = await refusal(viaProxy({ identity, headers: { 'X-Client-Cert-Verified': 'SUCCESS', 'X-Client-Cert-CN': identity, 'X-Client-Cert-O': CSO_NAME } }));
     expect(err.status).toBe(401);
   });
 

@@ -23,7 +23,7 @@ describe('trusted proxies (CSMS_TRUSTED_PROXIES)', () => {
     expect(trusted.has('not an address')).toBe(false);
   });
 
-  it('treats IPv4-mapped IPv6 addresses (also uWS\'s expanded form) as the IPv4 address', () => {
+  it("treats IPv4-mapped IPv6 addresses (also uWS's expanded form) as the IPv4 address", () => {
     expect(normalizeAddress('::ffff:10.9.8.7')).toBe('10.9.8.7');
     expect(normalizeAddress('0000:0000:0000:0000:0000:ffff:0a09:0807')).toBe('10.9.8.7');
     expect(normalizeAddress('0000:0000:0000:0000:0000:0000:0000:0001')).toBe('0000:0000:0000:0000:0000:0000:0000:0001');
@@ -39,7 +39,14 @@ describe('trusted proxies (CSMS_TRUSTED_PROXIES)', () => {
   });
 
   it('believes the certificate headers of a trusted proxy only when it says SUCCESS over TLS', () => {
-    const headers = { 'x-forwarded-proto': 'https', 'x-client-cert-verified': 'SUCCESS', 'x-client-cert-cn': 'CS1', 'x-client-cert-o': 'CSO', 'x-client-cert-serial': 'AB01', 'x-forwarded-for': '198.51.100.1, 203.0.113.9' };
+    const headers = {
+      'x-forwarded-proto': 'https',
+      'x-client-cert-verified': 'SUCCESS',
+      'x-client-cert-cn': 'CS1',
+      'x-client-cert-o': 'CSO',
+      'x-client-cert-serial': 'AB01',
+      'x-forwarded-for': '198.51.100.1, 203.0.113.9',
+    };
     expect(viewThroughProxy('10.0.0.5', headers, trusted)).toEqual({
       kind: 'proxied',
       remoteAddress: '203.0.113.9',
@@ -47,8 +54,15 @@ describe('trusted proxies (CSMS_TRUSTED_PROXIES)', () => {
       tls: true,
       clientCertificate: { commonName: 'CS1', organization: 'CSO', serialNumber: 'ab01', verifiedBy: 'proxy' },
     });
-    expect(viewThroughProxy('10.0.0.5', { ...headers, 'x-client-cert-verified': 'FAILED:certificate has expired' }, trusted)).toMatchObject({ kind: 'proxied', clientCertificate: undefined });
-    expect(viewThroughProxy('10.0.0.5', { ...headers, 'x-forwarded-proto': 'http' }, trusted)).toMatchObject({ kind: 'proxied', tls: false, clientCertificate: undefined });
+    expect(viewThroughProxy('10.0.0.5', { ...headers, 'x-client-cert-verified': 'FAILED:certificate has expired' }, trusted)).toMatchObject({
+      kind: 'proxied',
+      clientCertificate: undefined,
+    });
+    expect(viewThroughProxy('10.0.0.5', { ...headers, 'x-forwarded-proto': 'http' }, trusted)).toMatchObject({
+      kind: 'proxied',
+      tls: false,
+      clientCertificate: undefined,
+    });
   });
 
   it('calls certificate headers from anyone else forged, and ignores their X-Forwarded-* headers', () => {
@@ -57,7 +71,10 @@ describe('trusted proxies (CSMS_TRUSTED_PROXIES)', () => {
       remoteAddress: '203.0.113.50',
       headers: ['x-client-cert-verified', 'x-client-cert-cn'],
     });
-    expect(viewThroughProxy('203.0.113.50', { 'x-forwarded-proto': 'https', 'x-forwarded-for': '10.0.0.5' }, trusted)).toEqual({ kind: 'direct', remoteAddress: '203.0.113.50' });
+    expect(viewThroughProxy('203.0.113.50', { 'x-forwarded-proto': 'https', 'x-forwarded-for': '10.0.0.5' }, trusted)).toEqual({
+      kind: 'direct',
+      remoteAddress: '203.0.113.50',
+    });
     expect(viewThroughProxy('10.0.0.5', {}, TrustedProxies.none())).toEqual({ kind: 'direct', remoteAddress: '10.0.0.5' });
   });
 });

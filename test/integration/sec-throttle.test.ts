@@ -58,7 +58,9 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
   await csms?.stop();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
   await pki?.remove();
   await rm(dataDir, { recursive: true, force: true });
 }, 30_000);
@@ -71,7 +73,12 @@ async function register(securityProfile: 1 | 3 = 1): Promise<{ identity: string;
 }
 
 /** An upgrade attempt from `localAddress`: the HTTP status of the refusal, or 101 (then closed again). */
-async function attempt(opts: ConnectOptions, localAddress: string, endpoint = `ws://127.0.0.1:${csms.ocppPort}/ocpp`, tls = {}): Promise<{ status: number; retryAfter?: string }> {
+async function attempt(
+  opts: ConnectOptions,
+  localAddress: string,
+  endpoint = `ws://127.0.0.1:${csms.ocppPort}/ocpp`,
+  tls = {},
+): Promise<{ status: number; retryAfter?: string }> {
   try {
     const station = await TestStation.connectWith(endpoint, { connectTimeoutMs: 20_000, ...opts }, { localAddress, ...tls });
     await station.close();
@@ -143,9 +150,7 @@ describe('unproven attempts (wrong passwords)', () => {
   it('300 parallel wrong guesses: at most 10 are checked with scrypt, the rest get 429; the station still gets in from elsewhere', async () => {
     const creds = await register();
     const checksBefore = await passwordChecks();
-    const results = await Promise.all(
-      Array.from({ length: 300 }, () => attempt({ identity: creds.identity, password: randomPassword() }, '127.0.0.7')),
-    );
+    const results = await Promise.all(Array.from({ length: 300 }, () => attempt({ identity: creds.identity, password: randomPassword() }, '127.0.0.7')));
     const count = (status: number): number => results.filter((r) => r.status === status).length;
     expect(count(401) + count(429)).toBe(300);
     expect(count(401)).toBeLessThanOrEqual(10);

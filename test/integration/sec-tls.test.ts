@@ -147,7 +147,13 @@ describe('TC_A_07 / TC_A_08: TLS client certificates (security profile 3)', () =
     const variants = {
       none: undefined,
       unknownCa: await pki.foreignCa.issue({ cn: identity, o: CSO_NAME, usage: 'client' }),
-      expired: await pki.stationCa.issue({ cn: identity, o: CSO_NAME, usage: 'client', notBefore: new Date(Date.now() - 10 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) }),
+      expired: await pki.stationCa.issue({
+        cn: identity,
+        o: CSO_NAME,
+        usage: 'client',
+        notBefore: new Date(Date.now() - 10 * 86_400_000),
+        notAfter: new Date(Date.now() - 86_400_000),
+      }),
       otherCn: await pki.stationCertificate(`${identity}-X`),
     };
     for (const [variant, certificate] of Object.entries(variants)) {

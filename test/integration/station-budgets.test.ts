@@ -61,7 +61,9 @@ interface HeavyOutcome {
  * until it is closed or `rounds` are done.
  */
 async function heavyStation(csms: TestCsms, identity: string, password: string, parallel: number, rounds: number, frameBytes: number): Promise<HeavyOutcome> {
-  const ws = new WebSocket(`${csms.ocppUrl}/${identity}`, ['ocpp2.0.1'], { headers: { authorization: `Basic ${Buffer.from(`${identity}:${password}`).toString('base64')}` } });
+  const ws = new WebSocket(`${csms.ocppUrl}/${identity}`, ['ocpp2.0.1'], {
+    headers: { authorization: `Basic ${Buffer.from(`${identity}:${password}`).toString('base64')}` },
+  });
   const outcome: HeavyOutcome = { answered: 0, rateLimited: 0, otherErrors: [], closeCode: undefined };
   const waiting = new Map<string, () => void>();
   const closed = new Promise<void>((resolve) =>
@@ -118,10 +120,12 @@ describe('bytes per second per station', () => {
       // The light station heartbeats for as long as the heavy one runs, and a few times after.
       let heartbeats = 0;
       let after = 0;
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by another async task, which the checker's narrowing does not see
       while (!heavyDone || after < 3) {
         const answer = await light.heartbeat();
         expect(Number.isNaN(Date.parse(answer.currentTime))).toBe(false);
         heartbeats++;
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by another async task, which the checker's narrowing does not see
         if (heavyDone) after++;
       }
       const outcome = await heavyRun;
@@ -219,7 +223,12 @@ describe('retention', () => {
       });
 
       const deleted: Record<string, number> = {};
-      const sweeper = new RetentionSweeper({ store, retentionDays: 30, now: () => Date.now(), onDeleted: (table, rows) => (deleted[table] = (deleted[table] ?? 0) + rows) });
+      const sweeper = new RetentionSweeper({
+        store,
+        retentionDays: 30,
+        now: () => Date.now(),
+        onDeleted: (table, rows) => (deleted[table] = (deleted[table] ?? 0) + rows),
+      });
       await sweeper.sweep();
       expect(deleted).toEqual({ station_events: 1, meter_values: 1 });
       expect((await store.listEvents('RET-1', 10)).map((e) => e.payload.generatedAt)).toEqual(['new']);

@@ -34,10 +34,13 @@ describe('station-wide status (evseId 0)', () => {
     expect(await station.statusNotification(0, 0, 'Unavailable')).toEqual({});
     expect(await station.statusNotification(2, 1, 'Occupied')).toEqual({});
 
-    const view = await waitFor(async () => {
-      const v = await stationView(h.csms.api, creds.identity);
-      return v.status === 'Unavailable' && connectorStatuses(v).includes('2/1:Occupied') ? v : undefined;
-    }, { what: 'station status Unavailable' });
+    const view = await waitFor(
+      async () => {
+        const v = await stationView(h.csms.api, creds.identity);
+        return v.status === 'Unavailable' && connectorStatuses(v).includes('2/1:Occupied') ? v : undefined;
+      },
+      { what: 'station status Unavailable' },
+    );
     expect(availabilityOf(view)?.status).toBe('Unavailable');
     expect(Number.isNaN(Date.parse(availabilityOf(view)?.updatedAt ?? ''))).toBe(false);
     expect((view.evses ?? []).map((e) => e.id)).toEqual([1, 2]);
@@ -45,20 +48,26 @@ describe('station-wide status (evseId 0)', () => {
 
     // The station comes back: its status follows, and still no EVSE 0 appears.
     expect(await station.statusNotification(0, 0, 'Available')).toEqual({});
-    const after = await waitFor(async () => {
-      const v = await stationView(h.csms.api, creds.identity);
-      return v.status === 'Available' ? v : undefined;
-    }, { what: 'station status Available' });
+    const after = await waitFor(
+      async () => {
+        const v = await stationView(h.csms.api, creds.identity);
+        return v.status === 'Available' ? v : undefined;
+      },
+      { what: 'station status Available' },
+    );
     expect((after.evses ?? []).map((e) => e.id)).toEqual([1, 2]);
   });
 
   it('NotifyEvent AvailabilityState on evse 0 (Connector or ChargingStation component) is the station status', async () => {
     const { station, creds } = await bootedWithCreds(h.csms, 'SWS-event', { evses: TWO_EVSES, via: 'NotifyEvent' });
     expect(await station.notifyConnectorEvent(0, 0, 'Unavailable')).toEqual({});
-    let view = await waitFor(async () => {
-      const v = await stationView(h.csms.api, creds.identity);
-      return v.status === 'Unavailable' ? v : undefined;
-    }, { what: 'station status from Connector evse 0' });
+    let view = await waitFor(
+      async () => {
+        const v = await stationView(h.csms.api, creds.identity);
+        return v.status === 'Unavailable' ? v : undefined;
+      },
+      { what: 'station status from Connector evse 0' },
+    );
     expect((view.evses ?? []).map((e) => e.id)).toEqual([1, 2]);
 
     const event = {
@@ -71,10 +80,13 @@ describe('station-wide status (evseId 0)', () => {
       variable: { name: 'AvailabilityState' },
     };
     expect(await station.call('NotifyEvent', { generatedAt: now(), seqNo: 0, eventData: [event] })).toEqual({});
-    view = await waitFor(async () => {
-      const v = await stationView(h.csms.api, creds.identity);
-      return v.status === 'Faulted' ? v : undefined;
-    }, { what: 'station status from the ChargingStation component' });
+    view = await waitFor(
+      async () => {
+        const v = await stationView(h.csms.api, creds.identity);
+        return v.status === 'Faulted' ? v : undefined;
+      },
+      { what: 'station status from the ChargingStation component' },
+    );
     expect((view.evses ?? []).map((e) => e.id)).toEqual([1, 2]);
     expect(connectorStatuses(view).sort()).toEqual(['1/1:Available', '2/1:Available']);
   });
@@ -85,7 +97,10 @@ describe('migration 9', () => {
     const database = await freshPostgresDatabase();
     const db = new PgDatabase(database.url);
     try {
-      await migrate(db, migrations.filter((m) => m.version < 9));
+      await migrate(
+        db,
+        migrations.filter((m) => m.version < 9),
+      );
       await db.query(`INSERT INTO stations (id) VALUES ('OLD-1'), ('OLD-2')`);
       await db.query(
         `INSERT INTO connectors (station_id, evse_id, connector_id, status, updated_at) VALUES

@@ -118,7 +118,9 @@ describe.each(backends)('SqlStore billing on $name', (backend) => {
   });
 
   afterAll(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
     await store?.close();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
     await location?.remove();
     for (const extra of extraLocations) await extra.remove();
   });
@@ -199,7 +201,10 @@ describe.each(backends)('SqlStore billing on $name', (backend) => {
       const first = txEvent('CS-dup', 'tx-dup', 0, 'Started', { evseId: 1, response: { copy: 1 } });
       const second = { ...first, offline: true, response: { copy: 2 }, evseId: 2 };
       const results = await Promise.all([store.recordTransactionEvent(first), store.recordTransactionEvent(second)]);
-      expect(results).toEqual([{ inserted: true, conflict: false }, { inserted: false, conflict: false }]);
+      expect(results).toEqual([
+        { inserted: true, conflict: false },
+        { inserted: false, conflict: false },
+      ]);
 
       // A resend is the case the one-statement batch leaves to the careful path.
       const rewrittenBefore = store.commitStats.rewrittenBatches;
@@ -282,9 +287,7 @@ describe.each(backends)('SqlStore billing on $name', (backend) => {
 
     it('flags a transaction whose Started event never came', async () => {
       await store.upsertStation('CS-nostart', {});
-      await store.recordTransactionEvent(
-        txEvent('CS-nostart', 'tx-orphan', 5, 'Updated', { evseId: 2, connectorId: 1, chargingState: 'Charging' }),
-      );
+      await store.recordTransactionEvent(txEvent('CS-nostart', 'tx-orphan', 5, 'Updated', { evseId: 2, connectorId: 1, chargingState: 'Charging' }));
       expect(withoutUpdatedAt(await store.getTransaction('CS-nostart', 'tx-orphan'))).toMatchObject({
         active: true,
         startedAt: undefined,

@@ -36,8 +36,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
   await csms?.stop();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
   await proxy?.close();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
   await database?.drop();
 });
 
@@ -48,7 +51,7 @@ async function storeUpGauge(): Promise<number> {
 
 async function health(): Promise<{ status: number; body: { status: string; reason?: string } }> {
   const res = await csms.api.health();
-  return { status: res.status, body: res.body as { status: string; reason?: string } };
+  return { status: res.status, body: res.body };
 }
 
 /** (transactionId, seqNo) → copies stored, read from the real database (not through the proxy). */
@@ -146,6 +149,7 @@ describe('PostgreSQL faults (CONTRACT §1 degraded)', () => {
           errors.push({ code: result.code, ms: result.ms, duringOutage: outage });
           await sleep(100);
         }
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by another async task, which the checker's narrowing does not see
         if (outage && running) {
           await station.heartbeat();
           heartbeatsDuringOutage += 1;

@@ -47,7 +47,9 @@ describe.each(backends)('SqlStore on $name', (backend) => {
   });
 
   afterAll(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
     await store?.close();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
     await location?.remove();
     for (const extra of extraLocations) await extra.remove();
   });
@@ -159,13 +161,9 @@ describe.each(backends)('SqlStore on $name', (backend) => {
       await store.upsertStation('CS-same-connector', {});
       const statuses = ['Available', 'Occupied', 'Reserved', 'Unavailable', 'Faulted'];
       await Promise.all(
-        statuses.map((status, i) =>
-          store.recordConnectorStatus('CS-same-connector', { evseId: 1, connectorId: 1, status, updatedAt: new Date(i * 1000) }),
-        ),
+        statuses.map((status, i) => store.recordConnectorStatus('CS-same-connector', { evseId: 1, connectorId: 1, status, updatedAt: new Date(i * 1000) })),
       );
-      expect(await store.getConnectors('CS-same-connector')).toEqual([
-        { evseId: 1, connectorId: 1, status: 'Faulted', updatedAt: new Date(4000) },
-      ]);
+      expect(await store.getConnectors('CS-same-connector')).toEqual([{ evseId: 1, connectorId: 1, status: 'Faulted', updatedAt: new Date(4000) }]);
     });
 
     it('returns report parts in seqNo order, whatever order they arrived in', async () => {
@@ -204,7 +202,15 @@ describe.each(backends)('SqlStore on $name', (backend) => {
         variable('OCPPCommCtrlr', 'HeartbeatInterval', [{ type: 'Actual', value: '300' }]),
       ]);
       await store.recordVariables('CS-vars', [
-        variable('EVSE', 'Power', [{ type: 'Actual', value: '11000' }, { type: 'Target', value: '7000' }], { evseId: 1 }),
+        variable(
+          'EVSE',
+          'Power',
+          [
+            { type: 'Actual', value: '11000' },
+            { type: 'Target', value: '7000' },
+          ],
+          { evseId: 1 },
+        ),
       ]);
 
       const variables = await store.getVariables('CS-vars');
@@ -268,11 +274,7 @@ describe.each(backends)('SqlStore on $name', (backend) => {
         store.recordEvent('CS-events', 'LogStatusNotification', { status: 'Uploading' }, new Date('2026-01-01T00:00:03Z')),
       ]);
       const events = await store.listEvents('CS-events', 3);
-      expect(events.map((event) => event.kind)).toEqual([
-        'LogStatusNotification',
-        'FirmwareStatusNotification',
-        'SecurityEventNotification',
-      ]);
+      expect(events.map((event) => event.kind)).toEqual(['LogStatusNotification', 'FirmwareStatusNotification', 'SecurityEventNotification']);
       expect(events[2]).toMatchObject({ payload: { type: 'StartupOfTheDevice' }, receivedAt: new Date('2026-01-01T00:00:01Z') });
       expect(typeof events[0]?.id).toBe('number');
       expect(events[0]!.id).toBeGreaterThan(events[1]!.id);
@@ -347,9 +349,7 @@ describe.each(backends)('SqlStore on $name', (backend) => {
       await store.upsertStation('CS-burst', {});
       const updatedAt = new Date('2026-01-01T00:00:00Z');
       await Promise.all(
-        Array.from({ length: 500 }, (_, i) =>
-          store.recordConnectorStatus('CS-burst', { evseId: i + 1, connectorId: 1, status: 'Available', updatedAt }),
-        ),
+        Array.from({ length: 500 }, (_, i) => store.recordConnectorStatus('CS-burst', { evseId: i + 1, connectorId: 1, status: 'Available', updatedAt })),
       );
       expect(commitSizes.reduce((sum, size) => sum + size, 0)).toBe(500);
       expect(commitSizes.length).toBeLessThan(50);
@@ -393,15 +393,7 @@ describe.each(backends)('SqlStore on $name', (backend) => {
         store.recordBoot('CS-good', { bootStatus: 'Accepted', chargingStation, reason: 'PowerUp', at: updatedAt }),
         store.recordConnectorStatus('CS-good', { evseId: 2, connectorId: 1, status: 'Occupied', updatedAt }),
       ]);
-      expect(results.map((result) => result.status)).toEqual([
-        'fulfilled',
-        'rejected',
-        'fulfilled',
-        'rejected',
-        'rejected',
-        'fulfilled',
-        'fulfilled',
-      ]);
+      expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected', 'rejected', 'fulfilled', 'fulfilled']);
       for (const index of [1, 3, 4]) {
         const result = results[index];
         expect(result?.status === 'rejected' && result.reason).toBeInstanceOf(UnknownStationError);
@@ -523,9 +515,9 @@ describe.each(backends)('SqlStore on $name', (backend) => {
         ];
         await first.close();
         await Promise.all(pending);
-        await expect(
-          first.recordConnectorStatus('CS-durable', { evseId: 1, connectorId: 1, status: 'Available', updatedAt: seenAt }),
-        ).rejects.toBeInstanceOf(StoreClosedError);
+        await expect(first.recordConnectorStatus('CS-durable', { evseId: 1, connectorId: 1, status: 'Available', updatedAt: seenAt })).rejects.toBeInstanceOf(
+          StoreClosedError,
+        );
 
         const second = await openStore(place.options);
         try {
@@ -566,7 +558,7 @@ describe.each(backends)('SqlStore on $name', (backend) => {
           const place = await newLocation();
           const stores = await Promise.all([openStore(place.options), openStore(place.options), openStore(place.options)]);
           try {
-            const applied = await stores[0]!.transaction((q) => q.query<{ version: number }>('SELECT version FROM schema_migrations'));
+            const applied = await stores[0].transaction((q) => q.query<{ version: number }>('SELECT version FROM schema_migrations'));
             expect(applied).toHaveLength(migrations.length);
           } finally {
             await Promise.all(stores.map((opened) => opened.close()));

@@ -28,7 +28,7 @@ const h = withCsms({ CSMS_MASTER_PASS_GROUP: MASTER_GROUP, CSMS_CALL_TIMEOUT_MS:
 const HOUR = 3600_000;
 
 async function authorize(station: TestStation, token: IdToken): Promise<IdTokenInfo> {
-  const answer = (await station.authorize(token.idToken, token.type)) as { idTokenInfo: IdTokenInfo };
+  const answer = await station.authorize(token.idToken, token.type);
   return answer.idTokenInfo;
 }
 
@@ -175,7 +175,10 @@ describe('Authorization through the station cache (C12)', () => {
     const sent = await tx.authorized(token, { viaCache: true });
     expect(sent.request.eventType).toBe('Updated');
     expect(sent.response.idTokenInfo?.status).toBe('Accepted');
-    expect(station.sent.some((f) => f.raw.includes('"Authorize"')), 'no Authorize was sent').toBe(false);
+    expect(
+      station.sent.some((f) => f.raw.includes('"Authorize"')),
+      'no Authorize was sent',
+    ).toBe(false);
 
     const view = await getTransaction(h.csms.api, station.identity, tx.transactionId);
     expect(view.idToken).toEqual(token);
@@ -269,12 +272,24 @@ describe('Master pass (C16)', () => {
     const valid = await registerIdToken(h.csms.api, newIdToken('ISO14443'));
     const valid2 = await registerIdToken(h.csms.api, newIdToken('ISO15693'));
     const station = await h.csms.newStation({ prefix });
-    await station.booted({ evses: [{ id: 1, connectors: [1] }, { id: 2, connectors: [1] }] });
+    await station.booted({
+      evses: [
+        { id: 1, connectors: [1] },
+        { id: 2, connectors: [1] },
+      ],
+    });
     const tx1 = new ChargingSession(station, { evseId: 1 });
     const tx2 = new ChargingSession(station, { evseId: 2 });
     await tx1.energyTransferStarted(valid);
     await tx2.energyTransferStarted(valid2);
-    return { station, master, txs: [{ tx: tx1, token: valid }, { tx: tx2, token: valid2 }] };
+    return {
+      station,
+      master,
+      txs: [
+        { tx: tx1, token: valid },
+        { tx: tx2, token: valid2 },
+      ],
+    };
   }
 
   it('TC_C_47: the master pass stops all transactions; Authorize and both Ended events carry the master group', async () => {
@@ -308,7 +323,7 @@ describe('Master pass (C16)', () => {
     await second.tx.stopAuthorized();
   });
 
-  it('TC_C_49: without UI the Ended MasterPass events carry the drivers\' own tokens and are answered normally', async () => {
+  it("TC_C_49: without UI the Ended MasterPass events carry the drivers' own tokens and are answered normally", async () => {
     const { station, master, txs } = await twoTransactions('C49');
     expect(await authorize(station, master)).toMatchObject({ status: 'Accepted', groupIdToken: masterGroupToken });
     for (const { tx, token } of txs) {

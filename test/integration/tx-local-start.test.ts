@@ -67,7 +67,10 @@ describe.each([
     await tx.chargeAndFinish(presented);
 
     if (type === 'NoAuthorization') {
-      expect(station.sent.some((f) => f.raw.includes('"Authorize"')), 'no Authorize for NoAuthorization').toBe(false);
+      expect(
+        station.sent.some((f) => f.raw.includes('"Authorize"')),
+        'no Authorize for NoAuthorization',
+      ).toBe(false);
     } else {
       expect(tx.authorizeAnswers.map((a) => a.idTokenInfo.status)).toEqual(['Accepted']);
     }

@@ -59,7 +59,10 @@ function shown(values: Array<Payload & { timestamp?: string; sampledValue?: Payl
 
 describe('Clock-aligned meter values', () => {
   it('TC_J_01: clock-aligned MeterValues without a transaction, for evseId 0 and each EVSE, three rounds — all answered {}', async () => {
-    const { station } = await chargingStation('J01', [{ id: 1, connectors: [1] }, { id: 2, connectors: [1] }]);
+    const { station } = await chargingStation('J01', [
+      { id: 1, connectors: [1] },
+      { id: 2, connectors: [1] },
+    ]);
     for (let round = 0; round < ROUNDS; round += 1) {
       for (const evseId of [0, 1, 2]) {
         expect(await sendMeterValues(station, evseId, [readings(1000 * round + evseId, 'Sample.Clock')])).toEqual({});
@@ -93,7 +96,10 @@ describe('Clock-aligned meter values', () => {
   });
 
   it('TC_J_02: during a transaction, MeterValueClock events and MeterValues for evseId 0, the idle EVSE and the busy EVSE are all answered', async () => {
-    const { station, token } = await chargingStation('J02', [{ id: 1, connectors: [1] }, { id: 2, connectors: [1] }]);
+    const { station, token } = await chargingStation('J02', [
+      { id: 1, connectors: [1] },
+      { id: 2, connectors: [1] },
+    ]);
     const tx = new ChargingSession(station, { evseId: 1 });
     await tx.energyTransferStarted(token);
     const onBusyEvse: Payload[] = [];
@@ -224,8 +230,18 @@ describe('Energy of a transaction', () => {
   it.each([
     ['Wh throughout', energyRegister(1_000, { context: 'Transaction.Begin' }), energyRegister(5_500, { context: 'Transaction.End' }), 4_500],
     ['kWh throughout', energyRegister(1.25, { context: 'Transaction.Begin', unit: 'kWh' }), energyRegister(3.75, { context: 'Transaction.End', unit: 'kWh' }), 2_500],
-    ['Wh at start, kWh at the end', energyRegister(800, { context: 'Transaction.Begin', unit: 'Wh' }), energyRegister(2.3, { context: 'Transaction.End', unit: 'kWh' }), 1_500],
-    ['the measurand left to its default', energyRegister(100, { context: 'Transaction.Begin', implicitMeasurand: true }), energyRegister(350, { context: 'Transaction.End', implicitMeasurand: true }), 250],
+    [
+      'Wh at start, kWh at the end',
+      energyRegister(800, { context: 'Transaction.Begin', unit: 'Wh' }),
+      energyRegister(2.3, { context: 'Transaction.End', unit: 'kWh' }),
+      1_500,
+    ],
+    [
+      'the measurand left to its default',
+      energyRegister(100, { context: 'Transaction.Begin', implicitMeasurand: true }),
+      energyRegister(350, { context: 'Transaction.End', implicitMeasurand: true }),
+      250,
+    ],
   ])('energyWh is the last minus the first register reading (%s)', async (_what, begin, end, energyWh) => {
     const { station, token } = await chargingStation('energy');
     const tx = new ChargingSession(station);

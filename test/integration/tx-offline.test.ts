@@ -67,7 +67,7 @@ describe('GetTransactionStatus (E14)', () => {
     ['TC_E_29', 'by id, ongoing, messages queued', { byId: true, offlineGap: true, answer: { ongoingIndicator: true, messagesInQueue: true } }],
     ['TC_E_30', 'by id, ongoing, nothing queued', { byId: true, offlineGap: false, answer: { ongoingIndicator: true, messagesInQueue: false } }],
     ['TC_E_33', 'without id, messages queued', { byId: false, offlineGap: true, answer: { messagesInQueue: true } }],
-  ] as const)('%s: %s — the station\'s answer is passed through and a queued offline event is accepted', async (id, _what, { byId, offlineGap, answer }) => {
+  ] as const)("%s: %s — the station's answer is passed through and a queued offline event is accepted", async (id, _what, { byId, offlineGap, answer }) => {
     const { creds, station: first, tx } = await charging(id);
     let s = first;
     let offlineAt: Date | undefined;
@@ -94,7 +94,7 @@ describe('GetTransactionStatus (E14)', () => {
     expectRecordedEvents(v, tx);
   });
 
-  it('TC_E_34: without id, nothing queued — the station\'s answer is passed through', async () => {
+  it("TC_E_34: without id, nothing queued — the station's answer is passed through", async () => {
     const { station: s } = await station('E34');
     await getTransactionStatus(s, {}, { messagesInQueue: false });
   });
@@ -176,12 +176,15 @@ describe('DRV-E-01: identical resends', () => {
     const v = await getTransaction(h.csms.api, s.identity, tx.transactionId);
     expect(v.events.map((e) => e.seqNo)).toEqual([0, 1, 2]);
     expect(v).toMatchObject({ active: false, energyWh: 3_000, stoppedReason: 'Local', startedAt: iso(started.request.timestamp as string) });
-    expect(v.meterValues.filter((mv) => mv.timestamp === iso(new Date(t0 + MINUTE))), 'the resent reading once').toHaveLength(1);
+    expect(
+      v.meterValues.filter((mv) => mv.timestamp === iso(new Date(t0 + MINUTE))),
+      'the resent reading once',
+    ).toHaveLength(1);
     expect((await listTransactions(h.csms.api, s.identity)).body.items).toHaveLength(1);
     expectRecordedEvents(v, tx);
   });
 
-  it('answers a resend from the token\'s current state, and keeps the event stored once with its first answer', async () => {
+  it("answers a resend from the token's current state, and keeps the event stored once with its first answer", async () => {
     const token = await registerIdToken(h.csms.api, newIdToken('ISO15693'));
     const { station: s } = await station('E-01b');
     const tx = new ChargingSession(s);
@@ -201,7 +204,7 @@ describe('DRV-E-02: an offline transaction delivered late and out of order', () 
     ['in reverse', [3, 2, 1, 0]],
     ['Ended first', [3, 0, 1, 2]],
     ['shuffled', [1, 3, 0, 2]],
-  ])('rebuilds the transaction with the station\'s own times when the queue arrives %s', async (_order, order) => {
+  ])("rebuilds the transaction with the station's own times when the queue arrives %s", async (_order, order) => {
     const token = await registerIdToken(h.csms.api, newIdToken('ISO14443'));
     const { creds, station: first } = await station('E-02');
     // The station went offline; the driver charged in the meantime; it now reconnects (no boot) and empties its queue.

@@ -44,7 +44,7 @@ async function requestStart(station: TestStation, body: Payload): Promise<StartA
 }
 
 async function authorize(station: TestStation, token: IdToken): Promise<IdTokenInfo> {
-  return ((await station.authorize(token.idToken, token.type)) as { idTokenInfo: IdTokenInfo }).idTokenInfo;
+  return (await station.authorize(token.idToken, token.type)).idTokenInfo;
 }
 
 describe('Remote start (F01/F02)', () => {
@@ -183,7 +183,7 @@ describe('Remote stop (F03)', () => {
     return { station, tx, token };
   }
 
-  it('TC_E_21: RequestStopTransaction carries the station\'s transactionId; the RemoteStop end is recorded', async () => {
+  it("TC_E_21: RequestStopTransaction carries the station's transactionId; the RemoteStop end is recorded", async () => {
     const { station, tx } = await charging('E21');
     const mark = station.mark();
     const res = await h.csms.api.command(station.identity, 'RequestStopTransaction', { transactionId: tx.transactionId });

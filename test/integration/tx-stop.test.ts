@@ -219,9 +219,7 @@ describe('Suspension and sequence numbers', () => {
   });
 });
 
-const stoppedReasons = (
-  (ocppSchema('TransactionEventRequest') as { definitions: { ReasonEnumType: { enum: string[] } } }).definitions.ReasonEnumType.enum
-);
+const stoppedReasons = (ocppSchema('TransactionEventRequest') as { definitions: { ReasonEnumType: { enum: string[] } } }).definitions.ReasonEnumType.enum;
 
 describe('DRV-E-04: every stoppedReason', () => {
   it('knows the 19 reasons of OCPP 2.0.1', () => {

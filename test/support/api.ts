@@ -92,7 +92,7 @@ export class ApiClient {
     return this.request('GET', `/api/v1/stations${qs}`);
   }
 
-  deleteStation(id: string): Promise<ApiResponse<unknown>> {
+  deleteStation(id: string): Promise<ApiResponse> {
     return this.request('DELETE', ApiClient.station(id));
   }
 
@@ -109,7 +109,7 @@ export class ApiClient {
     return this.request('GET', `${ApiClient.station(id)}/reports/${requestId}`);
   }
 
-  getVariables(id: string): Promise<ApiResponse<unknown>> {
+  getVariables(id: string): Promise<ApiResponse> {
     return this.request('GET', `${ApiClient.station(id)}/variables`);
   }
 

@@ -125,6 +125,7 @@ export class TestCluster {
     await waitFor(
       async () => {
         const res = await via.api.getStation(identity);
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare -- res.body is parsed JSON from the API, typed as promised, not checked: this asks for the boolean itself, not any truthy value
         return nodeId === undefined ? res.body.connected === false : res.body.connected === true && res.body.nodeId === nodeId;
       },
       { timeoutMs, intervalMs: 50, what: `${identity} presence = ${nodeId ?? 'none'} as seen by ${via.nodeId}` },
@@ -252,7 +253,22 @@ export class ThrowawayRedisCluster {
     for (const port of this.ports) {
       const dir = join(this.dir, String(port));
       mkdirSync(dir);
-      const args = ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--save', '', '--appendonly', 'no', '--dir', dir];
+      const args = [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        'nodes.conf',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+      ];
       this.children.push(spawn(server, args, { stdio: 'ignore' }));
     }
     for (const port of this.ports) await pingUntilUp(`redis://127.0.0.1:${port}`);
@@ -265,7 +281,11 @@ export class ThrowawayRedisCluster {
       const client = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1 });
       client.on('error', () => undefined);
       try {
-        await waitFor(async () => String(await client.cluster('INFO')).includes('cluster_state:ok'), { timeoutMs: 20_000, intervalMs: 100, what: `cluster state ok on ${port}` });
+        await waitFor(async () => (await client.cluster('INFO')).includes('cluster_state:ok'), {
+          timeoutMs: 20_000,
+          intervalMs: 100,
+          what: `cluster state ok on ${port}`,
+        });
       } finally {
         client.disconnect();
       }
@@ -295,6 +315,7 @@ async function pingUntilUp(url: string): Promise<void> {
       async () => {
         try {
           if (client.status !== 'ready') await client.connect();
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- typed as 'PONG', but it is whatever the Redis server answered
           return (await client.ping()) === 'PONG';
         } catch {
           client.disconnect();

@@ -1,4 +1,3 @@
-
 /**
  * Starting a CSMS for black-box tests: in-process (`startTestCsms` / `withCsms`) or as a child process running the
  * built `dist/src/main.js` exactly as `npm start` does (`spawnCsms`).
@@ -191,8 +190,8 @@ export async function spawnCsms(env: RawConfig, opts: { readyTimeoutMs?: number 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString('utf8')));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString('utf8')));
+  child.stdout.on('data', (d: Buffer) => (output += d.toString('utf8')));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString('utf8')));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) =>
     child.once('exit', (code, signal) => resolveExit({ code, signal })),
   );
@@ -205,7 +204,10 @@ export async function spawnCsms(env: RawConfig, opts: { readyTimeoutMs?: number 
     if (exitInfo !== undefined) {
       throw new Error(`CSMS child exited early (${JSON.stringify(exitInfo)}); output:\n${output.slice(-3000)}`);
     }
-    const ok = await api.health().then((r) => r.status === 200, () => false);
+    const ok = await api.health().then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');

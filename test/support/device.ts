@@ -52,11 +52,11 @@ export async function roundTrip(
 
 /** Any command; resolves with the raw API answer (for the non-200 outcomes). */
 export function sendCommand(csms: TestCsms, identity: string, action: string, payload: unknown): Promise<ApiResponse<CommandBody>> {
-  return csms.api.command(identity, action, payload) as unknown as Promise<ApiResponse<CommandBody>>;
+  return csms.api.command(identity, action, payload);
 }
 
 /** The error body shape of CONTRACT §4. */
-export function expectApiError(res: ApiResponse<unknown>, status: number, code?: string): void {
+export function expectApiError(res: ApiResponse, status: number, code?: string): void {
   expect(res.status, `HTTP status (body ${res.text.slice(0, 300)})`).toBe(status);
   const body = res.body as { error?: { code?: unknown; message?: unknown } };
   expect(typeof body.error?.code, 'error.code').toBe('string');
@@ -316,11 +316,7 @@ export async function registerToken(api: ApiClient, idToken: string, type = 'ISO
  * RS-EnergyTransferStarted on one connector: Occupied, TE Started (CablePluggedIn), Authorize, TE Updated
  * (Authorized), TE Updated (ChargingStateChanged → Charging).
  */
-export async function energyTransferStarted(
-  csms: TestCsms,
-  station: TestStation,
-  opts: { evseId?: number; connectorId?: number } = {},
-): Promise<RunningTx> {
+export async function energyTransferStarted(csms: TestCsms, station: TestStation, opts: { evseId?: number; connectorId?: number } = {}): Promise<RunningTx> {
   txCounter += 1;
   const tx: RunningTx = {
     transactionId: `dm-tx-${txCounter}-${Math.random().toString(16).slice(2, 8)}`,
@@ -369,9 +365,10 @@ export async function stopAndUnplug(
 ): Promise<void> {
   const stop = await txEvent(station, tx, 'Updated', 'StopAuthorized', { chargingState: 'EVConnected' }, { idToken: tx.idToken });
   expect(stop.idTokenInfo).toMatchObject({ status: 'Accepted' });
-  const answer = via === 'StatusNotification'
-    ? await station.statusNotification(tx.evseId, tx.connectorId, afterUnplugStatus)
-    : await station.notifyConnectorEvent(tx.evseId, tx.connectorId, afterUnplugStatus);
+  const answer =
+    via === 'StatusNotification'
+      ? await station.statusNotification(tx.evseId, tx.connectorId, afterUnplugStatus)
+      : await station.notifyConnectorEvent(tx.evseId, tx.connectorId, afterUnplugStatus);
   expect(answer).toEqual({});
   await txEvent(station, tx, 'Ended', 'EVCommunicationLost', { chargingState: 'Idle', stoppedReason: 'EVDisconnected' });
 }
@@ -422,7 +419,7 @@ function readTlv(der: Buffer, offset: number): Tlv {
 
 function childrenOf(der: Buffer, parent: Tlv): Tlv[] {
   const out: Tlv[] = [];
-  for (let p = parent.contentStart; p < parent.end; ) {
+  for (let p = parent.contentStart; p < parent.end;) {
     const child = readTlv(der, p);
     out.push(child);
     p = child.end;
@@ -443,8 +440,21 @@ export function testCertificate(commonName = 'Stroom Test Root'): TestCertificat
     execFileSync(
       'openssl',
       [
-        'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-        '-keyout', keyPath, '-out', certPath, '-days', '2', '-subj', `/CN=${commonName}/O=Stroom Test`,
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        keyPath,
+        '-out',
+        certPath,
+        '-days',
+        '2',
+        '-subj',
+        `/CN=${commonName}/O=Stroom Test`,
       ],
       { stdio: 'pipe' },
     );
@@ -461,7 +471,11 @@ export function testCertificate(commonName = 'Stroom Test Root'): TestCertificat
     const spki = x509.publicKey.export({ type: 'spki', format: 'der' });
     const bitString = childrenOf(spki, readTlv(spki, 0))[1] as Tlv;
     const issuerKey = spki.subarray(bitString.contentStart + 1, bitString.end); // skip the unused-bits byte
-    const serialHex = der.subarray(serial.contentStart, serial.end).toString('hex').replace(/^(00)+(?=.)/, '').replace(/^0(?=.)/, '');
+    const serialHex = der
+      .subarray(serial.contentStart, serial.end)
+      .toString('hex')
+      .replace(/^(00)+(?=.)/, '')
+      .replace(/^0(?=.)/, '');
     const algs: Record<HashAlgorithm, string> = { SHA256: 'sha256', SHA384: 'sha384', SHA512: 'sha512' };
     const cert: TestCertificate = {
       pem,

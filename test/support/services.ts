@@ -95,7 +95,8 @@ async function pingRedis(url: string): Promise<string | undefined> {
   try {
     await client.connect();
     const answer = await client.ping();
-    return answer === 'PONG' ? undefined : `answered ${answer}`;
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- typed as 'PONG', but it is whatever the Redis server answered
+    return answer === 'PONG' ? undefined : `answered ${String(answer)}`;
   } catch (error) {
     return describeError(error);
   } finally {
@@ -106,17 +107,11 @@ async function pingRedis(url: string): Promise<string | undefined> {
 async function startRedis(): Promise<string> {
   const binary = onPath('redis-server');
   if (!binary) {
-    throw new MissingServiceError(
-      'Redis is not reachable and redis-server is not installed: install Redis (apt-get install redis-server) or set REDIS_URL',
-    );
+    throw new MissingServiceError('Redis is not reachable and redis-server is not installed: install Redis (apt-get install redis-server) or set REDIS_URL');
   }
   const dir = mkdtempSync(join(tmpdir(), 'stroom-redis-'));
   const port = await freePort();
-  const child: ChildProcess = spawn(
-    binary,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-    { stdio: 'ignore' },
-  );
+  const child: ChildProcess = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
   let exited = false;
   child.once('exit', () => {
     exited = true;
@@ -127,6 +122,7 @@ async function startRedis(): Promise<string> {
   });
   const url = `redis://127.0.0.1:${port}`;
   for (let attempt = 0; attempt < 100; attempt++) {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by another async task, which the checker's narrowing does not see
     if (exited) break;
     if ((await pingRedis(url)) === undefined) return url;
     await sleep(100);
@@ -190,7 +186,7 @@ async function checkPostgres(url: string): Promise<string | undefined> {
 function findPostgresBin(): string | undefined {
   const initdb = onPath('initdb');
   if (initdb && onPath('pg_ctl')) return join(initdb, '..');
-  let versions: string[] = [];
+  let versions: string[];
   try {
     versions = readdirSync('/usr/lib/postgresql');
   } catch {
@@ -207,9 +203,7 @@ function findPostgresBin(): string | undefined {
 async function startPostgres(): Promise<string> {
   const bin = findPostgresBin();
   if (!bin) {
-    throw new MissingServiceError(
-      'PostgreSQL is not reachable and initdb/pg_ctl are not installed: install PostgreSQL (apt-get install postgresql) or set DATABASE_URL',
-    );
+    throw new MissingServiceError('PostgreSQL is not reachable and initdb/pg_ctl are not installed: install PostgreSQL (apt-get install postgresql) or set DATABASE_URL');
   }
   const dir = mkdtempSync(join(tmpdir(), 'stroom-pg-'));
   const data = join(dir, 'data');
@@ -241,7 +235,7 @@ async function startPostgres(): Promise<string> {
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     const stderr = typeof error === 'object' && error !== null && 'stderr' in error ? String(error.stderr).trim() : '';
-    throw new Error(`could not start a throw-away PostgreSQL: ${stderr || describeError(error)}`);
+    throw new Error(`could not start a throw-away PostgreSQL: ${stderr || describeError(error)}`, { cause: error });
   }
   cleanups.push(() => {
     try {
@@ -269,9 +263,7 @@ async function ensurePostgres(): Promise<string> {
 
 async function dropDatabases(url: string, shouldDrop: (name: string) => boolean): Promise<void> {
   await withClient(url, async (client) => {
-    const { rows } = await client.query<{ datname: string }>(
-      `SELECT datname FROM pg_database WHERE datname LIKE 'stroom\\_test\\_%'`,
-    );
+    const { rows } = await client.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'stroom\\_test\\_%'`);
     for (const { datname } of rows) {
       if (!shouldDrop(datname)) continue;
       await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(datname)} WITH (FORCE)`).catch(() => undefined);

@@ -39,7 +39,7 @@ export async function waitFor<T>(
   for (;;) {
     try {
       const value = await check();
-      if (value !== undefined && value !== false) return value as T;
+      if (value !== undefined && value !== false) return value;
     } catch (err) {
       lastError = err;
     }
@@ -127,8 +127,7 @@ function findNulls(value: unknown, path = ''): string[] {
   return [];
 }
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Errors
@@ -264,6 +263,7 @@ export const Reply = {
   /** Answer with a CALLERROR. */
   error: (code: string, description = '', details: Record<string, unknown> = {}): ErrorReply => ({ error: code, description, details }),
   /** Never answer (the CSMS must time out). */
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- the cast narrows the property to the unique symbol type that HandlerResult's union needs (without it, `none` widens to `symbol`)
   none: NO_REPLY as typeof NO_REPLY,
   /** Answer with `payload`, then run `after` once the CALLRESULT is on the wire. */
   then: (payload: Payload, after: () => void | Promise<void>): TaggedReply => ({ [REPLY]: true, payload, after }),
@@ -331,6 +331,7 @@ export interface VariableEntry {
 }
 
 function variableKey(component: Record<string, unknown>, variable: Record<string, unknown>, attributeType?: unknown): string {
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a JSON value from the CSMS, a number as the schema has it; anything else shows as it is
   const evse = isPlainObject(component.evse) ? `${String(component.evse.id)}.${String(component.evse.connectorId ?? '')}` : '';
   return [component.name, component.instance ?? '', evse, variable.name, variable.instance ?? '', attributeType ?? 'Actual'].join('|');
 }
@@ -365,10 +366,7 @@ export class TestStation {
   closed: { code: number; reason: string } | undefined;
 
   private readonly handlers = new Map<string, CallHandler>();
-  private readonly pending = new Map<
-    string,
-    { action: string; resolve: (p: Payload) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
-  >();
+  private readonly pending = new Map<string, { action: string; resolve: (p: Payload) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   /** Actions of CALLs sent by sendRaw, so their answers can be schema-checked and are not "unknown ids". */
   private readonly rawCallActions = new Map<string, string>();
   private readonly unmatched: ReceivedFrame[] = [];
@@ -437,14 +435,7 @@ export class TestStation {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         const done = (): void => {
-          fail(
-            new ConnectRefusedError(
-              `upgrade refused: HTTP ${res.statusCode ?? '?'}`,
-              res.statusCode,
-              res.headers,
-              Buffer.concat(chunks).toString('utf8'),
-            ),
-          );
+          fail(new ConnectRefusedError(`upgrade refused: HTTP ${res.statusCode ?? '?'}`, res.statusCode, res.headers, Buffer.concat(chunks).toString('utf8')));
           req.destroy();
         };
         res.on('end', done);
@@ -502,17 +493,11 @@ export class TestStation {
   }
 
   /** Waits for a CSMS CALL of `action` (already received ones count unless `afterSeq` excludes them). */
-  waitForCall(
-    action: string,
-    opts: { timeoutMs?: number; afterSeq?: number; where?: (payload: Payload) => boolean } = {},
-  ): Promise<CsmsCall> {
-    return waitFor(
-      () =>
-        this.csmsCalls.find(
-          (c) => c.action === action && c.seq > (opts.afterSeq ?? 0) && (opts.where === undefined || opts.where(c.payload)),
-        ),
-      { timeoutMs: opts.timeoutMs ?? 5000, what: `CSMS CALL ${action} to ${this.identity}` },
-    );
+  waitForCall(action: string, opts: { timeoutMs?: number; afterSeq?: number; where?: (payload: Payload) => boolean } = {}): Promise<CsmsCall> {
+    return waitFor(() => this.csmsCalls.find((c) => c.action === action && c.seq > (opts.afterSeq ?? 0) && (opts.where === undefined || opts.where(c.payload))), {
+      timeoutMs: opts.timeoutMs ?? 5000,
+      what: `CSMS CALL ${action} to ${this.identity}`,
+    });
   }
 
   /** The current position in the global frame log; pass as `afterSeq` to only see later frames. */
@@ -696,11 +681,7 @@ export class TestStation {
   }
 
   private sentMessageId(messageId: string): boolean {
-    return (
-      this.pending.has(messageId) ||
-      this.rawCallActions.has(messageId) ||
-      this.sent.some((s) => s.raw.includes(JSON.stringify(messageId)))
-    );
+    return this.pending.has(messageId) || this.rawCallActions.has(messageId) || this.sent.some((s) => s.raw.includes(JSON.stringify(messageId)));
   }
 
   /** DRV-RPC-22 plus schema validity of CSMS CALLs (§3.1 criterion 1). */
@@ -778,9 +759,7 @@ export class TestStation {
       // it (its clock can start when the operator command arrived, queueing included), so only a CALL arriving
       // within half the timeout counts as an overlap.
       if (received.at - earlier.receivedAt < this.csmsCallTimeoutMs / 2) {
-        this.overlaps.push(
-          `${frame.action} [${frame.messageId}] arrived while ${earlier.action} [${earlier.messageId}] was unanswered`,
-        );
+        this.overlaps.push(`${frame.action} [${frame.messageId}] arrived while ${earlier.action} [${earlier.messageId}] was unanswered`);
       }
     }
     this.csmsCalls.push(call);
@@ -850,20 +829,18 @@ export class TestStation {
   defaultAnswer(action: string, payload: Payload): HandlerResult {
     switch (action) {
       case 'GetVariables': {
-        const data = (payload.getVariableData as Array<Record<string, Record<string, unknown>>>) ?? [];
+        const data = (payload.getVariableData ?? []) as Array<{ component: Record<string, unknown>; variable: Record<string, unknown>; attributeType?: string }>;
         return {
           getVariableResult: data.map((d) => {
-            const entry = this.getVariable(d.component, d.variable, d.attributeType as unknown as string | undefined);
+            const entry = this.getVariable(d.component, d.variable, d.attributeType);
             const base: Payload = { component: d.component, variable: d.variable };
             if (d.attributeType !== undefined) base.attributeType = d.attributeType;
-            return entry === undefined
-              ? { ...base, attributeStatus: 'UnknownVariable' }
-              : { ...base, attributeStatus: 'Accepted', attributeValue: entry.value };
+            return entry === undefined ? { ...base, attributeStatus: 'UnknownVariable' } : { ...base, attributeStatus: 'Accepted', attributeValue: entry.value };
           }),
         };
       }
       case 'SetVariables': {
-        const data = (payload.setVariableData as Array<Record<string, unknown>>) ?? [];
+        const data = (payload.setVariableData ?? []) as Array<Record<string, unknown>>;
         return {
           setVariableResult: data.map((d) => {
             const component = d.component as VariableEntry['component'];
@@ -885,8 +862,8 @@ export class TestStation {
         const requestId = payload.requestId as number;
         if (!this.autoReport) return { status: 'Accepted' };
         return Reply.then({ status: 'Accepted' }, () => {
-          this.notifyReport(requestId, [this.reportData()]).catch((err: Error) =>
-            this.backgroundErrors.push(`NotifyReport for requestId ${requestId}: ${err.message}`),
+          this.notifyReport(requestId, [this.reportData()]).catch((err: unknown) =>
+            this.backgroundErrors.push(`NotifyReport for requestId ${requestId}: ${err instanceof Error ? err.message : String(err)}`),
           );
         });
       }
@@ -904,8 +881,7 @@ export class TestStation {
       case 'GetLog':
       default: {
         const schema = ocppSchema(`${action}Response`) as
-          | { required?: string[]; properties?: Record<string, { $ref?: string }>; definitions?: Record<string, { enum?: string[] }> }
-          | undefined;
+          { required?: string[]; properties?: Record<string, { $ref?: string }>; definitions?: Record<string, { enum?: string[] }> } | undefined;
         if (schema === undefined) return Reply.error('NotImplemented', `test station does not know ${action}`);
         const required = schema.required ?? [];
         if (required.length === 0) return {};
@@ -946,9 +922,7 @@ export class TestStation {
     for (const evse of evses) {
       for (const connectorId of evse.connectors) {
         answers.push(
-          via === 'StatusNotification'
-            ? await this.statusNotification(evse.id, connectorId, status)
-            : await this.notifyConnectorEvent(evse.id, connectorId, status),
+          via === 'StatusNotification' ? await this.statusNotification(evse.id, connectorId, status) : await this.notifyConnectorEvent(evse.id, connectorId, status),
         );
       }
     }

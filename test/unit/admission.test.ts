@@ -19,15 +19,19 @@ import { randomPassword, uniqueIdentity } from '../support/station.js';
 
 let store: SqlStore;
 const protocols = new OcppProtocols([ocpp201()]);
-const clock = { t: 1_000_000, now(): number {
-  return this.t;
-} };
+const clock = {
+  t: 1_000_000,
+  now(): number {
+    return this.t;
+  },
+};
 
 beforeAll(async () => {
   store = await openStore({ databaseUrl: await freshPostgresDatabaseUrl(), dataDir: '/nonexistent' });
 }, 60_000);
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
   await store?.close();
 });
 
@@ -124,7 +128,7 @@ describe('StationGatekeeper.admit', () => {
     for (let i = 0; i < 10; i++) expect(refusal(await gate.admit(request(identity, undefined)))).toEqual({ status: 401, result: 'unauthorized' });
     for (let i = 0; i < 3; i++) expect(refusal(await gate.admit(request(identity, randomPassword())))).toEqual({ status: 401, result: 'unauthorized' });
     const throttled = await gate.admit(request(identity, password));
-    expect(throttled.ok === false && throttled.status === 429 && throttled.retryAfterSeconds).toBe(60);
+    expect(!throttled.ok && throttled.status === 429 && throttled.retryAfterSeconds).toBe(60);
     expect((await gate.admit(request(identity, password, { remoteAddress: '192.0.2.2' }))).ok).toBe(true);
     clock.t += 60_000;
     expect((await gate.admit(request(identity, password))).ok).toBe(true);

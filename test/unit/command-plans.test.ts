@@ -84,7 +84,12 @@ describe('ItemsPerMessage as the station reported it', () => {
 
   it('is unknown when not reported, or not a positive integer', () => {
     expect(itemsPerMessage([], 'GetVariables')).toBeUndefined();
-    expect(itemsPerMessage([{ component: { name: 'OtherCtrlr' }, variable: { name: 'ItemsPerMessage', instance: 'GetVariables' }, attributes: [{ type: 'Actual', value: '2' }] }], 'GetVariables')).toBeUndefined();
+    expect(
+      itemsPerMessage(
+        [{ component: { name: 'OtherCtrlr' }, variable: { name: 'ItemsPerMessage', instance: 'GetVariables' }, attributes: [{ type: 'Actual', value: '2' }] }],
+        'GetVariables',
+      ),
+    ).toBeUndefined();
     for (const value of ['0', '-1', '2.5', 'many', '']) {
       expect(itemsPerMessage([itemsPerMessageVariable('GetVariables', value)], 'GetVariables'), value).toBeUndefined();
     }
@@ -123,7 +128,12 @@ describe('GetVariables / SetVariables plans (B06.FR.05, B05.FR.11)', () => {
 
     expect(plan.requests.map((request) => variableNames(request.setVariableData))).toEqual([['A', 'B'], ['C']]);
     const merged = plan.merge([
-      { setVariableResult: [{ attributeStatus: 'Accepted', ...getItem('A') }, { attributeStatus: 'Rejected', ...getItem('B') }] },
+      {
+        setVariableResult: [
+          { attributeStatus: 'Accepted', ...getItem('A') },
+          { attributeStatus: 'Rejected', ...getItem('B') },
+        ],
+      },
       { setVariableResult: [{ attributeStatus: 'RebootRequired', ...getItem('C') }] },
     ]);
     expect((merged.setVariableResult as Array<{ attributeStatus: string }>).map((r) => r.attributeStatus)).toEqual(['Accepted', 'Rejected', 'RebootRequired']);

@@ -96,7 +96,9 @@ interface Harness {
 }
 
 /** One known station, CS1, registered at `securityProfile`, with a fixed device model. */
-function harness(options: { answer?: (call: SentCall, index: number) => CommandOutcome; deviceModel?: DeviceVariable[]; securityProfile?: SecurityProfile } = {}): Harness {
+function harness(
+  options: { answer?: (call: SentCall, index: number) => CommandOutcome; deviceModel?: DeviceVariable[]; securityProfile?: SecurityProfile } = {},
+): Harness {
   let now = START;
   let reads = 0;
   const stations = new Map([['CS1', stationRecord('CS1', options.securityProfile ?? 1)]]);
@@ -179,7 +181,14 @@ describe('CommandService: what is refused before anything is sent', () => {
     const h = harness({ securityProfile: 2 });
     const payload = {
       configurationSlot: 1,
-      connectionData: { ocppVersion: 'OCPP20', ocppTransport: 'JSON', ocppCsmsUrl: 'ws://csms.example.com/ocpp', messageTimeout: 30, securityProfile: 1, ocppInterface: 'Wired0' },
+      connectionData: {
+        ocppVersion: 'OCPP20',
+        ocppTransport: 'JSON',
+        ocppCsmsUrl: 'ws://csms.example.com/ocpp',
+        messageTimeout: 30,
+        securityProfile: 1,
+        ocppInterface: 'Wired0',
+      },
     };
     const refused = await refusal(h.service.run('CS1', 'SetNetworkProfile', payload));
     expect(refused).toMatchObject({ status: 409, code: 'security_profile_refused' });
@@ -263,7 +272,11 @@ describe('CommandService: delivery', () => {
     });
     const report = await h.service.run('CS1', 'GetVariables', { getVariableData: getVariableData('A', 'B', 'C', 'D', 'E') });
 
-    expect(h.router.sent.map((call) => (call.payload.getVariableData as JsonObject[]).map((item) => (item.variable as JsonObject).name))).toEqual([['A', 'B'], ['C', 'D'], ['E']]);
+    expect(h.router.sent.map((call) => (call.payload.getVariableData as JsonObject[]).map((item) => (item.variable as JsonObject).name))).toEqual([
+      ['A', 'B'],
+      ['C', 'D'],
+      ['E'],
+    ]);
     expect(h.router.sent.map((call) => call.deadline)).toEqual([START + CALL_TIMEOUT_MS, START + CALL_TIMEOUT_MS, START + CALL_TIMEOUT_MS]);
     expect(h.now()).toBe(START + 3_000);
     expect(report.parts).toBe(3);

@@ -109,7 +109,16 @@ function values(statement: Statement): string[] {
 
 /** A writer whose rows go as one statement: "INSERT <name>" with each row's value as a parameter. */
 function statementWriter(name: string, more: Partial<BatchWriterSpec<Row>> = {}): BatchWriterSpec<Row> {
-  return { name, key: (row) => row.key, statement: (rows) => batchStatement(`INSERT ${name}`, rows.map((row) => row.value)), ...more };
+  return {
+    name,
+    key: (row) => row.key,
+    statement: (rows) =>
+      batchStatement(
+        `INSERT ${name}`,
+        rows.map((row) => row.value),
+      ),
+    ...more,
+  };
 }
 
 /** A writer that only has the statement-by-statement form. */
@@ -118,7 +127,10 @@ function writeOnlyWriter(name: string): BatchWriterSpec<Row> {
     name,
     key: (row) => row.key,
     write: async (q, rows) => {
-      await q.query(`INSERT ${name}`, rows.map((row) => row.value));
+      await q.query(
+        `INSERT ${name}`,
+        rows.map((row) => row.value),
+      );
     },
   };
 }
@@ -129,7 +141,7 @@ const row = (value: string, key = value): Row => ({ key, value });
 function outcome(write: Promise<void>): Promise<string> {
   return write.then(
     () => 'resolved',
-    (err: Error) => err.message,
+    (err: unknown) => (err instanceof Error ? err.message : String(err)),
   );
 }
 
@@ -226,7 +238,13 @@ describe('group commit: batching', () => {
     const group = committer(db);
     const latest = group.writer(statementWriter('latest'));
     const joined = group.writer(statementWriter('joined', { fold: (earlier, later) => ({ key: earlier.key, value: `${earlier.value}+${later.value}` }) }));
-    await Promise.all([latest.write(row('1', 'k')), latest.write(row('2', 'k')), joined.write(row('x', 'k')), joined.write(row('y', 'k')), latest.write(row('3', 'other'))]);
+    await Promise.all([
+      latest.write(row('1', 'k')),
+      latest.write(row('2', 'k')),
+      joined.write(row('x', 'k')),
+      joined.write(row('y', 'k')),
+      latest.write(row('3', 'other')),
+    ]);
     expect(db.batches[0]).toEqual([
       { text: 'INSERT latest', params: ['2', '3'] },
       { text: 'INSERT joined', params: ['x+y'] },
@@ -303,12 +321,18 @@ describe('group commit: failures', () => {
       name: 'events',
       key: (r) => r.key,
       statement: (rows) =>
-        batchStatement<{ value: string }>(`INSERT events`, rows.map((r) => r.value.replace('gone', 'ok')), () => {
-          return new Map(rows.flatMap((r, index) => (r.value.startsWith('gone') ? [[index, new Error(`no station for ${r.key}`)] as const] : [])));
-        }),
+        batchStatement<{ value: string }>(
+          `INSERT events`,
+          rows.map((r) => r.value.replace('gone', 'ok')),
+          () => {
+            return new Map(rows.flatMap((r, index) => (r.value.startsWith('gone') ? [[index, new Error(`no station for ${r.key}`)] as const] : [])));
+          },
+        ),
     });
 
-    const results = await Promise.all([events.write(row('a', 'CS1')), events.write(row('gone1', 'CS2')), events.write(row('gone2', 'CS2')), events.write(row('b', 'CS3'))].map(outcome));
+    const results = await Promise.all(
+      [events.write(row('a', 'CS1')), events.write(row('gone1', 'CS2')), events.write(row('gone2', 'CS2')), events.write(row('b', 'CS3'))].map(outcome),
+    );
 
     // Both writes folded into CS2's row are refused with it.
     expect(results).toEqual(['resolved', 'no station for CS2', 'no station for CS2', 'resolved']);
@@ -414,7 +438,14 @@ describe('group commit: lazy (write-behind) rows', () => {
   });
 
   it('a writer without a key refuses lazy rows', () => {
-    const writer = committer(new RecordingDatabase()).writer<Row>({ name: 'keyless', statement: (rows) => batchStatement('INSERT keyless', rows.map((r) => r.value)) });
+    const writer = committer(new RecordingDatabase()).writer<Row>({
+      name: 'keyless',
+      statement: (rows) =>
+        batchStatement(
+          'INSERT keyless',
+          rows.map((r) => r.value),
+        ),
+    });
     expect(() => writer.offer(row('a'))).toThrow('writer keyless needs a key to accept lazy rows');
   });
 });

@@ -77,7 +77,7 @@ describe('VerifiedCredentialCache', () => {
     expect(cache.has('CS2', 'hash-1', 'pw')).toBe(false);
   });
 
-  it('is invalidated when the station\'s stored hash changes', () => {
+  it("is invalidated when the station's stored hash changes", () => {
     const cache = new VerifiedCredentialCache();
     cache.remember('CS1', 'hash-1', 'pw');
     expect(cache.has('CS1', 'hash-2', 'pw')).toBe(false);

@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TransactionEventWrite } from '../../src/store/billing-store.js';
-import {
-  foldTransactionDelta,
-  stoppedReasonWins,
-  transactionDelta,
-  transactionKey,
-  type TransactionDelta,
-} from '../../src/store/transaction-merge.js';
+import { foldTransactionDelta, stoppedReasonWins, transactionDelta, transactionKey, type TransactionDelta } from '../../src/store/transaction-merge.js';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
 const at = (minutes: number): Date => new Date(T0 + minutes * 60_000);
@@ -63,7 +57,15 @@ const session = [
 describe('transaction merge: what one event contributes', () => {
   it('a Started event gives startedAt, an Ended event endedAt and a stopped reason that beats the others', () => {
     const started = transactionDelta(session[0] as TransactionEventWrite);
-    expect(started).toMatchObject({ startedAt: at(0), endedAt: undefined, evseId: 1, chargingState: { value: 'EVConnected', seqNo: 0 }, lastSeqNo: 0, eventCount: 1, firstEventAt: at(0) });
+    expect(started).toMatchObject({
+      startedAt: at(0),
+      endedAt: undefined,
+      evseId: 1,
+      chargingState: { value: 'EVConnected', seqNo: 0 },
+      lastSeqNo: 0,
+      eventCount: 1,
+      firstEventAt: at(0),
+    });
     const ended = transactionDelta(session[3] as TransactionEventWrite);
     expect(ended).toMatchObject({ startedAt: undefined, endedAt: at(30), stoppedReason: { value: 'EVDisconnected', seqNo: 3, fromEnded: true } });
     const updated = transactionDelta(session[2] as TransactionEventWrite);

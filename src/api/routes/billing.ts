@@ -125,10 +125,16 @@ export function billingRoutes(deps: { store: Store & BillingStore; decisions: De
         await requireStation(store, id);
         const tx = await store.getTransaction(id, transactionId);
         if (tx === undefined) throw new ApiError(404, 'transaction_not_found', `no transaction ${transactionId} on ${id}`);
-        const [events, meterMessages, conflicts] = await Promise.all([store.getTransactionEvents(id, transactionId), store.getTransactionMeterValues(id, transactionId), store.getTransactionConflicts(id, transactionId)]);
+        const [events, meterMessages, conflicts] = await Promise.all([
+          store.getTransactionEvents(id, transactionId),
+          store.getTransactionMeterValues(id, transactionId),
+          store.getTransactionConflicts(id, transactionId),
+        ]);
         // Samples from the events themselves and from MeterValues messages, in time order.
         const meterValues = [
-          ...events.flatMap((e) => ((e.payload.meterValue as unknown[] | undefined) ?? []).map((mv) => ({ source: 'TransactionEvent', seqNo: e.seqNo, ...(mv as object) }))),
+          ...events.flatMap((e) =>
+            ((e.payload.meterValue as unknown[] | undefined) ?? []).map((mv) => ({ source: 'TransactionEvent', seqNo: e.seqNo, ...(mv as object) })),
+          ),
           ...meterMessages.flatMap((m) => m.meterValue.map((mv) => ({ source: m.source, evseId: m.evseId, ...(mv as object) }))),
         ].sort((a, b) => String((a as { timestamp?: string }).timestamp).localeCompare(String((b as { timestamp?: string }).timestamp)));
         return {
@@ -146,7 +152,14 @@ export function billingRoutes(deps: { store: Store & BillingStore; decisions: De
               response: e.response,
             })),
             meterValues,
-            conflicts: conflicts.map((e) => ({ seqNo: e.seqNo, eventType: e.eventType, timestamp: e.timestamp.toISOString(), receivedAt: e.receivedAt.toISOString(), request: e.payload, response: e.response })),
+            conflicts: conflicts.map((e) => ({
+              seqNo: e.seqNo,
+              eventType: e.eventType,
+              timestamp: e.timestamp.toISOString(),
+              receivedAt: e.receivedAt.toISOString(),
+              request: e.payload,
+              response: e.response,
+            })),
           },
         };
       },

@@ -44,10 +44,7 @@ async function logStatusNotification(ctx: HandlerContext, request: LogStatusNoti
   const { store, clock } = ctx.services;
   const at = new Date(clock.now());
   const status = { ...asJson(request), updatedAt: at.toISOString() };
-  await Promise.all([
-    store.recordEvent(ctx.station.stationId, 'LogStatusNotification', asJson(request), at),
-    store.recordLogStatus(ctx.station.stationId, status),
-  ]);
+  await Promise.all([store.recordEvent(ctx.station.stationId, 'LogStatusNotification', asJson(request), at), store.recordLogStatus(ctx.station.stationId, status)]);
   return {};
 }
 
@@ -79,7 +76,9 @@ const CUSTOMER_REFERENCES = ['idToken', 'customerCertificate', 'customerIdentifi
 function planCustomerInformation(payload: CustomerInformationRequest): CommandPlan {
   const given = CUSTOMER_REFERENCES.filter((key) => payload[key] !== undefined);
   if (given.length !== 1) {
-    throw new CommandRefusal(400, 'invalid_payload', `CustomerInformation needs exactly one of ${CUSTOMER_REFERENCES.join(', ')} (got ${given.length})`, { references: given });
+    throw new CommandRefusal(400, 'invalid_payload', `CustomerInformation needs exactly one of ${CUSTOMER_REFERENCES.join(', ')} (got ${given.length})`, {
+      references: given,
+    });
   }
   return singleRequest(payload);
 }

@@ -1,10 +1,5 @@
 import { asJson } from '../../json.js';
-import type {
-  FirmwareStatusNotificationRequest,
-  FirmwareStatusNotificationResponse,
-  UpdateFirmwareRequest,
-  UpdateFirmwareResponse,
-} from '../../ocpp/v201/types.js';
+import type { FirmwareStatusNotificationRequest, FirmwareStatusNotificationResponse, UpdateFirmwareRequest, UpdateFirmwareResponse } from '../../ocpp/v201/types.js';
 import type { BlockModule, HandlerContext, StationHandle, StationServices } from '../../station/types.js';
 
 /**
@@ -29,6 +24,7 @@ async function trackFirmwareRequest(station: StationHandle, request: UpdateFirmw
     status: response.status === 'Accepted' || response.status === 'AcceptedCanceled' ? 'Requested' : `Request${response.status}`,
     requestStatus: response.status,
     location: request.firmware.location,
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the request is the JSON an operator sent: keep a missing date out of the record rather than storing undefined
     ...(request.firmware.retrieveDateTime !== undefined ? { retrieveDateTime: request.firmware.retrieveDateTime } : {}),
     ...(request.firmware.installDateTime !== undefined ? { installDateTime: request.firmware.installDateTime } : {}),
     updatedAt: new Date(services.clock.now()).toISOString(),

@@ -38,14 +38,24 @@ function variable(component: ComponentType, variableType: VariableType, type: st
   return { component: asJson(component), variable: asJson(variableType), attributes: [{ type, value }] };
 }
 
-export async function learnFromGetVariables(station: StationHandle, _request: GetVariablesRequest, response: GetVariablesResponse, services: StationServices): Promise<void> {
+export async function learnFromGetVariables(
+  station: StationHandle,
+  _request: GetVariablesRequest,
+  response: GetVariablesResponse,
+  services: StationServices,
+): Promise<void> {
   const known = response.getVariableResult
     .filter((result) => result.attributeStatus === 'Accepted' && result.attributeValue !== undefined && !isBasicAuthPassword(result))
     .map((result) => variable(result.component, result.variable, result.attributeType ?? 'Actual', result.attributeValue as string));
   if (known.length > 0) await services.store.recordVariables(station.stationId, known);
 }
 
-export async function learnFromSetVariables(station: StationHandle, request: SetVariablesRequest, response: SetVariablesResponse, services: StationServices): Promise<void> {
+export async function learnFromSetVariables(
+  station: StationHandle,
+  request: SetVariablesRequest,
+  response: SetVariablesResponse,
+  services: StationServices,
+): Promise<void> {
   const accepted = response.setVariableResult.filter((result) => result.attributeStatus === 'Accepted' || result.attributeStatus === 'RebootRequired');
   const values: DeviceVariable[] = [];
   for (const result of accepted) {
@@ -89,4 +99,3 @@ export function withoutSecrets(row: ReportDataType): ReportDataType {
   const variableAttribute = row.variableAttribute.map(({ value: _secret, ...attribute }) => attribute) as ReportDataType['variableAttribute'];
   return { ...row, variableAttribute };
 }
-

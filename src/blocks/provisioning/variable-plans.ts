@@ -16,7 +16,9 @@ interface VariableItem {
 
 function itemKey(item: VariableItem): string {
   const c = item.component;
-  return [c.name, c.instance ?? '', c.evse?.id ?? '', c.evse?.connectorId ?? '', item.variable.name, item.variable.instance ?? '', item.attributeType ?? 'Actual'].join('\u0000');
+  return [c.name, c.instance ?? '', c.evse?.id ?? '', c.evse?.connectorId ?? '', item.variable.name, item.variable.instance ?? '', item.attributeType ?? 'Actual'].join(
+    '\u0000',
+  );
 }
 
 /** DeviceDataCtrlr.ItemsPerMessage[instance], as the station last reported it. */
@@ -41,7 +43,10 @@ export function splitPlan(payload: JsonObject, list: string, result: string, lim
     const key = itemKey(item);
     const first = seen.get(key);
     if (first !== undefined) {
-      throw new CommandRefusal(400, 'invalid_payload', `${list}[${index}] repeats ${list}[${first}] (same component, variable and attributeType)`, { first, duplicate: index });
+      throw new CommandRefusal(400, 'invalid_payload', `${list}[${index}] repeats ${list}[${first}] (same component, variable and attributeType)`, {
+        first,
+        duplicate: index,
+      });
     }
     seen.set(key, index);
   });

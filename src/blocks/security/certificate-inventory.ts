@@ -8,7 +8,7 @@ import type {
   InstallCertificateRequest,
   InstallCertificateResponse,
 } from '../../ocpp/v201/types.js';
-import { asJson, type JsonObject } from '../../json.js';
+import { asJson } from '../../json.js';
 import type { BlockModule, StationHandle, StationServices } from '../../station/types.js';
 
 /**
@@ -35,17 +35,17 @@ function sameCertificate(a: CertificateHashDataType, b: CertificateHashDataType)
   );
 }
 
-async function update(
-  station: StationHandle,
-  services: StationServices,
-  change: (inventory: CertificateInventory, at: string) => void,
-): Promise<void> {
+async function update(station: StationHandle, services: StationServices, change: (inventory: CertificateInventory, at: string) => void): Promise<void> {
   const current = (await services.store.getStation(station.stationId))?.certificates as unknown as CertificateInventory | undefined;
-  const inventory: CertificateInventory = { installed: current?.installed ?? [], history: current?.history ?? [], ...(current?.reportedAt ? { reportedAt: current.reportedAt } : {}) };
+  const inventory: CertificateInventory = {
+    installed: current?.installed ?? [],
+    history: current?.history ?? [],
+    ...(current?.reportedAt ? { reportedAt: current.reportedAt } : {}),
+  };
   const at = new Date(services.clock.now()).toISOString();
   change(inventory, at);
   inventory.history = inventory.history.slice(-HISTORY_LENGTH);
-  await services.store.recordCertificates(station.stationId, asJson(inventory as unknown as JsonObject));
+  await services.store.recordCertificates(station.stationId, asJson(inventory));
 }
 
 async function learnInstalled(

@@ -90,10 +90,17 @@ export function bootSerialNumberMismatch(certificate: ClientCertificateInfo | un
  * For the BootNotification handler: closes the connection (1008) and throws a SecurityError when the
  * serialNumber contradicts the client certificate; does nothing otherwise.
  */
-export function enforceBootSerialNumber(ctx: HandlerContext, chargingStation: Pick<ChargingStationType, 'serialNumber'>, certificate: ClientCertificateInfo | undefined): void {
+export function enforceBootSerialNumber(
+  ctx: HandlerContext,
+  chargingStation: Pick<ChargingStationType, 'serialNumber'>,
+  certificate: ClientCertificateInfo | undefined,
+): void {
   const mismatch = bootSerialNumberMismatch(certificate, chargingStation);
   if (mismatch === undefined) return;
-  ctx.station.log.warn({ event: 'certificate_serial_mismatch', messageId: ctx.messageId, serialNumber: chargingStation.serialNumber, certificateCn: certificate?.commonName }, mismatch);
+  ctx.station.log.warn(
+    { event: 'certificate_serial_mismatch', messageId: ctx.messageId, serialNumber: chargingStation.serialNumber, certificateCn: certificate?.commonName },
+    mismatch,
+  );
   ctx.station.close(1008, 'serialNumber does not match the client certificate');
   throw new OcppError('SecurityError', mismatch);
 }
@@ -134,10 +141,18 @@ export function createSecurityBlock(deps: CertificateModuleDeps): SecurityBlock 
         const delay = retryDelaysMs[attempt - 1];
         const reason = (err as Error).message;
         if (!retriable || delay === undefined) {
-          await record(services, station.stationId, { status: 'Failed', at: now(services), certificateType: 'ChargingStationCertificate', serialNumber: issued.serialNumber, reason, attempts: attempt }).catch(
-            (recordError: unknown) => station.log.warn({ err: recordError }, 'could not record the failed certificate delivery'),
+          await record(services, station.stationId, {
+            status: 'Failed',
+            at: now(services),
+            certificateType: 'ChargingStationCertificate',
+            serialNumber: issued.serialNumber,
+            reason,
+            attempts: attempt,
+          }).catch((recordError: unknown) => station.log.warn({ err: recordError }, 'could not record the failed certificate delivery'));
+          station.log.warn(
+            { event: 'certificate_delivery_failed', serialNumber: issued.serialNumber, attempts: attempt, reason },
+            'CertificateSigned could not be delivered',
           );
-          station.log.warn({ event: 'certificate_delivery_failed', serialNumber: issued.serialNumber, attempts: attempt, reason }, 'CertificateSigned could not be delivered');
           return;
         }
         station.log.info({ serialNumber: issued.serialNumber, attempt, retryInMs: delay, reason }, 'CertificateSigned failed; retrying');
@@ -157,10 +172,20 @@ export function createSecurityBlock(deps: CertificateModuleDeps): SecurityBlock 
     const certificateType = request.certificateType ?? 'ChargingStationCertificate';
     const startedAt = clock.now();
     // The claim is one conditional UPDATE, so two SignCertificates on two nodes cannot both get it.
-    const claimed = await store.claimCertificateSigning(stationId, asJson({ status: 'Signing', at: now(services), certificateType }), new Date(startedAt - signingLeaseMs(services)));
+    const claimed = await store.claimCertificateSigning(
+      stationId,
+      asJson({ status: 'Signing', at: now(services), certificateType }),
+      new Date(startedAt - signingLeaseMs(services)),
+    );
     if (!claimed) {
       station.log.warn({ event: 'csr_refused_in_progress', messageId: ctx.messageId }, 'SignCertificate refused: another one is in progress');
-      return { status: 'Rejected', statusInfo: { reasonCode: 'SigningInProgress', additionalInfo: 'a certificate for this station is being signed or delivered; ask again once CertificateSigned was answered' } };
+      return {
+        status: 'Rejected',
+        statusInfo: {
+          reasonCode: 'SigningInProgress',
+          additionalInfo: 'a certificate for this station is being signed or delivered; ask again once CertificateSigned was answered',
+        },
+      };
     }
     try {
       if (certificateType !== 'ChargingStationCertificate') {
@@ -198,7 +223,12 @@ export function createSecurityBlock(deps: CertificateModuleDeps): SecurityBlock 
     }
   }
 
-  async function learnFromCertificateSigned(station: StationHandle, request: CertificateSignedRequest, response: CertificateSignedResponse, services: StationServices): Promise<void> {
+  async function learnFromCertificateSigned(
+    station: StationHandle,
+    request: CertificateSignedRequest,
+    response: CertificateSignedResponse,
+    services: StationServices,
+  ): Promise<void> {
     const certificateType = request.certificateType ?? 'ChargingStationCertificate';
     const serialNumber = leafSerialNumber(request.certificateChain);
     const info = response.statusInfo;
@@ -218,7 +248,12 @@ export function createSecurityBlock(deps: CertificateModuleDeps): SecurityBlock 
     }
   }
 
-  async function rememberProfileUpgrade(station: StationHandle, request: SetNetworkProfileRequest, response: SetNetworkProfileResponse, services: StationServices): Promise<void> {
+  async function rememberProfileUpgrade(
+    station: StationHandle,
+    request: SetNetworkProfileRequest,
+    response: SetNetworkProfileResponse,
+    services: StationServices,
+  ): Promise<void> {
     if (response.status !== 'Accepted') return;
     const target = request.connectionData.securityProfile;
     const registered = (await services.store.getStation(station.stationId))?.securityProfile ?? station.station.securityProfile;

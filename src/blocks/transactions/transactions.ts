@@ -93,7 +93,8 @@ async function transactionEvent(ctx: HandlerContext, request: TransactionEventRe
     // F01/F02: the transaction a remote start led to; its grant lasts until this transaction ends.
     if (tx.remoteStartId !== undefined) await store.bindRemoteStartGrant(station.stationId, tx.remoteStartId, tx.transactionId);
   }
-  if (!inserted) station.log.info({ messageId: ctx.messageId, transactionId: tx.transactionId, seqNo: request.seqNo }, 'resent TransactionEvent answered again, stored once');
+  if (!inserted)
+    station.log.info({ messageId: ctx.messageId, transactionId: tx.transactionId, seqNo: request.seqNo }, 'resent TransactionEvent answered again, stored once');
   return response;
 }
 

@@ -32,7 +32,7 @@ export function ocpp201(schemas: OcppSchemas = loadV201Schemas()): OcppProtocol 
     csmsActions: CSMS_INITIATED,
     isStationAction,
     isCsmsAction,
-    triggeredAction: (request: JsonObject) => TRIGGERED_ACTION[String(request.requestedMessage)],
+    triggeredAction: (request: JsonObject) => (typeof request.requestedMessage === 'string' ? TRIGGERED_ACTION[request.requestedMessage] : undefined),
     isReportRequest: (action: string) => action === 'GetBaseReport' || action === 'GetReport',
     errorCode: (code) => code,
   };
