@@ -138,7 +138,9 @@ afterEach(async () => {
 
 afterAll(async () => {
   await haproxy?.stop();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
   await cluster?.stop();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
   await pki?.remove();
   for (const node of nodes) await rm(node.dataDir, { recursive: true, force: true });
 }, 60_000);
