@@ -269,8 +269,8 @@ export class TargetRun {
     );
   }
 
-  /** Connects, boots and reports every station; `storm`: all handshakes at once. */
-  async connect(name: string, storm: boolean, fraction = 1): Promise<ConnectReport> {
+  /** Connects, boots and reports every station; `storm`: all handshakes at once, else `concurrency` per generator worker. */
+  async connect(name: string, storm: boolean, fraction = 1, concurrency = 100): Promise<ConnectReport> {
     this.progress.label = `${this.kind} ${name}`;
     const before = await this.target.snapshot();
     const genBefore = this.fleet.cpuSeconds();
@@ -278,7 +278,7 @@ export class TargetRun {
     const summary = await this.fleet.connect(
       storm
         ? { retries: 2, fraction, ...(stormHandshakes > 0 && { totalConcurrency: stormHandshakes }) }
-        : { concurrency: 100, retries: 2, fraction },
+        : { concurrency, retries: 2, fraction },
     );
     const after = await this.target.snapshot();
     this.progress.done();

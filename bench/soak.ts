@@ -34,6 +34,12 @@ export const P99_TREND_LIMIT = 0.5;
 const MIB = 1024 * 1024;
 /** Stations of a storm stay offline this long before they reconnect. */
 const STORM_OFFLINE_MS = 2000;
+/**
+ * First connections in flight while the fleet connects. Each costs Stroom a scrypt verification (N=2^15: a few
+ * per second on a busy 2-core machine); with 100 in flight they queue past the stations' 30 s handshake
+ * timeout, and the retries run into Stroom's per-station limits (429).
+ */
+const SETUP_CONCURRENCY = 10;
 
 const GAUGES = [
   'nodejs_heap_size_used_bytes',
@@ -290,7 +296,7 @@ function emptyCommandWindow(): CommandWindow {
 
 export async function soak(run: TargetRun, o: BenchOptions): Promise<void> {
   const stationPrefix = DEFAULT_STATION_PREFIX;
-  run.report.connect = await run.connect('connect fleet', false);
+  run.report.connect = await run.connect('connect fleet', false, 1, SETUP_CONCURRENCY);
   const fleetSize = o.stations;
   if (run.report.connect.ready < fleetSize) {
     // One more round for those refused (e.g. 429 while too many password checks ran at once from an address).
@@ -298,7 +304,7 @@ export async function soak(run: TargetRun, o: BenchOptions): Promise<void> {
       `[${run.kind}] ${num(run.report.connect.ready)}/${num(fleetSize)} connected (failures ${JSON.stringify(run.report.connect.failures)}); connecting the rest again`,
     );
     await sleep(5000);
-    const again = await run.connect('connect the rest', false);
+    const again = await run.connect('connect the rest', false, 1, SETUP_CONCURRENCY);
     run.report.connect = {
       ...again,
       stations: run.report.connect.stations,
