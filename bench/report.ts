@@ -1,4 +1,5 @@
 import { Histogram, HistogramSet, type LatencySummary } from './histogram.js';
+import { soakWindowTable, type P99Drift, type SoakCheck, type SoakReport, type SoakVerdict, type SoakWindow } from './soak.js';
 import type { TargetKind } from './target.js';
 
 /**
@@ -123,6 +124,8 @@ export interface TargetReport {
   phases: PhaseReport[];
   memory: MemoryReport | null;
   commands: CommandReport | null;
+  /** soak: windows, samples and verdicts (absent in files written before the soak existed). */
+  soak?: SoakReport | null;
   /** max: the highest offered rate whose p99 stayed under the limit, and its phase. */
   sustained: { rate: number; phase: PhaseReport } | null;
   /** max: the highest offered rate the CSMS kept up with (no errors, no backlog), whatever the latency. */
@@ -143,6 +146,12 @@ export interface RunReport {
   /** Stroom ÷ baseline (or baseline ÷ Stroom where lower is better), labelled so a reader cannot misread them. */
   ratios: Record<string, number>;
   notes: string[];
+  /** soak (copied from the Stroom target's soak report): its verdict, the figures it rests on, and the windows. */
+  verdict?: SoakVerdict;
+  rssSlopeMbPer10Min?: number | null;
+  p99Drift?: P99Drift;
+  checks?: SoakCheck[];
+  windows?: SoakWindow[];
 }
 
 export const OCPP_EXCEPT_AUTHORIZE = (action: string): boolean => action !== 'Authorize';
@@ -421,6 +430,25 @@ export function renderMarkdown(run: RunReport, chartFile: string | undefined): s
       () => ratioText(ours?.commands?.csms.cpuMicrosPerMessage, theirs?.commands?.csms.cpuMicrosPerMessage, false),
     );
   }
+  if (run.scenario === 'soak' && targets.some((t) => t.soak !== null && t.soak !== undefined)) {
+    const soakOf = (t: TargetReport): SoakReport | null => t.soak ?? null;
+    row('Soak verdict', (t) => (soakOf(t) === null ? '–' : `**${(soakOf(t) as SoakReport).verdict.toUpperCase()}**`));
+    for (const name of ['RSS slope', 'p99 drift', 'errors']) {
+      row(name, (t) => {
+        const check = soakOf(t)?.checks.find((c) => c.name === name);
+        return check === undefined ? '–' : `${check.pass === null ? 'inconclusive' : check.pass ? 'pass' : '**fail**'}: ${check.detail}`;
+      });
+    }
+    row('Load', (t) => {
+      const s = soakOf(t);
+      if (s === null) return '–';
+      const c = s.settings;
+      return (
+        `${num(c.durationSeconds / 60, 1)} min of ${c.mix} at ${num(c.rate)} msg/s; ${c.action} every ${num(1 / c.commandRate, 1)} s through the API; ` +
+        `${num(c.stormStations)} stations dropped and reconnected every ${num(c.stormEverySeconds)} s; windows of ${num(c.windowSeconds)} s, a sample every ${num(c.sampleSeconds)} s`
+      );
+    });
+  }
   out.push(table(header, rows));
   out.push('');
   const common = loadScenario ? commonRates(ours, theirs) : [];
@@ -511,6 +539,14 @@ export function renderMarkdown(run: RunReport, chartFile: string | undefined): s
         out.push('');
       }
     }
+    if (target.soak !== null && target.soak !== undefined) {
+      out.push(
+        "Per window (station CALL latency from the intended send; RSS from /proc; JS heap, event-loop delay, GC, handles and connected stations from the CSMS's /metrics, sampled; storms counted in the window they started in):",
+      );
+      out.push('');
+      out.push(...soakWindowTable(target.soak));
+      out.push('');
+    }
     if (target.connect !== null && run.scenario !== 'boot-storm') {
       const c = target.connect;
       out.push(
@@ -521,7 +557,7 @@ export function renderMarkdown(run: RunReport, chartFile: string | undefined): s
     }
   }
   if (chartFile !== undefined) {
-    out.push(`![latency against offered load](${chartFile})`);
+    out.push(run.scenario === 'soak' ? `![RSS, JS heap and p99 over time](${chartFile})` : `![latency against offered load](${chartFile})`);
     out.push('');
   }
   if (run.notes.length > 0) {

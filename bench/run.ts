@@ -10,11 +10,12 @@ import { cpus, release, totalmem } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { latencyChart, type ChartSeries } from './chart.js';
+import { latencyChart, soakChart, type ChartSeries } from './chart.js';
 import { MAX_STATIONS_PER_WORKER } from './generator/fleet.js';
 import { isMixName, MIXES } from './generator/messages.js';
 import { commonRates, compactJson, phasesByRate, renderMarkdown, type PhaseReport, type RunReport, type TargetReport } from './report.js';
 import { runScenario, SCENARIOS, type BenchOptions, type RunContext, type ScenarioName } from './scenarios.js';
+import { judge, type SoakReport } from './soak.js';
 import { BenchPostgres, makeLogDir, type TargetKind } from './target.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -34,6 +35,7 @@ const DEFAULTS: Record<ScenarioName, ScenarioDefaults> = {
   authorize: { stations: 500, rates: [5000], duration: 10, warmup: 3 },
   commands: { stations: 500, rates: [200], duration: 10, warmup: 2 },
   cost: { stations: 500, rates: [2000], duration: 6, warmup: 3 },
+  soak: { stations: 1000, rates: [300], duration: 3600, warmup: 0 },
 };
 
 const USAGE = `usage: npm run bench -- <scenario> [options]
@@ -47,11 +49,15 @@ scenarios:
   authorize    Authorize-heavy traffic (Accepted, Blocked and unknown cards)
   commands     operator API → station → answer round trips over many stations
   cost         CSMS CPU per message for each action on its own (Heartbeat, StatusNotification, …)
+  soak         Stroom alone for a long time (default 60 min): mixed traffic at a moderate rate, an operator
+               command a second, a tenth of the fleet reconnecting every window; RSS, heap, event-loop
+               delay and p99 per window, and verdicts on memory growth and latency drift
 
 options:
   --stations N            simulated stations (scenario default; at most 100000)
   --rate R[,R…]           open-loop msg/s; a list makes steady a sweep; max starts at the first
-  --duration S            seconds per measured phase
+  --duration S            seconds per measured phase; a unit may follow: 90s, 6m, 1h, 1h30m (soak: the whole soak,
+                          default 60m)
   --warmup S              seconds of unmeasured load first
   --mode open|closed      steady: open loop (fixed rate) or closed loop (--concurrency outstanding)
   --concurrency C         closed loop: CALLs outstanding over the whole fleet (default 100)
@@ -81,6 +87,14 @@ options:
   --timeout S             hard limit for the whole run (default 900)
   --out DIR               results directory (default bench/results)
   --profile               write V8 CPU profiles of the CSMSs (node --cpu-prof) next to their logs
+  --window S              soak: report window (default 5m); verdicts use windows 2..n
+  --sample S              soak: how often the CSMS is sampled (default 5s)
+  --storm-every S         soak: a reconnect storm in the middle of every such interval (default: the window)
+  --storm-fraction F      soak: share of the fleet each storm drops and reconnects (default 0.1)
+  --command-rate R        soak: operator commands (--action) per second (default 1)
+
+soak defaults: 1000 stations, --rate 300, Stroom only on PostgreSQL; --timeout defaults to the duration + 60 min.
+It exits with 3 when its verdict is fail.
 `;
 
 function fail(message: string): never {
@@ -129,6 +143,11 @@ function parseOptions(argv: string[]): { options: BenchOptions; outDir: string }
       timeout: { type: 'string' },
       out: { type: 'string' },
       profile: { type: 'boolean' },
+      window: { type: 'string' },
+      sample: { type: 'string' },
+      'storm-every': { type: 'string' },
+      'storm-fraction': { type: 'string' },
+      'command-rate': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -151,17 +170,25 @@ function parseOptions(argv: string[]): { options: BenchOptions; outDir: string }
   for (const t of targetNames) if (t !== 'stroom' && t !== 'baseline') fail(`unknown target "${t}"`);
   let targets = targetNames as TargetKind[];
   if (values['no-baseline']) targets = targets.filter((t) => t !== 'baseline');
+  if (scenario === 'soak') {
+    // A soak watches Stroom for drift; an hour of the baseline as well would prove nothing about it.
+    if (values.targets?.includes('baseline')) process.stderr.write('bench: soak runs Stroom only; the baseline is skipped\n');
+    targets = ['stroom'];
+  }
   if (targets.length === 0) fail('no target to run');
   const registration = values.register ?? (stations <= 1000 ? 'api' : 'open');
   if (registration !== 'api' && registration !== 'open') fail('--register must be api or open');
   const auth = values.auth ?? 'basic';
   if (auth !== 'basic' && auth !== 'none') fail('--auth must be basic or none');
   if (auth === 'none' && registration === 'api') fail('--auth none needs --register open (registered stations have passwords)');
+  const soak = scenario === 'soak';
+  const duration = durationSeconds('duration', values.duration, d.duration || 10, soak ? 7 * 86_400 : 600);
+  const windowSeconds = durationSeconds('window', values.window, Math.min(300, duration), duration);
   const options: BenchOptions = {
     scenario,
     stations,
     rates,
-    durationSeconds: positiveNumber('duration', values.duration, d.duration || 10, 600),
+    durationSeconds: duration,
     warmupSeconds: values.warmup === undefined ? d.warmup : Number(values.warmup) || 0,
     mode,
     concurrency: Math.round(positiveNumber('concurrency', values.concurrency, 100)),
@@ -171,7 +198,9 @@ function parseOptions(argv: string[]): { options: BenchOptions; outDir: string }
     registration,
     basicAuth: auth === 'basic',
     generatorWorkers: Math.round(positiveNumber('gen-workers', values['gen-workers'], 1, 64)),
-    stationsPerAddress: Math.round(positiveNumber('stations-per-address', values['stations-per-address'], 2_000, 28_000)),
+    // Soak: Stroom allows 8 password checks in flight per source address (429 beyond), so a fleet on one
+    // address mostly fails its first connections; a few stations per address, as real stations have their own.
+    stationsPerAddress: Math.round(positiveNumber('stations-per-address', values['stations-per-address'], soak ? Math.max(4, Math.ceil(stations / 250)) : 2_000, 28_000)),
     evses: Math.round(positiveNumber('evses', values.evses, 2, 16)),
     tokens: Math.round(positiveNumber('tokens', values.tokens, 1000, 1_000_000)),
     heartbeatIntervalSeconds: Math.round(positiveNumber('heartbeat', values.heartbeat, 300, 86_400)),
@@ -184,10 +213,33 @@ function parseOptions(argv: string[]): { options: BenchOptions; outDir: string }
     reconnect: !values['no-reconnect'],
     stormHandshakes: values['storm-handshakes'] === '0' ? 0 : Math.round(positiveNumber('storm-handshakes', values['storm-handshakes'], 2000, 1_000_000)),
     callTimeoutMs: Math.round(positiveNumber('call-timeout', values['call-timeout'], 30_000, 600_000)),
-    timeoutSeconds: positiveNumber('timeout', values.timeout, 900, 3600),
+    timeoutSeconds: durationSeconds('timeout', values.timeout, soak ? duration + 3600 : 900, soak ? 8 * 86_400 : 3600),
     profile: values.profile ?? false,
+    windowSeconds,
+    sampleSeconds: durationSeconds('sample', values.sample, Math.min(5, windowSeconds), windowSeconds),
+    stormEverySeconds: durationSeconds('storm-every', values['storm-every'], windowSeconds, 7 * 86_400),
+    stormFraction: positiveNumber('storm-fraction', values['storm-fraction'], 0.1, 1),
+    commandRate: positiveNumber('command-rate', values['command-rate'], 1, 1000),
   };
   return { options, outDir: values.out ?? join(REPO_ROOT, 'bench', 'results') };
+}
+
+/** Seconds: a bare number, or numbers with units (ms, s, m / min, h), e.g. 90, 90s, 6m, 1h30m. */
+function durationSeconds(name: string, value: string | undefined, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  const text = value.trim().toLowerCase();
+  let seconds: number;
+  if (/^\d+(\.\d+)?$/.test(text)) {
+    seconds = Number(text);
+  } else if (/^(\d+(\.\d+)?(ms|s|sec|min|m|h))+$/.test(text)) {
+    seconds = 0;
+    const unit: Record<string, number> = { ms: 0.001, s: 1, sec: 1, m: 60, min: 60, h: 3600 };
+    for (const match of text.matchAll(/(\d+(?:\.\d+)?)(ms|sec|s|min|m|h)/g)) seconds += Number(match[1]) * (unit[match[2] as string] as number);
+  } else {
+    fail(`--${name} must be seconds, or a duration with a unit (90s, 6m, 1h30m)`);
+  }
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > max) fail(`--${name} must be in (0, ${max}] seconds`);
+  return seconds;
 }
 
 function openFileLimit(): number | undefined {
@@ -316,12 +368,39 @@ function automaticNotes(run: RunReport, options: BenchOptions): string[] {
   return notes;
 }
 
+/** The soak's figures at the top level of the JSON, as issue 14 asks. */
+function soakSummary(soak: SoakReport): Pick<RunReport, 'windows' | 'rssSlopeMbPer10Min' | 'p99Drift' | 'verdict' | 'checks'> {
+  return { verdict: soak.verdict, rssSlopeMbPer10Min: soak.rssSlopeMbPer10Min, p99Drift: soak.p99Drift, checks: soak.checks, windows: soak.windows };
+}
+
 /** Writes <base>.json, <base>.md and, when there is a load sweep, <base>.svg. */
 function writeReport(run: RunReport, base: string): { markdown: string; chartFile: string | undefined } {
   const options = run.options as unknown as BenchOptions;
   const series = chartSeries(run.targets, options.scenario);
   let chartFile: string | undefined;
-  if (series.some((s) => s.points.length > 1)) {
+  const soak = run.targets.find((t) => t.soak !== null && t.soak !== undefined)?.soak ?? undefined;
+  if (soak !== undefined) {
+    chartFile = `${base}.svg`;
+    const rows = soak.samples.rows.map((row) => Object.fromEntries(soak.samples.columns.map((c, i) => [c, row[i] ?? null])));
+    writeFileSync(
+      chartFile,
+      soakChart(
+        `soak: ${options.stations.toLocaleString('en-US')} stations, ${soak.settings.mix} at ${soak.settings.rate.toLocaleString('en-US')} msg/s, verdict ${soak.verdict}`,
+        {
+          samples: rows.map((r) => ({ t: r.t as number, rssBytes: r.rssBytes ?? null, heapUsedBytes: r.heapUsedBytes ?? null })),
+          windows: soak.windows.map((w) => ({
+            startSeconds: w.startSeconds,
+            endSeconds: w.endSeconds,
+            p99: w.calls.latency.p99,
+            p50: w.calls.latency.p50,
+            rssMeanBytes: w.csms.rssMeanBytes,
+          })),
+          storms: soak.windows.flatMap((w) => w.storms.map((st) => st.atSeconds)),
+          durationSeconds: soak.settings.durationSeconds,
+        },
+      ),
+    );
+  } else if (series.some((s) => s.points.length > 1)) {
     chartFile = `${base}.svg`;
     const title = `${options.scenario}: latency against offered load (${options.stations.toLocaleString('en-US')} stations, ${options.mix})`;
     writeFileSync(chartFile, latencyChart(title, series, options.scenario === 'max' ? options.p99LimitMs : undefined));
@@ -337,6 +416,17 @@ function renderAgain(file: string): void {
   const run = JSON.parse(readFileSync(file, 'utf8')) as RunReport;
   // Files of the first runs also kept the sum of the per-action histograms.
   for (const target of run.targets) for (const phase of target.phases) delete (phase.histograms as { all?: unknown }).all;
+  for (const target of run.targets) {
+    if (target.soak === null || target.soak === undefined) continue;
+    Object.assign(
+      target.soak,
+      judge(
+        target.soak.windows,
+        target.phases.some((p) => p.saturated),
+      ),
+    );
+    Object.assign(run, soakSummary(target.soak));
+  }
   run.ratios = ratios(run.targets, run.scenario as ScenarioName);
   // The scenario's own notes (cost: idle CPU) stay; the automatic ones are derived again.
   const scenarioNotes = run.notes.filter((note) => note.includes('with the fleet connected and no traffic'));
@@ -398,6 +488,10 @@ async function main(): Promise<void> {
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`,
     options: { ...options },
     machine: { cpus: cpuList.length, model: cpuList[0]?.model ?? 'unknown', memoryBytes: totalmem(), node: process.version, kernel: release(), commit: gitCommit() },
+    ...(() => {
+      const soak = targets.find((t) => t.soak !== null)?.soak;
+      return soak === undefined || soak === null ? {} : soakSummary(soak);
+    })(),
     targets,
     ratios: ratios(targets, options.scenario),
     notes: [],
@@ -421,7 +515,8 @@ async function main(): Promise<void> {
   }
   const shown = (file: string): string => relative(process.cwd(), file) || file;
   process.stdout.write(`\nwrote ${shown(`${base}.json`)}, ${shown(`${base}.md`)}${chartFile ? `, ${shown(chartFile)}` : ''}\n`);
-  process.exit(targets.some((t) => t.error !== null) ? 1 : 0);
+  if (run.verdict !== undefined) process.stdout.write(`soak verdict: ${run.verdict.toUpperCase()}\n`);
+  process.exit(targets.some((t) => t.error !== null) ? 1 : run.verdict === 'fail' ? 3 : 0);
 }
 
 main().catch((err: unknown) => {

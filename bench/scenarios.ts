@@ -17,6 +17,7 @@ import {
   type TargetReport,
 } from './report.js';
 import { loadAverage, treeUsage } from './proc.js';
+import { soak } from './soak.js';
 import { BenchPostgres, RunningTarget, TARGET_LABEL, databaseCpuBetween, startTarget, type TargetKind, type UsageSnapshot } from './target.js';
 
 /**
@@ -24,7 +25,7 @@ import { BenchPostgres, RunningTarget, TARGET_LABEL, databaseCpuBetween, startTa
  * baseline) with the same fleet, the same schedule and a fresh database, and fills a TargetReport.
  */
 
-export const SCENARIOS = ['boot-storm', 'fleet', 'steady', 'max', 'authorize', 'commands', 'cost'] as const;
+export const SCENARIOS = ['boot-storm', 'fleet', 'steady', 'max', 'authorize', 'commands', 'cost', 'soak'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -61,6 +62,12 @@ export interface BenchOptions {
   timeoutSeconds: number;
   /** V8 CPU profiles of the targets (kept with their logs). */
   profile: boolean;
+  /** Soak: report window, CSMS sampling interval, reconnect storms (interval, share of the fleet), operator commands per second. */
+  windowSeconds: number;
+  sampleSeconds: number;
+  stormEverySeconds: number;
+  stormFraction: number;
+  commandRate: number;
 }
 
 export interface RunContext {
@@ -96,13 +103,17 @@ class ProgressLine {
   private lastGenCpu: { at: number; cpu: number } | undefined;
   label = '';
   private readonly started = Date.now();
+  private calls = 0;
 
   constructor(
     private readonly targetPid: () => number,
     private readonly generatorCpu: () => number,
+    /** Print one line in this many seconds when stderr is not a terminal (a soak's log would hold one an hour otherwise). */
+    private readonly everySeconds = 1,
   ) {}
 
   print(p: FleetProgress): void {
+    if (!process.stderr.isTTY && this.calls++ % this.everySeconds !== 0) return;
     const now = performance.now();
     const usage = treeUsage(this.targetPid());
     const cpuPercent = this.lastCpu === undefined ? 0 : ((usage.cpuSeconds - this.lastCpu.cpu) / ((now - this.lastCpu.at) / 1000)) * 100;
@@ -110,7 +121,7 @@ class ProgressLine {
     const gen = this.generatorCpu();
     const genPercent = this.lastGenCpu === undefined ? 0 : ((gen - this.lastGenCpu.cpu) / ((now - this.lastGenCpu.at) / 1000)) * 100;
     this.lastGenCpu = { at: now, cpu: gen };
-    const rate = p.sent - this.lastSent;
+    const rate = (p.sent - this.lastSent) / (process.stderr.isTTY ? 1 : this.everySeconds);
     this.lastSent = p.sent;
     const elapsed = Math.round((Date.now() - this.started) / 1000);
     const line =
@@ -195,6 +206,7 @@ export class TargetRun {
       phases: [],
       memory: null,
       commands: null,
+      soak: null,
       sustained: null,
       ceiling: null,
       headline: null,
@@ -227,6 +239,7 @@ export class TargetRun {
       () => this.target.pid,
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- assigned by start(), which may have failed before it
       () => this.fleet?.cpuSeconds() ?? 0,
+      o.scenario === 'soak' ? 10 : 1,
     );
     this.fleet = await Fleet.start({
       host: '127.0.0.1',
@@ -268,14 +281,14 @@ export class TargetRun {
     );
   }
 
-  /** Connects, boots and reports every station; `storm`: all handshakes at once. */
-  async connect(name: string, storm: boolean, fraction = 1): Promise<ConnectReport> {
+  /** Connects, boots and reports every station; `storm`: all handshakes at once, else `concurrency` per generator worker. */
+  async connect(name: string, storm: boolean, fraction = 1, concurrency = 100): Promise<ConnectReport> {
     this.progress.label = `${this.kind} ${name}`;
     const before = await this.target.snapshot();
     const genBefore = this.fleet.cpuSeconds();
     const stormHandshakes = this.ctx.options.stormHandshakes;
     const summary = await this.fleet.connect(
-      storm ? { retries: 2, fraction, ...(stormHandshakes > 0 && { totalConcurrency: stormHandshakes }) } : { concurrency: 100, retries: 2, fraction },
+      storm ? { retries: 2, fraction, ...(stormHandshakes > 0 && { totalConcurrency: stormHandshakes }) } : { concurrency, retries: 2, fraction },
     );
     const after = await this.target.snapshot();
     this.progress.done();
@@ -678,6 +691,7 @@ const SCENARIO_BODIES: Record<ScenarioName, (run: TargetRun, o: BenchOptions) =>
   authorize: authorizeHeavy,
   commands,
   cost: actionCosts,
+  soak,
 };
 
 /** Runs the scenario against one target; failures end up in the report, not as an exception. */

@@ -64,13 +64,29 @@ export interface PhaseOptions {
   concurrency: number;
   durationMs: number;
   drainMs?: number;
+  /** Epoch ms at which the phase starts (default: 50 ms from now). */
+  startAt?: number;
+}
+
+/** Soak: the fleet's figures since the previous snapshot (counters cumulative over the phase). */
+export interface FleetSnapshot {
+  sent: number;
+  answered: number;
+  errors: Record<string, number>;
+  abandoned: number;
+  saturated: boolean;
+  latency: HistogramSet;
+  sendLag: Histogram;
+  connected: number;
+  ready: number;
 }
 
 interface WorkerHandle {
   child: ChildProcess;
   stations: number;
   latest: Progress | undefined;
-  waiting: ((message: WorkerMessage) => boolean) | undefined;
+  /** Requests waiting for their answer (of different kinds: a soak snapshots and storms while a phase runs). */
+  waiting: Set<(message: WorkerMessage) => boolean>;
 }
 
 function add(into: Record<string, number>, from: Record<string, number>): void {
@@ -115,10 +131,11 @@ export class Fleet {
       const stations = Math.max(0, Math.min(per, o.stations - first));
       const profile = o.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`, `--cpu-prof-name=generator-${w}-${Date.now()}.cpuprofile`];
       const child = fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--max-old-space-size=4096', ...profile] });
-      const handle: WorkerHandle = { child, stations, latest: undefined, waiting: undefined };
+      const handle: WorkerHandle = { child, stations, latest: undefined, waiting: new Set() };
       child.on('message', (message: WorkerMessage) => this.onMessage(handle, message));
       child.on('exit', (code, signal) => {
-        if (handle.waiting !== undefined) handle.waiting({ kind: 'fatal', message: `generator worker exited (${code ?? signal})` });
+        for (const waiter of handle.waiting) waiter({ kind: 'fatal', message: `generator worker exited (${code ?? signal})` });
+        handle.waiting.clear();
       });
       this.workers.push(handle);
       const config: WorkerConfig = {
@@ -147,12 +164,12 @@ export class Fleet {
       handle.latest = message;
       return;
     }
-    if (handle.waiting !== undefined && handle.waiting(message)) handle.waiting = undefined;
+    for (const waiter of handle.waiting) if (waiter(message)) handle.waiting.delete(waiter);
   }
 
   private request<K extends WorkerMessage['kind']>(handle: WorkerHandle, command: CoordinatorMessage, answer: K): Promise<Extract<WorkerMessage, { kind: K }>> {
     return new Promise((resolve, reject) => {
-      handle.waiting = (message) => {
+      handle.waiting.add((message) => {
         if (message.kind === 'fatal') {
           reject(new Error(`generator worker: ${message.message}`));
           return true;
@@ -160,7 +177,7 @@ export class Fleet {
         if (message.kind !== answer) return false;
         resolve(message as Extract<WorkerMessage, { kind: K }>);
         return true;
-      };
+      });
       handle.child.send(command);
     });
   }
@@ -237,7 +254,7 @@ export class Fleet {
 
   /** One load phase on every worker at once; the rate and concurrency are split evenly. */
   async phase(options: PhaseOptions): Promise<PhaseSummary> {
-    const startAt = Date.now() + 50;
+    const startAt = options.startAt ?? Date.now() + 50;
     const totalStations = this.workers.reduce((sum, w) => sum + w.stations, 0);
     const results = await Promise.all(
       this.workers.map((w) => {
@@ -271,6 +288,47 @@ export class Fleet {
       summary.saturated ||= r.saturated;
     }
     return summary;
+  }
+
+  /** Soak: what every worker measured since the previous snapshot, added up. */
+  async snapshot(): Promise<FleetSnapshot> {
+    const results = await Promise.all(this.workers.map((w) => this.request(w, { kind: 'snapshot' }, 'snapshot')));
+    const total: FleetSnapshot = {
+      sent: 0,
+      answered: 0,
+      errors: {},
+      abandoned: 0,
+      saturated: false,
+      latency: new HistogramSet(),
+      sendLag: new Histogram(),
+      connected: 0,
+      ready: 0,
+    };
+    for (const r of results) {
+      total.sent += r.sent;
+      total.answered += r.answered;
+      add(total.errors, r.errors);
+      total.abandoned += r.abandoned;
+      total.saturated ||= r.saturated;
+      total.latency.merge(r.latency);
+      total.sendLag.merge(r.sendLag);
+      total.connected += r.connected;
+      total.ready += r.ready;
+    }
+    return total;
+  }
+
+  /** Soak reconnect storm: drops the ready stations with global index in [first, first + count) modulo the fleet (see DropCommand). */
+  async drop(first: number, count: number): Promise<{ dropped: number; abandoned: number }> {
+    const total = this.workers.reduce((sum, w) => sum + w.stations, 0);
+    const results = await Promise.all(this.workers.map((w) => this.request(w, { kind: 'drop', first, count, total }, 'dropped')));
+    let dropped = 0;
+    let abandoned = 0;
+    for (const r of results) {
+      dropped += r.dropped;
+      abandoned += r.abandoned;
+    }
+    return { dropped, abandoned };
   }
 
   async disconnect(): Promise<void> {

@@ -63,7 +63,25 @@ export interface ExitCommand {
   kind: 'exit';
 }
 
-export type CoordinatorMessage = { kind: 'init'; config: WorkerConfig } | ConnectCommand | PhaseCommand | DisconnectCommand | ExitCommand;
+/** Soak: what the running (or last) phase measured since the previous snapshot; answered at once with a WindowSnapshot. */
+export interface SnapshotCommand {
+  kind: 'snapshot';
+}
+
+/**
+ * Soak reconnect storm: drop the TCP connection (no close frame, as a station losing power or network) of
+ * every ready station whose global index is in [first, first + count) modulo `total`. A load CALL still
+ * outstanding on one is abandoned (counted apart, not an error: the generator dropped it). The stations are
+ * left offline for the next `connect`.
+ */
+export interface DropCommand {
+  kind: 'drop';
+  first: number;
+  count: number;
+  total: number;
+}
+
+export type CoordinatorMessage = { kind: 'init'; config: WorkerConfig } | ConnectCommand | PhaseCommand | DisconnectCommand | SnapshotCommand | DropCommand | ExitCommand;
 
 export interface Progress {
   kind: 'progress';
@@ -125,4 +143,27 @@ export interface Disconnected {
   kind: 'disconnected';
 }
 
-export type WorkerMessage = Progress | ConnectResult | PhaseResult | Disconnected | { kind: 'ready' } | { kind: 'fatal'; message: string };
+export interface WindowSnapshot {
+  kind: 'snapshot';
+  /** Cumulative counters of the running phase (or of the last one, once it ended); the coordinator takes differences. */
+  sent: number;
+  answered: number;
+  errors: Record<string, number>;
+  /** Load CALLs outstanding on stations a storm dropped (cumulative over the worker's life). */
+  abandoned: number;
+  saturated: boolean;
+  /** Since the previous snapshot: latency by action (from the intended send) and the generator's lateness. */
+  latency: Record<string, HistogramJson>;
+  sendLag: HistogramJson;
+  connected: number;
+  ready: number;
+}
+
+export interface Dropped {
+  kind: 'dropped';
+  dropped: number;
+  /** Load CALLs that were outstanding on the dropped stations. */
+  abandoned: number;
+}
+
+export type WorkerMessage = Progress | ConnectResult | PhaseResult | Disconnected | WindowSnapshot | Dropped | { kind: 'ready' } | { kind: 'fatal'; message: string };

@@ -21,10 +21,12 @@ import {
   type ConnectCommand,
   type ConnectResult,
   type CoordinatorMessage,
+  type DropCommand,
   type PhaseCommand,
   type PhaseCounters,
   type PhaseResult,
   type Progress,
+  type WindowSnapshot,
   type WorkerConfig,
   type WorkerMessage,
 } from './protocol.js';
@@ -162,6 +164,11 @@ class GeneratorWorker {
   private progressErrors = 0;
   private readonly recent = new Histogram();
   private readonly idPrefix: string;
+  /** Soak windows: latency and lateness since the last snapshot, and the phase whose counters a snapshot reports. */
+  private windowLatency = new HistogramSet();
+  private readonly windowSendLag = new Histogram();
+  private lastPhase: PhaseState | undefined;
+  private abandoned = 0;
 
   constructor(private readonly config: WorkerConfig) {
     for (let i = 0; i < config.stationCount; i++) {
@@ -363,6 +370,50 @@ class GeneratorWorker {
     wait();
   }
 
+  /** Soak reconnect storm: see DropCommand. */
+  drop(command: DropCommand): void {
+    let dropped = 0;
+    let abandoned = 0;
+    for (const station of this.stations) {
+      const offset = (((station.index - command.first) % command.total) + command.total) % command.total;
+      if (offset >= command.count || station.status !== Status.Ready) continue;
+      if (station.pending === Pending.Load && this.phase !== undefined) {
+        this.phase.outstanding--;
+        abandoned++;
+      }
+      station.pending = Pending.None;
+      station.status = Status.Offline;
+      this.ready--;
+      const ws = station.ws;
+      // Forgotten first: its close event then only updates the connection count.
+      station.ws = undefined;
+      ws?.destroy();
+      dropped++;
+    }
+    this.abandoned += abandoned;
+    send({ kind: 'dropped', dropped, abandoned });
+  }
+
+  /** Soak: the current window's figures; the window's histograms start again. */
+  snapshot(): void {
+    const phase = this.phase ?? this.lastPhase;
+    const message: WindowSnapshot = {
+      kind: 'snapshot',
+      sent: phase?.sent ?? 0,
+      answered: phase?.answered ?? 0,
+      errors: { ...(phase?.errors ?? {}) },
+      abandoned: this.abandoned,
+      saturated: phase?.saturated ?? false,
+      latency: this.windowLatency.toJSON(),
+      sendLag: this.windowSendLag.toJSON(),
+      connected: this.connected,
+      ready: this.ready,
+    };
+    this.windowLatency = new HistogramSet();
+    this.windowSendLag.reset();
+    send(message);
+  }
+
   // ------------------------------------------------------------------------------------------ frames
 
   private nextMessageId(): string {
@@ -473,6 +524,7 @@ class GeneratorWorker {
     // Stations start at different points of the script, so the mix holds over any stretch of the phase.
     for (const station of this.stations) if (station.transactionId === '') station.cycle = station.index % phase.script.length;
     this.phase = phase;
+    this.lastPhase = phase;
     const begin = (): void => {
       if (command.mode === 'closed') {
         for (let i = 0; i < command.concurrency; i++) if (!this.dispatch(phase, performance.now())) break;
@@ -572,6 +624,7 @@ class GeneratorWorker {
     phase.outstanding++;
     phase.sent++;
     phase.sendLag.record((now - intended) * 1000);
+    this.windowSendLag.record((now - intended) * 1000);
     station.ws?.sendText(msg.call(messageId, action, payload));
   }
 
@@ -598,6 +651,7 @@ class GeneratorWorker {
     phase.answered++;
     const micros = (now - station.intendedAt) * 1000;
     phase.latency.get(station.pendingAction).record(micros);
+    this.windowLatency.get(station.pendingAction).record(micros);
     this.recent.record(micros);
     if (!ok) increment(phase.errors, errorCode(text));
     else if (station.pendingAction === 'Authorize') increment(phase.authorizeStatus, /"status":"(\w+)"/.exec(text)?.[1] ?? 'unknown');
@@ -719,6 +773,12 @@ process.on('message', (message: CoordinatorMessage) => {
         return;
       case 'disconnect':
         worker?.disconnect();
+        return;
+      case 'snapshot':
+        worker?.snapshot();
+        return;
+      case 'drop':
+        worker?.drop(message);
         return;
       case 'exit':
         process.exit(0);
