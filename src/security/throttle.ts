@@ -94,34 +94,11 @@ export class LocalAttemptCounter implements AttemptCounter {
 }
 
 /**
- * Caps the password checks running at once per key, so a burst of parallel guesses cannot queue hundreds of
- * scrypt derivations: the excess is refused at once. Per process (what it protects is this process's thread pool).
- */
-export class InFlightLimit {
-  private readonly running = new Map<string, number>();
-
-  constructor(private readonly maxPerKey: number) {}
-
-  /** True when a slot was taken (give it back with `leave`). */
-  tryEnter(key: string): boolean {
-    const now = this.running.get(key) ?? 0;
-    if (now >= this.maxPerKey) return false;
-    this.running.set(key, now + 1);
-    return true;
-  }
-
-  leave(key: string): void {
-    const now = this.running.get(key) ?? 0;
-    if (now <= 1) this.running.delete(key);
-    else this.running.set(key, now - 1);
-  }
-}
-
-/**
  * Password checks per key run a few at a time; the others wait their turn (at most `maxQueued` per key, beyond
  * which they are refused at once). A whole fleet reconnecting through one NAT or proxy address is a queue, not a
  * refusal; a burst of guesses from one address is checked a few at a time, so the failures it piles up throttle
- * the rest of the burst before it is ever checked.
+ * the rest of the burst before it is ever checked. With `maxQueued` 0 the excess is refused at once. Per process:
+ * what it protects is this process's thread pool.
  */
 export class CheckSlots {
   private readonly running = new Map<string, number>();

@@ -9,7 +9,6 @@ import {
   ADDRESS_LIMITS,
   IDENTITY_ADDRESS_LIMITS,
   CheckSlots,
-  InFlightLimit,
   MAX_CHECKS_QUEUED_PER_ADDRESS,
   LocalAttemptCounter,
   MAX_CHECKS_IN_FLIGHT,
@@ -128,7 +127,7 @@ export class StationGatekeeper {
   private readonly clock: Clock;
   private readonly attempts: AttemptCounter;
   private readonly limits: { identityAddress: AttemptLimits; address: AttemptLimits };
-  private readonly checksPerIdentityAddress: InFlightLimit;
+  private readonly checksPerIdentityAddress: CheckSlots;
   private readonly checksPerAddress: CheckSlots;
   private readonly sampled: SampledLog;
 
@@ -144,7 +143,8 @@ export class StationGatekeeper {
     this.attempts = options.attempts ?? new LocalAttemptCounter(this.clock);
     this.limits = options.throttle ?? { identityAddress: IDENTITY_ADDRESS_LIMITS, address: ADDRESS_LIMITS };
     const inFlight = options.maxChecksInFlight ?? MAX_CHECKS_IN_FLIGHT;
-    this.checksPerIdentityAddress = new InFlightLimit(inFlight.identityAddress);
+    // No queue per (identity, address): a station has one connection, so a second check at once is a guess.
+    this.checksPerIdentityAddress = new CheckSlots(inFlight.identityAddress, 0);
     this.checksPerAddress = new CheckSlots(inFlight.address, MAX_CHECKS_QUEUED_PER_ADDRESS);
     this.sampled = new SampledLog(log, 10_000, () => this.clock.now());
   }
@@ -267,11 +267,11 @@ export class StationGatekeeper {
       await this.attempts.retract(identityAddressKey);
       return undefined;
     }
-    if (!this.checksPerIdentityAddress.tryEnter(identityAddressKey)) return busy();
+    if (!(await this.checksPerIdentityAddress.acquire(identityAddressKey))) return busy();
     // Per address the checks queue (a fleet behind one NAT or proxy reconnecting is not an attack) and each
     // counts when its turn comes, so at most a few unproven ones are ever counted ahead of their outcome.
     if (!(await this.checksPerAddress.acquire(address))) {
-      this.checksPerIdentityAddress.leave(identityAddressKey);
+      this.checksPerIdentityAddress.release(identityAddressKey);
       return busy();
     }
     let right: boolean;
@@ -284,7 +284,7 @@ export class StationGatekeeper {
       right = await verifyPassword(credentials.password, storedHash);
       if (right) await Promise.all([this.attempts.retract(identityAddressKey), this.attempts.retract(addressKey)]);
     } finally {
-      this.checksPerIdentityAddress.leave(identityAddressKey);
+      this.checksPerIdentityAddress.release(identityAddressKey);
       this.checksPerAddress.release(address);
     }
     this.metrics.passwordChecksTotal.labels(right ? 'right' : 'wrong').inc();
