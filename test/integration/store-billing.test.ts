@@ -5,6 +5,7 @@ import { openStore } from '../../src/store/open-store.js';
 import type { SqlStore } from '../../src/store/sql-store.js';
 import type { JsonObject } from '../../src/store/store.js';
 import { REOPEN_TIMEOUT_MS, STORE_BACKENDS, type StoreLocation } from '../support/store-backends.js';
+import { transactionEventWrite } from '../support/store-writes.js';
 
 const backends = STORE_BACKENDS;
 
@@ -19,26 +20,9 @@ function txEvent(
   eventType: TransactionEventWrite['eventType'],
   extra: Partial<TransactionEventWrite> = {},
 ): TransactionEventWrite {
-  return {
-    stationId,
-    transactionId,
-    seqNo,
-    eventType,
-    timestamp: at(seqNo * 60),
-    triggerReason: eventType === 'Started' ? 'Authorized' : eventType === 'Ended' ? 'EVCommunicationLost' : 'MeterValuePeriodic',
-    offline: false,
-    payload: { eventType, seqNo, transactionInfo: { transactionId } },
-    response: {},
-    evseId: undefined,
-    connectorId: undefined,
-    idToken: undefined,
-    chargingState: undefined,
-    stoppedReason: undefined,
-    remoteStartId: undefined,
-    firstRegister: undefined,
-    lastRegister: undefined,
-    ...extra,
-  };
+  const triggerReason = eventType === 'Started' ? 'Authorized' : eventType === 'Ended' ? 'EVCommunicationLost' : 'MeterValuePeriodic';
+  const payload = { eventType, seqNo, transactionInfo: { transactionId } };
+  return transactionEventWrite({ stationId, transactionId, seqNo, eventType, timestamp: at(seqNo * 60), triggerReason, payload }, extra);
 }
 
 /** A whole charging session: Started (seq 0), two Updated (1, 2), Ended (3). 1000 Wh → 3000 Wh. */

@@ -10,6 +10,7 @@ import type { SqlStore } from '../../src/store/sql-store.js';
 import type { Queryable, SqlDatabase, Statement } from '../../src/store/sql.js';
 import type { DeviceVariable, JsonObject } from '../../src/store/store.js';
 import { REOPEN_TIMEOUT_MS, STORE_BACKENDS, type StoreLocation } from '../support/store-backends.js';
+import { transactionEventWrite } from '../support/store-writes.js';
 
 const backends = STORE_BACKENDS;
 
@@ -466,25 +467,16 @@ describe.each(backends)('SqlStore on $name', (backend) => {
     it('a write the database still refuses fails alone; the writes batched with it commit', async () => {
       await store.upsertStation('CS-refused', {});
       const at = new Date('2026-01-01T00:00:00Z');
-      const event = (seqNo: number) => ({
-        stationId: 'CS-refused',
-        transactionId: 'tx-r',
-        seqNo,
-        eventType: 'Updated' as const,
-        timestamp: at,
-        triggerReason: 'MeterValuePeriodic',
-        offline: false,
-        payload: { seqNo },
-        response: {},
-        evseId: undefined,
-        connectorId: undefined,
-        idToken: undefined,
-        chargingState: undefined,
-        stoppedReason: undefined,
-        remoteStartId: undefined,
-        firstRegister: undefined,
-        lastRegister: undefined,
-      });
+      const event = (seqNo: number) =>
+        transactionEventWrite({
+          stationId: 'CS-refused',
+          transactionId: 'tx-r',
+          seqNo,
+          eventType: 'Updated',
+          timestamp: at,
+          triggerReason: 'MeterValuePeriodic',
+          payload: { seqNo },
+        });
       const results = await Promise.allSettled([
         store.recordTransactionEvent(event(1)),
         // Beyond the integer column: refused by the database whatever the batch.

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TransactionEventWrite } from '../../src/store/billing-store.js';
+import { transactionEventWrite } from '../support/store-writes.js';
 import { foldTransactionDelta, stoppedReasonWins, transactionDelta, transactionKey, type TransactionDelta } from '../../src/store/transaction-merge.js';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
@@ -7,26 +8,8 @@ const at = (minutes: number): Date => new Date(T0 + minutes * 60_000);
 
 /** One TransactionEvent of CS1/T1 as the store writes it; `minutes` after T0, saying nothing unless told. */
 function event(eventType: TransactionEventWrite['eventType'], seqNo: number, minutes: number, contributes: Partial<TransactionEventWrite> = {}): TransactionEventWrite {
-  return {
-    stationId: 'CS1',
-    transactionId: 'T1',
-    seqNo,
-    eventType,
-    timestamp: at(minutes),
-    triggerReason: eventType === 'Started' ? 'Authorized' : eventType === 'Ended' ? 'StopAuthorized' : 'MeterValuePeriodic',
-    offline: false,
-    payload: {},
-    response: {},
-    evseId: undefined,
-    connectorId: undefined,
-    idToken: undefined,
-    chargingState: undefined,
-    stoppedReason: undefined,
-    remoteStartId: undefined,
-    firstRegister: undefined,
-    lastRegister: undefined,
-    ...contributes,
-  };
+  const triggerReason = eventType === 'Started' ? 'Authorized' : eventType === 'Ended' ? 'StopAuthorized' : 'MeterValuePeriodic';
+  return transactionEventWrite({ stationId: 'CS1', transactionId: 'T1', seqNo, eventType, timestamp: at(minutes), triggerReason, payload: {} }, contributes);
 }
 
 /** Register readings of one event, earliest first. */
