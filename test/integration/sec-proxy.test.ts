@@ -4,58 +4,24 @@
  * identity in headers, which the CSMS believes only from CSMS_TRUSTED_PROXIES. A forged identity header from
  * any other address must not grant profile 3.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../bench/free-port.js';
 import { REPO_ROOT, startTestCsms, type TestCsms } from '../support/csms.js';
-import { TestStation, randomPassword, sleep, uniqueIdentity, type ConnectOptions } from '../support/station.js';
+import { RunningHaproxy } from '../support/haproxy.js';
+import { TestStation, randomPassword, uniqueIdentity, type ConnectOptions } from '../support/station.js';
 import { CSO_NAME, createTestPki, probeTls, refusal, type TestPki } from '../support/tls.js';
 
 const HAPROXY_CONFIG = join(REPO_ROOT, 'src', 'transport', 'haproxy.example.cfg');
 
-/** CONTRACT §7: a missing service fails the suite at once, with one line saying what to install. */
-class MissingHaproxyError extends Error {
-  constructor() {
-    super('haproxy is not installed: apt-get install haproxy');
-    this.name = 'MissingHaproxyError';
-    this.stack = `${this.name}: ${this.message}`;
-  }
-}
-
-function haproxyInstalled(): boolean {
-  const probe = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
-  return probe.error === undefined && probe.status === 0;
-}
-
-async function waitForPort(port: number, timeoutMs: number, child: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`haproxy exited with ${child.exitCode}:\n${output()}`);
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = netConnect({ host: '127.0.0.1', port }, () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (open) return;
-    if (Date.now() > deadline) throw new Error(`haproxy did not listen on ${port} within ${timeoutMs} ms:\n${output()}`);
-    await sleep(50);
-  }
-}
-
 let pki: TestPki;
 let csms: TestCsms;
-let haproxy: ChildProcess | undefined;
-let haproxyOutput = '';
+let haproxy: RunningHaproxy | undefined;
 let proxyPort = 0;
 const opened: TestStation[] = [];
 
 beforeAll(async () => {
-  if (!haproxyInstalled()) throw new MissingHaproxyError();
   pki = await createTestPki();
   // HAProxy wants each certificate chain followed by its key in one file.
   const rsaPem = join(pki.dir, 'haproxy-rsa.pem');
@@ -66,20 +32,17 @@ beforeAll(async () => {
   // HAProxy reaches the CSMS from 127.0.0.1; only that address is trusted. Direct connections from 127.0.0.2 are not.
   csms = await startTestCsms({ CSMS_TRUSTED_PROXIES: '127.0.0.1,::1/128', CSMS_TLS_CLIENT_ORGANIZATION: CSO_NAME });
   proxyPort = await freePort();
-  haproxy = spawn('haproxy', ['-db', '-f', HAPROXY_CONFIG], {
-    env: {
-      ...process.env,
+  haproxy = await RunningHaproxy.start(
+    HAPROXY_CONFIG,
+    {
       STROOM_TLS_BIND: `127.0.0.1:${proxyPort}`,
       STROOM_TLS_RSA_PEM: rsaPem,
       STROOM_TLS_ECDSA_PEM: ecdsaPem,
       STROOM_CLIENT_CA: pki.files.clientCa,
       STROOM_BACKEND: `127.0.0.1:${csms.csms.ocppPort}`,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  haproxy.stdout?.on('data', (d: Buffer) => (haproxyOutput += d.toString('utf8')));
-  haproxy.stderr?.on('data', (d: Buffer) => (haproxyOutput += d.toString('utf8')));
-  await waitForPort(proxyPort, 10_000, haproxy, () => haproxyOutput);
+    [proxyPort],
+  );
 }, 60_000);
 
 afterEach(async () => {
@@ -92,12 +55,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  const child = haproxy;
-  if (child !== undefined && child.exitCode === null) {
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    await Promise.race([exited, sleep(5000).then(() => child.kill('SIGKILL'))]);
-  }
+  await haproxy?.stop();
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
   await csms?.stop();
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed before assigning it
