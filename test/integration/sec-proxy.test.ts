@@ -11,7 +11,7 @@ import { freePort } from '../../bench/free-port.js';
 import { REPO_ROOT, startTestCsms, type TestCsms } from '../support/csms.js';
 import { RunningHaproxy } from '../support/haproxy.js';
 import { TestStation, randomPassword, uniqueIdentity, type ConnectOptions } from '../support/station.js';
-import { CSO_NAME, createTestPki, probeTls, refusal, type TestPki } from '../support/tls.js';
+import { CSO_NAME, createTestPki, probeTls, refusal, refusedProfile3Certificates, type TestPki } from '../support/tls.js';
 
 const HAPROXY_CONFIG = join(REPO_ROOT, 'src', 'transport', 'haproxy.example.cfg');
 
@@ -131,16 +131,7 @@ describe('HAProxy terminates TLS in front of the plain listener (CSMS_TRUSTED_PR
   it('TC_A_08 via proxy: no certificate, an unknown CA, an expired certificate, or another CN never grant profile 3', async () => {
     const { identity } = await register(3, 'PX8');
     const variants = {
-      none: undefined,
-      unknownCa: await pki.foreignCa.issue({ cn: identity, o: CSO_NAME, usage: 'client' }),
-      expired: await pki.stationCa.issue({
-        cn: identity,
-        o: CSO_NAME,
-        usage: 'client',
-        notBefore: new Date(Date.now() - 10 * 86_400_000),
-        notAfter: new Date(Date.now() - 86_400_000),
-      }),
-      otherCn: await pki.stationCertificate(`${identity}-X`),
+      ...(await refusedProfile3Certificates(pki, identity)),
       otherO: await pki.stationCertificate(identity, { o: 'Not The CSO' }),
     };
     for (const [variant, certificate] of Object.entries(variants)) {

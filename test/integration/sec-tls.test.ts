@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startTestCsms } from '../support/csms.js';
 import { Reply, randomPassword, type TestStation } from '../support/station.js';
-import { CSO_NAME, createCsr, probeTls, refusal, withSecureCsms, type SecureCsms } from '../support/tls.js';
+import { CSO_NAME, createCsr, probeTls, refusal, refusedProfile3Certificates, withSecureCsms, type SecureCsms } from '../support/tls.js';
 
 const h = withSecureCsms({ CSMS_TLS_CLIENT_ORGANIZATION: CSO_NAME });
 
@@ -144,18 +144,7 @@ describe('TC_A_07 / TC_A_08: TLS client certificates (security profile 3)', () =
   it('TC_A_08: refuses every invalid certificate (none, unknown CA, expired, CN ≠ identity), then admits the valid one', async () => {
     const { identity } = await h.secure.register(3, { prefix: 'A08' });
     const { pki } = h.secure;
-    const variants = {
-      none: undefined,
-      unknownCa: await pki.foreignCa.issue({ cn: identity, o: CSO_NAME, usage: 'client' }),
-      expired: await pki.stationCa.issue({
-        cn: identity,
-        o: CSO_NAME,
-        usage: 'client',
-        notBefore: new Date(Date.now() - 10 * 86_400_000),
-        notAfter: new Date(Date.now() - 86_400_000),
-      }),
-      otherCn: await pki.stationCertificate(`${identity}-X`),
-    };
+    const variants = await refusedProfile3Certificates(pki, identity);
     for (const [variant, certificate] of Object.entries(variants)) {
       const err = await refusal(h.secure.connectTls({ identity }, certificate));
       expect(err.status, variant).toBe(401);

@@ -241,6 +241,25 @@ export async function createTestPki(): Promise<TestPki> {
   };
 }
 
+/**
+ * TC_A_08: the certificates that must never grant `identity` profile 3 (none at all, another CA, expired, another
+ * CN), keyed by a name for the assertion message.
+ */
+export async function refusedProfile3Certificates(pki: TestPki, identity: string): Promise<Record<string, IssuedPem | undefined>> {
+  return {
+    none: undefined,
+    unknownCa: await pki.foreignCa.issue({ cn: identity, o: CSO_NAME, usage: 'client' }),
+    expired: await pki.stationCa.issue({
+      cn: identity,
+      o: CSO_NAME,
+      usage: 'client',
+      notBefore: new Date(Date.now() - 10 * 86_400_000),
+      notAfter: new Date(Date.now() - 86_400_000),
+    }),
+    otherCn: await pki.stationCertificate(`${identity}-X`),
+  };
+}
+
 /** Client-side TLS options for a station: trusts the server CA, presents `certificate` when given. */
 export function stationTls(pki: TestPki, certificate?: { certPem: string; keyPem: string }): WebSocket.ClientOptions {
   return {
