@@ -1,4 +1,4 @@
-import { assign, raise, setup } from 'xstate';
+import { and, assign, raise, setup } from 'xstate';
 
 /**
  * One connected charging station, as the CSMS sees it: the live state of one connection.
@@ -121,8 +121,13 @@ export const stationMachine = setup({
     inFlightExpired: ({ context }) => context.inFlight !== undefined && context.inFlight.deadline <= context.now(),
     answersInFlight: ({ context, event }) => event.type === 'CALL_ANSWERED' && context.inFlight !== undefined && context.inFlight.messageId === event.messageId,
     /** Allowed in the boot state, and the queue has room for it. */
-    callAllowed: ({ context, event }) =>
-      event.type === 'CALL_REQUESTED' && callAllowedInBootState(context.bootStatus, event.call.action) && context.pendingCalls.length < context.maxPendingCalls,
+    callAllowed: and(['bootStateAllowsCall', 'queueHasRoom']),
+    bootStateAllowsCall: ({ context, event }) => event.type === 'CALL_REQUESTED' && callAllowedInBootState(context.bootStatus, event.call.action),
+    queueHasRoom: ({ context }) => context.pendingCalls.length < context.maxPendingCalls,
+    /** The call's deadline is earlier than every deadline the running timer watches. */
+    deadlineBeforeWatched: ({ context, event }) =>
+      event.type === 'CALL_REQUESTED' &&
+      event.call.deadline < Math.min(context.inFlight?.deadline ?? Number.POSITIVE_INFINITY, ...context.pendingCalls.map((call) => call.deadline)),
     mayAskInventoryAgain: ({ context }) => context.inventoryAsked < INVENTORY_REQUESTS,
     isInventory: ({ context, event }) => event.type === 'REPORT_ARRIVED' && context.inventoryRequests.includes(event.requestId),
   },
@@ -272,16 +277,20 @@ export const stationMachine = setup({
             actions: assign({ pendingCalls: ({ context, event }) => [...context.pendingCalls, event.call] }),
           },
           {
+            guard: 'bootStateAllowsCall',
             actions: {
               type: 'refuse',
-              params: ({ context, event }) =>
-                callAllowedInBootState(context.bootStatus, event.call.action)
-                  ? {
-                      call: event.call,
-                      reason: `${context.pendingCalls.length} calls already wait for this station (the most it may queue); retry once they are answered`,
-                      budget: 'queued_calls' as const,
-                    }
-                  : { call: event.call, reason: `not allowed while the station is ${context.bootStatus}` },
+              params: ({ context, event }) => ({
+                call: event.call,
+                reason: `${context.pendingCalls.length} calls already wait for this station (the most it may queue); retry once they are answered`,
+                budget: 'queued_calls' as const,
+              }),
+            },
+          },
+          {
+            actions: {
+              type: 'refuse',
+              params: ({ context, event }) => ({ call: event.call, reason: `not allowed while the station is ${context.bootStatus}` }),
             },
           },
         ],
@@ -338,10 +347,7 @@ export const stationMachine = setup({
           on: {
             CALL_REQUESTED: {
               // Earlier than every deadline watched so far (another node's command, say): re-arm the timer.
-              guard: ({ context, event }) =>
-                callAllowedInBootState(context.bootStatus, event.call.action) &&
-                context.pendingCalls.length < context.maxPendingCalls &&
-                event.call.deadline < Math.min(context.inFlight?.deadline ?? Number.POSITIVE_INFINITY, ...context.pendingCalls.map((call) => call.deadline)),
+              guard: and(['callAllowed', 'deadlineBeforeWatched']),
               target: 'awaitingAnswer',
               reenter: true,
               actions: assign({ pendingCalls: ({ context, event }) => [...context.pendingCalls, event.call] }),
