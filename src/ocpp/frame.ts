@@ -1,5 +1,5 @@
 import { MAX_ERROR_DESCRIPTION, OcppError, type ErrorDetails, type OcppErrorCode } from './errors.js';
-import type { JsonObject } from '../json.js';
+import { isJsonObject, type JsonObject } from '../json.js';
 
 /** Part 4 §4.1.4: messageId is a string of at most 36 characters. */
 export const MAX_MESSAGE_ID = 36;
@@ -43,10 +43,6 @@ export class FrameError extends OcppError {
   }
 }
 
-function isPlainObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /**
  * Parses one WebSocket text message into a frame. Never throws anything but FrameError, and never echoes
  * the raw input into the error (a station's garbage must not become our output).
@@ -78,19 +74,19 @@ export function parseFrame(text: string): Frame {
     const [, , action, payload] = message as [unknown, unknown, unknown, unknown];
     if (message.length !== 4) throw new FrameError('RpcFrameworkError', 'a CALL has exactly 4 elements', messageId, true);
     if (typeof action !== 'string' || action.length === 0) throw new FrameError('RpcFrameworkError', 'action is not a string', messageId, true);
-    if (!isPlainObject(payload)) throw new FrameError('FormatViolation', 'payload is not a JSON object', messageId, true);
+    if (!isJsonObject(payload)) throw new FrameError('FormatViolation', 'payload is not a JSON object', messageId, true);
     return { type: 2, messageId, action, payload };
   }
   if (type === 3) {
     const payload = message[2] as unknown;
-    if (message.length !== 3 || !isPlainObject(payload)) throw new FrameError('FormatViolation', 'malformed CALLRESULT', messageId, false);
+    if (message.length !== 3 || !isJsonObject(payload)) throw new FrameError('FormatViolation', 'malformed CALLRESULT', messageId, false);
     return { type: 3, messageId, payload };
   }
   const [, , code, description, details] = message as [unknown, unknown, unknown, unknown, unknown];
   if (typeof code !== 'string' || typeof description !== 'string') {
     throw new FrameError('FormatViolation', 'malformed CALLERROR', messageId, false);
   }
-  return { type: 4, messageId, code, description, details: isPlainObject(details) ? details : {} };
+  return { type: 4, messageId, code, description, details: isJsonObject(details) ? details : {} };
 }
 
 export function serializeCall(messageId: string, action: string, payload: object): string {
