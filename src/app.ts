@@ -156,7 +156,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   let decisionsReachUs = (): boolean => false;
   const authorizer = new Authorizer(store, clock, config.masterPassGroup, () => decisionsReachUs());
   const services: StationServices = { config, store, authorizer, metrics, clock, log };
-  const { blocks } = createBlocks({ ca, store, clock });
+  const blocks = createBlocks({ ca, store, clock });
   const blockTable = buildBlockTable(blocks);
   const registry = new SessionRegistry(services, () => blockTable);
   const router = await createCommandRouter(config, registry, clock, log, metrics);

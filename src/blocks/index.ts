@@ -5,7 +5,7 @@ import { dataTransfer } from './data-transfer/data-transfer.js';
 import { diagnostics } from './diagnostics/diagnostics.js';
 import { firmware } from './firmware/firmware.js';
 import { provisioning } from './provisioning/provisioning.js';
-import { createSecurityBlock, type CertificateModuleDeps, type SecurityBlock } from './security/certificates.js';
+import { createSecurityBlock, type CertificateModuleDeps } from './security/certificates.js';
 import { createTransactionsBlock } from './transactions/transactions.js';
 import { unsupported } from './unsupported.js';
 
@@ -13,10 +13,8 @@ import { unsupported } from './unsupported.js';
  * Every functional block the CSMS serves. A new OCPP profile is one more folder here and one more entry in
  * this list; an action (in either direction) may be claimed by one block only.
  */
-export function createBlocks(deps: CertificateModuleDeps & Parameters<typeof createTransactionsBlock>[0]): { blocks: BlockModule[]; security: SecurityBlock } {
-  const security = createSecurityBlock(deps);
-  const transactions = createTransactionsBlock(deps);
-  return { blocks: [provisioning, availability, authorization, transactions, security, firmware, diagnostics, dataTransfer, unsupported], security };
+export function createBlocks(deps: CertificateModuleDeps & Parameters<typeof createTransactionsBlock>[0]): BlockModule[] {
+  return [provisioning, availability, authorization, createTransactionsBlock(deps), createSecurityBlock(deps), firmware, diagnostics, dataTransfer, unsupported];
 }
 
 export function buildBlockTable(blocks: readonly BlockModule[]): BlockTable {

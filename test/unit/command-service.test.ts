@@ -24,7 +24,7 @@ beforeAll(async () => {
     bindRemoteStartGrant: async () => undefined,
     revokeRemoteStartGrant: async () => undefined,
   };
-  blocks = buildBlockTable(createBlocks({ ca, store: grants, clock: { now: () => START } }).blocks);
+  blocks = buildBlockTable(createBlocks({ ca, store: grants, clock: { now: () => START } }));
 });
 
 interface SentCall {

@@ -54,8 +54,6 @@ export interface CertificateModuleDeps {
   retryDelaysMs?: readonly number[];
 }
 
-export type SecurityBlock = BlockModule;
-
 /** CONTRACT §3.2: at most this many certificates signed per station per window. */
 export const MAX_CERTIFICATES_PER_WINDOW = 5;
 export const CERTIFICATE_WINDOW_MS = 10 * 60_000;
@@ -110,7 +108,7 @@ export function enforceBootSerialNumber(
  * CertificateSigned, security events, installed certificates, and security-profile upgrades (SetNetworkProfile,
  * never a downgrade).
  */
-export function createSecurityBlock(deps: CertificateModuleDeps): SecurityBlock {
+export function createSecurityBlock(deps: CertificateModuleDeps): BlockModule {
   const { ca } = deps;
   const retryDelaysMs = deps.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
 
