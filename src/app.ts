@@ -23,6 +23,9 @@ import { prepareDataDir, securePermissions } from './store/data-dir.js';
 import { loadVerifierKey, StationPasswords } from './security/password-verifier.js';
 import { lockDataDir, type DataDirLock } from './store/data-dir-lock.js';
 import { openGuardedStore } from './store/open-store.js';
+import { ChangeFeed } from './changes/change-feed.js';
+import { FleetIndex } from './changes/fleet-index.js';
+import { publishingStore } from './changes/store-changes.js';
 import { sqlState } from './store/sql.js';
 import { mountOcppListener } from './transport/ocpp-listener.js';
 import { TrustedProxies } from './transport/proxy.js';
@@ -107,7 +110,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   const v201 = ocpp201();
   const protocols = new OcppProtocols([v201]);
 
-  const { store, health: storeHealth } = await openGuardedStore({
+  const { store: sqlStore, health: storeHealth } = await openGuardedStore({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     dataDirLock: dataDir?.lock,
@@ -132,6 +135,10 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     onLazyError: (err, writer) => log.warn({ err, writer }, 'lazy write failed'),
     onIdleError: (err) => log.warn({ err }, 'idle database connection failed'),
   });
+  // Every committed change a station or an operator makes is published for the stream and the fleet index.
+  const feed = new ChangeFeed({ clock });
+  const fleet = new FleetIndex();
+  const store = publishingStore(sqlStore, feed);
   // The station CA: from CSMS_CA_CERT/KEY, or the one in the database that the first node created (CONTRACT §6).
   let ca: CertificateAuthority;
   try {
@@ -169,6 +176,10 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   const blocks = createBlocks({ ca, store, clock });
   const blockTable = buildBlockTable(blocks);
   const registry = new SessionRegistry(services, () => blockTable);
+  registry.onChange((stationId, session) => {
+    if (session !== undefined) feed.publish('station.connected', { stationId, nodeId: config.nodeId, ocppVersion: session.protocol.version });
+    else feed.publish('station.disconnected', { stationId, nodeId: config.nodeId });
+  });
   const router = await createCommandRouter(config, registry, clock, log, metrics);
   // Operator decisions made through any node reach this node's caches (CONTRACT §6).
   decisionsReachUs = () => router.reliable;
@@ -196,6 +207,9 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   const listenSockets: us_listen_socket[] = [];
   let tls: TlsListener | undefined;
   try {
+    // Loaded before any listener is up, so no change can slip between the snapshot and the feed.
+    fleet.load(await sqlStore.fleet.loadFleet());
+    feed.onChange((event) => fleet.apply(event));
     const ocppApp = uws.App();
     mountOcppListener(uws, ocppApp, upgrades, log, {
       maxPayloadBytes: config.maxPayloadBytes,
@@ -221,7 +235,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     }
 
     const apiApp = uws.App();
-    const routes = buildApiRoutes({ store, passwords, decisions: router, router, commands, metrics, clock });
+    const routes = buildApiRoutes({ store, passwords, decisions: router, router, commands, metrics, clock, feed, fleet, fleetStore: sqlStore.fleet });
     mountApi(
       apiApp,
       {

@@ -312,6 +312,15 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE stations ADD COLUMN password_verifier bytea;
     `,
   },
+  // 13 is reserved for OCPP 1.6 support.
+  {
+    version: 14,
+    name: 'fleet-wide transaction list',
+    sql: `
+      -- GET /api/v1/transactions and its CSV: newest start first, paged by keyset (start, station, transaction).
+      CREATE INDEX transactions_fleet_newest ON transactions ((coalesce(started_at, first_event_at)) DESC, station_id DESC, transaction_id DESC);
+    `,
+  },
 ];
 
 /** Any constant will do, as long as no other code of ours takes the same advisory lock. */

@@ -1,3 +1,4 @@
+import { SqlFleetStore, type FleetStore } from './fleet-sql.js';
 import type {
   BillingStore,
   IdTokenInput,
@@ -130,6 +131,8 @@ export class SqlStore implements Store, BillingStore {
   private readonly events: BatchWriter<EventWrite>;
   private readonly customerInformation: BatchWriter<CustomerInformationWrite>;
   private readonly billing: SqlBillingStore;
+  /** Reads across the whole fleet (the fleet index's snapshot, the fleet-wide transaction list). */
+  readonly fleet: FleetStore;
 
   private readonly db: SqlDatabase;
 
@@ -334,6 +337,7 @@ export class SqlStore implements Store, BillingStore {
     });
 
     this.billing = new SqlBillingStore(db, this.committer);
+    this.fleet = new SqlFleetStore(db);
   }
 
   get commitStats(): Readonly<GroupCommitStats> {
@@ -353,6 +357,12 @@ export class SqlStore implements Store, BillingStore {
     return rows.map((row) => this.withPendingLastSeen(toStation(row)));
   }
 
+  async getStations(ids: readonly string[]): Promise<StationRecord[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.db.query<StationRow>(`SELECT ${STATION_COLUMNS} FROM stations WHERE id = ANY($1::text[])`, [ids]);
+    return rows.map((row) => this.withPendingLastSeen(toStation(row)));
+  }
+
   async upsertStation(id: string, patch: StationPatch): Promise<{ station: StationRecord; created: boolean }> {
     const setsPassword = patch.passwordHash !== undefined;
     // xmax = 0 only for a row this statement inserted: PostgreSQL's way to tell insert from update.
@@ -369,7 +379,14 @@ export class SqlStore implements Store, BillingStore {
          boot_policy = coalesce($4::text, stations.boot_policy),
          updated_at = now()
        RETURNING ${STATION_COLUMNS}, (xmax = 0) AS created`,
-      [id, patch.securityProfile ?? null, patch.passwordHash ?? null, patch.bootPolicy ?? null, setsPassword, (setsPassword ? patch.passwordVerifier?.toString('hex') : null) ?? null],
+      [
+        id,
+        patch.securityProfile ?? null,
+        patch.passwordHash ?? null,
+        patch.bootPolicy ?? null,
+        setsPassword,
+        (setsPassword ? patch.passwordVerifier?.toString('hex') : null) ?? null,
+      ],
     );
     const row = rows[0];
     if (!row) throw new Error(`upsert of station ${id} returned no row`);
@@ -643,6 +660,22 @@ export class SqlStore implements Store, BillingStore {
       [stationId],
     );
     return rows.map(toConnector);
+  }
+
+  async getConnectorsOf(stationIds: readonly string[]): Promise<Map<string, ConnectorStatusRecord[]>> {
+    const byStation = new Map<string, ConnectorStatusRecord[]>();
+    if (stationIds.length === 0) return byStation;
+    const rows = await this.db.query<ConnectorRow & { station_id: string }>(
+      `SELECT station_id, evse_id, connector_id, status, updated_at FROM connectors
+        WHERE station_id = ANY($1::text[]) ORDER BY station_id, evse_id, connector_id`,
+      [stationIds],
+    );
+    for (const row of rows) {
+      let list = byStation.get(row.station_id);
+      if (list === undefined) byStation.set(row.station_id, (list = []));
+      list.push(toConnector(row));
+    }
+    return byStation;
   }
 
   async getReportParts(stationId: string, requestId: number): Promise<ReportPart[]> {

@@ -27,7 +27,7 @@ function tokenView(token: IdTokenRecord): object {
   };
 }
 
-function transactionView(tx: TransactionRecord): Record<string, unknown> {
+export function transactionView(tx: TransactionRecord): Record<string, unknown> {
   return {
     transactionId: tx.transactionId,
     evseId: tx.evseId ?? null,

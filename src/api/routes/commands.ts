@@ -10,6 +10,8 @@ import { stationIdParam } from './stations.js';
 export interface CommandRouteDeps {
   commands: CommandService;
   metrics: CsmsMetrics;
+  /** Every answer to a command that reached the command service (the change stream's `command.result`). */
+  onOutcome?: (stationId: string, action: string, response: ApiResponse) => void;
 }
 
 /** The commands endpoint: parse, run the command service, answer with the HTTP status of its outcome. */
@@ -43,6 +45,7 @@ export function commandRoutes(deps: CommandRouteDeps): RouteSpec[] {
         }
         const response = toHttp(report.request, report.outcome, report.parts);
         metrics.commandsTotal.labels(action, String(response.status)).inc();
+        deps.onOutcome?.(stationId, action, response);
         return response;
       },
     },

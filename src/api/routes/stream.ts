@@ -1,0 +1,150 @@
+import type { ChangeFeed, FeedEvent } from '../../changes/change-feed.js';
+import type { Clock } from '../../clock.js';
+import { ApiError, type ApiRequest, type ResponseStream } from '../http.js';
+import type { RouteSpec } from '../route-spec.js';
+
+export interface StreamRouteDeps {
+  feed: ChangeFeed;
+  clock: Clock;
+  /** What may wait for one slow subscriber before it is dropped (it resumes with Last-Event-ID). */
+  maxBufferedBytes?: number;
+  /** A comment line this often keeps proxies from closing an idle stream and finds dead clients. */
+  keepAliveMs?: number;
+}
+
+const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
+const DEFAULT_KEEP_ALIVE_MS = 15_000;
+/** EventSource (and our console's reader) waits this long before reconnecting. */
+const RETRY_MS = 2000;
+
+function formatEvent(event: FeedEvent): string {
+  return `id: ${event.id}\nevent: ${event.kind}\ndata: ${event.json}\n\n`;
+}
+
+function lastEventId(request: ApiRequest): number | undefined {
+  const raw = request.headers['last-event-id'];
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d{1,16}$/.test(raw)) throw new ApiError(400, 'invalid_last_event_id', 'Last-Event-ID must be the id of an event this stream sent');
+  return Number(raw);
+}
+
+/**
+ * One subscriber. While uWS still holds earlier output for it, new events wait in `backlog`; past
+ * `maxBufferedBytes` the subscriber is dropped (its response ended): a client that cannot keep up costs bounded
+ * memory and loses nothing, since it resumes from its Last-Event-ID.
+ */
+class Subscriber {
+  private backlog: string[] = [];
+  private backlogBytes = 0;
+  private blocked = false;
+  private lastSentId: number;
+  private readonly unsubscribe: () => void;
+  private readonly keepAlive: NodeJS.Timeout;
+
+  constructor(
+    private readonly out: ResponseStream,
+    feed: ChangeFeed,
+    stationId: string | undefined,
+    resumeFrom: number | undefined,
+    private readonly maxBufferedBytes: number,
+    keepAliveMs: number,
+    now: string,
+  ) {
+    this.lastSentId = feed.latestId;
+    // Subscribed before the replay is read, in the same turn: an event published after this is delivered live,
+    // one published before is in the replay; `lastSentId` drops what would come twice.
+    this.unsubscribe = feed.subscribe({ stationId, deliver: (events) => this.send(events) });
+    out.onClose(() => this.stop());
+    out.onWritable(() => this.drain());
+    this.keepAlive = setInterval(() => this.push(': keep-alive\n\n'), keepAliveMs);
+    this.keepAlive.unref();
+
+    this.push(`retry: ${RETRY_MS}\n\n`);
+    if (resumeFrom !== undefined) {
+      const missed = feed.since(resumeFrom, stationId);
+      if (missed === undefined) {
+        // Too old to resume without a gap: the client must reload what it shows, then follow from here.
+        this.push(`id: ${this.lastSentId}\nevent: reset\ndata: ${JSON.stringify({ at: now, reason: 'Last-Event-ID is older than the events kept' })}\n\n`);
+      } else {
+        this.lastSentId = resumeFrom;
+        this.send(missed);
+      }
+    }
+  }
+
+  private send(events: readonly FeedEvent[]): void {
+    let chunk = '';
+    for (const event of events) {
+      if (event.id <= this.lastSentId) continue;
+      this.lastSentId = event.id;
+      chunk += formatEvent(event);
+    }
+    if (chunk !== '') this.push(chunk);
+  }
+
+  private push(chunk: string): void {
+    if (this.out.closed) return;
+    if (this.blocked) {
+      this.backlog.push(chunk);
+      this.backlogBytes += Buffer.byteLength(chunk);
+      if (this.backlogBytes > this.maxBufferedBytes) this.drop();
+      return;
+    }
+    if (!this.out.write(chunk)) this.blocked = true;
+  }
+
+  private drain(): void {
+    this.blocked = false;
+    const chunk = this.backlog.join('');
+    this.backlog = [];
+    this.backlogBytes = 0;
+    if (chunk !== '') this.push(chunk);
+  }
+
+  private drop(): void {
+    this.backlog = [];
+    this.backlogBytes = 0;
+    this.stop();
+    // Closed, not ended: ending would leave the connection open with the unread output still queued on it.
+    this.out.destroy();
+  }
+
+  private stop(): void {
+    clearInterval(this.keepAlive);
+    this.unsubscribe();
+  }
+}
+
+/** CONTRACT §4 `GET /api/v1/stream`: Server-Sent Events of what changes, resumable with Last-Event-ID. */
+export function streamRoutes(deps: StreamRouteDeps): RouteSpec[] {
+  const maxBufferedBytes = deps.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+  const keepAliveMs = deps.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS;
+  return [
+    {
+      method: 'get',
+      path: '/api/v1/stream',
+      summary:
+        'Server-Sent Events of changes (station.connected/disconnected/boot/status/registered/deleted, connector.status, ' +
+        'transaction.started/updated/ended, command.result, station.event); each with id, event and one JSON data line holding stationId and at. ' +
+        'Last-Event-ID resumes with nothing lost or repeated for at least 5 minutes (older: an "reset" event first). A client that ' +
+        'does not read is dropped once 1 MiB waits for it, and resumes.',
+      tag: 'Stream',
+      query: { stationId: { type: 'string', description: "only this station's changes" } },
+      responses: { 200: 'text/event-stream', 400: 'Invalid Last-Event-ID' },
+      handler: (request) => {
+        const stationId = request.query.get('stationId') ?? undefined;
+        const resumeFrom = lastEventId(request);
+        return {
+          status: 200,
+          headers: { 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' },
+          stream: {
+            contentType: 'text/event-stream; charset=utf-8',
+            start: (out) => {
+              new Subscriber(out, deps.feed, stationId, resumeFrom, maxBufferedBytes, keepAliveMs, new Date(deps.clock.now()).toISOString());
+            },
+          },
+        };
+      },
+    },
+  ];
+}
