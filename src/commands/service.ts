@@ -40,6 +40,13 @@ export interface CommandServiceDeps {
 export class CommandService {
   constructor(private readonly deps: CommandServiceDeps) {}
 
+  /** The official request schema of a CSMS-initiated action; undefined for any other name. */
+  requestSchema(action: string): { version: string; schema: object } | undefined {
+    const { protocol } = this.deps;
+    const schema = protocol.isCsmsAction(action) ? protocol.schemas.schema(action, 'Request') : undefined;
+    return schema === undefined ? undefined : { version: protocol.version, schema };
+  }
+
   /** The actions the commands API takes. */
   get actions(): readonly string[] {
     return this.deps.protocol.csmsActions;

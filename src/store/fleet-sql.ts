@@ -1,5 +1,5 @@
-import type { TransactionRecord } from './billing-store.js';
-import { toTransaction, type TransactionRow } from './rows.js';
+import type { IdTokenRecord, TransactionRecord } from './billing-store.js';
+import { toIdToken, toTransaction, type IdTokenRow, type TransactionRow } from './rows.js';
 import type { Queryable } from './sql.js';
 import type { JsonObject } from './store.js';
 
@@ -38,6 +38,8 @@ export interface FleetStore {
   loadFleet(): Promise<FleetSnapshot>;
   /** Newest start first; `after` continues a previous page. Keyset paging: each page is one indexed range scan. */
   listFleetTransactions(filter: FleetTransactionFilter, after: FleetTransactionCursor | undefined, limit: number): Promise<FleetTransactionPage>;
+  /** Registered id tokens by (type, idToken), after `after`; `q` is a case-insensitive substring of the value or group. */
+  listIdTokens(q: string | undefined, after: { type: string; idToken: string } | undefined, limit: number): Promise<IdTokenRecord[]>;
 }
 
 const TRANSACTION_COLUMNS = `station_id, transaction_id, evse_id, connector_id, id_token, active, started_at, ended_at,
@@ -90,5 +92,17 @@ export class SqlFleetStore implements FleetStore {
       items: rows.map(toTransaction),
       positions: rows.map((row) => ({ sortAt: row.sort_at, stationId: row.station_id, transactionId: row.transaction_id })),
     };
+  }
+
+  async listIdTokens(q: string | undefined, after: { type: string; idToken: string } | undefined, limit: number): Promise<IdTokenRecord[]> {
+    const rows = await this.db.query<IdTokenRow>(
+      `SELECT type, id_token, status, group_id, expires_at, updated_at FROM id_tokens
+        WHERE ($1::text IS NULL OR strpos(lower(id_token), lower($1::text)) > 0 OR strpos(lower(coalesce(group_id, '')), lower($1::text)) > 0)
+          AND ($2::text IS NULL OR (type, id_token) > ($2::text, $3::text))
+        ORDER BY type, id_token
+        LIMIT $4`,
+      [q ?? null, after?.type ?? null, after?.idToken ?? null, limit],
+    );
+    return rows.map(toIdToken);
   }
 }

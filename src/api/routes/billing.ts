@@ -16,7 +16,7 @@ function tokenParams(request: ApiRequest): { type: string; idToken: string } {
   return { type, idToken: normalizeIdToken(type, idToken) };
 }
 
-function tokenView(token: IdTokenRecord): object {
+export function tokenView(token: IdTokenRecord): object {
   return {
     type: token.type,
     idToken: token.idToken,

@@ -19,6 +19,27 @@ export function commandRoutes(deps: CommandRouteDeps): RouteSpec[] {
   const { commands, metrics } = deps;
   return [
     {
+      method: 'get',
+      path: '/api/v1/commands',
+      summary: 'The CSMS-initiated actions the commands endpoint takes',
+      tag: 'Commands',
+      responses: { 200: '{actions:[name]}' },
+      handler: () => ({ status: 200, body: { actions: commands.actions } }),
+    },
+    {
+      method: 'get',
+      path: '/api/v1/commands/{action}/schema',
+      summary: "An action's official OCPP request schema (JSON Schema draft 06), as the commands endpoint validates it",
+      tag: 'Commands',
+      responses: { 200: '{action, ocppVersion, schema}', 404: 'Not a CSMS-initiated action' },
+      handler: (request) => {
+        const action = request.params.action ?? '';
+        const found = commands.requestSchema(action);
+        if (found === undefined) throw new ApiError(404, 'unknown_action', `${action} is not a CSMS-initiated action`);
+        return { status: 200, body: { action, ocppVersion: found.version, schema: found.schema } };
+      },
+    },
+    {
       method: 'post',
       path: '/api/v1/stations/{id}/commands/{action}',
       summary: `Send a CSMS-initiated OCPP 2.0.1 request to the station and wait for its answer. action is one of: ${commands.actions.join(', ')}`,

@@ -4,7 +4,7 @@ import type { FleetStore, FleetTransactionCursor, FleetTransactionFilter } from 
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { ApiError, booleanQuery, integerQuery, type ApiRequest, type ResponseStream } from '../http.js';
 import type { QueryParam, RouteSpec } from '../route-spec.js';
-import { transactionView } from './billing.js';
+import { tokenView, transactionView } from './billing.js';
 
 export interface FleetRouteDeps {
   fleet: FleetIndex;
@@ -135,6 +135,30 @@ export function fleetRoutes(deps: FleetRouteDeps): RouteSpec[] {
       responses: { 200: '{stations, connected, bootStatus, connectorStatus, ocppVersion, activeTransactions}' },
       // From the in-memory fleet index: O(1), whatever the fleet's size.
       handler: () => ({ status: 200, body: fleet.summary() }),
+    },
+    {
+      method: 'get',
+      path: '/api/v1/id-tokens',
+      summary: 'Registered id tokens by type and value, a page at a time ({items, next})',
+      tag: 'Id tokens',
+      query: {
+        q: { type: 'string', description: 'case-insensitive substring of the token value or its groupId' },
+        limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, description: `tokens per page (default ${DEFAULT_PAGE})` },
+        cursor: { type: 'string', description: 'the "next" of the previous page' },
+      },
+      responses: { 200: '{items:[token], next: cursor|null}', 400: 'Invalid query or cursor' },
+      handler: async (request) => {
+        const limit = integerQuery(request, 'limit', DEFAULT_PAGE);
+        const after = decodeCursor(request.query.get('cursor'), 2);
+        const rows = await fleetStore.listIdTokens(
+          request.query.get('q') ?? undefined,
+          after === undefined ? undefined : { type: after[0] as string, idToken: after[1] as string },
+          limit + 1,
+        );
+        const items = rows.slice(0, limit);
+        const last = items[items.length - 1];
+        return { status: 200, body: { items: items.map(tokenView), next: rows.length > limit && last !== undefined ? encodeCursor([last.type, last.idToken]) : null } };
+      },
     },
     {
       method: 'get',
