@@ -26,6 +26,7 @@ import { openGuardedStore } from './store/open-store.js';
 import { ChangeFeed } from './changes/change-feed.js';
 import { FleetIndex } from './changes/fleet-index.js';
 import { publishingStore } from './changes/store-changes.js';
+import { RedisChanges } from './changes/redis-changes.js';
 import { sqlState } from './store/sql.js';
 import { mountOcppListener } from './transport/ocpp-listener.js';
 import { TrustedProxies } from './transport/proxy.js';
@@ -49,6 +50,9 @@ export interface StartOptions {
   /** The embedded store's data dir, already prepared and locked (main.ts does it before loading the rest). */
   dataDir?: { lock: DataDirLock; umaskSet: boolean };
 }
+
+/** How often a cluster node checks its fleet index's connectivity against presence. */
+const FLEET_RECONCILE_MS = 30_000;
 
 /** RFC 6455 1001: the server is going away. */
 const CLOSE_GOING_AWAY = 1001;
@@ -204,12 +208,34 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   const upgrades = new UpgradePath({ gatekeeper, registry, metrics, log, trustedProxies });
 
   let ready = false;
+  let changeStream: RedisChanges | undefined;
+  let reconcileTimer: NodeJS.Timeout | undefined;
   const listenSockets: us_listen_socket[] = [];
   let tls: TlsListener | undefined;
   try {
-    // Loaded before any listener is up, so no change can slip between the snapshot and the feed.
+    // Loaded before any listener is up; in a cluster, changes other nodes make meanwhile are read from the stream
+    // position taken before the snapshot, so none slips between the two.
+    changeStream =
+      config.redisUrl === undefined
+        ? undefined
+        : await RedisChanges.connect({
+            redisUrl: config.redisUrl,
+            cluster: config.redisCluster,
+            prefix: config.redisPrefix,
+            connectionName: connectionNameFor(config.nodeId),
+            feed,
+            log,
+          });
     fleet.load(await sqlStore.fleet.loadFleet());
     feed.onChange((event) => fleet.apply(event));
+    changeStream?.startReading();
+    if (changeStream !== undefined) {
+      // Presence is the truth about other nodes' stations: learn it now, then keep the index in step with it.
+      const reconcile = (): void => void fleet.reconcile((id) => router.locate(id)).catch((err: unknown) => log.warn({ err }, 'fleet index: reconcile failed'));
+      reconcile();
+      reconcileTimer = setInterval(reconcile, FLEET_RECONCILE_MS);
+      reconcileTimer.unref();
+    }
     const ocppApp = uws.App();
     mountOcppListener(uws, ocppApp, upgrades, log, {
       maxPayloadBytes: config.maxPayloadBytes,
@@ -264,6 +290,8 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
         for (const socket of listenSockets) uws.us_listen_socket_close(socket);
         registry.closeAll(CLOSE_GOING_AWAY, 'CSMS shutting down');
         await tls?.close();
+        clearInterval(reconcileTimer);
+        await changeStream?.close();
         await router.close();
         await retention.stop();
         await attempts.close();
@@ -274,6 +302,8 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   } catch (err) {
     for (const socket of listenSockets) uws.us_listen_socket_close(socket);
     await tls?.close(0);
+    clearInterval(reconcileTimer);
+    await changeStream?.close().catch(() => undefined);
     await router.close().catch(() => undefined);
     await retention.stop();
     await attempts.close().catch(() => undefined);

@@ -143,6 +143,26 @@ export class FleetIndex {
     };
   }
 
+  /**
+   * Cluster mode: where presence says each station is (a node that died sends no disconnect, and a node that
+   * starts learns the others' stations here). Async batches in the background, never on a request's path.
+   */
+  async reconcile(locate: (stationId: string) => Promise<FleetLocation>, batchSize = 1000): Promise<void> {
+    const ids = [...this.sortedIds];
+    for (let i = 0; i < ids.length; i += batchSize) {
+      const batch = ids.slice(i, i + batchSize);
+      const locations = await Promise.all(batch.map((id) => locate(id)));
+      batch.forEach((id, j) => {
+        const entry = this.entries.get(id);
+        const location = locations[j] as FleetLocation;
+        if (entry === undefined || (entry.connected === location.connected && entry.nodeId === location.nodeId)) return;
+        if (entry.connected !== location.connected) this.connectedCount += location.connected ? 1 : -1;
+        entry.connected = location.connected;
+        entry.nodeId = location.connected ? location.nodeId : undefined;
+      });
+    }
+  }
+
   location(stationId: string): FleetLocation {
     const entry = this.entries.get(stationId);
     return { connected: entry?.connected ?? false, nodeId: entry?.nodeId };

@@ -1,4 +1,4 @@
-import type { ChangeFeed, FeedEvent } from '../../changes/change-feed.js';
+import { compareEventIds, parseEventId, type ChangeFeed, type FeedEvent } from '../../changes/change-feed.js';
 import type { Clock } from '../../clock.js';
 import { ApiError, type ApiRequest, type ResponseStream } from '../http.js';
 import type { RouteSpec } from '../route-spec.js';
@@ -21,11 +21,11 @@ function formatEvent(event: FeedEvent): string {
   return `id: ${event.id}\nevent: ${event.kind}\ndata: ${event.json}\n\n`;
 }
 
-function lastEventId(request: ApiRequest): number | undefined {
+function lastEventId(request: ApiRequest): string | undefined {
   const raw = request.headers['last-event-id'];
   if (raw === undefined || raw === '') return undefined;
-  if (!/^\d{1,16}$/.test(raw)) throw new ApiError(400, 'invalid_last_event_id', 'Last-Event-ID must be the id of an event this stream sent');
-  return Number(raw);
+  if (parseEventId(raw) === undefined) throw new ApiError(400, 'invalid_last_event_id', 'Last-Event-ID must be the id of an event this stream sent');
+  return raw;
 }
 
 /**
@@ -37,7 +37,7 @@ class Subscriber {
   private backlog: string[] = [];
   private backlogBytes = 0;
   private blocked = false;
-  private lastSentId: number;
+  private lastSentId: string;
   private readonly unsubscribe: () => void;
   private readonly keepAlive: NodeJS.Timeout;
 
@@ -45,7 +45,7 @@ class Subscriber {
     private readonly out: ResponseStream,
     feed: ChangeFeed,
     stationId: string | undefined,
-    resumeFrom: number | undefined,
+    resumeFrom: string | undefined,
     private readonly maxBufferedBytes: number,
     keepAliveMs: number,
     now: string,
@@ -75,7 +75,7 @@ class Subscriber {
   private send(events: readonly FeedEvent[]): void {
     let chunk = '';
     for (const event of events) {
-      if (event.id <= this.lastSentId) continue;
+      if (compareEventIds(event.id, this.lastSentId) <= 0) continue;
       this.lastSentId = event.id;
       chunk += formatEvent(event);
     }
