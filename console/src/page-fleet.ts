@@ -70,6 +70,7 @@ async function render(ctx: PageContext): Promise<void> {
     h('option', { value: '' }, 'Any connector status'),
     ...['Available', 'Occupied', 'Reserved', 'Unavailable', 'Faulted'].map((s) => h('option', { value: s }, s)),
   );
+  const order = h('select', { id: 'fleet-sort', 'aria-label': 'Order' }, h('option', { value: 'id' }, 'Id A→Z'), h('option', { value: '-id' }, 'Id Z→A'));
   const count = h('span', { class: 'muted', id: 'fleet-count', 'aria-live': 'polite' });
   const header = h(
     'div',
@@ -84,7 +85,12 @@ async function render(ctx: PageContext): Promise<void> {
     { class: 'vlist', id: 'fleet-list', tabindex: 0 },
     h('div', { role: 'table', 'aria-label': 'Stations', class: 'vtable' }, h('div', { role: 'rowgroup', class: 'vhead' }, header), body),
   );
-  replace(ctx.root, h('h1', {}, 'Fleet'), tiles, section('Stations', 'stations', h('div', { class: 'filters' }, search, connected, boot, status, count), viewport));
+  replace(
+    ctx.root,
+    h('h1', {}, 'Fleet'),
+    tiles,
+    section('Stations', 'stations', h('div', { class: 'filters' }, search, connected, boot, status, order, count), viewport),
+  );
 
   // The list: loaded rows, where the next page starts, and a generation that makes stale answers harmless.
   let rows: StationRow[] = [];
@@ -95,7 +101,7 @@ async function render(ctx: PageContext): Promise<void> {
   let drawScheduled = false;
 
   const query = (): string => {
-    const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
+    const params = new URLSearchParams({ limit: String(PAGE_SIZE), sort: order.value });
     if (search.value.trim() !== '') params.set('q', search.value.trim());
     if (connected.value !== '') params.set('connected', connected.value);
     if (boot.value !== '') params.set('bootStatus', boot.value);
@@ -189,7 +195,7 @@ async function render(ctx: PageContext): Promise<void> {
     window.clearTimeout(searchTimer);
     searchTimer = window.setTimeout(() => void reload(), 200);
   });
-  for (const select of [connected, boot, status]) select.addEventListener('change', () => void reload());
+  for (const select of [connected, boot, status, order]) select.addEventListener('change', () => void reload());
   viewport.addEventListener('scroll', schedule, { passive: true });
   const resize = new ResizeObserver(schedule);
   resize.observe(viewport);

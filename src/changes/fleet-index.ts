@@ -172,10 +172,14 @@ export class FleetIndex {
    * Up to `limit` ids after `afterId` (in id order) that match `filter`, and whether more match after them. A
    * memory scan: at 50,000 stations even a filter matching nothing costs a few milliseconds.
    */
-  page(filter: FleetFilter, afterId: string | undefined, limit: number): { ids: string[]; more: boolean } {
+  page(filter: FleetFilter, afterId: string | undefined, limit: number, descending = false): { ids: string[]; more: boolean } {
     const q = filter.q?.toLowerCase();
     const ids: string[] = [];
-    for (let i = afterId === undefined ? 0 : upperBound(this.sortedIds, afterId); i < this.sortedIds.length; i++) {
+    const n = this.sortedIds.length;
+    // Descending walks the same array from the end: position k is index n - 1 - k.
+    const start = afterId === undefined ? 0 : descending ? n - lowerBound(this.sortedIds, afterId) : upperBound(this.sortedIds, afterId);
+    for (let k = start; k < n; k++) {
+      const i = descending ? n - 1 - k : k;
       const entry = this.entries.get(this.sortedIds[i] as string) as FleetEntry;
       if (filter.connected !== undefined && entry.connected !== filter.connected) continue;
       if (filter.bootStatus !== undefined && entry.bootStatus !== filter.bootStatus) continue;
@@ -258,6 +262,18 @@ function transactionKey(stationId: string, transactionId: string): string {
 function hasStatus(entry: FleetEntry, status: string): boolean {
   for (const value of entry.connectors.values()) if (value === status) return true;
   return false;
+}
+
+/** The first index whose id sorts at or after `id`. */
+function lowerBound(sorted: readonly string[], id: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((sorted[mid] as string) < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** The first index whose id sorts after `id`. */

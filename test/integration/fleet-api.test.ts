@@ -69,6 +69,15 @@ describe('GET /api/v1/stations: pages, filters, search', () => {
     } while (cursor !== null && pages < 10);
     expect(seen).toEqual([...ids].sort());
     expect(pages).toBe(3);
+
+    const descending: string[] = [];
+    cursor = null;
+    do {
+      const page: Page = await listPage(`q=${encodeURIComponent(prefix)}&sort=-id&limit=4${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`);
+      descending.push(...page.items.map((s) => s.id));
+      cursor = page.next;
+    } while (cursor !== null && descending.length < 20);
+    expect(descending).toEqual([...ids].sort().reverse());
   });
 
   it('filters by connected, bootStatus and connector status, and searches vendor, model and serial number', async () => {
@@ -97,7 +106,7 @@ describe('GET /api/v1/stations: pages, filters, search', () => {
   });
 
   it('answers 400 with a JSON error for a limit over 500, a forged cursor or a non-boolean connected', async () => {
-    for (const query of ['limit=501', 'limit=0', 'cursor=not-a-cursor', 'connected=yes']) {
+    for (const query of ['limit=501', 'limit=0', 'cursor=not-a-cursor', 'connected=yes', 'sort=vendor']) {
       const res = await h.csms.api.request<{ error: { code: string } }>('GET', `/api/v1/stations?${query}`);
       expect(res.status, query).toBe(400);
       expect(res.body.error.code, query).toMatch(/invalid/);
@@ -306,4 +315,52 @@ describe('GET /api/v1/stream (Server-Sent Events)', () => {
       socket.destroy();
     }
   }, 60_000);
+});
+
+describe('what the console reads besides the fleet', () => {
+  it('GET /api/v1/id-tokens pages the registered tokens and searches value and group', async () => {
+    const group = `grp-${Date.now().toString(36)}`;
+    const values = ['A1', 'B2', 'C3'].map((v) => `${v}${Date.now().toString(16)}`.toUpperCase().slice(0, 20));
+    for (const value of values) {
+      const res = await h.csms.api.request('PUT', `/api/v1/id-tokens/ISO14443/${value}`, { status: 'Accepted', groupId: group });
+      expect(res.status).toBe(201);
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    for (let i = 0; i < 5; i++) {
+      const res: { status: number; body: { items: { idToken: string; groupId: string }[]; next: string | null } } = await h.csms.api.request(
+        'GET',
+        `/api/v1/id-tokens?q=${group}&limit=2${cursor === null ? '' : `&cursor=${cursor}`}`,
+      );
+      expect(res.status).toBe(200);
+      seen.push(...res.body.items.map((t) => t.idToken));
+      cursor = res.body.next;
+      if (cursor === null) break;
+    }
+    expect(seen).toEqual([...values].sort());
+    const one = await h.csms.api.request<{ items: { idToken: string }[] }>('GET', `/api/v1/id-tokens?q=${values[1]!.toLowerCase()}`);
+    expect(one.body.items.map((t) => t.idToken)).toEqual([values[1]]);
+  });
+
+  it("GET /api/v1/commands lists the actions and …/schema serves an action's official request schema", async () => {
+    const list = await h.csms.api.request<{ actions: string[] }>('GET', '/api/v1/commands');
+    expect(list.body.actions).toEqual(expect.arrayContaining(['GetVariables', 'Reset', 'RequestStartTransaction']));
+    const schema = await h.csms.api.request<{ action: string; ocppVersion: string; schema: { $id: string; required: string[] } }>('GET', '/api/v1/commands/Reset/schema');
+    expect(schema.status).toBe(200);
+    expect(schema.body).toMatchObject({ action: 'Reset', ocppVersion: '2.0.1', schema: { $id: 'urn:OCPP:Cp:2:2020:3:ResetRequest', required: ['type'] } });
+    expect((await h.csms.api.request('GET', '/api/v1/commands/Heartbeat/schema')).status).toBe(404);
+  });
+
+  it('the OpenAPI document describes the fleet routes, with the media types of the CSV and the stream', async () => {
+    const doc = (await h.csms.api.openapi()).body as {
+      paths: Record<string, { get?: { parameters?: { name: string }[]; responses: Record<string, { content?: object }> } }>;
+    };
+    for (const path of ['/api/v1/fleet/summary', '/api/v1/transactions', '/api/v1/id-tokens', '/api/v1/commands/{action}/schema'])
+      expect(doc.paths[path]?.get).toBeDefined();
+    expect(Object.keys(doc.paths['/api/v1/transactions.csv']?.get?.responses['200']?.content ?? {})).toEqual(['text/csv']);
+    expect(Object.keys(doc.paths['/api/v1/stream']?.get?.responses['200']?.content ?? {})).toEqual(['text/event-stream']);
+    expect(doc.paths['/api/v1/stations']?.get?.parameters?.map((p) => p.name)).toEqual(
+      expect.arrayContaining(['connected', 'bootStatus', 'status', 'ocppVersion', 'q', 'sort', 'limit', 'cursor']),
+    );
+  });
 });

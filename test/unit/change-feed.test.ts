@@ -106,6 +106,8 @@ describe('FleetIndex', () => {
     expect(fleet.page({ q: 'zap' }, undefined, 10).ids).toEqual(['S2']);
     expect(fleet.page({ status: 'Faulted', connected: true }, undefined, 10).ids).toEqual(['S2']);
     expect(fleet.page({}, 'S0', 1)).toEqual({ ids: ['S1'], more: true });
+    expect(fleet.page({}, undefined, 2, true)).toEqual({ ids: ['S2', 'S1'], more: true });
+    expect(fleet.page({}, 'S1', 2, true)).toEqual({ ids: ['S0'], more: false });
 
     // A disconnect from a node that no longer holds the station changes nothing.
     feed.publish('station.disconnected', { stationId: 'S2', nodeId: 'n0' });

@@ -90,7 +90,8 @@ export function consoleRoutes(): RouteSpec[] {
       summary: 'The operator console (HTML); it asks for the API token when the API answers 401',
       tag: 'Console',
       public: true,
-      responses: { 200: 'text/html', 304: 'Not modified' },
+      produces: 'text/html',
+      responses: { 200: 'The console page', 304: 'Not modified' },
       handler: (request) => serveFile(request, files.get('index.html')),
     },
     {
@@ -99,7 +100,8 @@ export function consoleRoutes(): RouteSpec[] {
       summary: "The console's scripts and styles",
       tag: 'Console',
       public: true,
-      responses: { 200: 'The file', 304: 'Not modified', 404: 'No such file' },
+      produces: 'text/javascript',
+      responses: { 200: 'The file (JavaScript or CSS)', 304: 'Not modified', 404: 'No such file' },
       handler: (request) => serveFile(request, files.get(request.params.file ?? '')),
     },
   ];

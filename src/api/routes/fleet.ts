@@ -187,6 +187,7 @@ export function fleetRoutes(deps: FleetRouteDeps): RouteSpec[] {
       summary: `The same transactions as CSV (text/csv, streamed): ${CSV_COLUMNS.join(',')}`,
       tag: 'Transactions',
       query: TRANSACTION_FILTERS,
+      produces: 'text/csv',
       responses: { 200: 'text/csv, a header row then one row per transaction', 400: 'Invalid query' },
       handler: (request) => {
         const filter = transactionFilter(request);

@@ -146,13 +146,16 @@ export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
         status: { type: 'string', description: 'stations with at least one connector in this status (e.g. Available, Occupied, Faulted)' },
         ocppVersion: { type: 'string', description: 'negotiated protocol version (2.0.1, 1.6)' },
         q: { type: 'string', description: 'case-insensitive substring of id, vendor, model or serial number' },
+        sort: { type: 'string', description: 'id (default) or -id (descending)' },
         limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, description: `stations per page (default ${DEFAULT_PAGE})` },
-        cursor: { type: 'string', description: 'the "next" of the previous page' },
+        cursor: { type: 'string', description: 'the "next" of the previous page (with the same sort)' },
       },
       responses: { 200: '{items:[station], next: cursor|null}', 400: 'Invalid query or cursor' },
       handler: async (request) => {
         const after = decodeCursor(request.query.get('cursor'), 1)?.[0];
         const limit = integerQuery(request, 'limit', DEFAULT_PAGE);
+        const sort = request.query.get('sort') ?? 'id';
+        if (sort !== 'id' && sort !== '-id') throw new ApiError(400, 'invalid_query', 'sort must be id or -id');
         const page = deps.fleet.page(
           {
             connected: booleanQuery(request, 'connected'),
@@ -163,6 +166,7 @@ export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
           },
           after,
           limit,
+          sort === '-id',
         );
         // Two queries for the whole page, whatever its size: the stations, then all their connectors.
         const [records, connectors] = await Promise.all([store.getStations(page.ids), store.getConnectorsOf(page.ids)]);

@@ -129,6 +129,7 @@ export function streamRoutes(deps: StreamRouteDeps): RouteSpec[] {
         'Last-Event-ID resumes with nothing lost or repeated for at least 5 minutes (older: an "reset" event first). A client that ' +
         'does not read is dropped once 1 MiB waits for it, and resumes.',
       tag: 'Stream',
+      produces: 'text/event-stream',
       query: { stationId: { type: 'string', description: "only this station's changes" } },
       responses: { 200: 'text/event-stream', 400: 'Invalid Last-Event-ID' },
       handler: (request) => {
