@@ -173,7 +173,7 @@ export class ChangeFeed {
    * or from before this node started reading): the client must start over (`event: reset`). An id from the future
    * (a wrong header) is a reset too.
    */
-  since(lastEventId: string, stationId: string | undefined): FeedEvent[] | undefined {
+  since(lastEventId: string, stationId: string | undefined, limit = Number.POSITIVE_INFINITY): FeedEvent[] | undefined {
     if (compareEventIds(lastEventId, this.lastId) > 0 || compareEventIds(lastEventId, this.horizon) < 0) return undefined;
     // Binary search for the first retained event after lastEventId.
     let lo = this.first;
@@ -184,7 +184,7 @@ export class ChangeFeed {
       else hi = mid;
     }
     const out: FeedEvent[] = [];
-    for (let i = lo; i < this.retained.length; i++) {
+    for (let i = lo; i < this.retained.length && out.length < limit; i++) {
       const event = this.retained[i] as FeedEvent;
       if (stationId === undefined || event.data.stationId === stationId) out.push(event);
     }

@@ -266,6 +266,30 @@ describe('GET /api/v1/stream (Server-Sent Events)', () => {
     expect(invalid.status).toBe(400);
   });
 
+  it('replays a backlog larger than one slice in order, then goes on live', async () => {
+    const station = await h.csms.bootedStation({ prefix: 'replay' });
+    const url = `${h.csms.apiUrl}/api/v1/stream?stationId=${encodeURIComponent(station.identity)}`;
+    const first = await SseReader.open(url);
+    await station.statusNotification(1, 1, 'Occupied');
+    const seen = await first.waitFor((e) => e.event === 'connector.status');
+    first.close();
+    const statuses = ['Available', 'Occupied', 'Reserved', 'Unavailable', 'Faulted'];
+    // 1,200 changes while away: more than two slices of the replay (500 each).
+    for (let i = 0; i < 1200; i++) await station.statusNotification(1, 1, statuses[i % 5]!, new Date(Date.now() + i).toISOString());
+    const resumed = await SseReader.open(url, { 'Last-Event-ID': seen.id! });
+    try {
+      await resumed.waitFor((e) => e.event === 'connector.status' && resumed.events.filter((x) => x.event === 'connector.status').length === 1200, 15_000);
+      await station.statusNotification(1, 1, 'Occupied');
+      await resumed.waitFor((e) => e.event === 'connector.status' && resumed.events.filter((x) => x.event === 'connector.status').length === 1201);
+      const got = resumed.events.filter((e) => e.event === 'connector.status').map((e) => dataOf(e).status);
+      expect(got).toEqual([...Array.from({ length: 1200 }, (_, i) => statuses[i % 5]), 'Occupied']);
+      const ids = resumed.events.map((e) => e.id!);
+      for (let i = 1; i < ids.length; i++) expect(compareEventIds(ids[i]!, ids[i - 1]!)).toBeGreaterThan(0);
+    } finally {
+      resumed.close();
+    }
+  }, 60_000);
+
   it('drops a subscriber that does not read once its backlog passes the bound, and keeps serving the others', async () => {
     const stations = await Promise.all(Array.from({ length: 6 }, () => h.csms.bootedStation({ prefix: 'slow' })));
     // A client that asks for the stream and then never reads: the kernel's buffers fill, then uWS's, then ours.

@@ -28,51 +28,76 @@ function lastEventId(request: ApiRequest): string | undefined {
   return raw;
 }
 
+/** Events per slice of a replay: a resuming client gets its backlog a slice at a time, as it reads. */
+const REPLAY_SLICE = 500;
+
 /**
- * One subscriber. While uWS still holds earlier output for it, new events wait in `backlog`; past
- * `maxBufferedBytes` the subscriber is dropped (its response ended): a client that cannot keep up costs bounded
- * memory and loses nothing, since it resumes from its Last-Event-ID.
+ * One subscriber. Live: while uWS still holds earlier output for it, new events wait in `backlog`; past
+ * `maxBufferedBytes` the subscriber is dropped (its connection closed): a client that cannot keep up costs bounded
+ * memory and loses nothing, since it resumes from its Last-Event-ID. Resuming: the missed events are read from the
+ * feed a slice at a time, the next slice only once the previous one has left, and live events are not queued
+ * meanwhile (they are in the feed too, and the replay reaches them), so a long absence costs no more memory here.
  */
 class Subscriber {
   private backlog: string[] = [];
   private backlogBytes = 0;
   private blocked = false;
+  private replaying = false;
   private lastSentId: string;
   private readonly unsubscribe: () => void;
   private readonly keepAlive: NodeJS.Timeout;
 
   constructor(
     private readonly out: ResponseStream,
-    feed: ChangeFeed,
-    stationId: string | undefined,
+    private readonly feed: ChangeFeed,
+    private readonly stationId: string | undefined,
     resumeFrom: string | undefined,
     private readonly maxBufferedBytes: number,
     keepAliveMs: number,
-    now: string,
+    private readonly now: string,
   ) {
     this.lastSentId = feed.latestId;
-    // Subscribed before the replay is read, in the same turn: an event published after this is delivered live,
-    // one published before is in the replay; `lastSentId` drops what would come twice.
     this.unsubscribe = feed.subscribe({ stationId, deliver: (events) => this.send(events) });
     out.onClose(() => this.stop());
     out.onWritable(() => this.drain());
-    this.keepAlive = setInterval(() => this.push(': keep-alive\n\n'), keepAliveMs);
+    this.keepAlive = setInterval(() => {
+      if (!this.replaying) this.push(': keep-alive\n\n');
+    }, keepAliveMs);
     this.keepAlive.unref();
 
     this.push(`retry: ${RETRY_MS}\n\n`);
     if (resumeFrom !== undefined) {
-      const missed = feed.since(resumeFrom, stationId);
+      this.lastSentId = resumeFrom;
+      this.replaying = true;
+      this.replay();
+    }
+  }
+
+  /** Sends what the feed holds after lastSentId, a slice at a time, until it is caught up (then live again). */
+  private replay(): void {
+    while (this.replaying && !this.blocked && !this.out.closed) {
+      const missed = this.feed.since(this.lastSentId, this.stationId, REPLAY_SLICE);
       if (missed === undefined) {
-        // Too old to resume without a gap: the client must reload what it shows, then follow from here.
-        this.push(`id: ${this.lastSentId}\nevent: reset\ndata: ${JSON.stringify({ at: now, reason: 'Last-Event-ID is older than the events kept' })}\n\n`);
-      } else {
-        this.lastSentId = resumeFrom;
-        this.send(missed);
+        // Too old to resume without a gap (or the feed moved past a slow replay): reload, then follow from here.
+        this.replaying = false;
+        this.lastSentId = this.feed.latestId;
+        this.push(`id: ${this.lastSentId}\nevent: reset\ndata: ${JSON.stringify({ at: this.now, reason: 'Last-Event-ID is older than the events kept' })}\n\n`);
+        return;
       }
+      if (missed.length === 0) {
+        this.replaying = false;
+        return;
+      }
+      const last = missed[missed.length - 1] as FeedEvent;
+      this.lastSentId = last.id;
+      if (!this.out.write(missed.map(formatEvent).join(''))) this.blocked = true;
+      // A slice shorter than asked for reached the feed's newest event: anything newer is delivered live.
+      if (missed.length < REPLAY_SLICE && compareEventIds(last.id, this.feed.latestId) >= 0) this.replaying = false;
     }
   }
 
   private send(events: readonly FeedEvent[]): void {
+    if (this.replaying) return;
     let chunk = '';
     for (const event of events) {
       if (compareEventIds(event.id, this.lastSentId) <= 0) continue;
@@ -99,6 +124,7 @@ class Subscriber {
     this.backlog = [];
     this.backlogBytes = 0;
     if (chunk !== '') this.push(chunk);
+    if (this.replaying) this.replay();
   }
 
   private drop(): void {
