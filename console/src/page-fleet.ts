@@ -118,18 +118,19 @@ async function render(ctx: PageContext): Promise<void> {
     for (let i = first; i < last; i++) {
       const row = rows[i] as StationRow;
       const cs = row.chargingStation;
-      visible.push(
-        h(
-          'div',
-          { class: 'vrow', role: 'row', style: `transform: translateY(${i * ROW_HEIGHT}px)`, 'data-station': row.id, 'aria-rowindex': i + 2 },
-          h('div', { role: 'cell' }, h('a', { href: `#/stations/${encodeURIComponent(row.id)}` }, row.id)),
-          h('div', { role: 'cell' }, row.connected ? badge('connected', 'ok') : badge('offline', 'muted')),
-          h('div', { role: 'cell' }, badge(row.bootStatus, statusTone(row.bootStatus))),
-          h('div', { role: 'cell' }, cs === null ? '—' : `${cs.vendorName ?? ''} ${cs.model ?? ''}`),
-          h('div', { role: 'cell', class: 'connectors' }, connectorsText(row)),
-          h('div', { role: 'cell' }, when(row.lastSeen)),
-        ),
+      const element = h(
+        'div',
+        { class: 'vrow', role: 'row', 'data-station': row.id, 'aria-rowindex': i + 2 },
+        h('div', { role: 'cell' }, h('a', { href: `#/stations/${encodeURIComponent(row.id)}` }, row.id)),
+        h('div', { role: 'cell' }, row.connected ? badge('connected', 'ok') : badge('offline', 'muted')),
+        h('div', { role: 'cell' }, badge(row.bootStatus, statusTone(row.bootStatus))),
+        h('div', { role: 'cell' }, cs === null ? '—' : `${cs.vendorName ?? ''} ${cs.model ?? ''}`),
+        h('div', { role: 'cell', class: 'connectors' }, connectorsText(row)),
+        h('div', { role: 'cell' }, when(row.lastSeen)),
       );
+      // Through the CSSOM: the Content-Security-Policy (style-src 'self') refuses style attributes.
+      element.style.transform = `translateY(${i * ROW_HEIGHT}px)`;
+      visible.push(element);
     }
     replace(body, ...visible);
     count.textContent = `${rows.length}${next !== null ? '+' : ''} stations`;

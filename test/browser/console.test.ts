@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, screenshot, seriousAxeViolations } from '../support/browser.js';
+import { evaluateUnderCsp, launchChromium, screenshot, seriousAxeViolations } from '../support/browser.js';
 import { ChargingSession, energyRegister, meterValue, newIdToken, registerIdToken, sample } from '../support/charging.js';
 import { withCsms, type TestCsms } from '../support/csms.js';
 import { Reply, uniqueIdentity } from '../support/station.js';
@@ -19,15 +19,29 @@ let context: BrowserContext;
 
 beforeAll(async () => {
   browser = await launchChromium();
-  // bypassCSP lets the axe-core script in; the console itself never needs it.
-  context = await browser.newContext({ viewport: { width: 1360, height: 900 }, bypassCSP: true, acceptDownloads: true });
+  // No CSP bypass: the console runs under the policy it is served with (axe-core goes in through DevTools).
+  context = await browser.newContext({ viewport: { width: 1360, height: 900 }, acceptDownloads: true });
 }, 60_000);
 afterAll(async () => {
   await browser.close();
 });
 
+/** What the browser reported as errors (CSP refusals, exceptions), per page. */
+const pageErrors = new WeakMap<Page, string[]>();
+
+async function newPage(): Promise<Page> {
+  const page = await context.newPage();
+  const errors: string[] = [];
+  pageErrors.set(page, errors);
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !/status of 401/.test(message.text())) errors.push(message.text());
+  });
+  page.on('pageerror', (error) => errors.push(error.message));
+  return page;
+}
+
 async function open(csms: TestCsms, hash: string, page?: Page): Promise<Page> {
-  const p = page ?? (await context.newPage());
+  const p = page ?? (await newPage());
   await p.goto(`${csms.apiUrl}/#${hash}`);
   await p.waitForSelector('main[data-ready="true"]');
   // The change stream is up, so what the test does next reaches the page live.
@@ -38,6 +52,8 @@ async function open(csms: TestCsms, hash: string, page?: Page): Promise<Page> {
 async function expectAccessible(page: Page): Promise<void> {
   const violations = await seriousAxeViolations(page);
   expect(violations, JSON.stringify(violations, null, 2)).toEqual([]);
+  // Nothing the Content-Security-Policy refused, no script error.
+  expect(pageErrors.get(page) ?? []).toEqual([]);
 }
 
 describe('the console', () => {
@@ -60,6 +76,9 @@ describe('the console', () => {
     expect(rows.join('\n')).toContain(`${prefix}-b`);
     expect(await page.locator(`[data-station="${prefix}-b"]`).textContent()).toContain('Faulted');
     expect(await page.locator(`[data-station="${prefix}-a"]`).textContent()).toContain('connected');
+    // Each row in its own place (the policy refuses style attributes; the list positions rows through the CSSOM).
+    const tops = await Promise.all(['a', 'b', 'c'].map(async (s) => (await page.locator(`[data-station="${prefix}-${s}"]`).boundingBox())?.y));
+    expect(new Set(tops).size).toBe(3);
     await page.fill('#fleet-search', '');
     await screenshot(page, 'fleet');
     await expectAccessible(page);
@@ -117,14 +136,14 @@ describe('the console', () => {
     await screenshot(page, 'station-command');
 
     station.onCall('GetVariables', () => Reply.error('InternalError', 'the station is broken on purpose'));
-    await page.evaluate("document.getElementById('command-outcome')?.remove()");
+    await evaluateUnderCsp(page, "document.getElementById('command-outcome')?.remove()");
     const failed = await send();
     expect(failed.status).toBe('502');
     expect(await page.textContent('#command-outcome')).toContain('CALLERROR InternalError');
     expect(JSON.parse(failed.response)).toMatchObject({ error: { code: 'InternalError', message: 'the station is broken on purpose' } });
 
     station.onCall('GetVariables', () => Reply.none);
-    await page.evaluate("document.getElementById('command-outcome')?.remove()");
+    await evaluateUnderCsp(page, "document.getElementById('command-outcome')?.remove()");
     const silent = await send();
     expect(silent.status).toBe('504');
     expect(await page.textContent('#command-outcome')).toContain('timeout');
@@ -220,7 +239,7 @@ describe('the console with CSMS_API_TOKEN', () => {
 
   it('asks for the token, refuses a wrong one, keeps the right one in sessionStorage only and never puts it in a URL', async () => {
     await secured.csms.bootedStation({ prefix: 'tok' });
-    const page = await context.newPage();
+    const page = await newPage();
     const urls: string[] = [];
     page.on('request', (r) => urls.push(r.url()));
     await page.goto(`${secured.csms.apiUrl}/`);
@@ -236,9 +255,9 @@ describe('the console with CSMS_API_TOKEN', () => {
     await page.waitForSelector('main[data-ready="true"]');
     await page.waitForSelector('html[data-stream="up"]', { state: 'attached' });
     await expect.poll(() => page.textContent('#tile-stations .tile-value')).not.toBe('0');
-    expect(await page.evaluate("sessionStorage.getItem('stroom.apiToken')")).toBe(API_TOKEN);
-    expect(await page.evaluate('localStorage.length')).toBe(0);
-    expect(await page.evaluate('document.cookie')).toBe('');
+    expect(await evaluateUnderCsp(page, "sessionStorage.getItem('stroom.apiToken')")).toBe(API_TOKEN);
+    expect(await evaluateUnderCsp(page, 'localStorage.length')).toBe(0);
+    expect(await evaluateUnderCsp(page, 'document.cookie')).toBe('');
     expect(urls.filter((u) => u.includes(API_TOKEN) || u.includes('wrong-token'))).toEqual([]);
     await page.close();
   });
