@@ -132,7 +132,7 @@ function registration(view: StationView, reload: () => Promise<void>): HTMLEleme
 }
 
 /** Pick an action, fill the form generated from its official schema, send, and see exactly what the API answered. */
-async function commandPanel(stationId: string): Promise<HTMLElement> {
+async function commandPanel(stationId: string, onReportRequested: (requestId: number) => void): Promise<HTMLElement> {
   const actions = await get<{ actions: string[] }>('/api/v1/commands');
   const select = h(
     'select',
@@ -175,6 +175,9 @@ async function commandPanel(stationId: string): Promise<HTMLElement> {
       json.value,
     );
     send.disabled = false;
+    const sent = res.body.request as { requestId?: unknown } | undefined;
+    if (res.status === 200 && (select.value === 'GetBaseReport' || select.value === 'GetReport') && typeof sent?.requestId === 'number')
+      onReportRequested(sent.requestId);
     const outcome =
       res.status === 200
         ? badge('answered', 'ok')
@@ -211,6 +214,51 @@ async function commandPanel(stationId: string): Promise<HTMLElement> {
     ),
     result,
   );
+}
+
+/** A report (GetBaseReport, GetReport) as the station sent it, by requestId: the command panel fills the id in. */
+function reportsSection(stationId: string): { element: HTMLElement; show(requestId: number): void } {
+  const input = h('input', { id: 'report-request-id', type: 'number', min: 0, step: 1 });
+  const result = h('div', { id: 'report-result', 'aria-live': 'polite' });
+  const show = async (): Promise<void> => {
+    if (input.value === '') return;
+    const res = await get<{ requestId: number; complete: boolean; parts: number; reportData: unknown[] }>(
+      `${stationPath(stationId)}/reports/${encodeURIComponent(input.value)}`,
+    );
+    if (!res.ok) {
+      replace(result, h('p', { class: 'muted' }, res.status === 404 ? `No report ${input.value} from this station.` : `The API answered ${res.status}.`));
+      return;
+    }
+    replace(
+      result,
+      h('p', {}, res.body.complete ? badge('complete', 'ok') : badge('in progress', 'warn'), ` ${res.body.parts} part(s), ${res.body.reportData.length} variables`),
+      h('pre', {}, pretty(res.body.reportData).slice(0, 20_000)),
+    );
+  };
+  const element = section(
+    'Reports',
+    'reports',
+    h(
+      'form',
+      {
+        class: 'inline',
+        onsubmit: (event: Event) => {
+          event.preventDefault();
+          void show();
+        },
+      },
+      h('div', { class: 'field' }, h('label', { for: 'report-request-id' }, 'Report requestId'), input),
+      h('button', { type: 'submit' }, 'Show report'),
+    ),
+    result,
+  );
+  return {
+    element,
+    show: (requestId) => {
+      input.value = String(requestId);
+      void show();
+    },
+  };
 }
 
 function variablesSection(variables: DeviceVariable[]): HTMLElement {
@@ -314,6 +362,7 @@ async function render(ctx: PageContext): Promise<void> {
   const identityHolder = h('div', {});
   const registrationHolder = h('div', {});
   const certificatesHolder = h('div', {});
+  const reports = reportsSection(id);
   let built = false;
 
   /** Re-reads the station; the panels that hold what an operator is typing (command, variables search) are built once. */
@@ -360,7 +409,8 @@ async function render(ctx: PageContext): Promise<void> {
           registrationHolder,
           section('EVSEs and connectors', 'evses', evses),
           section('Transactions', 'transactions', openTransactions),
-          await commandPanel(id),
+          await commandPanel(id, (requestId) => window.setTimeout(() => reports.show(requestId), 1000)),
+          reports.element,
           variablesSection(variables.ok ? variables.body : []),
           section('Events', 'events', events),
           certificatesHolder,

@@ -150,6 +150,21 @@ describe('the console', () => {
     await page.close();
   });
 
+  it('a GetBaseReport sent from the command panel shows the report the station sent', async () => {
+    const station = await h.csms.bootedStation({ prefix: 'report' });
+    const page = await open(h.csms, `/stations/${encodeURIComponent(station.identity)}`);
+    await page.selectOption('#command-action', 'GetBaseReport');
+    await page.waitForSelector('.command-form fieldset');
+    await page.fill('#command-json', JSON.stringify({ reportBase: 'FullInventory' }));
+    await page.click('#command-send');
+    await page.waitForSelector('#command-outcome[data-status="200"]');
+    const requestId = (JSON.parse((await page.textContent('#command-request')) ?? '{}') as { requestId: number }).requestId;
+    await page.locator('#report-result', { hasText: 'complete' }).waitFor({ timeout: 5000 });
+    expect(await page.inputValue('#report-request-id')).toBe(String(requestId));
+    expect(await page.textContent('#report-result')).toContain('OCPPCommCtrlr');
+    await page.close();
+  });
+
   it('transactions: a finished transaction is listed, its page charts power and energy, and it is in the CSV export', async () => {
     const station = await h.csms.bootedStation({ prefix: 'txui' });
     const token = await registerIdToken(h.csms.api, newIdToken('ISO14443'));
