@@ -263,11 +263,14 @@ export class StationGatekeeper {
     // for one identity are guesses, and they see each other before any of them is checked.
     const perIdentityAddress = await this.attempts.attempt(identityAddressKey, this.limits.identityAddress);
     if (!perIdentityAddress.allowed) return this.throttledRefusal(perIdentityAddress, 'identity_address', identity, remoteAddress, address);
-    // A password that verified before (on any node holding the verifier key): no derivation needed.
+    // A password that verified before (on any node holding the verifier key): no derivation, no queue. Not while
+    // the address cools down, though: the right password from there waits like every other attempt, or a guesser
+    // whose address is throttled could go on testing guesses at HMAC speed and learn from each 101.
     const stored = { passwordHash: storedHash, passwordVerifier: station.passwordVerifier };
     if (this.passwords.fastMatch(identity, stored, credentials.password)) {
+      const perAddress = await this.attempts.peek(addressKey, this.limits.address);
       await this.attempts.retract(identityAddressKey);
-      return undefined;
+      return perAddress.allowed ? undefined : this.throttledRefusal(perAddress, 'address', identity, remoteAddress, address);
     }
     if (!(await this.checksPerIdentityAddress.acquire(identityAddressKey))) return busy();
     // Per address the checks queue (a fleet behind one NAT or proxy reconnecting is not an attack) and each

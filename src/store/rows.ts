@@ -97,7 +97,8 @@ export function toStation(row: StationRow): StationRecord {
     id: row.id,
     securityProfile: row.security_profile as SecurityProfile,
     passwordHash: row.password_hash ?? undefined,
-    passwordVerifier: row.password_verifier === null ? undefined : Buffer.from(row.password_verifier.buffer, row.password_verifier.byteOffset, row.password_verifier.byteLength),
+    passwordVerifier:
+      row.password_verifier === null ? undefined : Buffer.from(row.password_verifier.buffer, row.password_verifier.byteOffset, row.password_verifier.byteLength),
     bootPolicy: row.boot_policy as BootPolicy,
     bootStatus: row.boot_status as BootStatus,
     chargingStation: row.charging_station ?? undefined,

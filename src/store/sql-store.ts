@@ -369,7 +369,14 @@ export class SqlStore implements Store, BillingStore {
          boot_policy = coalesce($4::text, stations.boot_policy),
          updated_at = now()
        RETURNING ${STATION_COLUMNS}, (xmax = 0) AS created`,
-      [id, patch.securityProfile ?? null, patch.passwordHash ?? null, patch.bootPolicy ?? null, setsPassword, (setsPassword ? patch.passwordVerifier?.toString('hex') : null) ?? null],
+      [
+        id,
+        patch.securityProfile ?? null,
+        patch.passwordHash ?? null,
+        patch.bootPolicy ?? null,
+        setsPassword,
+        (setsPassword ? patch.passwordVerifier?.toString('hex') : null) ?? null,
+      ],
     );
     const row = rows[0];
     if (!row) throw new Error(`upsert of station ${id} returned no row`);
