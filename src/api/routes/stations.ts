@@ -17,7 +17,7 @@ export interface StationRouteDeps {
 /** The station as the operator sees it: registration, boot state, where it is connected, what it reported. */
 export async function stationView(deps: StationRouteDeps, station: StationRecord): Promise<object> {
   const [connectors, location] = await Promise.all([deps.store.getConnectors(station.id), deps.router.locate(station.id)]);
-  const evses = new Map<number, { id: number; connectors: { id: number; status: string; updatedAt: string }[] }>();
+  const evses = new Map<number, { id: number; connectors: { id: number; status: string; error: object | null; updatedAt: string }[] }>();
   for (const connector of connectors) {
     // Rows of EVSE 0 from before migration 9 are the station's status, not an EVSE (the migration moves them).
     if (connector.evseId === 0) continue;
@@ -26,12 +26,15 @@ export async function stationView(deps: StationRouteDeps, station: StationRecord
       evse = { id: connector.evseId, connectors: [] };
       evses.set(connector.evseId, evse);
     }
-    evse.connectors.push({ id: connector.connectorId, status: connector.status, updatedAt: connector.updatedAt.toISOString() });
+    // `error`: what a 1.6 station sent with the status (errorCode, info, vendor codes); null on 2.0.1, which has none.
+    evse.connectors.push({ id: connector.connectorId, status: connector.status, error: connector.error ?? null, updatedAt: connector.updatedAt.toISOString() });
   }
   return {
     id: station.id,
     securityProfile: station.securityProfile,
     bootPolicy: station.bootPolicy,
+    ocppVersionPin: station.ocppVersionPin,
+    ocppVersion: station.ocppVersion ?? null,
     bootStatus: station.bootStatus,
     connected: location.connected,
     nodeId: location.nodeId ?? null,
@@ -40,7 +43,10 @@ export async function stationView(deps: StationRouteDeps, station: StationRecord
     chargingStation: station.chargingStation ?? null,
     // CONTRACT §3.2: the station-wide status (evseId 0) is the station's own, never an EVSE of `evses`.
     status: station.availability?.status ?? null,
-    availability: station.availability === undefined ? null : { status: station.availability.status, updatedAt: station.availability.updatedAt.toISOString() },
+    availability:
+      station.availability === undefined
+        ? null
+        : { status: station.availability.status, error: station.availability.error ?? null, updatedAt: station.availability.updatedAt.toISOString() },
     evses: [...evses.values()].sort((a, b) => a.id - b.id).map((e) => ({ ...e, connectors: e.connectors.sort((a, b) => a.id - b.id) })),
     firmwareStatus: station.firmwareStatus ?? null,
     logStatus: station.logStatus ?? null,
@@ -68,6 +74,7 @@ async function toPatch(passwords: StationPasswords, id: string, body: StationPut
   return {
     ...(body.securityProfile !== undefined ? { securityProfile: body.securityProfile } : {}),
     ...(body.bootPolicy !== undefined ? { bootPolicy: body.bootPolicy } : {}),
+    ...(body.ocppVersion !== undefined ? { ocppVersionPin: body.ocppVersion } : {}),
     ...(body.password !== undefined ? await passwords.create(id, body.password) : {}),
   };
 }

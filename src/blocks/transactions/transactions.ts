@@ -15,6 +15,7 @@ import type { RegisterReading } from '../../store/billing-store.js';
 import type { Store } from '../../store/store.js';
 import { normalizeIdToken } from '../authorization/authorizer.js';
 import { singleRequest } from '../plans.js';
+import { transactions16 } from './v16.js';
 
 /**
  * Transactions (E01–E14), remote start (F01–F02) and meter values (J01–J02): the money path. Every
@@ -98,7 +99,7 @@ async function transactionEvent(ctx: HandlerContext, request: TransactionEventRe
   return response;
 }
 
-async function transactionOnEvse(station: StationHandle, evseId: number): Promise<string | undefined> {
+export async function transactionOnEvse(station: StationHandle, evseId: number): Promise<string | undefined> {
   const open = await station.openTransactions();
   return open.find((tx) => tx.evseId === evseId)?.transactionId;
 }
@@ -162,5 +163,6 @@ export function createTransactionsBlock(deps: { store: Pick<Store, 'grantRemoteS
     plans: {
       RequestStartTransaction: planRemoteStart(deps),
     },
+    v16: transactions16(deps),
   };
 }
