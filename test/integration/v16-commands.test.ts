@@ -151,6 +151,27 @@ describe('OCPP 1.6J commands', () => {
     }
   });
 
+  it('Security Extension: an accepted AuthorizationKey change is the station’s new password (the old one no longer opens); a key outside 16–64 characters is refused', async () => {
+    const { csms } = ctx;
+    const identity = uniqueIdentity('v16key');
+    const password = randomPassword();
+    expect((await csms.api.putStation(identity, { securityProfile: 1, password, bootPolicy: 'Accepted' })).status).toBe(201);
+    const station = await Station16.connect({ url: csms.ocppUrl, identity, password });
+    opened.push(station);
+    await station.booted(0);
+    const short = await command(csms, identity, 'ChangeConfiguration', { key: 'AuthorizationKey', value: 'too-short' });
+    expect(short.status).toBe(400);
+    expect(station.received).toEqual([]);
+    const next = randomPassword(32);
+    expect((await command(csms, identity, 'ChangeConfiguration', { key: 'AuthorizationKey', value: next })).body.response).toEqual({ status: 'Accepted' });
+    await station.close();
+    await expect(Station16.connect({ url: csms.ocppUrl, identity, password })).rejects.toMatchObject({ code: 401 });
+    const again = await Station16.connect({ url: csms.ocppUrl, identity, password: next });
+    opened.push(again);
+    expect((await again.boot()).status).toBe('Accepted');
+    expect(JSON.stringify((await csms.api.getVariables(identity)).body)).not.toContain(next);
+  });
+
   it('the body is checked against the 1.6 schema, and an action of the other version is refused naming the station’s version', async () => {
     const { csms } = ctx;
     const station = await bootedStation16(csms);

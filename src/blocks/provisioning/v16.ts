@@ -8,7 +8,9 @@ import type {
   ResetRequest,
   ResetResponse,
 } from '../../ocpp/v16/types.js';
-import type { BlockSide16, HandlerContext, StationHandle, StationServices } from '../../station/types.js';
+import { passwordLengthProblem } from '../../security/passwords.js';
+import { CommandRefusal, type BlockSide16, type CommandPlan, type HandlerContext, type StationHandle, type StationServices } from '../../station/types.js';
+import { singleRequest } from '../plans.js';
 import type { DeviceVariable } from '../../store/store.js';
 import { answerBoot, heartbeat } from './boot.js';
 
@@ -84,6 +86,15 @@ async function learnFromChangeConfiguration(
   await services.store.recordVariables(station.stationId, [configurationVariable(request.key, request.value, undefined)]);
 }
 
+/** CONTRACT §3.2 "Passwords": a new AuthorizationKey obeys the same 16–64 characters as BasicAuthPassword. */
+function planChangeConfiguration(payload: ChangeConfigurationRequest): CommandPlan {
+  if (payload.key === AUTHORIZATION_KEY) {
+    const problem = passwordLengthProblem(payload.value);
+    if (problem !== undefined) throw new CommandRefusal(400, 'invalid_payload', `AuthorizationKey: ${problem}`, { rule: 'AuthorizationKey length 16-64' });
+  }
+  return singleRequest(payload);
+}
+
 function noteReset(station: StationHandle, request: ResetRequest, response: ResetResponse): void {
   station.log.info({ type: request.type, status: response.status }, 'reset requested');
 }
@@ -97,5 +108,8 @@ export const provisioning16: BlockSide16 = {
     GetConfiguration: learnFromGetConfiguration,
     ChangeConfiguration: learnFromChangeConfiguration,
     Reset: noteReset,
+  },
+  plans: {
+    ChangeConfiguration: planChangeConfiguration,
   },
 };

@@ -10,11 +10,12 @@ import type {
   TransactionEventRequest,
   TransactionEventResponse,
 } from '../../ocpp/v201/types.js';
-import type { BlockModule, CommandPlan, HandlerContext, PlanContext, StationHandle } from '../../station/types.js';
+import type { BlockModule, CommandPlan, HandlerContext, PlanContext } from '../../station/types.js';
 import type { RegisterReading } from '../../store/billing-store.js';
 import type { Store } from '../../store/store.js';
 import { normalizeIdToken } from '../authorization/authorizer.js';
 import { singleRequest } from '../plans.js';
+import { transactionOnEvse } from './open-transactions.js';
 import { transactions16 } from './v16.js';
 
 /**
@@ -97,11 +98,6 @@ async function transactionEvent(ctx: HandlerContext, request: TransactionEventRe
   if (!inserted)
     station.log.info({ messageId: ctx.messageId, transactionId: tx.transactionId, seqNo: request.seqNo }, 'resent TransactionEvent answered again, stored once');
   return response;
-}
-
-export async function transactionOnEvse(station: StationHandle, evseId: number): Promise<string | undefined> {
-  const open = await station.openTransactions();
-  return open.find((tx) => tx.evseId === evseId)?.transactionId;
 }
 
 async function meterValues(ctx: HandlerContext, request: MeterValuesRequest): Promise<MeterValuesResponse> {

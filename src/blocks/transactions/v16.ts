@@ -16,7 +16,7 @@ import type { Store } from '../../store/store.js';
 import { ID_TAG_GRANT_TYPE } from '../authorization/authorizer.js';
 import { authorizeIdTag } from '../authorization/v16.js';
 import { singleRequest } from '../plans.js';
-import { transactionOnEvse } from './transactions.js';
+import { transactionOnEvse } from './open-transactions.js';
 
 /**
  * The transactions block's OCPP 1.6 side (1.6 §4.8, §4.10, §5.11–5.12; CONTRACT §3.1): a 1.6 transaction is the
