@@ -14,9 +14,9 @@ const ctx = withCsms();
 
 const opened: Station16[] = [];
 
-async function bootedStation16(csms: TestCsms): Promise<Station16> {
-  const identity = uniqueIdentity('v16tx');
-  const password = randomPassword();
+async function bootedStation16(csms: TestCsms, creds?: { identity: string; password: string }): Promise<Station16> {
+  const identity = creds?.identity ?? uniqueIdentity('v16tx');
+  const password = creds?.password ?? randomPassword();
   expect((await csms.api.putStation(identity, { securityProfile: 1, password, bootPolicy: 'Accepted' })).status).toBe(201);
   const station = await Station16.connect({ url: csms.ocppUrl, identity, password });
   opened.push(station);
@@ -159,6 +159,36 @@ describe('OCPP 1.6J transactions', () => {
     const orphan = await getTransaction(csms.api, station.identity, String(unseen));
     expect(orphan).toMatchObject({ active: false, startedAt: null, energyWh: null });
     expect(orphan.flags).toContain('startMissing');
+  });
+
+  it('a station that spoke 2.0.1 before, with numeric transactionIds of its own, never gets one of them as a 1.6 transactionId', async () => {
+    const { csms } = ctx;
+    const creds = { identity: uniqueIdentity('v16num'), password: randomPassword() };
+    const station = await bootedStation16(csms, creds);
+    const tag = await acceptedTag(csms);
+    const first = await station.start(1, tag, 0);
+    await station.stop(first.transactionId, 10);
+    await station.close();
+    // The same registration (pin auto) comes back speaking 2.0.1 and picks the next number itself.
+    const v201 = await csms.connect(creds);
+    await v201.booted();
+    const taken = String(first.transactionId + 1);
+    await v201.call('TransactionEvent', {
+      eventType: 'Started',
+      timestamp: new Date().toISOString(),
+      triggerReason: 'Authorized',
+      seqNo: 0,
+      transactionInfo: { transactionId: taken },
+      evse: { id: 2, connectorId: 1 },
+      idToken: { idToken: tag, type: 'ISO14443' },
+    });
+    await v201.close();
+    const again = await Station16.connect({ url: csms.ocppUrl, ...creds });
+    opened.push(again);
+    const next = await again.start(1, tag, 100);
+    expect(next.transactionId).toBeGreaterThan(first.transactionId + 1);
+    expect(await getTransaction(csms.api, station.identity, taken)).toMatchObject({ evseId: 2, active: true });
+    expect(await getTransaction(csms.api, station.identity, String(next.transactionId))).toMatchObject({ evseId: 1, active: true });
   });
 
   it('remote start and stop: RemoteStartTransaction reaches the station and its idTag is accepted there only; RemoteStopTransaction stops by transactionId; 2.0.1 actions are refused naming 1.6', async () => {
