@@ -259,6 +259,11 @@ describe('OCPP 1.6J transactions', () => {
         [v16.identity, '1.6'],
       ]),
     );
+    const only16 = await csms.api.request<{ items: { id: string; ocppVersion: string }[] }>('GET', '/api/v1/stations?ocppVersion=1.6');
+    expect(only16.body.items.map((s) => s.id)).toContain(v16.identity);
+    expect(only16.body.items.map((s) => s.id)).not.toContain(v201.identity);
+    expect(only16.body.items.every((s) => s.ocppVersion === '1.6')).toBe(true);
+    expect((await csms.api.request('GET', '/api/v1/stations?ocppVersion=1.5')).status).toBe(400);
     const metrics = await csms.api.metrics();
     expect(metrics).toMatch(/csms_connected_stations_by_version\{version="1\.6"\} [1-9]/);
     expect(metrics).toMatch(/csms_connected_stations_by_version\{version="2\.0\.1"\} [1-9]/);

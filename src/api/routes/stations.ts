@@ -133,13 +133,19 @@ export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
     {
       method: 'get',
       path: '/api/v1/stations',
-      summary: 'List stations; ?connected=true|false filters by connection state',
+      summary: 'List stations; ?connected=true|false filters by connection state, ?ocppVersion=1.6|2.0.1 by the version last negotiated',
       tag: 'Stations',
-      query: { connected: { type: 'boolean', description: 'only stations that are (true) or are not (false) connected' } },
-      responses: { 200: 'Stations' },
+      query: {
+        connected: { type: 'boolean', description: 'only stations that are (true) or are not (false) connected' },
+        ocppVersion: { type: 'string', description: 'only stations whose last connection negotiated this OCPP version (1.6 or 2.0.1)' },
+      },
+      responses: { 200: 'Stations', 400: 'Invalid query' },
       handler: async (request) => {
         const connected = booleanQuery(request, 'connected');
-        const views = await Promise.all((await store.listStations()).map((s) => stationView(deps, s)));
+        const ocppVersion = request.query.get('ocppVersion');
+        if (ocppVersion !== null && ocppVersion !== '1.6' && ocppVersion !== '2.0.1') throw new ApiError(400, 'invalid_query', 'ocppVersion must be 1.6 or 2.0.1');
+        const stations = (await store.listStations()).filter((s) => ocppVersion === null || s.ocppVersion === ocppVersion);
+        const views = await Promise.all(stations.map((s) => stationView(deps, s)));
         const items = connected === undefined ? views : views.filter((v) => (v as { connected: boolean }).connected === connected);
         return { status: 200, body: { items } };
       },
