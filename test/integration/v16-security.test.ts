@@ -14,11 +14,12 @@ const opened: Station16[] = [];
 
 async function connect(
   secure: SecureCsms,
-  options: { identity: string; password?: string; tls?: boolean; certificate?: { certPem: string; keyPem: string } },
+  options: { identity: string; password?: string; tls?: boolean; certificate?: { certPem: string; keyPem: string }; protocols?: string[] },
 ): Promise<Station16> {
   const station = await Station16.connect({
     url: options.tls === true ? secure.tlsUrl : secure.csms.ocppUrl,
     identity: options.identity,
+    ...(options.protocols !== undefined ? { protocols: options.protocols } : {}),
     ...(options.password !== undefined ? { password: options.password } : {}),
     ...(options.tls === true
       ? { tls: { ca: secure.pki.serverCa.certPem, ...(options.certificate !== undefined ? { cert: options.certificate.certPem, key: options.certificate.keyPem } : {}) } }
@@ -55,10 +56,12 @@ describe('OCPP 1.6J security profiles', () => {
     await closeAll();
   });
 
-  it('profile 2: Basic auth over wss://, never over ws://', async () => {
+  it('profile 2: Basic auth over wss://, never over ws://; a pinned version is the one the 101 names', async () => {
     const { identity, password } = await h.secure.register(2, { prefix: 'v16sp2' });
     expect(await refused(connect(h.secure, { identity, password }))).toBe(403);
-    const station = await connect(h.secure, { identity, password, tls: true });
+    expect((await h.secure.csms.api.patchStation(identity, { ocppVersion: '1.6' })).status).toBe(200);
+    const station = await connect(h.secure, { identity, password, tls: true, protocols: ['ocpp2.0.1', 'ocpp1.6'] });
+    expect(station.protocol).toBe('ocpp1.6');
     await station.booted(1);
     expect((await h.secure.csms.api.getStation(identity)).body).toMatchObject({ securityProfile: 2, ocppVersion: '1.6', bootStatus: 'Accepted' });
     await closeAll();
