@@ -54,7 +54,7 @@ interface BootRow {
   stationId: string;
   bootStatus: BootStatus;
   chargingStation: JsonObject;
-  reason: string;
+  reason: string | undefined;
   at: Date;
 }
 interface StationJsonRow {
@@ -159,7 +159,7 @@ export class SqlStore implements Store, BillingStore {
             rows.map((row) => row.stationId),
             rows.map((row) => row.bootStatus),
             rows.map((row) => json(row.chargingStation)),
-            rows.map((row) => row.reason),
+            rows.map((row) => row.reason ?? null),
             rows.map((row) => row.at.toISOString()),
           ],
           (updated) => missingStations(rows, updated),
@@ -561,7 +561,7 @@ export class SqlStore implements Store, BillingStore {
 
   // Records of station traffic
 
-  recordBoot(stationId: string, boot: { bootStatus: BootStatus; chargingStation: JsonObject; reason: string; at: Date }): Promise<void> {
+  recordBoot(stationId: string, boot: { bootStatus: BootStatus; chargingStation: JsonObject; reason: string | undefined; at: Date }): Promise<void> {
     return this.boots.write({ stationId, ...boot });
   }
 

@@ -217,7 +217,8 @@ export interface Store {
   endRemoteStartGrants(stationId: string, transactionId: string, token: { type: string; idToken: string } | undefined): Promise<void>;
 
   // Records written by station traffic (group commit; resolve after commit)
-  recordBoot(stationId: string, boot: { bootStatus: BootStatus; chargingStation: JsonObject; reason: string; at: Date }): Promise<void>;
+  /** `reason` undefined: the version has none (1.6), shown as null. */
+  recordBoot(stationId: string, boot: { bootStatus: BootStatus; chargingStation: JsonObject; reason: string | undefined; at: Date }): Promise<void>;
   /** An EVSE's connector; evseId 0 is the station itself and belongs in recordStationStatus. */
   recordConnectorStatus(stationId: string, status: ConnectorStatusRecord): Promise<void>;
   /** The station-wide status (CONTRACT §3.2): a column of the station, the last one received wins. */

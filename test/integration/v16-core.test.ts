@@ -110,7 +110,7 @@ describe('OCPP 1.6J stations', () => {
     expect(view).toMatchObject({
       bootStatus: 'Accepted',
       ocppVersion: '1.6',
-      lastBootReason: 'Unknown',
+      lastBootReason: null,
       chargingStation: { vendorName: 'Stroom Test', model: 'TS-16', serialNumber: 'SN-16-001', firmwareVersion: '1.6.0-test', modem: { iccid: '8931000000000000001' } },
     });
   });

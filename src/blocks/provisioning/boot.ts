@@ -16,7 +16,7 @@ export async function answerBoot(
   ctx: HandlerContext,
   chargingStation: JsonObject,
   serialNumber: string | undefined,
-  reason: string,
+  reason: string | undefined,
 ): Promise<{ currentTime: string; interval: number; status: 'Accepted' | 'Pending' | 'Rejected' }> {
   // B01.FR.11/12 (DRV-A00-04): on profile 3 a serialNumber that contradicts the client certificate closes the connection.
   enforceBootSerialNumber(ctx, { serialNumber }, ctx.station.clientCertificate);

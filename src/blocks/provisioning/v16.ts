@@ -48,8 +48,8 @@ function chargingStationOf(request: BootNotificationRequest): JsonObject {
 }
 
 async function bootNotification(ctx: HandlerContext, request: BootNotificationRequest): Promise<BootNotificationResponse> {
-  // 1.6 gives no boot reason: recorded as 2.0.1's `Unknown`, never guessed.
-  return answerBoot(ctx, chargingStationOf(request), request.chargePointSerialNumber, 'Unknown');
+  // 1.6 gives no boot reason: the view shows null, never a guess.
+  return answerBoot(ctx, chargingStationOf(request), request.chargePointSerialNumber, undefined);
 }
 
 function configurationVariable(key: string, value: string | undefined, readonly: boolean | undefined): DeviceVariable {
