@@ -166,8 +166,12 @@ export class StationGatekeeper {
     const admission = await this.decide(identity, request);
     if (!admission.ok) return admission;
     if (admission.station.ocppVersion !== admission.protocol.version) {
-      // Before the 101, so GET station shows the version of the connection that is open (CONTRACT §4).
-      await this.store.recordOcppVersion(identity, admission.protocol.version);
+      // Before the 101, so GET station shows the version of the connection that is open (CONTRACT §4). A store that
+      // cannot take the write (degraded, CONTRACT §1) costs the view its freshness, never the station its connection.
+      await this.store.recordOcppVersion(identity, admission.protocol.version).then(
+        () => undefined,
+        (err: unknown) => this.sampled.warn('ocpp_version_not_recorded', { err, stationId: identity }, 'could not record the negotiated OCPP version'),
+      );
       admission.station = { ...admission.station, ocppVersion: admission.protocol.version };
     }
     return this.raiseOnUpgrade(admission, identity);
