@@ -549,6 +549,14 @@ export class SqlStore implements Store, BillingStore {
     await this.db.query('DELETE FROM remote_start_grants WHERE station_id = $1 AND remote_start_id = $2', [stationId, remoteStartId]);
   }
 
+  async bindRemoteStartGrantsOfToken(stationId: string, token: { type: string; idToken: string }, transactionId: string): Promise<void> {
+    await this.db.query(
+      `UPDATE remote_start_grants SET transaction_id = $4
+        WHERE station_id = $1 AND id_token_type = $2 AND id_token = $3 AND transaction_id IS NULL`,
+      [stationId, token.type, token.idToken, transactionId],
+    );
+  }
+
   async endRemoteStartGrants(stationId: string, transactionId: string, token: { type: string; idToken: string } | undefined): Promise<void> {
     await this.db.query(
       `DELETE FROM remote_start_grants

@@ -211,6 +211,8 @@ export interface Store {
   hasRemoteStartGrant(stationId: string, idTokenType: string, idToken: string, unboundSince: Date): Promise<boolean>;
   /** Links the grant of `remoteStartId` to its transaction (the answer or a TransactionEvent named it). */
   bindRemoteStartGrant(stationId: string, remoteStartId: number, transactionId: string): Promise<void>;
+  /** 1.6 (no remoteStartId on the wire): the unbound grants of this token at the station now belong to the transaction. */
+  bindRemoteStartGrantsOfToken(stationId: string, token: { type: string; idToken: string }, transactionId: string): Promise<void>;
   /** The request failed: the grant is gone. */
   revokeRemoteStartGrant(stationId: string, remoteStartId: number): Promise<void>;
   /** The transaction ended: its grants are gone (and unbound grants of the token it carried). */

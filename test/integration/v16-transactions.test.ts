@@ -211,6 +211,8 @@ describe('OCPP 1.6J transactions', () => {
     expect(remoteStop.status).toBe(200);
     expect(remoteStop.body.response).toEqual({ status: 'Accepted' });
     await station.stop(start.transactionId, 1100, { reason: 'Remote' });
+    // Its transaction is over: the tag is nobody's again, though the Stop did not name it.
+    expect(await station.authorize(tag)).toEqual({ idTagInfo: { status: 'Invalid' } });
     expect(await getTransaction(csms.api, station.identity, String(start.transactionId))).toMatchObject({ active: false, stoppedReason: 'Remote', energyWh: 1000 });
 
     const wrongVersion = await command(csms, station.identity, 'RequestStartTransaction', { evseId: 1, idToken: { idToken: tag, type: 'Central' } });

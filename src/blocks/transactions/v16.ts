@@ -48,7 +48,12 @@ async function startTransaction(ctx: HandlerContext, request: StartTransactionRe
   const response: StartTransactionResponse = { transactionId, idTagInfo };
   const id = String(transactionId);
   const reading = { at: timestamp, wh: request.meterStart };
-  await store.recordTransactionEvent({
+  // A remote-start grant of this tag lasts as long as the transaction it started (CONTRACT §3.2), not its 15 minutes.
+  const bound =
+    idTagInfo.status === 'Accepted'
+      ? store.bindRemoteStartGrantsOfToken(station.stationId, { type: ID_TAG_GRANT_TYPE, idToken: request.idTag.toUpperCase() }, id)
+      : Promise.resolve();
+  const recorded = store.recordTransactionEvent({
     stationId: station.stationId,
     transactionId: id,
     seqNo: START_SEQ_NO,
@@ -67,6 +72,7 @@ async function startTransaction(ctx: HandlerContext, request: StartTransactionRe
     firstRegister: reading,
     lastRegister: reading,
   });
+  await Promise.all([recorded, bound]);
   station.transactionSeen(id, request.connectorId);
   if (known) station.log.info({ messageId: ctx.messageId, transactionId }, 'resent StartTransaction answered with the transactionId it got before, stored once');
   return response;
