@@ -172,6 +172,20 @@ describe('OCPP 1.6J commands', () => {
     expect(JSON.stringify((await csms.api.getVariables(identity)).body)).not.toContain(next);
   });
 
+  it('Security Extension: installed certificates as the station reports them show on the station view (root of the Central System as CSMSRootCertificate)', async () => {
+    const { csms } = ctx;
+    const station = await bootedStation16(csms);
+    station.handle('GetInstalledCertificateIds', () => ({ status: 'Accepted', certificateHashData: [CERTIFICATE_HASH] }));
+    expect((await command(csms, station.identity, 'GetInstalledCertificateIds', { certificateType: 'CentralSystemRootCertificate' })).status).toBe(200);
+    expect((await csms.api.getStation(station.identity)).body.certificates).toMatchObject({
+      installed: [{ certificateType: 'CSMSRootCertificate', certificateHashData: CERTIFICATE_HASH }],
+    });
+    expect((await command(csms, station.identity, 'DeleteCertificate', { certificateHashData: CERTIFICATE_HASH })).body.response).toEqual({ status: 'Accepted' });
+    const after = (await csms.api.getStation(station.identity)).body.certificates as { installed: unknown[]; history: { action: string }[] };
+    expect(after.installed).toEqual([]);
+    expect(after.history.map((h) => h.action)).toEqual(['GetInstalledCertificateIds', 'DeleteCertificate']);
+  });
+
   it('the body is checked against the 1.6 schema, and an action of the other version is refused naming the station’s version', async () => {
     const { csms } = ctx;
     const station = await bootedStation16(csms);

@@ -17,7 +17,7 @@ import type { CertificateAuthority, IssuedCertificate } from '../../security/ca.
 import { verifyCsr } from '../../security/csr.js';
 import type { BlockModule, ClientCertificateInfo, HandlerContext, StationHandle, StationServices } from '../../station/types.js';
 import { normalizeSerialNumber, type SecurityProfile } from '../../store/store.js';
-import { certificateInventoryHooks } from './certificate-inventory.js';
+import { certificateInventoryHooks, certificateInventoryHooks16 } from './certificate-inventory.js';
 import { planSetNetworkProfile } from './network-profile.js';
 
 /**
@@ -277,7 +277,7 @@ export function createSecurityBlock(deps: CertificateModuleDeps): BlockModule {
         SignCertificate: async (ctx, request) => ({ status: (await signCertificate(ctx, { csr: request.csr })).status }),
         SecurityEventNotification: securityEventNotification,
       },
-      resultHooks: { CertificateSigned: learnFromCertificateSigned },
+      resultHooks: { CertificateSigned: learnFromCertificateSigned, ...certificateInventoryHooks16 },
     },
   };
 }
