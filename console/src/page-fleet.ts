@@ -70,6 +70,13 @@ async function render(ctx: PageContext): Promise<void> {
     h('option', { value: '' }, 'Any connector status'),
     ...['Available', 'Occupied', 'Reserved', 'Unavailable', 'Faulted'].map((s) => h('option', { value: s }, s)),
   );
+  const version = h(
+    'select',
+    { id: 'fleet-version', 'aria-label': 'OCPP version' },
+    h('option', { value: '' }, 'Any OCPP version'),
+    h('option', { value: '2.0.1' }, 'OCPP 2.0.1'),
+    h('option', { value: '1.6' }, 'OCPP 1.6'),
+  );
   const order = h('select', { id: 'fleet-sort', 'aria-label': 'Order' }, h('option', { value: 'id' }, 'Id A→Z'), h('option', { value: '-id' }, 'Id Z→A'));
   const count = h('span', { class: 'muted', id: 'fleet-count', 'aria-live': 'polite' });
   const header = h(
@@ -89,7 +96,7 @@ async function render(ctx: PageContext): Promise<void> {
     ctx.root,
     h('h1', {}, 'Fleet'),
     tiles,
-    section('Stations', 'stations', h('div', { class: 'filters' }, search, connected, boot, status, order, count), viewport),
+    section('Stations', 'stations', h('div', { class: 'filters' }, search, connected, boot, status, version, order, count), viewport),
   );
 
   // The list: loaded rows, where the next page starts, and a generation that makes stale answers harmless.
@@ -106,6 +113,7 @@ async function render(ctx: PageContext): Promise<void> {
     if (connected.value !== '') params.set('connected', connected.value);
     if (boot.value !== '') params.set('bootStatus', boot.value);
     if (status.value !== '') params.set('status', status.value);
+    if (version.value !== '') params.set('ocppVersion', version.value);
     return params.toString();
   };
 
@@ -196,7 +204,7 @@ async function render(ctx: PageContext): Promise<void> {
     window.clearTimeout(searchTimer);
     searchTimer = window.setTimeout(() => void reload(), 200);
   });
-  for (const select of [connected, boot, status, order]) select.addEventListener('change', () => void reload());
+  for (const select of [connected, boot, status, version, order]) select.addEventListener('change', () => void reload());
   viewport.addEventListener('scroll', schedule, { passive: true });
   const resize = new ResizeObserver(schedule);
   resize.observe(viewport);

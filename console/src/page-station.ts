@@ -5,6 +5,7 @@ import { schemaForm, type Schema } from './schema-form.js';
 
 interface StationView {
   id: string;
+  ocppVersion: string | null;
   securityProfile: number;
   bootPolicy: string;
   bootStatus: string;
@@ -49,6 +50,7 @@ function identity(view: StationView): HTMLElement {
     dl([
       ['Connection', view.connected ? badge(`connected${view.nodeId !== null ? ` to ${view.nodeId}` : ''}`, 'ok') : badge('offline', 'muted')],
       ['Boot status', badge(view.bootStatus, statusTone(view.bootStatus))],
+      ['OCPP version', view.ocppVersion],
       ['Station status', view.status],
       ['Last seen', when(view.lastSeen)],
       ['Last boot reason', view.lastBootReason],
@@ -132,8 +134,10 @@ function registration(view: StationView, reload: () => Promise<void>): HTMLEleme
 }
 
 /** Pick an action, fill the form generated from its official schema, send, and see exactly what the API answered. */
-async function commandPanel(stationId: string, onReportRequested: (requestId: number) => void): Promise<HTMLElement> {
-  const actions = await get<{ actions: string[] }>('/api/v1/commands');
+async function commandPanel(stationId: string, ocppVersion: string | null, onReportRequested: (requestId: number) => void): Promise<HTMLElement> {
+  // The actions and schemas of the version the station speaks (1.6 or 2.0.1); all of them before it ever connected.
+  const versionQuery = ocppVersion === null ? '' : `?ocppVersion=${encodeURIComponent(ocppVersion)}`;
+  const actions = await get<{ actions: string[] }>(`/api/v1/commands${versionQuery}`);
   const select = h(
     'select',
     { id: 'command-action' },
@@ -151,7 +155,7 @@ async function commandPanel(stationId: string, onReportRequested: (requestId: nu
       replace(result);
       send.disabled = select.value === '';
       if (select.value === '') return;
-      const schema = await get<{ schema: Schema }>(`/api/v1/commands/${encodeURIComponent(select.value)}/schema`);
+      const schema = await get<{ schema: Schema }>(`/api/v1/commands/${encodeURIComponent(select.value)}/schema${versionQuery}`);
       if (!schema.ok) return;
       const built = schemaForm(schema.body.schema, () => (json.value = pretty(built.value())));
       replace(formHolder, built.element);
@@ -409,7 +413,7 @@ async function render(ctx: PageContext): Promise<void> {
           registrationHolder,
           section('EVSEs and connectors', 'evses', evses),
           section('Transactions', 'transactions', openTransactions),
-          await commandPanel(id, (requestId) => window.setTimeout(() => reports.show(requestId), 1000)),
+          await commandPanel(id, current.ocppVersion, (requestId) => window.setTimeout(() => reports.show(requestId), 1000)),
           reports.element,
           variablesSection(variables.ok ? variables.body : []),
           section('Events', 'events', events),

@@ -8,7 +8,7 @@ interface FleetEntry {
   bootStatus: string;
   connected: boolean;
   nodeId: string | undefined;
-  /** Negotiated on the station's last connection seen by this process (the 1.6 work stores it; until then, 2.0.1 only). */
+  /** Negotiated on the station's last connection (stored with the station; kept current by `station.connected`). */
   ocppVersion: string | undefined;
   /** `evseId/connectorId` → status. */
   connectors: Map<string, string>;
@@ -59,7 +59,13 @@ export class FleetIndex {
   private readonly activeTransactions = new Set<string>();
 
   load(snapshot: FleetSnapshot): void {
-    for (const station of snapshot.stations) this.ensure(station.id, station.bootStatus, station.chargingStation);
+    for (const station of snapshot.stations) {
+      const entry = this.ensure(station.id, station.bootStatus, station.chargingStation);
+      if (station.ocppVersion !== undefined && entry.ocppVersion === undefined) {
+        entry.ocppVersion = station.ocppVersion;
+        this.versionCounts.add(station.ocppVersion, 1);
+      }
+    }
     for (const connector of snapshot.connectors) {
       const entry = this.entries.get(connector.stationId);
       if (entry !== undefined) this.setConnector(entry, `${connector.evseId}/${connector.connectorId}`, connector.status);

@@ -5,7 +5,7 @@ import type { JsonObject } from './store.js';
 
 /** What the fleet index needs of every station at start-up (src/changes/fleet-index.ts). */
 export interface FleetSnapshot {
-  stations: { id: string; bootStatus: string; chargingStation: JsonObject | undefined }[];
+  stations: { id: string; bootStatus: string; chargingStation: JsonObject | undefined; ocppVersion: string | undefined }[];
   connectors: { stationId: string; evseId: number; connectorId: number; status: string }[];
   activeTransactions: { stationId: string; transactionId: string }[];
 }
@@ -51,7 +51,9 @@ export class SqlFleetStore implements FleetStore {
 
   async loadFleet(): Promise<FleetSnapshot> {
     const [stations, connectors, active] = await Promise.all([
-      this.db.query<{ id: string; boot_status: string; charging_station: JsonObject | null }>('SELECT id, boot_status, charging_station FROM stations'),
+      this.db.query<{ id: string; boot_status: string; charging_station: JsonObject | null; ocpp_version: string | null }>(
+        'SELECT id, boot_status, charging_station, ocpp_version FROM stations',
+      ),
       // EVSE 0 rows from before migration 9 are the station's own status, not a connector.
       this.db.query<{ station_id: string; evse_id: number; connector_id: number; status: string }>(
         'SELECT station_id, evse_id, connector_id, status FROM connectors WHERE evse_id <> 0',
@@ -59,7 +61,12 @@ export class SqlFleetStore implements FleetStore {
       this.db.query<{ station_id: string; transaction_id: string }>('SELECT station_id, transaction_id FROM transactions WHERE active'),
     ]);
     return {
-      stations: stations.map((row) => ({ id: row.id, bootStatus: row.boot_status, chargingStation: row.charging_station ?? undefined })),
+      stations: stations.map((row) => ({
+        id: row.id,
+        bootStatus: row.boot_status,
+        chargingStation: row.charging_station ?? undefined,
+        ocppVersion: row.ocpp_version ?? undefined,
+      })),
       connectors: connectors.map((row) => ({ stationId: row.station_id, evseId: row.evse_id, connectorId: row.connector_id, status: row.status })),
       activeTransactions: active.map((row) => ({ stationId: row.station_id, transactionId: row.transaction_id })),
     };

@@ -81,8 +81,8 @@ describe('FleetIndex', () => {
     const fleet = new FleetIndex();
     fleet.load({
       stations: [
-        { id: 'S1', bootStatus: 'Accepted', chargingStation: { vendorName: 'Acme', model: 'M1', serialNumber: 'X1' } },
-        { id: 'S2', bootStatus: 'Pending', chargingStation: undefined },
+        { id: 'S1', bootStatus: 'Accepted', chargingStation: { vendorName: 'Acme', model: 'M1', serialNumber: 'X1' }, ocppVersion: '1.6' },
+        { id: 'S2', bootStatus: 'Pending', chargingStation: undefined, ocppVersion: undefined },
       ],
       connectors: [{ stationId: 'S1', evseId: 1, connectorId: 1, status: 'Available' }],
       activeTransactions: [{ stationId: 'S1', transactionId: 't0' }],
@@ -100,9 +100,10 @@ describe('FleetIndex', () => {
       connected: 1,
       bootStatus: { Accepted: 2, Unknown: 1 },
       connectorStatus: { Occupied: 1, Faulted: 1 },
-      ocppVersion: { '2.0.1': 1 },
+      ocppVersion: { '1.6': 1, '2.0.1': 1 },
       activeTransactions: 1,
     });
+    expect(fleet.page({ ocppVersion: '1.6' }, undefined, 10).ids).toEqual(['S1']);
     expect(fleet.page({ q: 'zap' }, undefined, 10).ids).toEqual(['S2']);
     expect(fleet.page({ status: 'Faulted', connected: true }, undefined, 10).ids).toEqual(['S2']);
     expect(fleet.page({}, 'S0', 1)).toEqual({ ids: ['S1'], more: true });
@@ -113,7 +114,7 @@ describe('FleetIndex', () => {
     feed.publish('station.disconnected', { stationId: 'S2', nodeId: 'n0' });
     expect(fleet.summary().connected).toBe(1);
     feed.publish('station.deleted', { stationId: 'S2' });
-    expect(fleet.summary()).toMatchObject({ stations: 2, connected: 0, connectorStatus: { Occupied: 1 }, ocppVersion: {}, activeTransactions: 0 });
+    expect(fleet.summary()).toMatchObject({ stations: 2, connected: 0, connectorStatus: { Occupied: 1 }, ocppVersion: { '1.6': 1 }, activeTransactions: 0 });
     expect(fleet.page({}, undefined, 10).ids).toEqual(['S0', 'S1']);
   });
 });

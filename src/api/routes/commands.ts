@@ -21,20 +21,27 @@ export function commandRoutes(deps: CommandRouteDeps): RouteSpec[] {
     {
       method: 'get',
       path: '/api/v1/commands',
-      summary: 'The CSMS-initiated actions the commands endpoint takes',
+      summary: 'The CSMS-initiated actions the commands endpoint takes (of one OCPP version with ?ocppVersion=)',
       tag: 'Commands',
-      responses: { 200: '{actions:[name]}' },
-      handler: () => ({ status: 200, body: { actions: commands.actions } }),
+      query: { ocppVersion: { type: 'string', description: 'only the actions of this version (1.6 or 2.0.1)' } },
+      responses: { 200: '{actions:[name]}', 404: 'A version this CSMS does not serve' },
+      handler: (request) => {
+        const version = request.query.get('ocppVersion');
+        const actions = version === null ? commands.actions : commands.actionsOf(version);
+        if (actions === undefined) throw new ApiError(404, 'unknown_version', `OCPP ${version ?? ''} is not served here`);
+        return { status: 200, body: { actions } };
+      },
     },
     {
       method: 'get',
       path: '/api/v1/commands/{action}/schema',
       summary: "An action's official OCPP request schema (JSON Schema draft 06), as the commands endpoint validates it",
       tag: 'Commands',
-      responses: { 200: '{action, ocppVersion, schema}', 404: 'Not a CSMS-initiated action' },
+      query: { ocppVersion: { type: 'string', description: 'the schema of this version (1.6 or 2.0.1); default the first served version that has the action' } },
+      responses: { 200: '{action, ocppVersion, schema}', 404: 'Not a CSMS-initiated action (of that version)' },
       handler: (request) => {
         const action = request.params.action ?? '';
-        const found = commands.requestSchema(action);
+        const found = commands.requestSchema(action, request.query.get('ocppVersion') ?? undefined);
         if (found === undefined) throw new ApiError(404, 'unknown_action', `${action} is not a CSMS-initiated action`);
         return { status: 200, body: { action, ocppVersion: found.version, schema: found.schema } };
       },
@@ -42,12 +49,12 @@ export function commandRoutes(deps: CommandRouteDeps): RouteSpec[] {
     {
       method: 'post',
       path: '/api/v1/stations/{id}/commands/{action}',
-      summary: `Send a CSMS-initiated OCPP 2.0.1 request to the station and wait for its answer. action is one of: ${commands.actions.join(', ')}`,
+      summary: `Send a CSMS-initiated OCPP request (of the station's version: 2.0.1 or 1.6) to the station and wait for its answer. action is one of: ${commands.actions.join(', ')}`,
       tag: 'Commands',
       body: 'OcppRequest',
       responses: {
         200: 'The station answered: {request, response}',
-        400: 'Unknown action, or the body violates the official OCPP schema (violations listed)',
+        400: "Unknown action, an action of the other OCPP version than the station's, or the body violates the official OCPP schema (violations listed)",
         404: 'Unknown station',
         409: 'Station not connected, or the command is not allowed in its boot state',
         502: 'The station answered with a CALLERROR (or an invalid CALLRESULT)',

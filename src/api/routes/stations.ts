@@ -29,7 +29,7 @@ export async function stationView(deps: Pick<StationRouteDeps, 'store' | 'router
 }
 
 function renderStation(station: StationRecord, connectors: readonly ConnectorStatusRecord[], location: StationLocation): object {
-  const evses = new Map<number, { id: number; connectors: { id: number; status: string; updatedAt: string }[] }>();
+  const evses = new Map<number, { id: number; connectors: { id: number; status: string; error: object | null; updatedAt: string }[] }>();
   for (const connector of connectors) {
     // Rows of EVSE 0 from before migration 9 are the station's status, not an EVSE (the migration moves them).
     if (connector.evseId === 0) continue;
@@ -38,12 +38,15 @@ function renderStation(station: StationRecord, connectors: readonly ConnectorSta
       evse = { id: connector.evseId, connectors: [] };
       evses.set(connector.evseId, evse);
     }
-    evse.connectors.push({ id: connector.connectorId, status: connector.status, updatedAt: connector.updatedAt.toISOString() });
+    // `error`: what a 1.6 station sent with the status (errorCode, info, vendor codes); null on 2.0.1, which has none.
+    evse.connectors.push({ id: connector.connectorId, status: connector.status, error: connector.error ?? null, updatedAt: connector.updatedAt.toISOString() });
   }
   return {
     id: station.id,
     securityProfile: station.securityProfile,
     bootPolicy: station.bootPolicy,
+    ocppVersionPin: station.ocppVersionPin,
+    ocppVersion: station.ocppVersion ?? null,
     bootStatus: station.bootStatus,
     connected: location.connected,
     nodeId: location.nodeId ?? null,
@@ -52,7 +55,10 @@ function renderStation(station: StationRecord, connectors: readonly ConnectorSta
     chargingStation: station.chargingStation ?? null,
     // CONTRACT §3.2: the station-wide status (evseId 0) is the station's own, never an EVSE of `evses`.
     status: station.availability?.status ?? null,
-    availability: station.availability === undefined ? null : { status: station.availability.status, updatedAt: station.availability.updatedAt.toISOString() },
+    availability:
+      station.availability === undefined
+        ? null
+        : { status: station.availability.status, error: station.availability.error ?? null, updatedAt: station.availability.updatedAt.toISOString() },
     evses: [...evses.values()].sort((a, b) => a.id - b.id).map((e) => ({ ...e, connectors: e.connectors.sort((a, b) => a.id - b.id) })),
     firmwareStatus: station.firmwareStatus ?? null,
     logStatus: station.logStatus ?? null,
@@ -80,6 +86,7 @@ async function toPatch(passwords: StationPasswords, id: string, body: StationPut
   return {
     ...(body.securityProfile !== undefined ? { securityProfile: body.securityProfile } : {}),
     ...(body.bootPolicy !== undefined ? { bootPolicy: body.bootPolicy } : {}),
+    ...(body.ocppVersion !== undefined ? { ocppVersionPin: body.ocppVersion } : {}),
     ...(body.password !== undefined ? await passwords.create(id, body.password) : {}),
   };
 }
@@ -144,7 +151,7 @@ export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
         connected: { type: 'boolean', description: 'only stations that are (true) or are not (false) connected' },
         bootStatus: { type: 'string', description: 'Unknown, Accepted, Pending or Rejected' },
         status: { type: 'string', description: 'stations with at least one connector in this status (e.g. Available, Occupied, Faulted)' },
-        ocppVersion: { type: 'string', description: 'negotiated protocol version (2.0.1, 1.6)' },
+        ocppVersion: { type: 'string', description: 'only stations whose last connection negotiated this OCPP version (1.6 or 2.0.1)' },
         q: { type: 'string', description: 'case-insensitive substring of id, vendor, model or serial number' },
         sort: { type: 'string', description: 'id (default) or -id (descending)' },
         limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, description: `stations per page (default ${DEFAULT_PAGE})` },
@@ -156,12 +163,14 @@ export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
         const limit = integerQuery(request, 'limit', DEFAULT_PAGE);
         const sort = request.query.get('sort') ?? 'id';
         if (sort !== 'id' && sort !== '-id') throw new ApiError(400, 'invalid_query', 'sort must be id or -id');
+        const ocppVersion = request.query.get('ocppVersion') ?? undefined;
+        if (ocppVersion !== undefined && ocppVersion !== '1.6' && ocppVersion !== '2.0.1') throw new ApiError(400, 'invalid_query', 'ocppVersion must be 1.6 or 2.0.1');
         const page = deps.fleet.page(
           {
             connected: booleanQuery(request, 'connected'),
             bootStatus: request.query.get('bootStatus') ?? undefined,
             status: request.query.get('status') ?? undefined,
-            ocppVersion: request.query.get('ocppVersion') ?? undefined,
+            ocppVersion,
             q: request.query.get('q') ?? undefined,
           },
           after,
