@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { ChargingSession, energyRegister, meterValue, newIdToken, registerIdToken } from '../support/charging.js';
 import { withCsms } from '../support/csms.js';
 import { dataOf, SseReader } from '../support/sse.js';
-import { uniqueIdentity, waitFor, type TestStation } from '../support/station.js';
+import { randomPassword, uniqueIdentity, waitFor, type TestStation } from '../support/station.js';
+import { Station16 } from '../support/station16.js';
 
 const h = withCsms({ CSMS_CALL_TIMEOUT_MS: 2000 });
 
@@ -386,5 +387,34 @@ describe('what the console reads besides the fleet', () => {
     expect(doc.paths['/api/v1/stations']?.get?.parameters?.map((p) => p.name)).toEqual(
       expect.arrayContaining(['connected', 'bootStatus', 'status', 'ocppVersion', 'q', 'sort', 'limit', 'cursor']),
     );
+  });
+});
+
+describe('a 1.6 station in the fleet', () => {
+  it('is counted by version, filtered by ?ocppVersion=1.6, streamed like a 2.0.1 one, and its commands are the 1.6 ones', async () => {
+    const before = await summary();
+    const identity = uniqueIdentity('fleet16');
+    const password = randomPassword();
+    expect((await h.csms.api.putStation(identity, { securityProfile: 1, password, bootPolicy: 'Accepted' })).status).toBe(201);
+    const stream = await SseReader.open(`${h.csms.apiUrl}/api/v1/stream?stationId=${encodeURIComponent(identity)}`);
+    const station = await Station16.connect({ url: h.csms.ocppUrl, identity, password });
+    try {
+      await station.booted(2);
+      await station.status(1, 'Preparing');
+      await stream.waitFor((e) => e.event === 'connector.status' && dataOf(e).status === 'Preparing');
+      expect(dataOf(stream.events.find((e) => e.event === 'station.connected')!)).toMatchObject({ ocppVersion: '1.6' });
+      await waitFor(async () => ((await summary()).ocppVersion['1.6'] ?? 0) === (before.ocppVersion['1.6'] ?? 0) + 1);
+      expect((await listPage('ocppVersion=1.6&limit=500')).items.map((s) => s.id)).toContain(identity);
+      expect((await listPage('ocppVersion=2.0.1&limit=500')).items.map((s) => s.id)).not.toContain(identity);
+      expect((await h.csms.api.request('GET', '/api/v1/stations?ocppVersion=2.1')).status).toBe(400);
+      const actions = await h.csms.api.request<{ actions: string[] }>('GET', '/api/v1/commands?ocppVersion=1.6');
+      expect(actions.body.actions).toEqual(expect.arrayContaining(['RemoteStartTransaction', 'ChangeConfiguration']));
+      expect(actions.body.actions).not.toContain('RequestStartTransaction');
+      const schema = await h.csms.api.request<{ ocppVersion: string }>('GET', '/api/v1/commands/Reset/schema?ocppVersion=1.6');
+      expect(schema.body.ocppVersion).toBe('1.6');
+    } finally {
+      stream.close();
+      await station.close();
+    }
   });
 });
