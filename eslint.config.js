@@ -49,6 +49,15 @@ export default defineConfig(
     },
   },
 
+  // The browser console (console/src): its own program (DOM, no Node), type-checked against its own tsconfig.
+  {
+    files: ['console/**/*.ts'],
+    languageOptions: {
+      parserOptions: { project: './console/tsconfig.json', tsconfigRootDir: import.meta.dirname },
+      globals: globals.browser,
+    },
+  },
+
   // Test and bench code: `!` after a lookup the test has just asserted is fine; an `any` is shown, not fatal.
   {
     files: ['test/**/*.ts', 'bench/**/*.ts', 'vitest.config.ts'],

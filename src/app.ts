@@ -24,6 +24,10 @@ import { prepareDataDir, securePermissions } from './store/data-dir.js';
 import { loadVerifierKey, StationPasswords } from './security/password-verifier.js';
 import { lockDataDir, type DataDirLock } from './store/data-dir-lock.js';
 import { openGuardedStore } from './store/open-store.js';
+import { ChangeFeed } from './changes/change-feed.js';
+import { FleetIndex } from './changes/fleet-index.js';
+import { publishingStore } from './changes/store-changes.js';
+import { RedisChanges } from './changes/redis-changes.js';
 import { sqlState } from './store/sql.js';
 import { mountOcppListener } from './transport/ocpp-listener.js';
 import { TrustedProxies } from './transport/proxy.js';
@@ -47,6 +51,9 @@ export interface StartOptions {
   /** The embedded store's data dir, already prepared and locked (main.ts does it before loading the rest). */
   dataDir?: { lock: DataDirLock; umaskSet: boolean };
 }
+
+/** How often a cluster node checks its fleet index's connectivity against presence. */
+const FLEET_RECONCILE_MS = 30_000;
 
 /** RFC 6455 1001: the server is going away. */
 const CLOSE_GOING_AWAY = 1001;
@@ -107,7 +114,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   if (isWorkerProcess()) installWorkerMetrics(metrics, log);
   const protocols = new OcppProtocols([ocpp201(), ocpp16()]);
 
-  const { store, health: storeHealth } = await openGuardedStore({
+  const { store: sqlStore, health: storeHealth } = await openGuardedStore({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     dataDirLock: dataDir?.lock,
@@ -132,6 +139,10 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     onLazyError: (err, writer) => log.warn({ err, writer }, 'lazy write failed'),
     onIdleError: (err) => log.warn({ err }, 'idle database connection failed'),
   });
+  // Every committed change a station or an operator makes is published for the stream and the fleet index.
+  const feed = new ChangeFeed({ clock });
+  const fleet = new FleetIndex();
+  const store = publishingStore(sqlStore, feed);
   // The station CA: from CSMS_CA_CERT/KEY, or the one in the database that the first node created (CONTRACT §6).
   let ca: CertificateAuthority;
   try {
@@ -175,6 +186,10 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     if (table === undefined) throw new Error(`no block table for OCPP ${protocol.version}`);
     return table;
   });
+  registry.onChange((stationId, session) => {
+    if (session !== undefined) feed.publish('station.connected', { stationId, nodeId: config.nodeId, ocppVersion: session.protocol.version });
+    else feed.publish('station.disconnected', { stationId, nodeId: config.nodeId });
+  });
   const router = await createCommandRouter(config, registry, clock, log, metrics);
   // Operator decisions made through any node reach this node's caches (CONTRACT §6).
   decisionsReachUs = () => router.reliable;
@@ -199,9 +214,34 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   const upgrades = new UpgradePath({ gatekeeper, registry, metrics, log, trustedProxies });
 
   let ready = false;
+  let changeStream: RedisChanges | undefined;
+  let reconcileTimer: NodeJS.Timeout | undefined;
   const listenSockets: us_listen_socket[] = [];
   let tls: TlsListener | undefined;
   try {
+    // Loaded before any listener is up; in a cluster, changes other nodes make meanwhile are read from the stream
+    // position taken before the snapshot, so none slips between the two.
+    changeStream =
+      config.redisUrl === undefined
+        ? undefined
+        : await RedisChanges.connect({
+            redisUrl: config.redisUrl,
+            cluster: config.redisCluster,
+            prefix: config.redisPrefix,
+            connectionName: connectionNameFor(config.nodeId),
+            feed,
+            log,
+          });
+    fleet.load(await sqlStore.fleet.loadFleet());
+    feed.onChange((event) => fleet.apply(event));
+    changeStream?.startReading();
+    if (changeStream !== undefined) {
+      // Presence is the truth about other nodes' stations: learn it now, then keep the index in step with it.
+      const reconcile = (): void => void fleet.reconcile((id) => router.locate(id)).catch((err: unknown) => log.warn({ err }, 'fleet index: reconcile failed'));
+      reconcile();
+      reconcileTimer = setInterval(reconcile, FLEET_RECONCILE_MS);
+      reconcileTimer.unref();
+    }
     const ocppApp = uws.App();
     mountOcppListener(uws, ocppApp, upgrades, log, {
       maxPayloadBytes: config.maxPayloadBytes,
@@ -227,7 +267,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     }
 
     const apiApp = uws.App();
-    const routes = buildApiRoutes({ store, passwords, decisions: router, router, commands, metrics, clock });
+    const routes = buildApiRoutes({ store, passwords, decisions: router, router, commands, metrics, clock, feed, fleet, fleetStore: sqlStore.fleet });
     mountApi(
       apiApp,
       {
@@ -256,6 +296,8 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
         for (const socket of listenSockets) uws.us_listen_socket_close(socket);
         registry.closeAll(CLOSE_GOING_AWAY, 'CSMS shutting down');
         await tls?.close();
+        clearInterval(reconcileTimer);
+        await changeStream?.close();
         await router.close();
         await retention.stop();
         await attempts.close();
@@ -266,6 +308,8 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   } catch (err) {
     for (const socket of listenSockets) uws.us_listen_socket_close(socket);
     await tls?.close(0);
+    clearInterval(reconcileTimer);
+    await changeStream?.close().catch(() => undefined);
     await router.close().catch(() => undefined);
     await retention.stop();
     await attempts.close().catch(() => undefined);

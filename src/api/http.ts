@@ -34,7 +34,37 @@ export interface ApiResponse {
   body?: unknown;
   /** Sent verbatim instead of JSON (metrics). */
   text?: string;
+  /** Sent as is (static files), with `contentType`. */
+  bytes?: Uint8Array;
   contentType?: string;
+  /** Extra response headers (caching, encoding). */
+  headers?: Record<string, string>;
+  /** A body written over time (CSV, Server-Sent Events) instead of `body` / `text`. */
+  stream?: StreamBody;
+}
+
+/** A streamed answer: the router writes the status and headers, then hands the connection to `start`. */
+export interface StreamBody {
+  contentType: string;
+  start(out: ResponseStream): void;
+}
+
+/**
+ * The open response of a streamed answer. uWS keeps whatever `write` could not send at once and says so by
+ * returning false; the writer then waits for `onWritable` before writing more, so what is buffered per client
+ * stays bounded by what the writer lets pile up (CSV: one page; SSE: see routes/stream.ts).
+ */
+export interface ResponseStream {
+  /** False when (part of) the chunk waits in uWS's buffer: write no more before onWritable. */
+  write(chunk: string): boolean;
+  /** Called once the buffered data has gone out (after a write returned false). */
+  onWritable(listener: () => void): void;
+  /** Called once when the client went away (never after `end`). */
+  onClose(listener: () => void): void;
+  end(): void;
+  /** Closes the connection at once, whatever is still buffered (a subscriber dropped for not reading). */
+  destroy(): void;
+  readonly closed: boolean;
 }
 
 /** `?name=true|false`: undefined when absent, a 400 for anything else. */
@@ -68,6 +98,7 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: '200 OK',
   201: '201 Created',
   204: '204 No Content',
+  304: '304 Not Modified',
   400: '400 Bad Request',
   401: '401 Unauthorized',
   403: '403 Forbidden',
@@ -205,11 +236,19 @@ export class HttpRouter {
 
   private serve(res: HttpResponse, req: HttpRequest, paramNames: string[], route: RouteSpec): void {
     let aborted = false;
+    let onAbort: (() => void) | undefined;
     res.onAborted(() => {
       aborted = true;
+      onAbort?.();
     });
     const finish = (response: ApiResponse, delivery: Delivery = {}): void => {
       if (aborted) return;
+      if (response.stream !== undefined) {
+        const stream = new UwsResponseStream(res);
+        onAbort = () => stream.aborted();
+        deliverStream(res, response, response.stream, stream);
+        return;
+      }
       aborted = true; // answered: nothing else may touch res
       deliver(res, response, delivery);
     };
@@ -455,8 +494,12 @@ export function errorResponse(err: unknown): ApiResponse {
 function deliver(res: HttpResponse, response: ApiResponse, delivery: Delivery = {}): void {
   res.cork(() => {
     res.writeStatus(STATUS_TEXT[response.status] ?? `${response.status} Status`);
-    for (const [name, value] of Object.entries(delivery.headers ?? {})) res.writeHeader(name, value);
-    if (response.status === 204) {
+    for (const [name, value] of Object.entries({ ...delivery.headers, ...response.headers })) res.writeHeader(name, value);
+    if (response.bytes !== undefined) {
+      res.writeHeader('Content-Type', response.contentType ?? 'application/octet-stream').end(response.bytes, delivery.close ?? false);
+      return;
+    }
+    if (response.status === 204 || response.status === 304) {
       res.end(undefined, delivery.close ?? false);
       return;
     }
@@ -466,4 +509,83 @@ function deliver(res: HttpResponse, response: ApiResponse, delivery: Delivery = 
     }
     res.writeHeader('Content-Type', 'application/json').end(JSON.stringify(response.body ?? {}), delivery.close ?? false);
   });
+}
+
+/** Status and headers, then the stream's own writes; the first chunk leaves with the headers (corked). */
+function deliverStream(res: HttpResponse, response: ApiResponse, body: StreamBody, stream: UwsResponseStream): void {
+  res.cork(() => {
+    res.writeStatus(STATUS_TEXT[response.status] ?? `${response.status} Status`);
+    for (const [name, value] of Object.entries(response.headers ?? {})) res.writeHeader(name, value);
+    res.writeHeader('Content-Type', body.contentType);
+    stream.corked = true;
+    try {
+      body.start(stream);
+    } finally {
+      stream.corked = false;
+    }
+  });
+}
+
+class UwsResponseStream implements ResponseStream {
+  #closed = false;
+  #writable: (() => void) | undefined;
+  #close: (() => void) | undefined;
+  #waiting = false;
+  /** Inside a cork already (the first writes leave with the headers): a nested cork would uncork too early. */
+  corked = false;
+
+  constructor(private readonly res: HttpResponse) {}
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  write(chunk: string): boolean {
+    if (this.#closed) return false;
+    let ok = false;
+    if (this.corked) ok = this.res.write(chunk);
+    else
+      this.res.cork(() => {
+        ok = this.res.write(chunk);
+      });
+    if (!ok && !this.#waiting) {
+      this.#waiting = true;
+      this.res.onWritable(() => {
+        this.#waiting = false;
+        if (!this.#closed) this.#writable?.();
+        // uWS buffered the whole chunk: nothing to retry here.
+        return true;
+      });
+    }
+    return ok;
+  }
+
+  onWritable(listener: () => void): void {
+    this.#writable = listener;
+  }
+
+  onClose(listener: () => void): void {
+    this.#close = listener;
+  }
+
+  end(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.corked) this.res.end();
+    else this.res.cork(() => this.res.end());
+  }
+
+  destroy(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    // uWS calls onAborted for this; `aborted` then finds the stream closed already.
+    this.res.close();
+  }
+
+  /** The client went away: res must not be touched any more. */
+  aborted(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#close?.();
+  }
 }

@@ -46,7 +46,11 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): obj
     for (const [status, description] of Object.entries(route.responses)) {
       const isError = Number(status) >= 400;
       responses[status] =
-        status === '204' ? { description } : { description, content: { 'application/json': { schema: isError ? { $ref: '#/components/schemas/Error' } : {} } } };
+        status === '204' || status === '304'
+          ? { description }
+          : !isError && route.produces !== undefined
+            ? { description, content: { [route.produces]: {} } }
+            : { description, content: { 'application/json': { schema: isError ? { $ref: '#/components/schemas/Error' } : {} } } };
     }
     if (!route.public) responses['401'] = { description: 'Missing or wrong bearer token (when CSMS_API_TOKEN is set)' };
     if (route.body !== undefined) {

@@ -28,6 +28,8 @@ interface RouteCommon {
   tag: string;
   query?: Record<string, QueryParam>;
   responses: Record<number, string>;
+  /** The media type of a success that is not JSON (a CSV, an event stream, a page). */
+  produces?: string;
   /** Served without the bearer token (/health, /metrics). */
   public?: boolean;
 }

@@ -43,6 +43,24 @@ export class CommandService {
     if (deps.versions.length === 0) throw new Error('the command service needs at least one OCPP version');
   }
 
+  /**
+   * The official request schema of a CSMS-initiated action, in `version` or else the first served version that has
+   * it; undefined for any other name.
+   */
+  requestSchema(action: string, version?: string): { version: string; schema: object } | undefined {
+    for (const { protocol } of this.deps.versions) {
+      if (version !== undefined && protocol.version !== version) continue;
+      const schema = protocol.isCsmsAction(action) ? protocol.schemas.schema(action, 'Request') : undefined;
+      if (schema !== undefined) return { version: protocol.version, schema };
+    }
+    return undefined;
+  }
+
+  /** The CSMS-initiated actions of one served version (undefined when it is not served). */
+  actionsOf(version: string): readonly string[] | undefined {
+    return this.deps.versions.find((v) => v.protocol.version === version)?.protocol.csmsActions;
+  }
+
   /** The actions the commands API takes, of every version. */
   get actions(): readonly string[] {
     return [...new Set(this.deps.versions.flatMap((v) => v.protocol.csmsActions))].sort();

@@ -75,6 +75,11 @@ export class OcppSchemas {
     return this.fast.size;
   }
 
+  /** The official schema of `action` in `direction`, as published (the console builds its command forms from it). */
+  schema(action: string, direction: Direction): object | undefined {
+    return this.schemas.get(action + direction);
+  }
+
   /** The top-level property names a payload may carry (to fill in ids the operator left out). */
   properties(action: string, direction: Direction): string[] {
     const schema = this.schemas.get(action + direction) as { properties?: Record<string, unknown> } | undefined;

@@ -332,6 +332,14 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX transaction_events_16_starts ON transaction_events (station_id, "timestamp") WHERE trigger_reason = 'StartTransaction';
     `,
   },
+  {
+    version: 14,
+    name: 'fleet-wide transaction list',
+    sql: `
+      -- GET /api/v1/transactions and its CSV: newest start first, paged by keyset (start, station, transaction).
+      CREATE INDEX transactions_fleet_newest ON transactions ((coalesce(started_at, first_event_at)) DESC, station_id DESC, transaction_id DESC);
+    `,
+  },
 ];
 
 /** Any constant will do, as long as no other code of ours takes the same advisory lock. */

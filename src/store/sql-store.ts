@@ -1,3 +1,4 @@
+import { SqlFleetStore, type FleetStore } from './fleet-sql.js';
 import type {
   BillingStore,
   IdTokenInput,
@@ -131,6 +132,8 @@ export class SqlStore implements Store, BillingStore {
   private readonly events: BatchWriter<EventWrite>;
   private readonly customerInformation: BatchWriter<CustomerInformationWrite>;
   private readonly billing: SqlBillingStore;
+  /** Reads across the whole fleet (the fleet index's snapshot, the fleet-wide transaction list). */
+  readonly fleet: FleetStore;
 
   private readonly db: SqlDatabase;
 
@@ -341,6 +344,7 @@ export class SqlStore implements Store, BillingStore {
     });
 
     this.billing = new SqlBillingStore(db, this.committer);
+    this.fleet = new SqlFleetStore(db);
   }
 
   get commitStats(): Readonly<GroupCommitStats> {
@@ -357,6 +361,12 @@ export class SqlStore implements Store, BillingStore {
 
   async listStations(): Promise<StationRecord[]> {
     const rows = await this.db.query<StationRow>(`SELECT ${STATION_COLUMNS} FROM stations ORDER BY id`);
+    return rows.map((row) => this.withPendingLastSeen(toStation(row)));
+  }
+
+  async getStations(ids: readonly string[]): Promise<StationRecord[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.db.query<StationRow>(`SELECT ${STATION_COLUMNS} FROM stations WHERE id = ANY($1::text[])`, [ids]);
     return rows.map((row) => this.withPendingLastSeen(toStation(row)));
   }
 
@@ -671,6 +681,22 @@ export class SqlStore implements Store, BillingStore {
       [stationId],
     );
     return rows.map(toConnector);
+  }
+
+  async getConnectorsOf(stationIds: readonly string[]): Promise<Map<string, ConnectorStatusRecord[]>> {
+    const byStation = new Map<string, ConnectorStatusRecord[]>();
+    if (stationIds.length === 0) return byStation;
+    const rows = await this.db.query<ConnectorRow & { station_id: string }>(
+      `SELECT station_id, evse_id, connector_id, status, updated_at FROM connectors
+        WHERE station_id = ANY($1::text[]) ORDER BY station_id, evse_id, connector_id`,
+      [stationIds],
+    );
+    for (const row of rows) {
+      let list = byStation.get(row.station_id);
+      if (list === undefined) byStation.set(row.station_id, (list = []));
+      list.push(toConnector(row));
+    }
+    return byStation;
   }
 
   async getReportParts(stationId: string, requestId: number): Promise<ReportPart[]> {

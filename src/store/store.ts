@@ -167,6 +167,8 @@ export interface Store {
   // Stations (operator writes: committed directly, not batched)
   getStation(id: string): Promise<StationRecord | undefined>;
   listStations(): Promise<StationRecord[]>;
+  /** The stations of `ids` that exist, in no particular order (one query: a page of the fleet list). */
+  getStations(ids: readonly string[]): Promise<StationRecord[]>;
   /** Creates the station when absent (defaults: profile 1, bootPolicy Accepted, bootStatus Unknown). */
   upsertStation(id: string, patch: StationPatch): Promise<{ station: StationRecord; created: boolean }>;
   /** Keeps the verifier of a password that just verified, unless the password changed meanwhile. */
@@ -246,6 +248,8 @@ export interface Store {
 
   // Reads
   getConnectors(stationId: string): Promise<ConnectorStatusRecord[]>;
+  /** The connectors of every station of `ids`, by station (one query). */
+  getConnectorsOf(stationIds: readonly string[]): Promise<Map<string, ConnectorStatusRecord[]>>;
   getReportParts(stationId: string, requestId: number): Promise<ReportPart[]>;
   /** Whether the station accepted a report request with this requestId. */
   hasReportRequest(stationId: string, requestId: number): Promise<boolean>;

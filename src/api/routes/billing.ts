@@ -16,7 +16,7 @@ function tokenParams(request: ApiRequest): { type: string; idToken: string } {
   return { type, idToken: normalizeIdToken(type, idToken) };
 }
 
-function tokenView(token: IdTokenRecord): object {
+export function tokenView(token: IdTokenRecord): object {
   return {
     type: token.type,
     idToken: token.idToken,
@@ -27,7 +27,7 @@ function tokenView(token: IdTokenRecord): object {
   };
 }
 
-function transactionView(tx: TransactionRecord): Record<string, unknown> {
+export function transactionView(tx: TransactionRecord): Record<string, unknown> {
   return {
     transactionId: tx.transactionId,
     evseId: tx.evseId ?? null,

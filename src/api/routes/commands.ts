@@ -10,12 +10,42 @@ import { stationIdParam } from './stations.js';
 export interface CommandRouteDeps {
   commands: CommandService;
   metrics: CsmsMetrics;
+  /** Every answer to a command that reached the command service (the change stream's `command.result`). */
+  onOutcome?: (stationId: string, action: string, response: ApiResponse) => void;
 }
 
 /** The commands endpoint: parse, run the command service, answer with the HTTP status of its outcome. */
 export function commandRoutes(deps: CommandRouteDeps): RouteSpec[] {
   const { commands, metrics } = deps;
   return [
+    {
+      method: 'get',
+      path: '/api/v1/commands',
+      summary: 'The CSMS-initiated actions the commands endpoint takes (of one OCPP version with ?ocppVersion=)',
+      tag: 'Commands',
+      query: { ocppVersion: { type: 'string', description: 'only the actions of this version (1.6 or 2.0.1)' } },
+      responses: { 200: '{actions:[name]}', 404: 'A version this CSMS does not serve' },
+      handler: (request) => {
+        const version = request.query.get('ocppVersion');
+        const actions = version === null ? commands.actions : commands.actionsOf(version);
+        if (actions === undefined) throw new ApiError(404, 'unknown_version', `OCPP ${version ?? ''} is not served here`);
+        return { status: 200, body: { actions } };
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/v1/commands/{action}/schema',
+      summary: "An action's official OCPP request schema (JSON Schema draft 06), as the commands endpoint validates it",
+      tag: 'Commands',
+      query: { ocppVersion: { type: 'string', description: 'the schema of this version (1.6 or 2.0.1); default the first served version that has the action' } },
+      responses: { 200: '{action, ocppVersion, schema}', 404: 'Not a CSMS-initiated action (of that version)' },
+      handler: (request) => {
+        const action = request.params.action ?? '';
+        const found = commands.requestSchema(action, request.query.get('ocppVersion') ?? undefined);
+        if (found === undefined) throw new ApiError(404, 'unknown_action', `${action} is not a CSMS-initiated action`);
+        return { status: 200, body: { action, ocppVersion: found.version, schema: found.schema } };
+      },
+    },
     {
       method: 'post',
       path: '/api/v1/stations/{id}/commands/{action}',
@@ -43,6 +73,7 @@ export function commandRoutes(deps: CommandRouteDeps): RouteSpec[] {
         }
         const response = toHttp(report.request, report.outcome, report.parts);
         metrics.commandsTotal.labels(action, String(response.status)).inc();
+        deps.onOutcome?.(stationId, action, response);
         return response;
       },
     },

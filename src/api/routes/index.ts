@@ -4,9 +4,15 @@ import type { CommandRouter, DecisionChannel } from '../../cluster/command-route
 import type { CommandService } from '../../commands/service.js';
 import type { CsmsMetrics } from '../../metrics.js';
 import type { BillingStore } from '../../store/billing-store.js';
-import type { Store } from '../../store/store.js';
+import type { JsonObject, Store } from '../../store/store.js';
 import type { RouteSpec } from '../route-spec.js';
+import type { ChangeFeed } from '../../changes/change-feed.js';
+import type { FleetIndex } from '../../changes/fleet-index.js';
+import type { FleetStore } from '../../store/fleet-sql.js';
 import { billingRoutes } from './billing.js';
+import { consoleRoutes } from './console.js';
+import { fleetRoutes } from './fleet.js';
+import { streamRoutes } from './stream.js';
 import { commandRoutes } from './commands.js';
 import { stationDataRoutes } from './station-data.js';
 import { stationRoutes } from './stations.js';
@@ -20,14 +26,31 @@ export interface ApiRouteDeps {
   commands: CommandService;
   metrics: CsmsMetrics;
   clock: Clock;
+  /** What changes, for the stream; the fleet index it keeps current; the fleet-wide reads of the store. */
+  feed: ChangeFeed;
+  fleet: FleetIndex;
+  fleetStore: FleetStore;
 }
 
 /** Every /api/v1 route, in the order the OpenAPI document lists them. */
 export function buildApiRoutes(deps: ApiRouteDeps): RouteSpec[] {
   return [
-    ...stationRoutes({ store: deps.store, passwords: deps.passwords, router: deps.router, clock: deps.clock }),
-    ...commandRoutes({ commands: deps.commands, metrics: deps.metrics }),
+    ...stationRoutes({ store: deps.store, passwords: deps.passwords, router: deps.router, clock: deps.clock, fleet: deps.fleet }),
+    ...fleetRoutes({ fleet: deps.fleet, fleetStore: deps.fleetStore }),
+    ...commandRoutes({
+      commands: deps.commands,
+      metrics: deps.metrics,
+      onOutcome: (stationId, action, response) =>
+        deps.feed.publish('command.result', {
+          stationId,
+          action,
+          status: response.status,
+          ...(response.body !== undefined ? { body: response.body as JsonObject } : {}),
+        }),
+    }),
     ...stationDataRoutes(deps.store),
     ...billingRoutes({ store: deps.store, decisions: deps.decisions }),
+    ...streamRoutes({ feed: deps.feed, clock: deps.clock }),
+    ...consoleRoutes(),
   ];
 }

@@ -2,9 +2,12 @@ import type { Clock } from '../../clock.js';
 import type { CommandRouter } from '../../cluster/command-router.js';
 import type { StationPasswords } from '../../security/password-verifier.js';
 import { parseIdentity } from '../../station/admission.js';
-import { normalizeSerialNumber, type IssuedCertificateRecord, type StationPatch, type StationRecord, type Store } from '../../store/store.js';
+import { normalizeSerialNumber, type ConnectorStatusRecord, type IssuedCertificateRecord, type StationPatch, type StationRecord, type Store } from '../../store/store.js';
 import type { StationPatch as StationPatchBody, StationPut } from '../generated/api-types.js';
-import { ApiError, booleanQuery, type ApiRequest } from '../http.js';
+import type { StationLocation } from '../../cluster/command-router.js';
+import type { FleetIndex } from '../../changes/fleet-index.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
+import { ApiError, booleanQuery, integerQuery, type ApiRequest } from '../http.js';
 import type { RouteSpec } from '../route-spec.js';
 
 export interface StationRouteDeps {
@@ -12,11 +15,20 @@ export interface StationRouteDeps {
   passwords: StationPasswords;
   router: CommandRouter;
   clock: Clock;
+  /** The fleet list's filters and connectivity (src/changes/fleet-index.ts). */
+  fleet: FleetIndex;
 }
 
+const DEFAULT_PAGE = 100;
+const MAX_PAGE = 500;
+
 /** The station as the operator sees it: registration, boot state, where it is connected, what it reported. */
-export async function stationView(deps: StationRouteDeps, station: StationRecord): Promise<object> {
+export async function stationView(deps: Pick<StationRouteDeps, 'store' | 'router'>, station: StationRecord): Promise<object> {
   const [connectors, location] = await Promise.all([deps.store.getConnectors(station.id), deps.router.locate(station.id)]);
+  return renderStation(station, connectors, location);
+}
+
+function renderStation(station: StationRecord, connectors: readonly ConnectorStatusRecord[], location: StationLocation): object {
   const evses = new Map<number, { id: number; connectors: { id: number; status: string; error: object | null; updatedAt: string }[] }>();
   for (const connector of connectors) {
     // Rows of EVSE 0 from before migration 9 are the station's status, not an EVSE (the migration moves them).
@@ -133,21 +145,48 @@ export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
     {
       method: 'get',
       path: '/api/v1/stations',
-      summary: 'List stations; ?connected=true|false filters by connection state, ?ocppVersion=1.6|2.0.1 by the version last negotiated',
+      summary: 'List stations by id, a page at a time ({items, next}); filters combine',
       tag: 'Stations',
       query: {
         connected: { type: 'boolean', description: 'only stations that are (true) or are not (false) connected' },
+        bootStatus: { type: 'string', description: 'Unknown, Accepted, Pending or Rejected' },
+        status: { type: 'string', description: 'stations with at least one connector in this status (e.g. Available, Occupied, Faulted)' },
         ocppVersion: { type: 'string', description: 'only stations whose last connection negotiated this OCPP version (1.6 or 2.0.1)' },
+        q: { type: 'string', description: 'case-insensitive substring of id, vendor, model or serial number' },
+        sort: { type: 'string', description: 'id (default) or -id (descending)' },
+        limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, description: `stations per page (default ${DEFAULT_PAGE})` },
+        cursor: { type: 'string', description: 'the "next" of the previous page (with the same sort)' },
       },
-      responses: { 200: 'Stations', 400: 'Invalid query' },
+      responses: { 200: '{items:[station], next: cursor|null}', 400: 'Invalid query or cursor' },
       handler: async (request) => {
-        const connected = booleanQuery(request, 'connected');
-        const ocppVersion = request.query.get('ocppVersion');
-        if (ocppVersion !== null && ocppVersion !== '1.6' && ocppVersion !== '2.0.1') throw new ApiError(400, 'invalid_query', 'ocppVersion must be 1.6 or 2.0.1');
-        const stations = (await store.listStations()).filter((s) => ocppVersion === null || s.ocppVersion === ocppVersion);
-        const views = await Promise.all(stations.map((s) => stationView(deps, s)));
-        const items = connected === undefined ? views : views.filter((v) => (v as { connected: boolean }).connected === connected);
-        return { status: 200, body: { items } };
+        const after = decodeCursor(request.query.get('cursor'), 1)?.[0];
+        const limit = integerQuery(request, 'limit', DEFAULT_PAGE);
+        const sort = request.query.get('sort') ?? 'id';
+        if (sort !== 'id' && sort !== '-id') throw new ApiError(400, 'invalid_query', 'sort must be id or -id');
+        const ocppVersion = request.query.get('ocppVersion') ?? undefined;
+        if (ocppVersion !== undefined && ocppVersion !== '1.6' && ocppVersion !== '2.0.1') throw new ApiError(400, 'invalid_query', 'ocppVersion must be 1.6 or 2.0.1');
+        const page = deps.fleet.page(
+          {
+            connected: booleanQuery(request, 'connected'),
+            bootStatus: request.query.get('bootStatus') ?? undefined,
+            status: request.query.get('status') ?? undefined,
+            ocppVersion,
+            q: request.query.get('q') ?? undefined,
+          },
+          after,
+          limit,
+          sort === '-id',
+        );
+        // Two queries for the whole page, whatever its size: the stations, then all their connectors.
+        const [records, connectors] = await Promise.all([store.getStations(page.ids), store.getConnectorsOf(page.ids)]);
+        const byId = new Map(records.map((record) => [record.id, record]));
+        const items = page.ids.flatMap((id) => {
+          const record = byId.get(id);
+          // Deleted between the index scan and the read: left out.
+          return record === undefined ? [] : [renderStation(record, connectors.get(id) ?? [], deps.fleet.location(id))];
+        });
+        const last = page.ids[page.ids.length - 1];
+        return { status: 200, body: { items, next: page.more && last !== undefined ? encodeCursor([last]) : null } };
       },
     },
     {
