@@ -261,6 +261,12 @@ function openFileLimit(): number | undefined {
   }
 }
 
+/**
+ * The commit the run was built from, read when it starts: a soak lasts an hour, and HEAD may move meanwhile
+ * (the report would name code that never ran).
+ */
+const COMMIT_AT_START = gitCommit();
+
 function gitCommit(): string {
   try {
     const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
@@ -497,7 +503,7 @@ async function main(): Promise<void> {
     finishedAt: new Date().toISOString(),
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`,
     options: { ...options },
-    machine: { cpus: cpuList.length, model: cpuList[0]?.model ?? 'unknown', memoryBytes: totalmem(), node: process.version, kernel: release(), commit: gitCommit() },
+    machine: { cpus: cpuList.length, model: cpuList[0]?.model ?? 'unknown', memoryBytes: totalmem(), node: process.version, kernel: release(), commit: COMMIT_AT_START },
     ...(() => {
       const soak = targets.find((t) => t.soak !== null)?.soak;
       return soak === undefined || soak === null ? {} : soakSummary(soak);
