@@ -243,7 +243,7 @@ export class TargetRun {
     );
     this.fleet = await Fleet.start({
       host: '127.0.0.1',
-      port: this.target.ocppPort,
+      ports: [this.target.ocppPort],
       stations: o.stations,
       workers: o.generatorWorkers,
       stationPrefix: STATION_PREFIX,
