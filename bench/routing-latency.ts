@@ -18,7 +18,14 @@ import { HttpClient, forEachLimited } from './http.js';
 import { BenchPostgres, makeLogDir, startTarget, type RunningTarget } from './target.js';
 
 /** One node of the pair: a Stroom process sharing the database and Redis (key prefix) with the other. */
-function startNode(id: string, postgres: BenchPostgres, database: { name: string; url: string }, redisUrl: string, prefix: string, logDir: string): Promise<RunningTarget> {
+function startNode(
+  id: string,
+  postgres: BenchPostgres,
+  database: { name: string; url: string },
+  redisUrl: string,
+  prefix: string,
+  logDir: string,
+): Promise<RunningTarget> {
   return startTarget({
     kind: 'stroom',
     name: id,

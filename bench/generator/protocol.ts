@@ -104,14 +104,7 @@ export interface FailoverStatusCommand {
 }
 
 export type CoordinatorMessage =
-  | { kind: 'init'; config: WorkerConfig }
-  | ConnectCommand
-  | PhaseCommand
-  | DisconnectCommand
-  | SnapshotCommand
-  | DropCommand
-  | FailoverStatusCommand
-  | ExitCommand;
+  { kind: 'init'; config: WorkerConfig } | ConnectCommand | PhaseCommand | DisconnectCommand | SnapshotCommand | DropCommand | FailoverStatusCommand | ExitCommand;
 
 export interface Progress {
   kind: 'progress';
@@ -216,12 +209,4 @@ export interface FailoverStatus {
 }
 
 export type WorkerMessage =
-  | Progress
-  | ConnectResult
-  | PhaseResult
-  | Disconnected
-  | WindowSnapshot
-  | Dropped
-  | FailoverStatus
-  | { kind: 'ready' }
-  | { kind: 'fatal'; message: string };
+  Progress | ConnectResult | PhaseResult | Disconnected | WindowSnapshot | Dropped | FailoverStatus | { kind: 'ready' } | { kind: 'fatal'; message: string };
