@@ -4,6 +4,7 @@ import { DEFAULT_STATION_PREFIX, stationId, stationPassword, tokenId, tokenStatu
 import type { MixName } from './generator/messages.js';
 import { Histogram } from './histogram.js';
 import { forEachLimited } from './http.js';
+import { openLoop } from './open-loop.js';
 import {
   ms,
   num,
@@ -629,43 +630,16 @@ async function commandLoad(run: TargetRun, o: BenchOptions, rate: number, second
   const statuses: Record<string, number> = {};
   const before = await run.target.snapshot();
   const genBefore = run.fleet.cpuSeconds();
-  const start = performance.now() + 20;
-  const end = start + seconds * 1000;
-  const interval = 1000 / rate;
-  let due = 0;
-  let inFlight = 0;
   let completed = 0;
-  await new Promise<void>((resolve) => {
-    const fire = (intended: number, k: number): void => {
-      const id = stationId(STATION_PREFIX, (k * 7919) % stations);
-      inFlight++;
-      run.target.api
-        .send('POST', `/api/v1/stations/${encodeURIComponent(id)}/commands/${o.action}`, payload, o.callTimeoutMs + 10_000)
-        .then(
-          (answer) => {
-            statuses[String(answer.status)] = (statuses[String(answer.status)] ?? 0) + 1;
-            if (answer.status === 200) completed++;
-          },
-          () => {
-            statuses.error = (statuses.error ?? 0) + 1;
-          },
-        )
-        .finally(() => {
-          latency.record((performance.now() - intended) * 1000);
-          inFlight--;
-          if (performance.now() >= end && inFlight === 0) resolve();
-        });
-    };
-    const tick = (): void => {
-      const now = performance.now();
-      while (start + due * interval <= Math.min(now, end)) {
-        fire(start + due * interval, due);
-        due++;
-      }
-      if (now < end) setTimeout(tick, Math.max(0, Math.min(start + due * interval, end) - performance.now()));
-      else if (inFlight === 0) resolve();
-    };
-    setTimeout(tick, 20);
+  const due = await openLoop(rate, seconds, async (k, intended) => {
+    const id = stationId(STATION_PREFIX, (k * 7919) % stations);
+    const answer = await run.target.api
+      .send('POST', `/api/v1/stations/${encodeURIComponent(id)}/commands/${o.action}`, payload, o.callTimeoutMs + 10_000)
+      .catch(() => undefined);
+    const status = answer === undefined ? 'error' : String(answer.status);
+    statuses[status] = (statuses[status] ?? 0) + 1;
+    if (answer?.status === 200) completed++;
+    latency.record((performance.now() - intended) * 1000);
   });
   const after = await run.target.snapshot();
   const wall = (after.at - before.at) / 1000;
