@@ -20,6 +20,7 @@ import { SessionRegistry } from './station/registry.js';
 import { RetentionSweeper } from './store/retention.js';
 import type { StationServices } from './station/types.js';
 import { prepareDataDir, securePermissions } from './store/data-dir.js';
+import { loadVerifierKey, StationPasswords } from './security/password-verifier.js';
 import { lockDataDir, type DataDirLock } from './store/data-dir-lock.js';
 import { openGuardedStore } from './store/open-store.js';
 import { sqlState } from './store/sql.js';
@@ -145,6 +146,15 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     throw err;
   }
 
+  let passwords: StationPasswords;
+  try {
+    const key = await loadVerifierKey({ configured: config.passwordVerifierKey, dataDir: config.dataDir, clustered: config.redisUrl !== undefined, log });
+    passwords = new StationPasswords(key);
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    throw err;
+  }
+
   const retention = new RetentionSweeper({
     store,
     retentionDays: config.retentionDays,
@@ -155,7 +165,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   retention.start();
   let decisionsReachUs = (): boolean => false;
   const authorizer = new Authorizer(store, clock, config.masterPassGroup, () => decisionsReachUs());
-  const services: StationServices = { config, store, authorizer, metrics, clock, log };
+  const services: StationServices = { config, store, authorizer, metrics, clock, log, passwords };
   const blocks = createBlocks({ ca, store, clock });
   const blockTable = buildBlockTable(blocks);
   const registry = new SessionRegistry(services, () => blockTable);
@@ -179,7 +189,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
           clock,
           log,
         });
-  const gatekeeper = new StationGatekeeper(config, protocols, store, metrics, log, { clock, clientOrganization: config.tlsClientOrganization, attempts });
+  const gatekeeper = new StationGatekeeper(config, protocols, store, metrics, log, passwords, { clock, clientOrganization: config.tlsClientOrganization, attempts });
   const upgrades = new UpgradePath({ gatekeeper, registry, metrics, log, trustedProxies });
 
   let ready = false;
@@ -211,7 +221,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     }
 
     const apiApp = uws.App();
-    const routes = buildApiRoutes({ store, decisions: router, router, commands, metrics, clock });
+    const routes = buildApiRoutes({ store, passwords, decisions: router, router, commands, metrics, clock });
     mountApi(
       apiApp,
       {

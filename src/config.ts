@@ -16,6 +16,8 @@ export interface Config {
   trustedProxies: string[];
   caCert: string | undefined;
   caKey: string | undefined;
+  /** Base64 key of the station-password verifiers (src/security/password-verifier.ts); else one in the data dir. */
+  passwordVerifierKey: string | undefined;
   apiPort: number;
   apiHost: string;
   /** CSMS_API_HOSTS: Host names the API answers to besides its loopback names (DNS-rebinding guard). */
@@ -171,6 +173,7 @@ export function resolveConfig(raw: RawConfig): Config {
     trustedProxies: split(merged.CSMS_TRUSTED_PROXIES),
     caCert: str('CSMS_CA_CERT'),
     caKey: str('CSMS_CA_KEY'),
+    passwordVerifierKey: str('CSMS_PASSWORD_VERIFIER_KEY'),
     apiPort: num('CSMS_API_PORT', 8080),
     apiHost: str('CSMS_API_HOST') ?? '127.0.0.1',
     apiHosts: split(merged.CSMS_API_HOSTS),

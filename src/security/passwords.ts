@@ -1,5 +1,4 @@
-import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { RecentMap } from '../recent-map.js';
+import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
 /**
  * Station passwords (security profiles 1 and 2), stored as a self-describing string
@@ -8,8 +7,8 @@ import { RecentMap } from '../recent-map.js';
 
 /**
  * 2^15 × r=8: 32 MiB and some tens of milliseconds per derivation (OWASP's scrypt floor is N=2^17 with r=8 for
- * interactive logins; stations log in rarely, and `VerifiedCredentialCache` spares a reconnecting station the
- * derivation, so the cost is paid once per station per process). Hashes written at a lower cost still verify and
+ * interactive logins; stations log in rarely, and the keyed verifier of password-verifier.ts spares a station that
+ * proved its password once the derivation on every later connection, on any node). Hashes written at a lower cost still verify and
  * are rewritten at this cost on the station's next successful login (`needsRehash`).
  */
 export const COST = 1 << 15;
@@ -107,41 +106,5 @@ export async function verifyPassword(plain: string, stored: string): Promise<boo
     return timingSafeEqual(key, parsed.key);
   } catch {
     return false;
-  }
-}
-
-function fingerprint(storedHash: string, password: string): Buffer {
-  // Length-prefixed, so (hash, password) pairs cannot collide by moving characters across the boundary.
-  return createHash('sha256').update(`${storedHash.length}:${storedHash}`).update(password).digest();
-}
-
-/**
- * Remembers, per station, the last password that verified against its stored hash, as a SHA-256
- * fingerprint of (stored hash, password): a station reconnecting with the same password does not pay
- * for scrypt again. A changed stored hash changes the fingerprint, so a new password invalidates the
- * entry by itself.
- */
-export class VerifiedCredentialCache {
-  private readonly verified: RecentMap<string, Buffer>;
-
-  constructor(maxEntries = 100_000) {
-    this.verified = new RecentMap(maxEntries);
-  }
-
-  has(stationId: string, storedHash: string, password: string): boolean {
-    const remembered = this.verified.get(stationId);
-    return remembered !== undefined && timingSafeEqual(remembered, fingerprint(storedHash, password));
-  }
-
-  remember(stationId: string, storedHash: string, password: string): void {
-    this.verified.set(stationId, fingerprint(storedHash, password));
-  }
-
-  forget(stationId: string): void {
-    this.verified.delete(stationId);
-  }
-
-  get size(): number {
-    return this.verified.size;
   }
 }

@@ -4,7 +4,8 @@ import type { Logger } from '../log.js';
 import type { CsmsMetrics } from '../metrics.js';
 import type { OcppProtocol, OcppProtocols } from '../ocpp/protocol.js';
 import { SampledLog } from '../log.js';
-import { hashPassword, needsRehash, passwordLengthProblem, verifyPassword, VerifiedCredentialCache } from '../security/passwords.js';
+import { needsRehash, passwordLengthProblem } from '../security/passwords.js';
+import type { StationPasswords } from '../security/password-verifier.js';
 import {
   ADDRESS_LIMITS,
   IDENTITY_ADDRESS_LIMITS,
@@ -123,7 +124,6 @@ export interface GatekeeperOptions {
  * prove nothing and cost nothing, and counting them would let anyone lock out whoever shares their key.
  */
 export class StationGatekeeper {
-  private readonly verified = new VerifiedCredentialCache();
   private readonly clock: Clock;
   private readonly attempts: AttemptCounter;
   private readonly limits: { identityAddress: AttemptLimits; address: AttemptLimits };
@@ -137,6 +137,7 @@ export class StationGatekeeper {
     private readonly store: Store,
     private readonly metrics: CsmsMetrics,
     private readonly log: Logger,
+    private readonly passwords: StationPasswords,
     private readonly options: GatekeeperOptions = {},
   ) {
     this.clock = options.clock ?? systemClock;
@@ -262,8 +263,9 @@ export class StationGatekeeper {
     // for one identity are guesses, and they see each other before any of them is checked.
     const perIdentityAddress = await this.attempts.attempt(identityAddressKey, this.limits.identityAddress);
     if (!perIdentityAddress.allowed) return this.throttledRefusal(perIdentityAddress, 'identity_address', identity, remoteAddress, address);
-    // A station reconnecting with the password that verified last time: no derivation needed.
-    if (this.verified.has(identity, storedHash, credentials.password)) {
+    // A password that verified before (on any node holding the verifier key): no derivation needed.
+    const stored = { passwordHash: storedHash, passwordVerifier: station.passwordVerifier };
+    if (this.passwords.fastMatch(identity, stored, credentials.password)) {
       await this.attempts.retract(identityAddressKey);
       return undefined;
     }
@@ -281,7 +283,7 @@ export class StationGatekeeper {
         await this.attempts.retract(identityAddressKey);
         return this.throttledRefusal(perAddress, 'address', identity, remoteAddress, address);
       }
-      right = await verifyPassword(credentials.password, storedHash);
+      right = await this.passwords.slowMatch(stored, credentials.password);
       if (right) await Promise.all([this.attempts.retract(identityAddressKey), this.attempts.retract(addressKey)]);
     } finally {
       this.checksPerIdentityAddress.release(identityAddressKey);
@@ -289,8 +291,8 @@ export class StationGatekeeper {
     }
     this.metrics.passwordChecksTotal.labels(right ? 'right' : 'wrong').inc();
     if (!right) return refuse(401, 'unauthorized', 'wrong password');
-    this.verified.remember(identity, storedHash, credentials.password);
     if (needsRehash(storedHash)) await this.rehash(identity, storedHash, credentials.password);
+    else await this.rememberVerified(identity, storedHash, credentials.password);
     return undefined;
   }
 
@@ -324,15 +326,26 @@ export class StationGatekeeper {
    */
   private async rehash(identity: string, oldHash: string, password: string): Promise<void> {
     try {
-      const passwordHash = await hashPassword(password);
+      const created = await this.passwords.create(identity, password);
       const current = await this.store.getStation(identity);
       if (current?.passwordHash !== oldHash) return;
-      await this.store.upsertStation(identity, { passwordHash });
-      this.verified.remember(identity, passwordHash, password);
+      await this.store.upsertStation(identity, created);
       this.log.info({ event: 'password_rehashed', stationId: identity }, 'station password re-hashed at the current scrypt cost');
     } catch (err) {
       // The login stands; the next one tries again.
       this.log.warn({ err, stationId: identity }, 'could not re-hash the station password');
+    }
+  }
+
+  /**
+   * The next check of this password, here or on any node with the same key, is one HMAC. A failed write costs only
+   * speed (the next check derives again), so the login stands either way.
+   */
+  private async rememberVerified(identity: string, passwordHash: string, password: string): Promise<void> {
+    try {
+      await this.store.recordPasswordVerifier(identity, passwordHash, this.passwords.verifierFor(identity, passwordHash, password));
+    } catch (err) {
+      this.log.warn({ err, stationId: identity }, 'could not store the password verifier');
     }
   }
 
@@ -350,20 +363,20 @@ export class StationGatekeeper {
     profile: SecurityProfile,
     credentials: { username: string; password: string } | undefined,
   ): Promise<{ ok: true; station: StationRecord | undefined } | { ok: false; refusal: Admission }> {
-    let passwordHash: string | undefined;
+    let password: { passwordHash: string; passwordVerifier: Buffer } | undefined;
     if (profile < 3) {
       if (credentials === undefined)
         return { ok: false, refusal: refuse(401, 'unauthorized', 'Basic authentication is required: a new station registers with its password') };
       if (credentials.username !== identity) return { ok: false, refusal: refuse(401, 'unauthorized', 'the username does not match the station identity') };
       const problem = passwordLengthProblem(credentials.password);
       if (problem !== undefined) return { ok: false, refusal: refuse(401, 'bad_password', `not registered: ${problem}`) };
-      passwordHash = await hashPassword(credentials.password);
+      password = await this.passwords.create(identity, credentials.password);
     }
     // Create first, then fill in: of two connections racing to register one identity, only the one whose
     // statement created the row sets the profile and the password; the other is checked as an ordinary login.
     const { created } = await this.store.upsertStation(identity, { bootPolicy: this.config.unknownStations === 'pending' ? 'Pending' : 'Accepted' });
     if (!created) return { ok: true, station: undefined };
-    const { station } = await this.store.upsertStation(identity, { securityProfile: profile, ...(passwordHash !== undefined ? { passwordHash } : {}) });
+    const { station } = await this.store.upsertStation(identity, { securityProfile: profile, ...password });
     return { ok: true, station };
   }
 

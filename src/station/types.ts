@@ -1,3 +1,4 @@
+import type { StationPasswords } from '../security/password-verifier.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { JsonObject } from '../json.js';
@@ -40,6 +41,7 @@ export interface StationServices {
   metrics: CsmsMetrics;
   clock: Clock;
   log: Logger;
+  passwords: StationPasswords;
 }
 
 /** What a handler may know about and do to the station it serves. */

@@ -303,6 +303,15 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 12,
+    name: 'station password verifiers',
+    sql: `
+      -- HMAC of (id, password_hash, password) under a key kept outside the database (src/security/password-verifier.ts):
+      -- lets any node with the key check a known station's password without scrypt.
+      ALTER TABLE stations ADD COLUMN password_verifier bytea;
+    `,
+  },
 ];
 
 /** Any constant will do, as long as no other code of ours takes the same advisory lock. */

@@ -24,6 +24,8 @@ export interface StationRow {
   id: string;
   security_profile: number;
   password_hash: string | null;
+  /** bytea: a Buffer from node-postgres, a Uint8Array from PGlite. */
+  password_verifier: Uint8Array | null;
   boot_policy: string;
   boot_status: string;
   charging_station: JsonObject | null;
@@ -95,6 +97,7 @@ export function toStation(row: StationRow): StationRecord {
     id: row.id,
     securityProfile: row.security_profile as SecurityProfile,
     passwordHash: row.password_hash ?? undefined,
+    passwordVerifier: row.password_verifier === null ? undefined : Buffer.from(row.password_verifier.buffer, row.password_verifier.byteOffset, row.password_verifier.byteLength),
     bootPolicy: row.boot_policy as BootPolicy,
     bootStatus: row.boot_status as BootStatus,
     chargingStation: row.charging_station ?? undefined,

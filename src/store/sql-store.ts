@@ -105,7 +105,7 @@ function missingStations(rows: readonly { stationId: string }[], updated: readon
  */
 const STORED_ONCE: ReadonlySet<StationEventKind> = new Set(['NotifyEvent', 'SecurityEventNotification']);
 
-const STATION_COLUMNS = `id, security_profile, password_hash, boot_policy, boot_status, charging_station,
+const STATION_COLUMNS = `id, security_profile, password_hash, password_verifier, boot_policy, boot_status, charging_station,
   last_boot_reason, last_seen, firmware_status, log_status, certificates, pending_security_profile,
   certificate_signing, station_status, station_status_at, created_at, updated_at`;
 
@@ -357,21 +357,27 @@ export class SqlStore implements Store, BillingStore {
     const setsPassword = patch.passwordHash !== undefined;
     // xmax = 0 only for a row this statement inserted: PostgreSQL's way to tell insert from update.
     const rows = await this.db.query<StationRow & { created: boolean }>(
-      `INSERT INTO stations (id, security_profile, password_hash, boot_policy)
-       VALUES ($1, coalesce($2::smallint, 1), $3::text, coalesce($4::text, 'Accepted'))
+      `INSERT INTO stations (id, security_profile, password_hash, password_verifier, boot_policy)
+       VALUES ($1, coalesce($2::smallint, 1), $3::text, decode($6::text, 'hex'), coalesce($4::text, 'Accepted'))
        ON CONFLICT (id) DO UPDATE SET
          security_profile = coalesce($2::smallint, stations.security_profile),
          -- An operator's explicit profile replaces a raise the station accepted earlier (TC_A_19).
          pending_security_profile = CASE WHEN $2::smallint IS NULL THEN stations.pending_security_profile END,
          password_hash = CASE WHEN $5::boolean THEN $3::text ELSE stations.password_hash END,
+         -- A new password takes its own verifier or none: the old one vouches for a password that no longer opens.
+         password_verifier = CASE WHEN $5::boolean THEN decode($6::text, 'hex') ELSE stations.password_verifier END,
          boot_policy = coalesce($4::text, stations.boot_policy),
          updated_at = now()
        RETURNING ${STATION_COLUMNS}, (xmax = 0) AS created`,
-      [id, patch.securityProfile ?? null, patch.passwordHash ?? null, patch.bootPolicy ?? null, setsPassword],
+      [id, patch.securityProfile ?? null, patch.passwordHash ?? null, patch.bootPolicy ?? null, setsPassword, (setsPassword ? patch.passwordVerifier?.toString('hex') : null) ?? null],
     );
     const row = rows[0];
     if (!row) throw new Error(`upsert of station ${id} returned no row`);
     return { station: this.withPendingLastSeen(toStation(row)), created: row.created };
+  }
+
+  async recordPasswordVerifier(id: string, passwordHash: string, verifier: Buffer): Promise<void> {
+    await this.db.query("UPDATE stations SET password_verifier = decode($3, 'hex') WHERE id = $1 AND password_hash = $2", [id, passwordHash, verifier.toString('hex')]);
   }
 
   async deleteStation(id: string): Promise<boolean> {

@@ -20,6 +20,8 @@ export interface StationRecord {
   securityProfile: SecurityProfile;
   /** Salted hash (see src/security/passwords.ts); undefined when no password is set. */
   passwordHash: string | undefined;
+  /** HMAC vouching for the password that last verified (src/security/password-verifier.ts); undefined before any. */
+  passwordVerifier: Buffer | undefined;
   bootPolicy: BootPolicy;
   bootStatus: BootStatus;
   /** `chargingStation` of the last BootNotification. */
@@ -43,6 +45,8 @@ export interface StationRecord {
 export interface StationPatch {
   securityProfile?: SecurityProfile;
   passwordHash?: string | null;
+  /** Stored with a new `passwordHash` (null or absent: none); ignored without one. */
+  passwordVerifier?: Buffer | null;
   bootPolicy?: BootPolicy;
 }
 
@@ -145,6 +149,8 @@ export interface Store {
   listStations(): Promise<StationRecord[]>;
   /** Creates the station when absent (defaults: profile 1, bootPolicy Accepted, bootStatus Unknown). */
   upsertStation(id: string, patch: StationPatch): Promise<{ station: StationRecord; created: boolean }>;
+  /** Keeps the verifier of a password that just verified, unless the password changed meanwhile. */
+  recordPasswordVerifier(id: string, passwordHash: string, verifier: Buffer): Promise<void>;
   deleteStation(id: string): Promise<boolean>;
 
   // Security: profile raises, certificate signing, certificates the CSMS CA issued (direct statements)

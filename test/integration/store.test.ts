@@ -97,6 +97,23 @@ describe.each(backends)('SqlStore on $name', (backend) => {
       expect(raised.station).toMatchObject({ securityProfile: 3, passwordHash: 'scrypt$hash-2' });
     });
 
+    it('keeps a password verifier as bytes beside its hash, only for that hash; a new password replaces or clears it', async () => {
+      const verifier = Buffer.from('00ff'.repeat(16), 'hex');
+      const { station } = await store.upsertStation('CS-verifier', { passwordHash: 'scrypt$v-1', passwordVerifier: verifier });
+      expect(station.passwordVerifier?.equals(verifier)).toBe(true);
+      expect((await store.getStation('CS-verifier'))?.passwordVerifier?.equals(verifier)).toBe(true);
+      // Patches that leave the password alone leave the verifier alone.
+      expect((await store.upsertStation('CS-verifier', { bootPolicy: 'Pending' })).station.passwordVerifier?.equals(verifier)).toBe(true);
+      await store.upsertStation('CS-verifier', { passwordHash: 'scrypt$v-2' });
+      expect((await store.getStation('CS-verifier'))?.passwordVerifier).toBeUndefined();
+      // A verifier recorded for a hash that is no longer the station's is not kept.
+      await store.recordPasswordVerifier('CS-verifier', 'scrypt$v-1', verifier);
+      expect((await store.getStation('CS-verifier'))?.passwordVerifier).toBeUndefined();
+      const next = Buffer.alloc(32, 7);
+      await store.recordPasswordVerifier('CS-verifier', 'scrypt$v-2', next);
+      expect((await store.getStation('CS-verifier'))?.passwordVerifier?.equals(next)).toBe(true);
+    });
+
     it('lists stations in id order', async () => {
       await store.upsertStation('CS-list-b', {});
       await store.upsertStation('CS-list-a', {});

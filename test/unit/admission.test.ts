@@ -9,6 +9,8 @@ import { resolveConfig } from '../../src/config.js';
 import { CsmsMetrics } from '../../src/metrics.js';
 import { OcppProtocols } from '../../src/ocpp/protocol.js';
 import { ocpp201 } from '../../src/ocpp/v201/index.js';
+import { randomBytes } from 'node:crypto';
+import { StationPasswords } from '../../src/security/password-verifier.js';
 import { hashPassword } from '../../src/security/passwords.js';
 import { LocalAttemptCounter, throttleAddress, verdictFor } from '../../src/security/throttle.js';
 import { StationGatekeeper, type Admission, type UpgradeRequest } from '../../src/station/admission.js';
@@ -35,9 +37,12 @@ afterAll(async () => {
   await store?.close();
 });
 
-function gatekeeper(unknownStations: 'reject' | 'accept' | 'pending' = 'reject'): StationGatekeeper {
+const nodeKey = randomBytes(32);
+
+/** A fresh gatekeeper is a freshly started process: nothing in memory. `key`: its password-verifier key. */
+function gatekeeper(unknownStations: 'reject' | 'accept' | 'pending' = 'reject', key = nodeKey, metrics = new CsmsMetrics()): StationGatekeeper {
   const config = resolveConfig({ CSMS_UNKNOWN_STATIONS: unknownStations });
-  return new StationGatekeeper(config, protocols, store, new CsmsMetrics(), pino({ level: 'silent' }), {
+  return new StationGatekeeper(config, protocols, store, metrics, pino({ level: 'silent' }), new StationPasswords(key), {
     clock,
     attempts: new LocalAttemptCounter(clock),
     throttle: { identityAddress: { maxAttempts: 3, windowMs: 60_000, cooldownMs: 60_000 }, address: { maxAttempts: 5, windowMs: 60_000, cooldownMs: 60_000 } },
@@ -161,6 +166,42 @@ describe('StationGatekeeper.admit', () => {
     expect((await gatekeeper().admit(request(identity, password))).ok).toBe(true);
     expect((await store.getStation(identity))?.passwordHash).toMatch(/^scrypt\$32768\$8\$1\$/);
     expect((await gatekeeper().admit(request(identity, password))).ok).toBe(true);
+  });
+
+  it('a password that verified once is checked without scrypt afterwards, by any process holding the same key', async () => {
+    const { identity, password } = await registered();
+    const scryptChecks = async (metrics: CsmsMetrics): Promise<number> =>
+      (await metrics.passwordChecksTotal.get()).values.reduce((sum, value) => sum + value.value, 0);
+    // Registered by hash alone (as an older version or another key left it): the first login derives.
+    const first = new CsmsMetrics();
+    expect((await gatekeeper('reject', nodeKey, first).admit(request(identity, password))).ok).toBe(true);
+    expect(await scryptChecks(first)).toBe(1);
+    expect((await store.getStation(identity))?.passwordVerifier).toHaveLength(32);
+    // A newly started process (nothing in memory) with the same key: one HMAC, no derivation.
+    const second = new CsmsMetrics();
+    expect((await gatekeeper('reject', nodeKey, second).admit(request(identity, password))).ok).toBe(true);
+    expect(await scryptChecks(second)).toBe(0);
+    // The verifier never vouches for another password: a wrong one is derived and refused.
+    const third = new CsmsMetrics();
+    expect(refusal(await gatekeeper('reject', nodeKey, third).admit(request(identity, `${password}-not`)))).toEqual({ status: 401, result: 'unauthorized' });
+    expect(await scryptChecks(third)).toBe(1);
+    // Another key cannot use the verifier, so it derives (and still admits the right password).
+    const otherKey = new CsmsMetrics();
+    expect((await gatekeeper('reject', randomBytes(32), otherKey).admit(request(identity, password))).ok).toBe(true);
+    expect(await scryptChecks(otherKey)).toBe(1);
+  });
+
+  it('a new password drops the old verifier: the old password no longer opens, even fast', async () => {
+    const { identity, password } = await registered();
+    expect((await gatekeeper().admit(request(identity, password))).ok).toBe(true);
+    const passwords = new StationPasswords(nodeKey);
+    const next = randomPassword();
+    await store.upsertStation(identity, await passwords.create(identity, next));
+    expect(refusal(await gatekeeper().admit(request(identity, password)))).toEqual({ status: 401, result: 'unauthorized' });
+    expect((await gatekeeper().admit(request(identity, next))).ok).toBe(true);
+    // A hash set without a verifier (a path that has no plaintext at hand) clears it too.
+    await store.upsertStation(identity, { passwordHash: await hashPassword(randomPassword()) });
+    expect((await store.getStation(identity))?.passwordVerifier).toBeUndefined();
   });
 });
 

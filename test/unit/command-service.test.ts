@@ -60,6 +60,7 @@ function stationRecord(id: string, securityProfile: SecurityProfile): StationRec
     id,
     securityProfile,
     passwordHash: undefined,
+    passwordVerifier: undefined,
     bootPolicy: 'Accepted',
     bootStatus: 'Accepted',
     chargingStation: undefined,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hashPassword, needsRehash, passwordLengthProblem, verifyPassword, VerifiedCredentialCache } from '../../src/security/passwords.js';
+import { hashPassword, needsRehash, passwordLengthProblem, verifyPassword } from '../../src/security/passwords.js';
 
 describe('hashPassword / verifyPassword', () => {
   it('produces a self-describing scrypt string with N=2^15, r=8, p=1, 16-byte salt, 32-byte key', async () => {
@@ -64,57 +64,6 @@ describe('hashPassword / verifyPassword', () => {
     for (const stored of malformed) {
       await expect(verifyPassword('pw', stored), stored).resolves.toBe(false);
     }
-  });
-});
-
-describe('VerifiedCredentialCache', () => {
-  it('remembers a verified password for the station and stored hash', () => {
-    const cache = new VerifiedCredentialCache();
-    expect(cache.has('CS1', 'hash-1', 'pw')).toBe(false);
-    cache.remember('CS1', 'hash-1', 'pw');
-    expect(cache.has('CS1', 'hash-1', 'pw')).toBe(true);
-    expect(cache.has('CS1', 'hash-1', 'other')).toBe(false);
-    expect(cache.has('CS2', 'hash-1', 'pw')).toBe(false);
-  });
-
-  it("is invalidated when the station's stored hash changes", () => {
-    const cache = new VerifiedCredentialCache();
-    cache.remember('CS1', 'hash-1', 'pw');
-    expect(cache.has('CS1', 'hash-2', 'pw')).toBe(false);
-  });
-
-  it('keeps only the last verification per station', () => {
-    const cache = new VerifiedCredentialCache();
-    cache.remember('CS1', 'hash-1', 'old');
-    cache.remember('CS1', 'hash-2', 'new');
-    expect(cache.has('CS1', 'hash-1', 'old')).toBe(false);
-    expect(cache.has('CS1', 'hash-2', 'new')).toBe(true);
-    expect(cache.size).toBe(1);
-  });
-
-  it('does not confuse hash and password across their boundary', () => {
-    const cache = new VerifiedCredentialCache();
-    cache.remember('CS1', 'ab', 'c');
-    expect(cache.has('CS1', 'a', 'bc')).toBe(false);
-  });
-
-  it('forgets a station on request and evicts the oldest when full', () => {
-    const cache = new VerifiedCredentialCache(2);
-    cache.remember('CS1', 'h', 'pw');
-    cache.remember('CS2', 'h', 'pw');
-    cache.remember('CS3', 'h', 'pw');
-    expect(cache.has('CS1', 'h', 'pw')).toBe(false);
-    expect(cache.has('CS3', 'h', 'pw')).toBe(true);
-    cache.forget('CS3');
-    expect(cache.has('CS3', 'h', 'pw')).toBe(false);
-  });
-
-  it('works with real hashes end to end', async () => {
-    const cache = new VerifiedCredentialCache();
-    const stored = await hashPassword('pw');
-    if (await verifyPassword('pw', stored)) cache.remember('CS1', stored, 'pw');
-    expect(cache.has('CS1', stored, 'pw')).toBe(true);
-    expect(cache.has('CS1', await hashPassword('pw'), 'pw')).toBe(false);
   });
 });
 

@@ -1,3 +1,4 @@
+import type { StationPasswords } from '../../security/password-verifier.js';
 import type { Clock } from '../../clock.js';
 import type { CommandRouter, DecisionChannel } from '../../cluster/command-router.js';
 import type { CommandService } from '../../commands/service.js';
@@ -12,6 +13,7 @@ import { stationRoutes } from './stations.js';
 
 export interface ApiRouteDeps {
   store: Store & BillingStore;
+  passwords: StationPasswords;
   /** Where operator decisions are announced, so every node's caches drop them (CONTRACT §6). */
   decisions: DecisionChannel;
   router: CommandRouter;
@@ -23,7 +25,7 @@ export interface ApiRouteDeps {
 /** Every /api/v1 route, in the order the OpenAPI document lists them. */
 export function buildApiRoutes(deps: ApiRouteDeps): RouteSpec[] {
   return [
-    ...stationRoutes({ store: deps.store, router: deps.router, clock: deps.clock }),
+    ...stationRoutes({ store: deps.store, passwords: deps.passwords, router: deps.router, clock: deps.clock }),
     ...commandRoutes({ commands: deps.commands, metrics: deps.metrics }),
     ...stationDataRoutes(deps.store),
     ...billingRoutes({ store: deps.store, decisions: deps.decisions }),

@@ -1,6 +1,6 @@
 import type { Clock } from '../../clock.js';
 import type { CommandRouter } from '../../cluster/command-router.js';
-import { hashPassword } from '../../security/passwords.js';
+import type { StationPasswords } from '../../security/password-verifier.js';
 import { parseIdentity } from '../../station/admission.js';
 import { normalizeSerialNumber, type IssuedCertificateRecord, type StationPatch, type StationRecord, type Store } from '../../store/store.js';
 import type { StationPatch as StationPatchBody, StationPut } from '../generated/api-types.js';
@@ -9,6 +9,7 @@ import type { RouteSpec } from '../route-spec.js';
 
 export interface StationRouteDeps {
   store: Store;
+  passwords: StationPasswords;
   router: CommandRouter;
   clock: Clock;
 }
@@ -63,11 +64,11 @@ export async function requireStation(store: Store, id: string): Promise<StationR
   return station;
 }
 
-async function toPatch(body: StationPut | StationPatchBody): Promise<StationPatch> {
+async function toPatch(passwords: StationPasswords, id: string, body: StationPut | StationPatchBody): Promise<StationPatch> {
   return {
     ...(body.securityProfile !== undefined ? { securityProfile: body.securityProfile } : {}),
     ...(body.bootPolicy !== undefined ? { bootPolicy: body.bootPolicy } : {}),
-    ...(body.password !== undefined ? { passwordHash: await hashPassword(body.password) } : {}),
+    ...(body.password !== undefined ? await passwords.create(id, body.password) : {}),
   };
 }
 
@@ -99,7 +100,7 @@ export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
       responses: { 200: 'Station updated', 201: 'Station registered', 400: 'Invalid body' },
       handler: async (request) => {
         const id = stationIdParam(request);
-        const { station, created } = await store.upsertStation(id, await toPatch(request.body));
+        const { station, created } = await store.upsertStation(id, await toPatch(deps.passwords, id, request.body));
         // A registration made anew owes nothing to certificates issued to an earlier one; a new password
         // ends what was obtained with the old one.
         if (created) await revokeAll(id, 'registered anew');
@@ -117,7 +118,7 @@ export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
       handler: async (request) => {
         const id = stationIdParam(request);
         await requireStation(store, id);
-        const { station } = await store.upsertStation(id, await toPatch(request.body));
+        const { station } = await store.upsertStation(id, await toPatch(deps.passwords, id, request.body));
         if (request.body.password !== undefined) await revokeAll(id, 'password changed');
         return { status: 200, body: await stationView(deps, station) };
       },

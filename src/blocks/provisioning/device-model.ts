@@ -8,7 +8,6 @@ import type {
   SetVariablesResponse,
   VariableType,
 } from '../../ocpp/v201/types.js';
-import { hashPassword } from '../../security/passwords.js';
 import type { StationHandle, StationServices } from '../../station/types.js';
 import type { DeviceVariable } from '../../store/store.js';
 
@@ -64,7 +63,7 @@ export async function learnFromSetVariables(
     if (isBasicAuthPassword(sent)) {
       // A01.FR.03: from now on only the new password opens a connection; A01.FR.04: a rejected
       // change (not in this list) leaves the old one valid. The password itself is never stored in clear.
-      await services.store.upsertStation(station.stationId, { passwordHash: await hashPassword(sent.attributeValue) });
+      await services.store.upsertStation(station.stationId, await services.passwords.create(station.stationId, sent.attributeValue));
       station.log.info('BasicAuthPassword changed by the station; the previous password no longer opens a connection');
       continue;
     }
