@@ -26,7 +26,7 @@ import { BenchPostgres, RunningTarget, TARGET_LABEL, databaseCpuBetween, startTa
  * baseline) with the same fleet, the same schedule and a fresh database, and fills a TargetReport.
  */
 
-export const SCENARIOS = ['boot-storm', 'fleet', 'steady', 'max', 'authorize', 'commands', 'cost', 'soak'] as const;
+export const SCENARIOS = ['boot-storm', 'fleet', 'steady', 'max', 'authorize', 'commands', 'cost', 'soak', 'cluster'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -56,6 +56,8 @@ export interface BenchOptions {
   stepSeconds: number;
   csmsWorkers: number | undefined;
   redisUrl: string | undefined;
+  /** cluster: Stroom nodes (see cluster/scenario.ts for the default and the limits). */
+  nodes: number | undefined;
   action: string;
   reconnect: boolean;
   callTimeoutMs: number;
@@ -657,7 +659,8 @@ async function commandLoad(run: TargetRun, o: BenchOptions, rate: number, second
   };
 }
 
-const SCENARIO_BODIES: Record<ScenarioName, (run: TargetRun, o: BenchOptions) => Promise<void>> = {
+/** `cluster` runs a cluster rather than one target: cluster/scenario.ts. */
+const SCENARIO_BODIES: Record<Exclude<ScenarioName, 'cluster'>, (run: TargetRun, o: BenchOptions) => Promise<void>> = {
   'boot-storm': bootStorm,
   fleet: fleetMemory,
   steady,
@@ -672,8 +675,10 @@ const SCENARIO_BODIES: Record<ScenarioName, (run: TargetRun, o: BenchOptions) =>
 export async function runScenario(ctx: RunContext, kind: TargetKind): Promise<TargetReport> {
   const run = new TargetRun(ctx, kind);
   try {
+    const scenario = ctx.options.scenario;
+    if (scenario === 'cluster') throw new Error('the cluster scenario runs through runCluster (cluster/scenario.ts)');
     await run.start();
-    await SCENARIO_BODIES[ctx.options.scenario](run, ctx.options);
+    await SCENARIO_BODIES[scenario](run, ctx.options);
   } catch (err) {
     run.report.error = (err as Error).message;
     log(`[${kind}] failed: ${(err as Error).message}`);

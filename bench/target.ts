@@ -7,7 +7,7 @@ import pg from 'pg';
 import { withDefaultUser } from '../src/store/pg-database.js';
 import { HttpClient } from './http.js';
 import { freePort } from './free-port.js';
-import { cpuOf, machineBusySeconds, treeUsage, type TreeUsage } from './proc.js';
+import { cpuOf, machineBusySeconds, processTree, treeUsage, type TreeUsage } from './proc.js';
 
 /**
  * The system under test, started as a child process exactly as an operator would run it: Stroom
@@ -144,11 +144,17 @@ export class RunningTarget {
     return !this.exited;
   }
 
-  /** Kills the process without letting it clean up (a node lost: SIGKILL), and waits for its exit. */
+  /** Kills the process and its workers without letting them clean up (a node lost: SIGKILL), and waits for its exit. */
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     if (this.exited) return;
     const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    this.child.kill(signal);
+    for (const pid of processTree(this.pid).reverse()) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // gone already
+      }
+    }
     await exited;
   }
 
