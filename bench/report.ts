@@ -118,7 +118,7 @@ export interface TargetReport {
   label: string;
   store: string;
   stations: number;
-  registration: 'api' | 'open';
+  registration: 'api' | 'open' | 'seeded';
   connect: ConnectReport | null;
   /** Boot storm: the second storm, every station reconnecting at once (credentials verified before). */
   reconnect: ConnectReport | null;

@@ -195,8 +195,9 @@ function parseOptions(argv: string[]): { options: BenchOptions; outDir: string }
     targets = ['stroom'];
   }
   if (targets.length === 0) fail('no target to run');
-  const registration = values.register ?? (stations <= 1000 ? 'api' : 'open');
-  if (registration !== 'api' && registration !== 'open') fail('--register must be api or open');
+  if (cluster && values.register !== undefined) fail('cluster seeds its stations in the database (bench/README.md "Cluster"); --register does not apply');
+  const registration = cluster ? 'seeded' : (values.register ?? (stations <= 1000 ? 'api' : 'open'));
+  if (registration !== 'api' && registration !== 'open' && registration !== 'seeded') fail('--register must be api or open');
   const auth = values.auth ?? 'basic';
   if (auth !== 'basic' && auth !== 'none') fail('--auth must be basic or none');
   if (auth === 'none' && registration === 'api') fail('--auth none needs --register open (registered stations have passwords)');

@@ -44,7 +44,8 @@ export interface BenchOptions {
   stormHandshakes: number;
   targets: TargetKind[];
   store: 'postgres' | 'embedded';
-  registration: 'api' | 'open';
+  /** seeded: written into the database by the cluster scenario (cluster/seed.ts). */
+  registration: 'api' | 'open' | 'seeded';
   basicAuth: boolean;
   generatorWorkers: number;
   stationsPerAddress: number;
