@@ -6,6 +6,11 @@ import { PresenceReader } from './presence.js';
 import { BenchRedis } from './redis-server.js';
 import { seedStations } from './seed.js';
 
+/** CSMS_NODE_ID of the k-th cluster node (from 0); presence and the API name nodes by it. */
+export function nodeName(k: number): string {
+  return `node-${k + 1}`;
+}
+
 export interface ClusterProcessesOptions {
   postgres: BenchPostgres;
   logDir: string;
@@ -82,7 +87,7 @@ export class ClusterProcesses {
     const started: RunningTarget[] = new Array<RunningTarget>(count);
     try {
       await forEachLimited(count, 2, async (k) => {
-        started[k] = await this.start(`node-${k + 1}`, true);
+        started[k] = await this.start(nodeName(k), true);
       });
     } finally {
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a slot stays empty when its start failed

@@ -9,7 +9,7 @@ import { treeUsage } from '../proc.js';
 import { bytes, ms, num } from '../report.js';
 import { commandPayload, type BenchOptions, type RunContext } from '../scenarios.js';
 import type { RunningTarget } from '../target.js';
-import { ClusterProcesses } from './processes.js';
+import { ClusterProcesses, nodeName } from './processes.js';
 import {
   clusterNotes,
   judgeCluster,
@@ -218,7 +218,7 @@ class ClusterBench {
     log(`[cluster] database ${this.processes.database.name}, Redis ${this.processes.redis.url} (prefix ${this.processes.redisPrefix})`);
     await this.reference(this.processes);
     const nodes = await this.processes.startNodes(this.nodeCount);
-    log(`[cluster] ${nodes.length} nodes up: ${nodes.map((n) => `${n.logFile.replace(/^.*\//, '').replace(/\.log$/, '')} :${n.ocppPort}`).join(', ')}`);
+    log(`[cluster] ${nodes.length} nodes up: ${nodes.map((n, k) => `${nodeName(k)} :${n.ocppPort}`).join(', ')}`);
     const fleet = await this.startFleet(o.stations, nodes);
     this.fleet = fleet;
     const stormEnd = await this.clusterStorm(this.processes, nodes, fleet);
@@ -301,7 +301,7 @@ class ClusterBench {
     const rssIdle = await Promise.all(nodes.map((node) => this.settledRss(node)));
     const { readyByNode } = await fleet.failoverStatus();
     this.report.nodes = nodes.map((node, k): NodeFigures => ({
-      nodeId: `node-${k + 1}`,
+      nodeId: nodeName(k),
       stations: readyByNode[k] ?? 0,
       rssBeforeBytes: rssBefore[k] ?? 0,
       rssIdleBytes: rssIdle[k] ?? 0,
@@ -519,7 +519,7 @@ class ClusterBench {
     const rebuildsAfter = await Promise.all(nodes.map((node) => node.gauges(['csms_presence_rebuilds_total'])));
     const rebuildsByNode: Record<string, number> = {};
     nodes.forEach((_, k) => {
-      rebuildsByNode[`node-${k + 1}`] = (rebuildsAfter[k]?.csms_presence_rebuilds_total ?? 0) - (rebuildsBefore[k]?.csms_presence_rebuilds_total ?? 0);
+      rebuildsByNode[nodeName(k)] = (rebuildsAfter[k]?.csms_presence_rebuilds_total ?? 0) - (rebuildsBefore[k]?.csms_presence_rebuilds_total ?? 0);
     });
     const sample = await this.sampleCheck(nodes, spread(this.stationIds, SAMPLE_STATIONS), undefined);
     const figures: RedisRestartFigures = {
@@ -546,7 +546,7 @@ class ClusterBench {
     const presence = processes.presence();
     const victimIndex = nodes.length - 1;
     const victim = nodes[victimIndex] as RunningTarget;
-    const victimId = `node-${victimIndex + 1}`;
+    const victimId = nodeName(victimIndex);
     const located = await presence.locate(this.stationIds);
     const victimStations = this.stationIds.filter((_, i) => located[i] === victimId);
     const before = await fleet.failoverStatus();
