@@ -279,8 +279,9 @@ function log(line: string): void {
 }
 
 async function sleepUntil(epochMs: number): Promise<void> {
-  const wait = epochMs - Date.now();
-  if (wait > 0) await sleep(wait);
+  // A timer may fire a millisecond before Date.now() reaches its end; the window loop treats "early" as "the phase
+  // ended", so wait until the clock really is there.
+  for (let wait = epochMs - Date.now(); wait > 0; wait = epochMs - Date.now()) await sleep(wait);
 }
 
 interface CommandWindow {
