@@ -58,9 +58,11 @@ function frame(parts: string[], box: Box, title: string, xLabel: string, yLabel:
 }
 
 function legend(parts: string[], box: Box, entries: { label: string; colour: string; dash?: string }[]): void {
+  if (entries.length === 0) return;
+  const lx = box.x + box.w - 150;
+  parts.push(`<rect x="${lx - 6}" y="${box.y + 3}" width="152" height="${entries.length * 15 + 6}" fill="white" fill-opacity="0.85"/>`);
   let ly = box.y + 14;
   for (const entry of entries) {
-    const lx = box.x + box.w - 150;
     parts.push(
       `<line x1="${lx}" y1="${ly - 4}" x2="${lx + 22}" y2="${ly - 4}" stroke="${entry.colour}" stroke-width="2"${entry.dash ? ` stroke-dasharray="${entry.dash}"` : ''}/>`,
     );

@@ -232,7 +232,8 @@ export function judgeCluster(report: ClusterReport): Pick<ClusterReport, 'checks
     detail:
       storm === null
         ? 'not measured'
-        : `${num(storm.ready)}/${num(s.stations)} connected and Accepted in ${num(storm.timeToAllAcceptedSeconds, 1)} s, ${num(storm.bootFailures)} failed (${errorsText(storm.failures)}; target 0)`,
+        : `${num(storm.ready)}/${num(s.stations)} connected and Accepted in ${num(storm.timeToAllAcceptedSeconds, 1)} s, ${num(storm.bootFailures)} failed` +
+          `${storm.bootFailures > 0 ? ` (${errorsText(storm.failures)})` : ''} (target 0)`,
   });
   checks.push({
     name: 'cross-node command p99',
@@ -289,6 +290,10 @@ export function judgeCluster(report: ClusterReport): Pick<ClusterReport, 'checks
   return { checks, verdict };
 }
 
+function plural(count: number, one: string, many: string): string {
+  return `${num(count)} ${count === 1 ? one : many}`;
+}
+
 /** How the figures were obtained, for the report's notes. */
 export function clusterNotes(report: ClusterReport): string[] {
   const s = report.settings;
@@ -308,7 +313,7 @@ export function clusterNotes(report: ClusterReport): string[] {
         : `, and one read of all ${num(s.stations)} took ${num(report.redisRestart.readSeconds, 2)} s.`),
     `A station whose node was killed reconnects as a real one does: after 1–3 s (random), to another node of its list (the killed node's stations spread evenly over the others), the next one on a failed try. ` +
       "“Reachable” = the later of the last of them Accepted again (the generator's clock) and presence showing all of them on live nodes; a sample then gets a real command through a survivor's API and is looked up through another.",
-    `Nodes, Redis, PostgreSQL and ${num(s.generatorWorkers)} generator processes share the machine's cores: every latency here includes that contention.`,
+    `Nodes, Redis, PostgreSQL and the load generator (${plural(s.generatorWorkers, 'process', 'processes')}) share the machine's cores: every latency here includes that contention.`,
   ];
 }
 
@@ -334,7 +339,7 @@ export function renderClusterMarkdown(run: RunReport, report: ClusterReport, cha
   out.push('');
   out.push(
     `Machine: ${run.machine.cpus} × ${run.machine.model}, ${bytes(run.machine.memoryBytes)}, Node ${run.machine.node}, Linux ${run.machine.kernel}; commit ${run.machine.commit}. ` +
-      `${num(s.nodes)} Stroom nodes (CSMS_WORKERS=1 each), one Redis, one PostgreSQL database and ${num(s.generatorWorkers)} generator processes share these cores.`,
+      `${num(s.nodes)} Stroom nodes (CSMS_WORKERS=1 each), one Redis, one PostgreSQL database and the load generator (${plural(s.generatorWorkers, 'process', 'processes')}) share these cores.`,
   );
   out.push('');
   out.push(`**Verdict: ${report.verdict.toUpperCase()}**${report.error === null ? '' : ` — the run stopped early: ${report.error}`}`);
