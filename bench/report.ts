@@ -37,6 +37,8 @@ export interface PhaseReport {
   authorizeResponse: LatencySummary | null;
   all: LatencySummary;
   byAction: Record<string, LatencySummary>;
+  /** Station CALL latency by the OCPP version of the station (`1.6`, `2.0.1`). */
+  byVersion: Record<string, LatencySummary>;
   authorizeStatus: Record<string, number>;
   /** The generator's own lateness against the schedule. */
   sendLag: LatencySummary;
@@ -539,6 +541,20 @@ export function renderMarkdown(run: RunReport, chartFile: string | undefined): s
           ),
         );
         out.push('');
+        // Reports written before 1.6 stations existed have no split by version.
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
+        const byVersion = Object.entries(main.byVersion ?? {});
+        if (byVersion.length > 0) {
+          out.push(`Per OCPP version of the station, phase "${main.name}" (all CALLs, ms):`);
+          out.push('');
+          out.push(
+            table(
+              ['OCPP', 'count', 'min', 'avg', 'p50', 'p95', 'p99', 'p99.9', 'max'],
+              byVersion.map(([version, s]) => [version, num(s.count), ms(s.min), ms(s.avg), ms(s.p50), ms(s.p95), ms(s.p99), ms(s.p999), ms(s.max)]),
+            ),
+          );
+          out.push('');
+        }
         if (Object.keys(main.authorizeStatus).length > 0) out.push(`Authorize answers by status: ${errorsText(main.authorizeStatus)}.`);
         out.push('');
       }

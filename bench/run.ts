@@ -80,6 +80,8 @@ options:
   --stations-per-address N  stations per loopback source address 127.0.0.x (default 2000: the kernel's search for a free
                           source port slows down badly as an address's port range fills)
   --evses N               EVSEs per station (StatusNotifications after boot; default 2)
+  --ocpp 1.6|2.0.1        the OCPP version the stations speak (default 2.0.1); the report gives latency per version
+  --ocpp-mix F            share of the stations that speak 1.6 (0–1, e.g. 0.5 for a half-and-half fleet)
   --tokens N              id tokens registered (default 1000; 1 in 20 Blocked, 1 in 20 unknown)
   --heartbeat S           CSMS_HEARTBEAT_INTERVAL, and how often idle fleet stations heartbeat (default 300)
   --p99-limit MS          max: the latency target (default 10)
@@ -142,6 +144,8 @@ function parseOptions(argv: string[]): { options: BenchOptions; outDir: string }
       'gen-workers': { type: 'string' },
       'stations-per-address': { type: 'string' },
       evses: { type: 'string' },
+      ocpp: { type: 'string' },
+      'ocpp-mix': { type: 'string' },
       tokens: { type: 'string' },
       heartbeat: { type: 'string' },
       'p99-limit': { type: 'string' },
@@ -201,6 +205,12 @@ function parseOptions(argv: string[]): { options: BenchOptions; outDir: string }
   const auth = values.auth ?? 'basic';
   if (auth !== 'basic' && auth !== 'none') fail('--auth must be basic or none');
   if (auth === 'none' && registration === 'api') fail('--auth none needs --register open (registered stations have passwords)');
+  const ocpp = values.ocpp ?? '2.0.1';
+  if (ocpp !== '1.6' && ocpp !== '2.0.1') fail('--ocpp must be 1.6 or 2.0.1');
+  const ocppMix = values['ocpp-mix'] === undefined ? undefined : Number(values['ocpp-mix']);
+  if (ocppMix !== undefined && !(ocppMix >= 0 && ocppMix <= 1)) fail('--ocpp-mix must be a number in [0, 1]');
+  if (ocppMix !== undefined && values.ocpp !== undefined) fail('--ocpp and --ocpp-mix exclude each other');
+  if (cluster && (ocppMix !== undefined || values.ocpp !== undefined)) fail('cluster runs OCPP 2.0.1 stations only (its commands are 2.0.1 actions)');
   const soak = scenario === 'soak';
   const duration = durationSeconds('duration', values.duration, d.duration || 10, soak ? 7 * 86_400 : 600);
   const windowSeconds = durationSeconds('window', values.window, Math.min(300, duration), duration);
@@ -234,6 +244,7 @@ function parseOptions(argv: string[]): { options: BenchOptions; outDir: string }
     reconnect: !values['no-reconnect'],
     stormHandshakes: values['storm-handshakes'] === '0' ? 0 : Math.round(positiveNumber('storm-handshakes', values['storm-handshakes'], 2000, 1_000_000)),
     callTimeoutMs: Math.round(positiveNumber('call-timeout', values['call-timeout'], 30_000, 600_000)),
+    ocpp16Share: ocppMix ?? (ocpp === '1.6' ? 1 : 0),
     timeoutSeconds: durationSeconds('timeout', values.timeout, soak ? duration + 3600 : cluster ? 3600 : 900, soak ? 8 * 86_400 : cluster ? 4 * 3600 : 3600),
     profile: values.profile ?? false,
     windowSeconds,

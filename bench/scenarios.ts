@@ -62,6 +62,8 @@ export interface BenchOptions {
   action: string;
   reconnect: boolean;
   callTimeoutMs: number;
+  /** Share of the stations that speak OCPP 1.6J (0: all 2.0.1, 1: all 1.6). */
+  ocpp16Share: number;
   /** Hard limit on the whole run. */
   timeoutSeconds: number;
   /** V8 CPU profiles of the targets (kept with their logs). */
@@ -257,6 +259,7 @@ export class TargetRun {
       tokenCount: o.tokens,
       handshakeTimeoutMs: 30_000,
       callTimeoutMs: o.callTimeoutMs,
+      ocpp16Share: o.ocpp16Share,
       onProgress: (p) => this.progress.print(p),
       ...(o.profile ? { profileDir: this.ctx.logDir } : {}),
     });
@@ -347,7 +350,10 @@ export class TargetRun {
         `other load ${num(report.machine.otherCores, 2)} cores` +
         (internal === null
           ? ''
-          : `; inside: mean answer ${ms(internal.meanResponseMs)} ms, ${num(internal.commits)} commits of ${num(internal.meanBatchSize, 1)} writes, ${ms(internal.meanCommitMs)} ms each`),
+          : `; inside: mean answer ${ms(internal.meanResponseMs)} ms, ${num(internal.commits)} commits of ${num(internal.meanBatchSize, 1)} writes, ${ms(internal.meanCommitMs)} ms each`) +
+        Object.entries(report.byVersion)
+          .map(([version, s]) => `; OCPP ${version}: p50 ${ms(s.p50)} p99 ${ms(s.p99)} ms (${num(s.count)} CALLs)`)
+          .join(''),
     );
     return report;
   }
@@ -376,6 +382,7 @@ export class TargetRun {
       authorizeResponse: authorize?.summary() ?? null,
       all: all.summary(),
       byAction: summary.latency.summaries(),
+      byVersion: summary.latencyByVersion.summaries(),
       authorizeStatus: summary.authorizeStatus,
       sendLag: summary.sendLag.summary(),
       csms: { ...resource(csmsCpu, wall, summary.answered), rssBytes: after.usage.rssBytes },

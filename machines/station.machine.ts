@@ -387,7 +387,17 @@ export function callAllowedInBootState(bootStatus: BootStatus, action: string): 
   }
 }
 
-const PENDING_ALLOWED: ReadonlySet<string> = new Set(['GetVariables', 'SetVariables', 'GetBaseReport', 'GetReport', 'TriggerMessage']);
+const PENDING_ALLOWED: ReadonlySet<string> = new Set([
+  'GetVariables',
+  'SetVariables',
+  'GetBaseReport',
+  'GetReport',
+  'TriggerMessage',
+  // OCPP 1.6 §4.2.1: a Pending charge point may be configured and triggered the same way.
+  'GetConfiguration',
+  'ChangeConfiguration',
+  'ExtendedTriggerMessage',
+]);
 
 /**
  * B02.FR.09 / B03.FR.07: before Accepted, a station may only send BootNotification, plus what the CSMS

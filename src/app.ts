@@ -11,6 +11,7 @@ import { resolveConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { CsmsMetrics } from './metrics.js';
 import { OcppProtocols } from './ocpp/protocol.js';
+import { ocpp16 } from './ocpp/v16/index.js';
 import { ocpp201 } from './ocpp/v201/index.js';
 import { openCertificateAuthority, type CertificateAuthority } from './security/ca.js';
 import { RedisAttemptCounter } from './security/shared-throttle.js';
@@ -104,8 +105,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   const clientCaPems = config.tlsClientCa === undefined ? [] : loadCaBundle(config.tlsClientCa);
   const metrics = new CsmsMetrics();
   if (isWorkerProcess()) installWorkerMetrics(metrics, log);
-  const v201 = ocpp201();
-  const protocols = new OcppProtocols([v201]);
+  const protocols = new OcppProtocols([ocpp201(), ocpp16()]);
 
   const { store, health: storeHealth } = await openGuardedStore({
     databaseUrl: config.databaseUrl,
@@ -167,8 +167,14 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   const authorizer = new Authorizer(store, clock, config.masterPassGroup, () => decisionsReachUs());
   const services: StationServices = { config, store, authorizer, metrics, clock, log, passwords };
   const blocks = createBlocks({ ca, store, clock });
-  const blockTable = buildBlockTable(blocks);
-  const registry = new SessionRegistry(services, () => blockTable);
+  // One table per version: a session dispatches through the table of the version it negotiated.
+  const versions = protocols.all.map((protocol) => ({ protocol, blocks: buildBlockTable(blocks, protocol.version) }));
+  const tables = new Map(versions.map((v) => [v.protocol, v.blocks]));
+  const registry = new SessionRegistry(services, (protocol) => {
+    const table = tables.get(protocol);
+    if (table === undefined) throw new Error(`no block table for OCPP ${protocol.version}`);
+    return table;
+  });
   const router = await createCommandRouter(config, registry, clock, log, metrics);
   // Operator decisions made through any node reach this node's caches (CONTRACT §6).
   decisionsReachUs = () => router.reliable;
@@ -176,7 +182,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     if (decision.kind === 'idToken') authorizer.invalidate(decision.type, decision.idToken);
   });
   router.onResync(() => authorizer.invalidateAll());
-  const commands = new CommandService({ store, router, protocol: v201, blocks: blockTable, clock, callTimeoutMs: config.callTimeoutMs });
+  const commands = new CommandService({ store, router, versions, clock, callTimeoutMs: config.callTimeoutMs });
   // Unproven attempts are counted where every worker and node sees them (CONTRACT §3.2): Redis in cluster mode.
   const attempts: AttemptCounter =
     config.redisUrl === undefined

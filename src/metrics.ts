@@ -27,6 +27,8 @@ class ChildCache<T> {
 export class CsmsMetrics {
   readonly registry = new Registry();
   readonly connectedStations: Gauge;
+  /** The same stations by the OCPP version their connection negotiated (a mixed fleet's split; never per station). */
+  readonly connectedStationsByVersion: Gauge<'version'>;
   readonly ocppResponseSeconds: Histogram;
   readonly authorizeResponseSeconds: Histogram;
   readonly outboundCallSeconds: Histogram;
@@ -53,6 +55,12 @@ export class CsmsMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: '' });
     const registers = [this.registry];
     this.connectedStations = new Gauge({ name: 'csms_connected_stations', help: 'Stations with an open socket on this node', registers });
+    this.connectedStationsByVersion = new Gauge({
+      name: 'csms_connected_stations_by_version',
+      help: 'Stations with an open socket on this node, by the OCPP version they negotiated',
+      labelNames: ['version'],
+      registers,
+    });
     this.ocppResponseSeconds = new Histogram({
       name: 'csms_ocpp_response_seconds',
       help: 'Station CALL received to CSMS answer written, every action except Authorize',

@@ -34,6 +34,8 @@ interface RpcHandlerContext {
 
 interface RpcServerClient {
   readonly identity: string;
+  /** The subprotocol the connection negotiated (`ocpp2.0.1`, `ocpp1.6`). */
+  readonly protocol: string;
   handle(method: string, handler: (ctx: RpcHandlerContext) => unknown): void;
   handle(handler: (ctx: RpcHandlerContext) => unknown): void;
   call(method: string, params: unknown, options?: { callTimeoutMs?: number }): Promise<unknown>;
@@ -116,6 +118,7 @@ CREATE TABLE IF NOT EXISTS id_tokens (type text NOT NULL, id_token text NOT NULL
 CREATE TABLE IF NOT EXISTS transaction_events (
   id bigserial PRIMARY KEY, station_id text NOT NULL, transaction_id text NOT NULL, seq_no integer NOT NULL,
   event_type text NOT NULL, event_time timestamptz NOT NULL, payload jsonb NOT NULL, received_at timestamptz NOT NULL DEFAULT now());
+CREATE SEQUENCE IF NOT EXISTS ocpp16_transaction_ids;
 CREATE TABLE IF NOT EXISTS meter_values (
   id bigserial PRIMARY KEY, station_id text NOT NULL, evse_id integer NOT NULL, payload jsonb NOT NULL, received_at timestamptz NOT NULL DEFAULT now());
 `;
@@ -127,7 +130,7 @@ async function main(): Promise<void> {
   await pool.query(SCHEMA);
 
   const clients = new Map<string, RpcServerClient>();
-  const server = new RPCServer({ protocols: ['ocpp2.0.1'], strictMode: true, callTimeoutMs });
+  const server = new RPCServer({ protocols: ['ocpp2.0.1', 'ocpp1.6'], strictMode: true, callTimeoutMs });
   server.on('error', (err) => process.stderr.write(`baseline: ${err.message}\n`));
 
   server.auth((accept, reject, handshake) => {
@@ -159,6 +162,13 @@ async function main(): Promise<void> {
     client.handle('BootNotification', () => ({ status: 'Accepted', currentTime: new Date().toISOString(), interval: heartbeatInterval }));
     client.handle('Heartbeat', () => ({ currentTime: new Date().toISOString() }));
     client.handle('StatusNotification', () => ({}));
+    client.handle(({ method }) => {
+      throw createRPCError('NotImplemented', `${method} is not handled`);
+    });
+    if (client.protocol === 'ocpp1.6') {
+      handle16(client);
+      return;
+    }
     client.handle('Authorize', async ({ params }) => {
       const token = params.idToken as { idToken: string; type: string };
       const { rows } = await pool.query<{ status: string }>('SELECT status FROM id_tokens WHERE type = $1 AND id_token = $2', [token.type, token.idToken]);
@@ -180,10 +190,40 @@ async function main(): Promise<void> {
       await pool.query('INSERT INTO meter_values (station_id, evse_id, payload) VALUES ($1, $2, $3)', [identity, params.evseId, params]);
       return {};
     });
-    client.handle(({ method }) => {
-      throw createRPCError('NotImplemented', `${method} is not handled`);
-    });
   });
+
+  /** The same CSMS for a 1.6 station: idTags looked up by value, transactionIds from a sequence. */
+  function handle16(client: RpcServerClient): void {
+    const identity = client.identity;
+    client.handle('Authorize', async ({ params }) => {
+      const { rows } = await pool.query<{ status: string }>('SELECT status FROM id_tokens WHERE upper(id_token) = upper($1) LIMIT 1', [params.idTag]);
+      return { idTagInfo: { status: rows[0]?.status ?? 'Invalid' } };
+    });
+    client.handle('StartTransaction', async ({ params }) => {
+      const { rows } = await pool.query<{ id: number }>(
+        `WITH id AS (SELECT nextval('ocpp16_transaction_ids')::integer AS id)
+         INSERT INTO transaction_events (station_id, transaction_id, seq_no, event_type, event_time, payload)
+         SELECT $1, id.id::text, 0, 'Started', $2, $3 FROM id RETURNING transaction_id::integer AS id`,
+        [identity, params.timestamp, params],
+      );
+      const { rows: tokens } = await pool.query<{ status: string }>('SELECT status FROM id_tokens WHERE upper(id_token) = upper($1) LIMIT 1', [params.idTag]);
+      return { transactionId: rows[0]?.id ?? 0, idTagInfo: { status: tokens[0]?.status ?? 'Invalid' } };
+    });
+    client.handle('StopTransaction', async ({ params }) => {
+      await pool.query('INSERT INTO transaction_events (station_id, transaction_id, seq_no, event_type, event_time, payload) VALUES ($1, $2, 1, $3, $4, $5)', [
+        identity,
+        String(params.transactionId),
+        'Ended',
+        params.timestamp,
+        params,
+      ]);
+      return {};
+    });
+    client.handle('MeterValues', async ({ params }) => {
+      await pool.query('INSERT INTO meter_values (station_id, evse_id, payload) VALUES ($1, $2, $3)', [identity, params.connectorId, params]);
+      return {};
+    });
+  }
 
   const ocppHttp = createServer((_req, res) => res.writeHead(404).end());
   ocppHttp.on('upgrade', server.handleUpgrade);

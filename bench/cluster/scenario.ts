@@ -236,6 +236,7 @@ class ClusterBench {
       stations,
       workers: o.generatorWorkers,
       stationPrefix: STATION_PREFIX,
+      ocpp16Share: 0,
       basicAuth: true,
       fleetPassword: (this.processes as ClusterProcesses).fleetPassword,
       failover: FAILOVER,

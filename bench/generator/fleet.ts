@@ -52,6 +52,7 @@ export interface ConnectSummary {
 
 export interface PhaseSummary extends PhaseCounters {
   latency: HistogramSet;
+  latencyByVersion: HistogramSet;
   sendLag: Histogram;
   elapsedMs: number;
 }
@@ -158,6 +159,7 @@ export class Fleet {
         tokenCount: o.tokenCount,
         handshakeTimeoutMs: o.handshakeTimeoutMs,
         callTimeoutMs: o.callTimeoutMs,
+        ocpp16Share: o.ocpp16Share,
       };
       ready.push(this.request(handle, { kind: 'init', config }, 'ready').then(() => undefined));
     }
@@ -282,12 +284,13 @@ export class Fleet {
         );
       }),
     );
-    const summary: PhaseSummary = { ...emptyPhaseCounters(), latency: new HistogramSet(), sendLag: new Histogram(), elapsedMs: 0 };
+    const summary: PhaseSummary = { ...emptyPhaseCounters(), latency: new HistogramSet(), latencyByVersion: new HistogramSet(), sendLag: new Histogram(), elapsedMs: 0 };
     for (const r of results) {
       summary.sent += r.sent;
       summary.answered += r.answered;
       add(summary.errors, r.errors);
       summary.latency.merge(r.latency);
+      summary.latencyByVersion.merge(r.latencyByVersion);
       summary.sendLag.merge(r.sendLag);
       add(summary.authorizeStatus, r.authorizeStatus);
       add(summary.csmsCalls, r.csmsCalls);

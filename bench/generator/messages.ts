@@ -1,5 +1,5 @@
 /**
- * What a simulated station says: OCPP 2.0.1 CALL texts for each step of its script, and answers to the
+ * What a simulated station says: OCPP 2.0.1 (or 1.6J) CALL texts for each step of its script, and answers to the
  * CSMS's own CALLs. Texts are built from templates rather than JSON.stringify: the generator's CPU per
  * message must stay well below the CSMS's. Every value interpolated here is an id, a number or a
  * timestamp, never something that needs JSON escaping.
@@ -38,6 +38,68 @@ export type MixName = keyof typeof MIXES;
 
 export function isMixName(name: string): name is MixName {
   return Object.hasOwn(MIXES, name);
+}
+
+/**
+ * A 1.6 station runs the same script in 1.6 messages: the transaction is StartTransaction, MeterValues with its
+ * (CSMS-assigned) transactionId, StopTransaction.
+ */
+export const STEP_ACTION_16: Readonly<Record<Step, string>> = {
+  Heartbeat: 'Heartbeat',
+  StatusOccupied: 'StatusNotification',
+  StatusAvailable: 'StatusNotification',
+  Authorize: 'Authorize',
+  TxStarted: 'StartTransaction',
+  TxUpdated: 'MeterValues',
+  TxEnded: 'StopTransaction',
+  MeterValues: 'MeterValues',
+};
+
+/**
+ * Whether station `index` of the fleet speaks 1.6: a fixed, evenly spread share of the indices (Fibonacci hashing),
+ * so every worker's slice and every run hold the same mix.
+ */
+export function speaksOcpp16(index: number, share: number): boolean {
+  if (share <= 0) return false;
+  if (share >= 1) return true;
+  return (index * 0.6180339887498949) % 1 < share;
+}
+
+export function bootNotification16(serialNumber: string): string {
+  return `{"chargePointVendor":"Stroom Bench","chargePointModel":"Bench-16","chargePointSerialNumber":"${serialNumber}","firmwareVersion":"1.0.0"}`;
+}
+
+export function statusNotification16(connectorId: number, status: 'Available' | 'Preparing', now: string): string {
+  return `{"connectorId":${connectorId},"errorCode":"NoError","status":"${status}","timestamp":"${now}"}`;
+}
+
+export function authorize16(idTag: string): string {
+  return `{"idTag":"${idTag}"}`;
+}
+
+export function startTransaction16(idTag: string, connectorId: number, wh: number, now: string): string {
+  return `{"connectorId":${connectorId},"idTag":"${idTag}","meterStart":${wh},"timestamp":"${now}"}`;
+}
+
+function energy16(wh: number, now: string, context: string): string {
+  return `{"timestamp":"${now}","sampledValue":[{"value":"${wh}","context":"${context}","measurand":"Energy.Active.Import.Register","unit":"Wh"}]}`;
+}
+
+export function transactionMeterValues16(transactionId: string, connectorId: number, wh: number, now: string): string {
+  return (
+    `{"connectorId":${connectorId},"transactionId":${transactionId},"meterValue":[{"timestamp":"${now}","sampledValue":[` +
+    `{"value":"${wh}","context":"Sample.Periodic","measurand":"Energy.Active.Import.Register","unit":"Wh"},` +
+    `{"value":"11000","context":"Sample.Periodic","measurand":"Power.Active.Import","unit":"W"}]}]}`
+  );
+}
+
+export function stopTransaction16(transactionId: string, idTag: string, wh: number, now: string): string {
+  return `{"transactionId":${transactionId},"idTag":"${idTag}","meterStop":${wh},"timestamp":"${now}","reason":"Local"}`;
+}
+
+/** Main meter of the whole station (connector 0): linked to no transaction. */
+export function meterValues16(wh: number, now: string): string {
+  return `{"connectorId":0,"meterValue":[${energy16(wh, now, 'Sample.Periodic')}]}`;
 }
 
 export function call(messageId: string, action: string, payload: string): string {
@@ -112,6 +174,10 @@ function variableResults(data: Json | undefined): { [key: string]: Json }[] {
 /** Answers whose shape is not just {"status":"Accepted"}. */
 function answerPayload(action: string, request: Record<string, Json>): Json {
   switch (action) {
+    case 'GetConfiguration':
+      return { configurationKey: [{ key: 'HeartbeatInterval', readonly: false, value: '300' }], unknownKey: [] };
+    case 'UpdateFirmware':
+      return {};
     case 'GetVariables':
       return { getVariableResult: variableResults(request.getVariableData).map((result) => ({ ...result, attributeValue: '42' })) };
     case 'SetVariables':

@@ -23,6 +23,8 @@ export interface FleetSettings {
   handshakeTimeoutMs: number;
   /** A station CALL with no answer after this long counts as a timeout. */
   callTimeoutMs: number;
+  /** Share of the stations that speak OCPP 1.6J instead of 2.0.1: 0 none, 1 all (`--ocpp`, `--ocpp-mix`). */
+  ocpp16Share: number;
 }
 
 /**
@@ -157,6 +159,8 @@ export interface PhaseResult extends PhaseCounters {
   kind: 'phaseDone';
   /** From the intended send time (open loop) or the actual send time (closed loop), by action. */
   latency: Record<string, HistogramJson>;
+  /** The same latencies by the OCPP version of the station (`1.6`, `2.0.1`). */
+  latencyByVersion: Record<string, HistogramJson>;
   /** Actual send − intended send: the generator's own lateness (open loop). */
   sendLag: HistogramJson;
   elapsedMs: number;

@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { Histogram, HistogramSet } from '../histogram.js';
 import { acceptedTokenIndex, basicAuthorization, localAddressFor, stationId, stationPassword, tokenId } from './fleet-data.js';
 import * as msg from './messages.js';
-import { MIXES, STEP_ACTION, type Step } from './messages.js';
+import { MIXES, STEP_ACTION, STEP_ACTION_16, speaksOcpp16, type Step } from './messages.js';
 import {
   emptyPhaseCounters,
   type ConnectCommand,
@@ -80,6 +80,8 @@ class Station {
     readonly id: string,
     readonly authorization: string | undefined,
     readonly localAddress: string,
+    /** Speaks OCPP 1.6J instead of 2.0.1. */
+    readonly v16: boolean,
     /** Index into the fleet's ports: the node it connects to. */
     public node: number,
   ) {}
@@ -153,6 +155,7 @@ interface PhaseState extends PhaseCounters {
   running: boolean;
   outstanding: number;
   latency: HistogramSet;
+  latencyByVersion: HistogramSet;
   sendLag: Histogram;
   timer: NodeJS.Timeout | undefined;
 }
@@ -184,7 +187,9 @@ class GeneratorWorker {
       const index = config.firstStation + i;
       const id = stationId(config.stationPrefix, index);
       const authorization = config.basicAuth ? basicAuthorization(id, config.fleetPassword ?? stationPassword(id)) : undefined;
-      this.stations.push(new Station(index, id, authorization, localAddressFor(index, config.stationsPerAddress), index % config.ports.length));
+      this.stations.push(
+        new Station(index, id, authorization, localAddressFor(index, config.stationsPerAddress), speaksOcpp16(index, config.ocpp16Share), index % config.ports.length),
+      );
     }
     this.idle = new NumberQueue();
     this.idPrefix = `w${config.workerIndex}-`;
@@ -246,7 +251,7 @@ class GeneratorWorker {
         host: config.host,
         port: config.ports[station.node] as number,
         path: `/ocpp/${encodeURIComponent(station.id)}`,
-        protocol: 'ocpp2.0.1',
+        protocol: station.v16 ? 'ocpp1.6' : 'ocpp2.0.1',
         ...(station.authorization !== undefined ? { authorization: station.authorization } : {}),
         localAddress: station.localAddress,
         timeoutMs: config.handshakeTimeoutMs,
@@ -269,7 +274,7 @@ class GeneratorWorker {
   private onOpen(station: Station): void {
     this.connectState?.handshake.record((performance.now() - station.attemptAt) * 1000);
     station.status = Status.Booting;
-    this.sendSetup(station, 'BootNotification', msg.bootNotification(station.id));
+    this.sendSetup(station, 'BootNotification', station.v16 ? msg.bootNotification16(station.id) : msg.bootNotification(station.id));
   }
 
   /**
@@ -561,7 +566,12 @@ class GeneratorWorker {
     }
     if (station.reportedEvses < this.config.evses) {
       station.reportedEvses++;
-      this.sendSetup(station, 'StatusNotification', msg.statusNotification(station.reportedEvses, 'Available', new Date().toISOString()));
+      const now = new Date().toISOString();
+      this.sendSetup(
+        station,
+        'StatusNotification',
+        station.v16 ? msg.statusNotification16(station.reportedEvses, 'Available', now) : msg.statusNotification(station.reportedEvses, 'Available', now),
+      );
       return;
     }
     this.becameReady(station);
@@ -599,6 +609,7 @@ class GeneratorWorker {
       outstanding: 0,
       ...emptyPhaseCounters(),
       latency: new HistogramSet(),
+      latencyByVersion: new HistogramSet(),
       sendLag: new Histogram(),
       timer: undefined,
     };
@@ -662,6 +673,10 @@ class GeneratorWorker {
     if ((step === 'TxUpdated' || step === 'TxEnded') && station.transactionId === '') step = 'TxStarted';
     const iso = new Date().toISOString();
     let payload: string;
+    if (station.v16) {
+      this.sendLoad16(phase, station, step, intended, now, iso);
+      return;
+    }
     switch (step) {
       case 'Heartbeat':
         payload = '{}';
@@ -695,7 +710,47 @@ class GeneratorWorker {
         payload = msg.meterValues(station.wh + 1_000_000, iso);
         break;
     }
-    const action = STEP_ACTION[step];
+    this.sendLoadCall(phase, station, STEP_ACTION[step], payload, intended, now);
+  }
+
+  /** The same step in 1.6 words; the transactionId comes from the StartTransaction answer (onLoadAnswer). */
+  private sendLoad16(phase: PhaseState, station: Station, step: Step, intended: number, now: number, iso: string): void {
+    let payload: string;
+    switch (step) {
+      case 'Heartbeat':
+        payload = '{}';
+        break;
+      case 'StatusOccupied':
+        payload = msg.statusNotification16(1, 'Preparing', iso);
+        break;
+      case 'StatusAvailable':
+        payload = msg.statusNotification16(1, 'Available', iso);
+        break;
+      case 'Authorize':
+        payload = msg.authorize16(this.tokenFor(station, phase.command.mix === 'authorize'));
+        break;
+      case 'TxStarted':
+        station.sessions++;
+        station.wh += 100;
+        payload = msg.startTransaction16(this.tokenFor(station, false), 1, station.wh, iso);
+        break;
+      case 'TxUpdated':
+        station.wh += 250;
+        payload = msg.transactionMeterValues16(station.transactionId, 1, station.wh, iso);
+        break;
+      case 'TxEnded':
+        station.wh += 100;
+        payload = msg.stopTransaction16(station.transactionId, this.tokenFor(station, false), station.wh, iso);
+        station.transactionId = '';
+        break;
+      case 'MeterValues':
+        payload = msg.meterValues16(station.wh + 1_000_000, iso);
+        break;
+    }
+    this.sendLoadCall(phase, station, STEP_ACTION_16[step], payload, intended, now);
+  }
+
+  private sendLoadCall(phase: PhaseState, station: Station, action: string, payload: string, intended: number, now: number): void {
     const messageId = this.nextMessageId();
     station.pending = Pending.Load;
     station.pendingId = messageId;
@@ -732,6 +787,8 @@ class GeneratorWorker {
     phase.answered++;
     const micros = (now - station.intendedAt) * 1000;
     phase.latency.get(station.pendingAction).record(micros);
+    phase.latencyByVersion.get(station.v16 ? '1.6' : '2.0.1').record(micros);
+    if (ok && station.pendingAction === 'StartTransaction') station.transactionId = /"transactionId":(\d+)/.exec(text)?.[1] ?? '';
     this.windowLatency.get(station.pendingAction).record(micros);
     this.recent.record(micros);
     if (!ok) increment(phase.errors, errorCode(text));
@@ -773,6 +830,7 @@ class GeneratorWorker {
         answered: phase.answered,
         errors: phase.errors,
         latency: phase.latency.toJSON(),
+        latencyByVersion: phase.latencyByVersion.toJSON(),
         sendLag: phase.sendLag.toJSON(),
         authorizeStatus: phase.authorizeStatus,
         csmsCalls: phase.csmsCalls,

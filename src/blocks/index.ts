@@ -1,3 +1,4 @@
+import type { OcppVersionId } from '../ocpp/protocol.js';
 import type { AnyHandler, AnyPlanner, AnyResultHook, BlockModule, BlockTable } from '../station/types.js';
 import { authorization } from './authorization/authorization.js';
 import { availability } from './availability/availability.js';
@@ -17,7 +18,8 @@ export function createBlocks(deps: CertificateModuleDeps & Parameters<typeof cre
   return [provisioning, availability, authorization, createTransactionsBlock(deps), createSecurityBlock(deps), firmware, diagnostics, dataTransfer, unsupported];
 }
 
-export function buildBlockTable(blocks: readonly BlockModule[]): BlockTable {
+/** The entries of every block for one protocol version: a 1.6 table holds the blocks' `v16` sides. */
+export function buildBlockTable(blocks: readonly BlockModule[], version: OcppVersionId = '2.0.1'): BlockTable {
   const handlers = new Map<string, AnyHandler>();
   const resultHooks = new Map<string, AnyResultHook>();
   const plans = new Map<string, AnyPlanner>();
@@ -28,9 +30,11 @@ export function buildBlockTable(blocks: readonly BlockModule[]): BlockTable {
     }
   };
   for (const block of blocks) {
-    claim(handlers, 'handler', block, block.handlers);
-    claim(resultHooks, 'result hook', block, block.resultHooks);
-    claim(plans, 'command plan', block, block.plans);
+    const side = version === '1.6' ? block.v16 : block;
+    if (side === undefined) continue;
+    claim(handlers, 'handler', block, side.handlers);
+    claim(resultHooks, 'result hook', block, side.resultHooks);
+    claim(plans, 'command plan', block, side.plans);
   }
-  return { handlers, resultHooks, plans };
+  return { version, handlers, resultHooks, plans };
 }

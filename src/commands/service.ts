@@ -3,9 +3,9 @@ import type { Clock } from '../clock.js';
 import type { CommandOutcome, CommandRouter } from '../cluster/command-router.js';
 import { newRequestId } from '../ids.js';
 import { isJsonObject, type JsonObject } from '../json.js';
-import type { OcppProtocol } from '../ocpp/protocol.js';
+import type { OcppProtocol, OcppVersionId } from '../ocpp/protocol.js';
 import { CommandRefusal, type AnyPlanner, type BlockTable, type CommandPlan } from '../station/types.js';
-import type { Store } from '../store/store.js';
+import type { StationRecord, Store } from '../store/store.js';
 
 /** Ids the operator may leave out: the CSMS assigns them (CONTRACT §4). */
 const ASSIGNED_IDS = ['requestId', 'remoteStartId'] as const;
@@ -21,10 +21,11 @@ export interface CommandReport {
 export interface CommandServiceDeps {
   store: Pick<Store, 'getStation' | 'getVariables'>;
   router: CommandRouter;
-  /** The protocol whose actions and schemas the commands API speaks. */
-  protocol: OcppProtocol;
-  /** Its blocks: each may have a rule (plan) for the actions it owns. */
-  blocks: BlockTable;
+  /**
+   * Each version the commands API speaks: its actions and schemas, and its block table (each block may have a
+   * rule, a plan, for the actions it owns). The first is the version of a station that never connected.
+   */
+  versions: readonly { protocol: OcppProtocol; blocks: BlockTable }[];
   clock: Clock;
   callTimeoutMs: number;
 }
@@ -38,21 +39,47 @@ export interface CommandServiceDeps {
  * station actor's, which knows the live boot status; its refusal comes back as a `refused` outcome.
  */
 export class CommandService {
-  constructor(private readonly deps: CommandServiceDeps) {}
+  constructor(private readonly deps: CommandServiceDeps) {
+    if (deps.versions.length === 0) throw new Error('the command service needs at least one OCPP version');
+  }
 
-  /** The actions the commands API takes. */
+  /** The actions the commands API takes, of every version. */
   get actions(): readonly string[] {
-    return this.deps.protocol.csmsActions;
+    return [...new Set(this.deps.versions.flatMap((v) => v.protocol.csmsActions))].sort();
+  }
+
+  /**
+   * The version a command to this station speaks: the one its last connection negotiated, else its pin, else the
+   * first served (a station that never connected gets 409 from the router anyway).
+   */
+  private versionOf(station: StationRecord): { protocol: OcppProtocol; blocks: BlockTable } {
+    const versions = this.deps.versions;
+    const wanted: OcppVersionId | undefined = station.ocppVersion ?? (station.ocppVersionPin === 'auto' ? undefined : station.ocppVersionPin);
+    return versions.find((v) => v.protocol.version === wanted) ?? (versions[0] as { protocol: OcppProtocol; blocks: BlockTable });
   }
 
   async run(stationId: string, action: string, body: unknown): Promise<CommandReport> {
-    const { protocol, store, router, clock } = this.deps;
+    const { store, router, clock } = this.deps;
     // The deadline starts now: time spent queued behind the station's other calls counts (CONTRACT §4).
     const deadline = clock.now() + this.deps.callTimeoutMs;
-    if (!protocol.isCsmsAction(action)) {
-      throw new CommandRefusal(400, 'unknown_action', `${action} is not a CSMS-initiated OCPP ${protocol.version} action`, { actions: protocol.csmsActions });
+    if (!this.deps.versions.some((v) => v.protocol.isCsmsAction(action))) {
+      throw new CommandRefusal(400, 'unknown_action', `${action} is not a CSMS-initiated OCPP action`, { actions: this.actions });
     }
     if (!isJsonObject(body)) throw new CommandRefusal(400, 'invalid_body', 'the body must be a JSON object (the OCPP request payload)');
+    const station = await store.getStation(stationId);
+    if (station === undefined) throw new CommandRefusal(404, 'station_not_found', `no station ${stationId}`);
+    const { protocol, blocks } = this.versionOf(station);
+    if (!protocol.isCsmsAction(action)) {
+      throw new CommandRefusal(
+        400,
+        'wrong_ocpp_version',
+        `${action} is not an OCPP ${protocol.version} action, and station ${stationId} speaks OCPP ${protocol.version}`,
+        {
+          ocppVersion: protocol.version,
+          actions: protocol.csmsActions,
+        },
+      );
+    }
     const payload: JsonObject = { ...body };
     const properties = protocol.schemas.properties(action, 'Request');
     for (const key of ASSIGNED_IDS) {
@@ -62,9 +89,7 @@ export class CommandService {
     if (violations.length > 0) {
       throw new CommandRefusal(400, 'invalid_payload', `the ${action} request violates the OCPP ${protocol.version} schema`, violations);
     }
-    const station = await store.getStation(stationId);
-    if (station === undefined) throw new CommandRefusal(404, 'station_not_found', `no station ${stationId}`);
-    const plan = await this.plan(action, payload, station);
+    const plan = await this.plan(blocks, action, payload, station);
 
     // Split requests go one after the other: the station sees at most one CALL at a time anyway.
     const answers: JsonObject[] = [];
@@ -85,8 +110,8 @@ export class CommandService {
     return { request: payload, outcome, parts: plan.requests.length };
   }
 
-  private plan(action: string, payload: JsonObject, station: { id: string; securityProfile: 1 | 2 | 3 }): CommandPlan | Promise<CommandPlan> {
-    const planner: AnyPlanner | undefined = this.deps.blocks.plans.get(action);
+  private plan(blocks: BlockTable, action: string, payload: JsonObject, station: { id: string; securityProfile: 1 | 2 | 3 }): CommandPlan | Promise<CommandPlan> {
+    const planner: AnyPlanner | undefined = blocks.plans.get(action);
     if (planner === undefined) return singleRequest(payload);
     return planner(payload as never, { station, deviceModel: () => this.deps.store.getVariables(station.id) });
   }

@@ -22,6 +22,8 @@ export interface SchemaSelection {
   accept(schema: { $id?: string; $comment?: string }): boolean;
   /** For the start-up error: "OCPP 2.0.1 FINAL". */
   name: string;
+  /** The message a file holds (`BootNotificationRequest`); by default the file name without `.json`. */
+  messageName?(file: string): string;
 }
 
 function newAjv(allErrors: boolean): Ajv {
@@ -62,7 +64,7 @@ export class OcppSchemas {
       .filter((f) => f.endsWith('.json'))
       .sort()) {
       const schema = JSON.parse(readFileSync(join(schemaDir, file), 'utf8')) as { $id?: string; $comment?: string };
-      const name = file.slice(0, -'.json'.length);
+      const name = selection.messageName?.(file) ?? file.slice(0, -'.json'.length);
       if (!selection.accept(schema)) throw new Error(`${file} is not an official ${selection.name} schema`);
       this.schemas.set(name, schema);
       this.fast.set(name, ajv.compile(schema));

@@ -1,7 +1,7 @@
 import { createRedisCommandClient, parseRedisEndpoint, type RedisClient } from '../cluster/redis-connection.js';
 import type { Clock } from '../clock.js';
 import { SampledLog, type Logger } from '../log.js';
-import { LocalAttemptCounter, verdictFor, type AttemptCounter, type AttemptLimits, type AttemptVerdict } from './throttle.js';
+import { LocalAttemptCounter, peekedVerdict, verdictFor, type AttemptCounter, type AttemptLimits, type AttemptVerdict } from './throttle.js';
 
 /**
  * INCR + expiry in one step: the first attempt of a window sets the window's expiry, the attempt after the last
@@ -19,6 +19,12 @@ return {n, ttl}`;
 const RETRACT_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end
 return 0`;
+
+/** The count and remaining milliseconds of a key, counting nothing; {0, 0} when there is none. */
+const PEEK_SCRIPT = `
+local n = redis.call('GET', KEYS[1])
+if not n then return {0, 0} end
+return {tonumber(n), redis.call('PTTL', KEYS[1])}`;
 
 /**
  * The attempt counter of cluster mode (REDIS_URL): one Redis key per throttle key, so the limits hold across
@@ -62,6 +68,15 @@ export class RedisAttemptCounter implements AttemptCounter {
       await this.redis.eval(RETRACT_SCRIPT, 1, this.prefix + key);
     } catch {
       this.fallback.retractNow(key);
+    }
+  }
+
+  async peek(key: string, limits: AttemptLimits): Promise<AttemptVerdict> {
+    try {
+      const reply = (await this.redis.eval(PEEK_SCRIPT, 1, this.prefix + key)) as [unknown, unknown];
+      return peekedVerdict(Number(reply[0]), Number(reply[1]), limits);
+    } catch {
+      return this.fallback.peekNow(key, limits);
     }
   }
 

@@ -32,6 +32,8 @@ export interface AttemptCounter {
   attempt(key: string, limits: AttemptLimits): Promise<AttemptVerdict>;
   /** Takes back one attempt of `key` (the request proved its identity). Never rejects. */
   retract(key: string): Promise<void>;
+  /** The verdict `key` stands at, counting nothing (is it cooling down?). Never rejects. */
+  peek(key: string, limits: AttemptLimits): Promise<AttemptVerdict>;
   close(): Promise<void>;
 }
 
@@ -39,6 +41,11 @@ export interface AttemptCounter {
 export function verdictFor(count: number, remainingMs: number, limits: AttemptLimits): AttemptVerdict {
   if (count <= limits.maxAttempts) return { allowed: true, retryAfterMs: 0, startedCooldown: false };
   return { allowed: false, retryAfterMs: Math.max(1, remainingMs), startedCooldown: count === limits.maxAttempts + 1 };
+}
+
+/** A peek never starts a cool-down: only the attempt that crossed the limit did, and it was logged then. */
+export function peekedVerdict(count: number, remainingMs: number, limits: AttemptLimits): AttemptVerdict {
+  return { ...verdictFor(count, remainingMs, limits), startedCooldown: false };
 }
 
 interface CounterEntry {
@@ -86,6 +93,17 @@ export class LocalAttemptCounter implements AttemptCounter {
   retract(key: string): Promise<void> {
     this.retractNow(key);
     return Promise.resolve();
+  }
+
+  peekNow(key: string, limits: AttemptLimits): AttemptVerdict {
+    const now = this.clock.now();
+    const entry = this.entries.get(key);
+    if (entry === undefined || entry.expiresAt <= now) return verdictFor(0, 0, limits);
+    return peekedVerdict(entry.count, entry.expiresAt - now, limits);
+  }
+
+  peek(key: string, limits: AttemptLimits): Promise<AttemptVerdict> {
+    return Promise.resolve(this.peekNow(key, limits));
   }
 
   close(): Promise<void> {

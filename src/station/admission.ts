@@ -60,7 +60,7 @@ export type Admission =
   | {
       ok: true;
       station: StationRecord;
-      /** The OCPP version the connection speaks: the highest the station offered. */
+      /** The OCPP version the connection speaks: the highest the station offered, or the one its registration pins. */
       protocol: OcppProtocol;
       /** The security profile of this connection: 1, 2, or 3 when a client certificate names the station. */
       securityProfile: SecurityProfile;
@@ -164,7 +164,17 @@ export class StationGatekeeper {
       return refuse(400, 'bad_request', `the station identity must be 1-${MAX_IDENTITY_LENGTH} printable characters without ':'`);
     }
     const admission = await this.decide(identity, request);
-    return admission.ok ? this.raiseOnUpgrade(admission, identity) : admission;
+    if (!admission.ok) return admission;
+    if (admission.station.ocppVersion !== admission.protocol.version) {
+      // Before the 101, so GET station shows the version of the connection that is open (CONTRACT §4). A store that
+      // cannot take the write (degraded, CONTRACT §1) costs the view its freshness, never the station its connection.
+      await this.store.recordOcppVersion(identity, admission.protocol.version).then(
+        () => undefined,
+        (err: unknown) => this.sampled.warn('ocpp_version_not_recorded', { err, stationId: identity }, 'could not record the negotiated OCPP version'),
+      );
+      admission.station = { ...admission.station, ocppVersion: admission.protocol.version };
+    }
+    return this.raiseOnUpgrade(admission, identity);
   }
 
   /** The profile this connection proves: 3 needs a verified certificate naming the station (A00.FR.405). */
@@ -199,10 +209,10 @@ export class StationGatekeeper {
         'client certificate not accepted',
       );
     }
-    const admitted = (station: StationRecord): Admission => ({
+    const admitted = (station: StationRecord, chosen: OcppProtocol = protocol): Admission => ({
       ok: true,
       station,
-      protocol,
+      protocol: chosen,
       securityProfile: profile,
       ...(certificate !== undefined ? { clientCertificate: certificate } : {}),
     });
@@ -233,9 +243,23 @@ export class StationGatekeeper {
       return refuse(403, 'profile_downgrade', `station ${identity} is registered for security profile ${station.securityProfile}`);
     }
     // Profile 3: the certificate is the credential; there is no Basic auth (A00.FR.4xx).
-    if (profile === 3) return admitted(station);
-    const checked = await this.checkPassword(station, identity, credentials, request.remoteAddress);
-    return checked === undefined ? admitted(station) : checked;
+    if (profile !== 3) {
+      const checked = await this.checkPassword(station, identity, credentials, request.remoteAddress);
+      if (checked !== undefined) return checked;
+    }
+    // CONTRACT §3: a pinned version must be among those offered; told only to a station that proved who it is.
+    if (station.ocppVersionPin !== 'auto') {
+      const pinned = this.protocols.select(request.protocols, station.ocppVersionPin);
+      if (pinned === undefined) {
+        return refuse(
+          400,
+          'bad_subprotocol',
+          `station ${identity} is registered for OCPP ${station.ocppVersionPin}: it must offer ${this.protocols.get(station.ocppVersionPin).subprotocol}`,
+        );
+      }
+      return admitted(station, pinned);
+    }
+    return admitted(station);
   }
 
   /**
@@ -263,11 +287,14 @@ export class StationGatekeeper {
     // for one identity are guesses, and they see each other before any of them is checked.
     const perIdentityAddress = await this.attempts.attempt(identityAddressKey, this.limits.identityAddress);
     if (!perIdentityAddress.allowed) return this.throttledRefusal(perIdentityAddress, 'identity_address', identity, remoteAddress, address);
-    // A password that verified before (on any node holding the verifier key): no derivation needed.
+    // A password that verified before (on any node holding the verifier key): no derivation, no queue. Not while
+    // the address cools down, though: the right password from there waits like every other attempt, or a guesser
+    // whose address is throttled could go on testing guesses at HMAC speed and learn from each 101.
     const stored = { passwordHash: storedHash, passwordVerifier: station.passwordVerifier };
     if (this.passwords.fastMatch(identity, stored, credentials.password)) {
+      const perAddress = await this.attempts.peek(addressKey, this.limits.address);
       await this.attempts.retract(identityAddressKey);
-      return undefined;
+      return perAddress.allowed ? undefined : this.throttledRefusal(perAddress, 'address', identity, remoteAddress, address);
     }
     if (!(await this.checksPerIdentityAddress.acquire(identityAddressKey))) return busy();
     // Per address the checks queue (a fleet behind one NAT or proxy reconnecting is not an attack) and each

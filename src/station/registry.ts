@@ -39,9 +39,14 @@ export class SessionRegistry {
 
   open(station: StationRecord, protocol: OcppProtocol, socket: StationSocket): StationSession {
     const previous = this.sessions.get(station.id);
-    const session = new StationSession(station, protocol, socket, this.services, this.tableFor(protocol), (closed) => this.forget(closed));
+    const session = new StationSession(station, protocol, socket, this.services, this.tableFor(protocol), (closed) => {
+      // Every session closes once, the replaced ones included: the per-version count follows each of them.
+      this.services.metrics.connectedStationsByVersion.labels(protocol.version).dec();
+      this.forget(closed);
+    });
     this.sessions.set(station.id, session);
     this.services.metrics.connectedStations.set(this.sessions.size);
+    this.services.metrics.connectedStationsByVersion.labels(protocol.version).inc();
     if (previous !== undefined) this.close(previous, 'replaced by a newer connection');
     session.log.info({ remoteAddress: socket.remoteAddress, bootStatus: station.bootStatus, ocppVersion: protocol.version }, 'station connected');
     for (const listener of this.listeners) listener(station.id, session);

@@ -333,7 +333,8 @@ export class StationSession implements StationHandle {
     const metrics = this.services.metrics;
     metrics.countOut('CALLRESULT', action);
     if (action === 'Authorize') {
-      const status = (response.idTokenInfo as { status?: string } | undefined)?.status ?? 'unknown';
+      // 2.0.1 answers idTokenInfo, 1.6 idTagInfo.
+      const status = ((response.idTokenInfo ?? response.idTagInfo) as { status?: string } | undefined)?.status ?? 'unknown';
       metrics.authorizeResponseSeconds.labels(status).observe(seconds);
     } else {
       metrics.observeResponse(action, seconds);
@@ -419,7 +420,8 @@ export class StationSession implements StationHandle {
     this.services.metrics.countIn('CALLERROR', waiting.action);
     this.observeOutbound(waiting, 'error');
     this.actor.send({ type: 'CALL_ANSWERED', messageId: frame.messageId });
-    const code: OcppErrorCode = isOcppErrorCode(frame.code) ? frame.code : 'GenericError';
+    const read = this.protocol.readErrorCode(frame.code);
+    const code: OcppErrorCode = isOcppErrorCode(read) ? read : 'GenericError';
     waiting.reject(new OcppError(code, frame.description, frame.details));
   }
 
@@ -466,9 +468,9 @@ export class StationSession implements StationHandle {
    */
   private learnFromResult(action: string, request: JsonObject, response: JsonObject): void {
     if (this.context().bootStatus !== 'Pending' || response.status !== 'Accepted') return;
-    if (action === 'TriggerMessage') {
-      const triggered = this.protocol.triggeredAction(request);
-      if (triggered !== undefined) this.actor.send({ type: 'TRIGGER_ACCEPTED', action: triggered });
+    const triggered = this.protocol.triggeredAction(action, request);
+    if (triggered !== undefined) {
+      this.actor.send({ type: 'TRIGGER_ACCEPTED', action: triggered });
     } else if (this.protocol.isReportRequest(action)) {
       this.actor.send({ type: 'TRIGGER_ACCEPTED', action: 'NotifyReport' });
     }
@@ -482,11 +484,16 @@ export class StationSession implements StationHandle {
   /** @internal called by the station actor */
   requestFullInventory(): void {
     if (this.closed) return;
-    const payload = { requestId: newRequestId(), reportBase: 'FullInventory' };
-    this.actor.send({ type: 'INVENTORY_REQUESTED', requestId: payload.requestId });
-    this.call('GetBaseReport', payload).then(
-      (response) => this.log.info({ requestId: payload.requestId, status: response.status }, 'onboarding inventory requested'),
-      (err: unknown) => this.log.warn({ requestId: payload.requestId, err: err instanceof Error ? err.message : String(err) }, 'onboarding inventory request failed'),
+    const requestId = newRequestId();
+    const { action, payload, answeredInResult } = this.protocol.inventoryRequest(requestId);
+    this.actor.send({ type: 'INVENTORY_REQUESTED', requestId });
+    this.call(action, payload).then(
+      (response) => {
+        // 1.6: the answer to GetConfiguration is the inventory, stored by its result hook before this runs.
+        if (answeredInResult) this.reportArrived(requestId);
+        this.log.info({ requestId, action, status: response.status }, 'onboarding inventory requested');
+      },
+      (err: unknown) => this.log.warn({ requestId, action, err: err instanceof Error ? err.message : String(err) }, 'onboarding inventory request failed'),
     );
   }
 

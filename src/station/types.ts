@@ -4,7 +4,9 @@ import type { Config } from '../config.js';
 import type { JsonObject } from '../json.js';
 import type { Logger, SampledLog } from '../log.js';
 import type { CsmsMetrics } from '../metrics.js';
-import type { OcppProtocol } from '../ocpp/protocol.js';
+import type { OcppProtocol, OcppVersionId } from '../ocpp/protocol.js';
+import type { CsmsAction16, StationAction16 } from '../ocpp/v16/actions.js';
+import type { OcppPayloads as OcppPayloads16 } from '../ocpp/v16/types.js';
 import type { CsmsAction, StationAction } from '../ocpp/v201/actions.js';
 import type { OcppPayloads } from '../ocpp/v201/types.js';
 import type { BillingStore } from '../store/billing-store.js';
@@ -148,15 +150,40 @@ export interface PlanContext {
  */
 export type CommandPlanner<A extends CsmsAction> = (payload: OcppPayloads[A]['request'], ctx: PlanContext) => CommandPlan | Promise<CommandPlan>;
 
+/** The same three kinds of entry for the OCPP 1.6 messages of a block, typed by the 1.6 schemas. */
+export type Handler16<A extends StationAction16> = (
+  ctx: HandlerContext,
+  request: OcppPayloads16[A]['request'],
+) => OcppPayloads16[A]['response'] | Promise<OcppPayloads16[A]['response']>;
+
+export type ResultHook16<A extends CsmsAction16> = (
+  station: StationHandle,
+  request: OcppPayloads16[A]['request'],
+  response: OcppPayloads16[A]['response'],
+  services: StationServices,
+) => void | Promise<void>;
+
+export type CommandPlanner16<A extends CsmsAction16> = (payload: OcppPayloads16[A]['request'], ctx: PlanContext) => CommandPlan | Promise<CommandPlan>;
+
+/** A block's OCPP 1.6 side: its 1.6 messages, handled by the same domain code as its 2.0.1 ones. */
+export interface BlockSide16 {
+  handlers: { [A in StationAction16]?: Handler16<A> };
+  resultHooks?: { [A in CsmsAction16]?: ResultHook16<A> };
+  plans?: { [A in CsmsAction16]?: CommandPlanner16<A> };
+}
+
 /**
  * One functional block, both directions: the station actions it answers, the CSMS calls whose answers it
- * learns from, and the rules for the commands it sends. A new OCPP profile is a new block.
+ * learns from, and the rules for the commands it sends. A new OCPP profile is a new block. Its 2.0.1 entries
+ * are the block's own fields; `v16` holds the same block's OCPP 1.6 messages (a version is an adapter into the
+ * block's domain, not another block).
  */
 export interface BlockModule {
   readonly name: string;
   handlers: { [A in StationAction]?: Handler<A> };
   resultHooks?: { [A in CsmsAction]?: ResultHook<A> };
   plans?: { [A in CsmsAction]?: CommandPlanner<A> };
+  v16?: BlockSide16;
 }
 
 /** The erased forms the session dispatches through, after validation has vouched for the payload. */
@@ -166,6 +193,7 @@ export type AnyPlanner = (payload: never, ctx: PlanContext) => CommandPlan | Pro
 
 /** Every block's entries by action, for one protocol version. */
 export interface BlockTable {
+  readonly version: OcppVersionId;
   handlers: ReadonlyMap<string, AnyHandler>;
   resultHooks: ReadonlyMap<string, AnyResultHook>;
   plans: ReadonlyMap<string, AnyPlanner>;

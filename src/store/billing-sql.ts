@@ -9,6 +9,7 @@ import type {
   TransactionRecord,
 } from './billing-store.js';
 import { contentHash } from './content-hash.js';
+import type { JsonObject } from './store.js';
 import { UnknownStationError, withStation } from './errors.js';
 import { batchStatement, type BatchStatement, type BatchWriter, type GroupCommitter, type RowErrors } from './group-commit.js';
 import {
@@ -260,6 +261,38 @@ export class SqlBillingStore implements BillingStore {
   }
 
   // Id tokens (operator writes and authorization reads: direct, not batched)
+
+  async transactionIdFor16Start(stationId: string, timestamp: Date, request: JsonObject): Promise<{ transactionId: number; known: boolean }> {
+    // COALESCE stops at the first non-null argument: a known Start takes no number from the sequence. A new number
+    // skips any id this station already used (a station that spoke 2.0.1 before may have chosen numeric ids); the
+    // numbers skipped are gaps, never reused.
+    const rows = await this.db.query<{ transaction_id: number | null; known: boolean }>(
+      `SELECT known.id IS NOT NULL AS known,
+              coalesce(known.id::integer,
+                       (SELECT fresh.n FROM (SELECT nextval('ocpp16_transaction_ids')::integer AS n FROM generate_series(1, 5)) AS fresh
+                         WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.station_id = $1 AND t.transaction_id = fresh.n::text)
+                         LIMIT 1)) AS transaction_id
+         FROM (SELECT (SELECT e.transaction_id FROM transaction_events e
+                        WHERE e.station_id = $1 AND e.trigger_reason = 'StartTransaction' AND e."timestamp" = $2::timestamptz AND e.payload = $3::jsonb
+                        LIMIT 1) AS id) AS known`,
+      [stationId, timestamp.toISOString(), json(request)],
+    );
+    const row = rows[0];
+    if (row === undefined || row.transaction_id === null) throw new Error(`no free 1.6 transactionId for station ${stationId}`);
+    return { transactionId: row.transaction_id, known: row.known };
+  }
+
+  async findIdTokenByValue(value: string): Promise<IdTokenRecord | undefined> {
+    const rows = await this.db.query<IdTokenRow>(
+      `SELECT type, id_token, status, group_id, expires_at, updated_at FROM id_tokens
+        WHERE upper(id_token) = upper($1)
+        ORDER BY array_position(ARRAY['ISO14443', 'ISO15693', 'Central', 'Local', 'KeyCode', 'eMAID', 'MacAddress'], type) NULLS LAST, type
+        LIMIT 1`,
+      [value],
+    );
+    const row = rows[0];
+    return row ? toIdToken(row) : undefined;
+  }
 
   async getIdToken(type: string, idToken: string): Promise<IdTokenRecord | undefined> {
     const rows = await this.db.query<IdTokenRow>('SELECT type, id_token, status, group_id, expires_at, updated_at FROM id_tokens WHERE type = $1 AND id_token = $2', [

@@ -119,6 +119,11 @@ export interface StoredMeterValues {
 
 export interface BillingStore {
   getIdToken(type: string, idToken: string): Promise<IdTokenRecord | undefined>;
+  /**
+   * CONTRACT §3.1: the token a 1.6 idTag names: same value, case-insensitively, whatever its type; of several,
+   * the first type of ISO14443, ISO15693, Central, Local, KeyCode, eMAID, MacAddress.
+   */
+  findIdTokenByValue(value: string): Promise<IdTokenRecord | undefined>;
   putIdToken(type: string, idToken: string, input: IdTokenInput): Promise<{ token: IdTokenRecord; created: boolean }>;
   deleteIdToken(type: string, idToken: string): Promise<boolean>;
 
@@ -129,6 +134,12 @@ export interface BillingStore {
    * event or as a conflict); false for a resend of content already stored, which changes nothing.
    */
   recordTransactionEvent(event: TransactionEventWrite): Promise<{ inserted: boolean; conflict: boolean }>;
+  /**
+   * The transactionId for a 1.6 StartTransaction: the one it got before when the same request (a resend after a
+   * lost answer) is stored already, else a new one from the CSMS-wide sequence (never handed out twice). The id is
+   * durable once the Start event carrying it is recorded, which its answer waits for.
+   */
+  transactionIdFor16Start(stationId: string, timestamp: Date, request: JsonObject): Promise<{ transactionId: number; known: boolean }>;
   /** Group commit. MeterValues messages (TransactionEvent samples are stored with their event). */
   recordMeterValues(write: MeterValuesWrite): Promise<void>;
 

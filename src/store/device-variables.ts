@@ -32,6 +32,7 @@ function defined(attribute: VariableAttribute): VariableAttribute {
   if (attribute.mutability !== undefined) copy.mutability = attribute.mutability;
   if (attribute.persistent !== undefined) copy.persistent = attribute.persistent;
   if (attribute.constant !== undefined) copy.constant = attribute.constant;
+  if (attribute.readonly !== undefined) copy.readonly = attribute.readonly;
   return copy;
 }
 

@@ -312,6 +312,26 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE stations ADD COLUMN password_verifier bytea;
     `,
   },
+  {
+    version: 13,
+    name: 'OCPP 1.6 stations',
+    sql: `
+      -- CONTRACT §3: the version a registration pins ('auto' takes the highest offered) and the one the last
+      -- connection negotiated (NULL before any).
+      ALTER TABLE stations ADD COLUMN ocpp_version_pin text NOT NULL DEFAULT 'auto' CHECK (ocpp_version_pin IN ('auto', '1.6', '2.0.1'));
+      ALTER TABLE stations ADD COLUMN ocpp_version text CHECK (ocpp_version IN ('1.6', '2.0.1'));
+      -- A 1.6 StatusNotification's errorCode, info and vendor fields, kept with the status they came with.
+      ALTER TABLE connectors ADD COLUMN error jsonb;
+      ALTER TABLE stations ADD COLUMN station_status_error jsonb;
+      -- 1.6 transactionIds are integers the CSMS assigns: one sequence for the whole CSMS, so an id is never
+      -- handed out twice, by any node, even after a crash (the Start row that carries it commits before the answer).
+      CREATE SEQUENCE ocpp16_transaction_ids AS integer MINVALUE 1 NO CYCLE;
+      -- CONTRACT §3.1: a 1.6 idTag is looked up by value, case-insensitively, whatever the token type.
+      CREATE INDEX id_tokens_by_value ON id_tokens (upper(id_token));
+      -- A resent 1.6 StartTransaction (its answer was lost) finds the transactionId it got the first time.
+      CREATE INDEX transaction_events_16_starts ON transaction_events (station_id, "timestamp") WHERE trigger_reason = 'StartTransaction';
+    `,
+  },
 ];
 
 /** Any constant will do, as long as no other code of ours takes the same advisory lock. */

@@ -12,6 +12,8 @@ import type {
   IssuedCertificateRecord,
   Json,
   JsonObject,
+  OcppVersion,
+  OcppVersionPin,
   ReportPart,
   SecurityProfile,
   StationEvent,
@@ -38,6 +40,9 @@ export interface StationRow {
   certificate_signing: JsonObject | null;
   station_status: string | null;
   station_status_at: Date | null;
+  station_status_error: JsonObject | null;
+  ocpp_version_pin: string;
+  ocpp_version: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -57,6 +62,7 @@ export interface ConnectorRow {
   connector_id: number;
   status: string;
   updated_at: Date;
+  error: JsonObject | null;
 }
 
 export interface ReportPartRow {
@@ -97,7 +103,8 @@ export function toStation(row: StationRow): StationRecord {
     id: row.id,
     securityProfile: row.security_profile as SecurityProfile,
     passwordHash: row.password_hash ?? undefined,
-    passwordVerifier: row.password_verifier === null ? undefined : Buffer.from(row.password_verifier.buffer, row.password_verifier.byteOffset, row.password_verifier.byteLength),
+    passwordVerifier:
+      row.password_verifier === null ? undefined : Buffer.from(row.password_verifier.buffer, row.password_verifier.byteOffset, row.password_verifier.byteLength),
     bootPolicy: row.boot_policy as BootPolicy,
     bootStatus: row.boot_status as BootStatus,
     chargingStation: row.charging_station ?? undefined,
@@ -108,7 +115,12 @@ export function toStation(row: StationRow): StationRecord {
     certificates: row.certificates ?? undefined,
     pendingSecurityProfile: row.pending_security_profile === null ? undefined : (row.pending_security_profile as SecurityProfile),
     certificateSigning: row.certificate_signing ?? undefined,
-    availability: row.station_status !== null && row.station_status_at !== null ? { status: row.station_status, updatedAt: row.station_status_at } : undefined,
+    availability:
+      row.station_status !== null && row.station_status_at !== null
+        ? { status: row.station_status, updatedAt: row.station_status_at, ...(row.station_status_error !== null ? { error: row.station_status_error } : {}) }
+        : undefined,
+    ocppVersionPin: row.ocpp_version_pin as OcppVersionPin,
+    ocppVersion: row.ocpp_version === null ? undefined : (row.ocpp_version as OcppVersion),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -127,7 +139,7 @@ export function toIssuedCertificate(row: IssuedCertificateRow): IssuedCertificat
 }
 
 export function toConnector(row: ConnectorRow): ConnectorStatusRecord {
-  return { evseId: row.evse_id, connectorId: row.connector_id, status: row.status, updatedAt: row.updated_at };
+  return { evseId: row.evse_id, connectorId: row.connector_id, status: row.status, updatedAt: row.updated_at, ...(row.error !== null ? { error: row.error } : {}) };
 }
 
 export function toReportPart(row: ReportPartRow): ReportPart {

@@ -37,6 +37,7 @@ import type {
   DeviceVariable,
   IssuedCertificateRecord,
   JsonObject,
+  OcppVersion,
   RemoteStartGrant,
   ReportPart,
   SecurityProfile,
@@ -53,7 +54,7 @@ interface BootRow {
   stationId: string;
   bootStatus: BootStatus;
   chargingStation: JsonObject;
-  reason: string;
+  reason: string | undefined;
   at: Date;
 }
 interface StationJsonRow {
@@ -107,7 +108,7 @@ const STORED_ONCE: ReadonlySet<StationEventKind> = new Set(['NotifyEvent', 'Secu
 
 const STATION_COLUMNS = `id, security_profile, password_hash, password_verifier, boot_policy, boot_status, charging_station,
   last_boot_reason, last_seen, firmware_status, log_status, certificates, pending_security_profile,
-  certificate_signing, station_status, station_status_at, created_at, updated_at`;
+  certificate_signing, station_status, station_status_at, station_status_error, ocpp_version_pin, ocpp_version, created_at, updated_at`;
 
 const ISSUED_CERTIFICATE_COLUMNS = 'serial_number, station_id, certificate_type, issued_at, not_after, revoked_at, revocation_reason';
 
@@ -158,7 +159,7 @@ export class SqlStore implements Store, BillingStore {
             rows.map((row) => row.stationId),
             rows.map((row) => row.bootStatus),
             rows.map((row) => json(row.chargingStation)),
-            rows.map((row) => row.reason),
+            rows.map((row) => row.reason ?? null),
             rows.map((row) => row.at.toISOString()),
           ],
           (updated) => missingStations(rows, updated),
@@ -201,18 +202,19 @@ export class SqlStore implements Store, BillingStore {
       key: (row) => `${row.stationId}\u0000${row.evseId}\u0000${row.connectorId}`,
       statement: (rows) =>
         batchStatement(
-          `INSERT INTO connectors (station_id, evse_id, connector_id, status, updated_at)
-           SELECT u.station_id, u.evse_id, u.connector_id, u.status, u.updated_at::timestamptz
-             FROM unnest($1::text[], $2::int[], $3::int[], $4::text[], $5::text[])
-                  AS u(station_id, evse_id, connector_id, status, updated_at)
+          `INSERT INTO connectors (station_id, evse_id, connector_id, status, updated_at, error)
+           SELECT u.station_id, u.evse_id, u.connector_id, u.status, u.updated_at::timestamptz, u.error::jsonb
+             FROM unnest($1::text[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[])
+                  AS u(station_id, evse_id, connector_id, status, updated_at, error)
            ON CONFLICT (station_id, evse_id, connector_id)
-           DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at`,
+           DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at, error = excluded.error`,
           [
             rows.map((row) => row.stationId),
             rows.map((row) => row.evseId),
             rows.map((row) => row.connectorId),
             rows.map((row) => row.status),
             rows.map((row) => row.updatedAt.toISOString()),
+            rows.map((row) => (row.error === undefined ? null : json(row.error))),
           ],
         ),
     });
@@ -222,11 +224,16 @@ export class SqlStore implements Store, BillingStore {
       key: (row) => row.stationId,
       statement: (rows) =>
         batchStatement<{ id: string }>(
-          `UPDATE stations AS s SET station_status = u.status, station_status_at = u.updated_at::timestamptz
-             FROM unnest($1::text[], $2::text[], $3::text[]) AS u(id, status, updated_at)
+          `UPDATE stations AS s SET station_status = u.status, station_status_at = u.updated_at::timestamptz, station_status_error = u.error::jsonb
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(id, status, updated_at, error)
             WHERE s.id = u.id
         RETURNING s.id`,
-          [rows.map((row) => row.stationId), rows.map((row) => row.status), rows.map((row) => row.updatedAt.toISOString())],
+          [
+            rows.map((row) => row.stationId),
+            rows.map((row) => row.status),
+            rows.map((row) => row.updatedAt.toISOString()),
+            rows.map((row) => (row.error === undefined ? null : json(row.error))),
+          ],
           (updated) => missingStations(rows, updated),
         ),
     });
@@ -357,8 +364,8 @@ export class SqlStore implements Store, BillingStore {
     const setsPassword = patch.passwordHash !== undefined;
     // xmax = 0 only for a row this statement inserted: PostgreSQL's way to tell insert from update.
     const rows = await this.db.query<StationRow & { created: boolean }>(
-      `INSERT INTO stations (id, security_profile, password_hash, password_verifier, boot_policy)
-       VALUES ($1, coalesce($2::smallint, 1), $3::text, decode($6::text, 'hex'), coalesce($4::text, 'Accepted'))
+      `INSERT INTO stations (id, security_profile, password_hash, password_verifier, boot_policy, ocpp_version_pin)
+       VALUES ($1, coalesce($2::smallint, 1), $3::text, decode($6::text, 'hex'), coalesce($4::text, 'Accepted'), coalesce($7::text, 'auto'))
        ON CONFLICT (id) DO UPDATE SET
          security_profile = coalesce($2::smallint, stations.security_profile),
          -- An operator's explicit profile replaces a raise the station accepted earlier (TC_A_19).
@@ -367,9 +374,18 @@ export class SqlStore implements Store, BillingStore {
          -- A new password takes its own verifier or none: the old one vouches for a password that no longer opens.
          password_verifier = CASE WHEN $5::boolean THEN decode($6::text, 'hex') ELSE stations.password_verifier END,
          boot_policy = coalesce($4::text, stations.boot_policy),
+         ocpp_version_pin = coalesce($7::text, stations.ocpp_version_pin),
          updated_at = now()
        RETURNING ${STATION_COLUMNS}, (xmax = 0) AS created`,
-      [id, patch.securityProfile ?? null, patch.passwordHash ?? null, patch.bootPolicy ?? null, setsPassword, (setsPassword ? patch.passwordVerifier?.toString('hex') : null) ?? null],
+      [
+        id,
+        patch.securityProfile ?? null,
+        patch.passwordHash ?? null,
+        patch.bootPolicy ?? null,
+        setsPassword,
+        (setsPassword ? patch.passwordVerifier?.toString('hex') : null) ?? null,
+        patch.ocppVersionPin ?? null,
+      ],
     );
     const row = rows[0];
     if (!row) throw new Error(`upsert of station ${id} returned no row`);
@@ -378,6 +394,10 @@ export class SqlStore implements Store, BillingStore {
 
   async recordPasswordVerifier(id: string, passwordHash: string, verifier: Buffer): Promise<void> {
     await this.db.query("UPDATE stations SET password_verifier = decode($3, 'hex') WHERE id = $1 AND password_hash = $2", [id, passwordHash, verifier.toString('hex')]);
+  }
+
+  async recordOcppVersion(id: string, version: OcppVersion): Promise<void> {
+    await this.db.query('UPDATE stations SET ocpp_version = $2 WHERE id = $1 AND ocpp_version IS DISTINCT FROM $2', [id, version]);
   }
 
   async deleteStation(id: string): Promise<boolean> {
@@ -529,6 +549,14 @@ export class SqlStore implements Store, BillingStore {
     await this.db.query('DELETE FROM remote_start_grants WHERE station_id = $1 AND remote_start_id = $2', [stationId, remoteStartId]);
   }
 
+  async bindRemoteStartGrantsOfToken(stationId: string, token: { type: string; idToken: string }, transactionId: string): Promise<void> {
+    await this.db.query(
+      `UPDATE remote_start_grants SET transaction_id = $4
+        WHERE station_id = $1 AND id_token_type = $2 AND id_token = $3 AND transaction_id IS NULL`,
+      [stationId, token.type, token.idToken, transactionId],
+    );
+  }
+
   async endRemoteStartGrants(stationId: string, transactionId: string, token: { type: string; idToken: string } | undefined): Promise<void> {
     await this.db.query(
       `DELETE FROM remote_start_grants
@@ -541,7 +569,7 @@ export class SqlStore implements Store, BillingStore {
 
   // Records of station traffic
 
-  recordBoot(stationId: string, boot: { bootStatus: BootStatus; chargingStation: JsonObject; reason: string; at: Date }): Promise<void> {
+  recordBoot(stationId: string, boot: { bootStatus: BootStatus; chargingStation: JsonObject; reason: string | undefined; at: Date }): Promise<void> {
     return this.boots.write({ stationId, ...boot });
   }
 
@@ -638,7 +666,7 @@ export class SqlStore implements Store, BillingStore {
 
   async getConnectors(stationId: string): Promise<ConnectorStatusRecord[]> {
     const rows = await this.db.query<ConnectorRow>(
-      `SELECT evse_id, connector_id, status, updated_at FROM connectors
+      `SELECT evse_id, connector_id, status, updated_at, error FROM connectors
         WHERE station_id = $1 ORDER BY evse_id, connector_id`,
       [stationId],
     );
@@ -687,6 +715,14 @@ export class SqlStore implements Store, BillingStore {
   }
 
   // Billing (billing-sql.ts)
+
+  transactionIdFor16Start(stationId: string, timestamp: Date, request: JsonObject): Promise<{ transactionId: number; known: boolean }> {
+    return this.billing.transactionIdFor16Start(stationId, timestamp, request);
+  }
+
+  findIdTokenByValue(value: string): Promise<IdTokenRecord | undefined> {
+    return this.billing.findIdTokenByValue(value);
+  }
 
   getIdToken(type: string, idToken: string): Promise<IdTokenRecord | undefined> {
     return this.billing.getIdToken(type, idToken);

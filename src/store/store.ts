@@ -7,6 +7,10 @@
  */
 
 export type SecurityProfile = 1 | 2 | 3;
+/** The OCPP versions a station may speak (same values as OcppVersionId; the store depends on nothing above it). */
+export type OcppVersion = '2.0.1' | '1.6';
+/** `auto`: the highest version the station offers. */
+export type OcppVersionPin = 'auto' | OcppVersion;
 export type BootPolicy = 'Accepted' | 'Pending' | 'Rejected';
 /** `Unknown` until the station's first BootNotification has been answered. */
 export type BootStatus = 'Unknown' | 'Accepted' | 'Pending' | 'Rejected';
@@ -38,6 +42,9 @@ export interface StationRecord {
   certificateSigning: JsonObject | undefined;
   /** Station-wide status (2.0.1 evseId 0, 1.6 connectorId 0) as last reported; undefined before any. */
   availability: StationStatusRecord | undefined;
+  ocppVersionPin: OcppVersionPin;
+  /** What the last connection negotiated; undefined before any. */
+  ocppVersion: OcppVersion | undefined;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -48,6 +55,7 @@ export interface StationPatch {
   /** Stored with a new `passwordHash` (null or absent: none); ignored without one. */
   passwordVerifier?: Buffer | null;
   bootPolicy?: BootPolicy;
+  ocppVersionPin?: OcppVersionPin;
 }
 
 /** A certificate the CSMS CA signed for a station (SignCertificate). */
@@ -82,12 +90,15 @@ export interface ConnectorStatusRecord {
   connectorId: number;
   status: string;
   updatedAt: Date;
+  /** 1.6: errorCode, info, vendorId, vendorErrorCode as sent with the status (2.0.1 has none). */
+  error?: JsonObject | undefined;
 }
 
 /** What the station reported for itself as a whole (StatusNotification evseId 0, AvailabilityState of evse 0). */
 export interface StationStatusRecord {
   status: string;
   updatedAt: Date;
+  error?: JsonObject | undefined;
 }
 
 export interface ReportPart {
@@ -104,6 +115,8 @@ export interface VariableAttribute {
   mutability?: string;
   persistent?: boolean;
   constant?: boolean;
+  /** A 1.6 configuration key's `readonly` flag (1.6 has no mutability). */
+  readonly?: boolean;
 }
 
 /** One (component, variable) of a station's device model, keyed by their names plus instance and EVSE. */
@@ -114,7 +127,14 @@ export interface DeviceVariable {
   characteristics?: JsonObject;
 }
 
-export type StationEventKind = 'NotifyEvent' | 'SecurityEventNotification' | 'FirmwareStatusNotification' | 'LogStatusNotification';
+export type StationEventKind =
+  | 'NotifyEvent'
+  | 'SecurityEventNotification'
+  | 'FirmwareStatusNotification'
+  | 'LogStatusNotification'
+  // OCPP 1.6 and its Security Extension
+  | 'DiagnosticsStatusNotification'
+  | 'SignedFirmwareStatusNotification';
 
 export interface StationEvent {
   id: number;
@@ -151,6 +171,8 @@ export interface Store {
   upsertStation(id: string, patch: StationPatch): Promise<{ station: StationRecord; created: boolean }>;
   /** Keeps the verifier of a password that just verified, unless the password changed meanwhile. */
   recordPasswordVerifier(id: string, passwordHash: string, verifier: Buffer): Promise<void>;
+  /** The version a connection negotiated (written only when it changed). */
+  recordOcppVersion(id: string, version: OcppVersion): Promise<void>;
   deleteStation(id: string): Promise<boolean>;
 
   // Security: profile raises, certificate signing, certificates the CSMS CA issued (direct statements)
@@ -189,13 +211,16 @@ export interface Store {
   hasRemoteStartGrant(stationId: string, idTokenType: string, idToken: string, unboundSince: Date): Promise<boolean>;
   /** Links the grant of `remoteStartId` to its transaction (the answer or a TransactionEvent named it). */
   bindRemoteStartGrant(stationId: string, remoteStartId: number, transactionId: string): Promise<void>;
+  /** 1.6 (no remoteStartId on the wire): the unbound grants of this token at the station now belong to the transaction. */
+  bindRemoteStartGrantsOfToken(stationId: string, token: { type: string; idToken: string }, transactionId: string): Promise<void>;
   /** The request failed: the grant is gone. */
   revokeRemoteStartGrant(stationId: string, remoteStartId: number): Promise<void>;
   /** The transaction ended: its grants are gone (and unbound grants of the token it carried). */
   endRemoteStartGrants(stationId: string, transactionId: string, token: { type: string; idToken: string } | undefined): Promise<void>;
 
   // Records written by station traffic (group commit; resolve after commit)
-  recordBoot(stationId: string, boot: { bootStatus: BootStatus; chargingStation: JsonObject; reason: string; at: Date }): Promise<void>;
+  /** `reason` undefined: the version has none (1.6), shown as null. */
+  recordBoot(stationId: string, boot: { bootStatus: BootStatus; chargingStation: JsonObject; reason: string | undefined; at: Date }): Promise<void>;
   /** An EVSE's connector; evseId 0 is the station itself and belongs in recordStationStatus. */
   recordConnectorStatus(stationId: string, status: ConnectorStatusRecord): Promise<void>;
   /** The station-wide status (CONTRACT §3.2): a column of the station, the last one received wins. */

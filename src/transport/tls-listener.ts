@@ -236,9 +236,10 @@ export async function startTlsListener(deps: TlsListenerDeps, options: TlsListen
     // RFC 7692 (errata 2025-01 §4.3).
     perMessageDeflate: true,
     maxPayload: options.maxPayloadBytes,
-    // The gatekeeper chose already; this only repeats the choice for the 101.
-    handleProtocols: (offered) => protocols.select([...offered].join(','))?.subprotocol ?? false,
+    // The gatekeeper chose already (the registration's pin included); this only repeats the choice for the 101.
+    handleProtocols: (offered, req) => chosenSubprotocol.get(req) ?? protocols.select([...offered].join(','))?.subprotocol ?? false,
   });
+  const chosenSubprotocol = new WeakMap<IncomingMessage, string>();
 
   const sockets = new Set<Socket>();
   const connections = new Set<Connection>();
@@ -290,6 +291,7 @@ export async function startTlsListener(deps: TlsListenerDeps, options: TlsListen
         if (refusal !== undefined) refuseUpgrade(socket, refusal);
         return;
       }
+      chosenSubprotocol.set(req, decided.protocol.subprotocol);
       wss.handleUpgrade(req, socket, head, (ws) => {
         const connection: Connection = { ws, stationId: decided.station.id, session: undefined, open: true, alive: true };
         connections.add(connection);

@@ -6,6 +6,7 @@ export interface StationRegistration {
   securityProfile?: 1 | 2 | 3;
   password?: string;
   bootPolicy?: BootPolicy;
+  ocppVersion?: 'auto' | '1.6' | '2.0.1';
 }
 
 export interface StationView {

@@ -170,8 +170,7 @@ describe('StationGatekeeper.admit', () => {
 
   it('a password that verified once is checked without scrypt afterwards, by any process holding the same key', async () => {
     const { identity, password } = await registered();
-    const scryptChecks = async (metrics: CsmsMetrics): Promise<number> =>
-      (await metrics.passwordChecksTotal.get()).values.reduce((sum, value) => sum + value.value, 0);
+    const scryptChecks = async (metrics: CsmsMetrics): Promise<number> => (await metrics.passwordChecksTotal.get()).values.reduce((sum, value) => sum + value.value, 0);
     // Registered by hash alone (as an older version or another key left it): the first login derives.
     const first = new CsmsMetrics();
     expect((await gatekeeper('reject', nodeKey, first).admit(request(identity, password))).ok).toBe(true);

@@ -72,6 +72,8 @@ function stationRecord(id: string, securityProfile: SecurityProfile): StationRec
     pendingSecurityProfile: undefined,
     certificateSigning: undefined,
     availability: undefined,
+    ocppVersionPin: 'auto',
+    ocppVersion: undefined,
     createdAt: new Date(START),
     updatedAt: new Date(START),
   };
@@ -111,7 +113,7 @@ function harness(
       return options.deviceModel ?? [];
     },
   };
-  const service = new CommandService({ store, router, protocol, blocks, clock: { now: () => now }, callTimeoutMs: CALL_TIMEOUT_MS });
+  const service = new CommandService({ store, router, versions: [{ protocol, blocks }], clock: { now: () => now }, callTimeoutMs: CALL_TIMEOUT_MS });
   return {
     service,
     router,

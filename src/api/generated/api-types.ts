@@ -8,6 +8,10 @@
  */
 export type BootPolicy = "Accepted" | "Pending" | "Rejected";
 /**
+ * The OCPP version the station must speak: auto (the highest it offers), 1.6 or 2.0.1
+ */
+export type OcppVersionPin = "auto" | "1.6" | "2.0.1";
+/**
  * BasicAuthPassword (OCPP passwordString: 16-40 characters, up to 64 per errata 2025-01); stored as a salted hash, never returned
  */
 export type Password = string;
@@ -23,6 +27,7 @@ export interface ApiSchemas {
   BootPolicy: BootPolicy;
   Error: Error;
   IdTokenPut: IdTokenPut;
+  OcppVersionPin: OcppVersionPin;
   Password: Password;
   SecurityProfile: SecurityProfile;
   Station: Station;
@@ -87,9 +92,11 @@ export interface StationPatch {
   securityProfile?: SecurityProfile;
   password?: Password;
   bootPolicy?: BootPolicy;
+  ocppVersion?: OcppVersionPin;
 }
 export interface StationPut {
   securityProfile?: SecurityProfile;
   password?: Password;
   bootPolicy?: BootPolicy;
+  ocppVersion?: OcppVersionPin;
 }

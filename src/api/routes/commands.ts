@@ -19,12 +19,12 @@ export function commandRoutes(deps: CommandRouteDeps): RouteSpec[] {
     {
       method: 'post',
       path: '/api/v1/stations/{id}/commands/{action}',
-      summary: `Send a CSMS-initiated OCPP 2.0.1 request to the station and wait for its answer. action is one of: ${commands.actions.join(', ')}`,
+      summary: `Send a CSMS-initiated OCPP request (of the station's version: 2.0.1 or 1.6) to the station and wait for its answer. action is one of: ${commands.actions.join(', ')}`,
       tag: 'Commands',
       body: 'OcppRequest',
       responses: {
         200: 'The station answered: {request, response}',
-        400: 'Unknown action, or the body violates the official OCPP schema (violations listed)',
+        400: "Unknown action, an action of the other OCPP version than the station's, or the body violates the official OCPP schema (violations listed)",
         404: 'Unknown station',
         409: 'Station not connected, or the command is not allowed in its boot state',
         502: 'The station answered with a CALLERROR (or an invalid CALLRESULT)',

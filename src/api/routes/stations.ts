@@ -17,7 +17,7 @@ export interface StationRouteDeps {
 /** The station as the operator sees it: registration, boot state, where it is connected, what it reported. */
 export async function stationView(deps: StationRouteDeps, station: StationRecord): Promise<object> {
   const [connectors, location] = await Promise.all([deps.store.getConnectors(station.id), deps.router.locate(station.id)]);
-  const evses = new Map<number, { id: number; connectors: { id: number; status: string; updatedAt: string }[] }>();
+  const evses = new Map<number, { id: number; connectors: { id: number; status: string; error: object | null; updatedAt: string }[] }>();
   for (const connector of connectors) {
     // Rows of EVSE 0 from before migration 9 are the station's status, not an EVSE (the migration moves them).
     if (connector.evseId === 0) continue;
@@ -26,12 +26,15 @@ export async function stationView(deps: StationRouteDeps, station: StationRecord
       evse = { id: connector.evseId, connectors: [] };
       evses.set(connector.evseId, evse);
     }
-    evse.connectors.push({ id: connector.connectorId, status: connector.status, updatedAt: connector.updatedAt.toISOString() });
+    // `error`: what a 1.6 station sent with the status (errorCode, info, vendor codes); null on 2.0.1, which has none.
+    evse.connectors.push({ id: connector.connectorId, status: connector.status, error: connector.error ?? null, updatedAt: connector.updatedAt.toISOString() });
   }
   return {
     id: station.id,
     securityProfile: station.securityProfile,
     bootPolicy: station.bootPolicy,
+    ocppVersionPin: station.ocppVersionPin,
+    ocppVersion: station.ocppVersion ?? null,
     bootStatus: station.bootStatus,
     connected: location.connected,
     nodeId: location.nodeId ?? null,
@@ -40,7 +43,10 @@ export async function stationView(deps: StationRouteDeps, station: StationRecord
     chargingStation: station.chargingStation ?? null,
     // CONTRACT §3.2: the station-wide status (evseId 0) is the station's own, never an EVSE of `evses`.
     status: station.availability?.status ?? null,
-    availability: station.availability === undefined ? null : { status: station.availability.status, updatedAt: station.availability.updatedAt.toISOString() },
+    availability:
+      station.availability === undefined
+        ? null
+        : { status: station.availability.status, error: station.availability.error ?? null, updatedAt: station.availability.updatedAt.toISOString() },
     evses: [...evses.values()].sort((a, b) => a.id - b.id).map((e) => ({ ...e, connectors: e.connectors.sort((a, b) => a.id - b.id) })),
     firmwareStatus: station.firmwareStatus ?? null,
     logStatus: station.logStatus ?? null,
@@ -68,6 +74,7 @@ async function toPatch(passwords: StationPasswords, id: string, body: StationPut
   return {
     ...(body.securityProfile !== undefined ? { securityProfile: body.securityProfile } : {}),
     ...(body.bootPolicy !== undefined ? { bootPolicy: body.bootPolicy } : {}),
+    ...(body.ocppVersion !== undefined ? { ocppVersionPin: body.ocppVersion } : {}),
     ...(body.password !== undefined ? await passwords.create(id, body.password) : {}),
   };
 }
@@ -126,13 +133,19 @@ export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
     {
       method: 'get',
       path: '/api/v1/stations',
-      summary: 'List stations; ?connected=true|false filters by connection state',
+      summary: 'List stations; ?connected=true|false filters by connection state, ?ocppVersion=1.6|2.0.1 by the version last negotiated',
       tag: 'Stations',
-      query: { connected: { type: 'boolean', description: 'only stations that are (true) or are not (false) connected' } },
-      responses: { 200: 'Stations' },
+      query: {
+        connected: { type: 'boolean', description: 'only stations that are (true) or are not (false) connected' },
+        ocppVersion: { type: 'string', description: 'only stations whose last connection negotiated this OCPP version (1.6 or 2.0.1)' },
+      },
+      responses: { 200: 'Stations', 400: 'Invalid query' },
       handler: async (request) => {
         const connected = booleanQuery(request, 'connected');
-        const views = await Promise.all((await store.listStations()).map((s) => stationView(deps, s)));
+        const ocppVersion = request.query.get('ocppVersion');
+        if (ocppVersion !== null && ocppVersion !== '1.6' && ocppVersion !== '2.0.1') throw new ApiError(400, 'invalid_query', 'ocppVersion must be 1.6 or 2.0.1');
+        const stations = (await store.listStations()).filter((s) => ocppVersion === null || s.ocppVersion === ocppVersion);
+        const views = await Promise.all(stations.map((s) => stationView(deps, s)));
         const items = connected === undefined ? views : views.filter((v) => (v as { connected: boolean }).connected === connected);
         return { status: 200, body: { items } };
       },

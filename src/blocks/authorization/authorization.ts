@@ -1,5 +1,6 @@
 import type { AuthorizeRequest, AuthorizeResponse } from '../../ocpp/v201/types.js';
 import type { BlockModule, HandlerContext } from '../../station/types.js';
+import { authorization16 } from './v16.js';
 
 /**
  * Authorization (C01, C09, C12, C16): who may charge. Decisions come from the Authorizer (authorizer.ts),
@@ -16,4 +17,5 @@ export const authorization: BlockModule = {
   handlers: {
     Authorize: authorize,
   },
+  v16: authorization16,
 };

@@ -1,4 +1,4 @@
-import type { DataTransferRequest, DataTransferResponse } from '../../ocpp/v201/types.js';
+import type { DataTransferRequest } from '../../ocpp/v201/types.js';
 import type { BlockModule, HandlerContext } from '../../station/types.js';
 
 /**
@@ -6,7 +6,7 @@ import type { BlockModule, HandlerContext } from '../../station/types.js';
  * (TC_P_02); the message is logged so an operator can see which vendor a station is trying to reach: first
  * one, then at most one line per 10 s per station (a station may send them as fast as it likes).
  */
-function answerDataTransfer(ctx: HandlerContext, request: DataTransferRequest): DataTransferResponse {
+function answerDataTransfer(ctx: HandlerContext, request: Pick<DataTransferRequest, 'vendorId' | 'messageId'>): { status: 'UnknownVendorId' } {
   ctx.station.sampledLog.info(
     'data_transfer_unknown_vendor',
     { messageId: ctx.messageId, vendorId: request.vendorId, vendorMessageId: request.messageId },
@@ -18,4 +18,6 @@ function answerDataTransfer(ctx: HandlerContext, request: DataTransferRequest): 
 export const dataTransfer: BlockModule = {
   name: 'data-transfer',
   handlers: { DataTransfer: answerDataTransfer },
+  // 1.6 §4.3: the same message and the same answer.
+  v16: { handlers: { DataTransfer: answerDataTransfer } },
 };

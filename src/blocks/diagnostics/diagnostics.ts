@@ -1,4 +1,5 @@
-import { asJson } from '../../json.js';
+import { asJson, type JsonObject } from '../../json.js';
+import type { GetDiagnosticsRequest, GetDiagnosticsResponse } from '../../ocpp/v16/types.js';
 import type {
   CustomerInformationRequest,
   GetLogRequest,
@@ -41,11 +42,32 @@ async function notifyEvent(ctx: HandlerContext, request: NotifyEventRequest): Pr
 }
 
 async function logStatusNotification(ctx: HandlerContext, request: LogStatusNotificationRequest): Promise<LogStatusNotificationResponse> {
+  await recordLogStatus(ctx, 'LogStatusNotification', asJson(request));
+  return {};
+}
+
+/** Every log (1.6: diagnostics) upload status is a record and the station's current log status. */
+async function recordLogStatus(ctx: HandlerContext, kind: 'LogStatusNotification' | 'DiagnosticsStatusNotification', request: JsonObject): Promise<void> {
   const { store, clock } = ctx.services;
   const at = new Date(clock.now());
-  const status = { ...asJson(request), updatedAt: at.toISOString() };
-  await Promise.all([store.recordEvent(ctx.station.stationId, 'LogStatusNotification', asJson(request), at), store.recordLogStatus(ctx.station.stationId, status)]);
-  return {};
+  const status = { ...request, updatedAt: at.toISOString() };
+  await Promise.all([store.recordEvent(ctx.station.stationId, kind, request, at), store.recordLogStatus(ctx.station.stationId, status)]);
+}
+
+/** 1.6 §5.9: GetDiagnostics answers the file name it will upload, or nothing when it has none. */
+async function trackDiagnosticsRequest(
+  station: StationHandle,
+  request: GetDiagnosticsRequest,
+  response: GetDiagnosticsResponse,
+  services: StationServices,
+): Promise<void> {
+  await services.store.recordLogStatus(station.stationId, {
+    logType: 'Diagnostics',
+    status: response.fileName !== undefined ? 'Requested' : 'NoDiagnosticsAvailable',
+    location: request.location,
+    ...(response.fileName !== undefined ? { filename: response.fileName } : {}),
+    updatedAt: new Date(services.clock.now()).toISOString(),
+  });
 }
 
 async function notifyCustomerInformation(ctx: HandlerContext, request: NotifyCustomerInformationRequest): Promise<NotifyCustomerInformationResponse> {
@@ -59,7 +81,12 @@ async function notifyCustomerInformation(ctx: HandlerContext, request: NotifyCus
   return {};
 }
 
-async function trackLogRequest(station: StationHandle, request: GetLogRequest, response: GetLogResponse, services: StationServices): Promise<void> {
+async function trackLogRequest(
+  station: StationHandle,
+  request: Pick<GetLogRequest, 'requestId' | 'logType'>,
+  response: Pick<GetLogResponse, 'status' | 'filename'>,
+  services: StationServices,
+): Promise<void> {
   await services.store.recordLogStatus(station.stationId, {
     requestId: request.requestId,
     logType: request.logType,
@@ -95,5 +122,15 @@ export const diagnostics: BlockModule = {
   },
   plans: {
     CustomerInformation: planCustomerInformation,
+  },
+  v16: {
+    handlers: {
+      LogStatusNotification: (ctx, request) => recordLogStatus(ctx, 'LogStatusNotification', asJson(request)).then(() => ({})),
+      DiagnosticsStatusNotification: (ctx, request) => recordLogStatus(ctx, 'DiagnosticsStatusNotification', asJson(request)).then(() => ({})),
+    },
+    resultHooks: {
+      GetLog: trackLogRequest,
+      GetDiagnostics: trackDiagnosticsRequest,
+    },
   },
 };

@@ -1,9 +1,7 @@
-import { ocppDateTime } from '../../clock.js';
 import { asJson, type Json } from '../../json.js';
 import type {
   BootNotificationRequest,
   BootNotificationResponse,
-  HeartbeatResponse,
   GetBaseReportRequest,
   GetBaseReportResponse,
   GetReportRequest,
@@ -14,9 +12,10 @@ import type {
   ResetResponse,
 } from '../../ocpp/v201/types.js';
 import type { BlockModule, HandlerContext, StationHandle, StationServices } from '../../station/types.js';
-import { enforceBootSerialNumber } from '../security/certificates.js';
+import { answerBoot, heartbeat } from './boot.js';
 import { deviceVariableFromReport, learnFromGetVariables, learnFromSetVariables, withoutSecrets } from './device-model.js';
 import { planGetVariables, planSetVariables } from './variable-plans.js';
+import { provisioning16 } from './v16.js';
 
 /**
  * Provisioning (B01–B07, B11/B12): boot, heartbeat, the device model (reports, GetVariables and
@@ -24,29 +23,7 @@ import { planGetVariables, planSetVariables } from './variable-plans.js';
  */
 
 async function bootNotification(ctx: HandlerContext, request: BootNotificationRequest): Promise<BootNotificationResponse> {
-  // B01.FR.11/12 (DRV-A00-04): on profile 3 a serialNumber that contradicts the client certificate closes the connection.
-  enforceBootSerialNumber(ctx, request.chargingStation, ctx.station.clientCertificate);
-  const { store, config, clock, metrics } = ctx.services;
-  const stationId = ctx.station.stationId;
-  // The policy is read fresh: the operator may have accepted the station since it connected (TC_B_02).
-  const station = await store.getStation(stationId);
-  const status = station?.bootPolicy ?? 'Rejected';
-  const now = clock.now();
-  await store.recordBoot(stationId, { bootStatus: status, chargingStation: asJson(request.chargingStation), reason: request.reason, at: new Date(now) });
-  // The actor changes state only once the answer is on the wire: entering Pending sends GetBaseReport,
-  // which must not overtake the BootNotificationResponse.
-  ctx.afterReply(() => ctx.station.bootAnswered(status));
-  metrics.bootsTotal.labels(status).inc();
-  ctx.station.log.info({ messageId: ctx.messageId, status, reason: request.reason }, 'boot answered');
-  return {
-    currentTime: ocppDateTime(now),
-    interval: status === 'Accepted' ? config.heartbeatIntervalSeconds : config.bootRetryIntervalSeconds,
-    status,
-  };
-}
-
-function heartbeat(ctx: HandlerContext): HeartbeatResponse {
-  return { currentTime: ocppDateTime(ctx.services.clock.now()) };
+  return answerBoot(ctx, asJson(request.chargingStation), request.chargingStation.serialNumber, request.reason);
 }
 
 /**
@@ -126,4 +103,5 @@ export const provisioning: BlockModule = {
     GetVariables: planGetVariables,
     SetVariables: planSetVariables,
   },
+  v16: provisioning16,
 };

@@ -9,6 +9,7 @@ import type {
   InstallCertificateResponse,
 } from '../../ocpp/v201/types.js';
 import { asJson } from '../../json.js';
+import type { CertificateUseEnumType as CertificateUse16 } from '../../ocpp/v16/types.js';
 import type { BlockModule, StationHandle, StationServices } from '../../station/types.js';
 
 /**
@@ -82,5 +83,27 @@ async function learnDelete(station: StationHandle, request: DeleteCertificateReq
 export const certificateInventoryHooks: NonNullable<BlockModule['resultHooks']> = {
   GetInstalledCertificateIds: learnInstalled,
   InstallCertificate: learnInstall,
+  DeleteCertificate: learnDelete,
+};
+
+/** The Security Extension names the CSMS root after 1.6's Central System; the inventory keeps the 2.0.1 name. */
+function certificateUse16(type: CertificateUse16): 'CSMSRootCertificate' | 'ManufacturerRootCertificate' {
+  return type === 'CentralSystemRootCertificate' ? 'CSMSRootCertificate' : type;
+}
+
+/** The same inventory for a 1.6 station (Security Extension §3.2): one certificate type per request, no chains. */
+export const certificateInventoryHooks16: NonNullable<NonNullable<BlockModule['v16']>['resultHooks']> = {
+  GetInstalledCertificateIds: (station, request, response, services) =>
+    update(station, services, (inventory, at) => {
+      const certificateType = certificateUse16(request.certificateType);
+      const kept = inventory.installed.filter((chain) => chain.certificateType !== certificateType);
+      const reported =
+        response.status === 'Accepted' ? (response.certificateHashData ?? []).map((certificateHashData) => ({ certificateType, certificateHashData })) : [];
+      inventory.installed = [...kept, ...reported];
+      inventory.reportedAt = at;
+      inventory.history.push({ action: 'GetInstalledCertificateIds', status: response.status, at });
+    }),
+  InstallCertificate: (station, request, response, services) =>
+    learnInstall(station, { certificateType: certificateUse16(request.certificateType), certificate: request.certificate }, response, services),
   DeleteCertificate: learnDelete,
 };

@@ -17,7 +17,7 @@ import type { CertificateAuthority, IssuedCertificate } from '../../security/ca.
 import { verifyCsr } from '../../security/csr.js';
 import type { BlockModule, ClientCertificateInfo, HandlerContext, StationHandle, StationServices } from '../../station/types.js';
 import { normalizeSerialNumber, type SecurityProfile } from '../../store/store.js';
-import { certificateInventoryHooks } from './certificate-inventory.js';
+import { certificateInventoryHooks, certificateInventoryHooks16 } from './certificate-inventory.js';
 import { planSetNetworkProfile } from './network-profile.js';
 
 /**
@@ -128,7 +128,9 @@ export function createSecurityBlock(deps: CertificateModuleDeps): BlockModule {
 
   /** CertificateSigned through the station's outbound queue, retried after a timeout or CALLERROR. */
   async function deliver(station: StationHandle, issued: IssuedCertificate, services: StationServices): Promise<void> {
-    const payload: CertificateSignedRequest = { certificateChain: issued.chainPem, certificateType: 'ChargingStationCertificate' };
+    // The 1.6 Security Extension's CertificateSigned has no certificateType: it only ever carries the station's own.
+    const payload: CertificateSignedRequest =
+      station.protocol.version === '1.6' ? { certificateChain: issued.chainPem } : { certificateChain: issued.chainPem, certificateType: 'ChargingStationCertificate' };
     for (let attempt = 1; ; attempt++) {
       try {
         // The answer is recorded by the CertificateSigned result hook below.
@@ -269,6 +271,14 @@ export function createSecurityBlock(deps: CertificateModuleDeps): BlockModule {
     handlers: { SignCertificate: signCertificate, SecurityEventNotification: securityEventNotification },
     resultHooks: { CertificateSigned: learnFromCertificateSigned, SetNetworkProfile: rememberProfileUpgrade, ...certificateInventoryHooks },
     plans: { SetNetworkProfile: planSetNetworkProfile },
+    // The Security Extension's messages: the same signing, the same records; 1.6 only answers without statusInfo.
+    v16: {
+      handlers: {
+        SignCertificate: async (ctx, request) => ({ status: (await signCertificate(ctx, { csr: request.csr })).status }),
+        SecurityEventNotification: securityEventNotification,
+      },
+      resultHooks: { CertificateSigned: learnFromCertificateSigned, ...certificateInventoryHooks16 },
+    },
   };
 }
 

@@ -10,11 +10,13 @@ import type {
   TransactionEventRequest,
   TransactionEventResponse,
 } from '../../ocpp/v201/types.js';
-import type { BlockModule, CommandPlan, HandlerContext, PlanContext, StationHandle } from '../../station/types.js';
+import type { BlockModule, CommandPlan, HandlerContext, PlanContext } from '../../station/types.js';
 import type { RegisterReading } from '../../store/billing-store.js';
 import type { Store } from '../../store/store.js';
 import { normalizeIdToken } from '../authorization/authorizer.js';
 import { singleRequest } from '../plans.js';
+import { transactionOnEvse } from './open-transactions.js';
+import { transactions16 } from './v16.js';
 
 /**
  * Transactions (E01–E14), remote start (F01–F02) and meter values (J01–J02): the money path. Every
@@ -98,11 +100,6 @@ async function transactionEvent(ctx: HandlerContext, request: TransactionEventRe
   return response;
 }
 
-async function transactionOnEvse(station: StationHandle, evseId: number): Promise<string | undefined> {
-  const open = await station.openTransactions();
-  return open.find((tx) => tx.evseId === evseId)?.transactionId;
-}
-
 async function meterValues(ctx: HandlerContext, request: MeterValuesRequest): Promise<MeterValuesResponse> {
   const { store, clock } = ctx.services;
   // evseId 0 is the main meter of the whole station: no transaction is linked to it.
@@ -162,5 +159,6 @@ export function createTransactionsBlock(deps: { store: Pick<Store, 'grantRemoteS
     plans: {
       RequestStartTransaction: planRemoteStart(deps),
     },
+    v16: transactions16(deps),
   };
 }

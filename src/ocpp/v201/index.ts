@@ -32,8 +32,11 @@ export function ocpp201(schemas: OcppSchemas = loadV201Schemas()): OcppProtocol 
     csmsActions: CSMS_INITIATED,
     isStationAction,
     isCsmsAction,
-    triggeredAction: (request: JsonObject) => (typeof request.requestedMessage === 'string' ? TRIGGERED_ACTION[request.requestedMessage] : undefined),
+    triggeredAction: (action: string, request: JsonObject) =>
+      action === 'TriggerMessage' && typeof request.requestedMessage === 'string' ? TRIGGERED_ACTION[request.requestedMessage] : undefined,
     isReportRequest: (action: string) => action === 'GetBaseReport' || action === 'GetReport',
+    inventoryRequest: (requestId: number) => ({ action: 'GetBaseReport', payload: { requestId, reportBase: 'FullInventory' }, answeredInResult: false }),
     errorCode: (code) => code,
+    readErrorCode: (code) => code,
   };
 }
