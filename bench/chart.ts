@@ -26,11 +26,12 @@ const PERCENTILES: { key: keyof Omit<ChartPoint, 'rate'>; label: string; dash: s
   { key: 'p999', label: 'p99.9', dash: '2 3' },
 ];
 
-function escape(text: string): string {
+export function escape(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-function niceStep(range: number, ticks: number): number {
+/** A round step (1, 2 or 5 × 10^k) that cuts `range` into about `ticks` parts. */
+export function niceStep(range: number, ticks: number): number {
   const raw = range / ticks;
   const magnitude = 10 ** Math.floor(Math.log10(raw));
   const residual = raw / magnitude;

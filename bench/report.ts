@@ -1,3 +1,4 @@
+import type { ClusterReport, ClusterSummary } from './cluster/report.js';
 import { Histogram, HistogramSet, type LatencySummary } from './histogram.js';
 import { soakWindowTable, type P99Drift, type SoakCheck, type SoakReport, type SoakVerdict, type SoakWindow } from './soak.js';
 import type { TargetKind } from './target.js';
@@ -119,7 +120,7 @@ export interface TargetReport {
   label: string;
   store: string;
   stations: number;
-  registration: 'api' | 'open';
+  registration: 'api' | 'open' | 'seeded';
   connect: ConnectReport | null;
   /** Boot storm: the second storm, every station reconnecting at once (credentials verified before). */
   reconnect: ConnectReport | null;
@@ -137,7 +138,8 @@ export interface TargetReport {
   error: string | null;
 }
 
-export interface RunReport {
+/** A cluster run also carries its summary (ClusterSummary) at the top level; its `verdict` and `checks` are the soak's fields. */
+export interface RunReport extends Partial<Omit<ClusterSummary, 'verdict' | 'checks'>> {
   scenario: string;
   startedAt: string;
   finishedAt: string;
@@ -154,6 +156,8 @@ export interface RunReport {
   p99Drift?: P99Drift;
   checks?: SoakCheck[];
   windows?: SoakWindow[];
+  /** cluster: everything it measured (the targets list is empty). */
+  cluster?: ClusterReport;
 }
 
 export const OCPP_EXCEPT_AUTHORIZE = (action: string): boolean => action !== 'Authorize';
@@ -223,7 +227,7 @@ function percentiles(s: LatencySummary | null | undefined): string {
   return `${ms(s.p50)} / ${ms(s.p95)} / ${ms(s.p99)} / ${ms(s.p999)} ms`;
 }
 
-function errorsText(errors: Record<string, number>): string {
+export function errorsText(errors: Record<string, number>): string {
   const entries = Object.entries(errors).filter(([, n]) => n > 0);
   if (entries.length === 0) return '0';
   return entries.map(([code, n]) => `${code} ${num(n)}`).join(', ');
@@ -236,7 +240,7 @@ function ratioText(ours: number | null | undefined, theirs: number | null | unde
   return `${ratio.toFixed(ratio >= 10 ? 0 : 1)}× ${ratio >= 1 ? 'better' : 'worse'}`;
 }
 
-function table(header: string[], rows: string[][]): string {
+export function table(header: string[], rows: string[][]): string {
   const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
   for (const row of rows) lines.push(`| ${row.join(' | ')} |`);
   return lines.join('\n');

@@ -9,56 +9,37 @@
  *
  * Needs REDIS_URL (default redis://127.0.0.1:6379) and DATABASE_URL (default postgres://127.0.0.1:5432/test).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { HttpClient, forEachLimited } from './http.js';
-import { freePort } from './free-port.js';
-import { BenchPostgres } from './target.js';
+import { BenchPostgres, makeLogDir, startTarget, type RunningTarget } from './target.js';
 
-const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-
-interface Node {
-  id: string;
-  child: ChildProcess;
-  ocppPort: number;
-  api: HttpClient;
-}
-
-async function startNode(id: string, databaseUrl: string, redisUrl: string, prefix: string): Promise<Node> {
-  const ocppPort = await freePort();
-  const apiPort = await freePort();
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'src', 'main.js')], {
-    cwd: REPO_ROOT,
-    env: {
-      PATH: process.env.PATH,
-      CSMS_NODE_ID: id,
-      CSMS_OCPP_PORT: String(ocppPort),
-      CSMS_API_PORT: String(apiPort),
-      CSMS_UNKNOWN_STATIONS: 'accept',
-      CSMS_LOG_LEVEL: 'warn',
-      CSMS_REDIS_PREFIX: prefix,
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: redisUrl,
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+/** One node of the pair: a Stroom process sharing the database and Redis (key prefix) with the other. */
+function startNode(
+  id: string,
+  postgres: BenchPostgres,
+  database: { name: string; url: string },
+  redisUrl: string,
+  prefix: string,
+  logDir: string,
+): Promise<RunningTarget> {
+  return startTarget({
+    kind: 'stroom',
+    name: id,
+    env: { CSMS_NODE_ID: id, CSMS_REDIS_PREFIX: prefix },
+    database,
+    postgres,
+    unknownStations: 'accept',
+    heartbeatIntervalSeconds: 300,
+    callTimeoutMs: 30_000,
+    csmsWorkers: undefined,
+    redisUrl,
+    logDir,
+    profile: false,
   });
-  const api = new HttpClient(`http://127.0.0.1:${apiPort}`);
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`node ${id} exited with ${child.exitCode}`);
-    const ok = await api.send('GET', '/health').then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ok) return { id, child, ocppPort, api };
-    if (Date.now() > deadline) throw new Error(`node ${id} not healthy within 30 s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** A minimal station: boots, then answers every CALL with an empty-but-valid ClearCache answer. */
@@ -133,10 +114,14 @@ async function main(): Promise<void> {
   const postgres = await BenchPostgres.connect();
   const database = await postgres.create('routing');
   const prefix = `stroom-bench:${randomBytes(4).toString('hex')}:`;
-  const nodes: Node[] = [];
+  const logDir = makeLogDir();
+  const nodes: RunningTarget[] = [];
   const sockets: WebSocket[] = [];
   try {
-    const [a, b] = await Promise.all([startNode('bench-a', database.url, redisUrl, prefix), startNode('bench-b', database.url, redisUrl, prefix)]);
+    const [a, b] = await Promise.all([
+      startNode('bench-a', postgres, database, redisUrl, prefix, logDir),
+      startNode('bench-b', postgres, database, redisUrl, prefix, logDir),
+    ]);
     nodes.push(a, b);
     const stations = Array.from({ length: stationCount }, (_, i) => `RL${i}-${randomBytes(3).toString('hex')}`);
     for (const id of stations) sockets.push(await connectStation(a.ocppPort, id));
@@ -156,11 +141,8 @@ async function main(): Promise<void> {
     console.log(`csms_routing_seconds on node B (hop overhead, station time excluded): ${count} samples, mean ${((sum / count) * 1000).toFixed(3)} ms`);
   } finally {
     for (const ws of sockets) ws.terminate();
-    for (const node of nodes) {
-      node.child.kill('SIGTERM');
-      node.api.close();
-    }
-    await Promise.all(nodes.map((n) => new Promise((r) => (n.child.exitCode !== null ? r(undefined) : n.child.once('exit', r)))));
+    await Promise.all(nodes.map((node) => node.stop()));
+    rmSync(logDir, { recursive: true, force: true });
     await postgres.drop(database.name).catch(() => undefined);
     await postgres.close();
   }

@@ -11,6 +11,9 @@ import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { latencyChart, soakChart, type ChartSeries } from './chart.js';
+import { clusterChart } from './cluster/chart.js';
+import { clusterSummary, judgeCluster, renderClusterMarkdown } from './cluster/report.js';
+import { defaultNodeCount, nodeCountProblem, runCluster } from './cluster/scenario.js';
 import { MAX_STATIONS_PER_WORKER } from './generator/fleet.js';
 import { isMixName, MIXES } from './generator/messages.js';
 import { commonRates, compactJson, phasesByRate, renderMarkdown, type PhaseReport, type RunReport, type TargetReport } from './report.js';
@@ -36,6 +39,8 @@ const DEFAULTS: Record<ScenarioName, ScenarioDefaults> = {
   commands: { stations: 500, rates: [200], duration: 10, warmup: 2 },
   cost: { stations: 500, rates: [2000], duration: 6, warmup: 3 },
   soak: { stations: 1000, rates: [300], duration: 3600, warmup: 0 },
+  // --rate: operator commands per second (half local, half cross-node); --duration / --warmup: their phase.
+  cluster: { stations: 100_000, rates: [50], duration: 30, warmup: 5 },
 };
 
 const USAGE = `usage: npm run bench -- <scenario> [options]
@@ -52,6 +57,10 @@ scenarios:
   soak         Stroom alone for a long time (default 60 min): mixed traffic at a moderate rate, an operator
                command a second, a tenth of the fleet reconnecting every window; RSS, heap, event-loop
                delay and p99 per window, and verdicts on memory growth and latency drift
+  cluster      N Stroom nodes, one Redis, one PostgreSQL, the fleet spread over them (default 100,000 stations):
+               boot storm, RSS per idle station against a lone node, Redis memory per station, local vs
+               cross-node command latency (--rate commands/s for --duration), Redis killed and restarted, a
+               node killed; verdicts on the targets of issue 23
 
 options:
   --stations N            simulated stations (scenario default; at most 100000)
@@ -85,6 +94,9 @@ options:
                           retransmits once the listen backlog overflows)
   --csms-workers N        passed to Stroom as CSMS_WORKERS (cluster mode)
   --redis-url URL         passed to Stroom as REDIS_URL
+  --nodes N               cluster: Stroom nodes (default max(3, stations ÷ 16,000, 1 + stations ÷ 18,500), rounded
+                          up: one process holds at most ~16,000 stations under the 20,000 open-file limit, and the
+                          survivors of a killed node take its stations)
   --call-timeout MS       CSMS_CALL_TIMEOUT_MS and the stations' own give-up time (default 30000)
   --timeout S             hard limit for the whole run (default 900)
   --out DIR               results directory (default bench/results)
@@ -96,7 +108,8 @@ options:
   --command-rate R        soak: operator commands (--action) per second (default 1)
 
 soak defaults: 1000 stations, --rate 300, Stroom only on PostgreSQL; --timeout defaults to the duration + 60 min.
-It exits with 3 when its verdict is fail.
+cluster defaults: 100000 stations, --rate 50 for --duration 30 after --warmup 5, --timeout 3600, PostgreSQL only.
+Both exit with 3 when their verdict is fail.
 `;
 
 function fail(message: string): never {
@@ -143,6 +156,7 @@ function parseOptions(argv: string[]): { options: BenchOptions; outDir: string }
       'storm-handshakes': { type: 'string' },
       'csms-workers': { type: 'string' },
       'redis-url': { type: 'string' },
+      nodes: { type: 'string' },
       'call-timeout': { type: 'string' },
       timeout: { type: 'string' },
       out: { type: 'string' },
@@ -179,9 +193,15 @@ function parseOptions(argv: string[]): { options: BenchOptions; outDir: string }
     if (values.targets?.includes('baseline')) process.stderr.write('bench: soak runs Stroom only; the baseline is skipped\n');
     targets = ['stroom'];
   }
+  const cluster = scenario === 'cluster';
+  if (cluster) {
+    if (values.store === 'embedded') fail('cluster needs PostgreSQL: its nodes share one database');
+    targets = ['stroom'];
+  }
   if (targets.length === 0) fail('no target to run');
-  const registration = values.register ?? (stations <= 1000 ? 'api' : 'open');
-  if (registration !== 'api' && registration !== 'open') fail('--register must be api or open');
+  if (cluster && values.register !== undefined) fail('cluster seeds its stations in the database (bench/README.md "Cluster"); --register does not apply');
+  const registration = cluster ? 'seeded' : (values.register ?? (stations <= 1000 ? 'api' : 'open'));
+  if (registration !== 'api' && registration !== 'open' && registration !== 'seeded') fail('--register must be api or open');
   const auth = values.auth ?? 'basic';
   if (auth !== 'basic' && auth !== 'none') fail('--auth must be basic or none');
   if (auth === 'none' && registration === 'api') fail('--auth none needs --register open (registered stations have passwords)');
@@ -190,6 +210,7 @@ function parseOptions(argv: string[]): { options: BenchOptions; outDir: string }
   const ocppMix = values['ocpp-mix'] === undefined ? undefined : Number(values['ocpp-mix']);
   if (ocppMix !== undefined && !(ocppMix >= 0 && ocppMix <= 1)) fail('--ocpp-mix must be a number in [0, 1]');
   if (ocppMix !== undefined && values.ocpp !== undefined) fail('--ocpp and --ocpp-mix exclude each other');
+  if (cluster && (ocppMix !== undefined || values.ocpp !== undefined)) fail('cluster runs OCPP 2.0.1 stations only (its commands are 2.0.1 actions)');
   const soak = scenario === 'soak';
   const duration = durationSeconds('duration', values.duration, d.duration || 10, soak ? 7 * 86_400 : 600);
   const windowSeconds = durationSeconds('window', values.window, Math.min(300, duration), duration);
@@ -218,12 +239,13 @@ function parseOptions(argv: string[]): { options: BenchOptions; outDir: string }
     stepSeconds: positiveNumber('step', values.step, d.duration || 5, 120),
     csmsWorkers: values['csms-workers'] === undefined ? undefined : Math.round(positiveNumber('csms-workers', values['csms-workers'], 1, 64)),
     redisUrl: values['redis-url'],
+    nodes: cluster ? clusterNodes(stations, values.nodes) : undefined,
     action: values.action ?? 'GetVariables',
     reconnect: !values['no-reconnect'],
     stormHandshakes: values['storm-handshakes'] === '0' ? 0 : Math.round(positiveNumber('storm-handshakes', values['storm-handshakes'], 2000, 1_000_000)),
     callTimeoutMs: Math.round(positiveNumber('call-timeout', values['call-timeout'], 30_000, 600_000)),
     ocpp16Share: ocppMix ?? (ocpp === '1.6' ? 1 : 0),
-    timeoutSeconds: durationSeconds('timeout', values.timeout, soak ? duration + 3600 : 900, soak ? 8 * 86_400 : 3600),
+    timeoutSeconds: durationSeconds('timeout', values.timeout, soak ? duration + 3600 : cluster ? 3600 : 900, soak ? 8 * 86_400 : cluster ? 4 * 3600 : 3600),
     profile: values.profile ?? false,
     windowSeconds,
     sampleSeconds: durationSeconds('sample', values.sample, Math.min(5, windowSeconds), windowSeconds),
@@ -232,6 +254,13 @@ function parseOptions(argv: string[]): { options: BenchOptions; outDir: string }
     commandRate: positiveNumber('command-rate', values['command-rate'], 1, 1000),
   };
   return { options, outDir: values.out ?? join(REPO_ROOT, 'bench', 'results') };
+}
+
+function clusterNodes(stations: number, value: string | undefined): number {
+  const nodes = value === undefined ? defaultNodeCount(stations) : Number(value);
+  const problem = nodeCountProblem(stations, nodes);
+  if (problem !== undefined) fail(`--nodes ${value ?? nodes}: ${problem}`);
+  return nodes;
 }
 
 /** Seconds: a bare number, or numbers with units (ms, s, m / min, h), e.g. 90, 90s, 6m, 1h30m. */
@@ -392,6 +421,14 @@ function soakSummary(soak: SoakReport): Pick<RunReport, 'windows' | 'rssSlopeMbP
 /** Writes <base>.json, <base>.md and, when there is a load sweep, <base>.svg. */
 function writeReport(run: RunReport, base: string): { markdown: string; chartFile: string | undefined } {
   const options = run.options as unknown as BenchOptions;
+  if (run.cluster !== undefined) {
+    const chartFile = `${base}.svg`;
+    writeFileSync(chartFile, clusterChart(run.cluster));
+    writeFileSync(`${base}.json`, `${compactJson(run)}\n`);
+    const markdown = renderClusterMarkdown(run, run.cluster, basename(chartFile));
+    writeFileSync(`${base}.md`, markdown);
+    return { markdown, chartFile };
+  }
   const series = chartSeries(run.targets, options.scenario);
   let chartFile: string | undefined;
   const soak = run.targets.find((t) => t.soak !== null && t.soak !== undefined)?.soak ?? undefined;
@@ -444,9 +481,14 @@ function renderAgain(file: string): void {
     Object.assign(run, soakSummary(target.soak));
   }
   run.ratios = ratios(run.targets, run.scenario as ScenarioName);
-  // The scenario's own notes (cost: idle CPU) stay; the automatic ones are derived again.
-  const scenarioNotes = run.notes.filter((note) => note.includes('with the fleet connected and no traffic'));
-  run.notes = [...automaticNotes(run, run.options as unknown as BenchOptions), ...scenarioNotes];
+  if (run.cluster !== undefined) {
+    Object.assign(run.cluster, judgeCluster(run.cluster));
+    Object.assign(run, clusterSummary(run.cluster));
+  } else {
+    // The scenario's own notes (cost: idle CPU) stay; the automatic ones are derived again.
+    const scenarioNotes = run.notes.filter((note) => note.includes('with the fleet connected and no traffic'));
+    run.notes = [...automaticNotes(run, run.options as unknown as BenchOptions), ...scenarioNotes];
+  }
   const { chartFile } = writeReport(run, file.replace(/\.json$/, ''));
   process.stdout.write(`rewrote ${file.replace(/\.json$/, '.md')}${chartFile ? ` and ${chartFile}` : ''}\n`);
 }
@@ -458,7 +500,7 @@ async function main(): Promise<void> {
   }
   const { options, outDir } = parseOptions(process.argv.slice(2));
   const limit = openFileLimit();
-  if (limit !== undefined && options.stations + 200 > limit && (options.csmsWorkers ?? 1) === 1) {
+  if (limit !== undefined && options.stations + 200 > limit && (options.csmsWorkers ?? 1) === 1 && options.scenario !== 'cluster') {
     process.stderr.write(
       `bench: warning: one CSMS process may hold at most ${limit} sockets (ulimit -n); ${options.stations} stations need more, or several CSMS workers (--csms-workers)\n`,
     );
@@ -492,7 +534,8 @@ async function main(): Promise<void> {
 
   const startedAt = new Date();
   const targets: TargetReport[] = [];
-  for (const kind of options.targets) targets.push(await runScenario(ctx, kind));
+  const cluster = options.nodes === undefined ? undefined : await runCluster(ctx, options.nodes);
+  if (cluster === undefined) for (const kind of options.targets) targets.push(await runScenario(ctx, kind));
   await ctx.postgres?.close();
   clearTimeout(deadline);
 
@@ -508,11 +551,13 @@ async function main(): Promise<void> {
       const soak = targets.find((t) => t.soak !== null)?.soak;
       return soak === undefined || soak === null ? {} : soakSummary(soak);
     })(),
+    ...(cluster === undefined ? {} : clusterSummary(cluster)),
     targets,
     ratios: ratios(targets, options.scenario),
     notes: [],
+    ...(cluster === undefined ? {} : { cluster }),
   };
-  run.notes = [...automaticNotes(run, options), ...ctx.notes];
+  run.notes = cluster === undefined ? [...automaticNotes(run, options), ...ctx.notes] : ctx.notes;
 
   mkdirSync(outDir, { recursive: true });
   const stamp = startedAt
@@ -521,7 +566,8 @@ async function main(): Promise<void> {
     .replace(/:/g, '-');
   const base = join(outDir, `${stamp}-${options.scenario}`);
   const { markdown, chartFile } = writeReport(run, base);
-  if (targets.every((t) => t.error === null) && !options.profile) rmSync(ctx.logDir, { recursive: true, force: true });
+  const failed = targets.some((t) => t.error !== null) || (cluster?.error ?? null) !== null;
+  if (!failed && !options.profile) rmSync(ctx.logDir, { recursive: true, force: true });
   else process.stderr.write(`bench: the targets' logs are kept in ${ctx.logDir}\n`);
 
   process.stdout.write(`\n${markdown.split('\n## ')[0]}\n`);
@@ -531,8 +577,8 @@ async function main(): Promise<void> {
   }
   const shown = (file: string): string => relative(process.cwd(), file) || file;
   process.stdout.write(`\nwrote ${shown(`${base}.json`)}, ${shown(`${base}.md`)}${chartFile ? `, ${shown(chartFile)}` : ''}\n`);
-  if (run.verdict !== undefined) process.stdout.write(`soak verdict: ${run.verdict.toUpperCase()}\n`);
-  process.exit(targets.some((t) => t.error !== null) ? 1 : run.verdict === 'fail' ? 3 : 0);
+  if (run.verdict !== undefined) process.stdout.write(`${options.scenario} verdict: ${run.verdict.toUpperCase()}\n`);
+  process.exit(failed ? 1 : run.verdict === 'fail' ? 3 : 0);
 }
 
 main().catch((err: unknown) => {

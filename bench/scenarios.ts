@@ -4,6 +4,7 @@ import { DEFAULT_STATION_PREFIX, stationId, stationPassword, tokenId, tokenStatu
 import type { MixName } from './generator/messages.js';
 import { Histogram } from './histogram.js';
 import { forEachLimited } from './http.js';
+import { openLoop } from './open-loop.js';
 import {
   ms,
   num,
@@ -25,7 +26,7 @@ import { BenchPostgres, RunningTarget, TARGET_LABEL, databaseCpuBetween, startTa
  * baseline) with the same fleet, the same schedule and a fresh database, and fills a TargetReport.
  */
 
-export const SCENARIOS = ['boot-storm', 'fleet', 'steady', 'max', 'authorize', 'commands', 'cost', 'soak'] as const;
+export const SCENARIOS = ['boot-storm', 'fleet', 'steady', 'max', 'authorize', 'commands', 'cost', 'soak', 'cluster'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -43,7 +44,8 @@ export interface BenchOptions {
   stormHandshakes: number;
   targets: TargetKind[];
   store: 'postgres' | 'embedded';
-  registration: 'api' | 'open';
+  /** seeded: written into the database by the cluster scenario (cluster/seed.ts). */
+  registration: 'api' | 'open' | 'seeded';
   basicAuth: boolean;
   generatorWorkers: number;
   stationsPerAddress: number;
@@ -55,6 +57,8 @@ export interface BenchOptions {
   stepSeconds: number;
   csmsWorkers: number | undefined;
   redisUrl: string | undefined;
+  /** cluster: Stroom nodes (see cluster/scenario.ts for the default and the limits). */
+  nodes: number | undefined;
   action: string;
   reconnect: boolean;
   callTimeoutMs: number;
@@ -245,7 +249,7 @@ export class TargetRun {
     );
     this.fleet = await Fleet.start({
       host: '127.0.0.1',
-      port: this.target.ocppPort,
+      ports: [this.target.ocppPort],
       stations: o.stations,
       workers: o.generatorWorkers,
       stationPrefix: STATION_PREFIX,
@@ -636,43 +640,16 @@ async function commandLoad(run: TargetRun, o: BenchOptions, rate: number, second
   const statuses: Record<string, number> = {};
   const before = await run.target.snapshot();
   const genBefore = run.fleet.cpuSeconds();
-  const start = performance.now() + 20;
-  const end = start + seconds * 1000;
-  const interval = 1000 / rate;
-  let due = 0;
-  let inFlight = 0;
   let completed = 0;
-  await new Promise<void>((resolve) => {
-    const fire = (intended: number, k: number): void => {
-      const id = stationId(STATION_PREFIX, (k * 7919) % stations);
-      inFlight++;
-      run.target.api
-        .send('POST', `/api/v1/stations/${encodeURIComponent(id)}/commands/${o.action}`, payload, o.callTimeoutMs + 10_000)
-        .then(
-          (answer) => {
-            statuses[String(answer.status)] = (statuses[String(answer.status)] ?? 0) + 1;
-            if (answer.status === 200) completed++;
-          },
-          () => {
-            statuses.error = (statuses.error ?? 0) + 1;
-          },
-        )
-        .finally(() => {
-          latency.record((performance.now() - intended) * 1000);
-          inFlight--;
-          if (performance.now() >= end && inFlight === 0) resolve();
-        });
-    };
-    const tick = (): void => {
-      const now = performance.now();
-      while (start + due * interval <= Math.min(now, end)) {
-        fire(start + due * interval, due);
-        due++;
-      }
-      if (now < end) setTimeout(tick, Math.max(0, Math.min(start + due * interval, end) - performance.now()));
-      else if (inFlight === 0) resolve();
-    };
-    setTimeout(tick, 20);
+  const due = await openLoop(rate, seconds, async (k, intended) => {
+    const id = stationId(STATION_PREFIX, (k * 7919) % stations);
+    const answer = await run.target.api
+      .send('POST', `/api/v1/stations/${encodeURIComponent(id)}/commands/${o.action}`, payload, o.callTimeoutMs + 10_000)
+      .catch(() => undefined);
+    const status = answer === undefined ? 'error' : String(answer.status);
+    statuses[status] = (statuses[status] ?? 0) + 1;
+    if (answer?.status === 200) completed++;
+    latency.record((performance.now() - intended) * 1000);
   });
   const after = await run.target.snapshot();
   const wall = (after.at - before.at) / 1000;
@@ -690,7 +667,8 @@ async function commandLoad(run: TargetRun, o: BenchOptions, rate: number, second
   };
 }
 
-const SCENARIO_BODIES: Record<ScenarioName, (run: TargetRun, o: BenchOptions) => Promise<void>> = {
+/** `cluster` runs a cluster rather than one target: cluster/scenario.ts. */
+const SCENARIO_BODIES: Record<Exclude<ScenarioName, 'cluster'>, (run: TargetRun, o: BenchOptions) => Promise<void>> = {
   'boot-storm': bootStorm,
   fleet: fleetMemory,
   steady,
@@ -705,8 +683,10 @@ const SCENARIO_BODIES: Record<ScenarioName, (run: TargetRun, o: BenchOptions) =>
 export async function runScenario(ctx: RunContext, kind: TargetKind): Promise<TargetReport> {
   const run = new TargetRun(ctx, kind);
   try {
+    const scenario = ctx.options.scenario;
+    if (scenario === 'cluster') throw new Error('the cluster scenario runs through runCluster (cluster/scenario.ts)');
     await run.start();
-    await SCENARIO_BODIES[ctx.options.scenario](run, ctx.options);
+    await SCENARIO_BODIES[scenario](run, ctx.options);
   } catch (err) {
     run.report.error = (err as Error).message;
     log(`[${kind}] failed: ${(err as Error).message}`);

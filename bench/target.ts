@@ -7,7 +7,7 @@ import pg from 'pg';
 import { withDefaultUser } from '../src/store/pg-database.js';
 import { HttpClient } from './http.js';
 import { freePort } from './free-port.js';
-import { cpuOf, machineBusySeconds, treeUsage, type TreeUsage } from './proc.js';
+import { cpuOf, machineBusySeconds, processTree, treeUsage, type TreeUsage } from './proc.js';
 
 /**
  * The system under test, started as a child process exactly as an operator would run it: Stroom
@@ -89,6 +89,10 @@ export class BenchPostgres {
 
 export interface TargetOptions {
   kind: TargetKind;
+  /** Names the process in messages and its log file (`<name>.log`); default: the kind. A cluster's nodes each have their own. */
+  name?: string;
+  /** More environment for the process (e.g. CSMS_NODE_ID, CSMS_REDIS_PREFIX of a cluster node). */
+  env?: Record<string, string>;
   /** Fresh database; undefined: Stroom's embedded store in a temporary CSMS_DATA_DIR. */
   database: { name: string; url: string } | undefined;
   postgres: BenchPostgres | undefined;
@@ -138,6 +142,20 @@ export class RunningTarget {
 
   get alive(): boolean {
     return !this.exited;
+  }
+
+  /** Kills the process and its workers without letting them clean up (a node lost: SIGKILL), and waits for its exit. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (this.exited) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    for (const pid of processTree(this.pid).reverse()) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // gone already
+      }
+    }
+    await exited;
   }
 
   get storeLabel(): string {
@@ -218,10 +236,13 @@ export async function startTarget(options: TargetOptions): Promise<RunningTarget
     if (options.csmsWorkers !== undefined) env.CSMS_WORKERS = String(options.csmsWorkers);
     if (options.redisUrl !== undefined) env.REDIS_URL = options.redisUrl;
   }
+  Object.assign(env, options.env);
+  const name = options.name ?? options.kind;
+  const label = options.name ?? TARGET_LABEL[options.kind];
   const script = options.kind === 'stroom' ? fileURLToPath(new URL('../src/main.js', import.meta.url)) : fileURLToPath(new URL('./baseline/server.js', import.meta.url));
-  const logFile = join(options.logDir, `${options.kind}.log`);
+  const logFile = join(options.logDir, `${name}.log`);
   const log = createWriteStream(logFile, { flags: 'a' });
-  const nodeArgs = options.profile ? ['--cpu-prof', `--cpu-prof-dir=${options.logDir}`, `--cpu-prof-name=${options.kind}.cpuprofile`] : [];
+  const nodeArgs = options.profile ? ['--cpu-prof', `--cpu-prof-dir=${options.logDir}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
   const child = spawn(process.execPath, [...nodeArgs, script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.pipe(log);
   child.stderr.pipe(log);
@@ -231,13 +252,13 @@ export async function startTarget(options: TargetOptions): Promise<RunningTarget
   for (;;) {
     if (!target.alive) {
       await target.stop();
-      throw new Error(`${TARGET_LABEL[options.kind]} exited during start-up; its log (${logFile}):\n${target.lastLogLines()}`);
+      throw new Error(`${label} exited during start-up; its log (${logFile}):\n${target.lastLogLines()}`);
     }
     const health = await target.api.send('GET', '/health', undefined, 2000).catch(() => undefined);
     if (health?.status === 200) return target;
     if (Date.now() > deadline) {
       await target.stop();
-      throw new Error(`${TARGET_LABEL[options.kind]} did not answer /health within 60 s; its log (${logFile}):\n${target.lastLogLines()}`);
+      throw new Error(`${label} did not answer /health within 60 s; its log (${logFile}):\n${target.lastLogLines()}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

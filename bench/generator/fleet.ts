@@ -6,6 +6,7 @@ import type { MixName } from './messages.js';
 import {
   emptyPhaseCounters,
   type CoordinatorMessage,
+  type FailoverStatus,
   type FleetSettings,
   type PhaseCounters,
   type PhaseMode,
@@ -67,6 +68,10 @@ export interface PhaseOptions {
   drainMs?: number;
   /** Epoch ms at which the phase starts (default: 50 ms from now). */
   startAt?: number;
+}
+
+export interface FleetFailoverStatus extends Omit<FailoverStatus, 'kind' | 'downtime'> {
+  downtime: Histogram;
 }
 
 /** Soak: the fleet's figures since the previous snapshot (counters cumulative over the phase). */
@@ -142,10 +147,12 @@ export class Fleet {
       const config: WorkerConfig = {
         workerIndex: w,
         host: o.host,
-        port: o.port,
+        ports: o.ports,
         firstStation: first,
         stationCount: stations,
         stationPrefix: o.stationPrefix,
+        ...(o.fleetPassword !== undefined && { fleetPassword: o.fleetPassword }),
+        ...(o.failover !== undefined && { failover: o.failover }),
         basicAuth: o.basicAuth,
         stationsPerAddress: o.stationsPerAddress,
         evses: o.evses,
@@ -332,6 +339,32 @@ export class Fleet {
       abandoned += r.abandoned;
     }
     return { dropped, abandoned };
+  }
+
+  /** Failover: every worker's FailoverStatus added up (lastRejoinAt: the latest). */
+  async failoverStatus(): Promise<FleetFailoverStatus> {
+    const results = await Promise.all(this.workers.map((w) => this.request(w, { kind: 'failoverStatus' }, 'failoverStatus')));
+    const total: FleetFailoverStatus = {
+      lost: 0,
+      rejoined: 0,
+      rejoining: 0,
+      failed: 0,
+      failures: {},
+      lastRejoinAt: 0,
+      downtime: new Histogram(),
+      readyByNode: this.options.ports.map(() => 0),
+    };
+    for (const r of results) {
+      total.lost += r.lost;
+      total.rejoined += r.rejoined;
+      total.rejoining += r.rejoining;
+      total.failed += r.failed;
+      add(total.failures, r.failures);
+      total.lastRejoinAt = Math.max(total.lastRejoinAt, r.lastRejoinAt);
+      total.downtime.merge(r.downtime);
+      r.readyByNode.forEach((count, node) => (total.readyByNode[node] = (total.readyByNode[node] ?? 0) + count));
+    }
+    return total;
   }
 
   async disconnect(): Promise<void> {

@@ -6,8 +6,13 @@ import type { MixName } from './messages.js';
 /** What every station of the fleet shares, whichever worker simulates it. */
 export interface FleetSettings {
   host: string;
-  port: number;
+  /** The CSMS's OCPP ports, one per cluster node: station i first connects to ports[i % ports.length]. */
+  ports: number[];
   stationPrefix: string;
+  /** One password for every station (a fleet seeded in the database); unset: `stationPassword(id)`, one per station. */
+  fleetPassword?: string;
+  /** Reconnect a ready station whose connection broke, to another node (see FailoverSettings); unset: it stays offline. */
+  failover?: FailoverSettings;
   /** Send `Authorization: Basic` (profile 1). */
   basicAuth: boolean;
   stationsPerAddress: number;
@@ -20,6 +25,18 @@ export interface FleetSettings {
   callTimeoutMs: number;
   /** Share of the stations that speak OCPP 1.6J instead of 2.0.1: 0 none, 1 all (`--ocpp`, `--ocpp-mix`). */
   ocpp16Share: number;
+}
+
+/**
+ * A station whose open connection breaks (its node died) comes back as a real one does: after `backoffMs` plus a
+ * random part of `randomMs` (OCPP's RetryBackOffWaitMinimum / RetryBackOffRandomRange), to the next node of its list
+ * (spread over the others, so the stations of one node do not all land on the same survivor), and on a failed attempt
+ * to the one after that, at most `maxAttempts` times.
+ */
+export interface FailoverSettings {
+  backoffMs: number;
+  randomMs: number;
+  maxAttempts: number;
 }
 
 export interface WorkerConfig extends FleetSettings {
@@ -83,7 +100,13 @@ export interface DropCommand {
   total: number;
 }
 
-export type CoordinatorMessage = { kind: 'init'; config: WorkerConfig } | ConnectCommand | PhaseCommand | DisconnectCommand | SnapshotCommand | DropCommand | ExitCommand;
+/** Failover: where the worker's stations are and how those that lost their connection came back; answered at once. */
+export interface FailoverStatusCommand {
+  kind: 'failoverStatus';
+}
+
+export type CoordinatorMessage =
+  { kind: 'init'; config: WorkerConfig } | ConnectCommand | PhaseCommand | DisconnectCommand | SnapshotCommand | DropCommand | FailoverStatusCommand | ExitCommand;
 
 export interface Progress {
   kind: 'progress';
@@ -170,4 +193,24 @@ export interface Dropped {
   abandoned: number;
 }
 
-export type WorkerMessage = Progress | ConnectResult | PhaseResult | Disconnected | WindowSnapshot | Dropped | { kind: 'ready' } | { kind: 'fatal'; message: string };
+export interface FailoverStatus {
+  kind: 'failoverStatus';
+  /** Ready stations whose connection broke without the generator asking (cumulative over the worker's life). */
+  lost: number;
+  /** Of those, back: connected to a node, booted and Accepted, connectors reported. */
+  rejoined: number;
+  /** Still trying. */
+  rejoining: number;
+  /** Gave up (maxAttempts) or were refused for good, with reasons. */
+  failed: number;
+  failures: Record<string, number>;
+  /** Epoch ms of the last station that came back (0: none yet). */
+  lastRejoinAt: number;
+  /** Connection lost → ready again, µs. */
+  downtime: HistogramJson;
+  /** Ready stations per node (index into `ports`). */
+  readyByNode: number[];
+}
+
+export type WorkerMessage =
+  Progress | ConnectResult | PhaseResult | Disconnected | WindowSnapshot | Dropped | FailoverStatus | { kind: 'ready' } | { kind: 'fatal'; message: string };

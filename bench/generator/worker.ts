@@ -22,6 +22,7 @@ import {
   type ConnectResult,
   type CoordinatorMessage,
   type DropCommand,
+  type FailoverStatus,
   type PhaseCommand,
   type PhaseCounters,
   type PhaseResult,
@@ -70,6 +71,9 @@ class Station {
   reportedEvses = 0;
   /** In the idle queue: ready with nothing outstanding. */
   queued = false;
+  /** Failover: performance.now() ms when its open connection broke, 0 while it is not coming back from that. */
+  lostAt = 0;
+  rejoinAttempts = 0;
 
   constructor(
     readonly index: number,
@@ -78,6 +82,8 @@ class Station {
     readonly localAddress: string,
     /** Speaks OCPP 1.6J instead of 2.0.1. */
     readonly v16: boolean,
+    /** Index into the fleet's ports: the node it connects to. */
+    public node: number,
   ) {}
 }
 
@@ -172,13 +178,18 @@ class GeneratorWorker {
   private readonly windowSendLag = new Histogram();
   private lastPhase: PhaseState | undefined;
   private abandoned = 0;
+  /** Failover (see FailoverStatus); `disconnecting`: the generator closes the fleet itself, nobody comes back. */
+  private readonly failover = { lost: 0, rejoined: 0, rejoining: 0, failed: 0, failures: {} as Record<string, number>, lastRejoinAt: 0, downtime: new Histogram() };
+  private disconnecting = false;
 
   constructor(private readonly config: WorkerConfig) {
     for (let i = 0; i < config.stationCount; i++) {
       const index = config.firstStation + i;
       const id = stationId(config.stationPrefix, index);
-      const authorization = config.basicAuth ? basicAuthorization(id, stationPassword(id)) : undefined;
-      this.stations.push(new Station(index, id, authorization, localAddressFor(index, config.stationsPerAddress), speaksOcpp16(index, config.ocpp16Share)));
+      const authorization = config.basicAuth ? basicAuthorization(id, config.fleetPassword ?? stationPassword(id)) : undefined;
+      this.stations.push(
+        new Station(index, id, authorization, localAddressFor(index, config.stationsPerAddress), speaksOcpp16(index, config.ocpp16Share), index % config.ports.length),
+      );
     }
     this.idle = new NumberQueue();
     this.idPrefix = `w${config.workerIndex}-`;
@@ -189,6 +200,7 @@ class GeneratorWorker {
   // ------------------------------------------------------------------------------------------ connecting
 
   connect(command: ConnectCommand): void {
+    this.disconnecting = false;
     const state: ConnectState = {
       command,
       startPerf: perfAt(command.startAt),
@@ -237,7 +249,7 @@ class GeneratorWorker {
     const ws: MiniWebSocket = new MiniWebSocket(
       {
         host: config.host,
-        port: config.port,
+        port: config.ports[station.node] as number,
         path: `/ocpp/${encodeURIComponent(station.id)}`,
         protocol: station.v16 ? 'ocpp1.6' : 'ocpp2.0.1',
         ...(station.authorization !== undefined ? { authorization: station.authorization } : {}),
@@ -278,6 +290,10 @@ class GeneratorWorker {
       ws?.destroy();
     }
     station.status = Status.Failed;
+    if (station.lostAt > 0) {
+      this.rejoinFailed(station, reason, dropConnection);
+      return;
+    }
     if (state === undefined || state.done) return;
     state.inFlight--;
     if (dropConnection && station.attempts <= state.command.retries) {
@@ -302,6 +318,14 @@ class GeneratorWorker {
     station.status = Status.Ready;
     this.ready++;
     this.makeIdle(station);
+    if (station.lostAt > 0) {
+      this.failover.downtime.record((performance.now() - station.lostAt) * 1000);
+      this.failover.rejoined++;
+      this.failover.rejoining--;
+      this.failover.lastRejoinAt = Date.now();
+      station.lostAt = 0;
+      return;
+    }
     const state = this.connectState;
     if (state !== undefined && !state.done) {
       state.inFlight--;
@@ -351,13 +375,72 @@ class GeneratorWorker {
         }
         station.pending = Pending.None;
         station.status = Status.Offline;
+        if (!this.disconnecting) this.lost(station);
         return;
       default:
         station.status = Status.Offline;
     }
   }
 
+  // ------------------------------------------------------------------------------------------ failover
+
+  /** A ready station's connection broke (its node died, or the CSMS closed it): counted, and with failover on, it comes back. */
+  private lost(station: Station): void {
+    this.failover.lost++;
+    const settings = this.config.failover;
+    if (settings === undefined) return;
+    this.failover.rejoining++;
+    station.lostAt = performance.now();
+    station.rejoinAttempts = 0;
+    // Spread over the other nodes: of the stations of one node, every (N-1)th goes to the same survivor.
+    const nodes = this.config.ports.length;
+    if (nodes > 1) station.node = (station.node + 1 + (Math.floor(station.index / nodes) % (nodes - 1))) % nodes;
+    this.scheduleRejoin(station, settings.backoffMs + Math.random() * settings.randomMs);
+  }
+
+  private scheduleRejoin(station: Station, delayMs: number): void {
+    setTimeout(() => {
+      if (station.lostAt === 0 || this.disconnecting || station.status !== Status.Offline) return;
+      this.open(station);
+    }, delayMs);
+  }
+
+  /** An attempt to come back failed: the next node of its list, after the back-off, until maxAttempts. */
+  private rejoinFailed(station: Station, reason: string, dropConnection: boolean): void {
+    const settings = this.config.failover;
+    station.rejoinAttempts++;
+    if (settings !== undefined && dropConnection && station.rejoinAttempts < settings.maxAttempts && !this.disconnecting) {
+      station.status = Status.Offline;
+      station.node = (station.node + 1) % this.config.ports.length;
+      this.scheduleRejoin(station, settings.backoffMs + Math.random() * settings.randomMs);
+      return;
+    }
+    this.failover.rejoining--;
+    this.failover.failed++;
+    increment(this.failover.failures, reason);
+    station.lostAt = 0;
+  }
+
+  failoverStatus(): void {
+    const readyByNode = this.config.ports.map(() => 0);
+    for (const station of this.stations) if (station.status === Status.Ready) readyByNode[station.node] = (readyByNode[station.node] ?? 0) + 1;
+    const f = this.failover;
+    const status: FailoverStatus = {
+      kind: 'failoverStatus',
+      lost: f.lost,
+      rejoined: f.rejoined,
+      rejoining: f.rejoining,
+      failed: f.failed,
+      failures: { ...f.failures },
+      lastRejoinAt: f.lastRejoinAt,
+      downtime: f.downtime.toJSON(),
+      readyByNode,
+    };
+    send(status);
+  }
+
   disconnect(): void {
+    this.disconnecting = true;
     this.connectState = undefined;
     for (const station of this.stations) station.ws?.close(1000);
     this.idle.clear();
@@ -835,6 +918,9 @@ process.on('message', (message: CoordinatorMessage) => {
         return;
       case 'drop':
         worker?.drop(message);
+        return;
+      case 'failoverStatus':
+        worker?.failoverStatus();
         return;
       case 'exit':
         process.exit(0);
