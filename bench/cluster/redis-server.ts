@@ -85,6 +85,12 @@ export class BenchRedis {
     return Number(match[1]);
   }
 
+  /** MEMORY USAGE of one key, counted exactly (SAMPLES 0); 0 when it does not exist. */
+  async keyBytes(key: string): Promise<number> {
+    const reply = await this.client.call('MEMORY', 'USAGE', key, 'SAMPLES', '0');
+    return typeof reply === 'number' ? reply : 0;
+  }
+
   async keyCount(): Promise<number> {
     return this.client.dbsize();
   }

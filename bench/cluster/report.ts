@@ -96,6 +96,13 @@ export interface RedisMemory {
   steadyBytes: number;
   keysSteady: number;
   bytesPerStationAfterStorm: number | null;
+  /**
+   * The change stream (`<prefix>{changes}`, what every node's console clients and fleet index read): a log of the
+   * fleet's recent events, bounded by its length, not a per-station cost. Measured at steady, and left out of
+   * `bytesPerStation`.
+   */
+  changeLogBytes: number;
+  /** (steady − before − change log) ÷ stations: what each connected station itself costs in Redis. */
   bytesPerStation: number | null;
 }
 
@@ -303,7 +310,7 @@ export function clusterNotes(report: ClusterReport): string[] {
       '(`CSMS_PASSWORD_VERIFIER_KEY`, the same on every node), so each station is admitted with one HMAC, as a station that logged in before is.',
     `The single-node figure comes from the same run, before the cluster starts: one node without Redis holding as many stations as a cluster node (${num(s.stationsPerNode)}), ` +
       'the same share of the storm and the same idle time. RSS per station = (RSS of the node with its fleet idle − RSS of the freshly started node) ÷ its stations, for both; the ratio takes the highest cluster node.',
-    "Redis memory is INFO's used_memory with the nodes up before the storm, and again once the storm's login-throttle keys (one per connection, 60 s window) have expired, divided by the stations connected; " +
+    "Redis memory is INFO's used_memory with the nodes up before the storm, and again once the storm's login-throttle keys (one per connection, 60 s window) have expired, less the change stream (MEMORY USAGE of the console's stream of events, a log bounded by its length rather than a per-station cost, shown beside it), divided by the stations connected; " +
       'right after the storm it also holds those keys (shown beside it).',
     `Commands: ${s.action} through the API at one open-loop rate, alternately to a station held by the node that receives the request (local) and by another node (cross-node: routed through Redis), ` +
       'every node receiving both kinds; latency from the intended send, after an unmeasured warm-up.',
@@ -376,7 +383,7 @@ export function renderClusterMarkdown(run: RunReport, report: ClusterReport, cha
     'Redis memory per station (used_memory)',
     r === null
       ? '–'
-      : `${num(r.bytesPerStation)} B steady (${bytes(r.beforeBytes)} → ${bytes(r.steadyBytes)}, ${num(r.keysSteady)} keys); ${num(r.bytesPerStationAfterStorm)} B right after the storm (${num(r.keysAfterStorm)} keys)`,
+      : `${num(r.bytesPerStation)} B steady (${bytes(r.beforeBytes)} → ${bytes(r.steadyBytes)}, ${num(r.keysSteady)} keys, of which the change stream ${bytes(r.changeLogBytes)}, left out of the per-station figure); ${num(r.bytesPerStationAfterStorm)} B right after the storm (${num(r.keysAfterStorm)} keys, all included)`,
   );
   const c = report.commands;
   row(

@@ -322,6 +322,7 @@ class ClusterBench {
       steadyBytes: redisAfterStorm,
       keysSteady: keysAfterStorm,
       bytesPerStationAfterStorm: storm.figures.ready > 0 ? Math.round((redisAfterStorm - redisBefore) / storm.figures.ready) : null,
+      changeLogBytes: 0,
       bytesPerStation: null,
     };
     log(
@@ -420,11 +421,13 @@ class ClusterBench {
     }
     const steadyBytes = await processes.redis.usedMemory();
     const keysSteady = await processes.redis.keyCount();
+    const changeLogBytes = await processes.redis.keyBytes(`${processes.redisPrefix}{changes}`);
     const steady: RedisMemory = {
       ...redis,
       steadyBytes,
       keysSteady,
-      bytesPerStation: ready > 0 ? Math.round((steadyBytes - redis.beforeBytes) / ready) : null,
+      changeLogBytes,
+      bytesPerStation: ready > 0 ? Math.round((steadyBytes - redis.beforeBytes - changeLogBytes) / ready) : null,
     };
     log(
       `[cluster] Redis: ${bytes(redis.beforeBytes)} → ${bytes(steadyBytes)} with ${num(ready)} stations (${num(keysSteady)} keys): ${num(steady.bytesPerStation)} B per station`,
