@@ -41,7 +41,8 @@ export interface TransactionEventWrite {
   eventType: 'Started' | 'Updated' | 'Ended';
   timestamp: Date;
   triggerReason: string;
-  offline: boolean;
+  /** The 2.0.1 offline flag; null for a 1.6 message, which has none. */
+  offline: boolean | null;
   /** The request, verbatim (signed meter values included). */
   payload: JsonObject;
   /** The answer we gave, so an operator sees exactly what the station was told. */
@@ -91,7 +92,8 @@ export interface StoredTransactionEvent {
   eventType: string;
   timestamp: Date;
   triggerReason: string;
-  offline: boolean;
+  /** The 2.0.1 offline flag; null for a 1.6 message, which has none. */
+  offline: boolean | null;
   payload: JsonObject;
   response: JsonObject;
   receivedAt: Date;

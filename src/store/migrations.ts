@@ -340,6 +340,15 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX transactions_fleet_newest ON transactions ((coalesce(started_at, first_event_at)) DESC, station_id DESC, transaction_id DESC);
     `,
   },
+  {
+    version: 15,
+    name: 'transaction events without an offline flag',
+    sql: `
+      -- A 1.6 StartTransaction or StopTransaction says nothing about being sent offline: NULL, not a guessed false.
+      ALTER TABLE transaction_events ALTER COLUMN offline DROP NOT NULL;
+      ALTER TABLE transaction_event_conflicts ALTER COLUMN offline DROP NOT NULL;
+    `,
+  },
 ];
 
 /** Any constant will do, as long as no other code of ours takes the same advisory lock. */

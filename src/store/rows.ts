@@ -202,7 +202,7 @@ export interface TransactionEventRow {
   event_type: string;
   timestamp: Date;
   trigger_reason: string;
-  offline: boolean;
+  offline: boolean | null;
   payload: JsonObject;
   response: JsonObject;
   received_at: Date;

@@ -103,9 +103,10 @@ describe('OCPP 1.6J transactions', () => {
       energyWh: 3500,
       flags: [],
     });
-    expect(view.events.map((e) => [e.seqNo, e.eventType, e.triggerReason])).toEqual([
-      [0, 'Started', 'StartTransaction'],
-      [1, 'Ended', 'StopTransaction'],
+    // 1.6 has no offline flag: null, never a guessed false (CONTRACT §3.1 / issue 16 "one domain").
+    expect(view.events.map((e) => [e.seqNo, e.eventType, e.triggerReason, e.offline])).toEqual([
+      [0, 'Started', 'StartTransaction', null],
+      [1, 'Ended', 'StopTransaction', null],
     ]);
     expect(view.events[0]?.request).toMatchObject({ connectorId: 1, idTag: tag.toLowerCase(), meterStart: 10_000 });
     expect(view.events[0]?.response).toEqual(start);

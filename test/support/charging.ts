@@ -84,7 +84,8 @@ export interface TransactionEventView {
   eventType: string;
   timestamp: string;
   triggerReason: string;
-  offline: boolean;
+  /** null for a 1.6 message (it has no offline flag). */
+  offline: boolean | null;
   request: Payload;
   response: Payload;
   [key: string]: unknown;

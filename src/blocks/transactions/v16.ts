@@ -60,7 +60,8 @@ async function startTransaction(ctx: HandlerContext, request: StartTransactionRe
     eventType: 'Started',
     timestamp,
     triggerReason: 'StartTransaction',
-    offline: false,
+    // 1.6 has no offline flag: the API shows null rather than a guess (CONTRACT §3.1).
+    offline: null,
     payload,
     response: asJson(response),
     evseId: request.connectorId,
@@ -95,7 +96,7 @@ async function stopTransaction(ctx: HandlerContext, request: StopTransactionRequ
       eventType: 'Ended',
       timestamp,
       triggerReason: 'StopTransaction',
-      offline: false,
+      offline: null,
       payload: asJson(request),
       response: asJson(response),
       evseId: undefined,
