@@ -233,7 +233,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
             log,
           });
     fleet.load(await sqlStore.fleet.loadFleet());
-    feed.onChange((event) => fleet.apply(event));
+    feed.onChange((event, data) => fleet.apply(event, data));
     changeStream?.startReading();
     if (changeStream !== undefined) {
       // Presence is the truth about other nodes' stations: learn it now, then keep the index in step with it.

@@ -27,12 +27,14 @@ export type ChangeData = JsonObject & { stationId: string; at: string };
 
 /**
  * One change as the stream sends it. `id` is `<ms>-<seq>` (Redis stream ids have this form, so ids are the same
- * on every node of a cluster); ids compare by (ms, seq). `json` is `data` serialized once for every subscriber.
+ * on every node of a cluster); ids compare by (ms, seq). `json` is the change's data serialized once for every
+ * subscriber. The data object itself is not kept: every node retains minutes of the whole fleet's changes, and
+ * the string alone is what a resuming client needs (projections get the object as the change is taken in).
  */
 export interface FeedEvent {
   id: string;
   kind: ChangeKind;
-  data: ChangeData;
+  stationId: string;
   json: string;
   /** When this process took it in (epoch ms): what retention counts from, whatever `at` says. */
   receivedAt: number;
@@ -99,7 +101,7 @@ export class ChangeFeed {
   private readonly subscribers = new Set<FeedSubscription>();
   private pending: FeedEvent[] = [];
   private flushScheduled = false;
-  private readonly listeners: ((event: FeedEvent) => void)[] = [];
+  private readonly listeners: ((event: FeedEvent, data: ChangeData) => void)[] = [];
   private relay: ChangeRelay | undefined;
 
   constructor(options: ChangeFeedOptions) {
@@ -135,11 +137,11 @@ export class ChangeFeed {
   ingest(id: string, kind: ChangeKind, data: ChangeData): void {
     if (compareEventIds(id, this.lastId) <= 0) return;
     this.lastId = id;
-    const event: FeedEvent = { id, kind, data, json: JSON.stringify(data), receivedAt: this.clock.now() };
+    const event: FeedEvent = { id, kind, stationId: data.stationId, json: JSON.stringify(data), receivedAt: this.clock.now() };
     this.retained.push(event);
     this.expire();
     // In-process projections (the fleet index) see every change at once, in order.
-    for (const listener of this.listeners) listener(event);
+    for (const listener of this.listeners) listener(event, data);
     if (this.subscribers.size > 0) {
       this.pending.push(event);
       if (!this.flushScheduled) {
@@ -150,7 +152,7 @@ export class ChangeFeed {
   }
 
   /** A projection that must see every change synchronously, in order (never dropped). */
-  onChange(listener: (event: FeedEvent) => void): void {
+  onChange(listener: (event: FeedEvent, data: ChangeData) => void): void {
     this.listeners.push(listener);
   }
 
@@ -186,7 +188,7 @@ export class ChangeFeed {
     const out: FeedEvent[] = [];
     for (let i = lo; i < this.retained.length && out.length < limit; i++) {
       const event = this.retained[i] as FeedEvent;
-      if (stationId === undefined || event.data.stationId === stationId) out.push(event);
+      if (stationId === undefined || event.stationId === stationId) out.push(event);
     }
     return out;
   }
@@ -202,7 +204,7 @@ export class ChangeFeed {
     const batch = this.pending;
     this.pending = [];
     for (const subscription of [...this.subscribers]) {
-      const events = subscription.stationId === undefined ? batch : batch.filter((e) => e.data.stationId === subscription.stationId);
+      const events = subscription.stationId === undefined ? batch : batch.filter((e) => e.stationId === subscription.stationId);
       if (events.length > 0) subscription.deliver(events);
     }
   }

@@ -1,6 +1,6 @@
 import type { JsonObject } from '../json.js';
 import type { FleetSnapshot } from '../store/fleet-sql.js';
-import type { FeedEvent } from './change-feed.js';
+import type { ChangeData, FeedEvent } from './change-feed.js';
 
 /** One station as the fleet list filters it. The full view comes from the store, a page at a time. */
 interface FleetEntry {
@@ -74,8 +74,7 @@ export class FleetIndex {
   }
 
   /** Applies one change of the feed (in feed order). */
-  apply(event: FeedEvent): void {
-    const data = event.data;
+  apply(event: FeedEvent, data: ChangeData): void {
     const stationId = data.stationId;
     switch (event.kind) {
       case 'station.registered':

@@ -38,13 +38,13 @@ describe('ChangeFeed', () => {
       feed.publish('connector.status', { stationId: i % 2 === 0 ? 'A' : 'B', status: String(i) });
       clock.advance(10_000);
     }
-    expect(feed.since(seen[1]!.id, 'A')?.map((e) => e.data.status)).toEqual(['2', '4']);
+    expect(feed.since(seen[1]!.id, 'A')?.map((e) => (JSON.parse(e.json) as { status: string }).status)).toEqual(['2', '4']);
     expect(feed.since(seen[5]!.id, undefined)).toEqual([]);
     // Two minutes later the first events have expired: resuming from before them would miss some.
     clock.advance(45_000);
     feed.publish('connector.status', { stationId: 'A', status: '6' });
     expect(feed.since(seen[0]!.id, undefined)).toBeUndefined();
-    expect(feed.since(seen[4]!.id, undefined)?.map((e) => e.data.status)).toEqual(['5', '6']);
+    expect(feed.since(seen[4]!.id, undefined)?.map((e) => (JSON.parse(e.json) as { status: string }).status)).toEqual(['5', '6']);
     expect(feed.since('99999999999999-0', undefined)).toBeUndefined();
   });
 
@@ -54,7 +54,7 @@ describe('ChangeFeed', () => {
     feed.onChange((e) => seen.push(e));
     for (let i = 0; i < 5; i++) feed.publish('station.boot', { stationId: 'A', n: i });
     expect(feed.since(seen[0]!.id, undefined)).toBeUndefined();
-    expect(feed.since(seen[1]!.id, undefined)?.map((e) => e.data.n)).toEqual([2, 3, 4]);
+    expect(feed.since(seen[1]!.id, undefined)?.map((e) => (JSON.parse(e.json) as { n: number }).n)).toEqual([2, 3, 4]);
   });
 
   it('delivers what one event-loop turn published in one batch, filtered per subscriber', async () => {
@@ -87,7 +87,7 @@ describe('FleetIndex', () => {
       connectors: [{ stationId: 'S1', evseId: 1, connectorId: 1, status: 'Available' }],
       activeTransactions: [{ stationId: 'S1', transactionId: 't0' }],
     });
-    feed.onChange((e) => fleet.apply(e));
+    feed.onChange((e, data) => fleet.apply(e, data));
     feed.publish('station.registered', { stationId: 'S0', bootStatus: 'Unknown' });
     feed.publish('station.connected', { stationId: 'S2', nodeId: 'n1', ocppVersion: '2.0.1' });
     feed.publish('station.boot', { stationId: 'S2', bootStatus: 'Accepted', chargingStation: { vendorName: 'Zap' } });
