@@ -274,8 +274,15 @@ describe('onboarding report', () => {
     const { station } = await bootWith(h.csms, 'Pending', 'B07-late', false);
     const first = await station.waitForCall('GetBaseReport');
     const firstId = first.payload.requestId as number;
-    const underWay = await h.csms.api.getReport(station.identity, firstId);
-    expect(underWay.status).toBe(200);
+    // The station has the CALL; the CSMS learns of its acceptance when the answer comes back through the socket a
+    // moment later, and from then on the report exists.
+    const underWay = await waitFor(
+      async () => {
+        const res = await h.csms.api.getReport(station.identity, firstId);
+        return res.status === 200 && res;
+      },
+      { timeoutMs: 2000, what: 'the accepted onboarding report to be known' },
+    );
     expect(underWay.body).toMatchObject({ requestId: firstId, complete: false, reportData: [] });
     expect((await h.csms.api.getReport(station.identity, firstId + 1)).status).toBe(404);
 
