@@ -35,9 +35,10 @@ const MIB = 1024 * 1024;
 /** Stations of a storm stay offline this long before they reconnect. */
 const STORM_OFFLINE_MS = 2000;
 /**
- * First connections in flight while the fleet connects. Each costs Stroom a scrypt verification (N=2^15: a few
- * per second on a busy 2-core machine); with 100 in flight they queue past the stations' 30 s handshake
- * timeout, and the retries run into Stroom's per-station limits (429).
+ * First connections in flight while the fleet connects. A station whose row has no password verifier costs Stroom a
+ * scrypt check (N=2^15: a few per second on a busy 2-core machine); with 100 such in flight they would queue past
+ * the stations' 30 s handshake timeout and the retries run into Stroom's per-station limits (429). Registered
+ * through the API, every station has a verifier and connects at HMAC cost; the pace stays for a CSMS without one.
  */
 const SETUP_CONCURRENCY = 10;
 
