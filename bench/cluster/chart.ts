@@ -147,8 +147,8 @@ export function clusterChart(report: ClusterReport): string {
   linePanel(
     parts,
     box(0, 0),
-    'Boot storm: share of the fleet ready',
-    { x: 'seconds since the storm started', y: '% of stations ready' },
+    'Boot storm: share of the fleet Accepted',
+    { x: 'seconds since the storm started', y: '% of stations Accepted' },
     [
       { label: `cluster (${s.stations.toLocaleString('en-US')})`, colour: COLOURS[0] as string, points: percentOf(report.storm?.timeline ?? [], s.stations) },
       {

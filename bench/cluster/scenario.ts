@@ -82,8 +82,8 @@ const REBUILD_DEADLINE_SECONDS = 60;
 const FAILOVER_DEADLINE_SECONDS = 90;
 /** Stations given a real command (and looked up) after each fault. */
 const SAMPLE_STATIONS = 50;
-/** A station whose node died comes back like a real one: 1–3 s later, to the next node, up to 10 tries. */
-const FAILOVER = { backoffMs: 1000, randomMs: 2000, maxAttempts: 10 };
+/** A station whose node died comes back like a real one: 1 s (+ up to 2 s) later, the wait doubling per failed try up to 8 s. */
+const FAILOVER = { backoffMs: 1000, randomMs: 2000, doublings: 3 };
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -93,9 +93,19 @@ function round(value: number, digits: number): number {
   return Number(value.toFixed(digits));
 }
 
-/** Stations of `count` whose index is `node` mod `nodes`. */
-function stationsOn(node: number, nodes: number, count: number): number {
-  return node >= count ? 0 : Math.floor((count - 1 - node) / nodes) + 1;
+/** [seconds since the storm started, stations Accepted by then] at every 2 % of the fleet, from each station's own time to Accepted. */
+function acceptedOverTime(toAccepted: Histogram): [number, number][] {
+  if (toAccepted.count === 0) return [];
+  const points: [number, number][] = [[0, 0]];
+  for (let i = 1; i <= 50; i++) points.push([round(toAccepted.quantile(i / 50) / 1e6, 3), Math.round((i / 50) * toAccepted.count)]);
+  return points;
+}
+
+/** Counts added between two cumulative snapshots. */
+function since(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, count] of Object.entries(after)) if (count > (before[key] ?? 0)) out[key] = count - (before[key] ?? 0);
+  return out;
 }
 
 /** `count` of `ids`, evenly spaced. */
@@ -222,7 +232,7 @@ class ClusterBench {
     const fleet = await this.startFleet(o.stations, nodes);
     this.fleet = fleet;
     const stormEnd = await this.clusterStorm(this.processes, nodes, fleet);
-    this.report.commands = await this.commands(nodes);
+    this.report.commands = await this.commands(this.processes, nodes);
     this.report.redis = await this.redisSteady(this.processes, stormEnd);
     this.report.redisRestart = await this.redisRestart(this.processes, nodes, fleet);
     this.report.failover = await this.killNode(this.processes, nodes, fleet);
@@ -337,12 +347,10 @@ class ClusterBench {
     const started = performance.now();
     const cpuBefore = nodes.map((node) => treeUsage(node.pid).cpuSeconds);
     const generatorBefore = fleet.cpuSeconds();
-    const timeline: [number, number][] = [];
     const scraper = new MetricsScraper(nodes, started);
     let printed = 0;
     this.progressListener = (p) => {
       const t = (performance.now() - started) / 1000;
-      timeline.push([round(t, 1), p.ready]);
       if (process.stderr.isTTY || t - printed >= 5) {
         printed = t;
         const rss = nodes.reduce((sum, node) => sum + treeUsage(node.pid).rssBytes, 0);
@@ -372,7 +380,7 @@ class ClusterBench {
       csmsCpuSeconds: round(csmsCpu, 2),
       csmsCpuMillisPerStation: summary.attempted > 0 ? round((csmsCpu * 1000) / summary.attempted, 3) : null,
       generatorCpuSeconds: round(fleet.cpuSeconds() - generatorBefore, 2),
-      timeline,
+      timeline: acceptedOverTime(summary.toAccepted),
     };
     log(
       `[cluster] ${label} storm: ${num(figures.ready)}/${num(figures.stations)} ready, all Accepted after ${num(figures.timeToAllAcceptedSeconds, 2)} s, ` +
@@ -437,9 +445,11 @@ class ClusterBench {
 
   // ---------------------------------------------------------------------------------------- 4. commands
 
-  private async commands(nodes: readonly RunningTarget[]): Promise<CommandFigures> {
+  private async commands(processes: ClusterProcesses, nodes: readonly RunningTarget[]): Promise<CommandFigures> {
     const o = this.o;
     const n = nodes.length;
+    // Only stations that are connected (a station the storm left out would answer 409 and tell nothing about routing).
+    const held = await this.stationsByNode(processes, n);
     const rate = this.report.settings.commandRate;
     const sides: Record<'local' | 'crossNode', { sent: number; statuses: Record<string, number>; latency: Histogram }> = {
       local: { sent: 0, statuses: {}, latency: new Histogram() },
@@ -451,7 +461,9 @@ class ClusterBench {
       const pair = Math.floor(k / 2);
       const via = pair % n;
       const holder = local ? via : (via + 1 + (Math.floor(pair / n) % (n - 1))) % n;
-      const id = stationId(STATION_PREFIX, holder + n * ((pair * 7919) % Math.max(1, stationsOn(holder, n, o.stations))));
+      const stations = held[holder] ?? [];
+      if (stations.length === 0) return;
+      const id = stations[(pair * 7919) % stations.length] as string;
       const node = nodes[via] as RunningTarget;
       const answer = await node.api
         .send('POST', `/api/v1/stations/${encodeURIComponent(id)}/commands/${o.action}`, this.payload, o.callTimeoutMs + 10_000)
@@ -490,7 +502,8 @@ class ClusterBench {
 
   private async redisRestart(processes: ClusterProcesses, nodes: readonly RunningTarget[], fleet: Fleet): Promise<RedisRestartFigures> {
     const presence = processes.presence();
-    const expected = (await presence.census(this.stationIds)).present;
+    const connected = (await this.stationsByNode(processes, nodes.length)).flat();
+    const expected = connected.length;
     const before = await fleet.failoverStatus();
     const rebuildsBefore = await Promise.all(nodes.map((node) => node.gauges(['csms_presence_rebuilds_total'])));
     log(`[cluster] Redis SIGKILLed with ${num(expected)} stations present; back in ${REDIS_DOWN_SECONDS} s`);
@@ -525,7 +538,7 @@ class ClusterBench {
     nodes.forEach((_, k) => {
       rebuildsByNode[nodeName(k)] = (rebuildsAfter[k]?.csms_presence_rebuilds_total ?? 0) - (rebuildsBefore[k]?.csms_presence_rebuilds_total ?? 0);
     });
-    const sample = await this.sampleCheck(nodes, spread(this.stationIds, SAMPLE_STATIONS), undefined);
+    const sample = await this.sampleCheck(nodes, spread(connected, SAMPLE_STATIONS), undefined);
     const figures: RedisRestartFigures = {
       downSeconds: REDIS_DOWN_SECONDS,
       rebuildSeconds,
@@ -594,18 +607,33 @@ class ClusterBench {
       reachableSeconds: presenceSeconds === null || rebootedSeconds === null ? null : Math.max(presenceSeconds, rebootedSeconds),
       rebootedSeconds,
       presenceSeconds,
+      deadlineSeconds: FAILOVER_DEADLINE_SECONDS,
       rejoined: status.rejoined - before.rejoined,
       failed: status.failed - before.failed,
-      failures: status.failures,
+      failures: since(status.failures, before.failures),
+      retries: status.retries - before.retries,
+      retryReasons: since(status.retryReasons, before.retryReasons),
       downtime: status.downtime.summary(),
       timeline,
       sample,
     };
     log(
       `[cluster] ${victimId}'s ${num(figures.stations)} stations: re-booted after ${num(rebootedSeconds, 2)} s, shown on live nodes after ${num(presenceSeconds, 2)} s, ` +
-        `${num(figures.failed)} gave up; sample ${JSON.stringify(sample.statuses)}, ${sample.shownOnLiveNode}/${sample.stations} shown on a live node`,
+        `${num(figures.rejoined)} back, ${num(figures.failed)} refused for good, ${num(figures.retries)} tries retried; sample ${JSON.stringify(sample.statuses)}, ${sample.shownOnLiveNode}/${sample.stations} shown on a live node`,
     );
     return figures;
+  }
+
+  /** The stations presence shows on each node (by index), in index order. */
+  private async stationsByNode(processes: ClusterProcesses, nodes: number): Promise<string[][]> {
+    const held: string[][] = Array.from({ length: nodes }, () => []);
+    const located = await processes.presence().locate(this.stationIds);
+    const index = new Map(Array.from({ length: nodes }, (_, k) => [nodeName(k), k]));
+    located.forEach((node, i) => {
+      const k = node === undefined ? undefined : index.get(node);
+      if (k !== undefined) held[k]?.push(this.stationIds[i] as string);
+    });
+    return held;
   }
 
   /** A real command to each station of the sample through a live node, and its view through another one. */

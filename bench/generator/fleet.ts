@@ -350,6 +350,8 @@ export class Fleet {
       rejoining: 0,
       failed: 0,
       failures: {},
+      retries: 0,
+      retryReasons: {},
       lastRejoinAt: 0,
       downtime: new Histogram(),
       readyByNode: this.options.ports.map(() => 0),
@@ -360,6 +362,8 @@ export class Fleet {
       total.rejoining += r.rejoining;
       total.failed += r.failed;
       add(total.failures, r.failures);
+      total.retries += r.retries;
+      add(total.retryReasons, r.retryReasons);
       total.lastRejoinAt = Math.max(total.lastRejoinAt, r.lastRejoinAt);
       total.downtime.merge(r.downtime);
       r.readyByNode.forEach((count, node) => (total.readyByNode[node] = (total.readyByNode[node] ?? 0) + count));

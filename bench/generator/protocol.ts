@@ -28,15 +28,17 @@ export interface FleetSettings {
 }
 
 /**
- * A station whose open connection breaks (its node died) comes back as a real one does: after `backoffMs` plus a
- * random part of `randomMs` (OCPP's RetryBackOffWaitMinimum / RetryBackOffRandomRange), to the next node of its list
- * (spread over the others, so the stations of one node do not all land on the same survivor), and on a failed attempt
- * to the one after that, at most `maxAttempts` times.
+ * A station whose open connection breaks (its node died) comes back as a real one does (OCPP 2.0.1 B.2.1 reconnection
+ * back-off): after `backoffMs` (RetryBackOffWaitMinimum) plus a random part of `randomMs` (RetryBackOffRandomRange),
+ * the wait doubling after each failed try `doublings` times (RetryBackOffRepeatTimes) and then staying, and it never
+ * gives up. It goes to another node (the stations of one node spread over the others, so they do not all land on the
+ * same survivor), and after a failed try to the next one, never back to the node it lost (as a load balancer that
+ * has taken a dead node out of rotation would not send it there).
  */
 export interface FailoverSettings {
   backoffMs: number;
   randomMs: number;
-  maxAttempts: number;
+  doublings: number;
 }
 
 export interface WorkerConfig extends FleetSettings {
@@ -201,9 +203,12 @@ export interface FailoverStatus {
   rejoined: number;
   /** Still trying. */
   rejoining: number;
-  /** Gave up (maxAttempts) or were refused for good, with reasons. */
+  /** Refused for good (a boot answered other than Accepted), with reasons. */
   failed: number;
   failures: Record<string, number>;
+  /** Tries that failed and were retried after the back-off, by reason (HTTP 500, ECONNREFUSED, a CALLERROR, …). */
+  retries: number;
+  retryReasons: Record<string, number>;
   /** Epoch ms of the last station that came back (0: none yet). */
   lastRejoinAt: number;
   /** Connection lost → ready again, µs. */

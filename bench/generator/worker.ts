@@ -22,6 +22,7 @@ import {
   type ConnectResult,
   type CoordinatorMessage,
   type DropCommand,
+  type FailoverSettings,
   type FailoverStatus,
   type PhaseCommand,
   type PhaseCounters,
@@ -74,6 +75,8 @@ class Station {
   /** Failover: performance.now() ms when its open connection broke, 0 while it is not coming back from that. */
   lostAt = 0;
   rejoinAttempts = 0;
+  /** The node whose connection broke. */
+  lostNode = 0;
 
   constructor(
     readonly index: number,
@@ -179,7 +182,17 @@ class GeneratorWorker {
   private lastPhase: PhaseState | undefined;
   private abandoned = 0;
   /** Failover (see FailoverStatus); `disconnecting`: the generator closes the fleet itself, nobody comes back. */
-  private readonly failover = { lost: 0, rejoined: 0, rejoining: 0, failed: 0, failures: {} as Record<string, number>, lastRejoinAt: 0, downtime: new Histogram() };
+  private readonly failover = {
+    lost: 0,
+    rejoined: 0,
+    rejoining: 0,
+    failed: 0,
+    failures: {} as Record<string, number>,
+    retries: 0,
+    retryReasons: {} as Record<string, number>,
+    lastRejoinAt: 0,
+    downtime: new Histogram(),
+  };
   private disconnecting = false;
 
   constructor(private readonly config: WorkerConfig) {
@@ -392,27 +405,34 @@ class GeneratorWorker {
     this.failover.rejoining++;
     station.lostAt = performance.now();
     station.rejoinAttempts = 0;
+    station.lostNode = station.node;
     // Spread over the other nodes: of the stations of one node, every (N-1)th goes to the same survivor.
     const nodes = this.config.ports.length;
     if (nodes > 1) station.node = (station.node + 1 + (Math.floor(station.index / nodes) % (nodes - 1))) % nodes;
-    this.scheduleRejoin(station, settings.backoffMs + Math.random() * settings.randomMs);
+    this.scheduleRejoin(station, settings);
   }
 
-  private scheduleRejoin(station: Station, delayMs: number): void {
+  /** The back-off before the next try: the minimum, doubled per failed try up to `doublings` times, plus the random part. */
+  private scheduleRejoin(station: Station, settings: FailoverSettings): void {
+    const delayMs = settings.backoffMs * 2 ** Math.min(station.rejoinAttempts, settings.doublings) + Math.random() * settings.randomMs;
     setTimeout(() => {
       if (station.lostAt === 0 || this.disconnecting || station.status !== Status.Offline) return;
       this.open(station);
     }, delayMs);
   }
 
-  /** An attempt to come back failed: the next node of its list, after the back-off, until maxAttempts. */
+  /** A try to come back failed: after the back-off, the next node (never the one it lost); a boot refused for good ends it. */
   private rejoinFailed(station: Station, reason: string, dropConnection: boolean): void {
     const settings = this.config.failover;
     station.rejoinAttempts++;
-    if (settings !== undefined && dropConnection && station.rejoinAttempts < settings.maxAttempts && !this.disconnecting) {
+    if (settings !== undefined && dropConnection && !this.disconnecting) {
+      this.failover.retries++;
+      increment(this.failover.retryReasons, reason);
       station.status = Status.Offline;
-      station.node = (station.node + 1) % this.config.ports.length;
-      this.scheduleRejoin(station, settings.backoffMs + Math.random() * settings.randomMs);
+      const nodes = this.config.ports.length;
+      station.node = (station.node + 1) % nodes;
+      if (station.node === station.lostNode && nodes > 1) station.node = (station.node + 1) % nodes;
+      this.scheduleRejoin(station, settings);
       return;
     }
     this.failover.rejoining--;
@@ -432,6 +452,8 @@ class GeneratorWorker {
       rejoining: f.rejoining,
       failed: f.failed,
       failures: { ...f.failures },
+      retries: f.retries,
+      retryReasons: { ...f.retryReasons },
       lastRejoinAt: f.lastRejoinAt,
       downtime: f.downtime.toJSON(),
       readyByNode,
