@@ -13,7 +13,6 @@
  * (no close frame, 1006). The first test reconnects and resends like a real station, so that fault does not hide
  * behind a durability failure or the other way round.
  */
-import { rm } from 'node:fs/promises';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -28,9 +27,7 @@ import {
   type IdToken,
   type SentEvent,
 } from '../support/charging.js';
-import { freePort } from '../../bench/free-port.js';
-import { freshDataDir, spawnCsms, type SpawnedCsms } from '../support/csms.js';
-import { freshPostgresDatabase } from '../support/services.js';
+import { crashChildEnv, spawnCsms, type CleanupSteps, type SpawnedCsms } from '../support/csms.js';
 import { TestStation, randomPassword, sleep, uniqueIdentity, waitFor, type Payload } from '../support/station.js';
 
 const STATIONS = 5;
@@ -172,26 +169,12 @@ async function storedEvents(env: Record<string, string | number>, csms: SpawnedC
 }
 
 describe('durability across a crash', () => {
-  const cleanup: Array<() => Promise<void> | void> = [];
+  const cleanup: CleanupSteps = [];
   afterAll(async () => {
     for (const step of cleanup.reverse()) await step();
   });
 
-  /** A fresh data dir for a child CSMS, and a fresh PostgreSQL database unless it runs on the embedded store. */
-  async function childEnv(store: 'PostgreSQL' | 'embedded' = 'PostgreSQL'): Promise<Record<string, string | number>> {
-    const database = store === 'PostgreSQL' ? await freshPostgresDatabase() : undefined;
-    if (database) cleanup.push(() => database.drop());
-    const dataDir = await freshDataDir('stroom-durability-');
-    cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
-    return {
-      CSMS_OCPP_PORT: await freePort(),
-      CSMS_API_PORT: await freePort(),
-      CSMS_DATA_DIR: dataDir,
-      ...(database && { DATABASE_URL: database.url }),
-      // STROOM_TEST_LOG_LEVEL=debug shows the child's logs in a failure message.
-      CSMS_LOG_LEVEL: process.env.STROOM_TEST_LOG_LEVEL ?? 'warn',
-    };
-  }
+  const childEnv = (store: 'PostgreSQL' | 'embedded' = 'PostgreSQL'): Promise<Record<string, string | number>> => crashChildEnv(store, 'stroom-durability-', cleanup);
 
   // The embedded store runs inside the killed process itself: what it acknowledged must be in its files.
   for (const store of ['PostgreSQL', 'embedded'] as const)

@@ -9,13 +9,10 @@
  * was acknowledged (it gets the same transactionId again and is not stored twice), and a new transaction gets a
  * transactionId above every one handed out before the crash.
  */
-import { rm } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../bench/free-port.js';
 import type { StartTransactionRequest, StopTransactionRequest } from '../../src/ocpp/v16/types.js';
 import { listTransactions, putIdToken, type TransactionView } from '../support/charging.js';
-import { freshDataDir, spawnCsms, type SpawnedCsms } from '../support/csms.js';
-import { freshPostgresDatabase } from '../support/services.js';
+import { crashChildEnv, spawnCsms, type CleanupSteps, type SpawnedCsms } from '../support/csms.js';
 import { Station16 } from '../support/station16.js';
 import { randomPassword, sleep, uniqueIdentity, waitFor } from '../support/station.js';
 
@@ -83,24 +80,12 @@ async function transactionsOf(csms: SpawnedCsms, identity: string): Promise<Map<
 }
 
 describe('1.6 durability across a crash', () => {
-  const cleanup: Array<() => Promise<void> | void> = [];
+  const cleanup: CleanupSteps = [];
   afterAll(async () => {
     for (const step of cleanup.reverse()) await step();
   });
 
-  async function childEnv(store: 'PostgreSQL' | 'embedded'): Promise<Record<string, string | number>> {
-    const database = store === 'PostgreSQL' ? await freshPostgresDatabase() : undefined;
-    if (database) cleanup.push(() => database.drop());
-    const dataDir = await freshDataDir('stroom-v16-durability-');
-    cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
-    return {
-      CSMS_OCPP_PORT: await freePort(),
-      CSMS_API_PORT: await freePort(),
-      CSMS_DATA_DIR: dataDir,
-      ...(database && { DATABASE_URL: database.url }),
-      CSMS_LOG_LEVEL: process.env.STROOM_TEST_LOG_LEVEL ?? 'warn',
-    };
-  }
+  const childEnv = (store: 'PostgreSQL' | 'embedded'): Promise<Record<string, string | number>> => crashChildEnv(store, 'stroom-v16-durability-', cleanup);
 
   for (const store of ['PostgreSQL', 'embedded'] as const)
     it(

@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { startCsms, type RunningCsms } from '../../src/app.js';
 import { ApiClient, type BootPolicy } from './api.js';
-import { freshPostgresDatabaseUrl } from './services.js';
+import { freePort } from '../../bench/free-port.js';
+import { freshPostgresDatabase, freshPostgresDatabaseUrl } from './services.js';
 import { TestStation, randomPassword, uniqueIdentity, sleep, type ConnectOptions } from './station.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -103,6 +104,28 @@ export class TestCsms {
 
 export async function freshDataDir(prefix = 'stroom-test-'): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
+}
+
+/** Undo steps a test file collects and runs in reverse order after its tests. */
+export type CleanupSteps = (() => Promise<void> | void)[];
+
+/**
+ * The environment of a CSMS child process that a durability test kills and restarts: fresh ports, a fresh data
+ * dir, and a fresh PostgreSQL database unless it runs on the embedded store. Removing them joins `cleanup`.
+ */
+export async function crashChildEnv(store: 'PostgreSQL' | 'embedded', dataDirPrefix: string, cleanup: CleanupSteps): Promise<Record<string, string | number>> {
+  const database = store === 'PostgreSQL' ? await freshPostgresDatabase() : undefined;
+  if (database) cleanup.push(() => database.drop());
+  const dataDir = await freshDataDir(dataDirPrefix);
+  cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
+  return {
+    CSMS_OCPP_PORT: await freePort(),
+    CSMS_API_PORT: await freePort(),
+    CSMS_DATA_DIR: dataDir,
+    ...(database && { DATABASE_URL: database.url }),
+    // STROOM_TEST_LOG_LEVEL=debug shows the child's logs in a failure message.
+    CSMS_LOG_LEVEL: process.env.STROOM_TEST_LOG_LEVEL ?? 'warn',
+  };
 }
 
 /**
