@@ -580,11 +580,11 @@ export function renderMarkdown(run: RunReport, chartFile: string | undefined): s
     out.push(run.scenario === 'soak' ? `![RSS, JS heap and p99 over time](${chartFile})` : `![latency against offered load](${chartFile})`);
     out.push('');
   }
-  if (run.notes.length > 0) {
-    out.push('Notes:');
-    out.push('');
-    for (const note of run.notes) out.push(`- ${note}`);
-    out.push('');
-  }
+  out.push(...notesSection(run.notes));
   return out.join('\n');
+}
+
+/** The report's closing "Notes:" list, as markdown lines (none without notes). */
+export function notesSection(notes: readonly string[]): string[] {
+  return notes.length === 0 ? [] : ['Notes:', '', ...notes.map((note) => `- ${note}`), ''];
 }

@@ -1,5 +1,5 @@
 import type { LatencySummary } from '../histogram.js';
-import { bytes, errorsText, ms, num, table, type RunReport } from '../report.js';
+import { bytes, errorsText, ms, notesSection, num, table, type RunReport } from '../report.js';
 import type { SoakCheck, SoakVerdict } from '../soak.js';
 
 /**
@@ -466,11 +466,6 @@ export function renderClusterMarkdown(run: RunReport, report: ClusterReport, cha
       `${s.action} at ${num(s.commandRate)}/s for ${num(s.commandSeconds)} s after ${num(s.commandWarmupSeconds)} s of warm-up; Redis down ${num(s.redisDownSeconds)} s; key prefix \`${s.redisPrefix}\`.`,
   );
   out.push('');
-  if (run.notes.length > 0) {
-    out.push('Notes:');
-    out.push('');
-    for (const note of run.notes) out.push(`- ${note}`);
-    out.push('');
-  }
+  out.push(...notesSection(run.notes));
   return out.join('\n');
 }
