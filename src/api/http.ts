@@ -264,7 +264,7 @@ export class HttpRouter {
     req.forEach((key, value) => {
       headers[key] = value;
     });
-    if (!route.public && !this.authorized(headers.authorization)) {
+    if (route.role !== 'public' && !this.authorized(headers.authorization)) {
       fail(new ApiError(401, 'unauthorized', 'a valid "Authorization: Bearer <token>" header is required'));
       return;
     }

@@ -52,7 +52,7 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): obj
             ? { description, content: { [route.produces]: {} } }
             : { description, content: { 'application/json': { schema: isError ? { $ref: '#/components/schemas/Error' } : {} } } };
     }
-    if (!route.public) responses['401'] = { description: 'Missing or wrong bearer token (when CSMS_API_TOKEN is set)' };
+    if (route.role !== 'public') responses['401'] = { description: 'Missing or wrong bearer token (when CSMS_API_TOKEN is set)' };
     if (route.body !== undefined) {
       responses['400'] ??= { description: 'Body is empty, not JSON, or violates its schema (violations listed)', content: errorContent };
       responses['413'] = { description: 'Body larger than CSMS_API_MAX_BODY (the connection is then closed)', content: errorContent };
@@ -66,7 +66,9 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): obj
         ? { requestBody: { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${route.body}` } } } } }
         : {}),
       responses,
-      ...(route.public ? { security: [] } : {}),
+      ...(route.role === 'public' ? { security: [] } : {}),
+      // The one table of who may call what (CONTRACT §8.7): the least role, or `public`.
+      'x-required-role': route.role,
     };
   }
 

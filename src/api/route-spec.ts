@@ -20,6 +20,9 @@ export interface QueryParam {
   maximum?: number;
 }
 
+export type ApiRole = 'viewer' | 'operator' | 'admin';
+export type RouteRole = 'public' | ApiRole;
+
 interface RouteCommon {
   method: 'get' | 'put' | 'patch' | 'post' | 'del';
   /** OpenAPI style: /api/v1/stations/{id} */
@@ -30,8 +33,13 @@ interface RouteCommon {
   responses: Record<number, string>;
   /** The media type of a success that is not JSON (a CSV, an event stream, a page). */
   produces?: string;
-  /** Served without the bearer token (/health, /metrics). */
-  public?: boolean;
+  /**
+   * Who may call it (CONTRACT §8.7): `public` needs no credentials (/health, /metrics, the console's files);
+   * otherwise the least role allowed — `viewer` reads, `operator` also acts on stations (commands, id tokens,
+   * reservations, local lists, profiles, display messages), `admin` also registration, security, sites,
+   * tariffs, users, keys and webhooks.
+   */
+  role: RouteRole;
 }
 
 /** A route without a request body: its handler sees `body: undefined`. */

@@ -37,7 +37,7 @@ export function mountApi(app: TemplatedApp, deps: ApiServerDeps, routes: readonl
       path: '/health',
       summary: 'Readiness: 200 {"status":"ok"} once every listener is up and while the store takes writes',
       tag: 'Operations',
-      public: true,
+      role: 'public',
       responses: { 200: 'Ready', 503: 'Starting or stopping, or the store is degraded ({"status":"degraded","reason":…})' },
       handler: () => {
         if (!deps.isReady()) return { status: 503, body: { status: 'unavailable' } };
@@ -51,7 +51,7 @@ export function mountApi(app: TemplatedApp, deps: ApiServerDeps, routes: readonl
       path: '/metrics',
       summary: 'Prometheus metrics (text exposition format)',
       tag: 'Operations',
-      public: true,
+      role: 'public',
       responses: { 200: 'Metrics' },
       handler: async () => ({ status: 200, text: await deps.metrics.render(), contentType: deps.metrics.registry.contentType }),
     },
@@ -60,6 +60,7 @@ export function mountApi(app: TemplatedApp, deps: ApiServerDeps, routes: readonl
   const openApiRoute: RouteSpec = {
     method: 'get',
     path: '/api/v1/openapi.json',
+    role: 'viewer',
     summary: 'This document',
     tag: 'Operations',
     responses: { 200: 'OpenAPI 3.1 document' },

@@ -55,6 +55,7 @@ export function billingRoutes(deps: { store: Store & BillingStore; decisions: De
     {
       method: 'put',
       path: '/api/v1/id-tokens/{type}/{idToken}',
+      role: 'operator',
       summary: 'Register or update an id token (ISO14443/ISO15693 UIDs are matched case-insensitively)',
       tag: 'Id tokens',
       body: 'IdTokenPut',
@@ -74,6 +75,7 @@ export function billingRoutes(deps: { store: Store & BillingStore; decisions: De
     {
       method: 'get',
       path: '/api/v1/id-tokens/{type}/{idToken}',
+      role: 'viewer',
       summary: 'One id token',
       tag: 'Id tokens',
       responses: { 200: 'Token', 404: 'Unknown token' },
@@ -87,6 +89,7 @@ export function billingRoutes(deps: { store: Store & BillingStore; decisions: De
     {
       method: 'del',
       path: '/api/v1/id-tokens/{type}/{idToken}',
+      role: 'operator',
       summary: 'Remove an id token (it is then answered Unknown)',
       tag: 'Id tokens',
       responses: { 204: 'Deleted', 404: 'Unknown token' },
@@ -101,6 +104,7 @@ export function billingRoutes(deps: { store: Store & BillingStore; decisions: De
     {
       method: 'get',
       path: '/api/v1/stations/{id}/transactions',
+      role: 'viewer',
       summary: "The station's transactions, most recent first; ?active=true|false",
       tag: 'Transactions',
       query: { active: { type: 'boolean', description: 'only active (true) or ended (false) transactions' } },
@@ -116,6 +120,7 @@ export function billingRoutes(deps: { store: Store & BillingStore; decisions: De
     {
       method: 'get',
       path: '/api/v1/stations/{id}/transactions/{transactionId}',
+      role: 'viewer',
       summary: 'One transaction with every TransactionEvent in seqNo order and its meter values',
       tag: 'Transactions',
       responses: { 200: 'Transaction', 404: 'Unknown station or transaction' },

@@ -21,6 +21,7 @@ export function commandRoutes(deps: CommandRouteDeps): RouteSpec[] {
     {
       method: 'get',
       path: '/api/v1/commands',
+      role: 'viewer',
       summary: 'The CSMS-initiated actions the commands endpoint takes (of one OCPP version with ?ocppVersion=)',
       tag: 'Commands',
       query: { ocppVersion: { type: 'string', description: 'only the actions of this version (1.6 or 2.0.1)' } },
@@ -35,6 +36,7 @@ export function commandRoutes(deps: CommandRouteDeps): RouteSpec[] {
     {
       method: 'get',
       path: '/api/v1/commands/{action}/schema',
+      role: 'viewer',
       summary: "An action's official OCPP request schema (JSON Schema draft 06), as the commands endpoint validates it",
       tag: 'Commands',
       query: { ocppVersion: { type: 'string', description: 'the schema of this version (1.6 or 2.0.1); default the first served version that has the action' } },
@@ -49,6 +51,7 @@ export function commandRoutes(deps: CommandRouteDeps): RouteSpec[] {
     {
       method: 'post',
       path: '/api/v1/stations/{id}/commands/{action}',
+      role: 'operator',
       summary: `Send a CSMS-initiated OCPP request (of the station's version: 2.0.1 or 1.6) to the station and wait for its answer. action is one of: ${commands.actions.join(', ')}`,
       tag: 'Commands',
       body: 'OcppRequest',

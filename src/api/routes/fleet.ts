@@ -130,6 +130,7 @@ export function fleetRoutes(deps: FleetRouteDeps): RouteSpec[] {
     {
       method: 'get',
       path: '/api/v1/fleet/summary',
+      role: 'viewer',
       summary: 'Counts of the whole fleet: stations, connected, by boot status, by connector status, by OCPP version, active transactions',
       tag: 'Stations',
       responses: { 200: '{stations, connected, bootStatus, connectorStatus, ocppVersion, activeTransactions}' },
@@ -139,6 +140,7 @@ export function fleetRoutes(deps: FleetRouteDeps): RouteSpec[] {
     {
       method: 'get',
       path: '/api/v1/id-tokens',
+      role: 'viewer',
       summary: 'Registered id tokens by type and value, a page at a time ({items, next})',
       tag: 'Id tokens',
       query: {
@@ -163,6 +165,7 @@ export function fleetRoutes(deps: FleetRouteDeps): RouteSpec[] {
     {
       method: 'get',
       path: '/api/v1/transactions',
+      role: 'viewer',
       summary: 'Transactions of the whole fleet, newest start first, a page at a time ({items, next})',
       tag: 'Transactions',
       query: {
@@ -184,6 +187,7 @@ export function fleetRoutes(deps: FleetRouteDeps): RouteSpec[] {
     {
       method: 'get',
       path: '/api/v1/transactions.csv',
+      role: 'viewer',
       summary: `The same transactions as CSV (text/csv, streamed): ${CSV_COLUMNS.join(',')}`,
       tag: 'Transactions',
       query: TRANSACTION_FILTERS,

@@ -18,6 +18,7 @@ export function stationDataRoutes(store: Store): RouteSpec[] {
     {
       method: 'get',
       path: '/api/v1/stations/{id}/reports/{requestId}',
+      role: 'viewer',
       summary: 'A NotifyReport assembled per requestId: complete once the part with tbc=false arrived and no seqNo is missing',
       tag: 'Station data',
       responses: { 200: '{requestId, complete, reportData}', 404: 'Unknown station or report' },
@@ -37,6 +38,7 @@ export function stationDataRoutes(store: Store): RouteSpec[] {
     {
       method: 'get',
       path: '/api/v1/stations/{id}/variables',
+      role: 'viewer',
       summary: "The station's device model as last reported, read or set",
       tag: 'Station data',
       responses: { 200: '[{component, variable, attributes}]', 404: 'Unknown station' },
@@ -49,6 +51,7 @@ export function stationDataRoutes(store: Store): RouteSpec[] {
     {
       method: 'get',
       path: '/api/v1/stations/{id}/customer-information/{requestId}',
+      role: 'viewer',
       summary: 'NotifyCustomerInformation parts assembled per requestId',
       tag: 'Station data',
       responses: { 200: '{requestId, complete, data}', 404: 'Unknown station or request' },
@@ -64,6 +67,7 @@ export function stationDataRoutes(store: Store): RouteSpec[] {
     {
       method: 'get',
       path: '/api/v1/stations/{id}/events',
+      role: 'viewer',
       summary: 'NotifyEvent, SecurityEventNotification, FirmwareStatusNotification and LogStatusNotification history, newest first; ?limit= (default 100, max 1000)',
       tag: 'Station data',
       query: { limit: { type: 'integer', minimum: 1, maximum: MAX_EVENT_LIMIT, description: `how many events, newest first (default ${DEFAULT_EVENT_LIMIT})` } },

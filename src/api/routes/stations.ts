@@ -113,6 +113,7 @@ export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
     {
       method: 'put',
       path: '/api/v1/stations/{id}',
+      role: 'admin',
       summary: 'Register a station or update its registration',
       tag: 'Stations',
       body: 'StationPut',
@@ -130,6 +131,7 @@ export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
     {
       method: 'patch',
       path: '/api/v1/stations/{id}',
+      role: 'admin',
       summary: 'Change part of a registration (e.g. accept a Pending station with {"bootPolicy":"Accepted"})',
       tag: 'Stations',
       body: 'StationPatch',
@@ -145,6 +147,7 @@ export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
     {
       method: 'get',
       path: '/api/v1/stations',
+      role: 'viewer',
       summary: 'List stations by id, a page at a time ({items, next}); filters combine',
       tag: 'Stations',
       query: {
@@ -192,6 +195,7 @@ export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
     {
       method: 'get',
       path: '/api/v1/stations/{id}',
+      role: 'viewer',
       summary: 'One station: registration, boot state, connection, reported identity, connectors',
       tag: 'Stations',
       responses: { 200: 'Station', 404: 'Unknown station' },
@@ -203,6 +207,7 @@ export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
     {
       method: 'del',
       path: '/api/v1/stations/{id}',
+      role: 'admin',
       summary: 'Remove a station (a connected station is disconnected)',
       tag: 'Stations',
       responses: { 204: 'Deleted', 404: 'Unknown station' },
@@ -219,6 +224,7 @@ export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
     {
       method: 'get',
       path: '/api/v1/stations/{id}/certificates',
+      role: 'viewer',
       summary: 'Certificates the CSMS CA signed for the station (SignCertificate), oldest first, with their revocation state',
       tag: 'Stations',
       responses: { 200: 'Issued certificates', 404: 'Unknown station' },
@@ -232,6 +238,7 @@ export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
     {
       method: 'del',
       path: '/api/v1/stations/{id}/certificates/{serial}',
+      role: 'admin',
       summary: 'Revoke one certificate the CSMS CA signed for the station: it no longer admits the station on profile 3',
       tag: 'Stations',
       responses: { 204: 'Revoked (or already revoked)', 400: 'Invalid serial number', 404: 'Unknown station or certificate' },

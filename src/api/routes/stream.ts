@@ -149,6 +149,7 @@ export function streamRoutes(deps: StreamRouteDeps): RouteSpec[] {
     {
       method: 'get',
       path: '/api/v1/stream',
+      role: 'viewer',
       summary:
         'Server-Sent Events of changes (station.connected/disconnected/boot/status/registered/deleted, connector.status, ' +
         'transaction.started/updated/ended, command.result, station.event); each with id, event and one JSON data line holding stationId and at. ' +
