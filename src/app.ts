@@ -141,7 +141,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   });
   // Every committed change a station or an operator makes is published for the stream and the fleet index.
   const feed = new ChangeFeed({ clock });
-  const fleet = new FleetIndex();
+  const fleet = new FleetIndex(() => clock.now());
   const store = publishingStore(sqlStore, feed);
   // The station CA: from CSMS_CA_CERT/KEY, or the one in the database that the first node created (CONTRACT §6).
   let ca: CertificateAuthority;

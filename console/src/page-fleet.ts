@@ -2,6 +2,20 @@ import { get, type ApiResult } from './api.js';
 import { badge, h, replace, section, statusTone, when } from './dom.js';
 import type { Page, PageContext } from './page.js';
 
+/** The orders GET /api/v1/stations takes (`sort`), as the list's select offers them. */
+const SORTS: readonly (readonly [string, string])[] = [
+  ['id', 'Id A→Z'],
+  ['-id', 'Id Z→A'],
+  ['vendor', 'Vendor A→Z'],
+  ['-vendor', 'Vendor Z→A'],
+  ['model', 'Model A→Z'],
+  ['-model', 'Model Z→A'],
+  ['-connected', 'Connected first'],
+  ['connected', 'Disconnected first'],
+  ['bootStatus', 'Boot status'],
+  ['ocppVersion', 'OCPP version'],
+];
+
 interface StationRow {
   id: string;
   connected: boolean;
@@ -77,7 +91,7 @@ async function render(ctx: PageContext): Promise<void> {
     h('option', { value: '2.0.1' }, 'OCPP 2.0.1'),
     h('option', { value: '1.6' }, 'OCPP 1.6'),
   );
-  const order = h('select', { id: 'fleet-sort', 'aria-label': 'Order' }, h('option', { value: 'id' }, 'Id A→Z'), h('option', { value: '-id' }, 'Id Z→A'));
+  const order = h('select', { id: 'fleet-sort', 'aria-label': 'Order' }, ...SORTS.map(([value, label]) => h('option', { value }, label)));
   const count = h('span', { class: 'muted', id: 'fleet-count', 'aria-live': 'polite' });
   const header = h(
     'div',

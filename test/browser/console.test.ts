@@ -150,7 +150,7 @@ describe('the console', () => {
     await page.close();
   });
 
-  it('a GetBaseReport sent from the command panel shows the report the station sent', async () => {
+  it('a GetBaseReport sent from the command panel shows the report the station sent, and its device model as a searchable tree', async () => {
     const station = await h.csms.bootedStation({ prefix: 'report' });
     const page = await open(h.csms, `/stations/${encodeURIComponent(station.identity)}`);
     await page.selectOption('#command-action', 'GetBaseReport');
@@ -163,6 +163,18 @@ describe('the console', () => {
     expect(await page.inputValue('#report-request-id')).toBe(String(requestId));
     expect(await page.textContent('#report-result')).toContain('OCPPCommCtrlr');
     await page.close();
+
+    // The device model it reported is a tree of components, each holding its variables, narrowed by the search.
+    const again = await open(h.csms, `/stations/${encodeURIComponent(station.identity)}`);
+    const components = again.locator('#variables details > summary');
+    await expect.poll(() => components.count()).toBeGreaterThan(1);
+    await again.fill('#variables-search', 'offlinethreshold');
+    await expect.poll(() => components.count()).toBe(1);
+    expect(await components.first().textContent()).toContain('OCPPCommCtrlr');
+    expect(await again.locator('#variables details[open] li').allTextContents()).toEqual([expect.stringContaining('OfflineThreshold')]);
+    await again.fill('#variables-search', 'no-such-variable-anywhere');
+    await again.locator('#variables', { hasText: 'Nothing matches.' }).waitFor({ timeout: 2000 });
+    await again.close();
   });
 
   it('transactions: a finished transaction is listed, its page charts power and energy, and it is in the CSV export', async () => {

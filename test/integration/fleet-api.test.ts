@@ -106,8 +106,32 @@ describe('GET /api/v1/stations: pages, filters, search', () => {
     expect(listed).toMatchObject({ id: station.identity, connected: true, bootStatus: 'Accepted', evses: [{ id: 1, connectors: [{ id: 1, status: 'Faulted' }] }] });
   });
 
+  it('sorts by vendor (either way; ties by id, reversed when descending) across cursor pages once the boots are in the order', async () => {
+    const prefix = uniqueIdentity('vsort').slice(0, 20);
+    const vendors: Record<string, string> = { a: 'Zeta', b: 'alpha', c: 'Alpha', d: 'Mid' };
+    for (const [suffix, vendorName] of Object.entries(vendors)) {
+      const station = await h.csms.newStation({ identity: `${prefix}-${suffix}` });
+      station.chargingStation = { model: 'M', vendorName };
+      await station.booted();
+    }
+    const walk = async (sort: string): Promise<string[]> => {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: Page = await listPage(`q=${encodeURIComponent(prefix)}&sort=${sort}&limit=1${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`);
+        seen.push(...page.items.map((s) => s.id.slice(prefix.length + 1)));
+        cursor = page.next;
+      } while (cursor !== null && seen.length < 10);
+      return seen;
+    };
+    // The order may lag a change by up to a second.
+    await waitFor(async () => (await walk('vendor')).join() === 'b,c,d,a');
+    expect(await walk('-vendor')).toEqual(['a', 'd', 'c', 'b']);
+    expect(await walk('-connected')).toEqual(['d', 'c', 'b', 'a']);
+  });
+
   it('answers 400 with a JSON error for a limit over 500, a forged cursor or a non-boolean connected', async () => {
-    for (const query of ['limit=501', 'limit=0', 'cursor=not-a-cursor', 'connected=yes', 'sort=vendor']) {
+    for (const query of ['limit=501', 'limit=0', 'cursor=not-a-cursor', 'connected=yes', 'sort=serial', 'sort=--id']) {
       const res = await h.csms.api.request<{ error: { code: string } }>('GET', `/api/v1/stations?${query}`);
       expect(res.status, query).toBe(400);
       expect(res.body.error.code, query).toMatch(/invalid/);

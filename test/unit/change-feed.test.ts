@@ -106,9 +106,10 @@ describe('FleetIndex', () => {
     expect(fleet.page({ ocppVersion: '1.6' }, undefined, 10).ids).toEqual(['S1']);
     expect(fleet.page({ q: 'zap' }, undefined, 10).ids).toEqual(['S2']);
     expect(fleet.page({ status: 'Faulted', connected: true }, undefined, 10).ids).toEqual(['S2']);
-    expect(fleet.page({}, 'S0', 1)).toEqual({ ids: ['S1'], more: true });
-    expect(fleet.page({}, undefined, 2, true)).toEqual({ ids: ['S2', 'S1'], more: true });
-    expect(fleet.page({}, 'S1', 2, true)).toEqual({ ids: ['S0'], more: false });
+    const descending = { field: 'id', descending: true } as const;
+    expect(fleet.page({}, { key: 'S0', id: 'S0' }, 1)).toEqual({ ids: ['S1'], keys: ['S1'], more: true });
+    expect(fleet.page({}, undefined, 2, descending)).toEqual({ ids: ['S2', 'S1'], keys: ['S2', 'S1'], more: true });
+    expect(fleet.page({}, { key: 'S1', id: 'S1' }, 2, descending)).toEqual({ ids: ['S0'], keys: ['S0'], more: false });
 
     // A disconnect from a node that no longer holds the station changes nothing.
     feed.publish('station.disconnected', { stationId: 'S2', nodeId: 'n0' });
@@ -116,5 +117,54 @@ describe('FleetIndex', () => {
     feed.publish('station.deleted', { stationId: 'S2' });
     expect(fleet.summary()).toMatchObject({ stations: 2, connected: 0, connectorStatus: { Occupied: 1 }, ocppVersion: { '1.6': 1 }, activeTransactions: 0 });
     expect(fleet.page({}, undefined, 10).ids).toEqual(['S0', 'S1']);
+  });
+});
+
+describe('FleetIndex orders', () => {
+  const feedWith = (now: { t: number }): { feed: ChangeFeed; fleet: FleetIndex } => {
+    const feed = new ChangeFeed({ clock: handClock() });
+    const fleet = new FleetIndex(() => now.t);
+    fleet.load({
+      stations: [
+        { id: 'A', bootStatus: 'Accepted', chargingStation: { vendorName: 'zeta', model: 'M2' }, ocppVersion: '2.0.1' },
+        { id: 'B', bootStatus: 'Pending', chargingStation: { vendorName: 'Alpha', model: 'M1' }, ocppVersion: '1.6' },
+        { id: 'C', bootStatus: 'Accepted', chargingStation: { vendorName: 'alpha', model: 'M3' }, ocppVersion: undefined },
+        { id: 'D', bootStatus: 'Rejected', chargingStation: undefined, ocppVersion: undefined },
+      ],
+      connectors: [],
+      activeTransactions: [],
+    });
+    feed.onChange((e, data) => fleet.apply(e, data));
+    return { feed, fleet };
+  };
+
+  it('sorts by vendor case-insensitively with the id breaking ties, both ways, and pages through the order with a cursor', () => {
+    const { fleet } = feedWith({ t: 0 });
+    expect(fleet.page({}, undefined, 10, { field: 'vendor', descending: false }).ids).toEqual(['D', 'B', 'C', 'A']);
+    expect(fleet.page({}, undefined, 10, { field: 'vendor', descending: true }).ids).toEqual(['A', 'C', 'B', 'D']);
+    const first = fleet.page({}, undefined, 2, { field: 'vendor', descending: false });
+    expect(first).toEqual({ ids: ['D', 'B'], keys: ['', 'alpha'], more: true });
+    const second = fleet.page({}, { key: 'alpha', id: 'B' }, 2, { field: 'vendor', descending: false });
+    expect(second).toEqual({ ids: ['C', 'A'], keys: ['alpha', 'zeta'], more: false });
+    expect(fleet.page({}, { key: 'alpha', id: 'C' }, 5, { field: 'vendor', descending: true }).ids).toEqual(['B', 'D']);
+    expect(fleet.page({ bootStatus: 'Accepted' }, undefined, 5, { field: 'model', descending: true }).ids).toEqual(['C', 'A']);
+    expect(fleet.page({}, undefined, 5, { field: 'ocppVersion', descending: false }).ids).toEqual(['C', 'D', 'B', 'A']);
+  });
+
+  it('reorders after a change once the order is at most a second old, and filters always see the change at once', () => {
+    const now = { t: 0 };
+    const { feed, fleet } = feedWith(now);
+    const byConnected = { field: 'connected', descending: true } as const;
+    expect(fleet.page({}, undefined, 10, byConnected).ids).toEqual(['D', 'C', 'B', 'A']);
+    feed.publish('station.connected', { stationId: 'B', nodeId: 'n1', ocppVersion: '1.6' });
+    now.t = 500;
+    // Still the order of t=0, but the filter already knows B is connected.
+    expect(fleet.page({}, undefined, 10, byConnected).ids).toEqual(['D', 'C', 'B', 'A']);
+    expect(fleet.page({ connected: true }, undefined, 10, byConnected).ids).toEqual(['B']);
+    now.t = 1000;
+    expect(fleet.page({}, undefined, 10, byConnected).ids).toEqual(['B', 'D', 'C', 'A']);
+    // A station deleted after the order was built is skipped, not served from the stale order.
+    feed.publish('station.deleted', { stationId: 'D' });
+    expect(fleet.page({}, undefined, 10, byConnected).ids).toEqual(['B', 'C', 'A']);
   });
 });

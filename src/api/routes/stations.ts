@@ -5,7 +5,7 @@ import { parseIdentity } from '../../station/admission.js';
 import { normalizeSerialNumber, type ConnectorStatusRecord, type IssuedCertificateRecord, type StationPatch, type StationRecord, type Store } from '../../store/store.js';
 import type { StationPatch as StationPatchBody, StationPut } from '../generated/api-types.js';
 import type { StationLocation } from '../../cluster/command-router.js';
-import type { FleetIndex } from '../../changes/fleet-index.js';
+import { FLEET_SORT_FIELDS, type FleetIndex, type FleetSort } from '../../changes/fleet-index.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { ApiError, booleanQuery, integerQuery, type ApiRequest } from '../http.js';
 import type { RouteSpec } from '../route-spec.js';
@@ -156,16 +156,19 @@ export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
         status: { type: 'string', description: 'stations with at least one connector in this status (e.g. Available, Occupied, Faulted)' },
         ocppVersion: { type: 'string', description: 'only stations whose last connection negotiated this OCPP version (1.6 or 2.0.1)' },
         q: { type: 'string', description: 'case-insensitive substring of id, vendor, model or serial number' },
-        sort: { type: 'string', description: 'id (default) or -id (descending)' },
+        sort: {
+          type: 'string',
+          description: `${FLEET_SORT_FIELDS.join(', ')} (default id), or one of them after "-" for descending; ties by id (reversed when descending). An order other than the id's may lag changes by up to 1 s`,
+        },
         limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, description: `stations per page (default ${DEFAULT_PAGE})` },
         cursor: { type: 'string', description: 'the "next" of the previous page (with the same sort)' },
       },
       responses: { 200: '{items:[station], next: cursor|null}', 400: 'Invalid query or cursor' },
       handler: async (request) => {
-        const after = decodeCursor(request.query.get('cursor'), 1)?.[0];
+        const sort = fleetSort(request.query.get('sort'));
+        const cursor = decodeCursor(request.query.get('cursor'), 2);
+        const after = cursor === undefined ? undefined : { key: cursor[0] as string, id: cursor[1] as string };
         const limit = integerQuery(request, 'limit', DEFAULT_PAGE);
-        const sort = request.query.get('sort') ?? 'id';
-        if (sort !== 'id' && sort !== '-id') throw new ApiError(400, 'invalid_query', 'sort must be id or -id');
         const ocppVersion = request.query.get('ocppVersion') ?? undefined;
         if (ocppVersion !== undefined && ocppVersion !== '1.6' && ocppVersion !== '2.0.1') throw new ApiError(400, 'invalid_query', 'ocppVersion must be 1.6 or 2.0.1');
         const page = deps.fleet.page(
@@ -178,7 +181,7 @@ export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
           },
           after,
           limit,
-          sort === '-id',
+          sort,
         );
         // Two queries for the whole page, whatever its size: the stations, then all their connectors.
         const [records, connectors] = await Promise.all([store.getStations(page.ids), store.getConnectorsOf(page.ids)]);
@@ -188,8 +191,9 @@ export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
           // Deleted between the index scan and the read: left out.
           return record === undefined ? [] : [renderStation(record, connectors.get(id) ?? [], deps.fleet.location(id))];
         });
-        const last = page.ids[page.ids.length - 1];
-        return { status: 200, body: { items, next: page.more && last !== undefined ? encodeCursor([last]) : null } };
+        const last = page.ids.length - 1;
+        const next = page.more && last >= 0 ? encodeCursor([page.keys[last] as string, page.ids[last] as string]) : null;
+        return { status: 200, body: { items, next } };
       },
     },
     {
@@ -256,4 +260,13 @@ export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
       },
     },
   ];
+}
+
+function fleetSort(raw: string | null): FleetSort {
+  const value = raw ?? 'id';
+  const descending = value.startsWith('-');
+  const field = descending ? value.slice(1) : value;
+  const known = FLEET_SORT_FIELDS.find((name) => name === field);
+  if (known === undefined) throw new ApiError(400, 'invalid_query', `sort must be one of ${FLEET_SORT_FIELDS.join(', ')}, optionally after "-"`);
+  return { field: known, descending };
 }
