@@ -1,3 +1,4 @@
+import type { ConsoleProbeReport } from './console-probe.js';
 import type { ClusterReport, ClusterSummary } from './cluster/report.js';
 import { Histogram, HistogramSet, type LatencySummary } from './histogram.js';
 import { soakWindowTable, type P99Drift, type SoakCheck, type SoakReport, type SoakVerdict, type SoakWindow } from './soak.js';
@@ -129,6 +130,8 @@ export interface TargetReport {
   commands: CommandReport | null;
   /** soak: windows, samples and verdicts (absent in files written before the soak existed). */
   soak?: SoakReport | null;
+  /** fleet --console: what an operator opening the console meets with the fleet connected. */
+  console?: ConsoleProbeReport | null;
   /** max: the highest offered rate whose p99 stayed under the limit, and its phase. */
   sustained: { rate: number; phase: PhaseReport } | null;
   /** max: the highest offered rate the CSMS kept up with (no errors, no backlog), whatever the latency. */
@@ -386,6 +389,24 @@ export function renderMarkdown(run: RunReport, chartFile: string | undefined): s
       t.memory === null ? '–' : `${bytes(t.memory.rssBeforeBytes)} → ${bytes(t.memory.rssHalfBytes)} → ${bytes(t.memory.rssAfterBytes)}`,
     );
     row('Idle fleet CPU (% of one core)', (t) => num(t.phases[0]?.csms.cpuPercent ?? null, 1));
+  }
+  if (targets.some((t) => t.console != null)) {
+    const latency = (label: string, pick: (c: ConsoleProbeReport) => { p50: number; p99: number }): void =>
+      row(`Console: ${label} p50 / p99`, (t) => (t.console == null ? '–' : `${ms(pick(t.console).p50)} / ${ms(pick(t.console).p99)} ms`));
+    latency('GET /api/v1/fleet/summary', (c) => c.summary);
+    latency('first page of 100 stations', (c) => c.listFirstPage100);
+    latency('first page of 500 stations', (c) => c.listFirstPage500);
+    latency('page of 500 sorted by vendor', (c) => c.listSortedByVendor500);
+    latency('page of 500 Faulted', (c) => c.listFilteredFaulted500);
+    latency('search matching nothing', (c) => c.listSearchNoMatch);
+    latency('page of 500 at a deep cursor', (c) => c.deepCursorPage500);
+    row('Console: fleet list first row painted (cold, warm, warm)', (t) => (t.console == null ? '–' : `${t.console.console.firstRowPaintMs.join(' / ')} ms`));
+    row('Console: scroll to the second page drawn', (t) => (t.console?.console.scrollToSecondPageMs == null ? '–' : `${t.console.console.scrollToSecondPageMs} ms`));
+    row('Console: SSE fan-out CPU (share of one core)', (t) =>
+      t.console == null
+        ? '–'
+        : `${num(t.console.sse.fanOutCpuShareOfOneCore * 100, 1)}% for ${t.console.sse.clients} clients at ${num(t.console.sse.changesPerSecond)} changes/s`,
+    );
   }
   if (run.scenario === 'boot-storm') {
     const storm = (label: string, pick: (t: TargetReport) => ConnectReport | null): void => {

@@ -93,6 +93,8 @@ options:
                           2000; 0 = every station at the same instant, which on loopback mostly measures SYN
                           retransmits once the listen backlog overflows)
   --csms-workers N        passed to Stroom as CSMS_WORKERS (cluster mode)
+  --console               fleet: then what an operator opening the console meets (bench/console-probe.ts): summary
+                          and list latency, SSE fan-out CPU with 20 clients, the list's first paint in Chromium
   --redis-url URL         passed to Stroom as REDIS_URL
   --nodes N               cluster: Stroom nodes (default max(3, stations ÷ 16,000, 1 + stations ÷ 18,500), rounded
                           up: one process holds at most ~16,000 stations under the 20,000 open-file limit, and the
@@ -161,6 +163,7 @@ function parseOptions(argv: string[]): { options: BenchOptions; outDir: string }
       timeout: { type: 'string' },
       out: { type: 'string' },
       profile: { type: 'boolean' },
+      console: { type: 'boolean' },
       window: { type: 'string' },
       sample: { type: 'string' },
       'storm-every': { type: 'string' },
@@ -247,6 +250,7 @@ function parseOptions(argv: string[]): { options: BenchOptions; outDir: string }
     ocpp16Share: ocppMix ?? (ocpp === '1.6' ? 1 : 0),
     timeoutSeconds: durationSeconds('timeout', values.timeout, soak ? duration + 3600 : cluster ? 3600 : 900, soak ? 8 * 86_400 : cluster ? 4 * 3600 : 3600),
     profile: values.profile ?? false,
+    console: values.console ?? false,
     windowSeconds,
     sampleSeconds: durationSeconds('sample', values.sample, Math.min(5, windowSeconds), windowSeconds),
     stormEverySeconds: durationSeconds('storm-every', values['storm-every'], windowSeconds, 7 * 86_400),

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Fleet, type ConnectSummary, type FleetProgress, type PhaseOptions, type PhaseSummary } from './generator/fleet.js';
 import { DEFAULT_STATION_PREFIX, stationId, stationPassword, tokenId, tokenStatus } from './generator/fleet-data.js';
 import type { MixName } from './generator/messages.js';
+import { probeConsole } from './console-probe.js';
 import { Histogram } from './histogram.js';
 import { forEachLimited } from './http.js';
 import { openLoop } from './open-loop.js';
@@ -68,6 +69,8 @@ export interface BenchOptions {
   timeoutSeconds: number;
   /** V8 CPU profiles of the targets (kept with their logs). */
   profile: boolean;
+  /** fleet: probe the console once the fleet idles (bench/console-probe.ts). */
+  console: boolean;
   /** Soak: report window, CSMS sampling interval, reconnect storms (interval, share of the fleet), operator commands per second. */
   windowSeconds: number;
   sampleSeconds: number;
@@ -213,6 +216,7 @@ export class TargetRun {
       memory: null,
       commands: null,
       soak: null,
+      console: null,
       sustained: null,
       ceiling: null,
       headline: null,
@@ -518,6 +522,25 @@ async function fleetMemory(run: TargetRun, o: BenchOptions): Promise<void> {
     `[${run.kind}] ${num(memory.stations)} idle stations: RSS ${bytes(memory.rssBeforeBytes)} → ${bytes(memory.rssHalfBytes)} → ${bytes(memory.rssAfterBytes)}: ` +
       `${bytes(memory.rssPerStationBytes)} per added station (${bytes(memory.rssPerStationAverageBytes)} on average); heap ${bytes(memory.heapPerStationBytes)} per added station`,
   );
+  if (o.console && run.kind === 'stroom') {
+    // Issue 20: the console opened on this fleet, every station still connected and heartbeating.
+    log(`[${run.kind}] probing the console with ${num(memory.stations)} stations connected`);
+    const probe = await probeConsole({
+      apiUrl: `http://127.0.0.1:${run.target.apiPort}`,
+      ocppUrl: `ws://127.0.0.1:${run.target.ocppPort}/ocpp`,
+      cpuSeconds: () => treeUsage(run.target.pid).cpuSeconds,
+      clients: 20,
+      changesPerSecond: 500,
+      seconds: 10,
+      liveStations: 5,
+      deepCursorId: stationId(STATION_PREFIX, Math.floor(o.stations * 0.98)),
+    });
+    run.report.console = probe;
+    log(
+      `[${run.kind}] console: summary p50 ${probe.summary.p50} ms p99 ${probe.summary.p99} ms; first page of 500 p50 ${probe.listFirstPage500.p50} ms; ` +
+        `first row painted ${probe.console.firstRowPaintMs.join(' / ')} ms; SSE fan-out to ${probe.sse.clients} clients ${num(probe.sse.fanOutCpuShareOfOneCore * 100, 1)}% of a core at ${num(probe.sse.changesPerSecond)} changes/s`,
+    );
+  }
 }
 
 async function steady(run: TargetRun, o: BenchOptions): Promise<void> {
