@@ -1,3 +1,4 @@
+import { StoreUnavailableError } from '../store/store-guard.js';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Logger } from '../log.js';
@@ -486,6 +487,14 @@ function readJsonBody(res: HttpResponse, maxBodyBytes: number, done: (body: unkn
 export function errorResponse(err: unknown): ApiResponse {
   if (err instanceof ApiError) {
     return { status: err.status, body: { error: { code: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) } } };
+  }
+  // CONTRACT §1 degraded: the request was not carried out and may be repeated once the store is back.
+  if (err instanceof StoreUnavailableError) {
+    return {
+      status: 503,
+      headers: { 'Retry-After': '5' },
+      body: { error: { code: 'store_unavailable', message: 'the store is unavailable; nothing was changed, retry later' } },
+    };
   }
   return { status: 500, body: { error: { code: 'internal_error', message: 'internal error' } } };
 }

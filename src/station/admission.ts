@@ -54,7 +54,7 @@ export interface UpgradeRequest {
   clientCertificateProblem?: string;
 }
 
-export type RefusalStatus = 400 | 401 | 403 | 404 | 429 | 500;
+export type RefusalStatus = 400 | 401 | 403 | 404 | 429 | 503;
 
 export type Admission =
   | {
@@ -150,11 +150,15 @@ export class StationGatekeeper {
     this.sampled = new SampledLog(log, 10_000, () => this.clock.now());
   }
 
-  /** `admit` for transports: never rejects; a failure of ours (database down) is a 500, logged once here. */
+  /**
+   * `admit` for transports: never rejects. A failure of ours (the store degraded or overloaded, CONTRACT §1) is a 503
+   * with a Retry-After spread over 5–10 s, so a fleet refused together does not come back together; logged here.
+   */
   admitSafely(request: UpgradeRequest): Promise<Admission> {
     return this.admit(request).catch((err: unknown): Admission => {
       this.sampled.error('upgrade_check_failed', { err, remoteAddress: request.remoteAddress }, 'upgrade check failed');
-      return { ok: false, status: 500, reason: 'internal error', result: 'error' };
+      const retryAfterSeconds = 5 + Math.floor(Math.random() * 6);
+      return { ok: false, status: 503, reason: `the CSMS cannot check stations right now; retry in ${retryAfterSeconds} s`, result: 'error', retryAfterSeconds };
     });
   }
 

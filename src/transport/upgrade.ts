@@ -39,7 +39,7 @@ const STATUS_LINES: Readonly<Record<number, string>> = {
   403: '403 Forbidden',
   404: '404 Not Found',
   429: '429 Too Many Requests',
-  500: '500 Internal Server Error',
+  503: '503 Service Unavailable',
 };
 
 export interface UpgradeDeps {

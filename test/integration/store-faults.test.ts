@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChargingSession, energyRegister, meterValue, newIdToken, registerIdToken, type IdToken, type SentEvent } from '../support/charging.js';
 import { startTestCsms, type TestCsms } from '../support/csms.js';
 import { freshPostgresDatabase, type TestDatabase } from '../support/services.js';
-import { OcppCallError, sleep, waitFor, type TestStation } from '../support/station.js';
+import { ConnectRefusedError, OcppCallError, TestStation, sleep, waitFor } from '../support/station.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
 const DB_TIMEOUT_MS = 1000;
@@ -92,6 +92,7 @@ function eventAt(session: ChargingSession, i: number): Request {
 describe('PostgreSQL faults (CONTRACT §1 degraded)', () => {
   it('blackholed PostgreSQL: InternalError within the bound, Heartbeat answered, /health degraded, writes resume after', async () => {
     const station = await csms.bootedStation({ prefix: 'blackhole' });
+    const newcomer = await csms.register({ prefix: 'blackhole-new' });
     const session = new ChargingSession(station);
     const first = eventAt(session, 0);
     expect((await timedCall(station, first)).ok).toBe(true);
@@ -109,6 +110,19 @@ describe('PostgreSQL faults (CONTRACT §1 degraded)', () => {
     await waitFor(async () => (await health()).status === 503, { timeoutMs: 3 * DB_TIMEOUT_MS, what: '/health 503' });
     expect((await health()).body).toMatchObject({ status: 'degraded', reason: expect.any(String) as string });
     expect(await storeUpGauge()).toBe(0);
+    // A station that connects now cannot be checked: 503 with a Retry-After, not a 500 (and not admitted unchecked).
+    const refused = await TestStation.connectWith(csms.ocppUrl, { identity: newcomer.identity, password: newcomer.password, connectTimeoutMs: 10_000 }, {}).then(
+      (s) => (s.close(), undefined),
+      (err: unknown) => err,
+    );
+    expect(refused).toBeInstanceOf(ConnectRefusedError);
+    expect((refused as ConnectRefusedError).status).toBe(503);
+    expect(Number((refused as ConnectRefusedError).headers?.['retry-after'])).toBeGreaterThanOrEqual(5);
+    // So does an operator's write: 503 with a JSON error and Retry-After, nothing changed.
+    const write = await csms.api.request<{ error: { code: string } }>('PUT', `/api/v1/id-tokens/ISO14443/${newIdToken('ISO14443').idToken}`, { status: 'Accepted' });
+    expect(write.status).toBe(503);
+    expect(write.body.error.code).toBe('store_unavailable');
+    expect(write.headers.get('retry-after')).toBe('5');
     // A second write while the store is known to be down fails as fast, not after another full timeout each.
     const again = await timedCall(station, second);
     expect(again).toMatchObject({ ok: false, code: 'InternalError' });
