@@ -73,7 +73,10 @@ options:
   --mix NAME              ${Object.keys(MIXES).join(', ')} (default mixed)
   --targets LIST          stroom,baseline (default both); --no-baseline = stroom only
   --store postgres|embedded   Stroom's store (default postgres: a fresh database per run on DATABASE_URL)
-  --register api|open     api: PUT every station with a password first; open: CSMS_UNKNOWN_STATIONS=accept
+  --register api|open|seeded
+                          api: PUT every station with a password first; open: CSMS_UNKNOWN_STATIONS=accept;
+                          seeded (PostgreSQL): written into the database with one fleet password and each
+                          station's keyed verifier, as after a first login, so none pays scrypt (bench/cluster/seed.ts)
                           (default api up to 1000 stations, open above)
   --auth basic|none       send HTTP Basic credentials (default basic)
   --gen-workers W         generator processes (default: one per ${MAX_STATIONS_PER_WORKER.toLocaleString('en-US')} stations)
@@ -204,7 +207,9 @@ function parseOptions(argv: string[]): { options: BenchOptions; outDir: string }
   if (targets.length === 0) fail('no target to run');
   if (cluster && values.register !== undefined) fail('cluster seeds its stations in the database (bench/README.md "Cluster"); --register does not apply');
   const registration = cluster ? 'seeded' : (values.register ?? (stations <= 1000 ? 'api' : 'open'));
-  if (registration !== 'api' && registration !== 'open' && registration !== 'seeded') fail('--register must be api or open');
+  if (registration !== 'api' && registration !== 'open' && registration !== 'seeded') fail('--register must be api, open or seeded');
+  if (registration === 'seeded' && (values.store === 'embedded' || values.auth === 'none' || targets.includes('baseline')))
+    fail("--register seeded writes the stations into Stroom's PostgreSQL schema, with passwords: needs --no-baseline, PostgreSQL, --auth basic");
   const auth = values.auth ?? 'basic';
   if (auth !== 'basic' && auth !== 'none') fail('--auth must be basic or none');
   if (auth === 'none' && registration === 'api') fail('--auth none needs --register open (registered stations have passwords)');

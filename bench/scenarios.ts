@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { seedStations } from './cluster/seed.js';
 import { Fleet, type ConnectSummary, type FleetProgress, type PhaseOptions, type PhaseSummary } from './generator/fleet.js';
 import { DEFAULT_STATION_PREFIX, stationId, stationPassword, tokenId, tokenStatus } from './generator/fleet-data.js';
 import type { MixName } from './generator/messages.js';
@@ -196,6 +198,8 @@ export class TargetRun {
   target!: RunningTarget;
   fleet!: Fleet;
   private database: { name: string; url: string } | undefined;
+  /** --register seeded: the key the CSMS is given and the one password every station sends. */
+  private readonly seeding = { verifierKey: randomBytes(32), fleetPassword: `fleet-${randomBytes(12).toString('base64url')}` };
   private progress!: ProgressLine;
   private readonly cleanup = (): Promise<void> => this.stop();
 
@@ -243,6 +247,7 @@ export class TargetRun {
       redisUrl: o.redisUrl,
       logDir: this.ctx.logDir,
       profile: o.profile,
+      ...(o.registration === 'seeded' && { env: { CSMS_PASSWORD_VERIFIER_KEY: this.seeding.verifierKey.toString('base64') } }),
     });
     await this.register();
     this.progress = new ProgressLine(
@@ -258,6 +263,7 @@ export class TargetRun {
       workers: o.generatorWorkers,
       stationPrefix: STATION_PREFIX,
       basicAuth: o.basicAuth,
+      ...(o.registration === 'seeded' && { fleetPassword: this.seeding.fleetPassword }),
       stationsPerAddress: o.stationsPerAddress,
       evses: o.evses,
       tokenCount: o.tokens,
@@ -274,6 +280,12 @@ export class TargetRun {
     const o = this.ctx.options;
     const started = Date.now();
     const api = this.target.api;
+    if (o.registration === 'seeded') {
+      if (this.database === undefined) throw new Error('--register seeded needs PostgreSQL');
+      // The target has started, so its migrations have run.
+      const ids = Array.from({ length: o.stations }, (_, i) => stationId(STATION_PREFIX, i));
+      await seedStations(this.database.url, ids, this.seeding.fleetPassword, this.seeding.verifierKey);
+    }
     if (o.registration === 'api') {
       await forEachLimited(o.stations, 8, async (i) => {
         const id = stationId(STATION_PREFIX, i);
@@ -288,7 +300,7 @@ export class TargetRun {
       if (answer.status !== 200 && answer.status !== 201) throw new Error(`PUT id-token answered ${answer.status}: ${answer.text.slice(0, 200)}`);
     });
     log(
-      `[${this.kind}] registered ${o.registration === 'api' ? `${num(o.stations)} stations and ` : ''}${num(o.tokens)} id tokens in ${num((Date.now() - started) / 1000, 1)} s`,
+      `[${this.kind}] registered ${o.registration !== 'open' ? `${num(o.stations)} stations (${o.registration}) and ` : ''}${num(o.tokens)} id tokens in ${num((Date.now() - started) / 1000, 1)} s`,
     );
   }
 
