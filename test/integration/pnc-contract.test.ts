@@ -16,25 +16,22 @@ type Behaviour = (body: Payload, res: ServerResponse) => void;
 class ProviderReceiver {
   received: Payload[] = [];
   behaviour: Behaviour = (_body, res) => json(res, 200, { status: 'Accepted', exiResponse: '' });
-  private constructor(
-    private readonly server: Server,
-    readonly url: string,
-  ) {}
+  url = '';
+  private readonly server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Payload;
+      this.received.push({ ...body, contentType: req.headers['content-type'] ?? '' });
+      this.behaviour(body, res);
+    });
+  });
 
   static async start(): Promise<ProviderReceiver> {
-    let receiver: ProviderReceiver | undefined;
-    const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Payload;
-        receiver?.received.push({ ...body, contentType: req.headers['content-type'] ?? '' });
-        receiver?.behaviour(body, res);
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    receiver = new ProviderReceiver(server, `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}/contract-certificates`);
+    const receiver = new ProviderReceiver();
+    await new Promise<void>((resolve) => receiver.server.listen(0, '127.0.0.1', resolve));
+    const address = receiver.server.address();
+    receiver.url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}/contract-certificates`;
     return receiver;
   }
 
