@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../bench/free-port.js';
 import { startTestCsms, type TestCsms } from '../support/csms.js';
+import { ChargingSession } from '../support/charging.js';
 import { OcspResponder, createRoot, issue, type PkiCert } from '../support/pnc.js';
 import type { Payload, TestStation } from '../support/station.js';
 
@@ -163,6 +164,10 @@ describe('Authorize with contract certificate hash data (local validation)', () 
     const answer = await authorizeWithHashData(station, EMAID_GOOD, [f.good.hashData(f.moSub, f.subResponder.url)]);
     expect(answer).toMatchObject({ idTokenInfo: { status: 'Accepted' }, certificateStatus: 'Accepted' });
     expect(f.subResponder.requests).toBe(before + 1);
+    // Step 5: the transaction the contract authorized is Accepted too.
+    const tx = new ChargingSession(station);
+    const started = await tx.event('Started', 'Authorized', { idToken: { idToken: EMAID_GOOD, type: 'eMAID' }, evse: true });
+    expect(started.response.idTokenInfo?.status).toBe('Accepted');
   });
 
   it('DRV-ISO-02: a second Authorize within nextUpdate is answered from the cache, hex compared case-insensitively', async () => {
