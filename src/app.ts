@@ -151,7 +151,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     ca = await openCertificateAuthority({ certFile: config.caCert, keyFile: config.caKey, dataDir: config.dataDir, store, log });
     // CONTRACT §8.6: V2G certificates have a CA of their own, shared by every node the same way.
     const v2gCa = await openCertificateAuthority({ certFile: config.v2gCaCert, keyFile: config.v2gCaKey, dataDir: config.dataDir, store, log, kind: V2G_CA });
-    plugAndCharge = createPlugAndCharge({ v2gCa, config, clock, log });
+    plugAndCharge = createPlugAndCharge({ v2gCa, config, clock, log, registry: metrics.registry });
     if (dataDir !== undefined) {
       const fixed = await securePermissions(config.dataDir);
       if (fixed.length > 0) log.warn({ dataDir: config.dataDir, fixed: fixed.length, first: fixed[0] }, 'removed group/world write permission under the data dir');

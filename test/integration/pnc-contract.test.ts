@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { metricValue } from '../support/api.js';
 import { startTestCsms, withCsms, type TestCsms } from '../support/csms.js';
 import type { Payload } from '../support/station.js';
 
@@ -81,6 +82,7 @@ describe('with a configured provider', () => {
       exiRequest,
     });
     expect(answer).toEqual({ status: 'Accepted', exiResponse });
+    expect(metricValue(await csms.api.metrics(), 'csms_contract_certificate_requests_total', { action: 'Install', outcome: 'Accepted' })).toBe(1);
     expect(provider.received.at(-1)).toEqual({
       stationId: station.identity,
       iso15118SchemaVersion: 'urn:iso:15118:2:2013:MsgDef',

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../bench/free-port.js';
 import { startTestCsms, type TestCsms } from '../support/csms.js';
+import { metricValue } from '../support/api.js';
 import { ChargingSession } from '../support/charging.js';
 import { OcspResponder, createRoot, issue, type PkiCert } from '../support/pnc.js';
 import type { Payload, TestStation } from '../support/station.js';
@@ -175,6 +176,7 @@ describe('Authorize with contract certificate hash data (local validation)', () 
     const data = f.good.hashData(f.moSub, f.subResponder.url);
     await authorizeWithHashData(station, EMAID_GOOD, [data]);
     const asked = f.subResponder.requests;
+    const cachedBefore = metricValue(await f.csms.api.metrics(), 'csms_ocsp_checks_total', { outcome: 'good', cached: 'true' });
     const upper = {
       ...data,
       issuerNameHash: data.issuerNameHash.toUpperCase(),
@@ -184,6 +186,7 @@ describe('Authorize with contract certificate hash data (local validation)', () 
     const again = await authorizeWithHashData(station, EMAID_GOOD, [upper]);
     expect(again).toMatchObject({ idTokenInfo: { status: 'Accepted' }, certificateStatus: 'Accepted' });
     expect(f.subResponder.requests).toBe(asked);
+    expect(metricValue(await f.csms.api.metrics(), 'csms_ocsp_checks_total', { outcome: 'good', cached: 'true' })).toBe(cachedBefore + 1);
   });
 
   it('TC_C_51: a revoked contract certificate → CertificateRevoked and idTokenInfo Invalid', async () => {

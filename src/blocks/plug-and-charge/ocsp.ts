@@ -268,6 +268,8 @@ export interface OcspClientOptions {
   clock: Clock;
   log: Logger;
   timeoutMs?: number;
+  /** Told every check's outcome (for csms_ocsp_checks_total). */
+  onCheck?: (outcome: OcspStatus | 'failed', cached: boolean) => void;
 }
 
 /**
@@ -316,10 +318,20 @@ export class OcspClient {
     const key = `${responderUrl} ${certificateIdKey(id)}`;
     const now = this.options.clock.now();
     const hit = this.cache.get(key);
-    if (hit !== undefined && hit.expiresAt > now) return { status: hit.status, nextUpdate: hit.nextUpdate, cached: true };
+    if (hit !== undefined && hit.expiresAt > now) {
+      this.options.onCheck?.(hit.status, true);
+      return { status: hit.status, nextUpdate: hit.nextUpdate, cached: true };
+    }
     if (hit !== undefined) this.cache.delete(key);
-    const der = await this.fetchRaw(responderUrl, buildOcspRequest(id));
-    const answer = readOcspResponse(der, id, this.options.clock.now(), knownIssuers);
+    let answer: OcspAnswer;
+    try {
+      const der = await this.fetchRaw(responderUrl, buildOcspRequest(id));
+      answer = readOcspResponse(der, id, this.options.clock.now(), knownIssuers);
+    } catch (error) {
+      if (error instanceof OcspFailure) this.options.onCheck?.('failed', false);
+      throw error;
+    }
+    this.options.onCheck?.(answer.status, false);
     if (answer.nextUpdate !== undefined && answer.nextUpdate > now) {
       if (this.cache.size >= MAX_CACHED_ANSWERS) this.cache.delete(this.cache.keys().next().value as string);
       this.cache.set(key, { ...answer, expiresAt: answer.nextUpdate });

@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as x509 from '@peculiar/x509';
+import { Counter, type Registry } from 'prom-client';
 import { ConfigError, type Config } from '../../config.js';
 import type { Clock } from '../../clock.js';
 import type { Logger } from '../../log.js';
@@ -33,6 +34,8 @@ export interface PlugAndChargeDeps {
   config: Pick<Config, 'contractCertProvider' | 'contractCertTimeoutMs' | 'v2gTrustRoots'>;
   clock: Clock;
   log: Logger;
+  /** Where this block's counters register (the CSMS's /metrics registry). */
+  registry: Registry;
   /** Tests shorten the OCSP bound; CONTRACT §8.6 fixes 5 s. */
   ocspTimeoutMs?: number;
 }
@@ -78,7 +81,24 @@ export function createPlugAndCharge(deps: PlugAndChargeDeps): PlugAndCharge {
       'CSMS_CONTRACT_CERT_PROVIDER is unset: Get15118EVCertificate is answered by the built-in test provider, which issues no real contract certificates (not for production)',
     );
   }
-  const ocsp = new OcspClient({ clock: deps.clock, log, ...(deps.ocspTimeoutMs === undefined ? {} : { timeoutMs: deps.ocspTimeoutMs }) });
+  const ocspChecks = new Counter({
+    name: 'csms_ocsp_checks_total',
+    help: 'OCSP checks of contract certificates (C07), by outcome (good, revoked, unknown, failed) and whether the cache answered',
+    labelNames: ['outcome', 'cached'],
+    registers: [deps.registry],
+  });
+  const contractRequests = new Counter({
+    name: 'csms_contract_certificate_requests_total',
+    help: 'Get15118EVCertificate requests, by action and outcome (Accepted, Failed from the provider, provider_error)',
+    labelNames: ['action', 'outcome'],
+    registers: [deps.registry],
+  });
+  const ocsp = new OcspClient({
+    clock: deps.clock,
+    log,
+    onCheck: (outcome, cached) => ocspChecks.labels(outcome, String(cached)).inc(),
+    ...(deps.ocspTimeoutMs === undefined ? {} : { timeoutMs: deps.ocspTimeoutMs }),
+  });
   const contracts = new ContractAuthorization(ocsp, trustRoots);
 
   /** M01/M02 (TC_M_26, TC_M_28): forwarded untouched; whatever goes wrong is Failed, never a CALLERROR. */
@@ -89,6 +109,7 @@ export function createPlugAndCharge(deps: PlugAndChargeDeps): PlugAndCharge {
       action: request.action,
       exiRequest: request.exiRequest,
     });
+    contractRequests.labels(request.action, answer.failure === undefined ? answer.status : 'provider_error').inc();
     if (answer.failure !== undefined) {
       ctx.station.log.warn(
         { event: 'contract_provider_failed', messageId: ctx.messageId, action: request.action, provider: provider.description, reason: answer.failure },
