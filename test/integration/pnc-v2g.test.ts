@@ -2,7 +2,7 @@
  * The station's V2G certificate and its ISO 15118 trust anchors (ISO 15118 support profile): TC_A_12 (V2G
  * certificate renewal on the CSMS's request), DRV-ISO-03 (bad V2G CSRs), TC_M_03 / TC_M_04 (install the V2G / MO
  * root), TC_M_14 / TC_M_15 / TC_M_16 (list installed V2G root, V2G chain, MO root), DeleteCertificate of a V2G root
- * (DRV-ISO-12: with the hash data the station reported), and the V2G CA itself (its own row in the database, one
+ * (DRV-ISO-12: with the hash data the station reported), TC_N_63 (customer data by contract certificate), and the V2G CA itself (its own row in the database, one
  * for every node; or configured by CSMS_V2G_CA_CERT / CSMS_V2G_CA_KEY).
  */
 import { X509Certificate } from 'node:crypto';
@@ -166,6 +166,39 @@ describe('ISO 15118 trust anchors on the station (M03, M04, M05) through the com
     const res = await h.csms.api.command(station.identity, 'DeleteCertificate', { certificateHashData: reported });
     expect(res.status, res.text).toBe(200);
     expect(station.callsOf('DeleteCertificate').at(-1)?.payload).toEqual({ certificateHashData: reported });
+  });
+});
+
+describe('customer data by contract certificate (N10, ISO-4)', () => {
+  it('TC_N_63: CustomerInformation by customerCertificate only (the hash algorithm the station reported), then the report is assembled', async () => {
+    const station = await h.csms.bootedStation({ prefix: 'V2G' });
+    const customerCertificate = { hashAlgorithm: 'SHA384', issuerNameHash: '1a'.repeat(48), issuerKeyHash: '2b'.repeat(48), serialNumber: '7f01' };
+    station.onCall('CustomerInformation', (payload) =>
+      Reply.then({ status: 'Accepted' }, async () => {
+        await station.call('NotifyCustomerInformation', {
+          data: 'contract DESTRC12345678: 3 sessions',
+          seqNo: 0,
+          generatedAt: new Date().toISOString(),
+          requestId: payload.requestId as number,
+        });
+      }),
+    );
+    const res = await h.csms.api.command(station.identity, 'CustomerInformation', { requestId: 6301, report: true, clear: true, customerCertificate });
+    expect(res.status, res.text).toBe(200);
+    expect(station.callsOf('CustomerInformation').at(-1)?.payload).toEqual({ requestId: 6301, report: true, clear: true, customerCertificate });
+    await waitFor(async () => {
+      const report = await h.csms.api.request<{ complete: boolean; data: string }>('GET', `/api/v1/stations/${station.identity}/customer-information/6301`);
+      return report.status === 200 && report.body.complete && report.body.data.includes('3 sessions') ? true : undefined;
+    });
+    // One customer reference only: the certificate with an idToken as well is refused before anything is sent.
+    const both = await h.csms.api.command(station.identity, 'CustomerInformation', {
+      requestId: 6302,
+      report: true,
+      clear: false,
+      customerCertificate,
+      idToken: { idToken: 'DESTRC12345678', type: 'eMAID' },
+    });
+    expect(both.status).toBe(400);
   });
 });
 
