@@ -179,7 +179,7 @@ describe('customer data by contract certificate (N10, ISO-4)', () => {
           data: 'contract DESTRC12345678: 3 sessions',
           seqNo: 0,
           generatedAt: new Date().toISOString(),
-          requestId: payload.requestId as number,
+          requestId: payload.requestId,
         });
       }),
     );
