@@ -13,7 +13,8 @@ import { CsmsMetrics } from './metrics.js';
 import { OcppProtocols } from './ocpp/protocol.js';
 import { ocpp16 } from './ocpp/v16/index.js';
 import { ocpp201 } from './ocpp/v201/index.js';
-import { openCertificateAuthority, type CertificateAuthority } from './security/ca.js';
+import { V2G_CA, openCertificateAuthority, type CertificateAuthority } from './security/ca.js';
+import { createPlugAndCharge, type PlugAndCharge } from './blocks/plug-and-charge/plug-and-charge.js';
 import { RedisAttemptCounter } from './security/shared-throttle.js';
 import { LocalAttemptCounter, type AttemptCounter } from './security/throttle.js';
 import { StationGatekeeper } from './station/admission.js';
@@ -145,8 +146,12 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   const store = publishingStore(sqlStore, feed);
   // The station CA: from CSMS_CA_CERT/KEY, or the one in the database that the first node created (CONTRACT §6).
   let ca: CertificateAuthority;
+  let plugAndCharge: PlugAndCharge;
   try {
     ca = await openCertificateAuthority({ certFile: config.caCert, keyFile: config.caKey, dataDir: config.dataDir, store, log });
+    // CONTRACT §8.6: V2G certificates have a CA of their own, shared by every node the same way.
+    const v2gCa = await openCertificateAuthority({ certFile: config.v2gCaCert, keyFile: config.v2gCaKey, dataDir: config.dataDir, store, log, kind: V2G_CA });
+    plugAndCharge = createPlugAndCharge({ v2gCa, config, clock, log, registry: metrics.registry });
     if (dataDir !== undefined) {
       const fixed = await securePermissions(config.dataDir);
       if (fixed.length > 0) log.warn({ dataDir: config.dataDir, fixed: fixed.length, first: fixed[0] }, 'removed group/world write permission under the data dir');
@@ -177,7 +182,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   let decisionsReachUs = (): boolean => false;
   const authorizer = new Authorizer(store, clock, config.masterPassGroup, () => decisionsReachUs());
   const services: StationServices = { config, store, authorizer, metrics, clock, log, passwords };
-  const blocks = createBlocks({ ca, store, clock });
+  const blocks = createBlocks({ ca, store, clock, plugAndCharge });
   // One table per version: a session dispatches through the table of the version it negotiated.
   const versions = protocols.all.map((protocol) => ({ protocol, blocks: buildBlockTable(blocks, protocol.version) }));
   const tables = new Map(versions.map((v) => [v.protocol, v.blocks]));

@@ -59,6 +59,14 @@ export interface Config {
   retentionDays: number;
   /** The longest a store call may take (connect, query, idle in transaction) before it counts as failed. */
   dbTimeoutMs: number;
+  /** CONTRACT §8.6: the CA that signs V2GCertificate CSRs (never the station CA); unset = one in the database. */
+  v2gCaCert: string | undefined;
+  v2gCaKey: string | undefined;
+  /** CONTRACT §8.6: where Get15118EVCertificate is forwarded; unset = the built-in test provider. */
+  contractCertProvider: string | undefined;
+  contractCertTimeoutMs: number;
+  /** CONTRACT §8.6: PEM bundle of the V2G and MO roots contract certificates must chain to. */
+  v2gTrustRoots: string | undefined;
   /** Free bytes on the data dir's file system below which the embedded store refuses writes. */
   minFreeBytes: number;
 }
@@ -94,6 +102,7 @@ const INTEGER_KEYS = new Set([
   'CSMS_RETENTION_DAYS',
   'CSMS_DB_TIMEOUT_MS',
   'CSMS_MIN_FREE_BYTES',
+  'CSMS_CONTRACT_CERT_TIMEOUT_MS',
 ]);
 
 function loadSchema(): object {
@@ -202,6 +211,11 @@ export function resolveConfig(raw: RawConfig): Config {
     retentionDays: num('CSMS_RETENTION_DAYS', 90),
     dbTimeoutMs: num('CSMS_DB_TIMEOUT_MS', 5000),
     minFreeBytes: num('CSMS_MIN_FREE_BYTES', 64 * 1024 * 1024),
+    v2gCaCert: str('CSMS_V2G_CA_CERT'),
+    v2gCaKey: str('CSMS_V2G_CA_KEY'),
+    contractCertProvider: str('CSMS_CONTRACT_CERT_PROVIDER'),
+    contractCertTimeoutMs: num('CSMS_CONTRACT_CERT_TIMEOUT_MS', 10_000),
+    v2gTrustRoots: str('CSMS_V2G_TRUST_ROOTS'),
   };
 
   if (config.tlsCert.length !== config.tlsKey.length) {

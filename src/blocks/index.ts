@@ -1,10 +1,11 @@
 import type { OcppVersionId } from '../ocpp/protocol.js';
 import type { AnyHandler, AnyPlanner, AnyResultHook, BlockModule, BlockTable } from '../station/types.js';
-import { authorization } from './authorization/authorization.js';
+import { createAuthorizationBlock } from './authorization/authorization.js';
 import { availability } from './availability/availability.js';
 import { dataTransfer } from './data-transfer/data-transfer.js';
 import { diagnostics } from './diagnostics/diagnostics.js';
 import { firmware } from './firmware/firmware.js';
+import type { PlugAndCharge } from './plug-and-charge/plug-and-charge.js';
 import { provisioning } from './provisioning/provisioning.js';
 import { createSecurityBlock, type CertificateModuleDeps } from './security/certificates.js';
 import { createTransactionsBlock } from './transactions/transactions.js';
@@ -14,8 +15,20 @@ import { unsupported } from './unsupported.js';
  * Every functional block the CSMS serves. A new OCPP profile is one more folder here and one more entry in
  * this list; an action (in either direction) may be claimed by one block only.
  */
-export function createBlocks(deps: CertificateModuleDeps & Parameters<typeof createTransactionsBlock>[0]): BlockModule[] {
-  return [provisioning, availability, authorization, createTransactionsBlock(deps), createSecurityBlock(deps), firmware, diagnostics, dataTransfer, unsupported];
+export function createBlocks(deps: CertificateModuleDeps & Parameters<typeof createTransactionsBlock>[0] & { plugAndCharge?: PlugAndCharge }): BlockModule[] {
+  const pnc = deps.plugAndCharge;
+  return [
+    provisioning,
+    availability,
+    createAuthorizationBlock(pnc?.authorizeContract),
+    createTransactionsBlock(deps),
+    createSecurityBlock({ ...deps, ...(pnc === undefined ? {} : { v2g: pnc.v2gSigning }) }),
+    firmware,
+    diagnostics,
+    dataTransfer,
+    ...(pnc === undefined ? [] : [pnc.block]),
+    unsupported,
+  ];
 }
 
 /** The entries of every block for one protocol version: a 1.6 table holds the blocks' `v16` sides. */

@@ -20,6 +20,8 @@ export const NOT_BEFORE_SKEW_MS = 5 * 60_000;
 export const LEAF_VALIDITY_MS = 365 * 24 * 3600_000;
 const GENERATED_CA_VALIDITY_MS = 20 * 365 * 24 * 3600_000;
 const GENERATED_CA_NAME = 'CN=Stroom CSMS Charging Station CA, O=Stroom';
+/** ISO 15118-2 wants a V2G PKI apart from the OCPP one: a generated V2G CA is a root of its own. */
+const GENERATED_V2G_CA_NAME = 'CN=Stroom CSMS V2G Root CA, O=Stroom, DC=V2G';
 /** Where an earlier version generated its CA under CSMS_DATA_DIR (imported into the database on first start). */
 export const GENERATED_CA_DIR = 'ca';
 export const GENERATED_CA_CERT_FILE = 'csms-ca.pem';
@@ -34,6 +36,11 @@ export interface IssuedCertificate {
   serialNumber: string;
   notBefore: Date;
   notAfter: Date;
+}
+
+export interface IssueOptions {
+  /** Extended key usage OIDs of the leaf; default TLS client (an OCPP station certificate). */
+  extendedKeyUsages?: readonly string[];
 }
 
 /** A certificate-request subject and key, already checked (see verifyCsr in csr.ts). */
@@ -96,7 +103,7 @@ export class CertificateAuthority {
    * Issues a TLS client certificate for `request`: its subject and public key as requested (TC_A_11:
    * "the public key equals the CSR's, the subject is preserved"), issued by this CA.
    */
-  async issue(signing: SigningRequest, now: number): Promise<IssuedCertificate> {
+  async issue(signing: SigningRequest, now: number, options: IssueOptions = {}): Promise<IssuedCertificate> {
     const notBefore = new Date(now - NOT_BEFORE_SKEW_MS);
     const notAfter = new Date(Math.min(now + LEAF_VALIDITY_MS, this.certificate.notAfter.getTime()));
     const isRsa = signing.publicKey.asymmetricKeyType === 'rsa' || signing.publicKey.asymmetricKeyType === 'rsa-pss';
@@ -116,7 +123,7 @@ export class CertificateAuthority {
         new x509.BasicConstraintsExtension(false, undefined, true),
         // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- KeyUsageFlags are bit flags: their OR is a plain number, which the library reads as flags
         new x509.KeyUsagesExtension(keyUsage, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+        new x509.ExtendedKeyUsageExtension([...(options.extendedKeyUsages ?? [x509.ExtendedKeyUsage.clientAuth])]),
         await x509.SubjectKeyIdentifierExtension.create(signing.request.publicKey),
         authorityKeyId !== null
           ? new x509.AuthorityKeyIdentifierExtension(authorityKeyId.keyId)
@@ -166,12 +173,12 @@ function toPem(der: ArrayBuffer, label: string): string {
 }
 
 /** A fresh self-signed ECDSA P-256 CA, as PEM texts. */
-export async function generateCaPem(now = Date.now()): Promise<{ certificatePem: string; keyPem: string }> {
+export async function generateCaPem(now = Date.now(), name = GENERATED_CA_NAME): Promise<{ certificatePem: string; keyPem: string }> {
   const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerialNumber(),
-    name: GENERATED_CA_NAME,
+    name,
     notBefore: new Date(now - NOT_BEFORE_SKEW_MS),
     notAfter: new Date(now + GENERATED_CA_VALIDITY_MS),
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion, @typescript-eslint/no-unsafe-assignment -- @peculiar/x509 types its keys with DOM types that lib ES2023 lacks, so the checker sees an unresolved type here; the cast keeps Node's webcrypto key typed as the library declares it
@@ -208,8 +215,40 @@ async function dataDirCaPem(dataDir: string): Promise<{ certificatePem: string; 
   return certificatePem !== undefined && keyPem !== undefined ? { certificatePem, keyPem, dir } : undefined;
 }
 
-/** Where the store keeps the CA that signs station certificates (the V2G CA will be 'v2g'). */
+/** Where the store keeps the CA that signs station certificates. */
 export const STATION_CA_NAME = 'station';
+/** Where the store keeps the CA that signs V2G (SECC) certificates (CONTRACT §8.6). */
+export const V2G_CA_NAME = 'v2g';
+
+/** Which of the CSMS's two CAs: its row in the store, the keys that configure it, how a generated one is named. */
+export interface CaKind {
+  storeName: string;
+  certKey: string;
+  keyKey: string;
+  /** What it signs, for messages. */
+  label: string;
+  generatedName: string;
+  /** Only the station CA was ever generated into `<dataDir>/ca` by an earlier version. */
+  importsDataDir: boolean;
+}
+
+export const STATION_CA: CaKind = {
+  storeName: STATION_CA_NAME,
+  certKey: 'CSMS_CA_CERT',
+  keyKey: 'CSMS_CA_KEY',
+  label: 'station',
+  generatedName: GENERATED_CA_NAME,
+  importsDataDir: true,
+};
+
+export const V2G_CA: CaKind = {
+  storeName: V2G_CA_NAME,
+  certKey: 'CSMS_V2G_CA_CERT',
+  keyKey: 'CSMS_V2G_CA_KEY',
+  label: 'V2G',
+  generatedName: GENERATED_V2G_CA_NAME,
+  importsDataDir: false,
+};
 
 /** What the CA needs of the store: its row in certificate_authorities. */
 export type CertificateAuthorityStore = Pick<Store, 'getCertificateAuthority' | 'createCertificateAuthority'>;
@@ -220,17 +259,20 @@ export type CertificateAuthorityStore = Pick<Store, 'getCertificateAuthority' | 
  * new one, so the certificates it signed stay valid; of several nodes racing, the first insert wins and every
  * node loads the winner's.
  */
-async function storedCa(store: CertificateAuthorityStore, dataDir: string, log: Logger): Promise<CertificateAuthority> {
-  const source = `the database (certificate_authorities '${STATION_CA_NAME}')`;
+async function storedCa(store: CertificateAuthorityStore, dataDir: string, log: Logger, kind: CaKind): Promise<CertificateAuthority> {
+  const source = `the database (certificate_authorities '${kind.storeName}')`;
   const fromStore = async (stored: { certificatePem: string; keyPem: string }): Promise<CertificateAuthority> => {
     try {
       return await CertificateAuthority.fromPem(stored.certificatePem, stored.keyPem, source);
     } catch (error) {
-      throw new ConfigError('CSMS_CA_CERT', `the station CA in ${source} is unusable: ${(error as Error).message}; replace it, or set CSMS_CA_CERT and CSMS_CA_KEY`);
+      throw new ConfigError(
+        kind.certKey,
+        `the ${kind.label} CA in ${source} is unusable: ${(error as Error).message}; replace it, or set ${kind.certKey} and ${kind.keyKey}`,
+      );
     }
   };
-  const legacy = await dataDirCaPem(dataDir);
-  const existing = await store.getCertificateAuthority(STATION_CA_NAME);
+  const legacy = kind.importsDataDir ? await dataDirCaPem(dataDir) : undefined;
+  const existing = await store.getCertificateAuthority(kind.storeName);
   if (existing !== undefined) {
     if (legacy !== undefined && legacy.certificatePem.trim() !== existing.certificatePem.trim()) {
       log.warn(
@@ -249,12 +291,16 @@ async function storedCa(store: CertificateAuthorityStore, dataDir: string, log: 
     }
     candidate = legacy;
   } else {
-    candidate = await generateCaPem();
+    candidate = await generateCaPem(Date.now(), kind.generatedName);
   }
-  const stored = await store.createCertificateAuthority(STATION_CA_NAME, { certificatePem: candidate.certificatePem, keyPem: candidate.keyPem });
-  if (stored.certificatePem !== candidate.certificatePem) log.info({ event: 'ca_loaded' }, 'another node created the station certificate authority first; using it');
-  else if (legacy !== undefined) log.info({ event: 'ca_imported', dir: legacy.dir }, `imported the station certificate authority of ${legacy.dir} into the database`);
-  else log.info({ event: 'ca_generated' }, 'generated the station certificate authority into the database');
+  const stored = await store.createCertificateAuthority(kind.storeName, { certificatePem: candidate.certificatePem, keyPem: candidate.keyPem });
+  if (stored.certificatePem !== candidate.certificatePem) {
+    log.info({ event: 'ca_loaded', ca: kind.storeName }, `another node created the ${kind.label} certificate authority first; using it`);
+  } else if (legacy !== undefined) {
+    log.info({ event: 'ca_imported', ca: kind.storeName, dir: legacy.dir }, `imported the ${kind.label} certificate authority of ${legacy.dir} into the database`);
+  } else {
+    log.info({ event: 'ca_generated', ca: kind.storeName }, `generated the ${kind.label} certificate authority into the database`);
+  }
   return fromStore(stored);
 }
 
@@ -268,10 +314,13 @@ export async function openCertificateAuthority(options: {
   dataDir: string;
   store: CertificateAuthorityStore;
   log: Logger;
+  /** Which CA: the station CA unless told (the V2G CA is opened the same way, from its own keys and row). */
+  kind?: CaKind;
 }): Promise<CertificateAuthority> {
   const { certFile, keyFile, dataDir, store, log } = options;
+  const kind = options.kind ?? STATION_CA;
   if ((certFile === undefined) !== (keyFile === undefined)) {
-    throw new ConfigError(certFile === undefined ? 'CSMS_CA_CERT' : 'CSMS_CA_KEY', 'CSMS_CA_CERT and CSMS_CA_KEY must be set together');
+    throw new ConfigError(certFile === undefined ? kind.certKey : kind.keyKey, `${kind.certKey} and ${kind.keyKey} must be set together`);
   }
   if (certFile !== undefined && keyFile !== undefined) {
     const read = async (file: string, key: string): Promise<string> => {
@@ -281,13 +330,13 @@ export async function openCertificateAuthority(options: {
         throw new ConfigError(key, `cannot read ${file}: ${(error as Error).message}`);
       }
     };
-    const [certificatePem, keyPem] = await Promise.all([read(certFile, 'CSMS_CA_CERT'), read(keyFile, 'CSMS_CA_KEY')]);
+    const [certificatePem, keyPem] = await Promise.all([read(certFile, kind.certKey), read(keyFile, kind.keyKey)]);
     try {
       return await CertificateAuthority.fromPem(certificatePem, keyPem, certFile);
     } catch (error) {
       if (error instanceof ConfigError) throw error;
-      throw new ConfigError('CSMS_CA_CERT', `${certFile}: ${(error as Error).message}`);
+      throw new ConfigError(kind.certKey, `${certFile}: ${(error as Error).message}`);
     }
   }
-  return storedCa(store, dataDir, log);
+  return storedCa(store, dataDir, log, kind);
 }

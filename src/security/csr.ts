@@ -60,9 +60,10 @@ const PEM_CSR = /-----BEGIN (NEW )?CERTIFICATE REQUEST-----([A-Za-z0-9+/=\s]+)--
 /**
  * Checks a station's CSR before the CSMS signs anything (A02.FR.12 / DRV-A02-01): a PEM-armoured PKCS#10
  * request whose self-signature verifies (proof of possession), whose key is strong enough, and whose
- * subject names exactly one CN, equal to `expectedCommonName` (the station identity, A00.FR.405).
+ * subject names exactly one CN, equal to `expectedCommonName` (the station identity, A00.FR.405). `null` leaves the CN
+ * to the caller (a V2G CSR's CN is the SECC id, not the station identity).
  */
-export async function verifyCsr(pem: string, expectedCommonName: string): Promise<CsrVerdict> {
+export async function verifyCsr(pem: string, expectedCommonName: string | null): Promise<CsrVerdict> {
   const armoured = PEM_CSR.exec(pem);
   if (armoured === null) return { ok: false, reason: 'not a PEM-encoded certificate signing request' };
   const der = Buffer.from((armoured[2] as string).replace(/\s+/g, ''), 'base64');
@@ -90,7 +91,7 @@ export async function verifyCsr(pem: string, expectedCommonName: string): Promis
   const commonNames = request.subjectName.getField('CN');
   if (commonNames.length !== 1) return { ok: false, reason: `the CSR subject must have exactly one CN (has ${commonNames.length})` };
   const commonName = commonNames[0] as string;
-  if (commonName !== expectedCommonName) {
+  if (expectedCommonName !== null && commonName !== expectedCommonName) {
     return { ok: false, reason: `the CSR subject CN "${commonName.slice(0, 64)}" is not the station identity` };
   }
   return { ok: true, request, publicKey, commonName };

@@ -36,11 +36,11 @@ async function startTlsNode(nodeId: string): Promise<TlsNode> {
   return { node, tlsUrl: `wss://127.0.0.1:${tlsPort}/ocpp`, dataDir };
 }
 
-async function stationCaRows(): Promise<{ cert_pem: string }[]> {
+async function stationCaRows(name = 'station'): Promise<{ cert_pem: string }[]> {
   const client = new pg.Client({ connectionString: cluster.database.url });
   await client.connect();
   try {
-    return (await client.query<{ cert_pem: string }>('SELECT cert_pem FROM certificate_authorities')).rows;
+    return (await client.query<{ cert_pem: string }>('SELECT cert_pem FROM certificate_authorities WHERE name = $1', [name])).rows;
   } finally {
     await client.end();
   }
@@ -105,6 +105,10 @@ afterAll(async () => {
 describe('one station CA for the whole cluster, in the database', () => {
   it('two nodes started at the same moment on an empty database create exactly one CA, and neither writes one into its data dir', async () => {
     expect(await stationCaRows()).toHaveLength(1);
+    // The V2G CA (CONTRACT §8.6) likewise: one row, apart from the station CA.
+    const v2g = await stationCaRows('v2g');
+    expect(v2g).toHaveLength(1);
+    expect(v2g[0]?.cert_pem).not.toBe((await stationCaRows())[0]?.cert_pem);
     for (const node of [a, b]) expect(await readdir(node.dataDir)).not.toContain('ca');
   });
 
@@ -113,6 +117,25 @@ describe('one station CA for the whole cluster, in the database', () => {
     const stored = new X509Certificate((await stationCaRows())[0]?.cert_pem ?? '');
     expect(chainRoot(viaA.chainPem).fingerprint256).toBe(stored.fingerprint256);
     expect(chainRoot(viaB.chainPem).fingerprint256).toBe(stored.fingerprint256);
+  });
+
+  it('V2G certificates signed through A and through B chain to the one V2G CA in the database (CONTRACT §6, §8.6)', async () => {
+    const v2gThrough = async (at: TlsNode, prefix: string): Promise<string> => {
+      const creds = await register(at, 2, prefix);
+      const station = await connectTls(at, creds);
+      await station.booted();
+      const { csrPem } = await createCsr({ cn: `SECC-${prefix}`, key: 'ec-p256' });
+      const mark = station.mark();
+      expect(await station.call('SignCertificate', { csr: csrPem, certificateType: 'V2GCertificate' })).toEqual({ status: 'Accepted' });
+      const signed = await station.waitForCall('CertificateSigned', { afterSeq: mark, timeoutMs: 10_000 });
+      expect(signed.payload.certificateType).toBe('V2GCertificate');
+      await station.close();
+      return String(signed.payload.certificateChain);
+    };
+    const [viaA, viaB] = await Promise.all([v2gThrough(a, 'V2GA'), v2gThrough(b, 'V2GB')]);
+    const stored = new X509Certificate((await stationCaRows('v2g'))[0]?.cert_pem ?? '');
+    expect(chainRoot(viaA).fingerprint256).toBe(stored.fingerprint256);
+    expect(chainRoot(viaB).fingerprint256).toBe(stored.fingerprint256);
   });
 
   it('a certificate signed through node A gets the station in over profile 3 at node B, which refuses a foreign CA', async () => {

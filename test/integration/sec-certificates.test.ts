@@ -210,10 +210,14 @@ describe('DRV-A02-01 / DRV-A03-01: what the CSMS signs', () => {
     expect(leaf.checkIssued(await csmsCa(h.secure))).toBe(true);
   });
 
-  it('a V2G certificate request is Rejected (ISO 15118 certificates are not signed here)', async () => {
+  it('a V2G certificate request is signed by the V2G CA, never by the station CA (TC_A_12 in pnc-v2g.test.ts)', async () => {
     const { station, identity } = await bootedSp2(h.secure, 'V2G');
     const { csrPem } = await createCsr({ cn: identity });
-    expect(await station.call('SignCertificate', { csr: csrPem, certificateType: 'V2GCertificate' })).toMatchObject({ status: 'Rejected' });
+    expect(await station.call('SignCertificate', { csr: csrPem, certificateType: 'V2GCertificate' })).toEqual({ status: 'Accepted' });
+    const signed = await station.waitForCall('CertificateSigned', { timeoutMs: 10_000 });
+    expect(signed.payload.certificateType).toBe('V2GCertificate');
+    const leaf = new X509Certificate(pemBlocks(String(signed.payload.certificateChain))[0] ?? '');
+    expect(leaf.verify((await csmsCa(h.secure)).publicKey)).toBe(false);
   });
 
   it('CertificateSigned is sent again after a CALLERROR, and the second answer counts', async () => {

@@ -12,10 +12,20 @@ function authorize(ctx: HandlerContext, request: AuthorizeRequest): AuthorizeRes
   return info instanceof Promise ? info.then((idTokenInfo) => ({ idTokenInfo })) : { idTokenInfo: info };
 }
 
-export const authorization: BlockModule = {
-  name: 'authorization',
-  handlers: {
-    Authorize: authorize,
-  },
-  v16: authorization16,
-};
+/**
+ * C07: an Authorize that carries a contract certificate or its hash data is decided by Plug & Charge (OCSP, then
+ * the register); it answers undefined for any other Authorize.
+ */
+export type ContractAuthorizer = (ctx: HandlerContext, request: AuthorizeRequest) => Promise<AuthorizeResponse> | undefined;
+
+export function createAuthorizationBlock(contracts?: ContractAuthorizer): BlockModule {
+  return {
+    name: 'authorization',
+    handlers: {
+      Authorize: (ctx, request) => contracts?.(ctx, request) ?? authorize(ctx, request),
+    },
+    v16: authorization16,
+  };
+}
+
+export const authorization: BlockModule = createAuthorizationBlock();

@@ -13,8 +13,8 @@ import type {
   SignCertificateRequest,
   SignCertificateResponse,
 } from '../../ocpp/v201/types.js';
-import type { CertificateAuthority, IssuedCertificate } from '../../security/ca.js';
-import { verifyCsr } from '../../security/csr.js';
+import type { CertificateAuthority, IssueOptions, IssuedCertificate } from '../../security/ca.js';
+import { verifyCsr, type CsrVerdict } from '../../security/csr.js';
 import type { BlockModule, ClientCertificateInfo, HandlerContext, StationHandle, StationServices } from '../../station/types.js';
 import { normalizeSerialNumber, type SecurityProfile } from '../../store/store.js';
 import { certificateInventoryHooks, certificateInventoryHooks16 } from './certificate-inventory.js';
@@ -48,8 +48,19 @@ export interface CertificateSigningOutcome {
   attempts?: number;
 }
 
+/**
+ * ISO 15118 (CONTRACT §8.6): how a V2GCertificate CSR is checked and who signs it. Given by the plug-and-charge
+ * block; without it V2G CSRs are refused.
+ */
+export interface V2gSigning {
+  ca: CertificateAuthority;
+  verify(csr: string, station: StationHandle, services: StationServices): Promise<CsrVerdict>;
+  issueOptions: IssueOptions;
+}
+
 export interface CertificateModuleDeps {
   ca: CertificateAuthority;
+  v2g?: V2gSigning;
   /** Waits before the 2nd, 3rd… CertificateSigned attempt after a timeout or CALLERROR; default 2 s, 10 s. */
   retryDelaysMs?: readonly number[];
 }
@@ -127,10 +138,16 @@ export function createSecurityBlock(deps: CertificateModuleDeps): BlockModule {
   }
 
   /** CertificateSigned through the station's outbound queue, retried after a timeout or CALLERROR. */
-  async function deliver(station: StationHandle, issued: IssuedCertificate, services: StationServices): Promise<void> {
+  async function deliver(
+    station: StationHandle,
+    issued: IssuedCertificate,
+    services: StationServices,
+    certificateType: 'ChargingStationCertificate' | 'V2GCertificate',
+  ): Promise<void> {
     // The 1.6 Security Extension's CertificateSigned has no certificateType: it only ever carries the station's own.
+    // A V2G chain says so (TC_A_12): without the type the station would install it as its OCPP client certificate.
     const payload: CertificateSignedRequest =
-      station.protocol.version === '1.6' ? { certificateChain: issued.chainPem } : { certificateChain: issued.chainPem, certificateType: 'ChargingStationCertificate' };
+      station.protocol.version === '1.6' ? { certificateChain: issued.chainPem } : { certificateChain: issued.chainPem, certificateType };
     for (let attempt = 1; ; attempt++) {
       try {
         // The answer is recorded by the CertificateSigned result hook below.
@@ -144,7 +161,7 @@ export function createSecurityBlock(deps: CertificateModuleDeps): BlockModule {
           await record(services, station.stationId, {
             status: 'Failed',
             at: now(services),
-            certificateType: 'ChargingStationCertificate',
+            certificateType,
             serialNumber: issued.serialNumber,
             reason,
             attempts: attempt,
@@ -188,10 +205,11 @@ export function createSecurityBlock(deps: CertificateModuleDeps): BlockModule {
       };
     }
     try {
-      if (certificateType !== 'ChargingStationCertificate') {
-        // V2G certificates belong to ISO 15118 (a CSMS forwards them to a V2G PKI), which this CSMS does not do.
-        await record(services, stationId, { status: 'CsrRejected', at: now(services), certificateType, reason: 'V2G certificates are not signed by this CSMS' });
-        return { status: 'Rejected', statusInfo: { reasonCode: 'UnsupportedCertType', additionalInfo: 'this CSMS signs ChargingStationCertificate only' } };
+      // V2G certificates (ISO 15118, CONTRACT §8.6) are signed by the V2G CA, never by the station CA.
+      const v2g = certificateType === 'V2GCertificate' ? deps.v2g : undefined;
+      if (certificateType !== 'ChargingStationCertificate' && v2g === undefined) {
+        await record(services, stationId, { status: 'CsrRejected', at: now(services), certificateType, reason: `${certificateType} is not signed by this CSMS` });
+        return { status: 'Rejected', statusInfo: { reasonCode: 'UnsupportedCertType', additionalInfo: `this CSMS does not sign ${certificateType}` } };
       }
       const recent = await store.countCertificatesIssuedSince(stationId, new Date(startedAt - CERTIFICATE_WINDOW_MS));
       if (recent >= MAX_CERTIFICATES_PER_WINDOW) {
@@ -200,21 +218,25 @@ export function createSecurityBlock(deps: CertificateModuleDeps): BlockModule {
         station.log.warn({ event: 'csr_rate_limited', messageId: ctx.messageId, recent }, 'SignCertificate refused: too many certificates signed recently');
         return { status: 'Rejected', statusInfo: { reasonCode: 'RateLimited', additionalInfo: reason } };
       }
-      const verdict = await verifyCsr(request.csr, stationId);
+      const verdict = v2g === undefined ? await verifyCsr(request.csr, stationId) : await v2g.verify(request.csr, station, services);
       if (!verdict.ok) {
         // A02.FR.12 / DRV-A02-01: Rejected, and no CertificateSigned follows.
         await record(services, stationId, { status: 'CsrRejected', at: now(services), certificateType, reason: verdict.reason });
         station.log.warn({ event: 'csr_rejected', messageId: ctx.messageId, reason: verdict.reason }, 'certificate signing request rejected');
         return { status: 'Rejected', statusInfo: { reasonCode: 'InvalidCSR', additionalInfo: verdict.reason.slice(0, MAX_ADDITIONAL_INFO) } };
       }
-      const issued = await ca.issue(verdict, clock.now());
+      const issued = v2g === undefined ? await ca.issue(verdict, clock.now()) : await v2g.ca.issue(verdict, clock.now(), v2g.issueOptions);
       const serialNumber = normalizeSerialNumber(issued.serialNumber);
       // Kept before the station can hold it: profile 3 accepts a CSMS-CA certificate only while its serial is current.
       await store.recordIssuedCertificate({ serialNumber, stationId, certificateType, issuedAt: new Date(clock.now()), notAfter: issued.notAfter });
       await record(services, stationId, { status: 'Issued', at: now(services), certificateType, serialNumber });
-      station.log.info({ event: 'certificate_issued', messageId: ctx.messageId, serialNumber, notAfter: issued.notAfter.toISOString() }, 'station certificate issued');
+      station.log.info(
+        { event: 'certificate_issued', messageId: ctx.messageId, certificateType, serialNumber, notAfter: issued.notAfter.toISOString() },
+        'station certificate issued',
+      );
       // A02.FR.11: the SignCertificateResponse goes first; CertificateSigned follows through the outbound queue.
-      ctx.afterReply(() => void deliver(station, issued, services));
+      const signedType = v2g === undefined ? 'ChargingStationCertificate' : 'V2GCertificate';
+      ctx.afterReply(() => void deliver(station, issued, services, signedType));
       return { status: 'Accepted' };
     } catch (err) {
       // Never leave the signing "in progress" because of our own failure.
