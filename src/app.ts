@@ -177,7 +177,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   let decisionsReachUs = (): boolean => false;
   const authorizer = new Authorizer(store, clock, config.masterPassGroup, () => decisionsReachUs());
   const services: StationServices = { config, store, authorizer, metrics, clock, log, passwords };
-  const blocks = createBlocks({ ca, store, clock });
+  const blocks = createBlocks({ ca, store, clock, monitoring: sqlStore.monitoring });
   // One table per version: a session dispatches through the table of the version it negotiated.
   const versions = protocols.all.map((protocol) => ({ protocol, blocks: buildBlockTable(blocks, protocol.version) }));
   const tables = new Map(versions.map((v) => [v.protocol, v.blocks]));
@@ -267,7 +267,19 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     }
 
     const apiApp = uws.App();
-    const routes = buildApiRoutes({ store, passwords, decisions: router, router, commands, metrics, clock, feed, fleet, fleetStore: sqlStore.fleet });
+    const routes = buildApiRoutes({
+      store,
+      passwords,
+      decisions: router,
+      router,
+      commands,
+      metrics,
+      clock,
+      feed,
+      fleet,
+      fleetStore: sqlStore.fleet,
+      monitoringStore: sqlStore.monitoring,
+    });
     mountApi(
       apiApp,
       {

@@ -5,6 +5,7 @@ import { availability } from './availability/availability.js';
 import { dataTransfer } from './data-transfer/data-transfer.js';
 import { diagnostics } from './diagnostics/diagnostics.js';
 import { firmware } from './firmware/firmware.js';
+import { createMonitoringBlock, type MonitoringBlockDeps } from './monitoring/monitoring.js';
 import { provisioning } from './provisioning/provisioning.js';
 import { createSecurityBlock, type CertificateModuleDeps } from './security/certificates.js';
 import { createTransactionsBlock } from './transactions/transactions.js';
@@ -14,8 +15,19 @@ import { unsupported } from './unsupported.js';
  * Every functional block the CSMS serves. A new OCPP profile is one more folder here and one more entry in
  * this list; an action (in either direction) may be claimed by one block only.
  */
-export function createBlocks(deps: CertificateModuleDeps & Parameters<typeof createTransactionsBlock>[0]): BlockModule[] {
-  return [provisioning, availability, authorization, createTransactionsBlock(deps), createSecurityBlock(deps), firmware, diagnostics, dataTransfer, unsupported];
+export function createBlocks(deps: CertificateModuleDeps & Parameters<typeof createTransactionsBlock>[0] & MonitoringBlockDeps): BlockModule[] {
+  return [
+    provisioning,
+    availability,
+    authorization,
+    createTransactionsBlock(deps),
+    createSecurityBlock(deps),
+    firmware,
+    diagnostics,
+    createMonitoringBlock(deps),
+    dataTransfer,
+    unsupported,
+  ];
 }
 
 /** The entries of every block for one protocol version: a 1.6 table holds the blocks' `v16` sides. */
