@@ -1,3 +1,4 @@
+import type { Clock } from '../../clock.js';
 import { asJson } from '../../json.js';
 import type {
   ClearVariableMonitoringRequest,
@@ -18,7 +19,7 @@ import type {
   SetVariableMonitoringResponse,
 } from '../../ocpp/v201/types.js';
 import type { MonitorEventWrite, MonitoringStore } from '../../store/monitoring-sql.js';
-import type { BlockModule, HandlerContext, StationHandle, StationServices } from '../../station/types.js';
+import type { BlockModule, CommandPlan, HandlerContext, PlanContext, StationHandle, StationServices } from '../../station/types.js';
 import { recordAvailability } from '../availability/availability.js';
 import { planClearVariableMonitoring, planGetMonitoringReport, planSetMonitoringLevel, planSetVariableMonitoring } from './monitoring-plans.js';
 import { inReportScope, monitorsFromReport, monitorsFromSetResult, reportComplete } from './monitors.js';
@@ -49,9 +50,10 @@ function isAlert(event: EventDataType): boolean {
 
 export interface MonitoringBlockDeps {
   monitoring: MonitoringStore;
+  clock: Clock;
 }
 
-export function createMonitoringBlock({ monitoring }: MonitoringBlockDeps): BlockModule {
+export function createMonitoringBlock({ monitoring, clock }: MonitoringBlockDeps): BlockModule {
   /**
    * N07/N08 NotifyEvent: always answered `{}` once stored (N07.FR.03; unknown components, an empty actualValue,
    * a `cleared` without an open alert and unknown monitor ids included). The stored payload is the request, with
@@ -59,7 +61,7 @@ export function createMonitoringBlock({ monitoring }: MonitoringBlockDeps): Bloc
    * Connector/ChargingStation AvailabilityState event also updates that status, as a StatusNotification would.
    */
   async function notifyEvent(ctx: HandlerContext, request: NotifyEventRequest): Promise<NotifyEventResponse> {
-    const { store, clock, metrics } = ctx.services;
+    const { store, metrics } = ctx.services;
     const stationId = ctx.station.stationId;
     const receivedAt = new Date(clock.now());
 
@@ -132,21 +134,25 @@ export function createMonitoringBlock({ monitoring }: MonitoringBlockDeps): Bloc
       ctx.station.log.debug({ messageId: ctx.messageId, requestId: request.requestId, seqNo: request.seqNo }, 'monitoring report part beyond the budget dropped');
       return {};
     }
-    await monitoring.recordReportPart(stationId, {
+    const part = {
       requestId: request.requestId,
       seqNo: request.seqNo,
       tbc: request.tbc ?? false,
       generatedAt: request.generatedAt,
       monitor: (request.monitor ?? []).map((m) => asJson(m)),
-    });
-    const parts = await monitoring.getReportParts(stationId, request.requestId);
+    };
+    const earlier = await monitoring.getReportParts(stationId, request.requestId);
+    const parts = [...earlier.filter((p) => p.seqNo !== part.seqNo), part].sort((a, b) => a.seqNo - b.seqNo);
     if (reportComplete(parts)) {
+      // The registry is brought up to date before the last part is stored, so whoever sees the report complete
+      // sees the monitors it holds too (a failure here leaves the part unstored: the station resends it).
       const asked = await monitoring.getReportRequest(stationId, request.requestId);
       // A report nobody asked for through this CSMS (or from before it kept requests) covers every monitor.
       const scope = inReportScope(asked?.request ?? {});
-      const reported = monitorsFromReport(parts.flatMap((part) => part.monitor) as unknown as MonitoringDataType[]);
+      const reported = monitorsFromReport(parts.flatMap((p) => p.monitor) as unknown as MonitoringDataType[]);
       await monitoring.replaceReportedMonitors(stationId, reported, scope);
     }
+    await monitoring.recordReportPart(stationId, part);
     return {};
   }
 
@@ -194,6 +200,25 @@ export function createMonitoringBlock({ monitoring }: MonitoringBlockDeps): Bloc
     if (response.status === 'EmptyResultSet') await monitoring.replaceReportedMonitors(station.stationId, [], inReportScope(request));
   }
 
+  /**
+   * The request is kept before it leaves: a station may send its first NotifyMonitoringReport before the CSMS has
+   * processed the answer, and the parts must find the filters they answer. A request that gets no answer is marked
+   * `Failed` (nothing will come).
+   */
+  async function planReportRequest(payload: GetMonitoringReportRequest, ctx: PlanContext): Promise<CommandPlan> {
+    const plan = await planGetMonitoringReport(payload, ctx);
+    const stationId = ctx.station.id;
+    const keep = (status: string): Promise<void> =>
+      monitoring.recordReportRequest(stationId, { requestId: payload.requestId, request: asJson(payload), status, answeredAt: new Date(clock.now()) });
+    await keep('Requested');
+    return {
+      ...plan,
+      settle: async (outcome) => {
+        if (outcome.kind === 'failed') await keep('Failed');
+      },
+    };
+  }
+
   return {
     name: 'monitoring',
     handlers: {
@@ -211,7 +236,7 @@ export function createMonitoringBlock({ monitoring }: MonitoringBlockDeps): Bloc
       SetVariableMonitoring: planSetVariableMonitoring,
       ClearVariableMonitoring: planClearVariableMonitoring,
       SetMonitoringLevel: planSetMonitoringLevel,
-      GetMonitoringReport: planGetMonitoringReport,
+      GetMonitoringReport: planReportRequest,
     },
   };
 }

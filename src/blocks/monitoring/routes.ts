@@ -11,8 +11,8 @@ function requestIdParam(request: ApiRequest): number {
   return Number(raw);
 }
 
-/** Station answers to GetMonitoringReport after which no NotifyMonitoringReport follows (N02.FR.10 and refusals). */
-const NOTHING_TO_COME: ReadonlySet<string> = new Set(['EmptyResultSet', 'Rejected', 'NotSupported']);
+/** Station answers to GetMonitoringReport after which no NotifyMonitoringReport follows (N02.FR.10, refusals, no answer). */
+const NOTHING_TO_COME: ReadonlySet<string> = new Set(['EmptyResultSet', 'Rejected', 'NotSupported', 'Failed']);
 
 /**
  * CONTRACT §8.5: the monitors of a station (as the CSMS set them and as the station reported them) and its
