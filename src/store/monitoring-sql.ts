@@ -87,6 +87,8 @@ export interface MonitoringStore {
   getReportRequest(stationId: string, requestId: number): Promise<MonitoringReportRequest | undefined>;
   recordReportPart(stationId: string, part: MonitoringReportPart): Promise<void>;
   getReportParts(stationId: string, requestId: number): Promise<MonitoringReportPart[]>;
+  /** Keeps the parts and requests of the `keepRequests` newest requestIds of a station; resolves to how many requestIds went. */
+  pruneReports(stationId: string, keepRequests: number): Promise<number>;
 
   recordMonitoringBase(stationId: string, base: string, at: Date): Promise<void>;
   recordMonitoringLevel(stationId: string, level: number, at: Date): Promise<void>;
@@ -256,6 +258,26 @@ export class SqlMonitoringStore implements MonitoringStore {
       [stationId, requestId],
     );
     return rows.map((row) => ({ requestId: row.request_id, seqNo: row.seq_no, tbc: row.tbc, generatedAt: row.generated_at, monitor: row.monitor }));
+  }
+
+  async pruneReports(stationId: string, keepRequests: number): Promise<number> {
+    const keep = Math.max(0, Math.floor(keepRequests));
+    const parts = await this.db.query<{ request_id: number }>(
+      `DELETE FROM monitoring_report_parts
+        WHERE station_id = $1
+          AND request_id IN (SELECT request_id FROM monitoring_report_parts WHERE station_id = $1
+                              GROUP BY request_id ORDER BY max(received_at) DESC, request_id DESC OFFSET $2)
+    RETURNING request_id`,
+      [stationId, keep],
+    );
+    await this.db.query(
+      `DELETE FROM monitoring_report_requests
+        WHERE station_id = $1
+          AND request_id IN (SELECT request_id FROM monitoring_report_requests WHERE station_id = $1
+                              ORDER BY answered_at DESC, request_id DESC OFFSET $2)`,
+      [stationId, keep],
+    );
+    return new Set(parts.map((row) => row.request_id)).size;
   }
 
   recordMonitoringBase(stationId: string, base: string, at: Date): Promise<void> {

@@ -123,7 +123,7 @@ export function createMonitoringBlock({ monitoring, clock }: MonitoringBlockDeps
 
   /**
    * N02 NotifyMonitoringReport: each part is stored per requestId before it is answered (CSMS_REPORT_MAX_PARTS
-   * bounds the seqNo, as for NotifyReport). Once every part up to the last (tbc absent or false) is in, the report
+   * bounds the seqNo and CSMS_REPORT_MAX_REQUESTS the reports kept per station, as for NotifyReport). Once every part up to the last (tbc absent or false) is in, the report
    * replaces what the station reported before within the request's filters.
    */
   async function notifyMonitoringReport(ctx: HandlerContext, request: NotifyMonitoringReportRequest): Promise<NotifyMonitoringReportResponse> {
@@ -153,6 +153,17 @@ export function createMonitoringBlock({ monitoring, clock }: MonitoringBlockDeps
       await monitoring.replaceReportedMonitors(stationId, reported, scope);
     }
     await monitoring.recordReportPart(stationId, part);
+    if (part.seqNo === 0) {
+      // After the answer, once per report: older monitoring reports beyond CSMS_REPORT_MAX_REQUESTS are housekeeping.
+      ctx.afterReply(() => {
+        monitoring.pruneReports(stationId, config.reportMaxRequests).then(
+          (dropped) => {
+            for (let i = 0; i < dropped; i++) ctx.station.overBudget('report_requests');
+          },
+          (err: unknown) => ctx.station.log.warn({ err }, 'pruning old monitoring reports failed'),
+        );
+      });
+    }
     return {};
   }
 
