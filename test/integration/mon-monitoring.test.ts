@@ -415,7 +415,7 @@ describe('GetMonitoringReport (N02)', () => {
     const { request } = await roundTrip(h.csms, station, 'GetMonitoringReport', {}, { status: 'Accepted' });
     const report = await monitoringReport(station.identity, request.requestId as number);
     expect(report).toMatchObject({ status: 200, body: { requestId: request.requestId, complete: false, monitors: [] } });
-    expectApiError((await h.csms.api.request('GET', `/api/v1/stations/${encodeURIComponent(station.identity)}/monitoring-reports/424242`)), 404);
+    expectApiError(await h.csms.api.request('GET', `/api/v1/stations/${encodeURIComponent(station.identity)}/monitoring-reports/424242`), 404);
   });
 
   it('TC_N_01: DeltaMonitoring alone is EmptyResultSet (no wait, no report), ThresholdMonitoring alone is Accepted and its monitors are shown; no componentVariable is sent', async () => {
@@ -533,6 +533,9 @@ describe('NotifyEvent from monitors (N07, N08)', () => {
     const events = await eventsOf(h.csms.api, station.identity, 'NotifyEvent');
     expect(events).toHaveLength(1);
     expect((events[0]!.payload.eventData as Payload[])[0]).toMatchObject({ severity: 3, trigger: 'Alerting', actualValue: '23000', variableMonitoringId: monitorId });
+    // The item itself names the alert too (one monitor event in the message).
+    expect(events[0]).toMatchObject({ severity: 3, trigger: 'Alerting', actualValue: '23000', variableMonitoringId: monitorId });
+    expect((events[0] as unknown as { alerts: Payload[] }).alerts).toEqual([expect.objectContaining({ severity: 3, eventId: 1, cleared: false, ...STATION_POWER })]);
   });
 
   it('TC_N_21: an alert of a hard-wired monitor the CSMS does not know is answered {}, listed, and counted under severity "unknown"', async () => {
@@ -543,6 +546,7 @@ describe('NotifyEvent from monitors (N07, N08)', () => {
     expect(await alertsCount('unknown')).toBe(before + 1);
     const [event] = await eventsOf(h.csms.api, station.identity, 'NotifyEvent');
     expect((event!.payload.eventData as Payload[])[0]).toEqual(data);
+    expect(event).toMatchObject({ severity: null, trigger: 'Alerting', variableMonitoringId: 4711 });
   });
 
   it.each(
@@ -651,8 +655,8 @@ describe('reports of the Advanced Device Management profile (B07, B08)', () => {
 
 describe('monitors API', () => {
   it('an unknown station is 404 for monitors and monitoring reports; a viewer route is listed in the OpenAPI document', async () => {
-    expectApiError((await h.csms.api.request('GET', '/api/v1/stations/no-such-station-mon/monitors')), 404);
-    expectApiError((await h.csms.api.request('GET', '/api/v1/stations/no-such-station-mon/monitoring-reports/1')), 404);
+    expectApiError(await h.csms.api.request('GET', '/api/v1/stations/no-such-station-mon/monitors'), 404);
+    expectApiError(await h.csms.api.request('GET', '/api/v1/stations/no-such-station-mon/monitoring-reports/1'), 404);
     const doc = (await h.csms.api.openapi()).body as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/stations/{id}/monitors', '/api/v1/stations/{id}/monitoring-reports/{requestId}']));
   });

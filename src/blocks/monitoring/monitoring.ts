@@ -22,7 +22,7 @@ import type { MonitorEventWrite, MonitoringStore } from '../../store/monitoring-
 import type { BlockModule, CommandPlan, HandlerContext, PlanContext, StationHandle, StationServices } from '../../station/types.js';
 import { recordAvailability } from '../availability/availability.js';
 import { planClearVariableMonitoring, planGetMonitoringReport, planSetMonitoringLevel, planSetVariableMonitoring } from './monitoring-plans.js';
-import { inReportScope, monitorsFromReport, monitorsFromSetResult, reportComplete } from './monitors.js';
+import { inReportScope, isMonitorEvent, monitorsFromReport, monitorsFromSetResult, reportComplete } from './monitors.js';
 
 /**
  * Monitoring (Advanced Device Management, N02-N08): the monitors a station holds, as the CSMS set them
@@ -32,13 +32,6 @@ import { inReportScope, monitorsFromReport, monitorsFromSetResult, reportComplet
  * station sends is committed before it is answered; what the CSMS learns from an answer is committed before
  * the command's API answer.
  */
-
-/** Event notification types that come from a monitor (HardWiredNotification is a station's own, without one). */
-const MONITOR_NOTIFICATIONS: ReadonlySet<string> = new Set(['HardWiredMonitor', 'PreconfiguredMonitor', 'CustomMonitor']);
-
-function isMonitorEvent(event: EventDataType): boolean {
-  return event.variableMonitoringId !== undefined || MONITOR_NOTIFICATIONS.has(event.eventNotificationType);
-}
 
 /**
  * An alert is a monitor's report of a problem: trigger Alerting (a threshold crossed) or Delta (a change), not

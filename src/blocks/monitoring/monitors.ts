@@ -123,3 +123,42 @@ export function reportComplete(parts: readonly { seqNo: number; tbc: boolean }[]
   if (last === undefined || last.tbc) return false;
   return parts.every((part, index) => part.seqNo === index);
 }
+
+/** Event notification types that come from a monitor (HardWiredNotification is the station's own, without one). */
+export const MONITOR_NOTIFICATIONS: ReadonlySet<string> = new Set(['HardWiredMonitor', 'PreconfiguredMonitor', 'CustomMonitor']);
+
+/** An event of a monitor: it names one, or says it comes from one. */
+export function isMonitorEvent(event: { variableMonitoringId?: number; eventNotificationType: string }): boolean {
+  return event.variableMonitoringId !== undefined || MONITOR_NOTIFICATIONS.has(event.eventNotificationType);
+}
+
+/**
+ * What GET …/events shows of a stored NotifyEvent besides its payload (CONTRACT §8.5): `alerts`, its events of
+ * monitors with the monitor's severity (null when the CSMS does not know the monitor), trigger, actualValue and
+ * variableMonitoringId; and when it holds exactly one, those four fields on the item itself.
+ */
+export function monitorEventFields(payload: JsonObject): JsonObject {
+  const eventData = Array.isArray(payload.eventData) ? (payload.eventData as JsonObject[]) : [];
+  const alerts = eventData
+    .filter((event) => isMonitorEvent(event as unknown as { variableMonitoringId?: number; eventNotificationType: string }))
+    .map((event) => ({
+      eventId: event.eventId ?? null,
+      timestamp: event.timestamp ?? null,
+      severity: event.severity ?? null,
+      trigger: event.trigger ?? null,
+      actualValue: event.actualValue ?? null,
+      cleared: event.cleared ?? false,
+      variableMonitoringId: event.variableMonitoringId ?? null,
+      eventNotificationType: event.eventNotificationType ?? null,
+      component: event.component ?? null,
+      variable: event.variable ?? null,
+    }));
+  if (alerts.length === 0) return {};
+  const [only] = alerts;
+  return {
+    alerts,
+    ...(alerts.length === 1 && only !== undefined
+      ? { severity: only.severity, trigger: only.trigger, actualValue: only.actualValue, variableMonitoringId: only.variableMonitoringId }
+      : {}),
+  };
+}
