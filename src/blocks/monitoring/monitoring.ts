@@ -37,7 +37,7 @@ import { inReportScope, isMonitorEvent, monitorsFromReport, monitorsFromSetResul
  * An alert is a monitor's report of a problem: trigger Alerting (a threshold crossed) or Delta (a change), not
  * the return to normal (`cleared`) and not a Periodic sample (TC_N_50: a periodic value is no alert).
  */
-function isAlert(event: EventDataType): boolean {
+function isAlert(event: { trigger: string; cleared?: boolean }): boolean {
   return event.trigger !== 'Periodic' && event.cleared !== true;
 }
 
@@ -99,15 +99,21 @@ export function createMonitoringBlock({ monitoring, clock }: MonitoringBlockDeps
     const stored = monitoring.recordMonitorEvents(stationId, monitorEvents);
     writes.push(stored);
     await Promise.all(writes);
-    // Counted only when first stored: a NotifyEvent resent after a lost answer is one alert, not two.
-    for (const event of await stored) {
-      if (event.trigger === 'Periodic' || event.cleared) continue;
-      metrics.monitorAlertsTotal.labels(event.severity === null ? 'unknown' : String(event.severity)).inc();
-    }
-    const alerts = request.eventData.filter((e) => isMonitorEvent(e) && isAlert(e));
-    if (alerts.length > 0) {
+    // Counted and logged only when first stored: a NotifyEvent resent after a lost answer is one alert, not two.
+    const fresh = (await stored).filter(isAlert);
+    for (const event of fresh) metrics.monitorAlertsTotal.labels(event.severity === null ? 'unknown' : String(event.severity)).inc();
+    if (fresh.length > 0) {
       ctx.station.log.info(
-        { messageId: ctx.messageId, alerts: alerts.map((e) => ({ variableMonitoringId: e.variableMonitoringId, trigger: e.trigger, severity: severityOf(e) })) },
+        {
+          messageId: ctx.messageId,
+          alerts: fresh.map((e) => ({
+            eventId: e.eventId,
+            variableMonitoringId: e.variableMonitoringId,
+            trigger: e.trigger,
+            severity: e.severity,
+            actualValue: e.actualValue,
+          })),
+        },
         'monitor alert',
       );
     }
@@ -116,8 +122,9 @@ export function createMonitoringBlock({ monitoring, clock }: MonitoringBlockDeps
 
   /**
    * N02 NotifyMonitoringReport: each part is stored per requestId before it is answered (CSMS_REPORT_MAX_PARTS
-   * bounds the seqNo and CSMS_REPORT_MAX_REQUESTS the reports kept per station, as for NotifyReport). Once every part up to the last (tbc absent or false) is in, the report
-   * replaces what the station reported before within the request's filters.
+   * bounds the seqNo and CSMS_REPORT_MAX_REQUESTS the reports kept per station, as for NotifyReport). Once every
+   * part up to the last (tbc absent or false) is in, the report replaces what the station reported before within
+   * the request's filters.
    */
   async function notifyMonitoringReport(ctx: HandlerContext, request: NotifyMonitoringReportRequest): Promise<NotifyMonitoringReportResponse> {
     const { config } = ctx.services;
