@@ -182,7 +182,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   let decisionsReachUs = (): boolean => false;
   const authorizer = new Authorizer(store, clock, config.masterPassGroup, () => decisionsReachUs());
   const services: StationServices = { config, store, authorizer, metrics, clock, log, passwords };
-  const blocks = createBlocks({ ca, store, clock, plugAndCharge });
+  const blocks = createBlocks({ ca, store, clock, plugAndCharge, monitoring: sqlStore.monitoring });
   // One table per version: a session dispatches through the table of the version it negotiated.
   const versions = protocols.all.map((protocol) => ({ protocol, blocks: buildBlockTable(blocks, protocol.version) }));
   const tables = new Map(versions.map((v) => [v.protocol, v.blocks]));
@@ -272,7 +272,19 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     }
 
     const apiApp = uws.App();
-    const routes = buildApiRoutes({ store, passwords, decisions: router, router, commands, metrics, clock, feed, fleet, fleetStore: sqlStore.fleet });
+    const routes = buildApiRoutes({
+      store,
+      passwords,
+      decisions: router,
+      router,
+      commands,
+      metrics,
+      clock,
+      feed,
+      fleet,
+      fleetStore: sqlStore.fleet,
+      monitoringStore: sqlStore.monitoring,
+    });
     mountApi(
       apiApp,
       {

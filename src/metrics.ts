@@ -45,6 +45,8 @@ export class CsmsMetrics {
   readonly budgetRefusals: Counter;
   readonly retentionDeletedRows: Counter;
   readonly storeUp: Gauge;
+  /** CONTRACT §5: NotifyEvent alerts of monitors by the monitor's severity (0-9); never a station label. */
+  readonly monitorAlertsTotal: Counter<'severity'>;
 
   private readonly responseByAction: ChildCache<Histogram>;
   private readonly messagesIn: ChildCache<Counter>;
@@ -146,6 +148,15 @@ export class CsmsMetrics {
       labelNames: ['table'],
       registers,
     });
+
+    this.monitorAlertsTotal = new Counter({
+      name: 'csms_monitor_alerts_total',
+      help: "NotifyEvent alerts of monitors (trigger Alerting or Delta, not cleared), by the monitor's severity (0-9; unknown when the monitor is not known)",
+      labelNames: ['severity'],
+      registers,
+    });
+    // Every severity is exported from the start (at 0), so rate() and the alert rule see an increase from the first alert.
+    for (let severity = 0; severity <= 9; severity++) this.monitorAlertsTotal.labels(String(severity)).inc(0);
 
     this.responseByAction = new ChildCache((action) => this.ocppResponseSeconds.labels(action) as unknown as Histogram);
     this.messagesIn = new ChildCache((key) => this.messagesTotal.labels(...(['in', ...key.split('|')] as [string, string, string])) as unknown as Counter);

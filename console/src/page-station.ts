@@ -2,6 +2,7 @@ import { api, get, stationPath, type JsonObject } from './api.js';
 import { badge, h, pretty, replace, section, statusTone, text, when } from './dom.js';
 import type { Page, PageContext } from './page.js';
 import { schemaForm, type Schema } from './schema-form.js';
+import { monitorsSection } from './station-monitors.js';
 
 interface StationView {
   id: string;
@@ -367,6 +368,7 @@ async function render(ctx: PageContext): Promise<void> {
   const registrationHolder = h('div', {});
   const certificatesHolder = h('div', {});
   const reports = reportsSection(id);
+  const monitors = monitorsSection(id);
   let built = false;
 
   /** Re-reads the station; the panels that hold what an operator is typing (command, variables search) are built once. */
@@ -417,10 +419,11 @@ async function render(ctx: PageContext): Promise<void> {
           reports.element,
           variablesSection(variables.ok ? variables.body : []),
           section('Events', 'events', events),
+          monitors.element,
           certificatesHolder,
         ),
       );
-      await Promise.all([loadTransactions(), loadEvents()]);
+      await Promise.all([loadTransactions(), loadEvents(), monitors.load()]);
     }
   };
 
@@ -441,7 +444,9 @@ async function render(ctx: PageContext): Promise<void> {
       else Object.assign(connector, { status: String(d.status), updatedAt });
       replace(evses, evsesTable(view));
     } else if (change.kind.startsWith('transaction.')) void loadTransactions();
-    else if (change.kind === 'station.event') void loadEvents();
+    else if (change.kind === 'station.event') void Promise.all([loadEvents(), monitors.load()]);
+    // A monitoring command's answer changes the monitors the CSMS holds.
+    else if (change.kind === 'command.result') void monitors.load();
     else if (['station.connected', 'station.disconnected', 'station.boot', 'station.registered', 'station.status'].includes(change.kind)) void reload();
   });
 

@@ -6,6 +6,7 @@ import { dataTransfer } from './data-transfer/data-transfer.js';
 import { diagnostics } from './diagnostics/diagnostics.js';
 import { firmware } from './firmware/firmware.js';
 import type { PlugAndCharge } from './plug-and-charge/plug-and-charge.js';
+import { createMonitoringBlock, type MonitoringBlockDeps } from './monitoring/monitoring.js';
 import { provisioning } from './provisioning/provisioning.js';
 import { createSecurityBlock, type CertificateModuleDeps } from './security/certificates.js';
 import { createTransactionsBlock } from './transactions/transactions.js';
@@ -15,7 +16,9 @@ import { unsupported } from './unsupported.js';
  * Every functional block the CSMS serves. A new OCPP profile is one more folder here and one more entry in
  * this list; an action (in either direction) may be claimed by one block only.
  */
-export function createBlocks(deps: CertificateModuleDeps & Parameters<typeof createTransactionsBlock>[0] & { plugAndCharge?: PlugAndCharge }): BlockModule[] {
+export function createBlocks(
+  deps: CertificateModuleDeps & Parameters<typeof createTransactionsBlock>[0] & MonitoringBlockDeps & { plugAndCharge?: PlugAndCharge },
+): BlockModule[] {
   const pnc = deps.plugAndCharge;
   return [
     provisioning,
@@ -25,6 +28,7 @@ export function createBlocks(deps: CertificateModuleDeps & Parameters<typeof cre
     createSecurityBlock({ ...deps, ...(pnc === undefined ? {} : { v2g: pnc.v2gSigning }) }),
     firmware,
     diagnostics,
+    createMonitoringBlock(deps),
     dataTransfer,
     ...(pnc === undefined ? [] : [pnc.block]),
     unsupported,

@@ -15,7 +15,6 @@ const UNSUPPORTED_BLOCKS: Partial<Record<StationAction, string>> = {
   ReportChargingProfiles: 'smart charging (K)',
   ReservationStatusUpdate: 'reservation (H)',
   NotifyDisplayMessages: 'display messages (O)',
-  NotifyMonitoringReport: 'monitoring (advanced device management, N)',
   PublishFirmwareStatusNotification: 'local controller firmware publishing (L)',
 };
 

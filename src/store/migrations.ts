@@ -349,6 +349,78 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE transaction_event_conflicts ALTER COLUMN offline DROP NOT NULL;
     `,
   },
+  {
+    version: 21,
+    name: 'monitoring (advanced device management)',
+    sql: `
+      -- CONTRACT §8.5: a station's monitors as the CSMS set them (source 'CSMS', from SetVariableMonitoring answers)
+      -- and as the station last reported them (source 'station', NotifyMonitoringReport). monitor_key is the
+      -- station's monitor id, or for a refused element without one its component/variable/type/severity, so a
+      -- refusal never overwrites a monitor the station holds.
+      CREATE TABLE monitors (
+        station_id   text NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
+        source       text NOT NULL CHECK (source IN ('CSMS', 'station')),
+        monitor_key  text NOT NULL,
+        monitor_id   integer,
+        component    jsonb NOT NULL,
+        variable     jsonb NOT NULL,
+        type         text NOT NULL,
+        value        double precision NOT NULL,
+        severity     integer NOT NULL,
+        transaction  boolean NOT NULL DEFAULT false,
+        status       text NOT NULL,
+        updated_at   timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (station_id, source, monitor_key)
+      );
+      CREATE INDEX monitors_by_id ON monitors (station_id, monitor_id);
+      -- GetMonitoringReport requests the station answered, with the filters they carried (what a complete report replaces).
+      CREATE TABLE monitoring_report_requests (
+        station_id  text NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
+        request_id  integer NOT NULL,
+        request     jsonb NOT NULL,
+        status      text NOT NULL,
+        answered_at timestamptz NOT NULL,
+        PRIMARY KEY (station_id, request_id)
+      );
+      CREATE TABLE monitoring_report_parts (
+        station_id   text NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
+        request_id   integer NOT NULL,
+        seq_no       integer NOT NULL,
+        tbc          boolean NOT NULL,
+        generated_at text NOT NULL,
+        monitor      jsonb NOT NULL,
+        received_at  timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (station_id, request_id, seq_no)
+      );
+      -- The monitoring base and level the station last accepted (N03, N05).
+      CREATE TABLE monitoring_settings (
+        station_id       text PRIMARY KEY REFERENCES stations (id) ON DELETE CASCADE,
+        monitoring_base  text,
+        base_at          timestamptz,
+        monitoring_level integer,
+        level_at         timestamptz
+      );
+      -- One row per monitor event (NotifyEvent eventData of a monitor): the key is what names it in a resend, so a
+      -- NotifyEvent resent after a lost answer is counted once in csms_monitor_alerts_total.
+      CREATE TABLE monitor_events (
+        station_id             text NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
+        generated_at           text NOT NULL,
+        seq_no                 integer NOT NULL,
+        event_id               integer NOT NULL,
+        event_timestamp        text NOT NULL,
+        trigger                text NOT NULL,
+        actual_value           text NOT NULL,
+        cleared                boolean NOT NULL,
+        severity               integer,
+        variable_monitoring_id integer,
+        event_notification_type text NOT NULL,
+        component              jsonb NOT NULL,
+        variable               jsonb NOT NULL,
+        received_at            timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (station_id, generated_at, seq_no, event_id)
+      );
+    `,
+  },
 ];
 
 /** Any constant will do, as long as no other code of ours takes the same advisory lock. */

@@ -1,4 +1,5 @@
 import { SqlFleetStore, type FleetStore } from './fleet-sql.js';
+import { SqlMonitoringStore, type MonitoringStore } from './monitoring-sql.js';
 import type {
   BillingStore,
   IdTokenInput,
@@ -134,6 +135,8 @@ export class SqlStore implements Store, BillingStore {
   private readonly billing: SqlBillingStore;
   /** Reads across the whole fleet (the fleet index's snapshot, the fleet-wide transaction list). */
   readonly fleet: FleetStore;
+  /** The monitoring block's records (monitor registry, monitoring reports, monitor events): monitoring-sql.ts. */
+  readonly monitoring: MonitoringStore;
 
   private readonly db: SqlDatabase;
 
@@ -345,6 +348,7 @@ export class SqlStore implements Store, BillingStore {
 
     this.billing = new SqlBillingStore(db, this.committer);
     this.fleet = new SqlFleetStore(db);
+    this.monitoring = new SqlMonitoringStore(db);
   }
 
   get commitStats(): Readonly<GroupCommitStats> {

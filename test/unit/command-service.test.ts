@@ -6,6 +6,7 @@ import type { JsonObject } from '../../src/json.js';
 import { ocpp201 } from '../../src/ocpp/v201/index.js';
 import { CertificateAuthority, generateCaPem } from '../../src/security/ca.js';
 import { CommandRefusal, type BlockTable } from '../../src/station/types.js';
+import type { MonitoringStore } from '../../src/store/monitoring-sql.js';
 import type { DeviceVariable, SecurityProfile, StationRecord } from '../../src/store/store.js';
 
 const CALL_TIMEOUT_MS = 30_000;
@@ -24,7 +25,13 @@ beforeAll(async () => {
     bindRemoteStartGrant: async () => undefined,
     revokeRemoteStartGrant: async () => undefined,
   };
-  blocks = buildBlockTable(createBlocks({ ca, store: grants, clock: { now: () => START } }));
+  // Command plans never touch the monitoring block's store (only its handlers and result hooks do): any use fails the test.
+  const monitoring = new Proxy({} as MonitoringStore, {
+    get: (_target, name) => {
+      throw new Error(`a command plan used the monitoring store (${String(name)})`);
+    },
+  });
+  blocks = buildBlockTable(createBlocks({ ca, store: grants, clock: { now: () => START }, monitoring }));
 });
 
 interface SentCall {

@@ -9,6 +9,8 @@ import type { RouteSpec } from '../route-spec.js';
 import type { ChangeFeed } from '../../changes/change-feed.js';
 import type { FleetIndex } from '../../changes/fleet-index.js';
 import type { FleetStore } from '../../store/fleet-sql.js';
+import type { MonitoringStore } from '../../store/monitoring-sql.js';
+import { monitoringRoutes } from '../../blocks/monitoring/routes.js';
 import { billingRoutes } from './billing.js';
 import { consoleRoutes } from './console.js';
 import { fleetRoutes } from './fleet.js';
@@ -30,6 +32,8 @@ export interface ApiRouteDeps {
   feed: ChangeFeed;
   fleet: FleetIndex;
   fleetStore: FleetStore;
+  /** The monitoring block's records (CONTRACT §8.5 monitors and monitoring reports). */
+  monitoringStore: MonitoringStore;
 }
 
 /** Every /api/v1 route, in the order the OpenAPI document lists them. */
@@ -49,6 +53,7 @@ export function buildApiRoutes(deps: ApiRouteDeps): RouteSpec[] {
         }),
     }),
     ...stationDataRoutes(deps.store),
+    ...monitoringRoutes({ store: deps.store, monitoring: deps.monitoringStore }),
     ...billingRoutes({ store: deps.store, decisions: deps.decisions }),
     ...streamRoutes({ feed: deps.feed, clock: deps.clock }),
     ...consoleRoutes(),

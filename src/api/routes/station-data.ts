@@ -1,3 +1,4 @@
+import { monitorEventFields } from '../../blocks/monitoring/monitors.js';
 import type { Store } from '../../store/store.js';
 import { ApiError, integerQuery, type ApiRequest } from '../http.js';
 import type { RouteSpec } from '../route-spec.js';
@@ -71,7 +72,7 @@ export function stationDataRoutes(store: Store): RouteSpec[] {
       summary: 'NotifyEvent, SecurityEventNotification, FirmwareStatusNotification and LogStatusNotification history, newest first; ?limit= (default 100, max 1000)',
       tag: 'Station data',
       query: { limit: { type: 'integer', minimum: 1, maximum: MAX_EVENT_LIMIT, description: `how many events, newest first (default ${DEFAULT_EVENT_LIMIT})` } },
-      responses: { 200: '{items:[{id, kind, payload, receivedAt}]}', 404: 'Unknown station' },
+      responses: { 200: '{items:[{id, kind, payload, receivedAt, alerts?, severity?, trigger?, actualValue?, variableMonitoringId?}]}', 404: 'Unknown station' },
       handler: async (request) => {
         const id = stationIdParam(request);
         const limit = integerQuery(request, 'limit', DEFAULT_EVENT_LIMIT);
@@ -79,7 +80,16 @@ export function stationDataRoutes(store: Store): RouteSpec[] {
         const events = await store.listEvents(id, limit);
         return {
           status: 200,
-          body: { items: events.map((e) => ({ id: e.id, kind: e.kind, payload: e.payload, receivedAt: e.receivedAt.toISOString() })) },
+          body: {
+            items: events.map((e) => ({
+              id: e.id,
+              kind: e.kind,
+              payload: e.payload,
+              receivedAt: e.receivedAt.toISOString(),
+              // CONTRACT §8.5: a NotifyEvent's alerts of monitors, with the monitor's severity.
+              ...(e.kind === 'NotifyEvent' ? monitorEventFields(e.payload) : {}),
+            })),
+          },
         };
       },
     },

@@ -8,38 +8,15 @@ import type {
   LogStatusNotificationResponse,
   NotifyCustomerInformationRequest,
   NotifyCustomerInformationResponse,
-  NotifyEventRequest,
-  NotifyEventResponse,
 } from '../../ocpp/v201/types.js';
 import { CommandRefusal, type BlockModule, type CommandPlan, type HandlerContext, type StationHandle, type StationServices } from '../../station/types.js';
-import { recordAvailability } from '../availability/availability.js';
 import { singleRequest } from '../plans.js';
 
 /**
- * Diagnostics (N): events the station reports (N07 NotifyEvent; a Connector.AvailabilityState event also
- * updates the connector, as a StatusNotification would), logs (N01 GetLog, LogStatusNotification) and
- * customer information (N09/N10). Each is a record, kept before it is acknowledged and visible through
- * the API.
+ * Diagnostics (N): logs (N01 GetLog, LogStatusNotification) and customer information (N09/N10). Each is a
+ * record, kept before it is acknowledged and visible through the API. NotifyEvent (N07/N08) belongs to the
+ * monitoring block (src/blocks/monitoring), which turns monitor events into alerts.
  */
-
-async function notifyEvent(ctx: HandlerContext, request: NotifyEventRequest): Promise<NotifyEventResponse> {
-  const { store, clock } = ctx.services;
-  const stationId = ctx.station.stationId;
-  const writes: Promise<void>[] = [store.recordEvent(stationId, 'NotifyEvent', asJson(request), new Date(clock.now()))];
-  for (const event of request.eventData) {
-    if (event.variable.name !== 'AvailabilityState') continue;
-    const evse = event.component.evse;
-    const updatedAt = new Date(Date.parse(event.timestamp) || clock.now());
-    if (event.component.name === 'Connector' && evse?.connectorId !== undefined) {
-      writes.push(recordAvailability(ctx, evse.id, evse.connectorId, event.actualValue, updatedAt));
-    } else if (event.component.name === 'ChargingStation' || evse?.id === 0) {
-      // The station as a whole (the ChargingStation component, or anything on evse 0): the station's status.
-      writes.push(recordAvailability(ctx, 0, 0, event.actualValue, updatedAt));
-    }
-  }
-  await Promise.all(writes);
-  return {};
-}
 
 async function logStatusNotification(ctx: HandlerContext, request: LogStatusNotificationRequest): Promise<LogStatusNotificationResponse> {
   await recordLogStatus(ctx, 'LogStatusNotification', asJson(request));
@@ -113,7 +90,6 @@ function planCustomerInformation(payload: CustomerInformationRequest): CommandPl
 export const diagnostics: BlockModule = {
   name: 'diagnostics',
   handlers: {
-    NotifyEvent: notifyEvent,
     LogStatusNotification: logStatusNotification,
     NotifyCustomerInformation: notifyCustomerInformation,
   },
