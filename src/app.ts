@@ -35,6 +35,7 @@ import { loadCaBundle, loadServerCredentials, startTlsListener, type TlsListener
 import { UpgradePath } from './transport/upgrade.js';
 import { listen, loadNativeUws, type us_listen_socket } from './transport/uws.js';
 import { installWorkerMetrics, isWorkerProcess } from './workers/index.js';
+import { ApiAuthenticator } from './operators/auth.js';
 
 export interface RunningCsms {
   ocppPort: number;
@@ -267,7 +268,21 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     }
 
     const apiApp = uws.App();
-    const routes = buildApiRoutes({ store, passwords, decisions: router, router, commands, metrics, clock, feed, fleet, fleetStore: sqlStore.fleet });
+    const operators = sqlStore.operators;
+    const routes = buildApiRoutes({
+      store,
+      passwords,
+      decisions: router,
+      router,
+      commands,
+      metrics,
+      clock,
+      feed,
+      fleet,
+      fleetStore: sqlStore.fleet,
+      operators: { store: operators, attempts, clock, log, hasApiToken: config.apiToken !== undefined },
+    });
+    const authenticator = new ApiAuthenticator({ apiToken: config.apiToken, store: operators, clock });
     mountApi(
       apiApp,
       {
@@ -280,6 +295,8 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
         version: packageVersion(),
         isReady: () => ready,
         storeHealth,
+        authenticate: (headers) => authenticator.authenticate(headers),
+        audit: (entry) => operators.appendAudit({ ...entry, at: new Date(clock.now()), nodeId: config.nodeId }),
       },
       routes,
     );

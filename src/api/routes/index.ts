@@ -9,6 +9,7 @@ import type { RouteSpec } from '../route-spec.js';
 import type { ChangeFeed } from '../../changes/change-feed.js';
 import type { FleetIndex } from '../../changes/fleet-index.js';
 import type { FleetStore } from '../../store/fleet-sql.js';
+import { operatorRoutes, type OperatorRouteDeps } from '../../operators/routes.js';
 import { billingRoutes } from './billing.js';
 import { consoleRoutes } from './console.js';
 import { fleetRoutes } from './fleet.js';
@@ -30,6 +31,8 @@ export interface ApiRouteDeps {
   feed: ChangeFeed;
   fleet: FleetIndex;
   fleetStore: FleetStore;
+  /** Users, sessions, API keys, the audit trail (src/operators/). */
+  operators: OperatorRouteDeps;
 }
 
 /** Every /api/v1 route, in the order the OpenAPI document lists them. */
@@ -51,6 +54,7 @@ export function buildApiRoutes(deps: ApiRouteDeps): RouteSpec[] {
     ...stationDataRoutes(deps.store),
     ...billingRoutes({ store: deps.store, decisions: deps.decisions }),
     ...streamRoutes({ feed: deps.feed, clock: deps.clock }),
+    ...operatorRoutes(deps.operators),
     ...consoleRoutes(),
   ];
 }
