@@ -136,6 +136,7 @@ export function operatorRoutes(deps: OperatorRouteDeps): RouteSpec[] {
       responses: { 201: 'The user', 409: 'The username is taken' },
       handler: async (request) => {
         const { username, password, role } = request.body;
+        request.audit = { target: username };
         const user = await store.createUser(username, await hashPassword(password), role);
         if (user === undefined) throw new ApiError(409, 'user_exists', `user ${username} exists already`);
         return { status: 201, body: userView(user) };
