@@ -74,7 +74,7 @@ async function render(ctx: PageContext): Promise<void> {
     replace(passwordUser, ...res.body.items.map((u) => h('option', { value: u.username }, u.username)));
   };
 
-  const username = h('input', { id: 'new-user-name', type: 'text', required: true, maxlength: 64, pattern: '[A-Za-z0-9._@-]+', autocomplete: 'off' });
+  const username = h('input', { id: 'new-user-name', type: 'text', required: true, maxlength: 64, autocomplete: 'off' });
   const password = h('input', { id: 'new-user-password', type: 'password', required: true, minlength: 12, maxlength: 128, autocomplete: 'new-password' });
   const role = roleSelect('new-user-role', 'viewer', 'Role');
   const newPassword = h('input', { id: 'password-new', type: 'password', required: true, minlength: 12, maxlength: 128, autocomplete: 'new-password' });
