@@ -114,7 +114,7 @@ describe('the console with operator accounts', () => {
     await page.click('#audit-apply');
     await expect.poll(() => page.textContent('#audit tbody')).toContain('DELETE /api/v1/api-keys/');
     // The filtered page replaces the unfiltered one: every actor shown is the one asked for.
-    const actors = (): Promise<string[]> => page.$$eval('#audit tbody tr td:nth-child(2)', (cells) => cells.map((c) => c.textContent ?? ''));
+    const actors = (): Promise<string[]> => page.locator('#audit tbody tr td:nth-child(2)').allTextContents();
     await expect.poll(async () => (await actors()).every((actor) => actor.startsWith('user:console-admin'))).toBe(true);
     expect((await actors()).length).toBeGreaterThan(3);
     await screenshot(page, 'audit');
