@@ -319,13 +319,11 @@ export class HttpRouter {
       audit(entry).then(
         () => deliverNow(response, delivery),
         (err: unknown) => {
-          this.log.error({ err, method, path, status: response.status }, 'audit entry not written');
-          // The change (if any) is committed; the caller must not believe the request failed for nothing, but an
-          // unaudited success must not pass silently either: the answer says the store failed.
-          deliverNow(
-            response.status < 300 ? errorResponse(new ApiError(503, 'audit_unavailable', 'done, but its audit entry could not be written')) : response,
-            delivery,
-          );
+          // Only when the store refuses writes (CONTRACT §1 degraded). What was done is done (a command reached
+          // its station): answering an error would invite the operator to do it twice. The answer says the
+          // trace is missing, and the log keeps the entry.
+          this.log.error({ err, event: 'audit_unwritten', ...entry }, 'audit entry not written');
+          deliverNow({ ...response, headers: { ...response.headers, 'Stroom-Audit': 'unwritten' } }, delivery);
         },
       );
     };

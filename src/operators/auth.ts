@@ -103,7 +103,12 @@ export class ApiAuthenticator {
 
   private async isOpen(): Promise<boolean> {
     if (this.closed) return false;
-    if (await this.options.store.hasAccounts()) this.closed = true;
+    try {
+      if (await this.options.store.hasAccounts()) this.closed = true;
+    } catch {
+      // The store is degraded (CONTRACT §1: the API keeps answering): the API was open at the last look, and no
+      // account can be created while the store refuses writes, so it still is.
+    }
     return !this.closed;
   }
 }
