@@ -420,7 +420,8 @@ export function auditOutcome(status: number): AuditOutcome {
 
 /**
  * The audit entry of a request. Its target is the station the path names (so `?stationId=` finds refused requests
- * too), else the user, key, webhook, site or tariff id in it, else what the handler named.
+ * too), else the user, key, webhook, site or tariff id in it, else what the handler named (a new user or key), else
+ * the id token, else the first parameter.
  */
 function auditEntry(
   route: RouteSpec,
@@ -439,7 +440,7 @@ function auditEntry(
     role: principal?.role,
     method,
     path,
-    target: stationId ?? params.username ?? params.id ?? handlerTarget ?? named,
+    target: stationId ?? params.username ?? params.id ?? handlerTarget ?? params.idToken ?? named,
     stationId,
     action: route.path.endsWith('/commands/{action}') ? params.action : undefined,
     outcome: auditOutcome(status),
