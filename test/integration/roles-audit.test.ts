@@ -101,6 +101,13 @@ describe('the audit trail', () => {
     for (const entry of commands) expect(entry.target).toBe(station.identity);
   });
 
+  it('names the id token as the target of an id-token change', async () => {
+    const value = `AUDIT${Date.now()}`;
+    expect((await operator.request('PUT', `/api/v1/id-tokens/ISO14443/${value}`, { status: 'Accepted' })).status).toBeLessThan(300);
+    const entry = (await audit('?actor=key%3Anight-shift&limit=20')).items.find((e) => e.path === `/api/v1/id-tokens/ISO14443/${value}`);
+    expect(entry).toMatchObject({ method: 'PUT', target: value, outcome: 'ok', stationId: null });
+  });
+
   it('records account changes and logins, and never holds a password, key, token or body', async () => {
     const userPassword = randomPassword();
     const stationPassword = randomPassword();
