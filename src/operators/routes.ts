@@ -116,7 +116,7 @@ export function operatorRoutes(deps: OperatorRouteDeps): RouteSpec[] {
     }
     await Promise.all([attempts.retract(userAddressKey), attempts.retract(addressKey)]);
     const token = newSessionToken();
-    await store.createSession(secretDigest(token), username, new Date(clock.now() + SESSION_LIFETIME_MS));
+    await store.createSession(secretDigest(token), username, new Date(clock.now() + SESSION_LIFETIME_MS), new Date(clock.now()));
     request.principal = { actor: `user:${username}`, role: stored.user.role };
     return {
       status: 200,

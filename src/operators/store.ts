@@ -69,7 +69,7 @@ export interface OperatorStore {
   /** True once any user or API key was ever created (see the README on the open API). */
   hasAccounts(): Promise<boolean>;
 
-  createSession(tokenHash: string, username: string, expiresAt: Date): Promise<void>;
+  createSession(tokenHash: string, username: string, expiresAt: Date, now: Date): Promise<void>;
   sessionUser(tokenHash: string, now: Date): Promise<StoredPrincipal | undefined>;
   deleteSession(tokenHash: string): Promise<void>;
 
@@ -236,8 +236,12 @@ export class SqlOperatorStore implements OperatorStore {
     return rows[0]?.any === true;
   }
 
-  async createSession(tokenHash: string, username: string, expiresAt: Date): Promise<void> {
-    await this.db.query('INSERT INTO operator_sessions (token_hash, username, expires_at) VALUES ($1, $2, $3)', [tokenHash, username, expiresAt]);
+  async createSession(tokenHash: string, username: string, expiresAt: Date, now: Date): Promise<void> {
+    await this.db.transaction(async (q) => {
+      // Expired sessions of the user go as a new one comes, so the table holds about one row per live session.
+      await q.query('DELETE FROM operator_sessions WHERE username = $1 AND expires_at <= $2', [username, now]);
+      await q.query('INSERT INTO operator_sessions (token_hash, username, expires_at) VALUES ($1, $2, $3)', [tokenHash, username, expiresAt]);
+    });
   }
 
   async sessionUser(tokenHash: string, now: Date): Promise<StoredPrincipal | undefined> {
