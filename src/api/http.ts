@@ -279,7 +279,6 @@ export class HttpRouter {
       params[name] = safeDecode(req.getParameter(i));
     });
     const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
-    let principal: Principal | undefined;
     let answered = false;
     const request: ApiRequest = {
       method,
@@ -314,8 +313,8 @@ export class HttpRouter {
         deliverNow(response, delivery);
         return;
       }
-      // A login names its user after the fact (request.principal), so the entry is built from the request's view.
-      const entry = auditEntry(route, method, path, params, request.principal ?? principal, request.audit?.target, response.status, remoteAddress);
+      // A login names its user after the fact (request.principal), so the entry is built when the answer is ready.
+      const entry = auditEntry(route, method, path, params, request.principal, request.audit?.target, response.status, remoteAddress);
       audit(entry).then(
         () => deliverNow(response, delivery),
         (err: unknown) => {
@@ -340,9 +339,10 @@ export class HttpRouter {
     // nothing is decided on the body before the caller is known and allowed.
     const bodyName = route.body;
     const jsonBody = bodyName !== undefined && isJsonContentType(headers['content-type'] ?? '');
+    let bodyRead: { value: unknown; error: ApiError | undefined } | undefined = jsonBody ? undefined : { value: undefined, error: undefined };
     const body = jsonBody
       ? new Promise<{ value: unknown; error: ApiError | undefined }>((resolve) => {
-          readJsonBody(res, this.options.maxBodyBytes, (value, error) => resolve({ value, error }));
+          readJsonBody(res, this.options.maxBodyBytes, (value, error) => resolve((bodyRead = { value, error })));
         })
       : Promise.resolve({ value: undefined, error: undefined });
 
@@ -356,12 +356,11 @@ export class HttpRouter {
         },
       )
       .then(async ({ who, error }) => {
-        principal = who;
         request.principal = who;
         if (error !== undefined || (route.role !== 'public' && (who === undefined || !roleAllows(who.role, route.role)))) {
-          // Read the body away first, so the connection stays usable (or is closed after an oversized one).
-          const { error: bodyError } = await body;
-          const close = bodyError?.status === 413;
+          // Answered at once: a caller that may not send this request gets no say in how much of it we read. A body
+          // still arriving (or an oversized one) is not read on; the connection closes after the answer.
+          const close = bodyRead === undefined || bodyRead.error?.status === 413;
           if (error !== undefined) return finish(errorResponse(error), { close });
           if (who === undefined) {
             return finish(
