@@ -33,7 +33,7 @@ function concretePath(path: string): string {
   });
 }
 
-describe('every route with every role', () => {
+describe('every route with every role', { timeout: 60_000 }, () => {
   const clients = new Map<Caller, ApiClient>();
   let operations: Operation[] = [];
 

@@ -44,7 +44,7 @@ async function allPages(query: string, limit: number): Promise<{ items: AuditIte
   return { items, text };
 }
 
-describe('the audit trail', () => {
+describe('the audit trail', { timeout: 60_000 }, () => {
   let registrar: ApiClient;
   let operator: ApiClient;
   beforeAll(async () => {
