@@ -50,7 +50,7 @@ async function sessionCookie(): Promise<string | undefined> {
   return cookie === undefined ? undefined : `${cookie.name}=${cookie.value}`;
 }
 
-describe('the console with operator accounts', () => {
+describe('the console with operator accounts', { timeout: 60_000 }, () => {
   it('signs in with an account: a wrong password is refused, the right one sets an HttpOnly, SameSite=Strict cookie and nothing in storage', async () => {
     await page.goto(`${h.csms.apiUrl}/`);
     await page.waitForSelector('#login[open]');

@@ -153,7 +153,7 @@ describe('API keys', () => {
   });
 });
 
-describe('without CSMS_API_TOKEN', () => {
+describe('without CSMS_API_TOKEN', { timeout: 60_000 }, () => {
   let open: TestCsms;
   beforeAll(async () => {
     open = await startTestCsms({});
