@@ -36,6 +36,7 @@ import { loadCaBundle, loadServerCredentials, startTlsListener, type TlsListener
 import { UpgradePath } from './transport/upgrade.js';
 import { listen, loadNativeUws, type us_listen_socket } from './transport/uws.js';
 import { installWorkerMetrics, isWorkerProcess } from './workers/index.js';
+import { ApiAuthenticator } from './operators/auth.js';
 
 export interface RunningCsms {
   ocppPort: number;
@@ -272,6 +273,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     }
 
     const apiApp = uws.App();
+    const operators = sqlStore.operators;
     const routes = buildApiRoutes({
       store,
       passwords,
@@ -284,7 +286,9 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
       fleet,
       fleetStore: sqlStore.fleet,
       monitoringStore: sqlStore.monitoring,
+      operators: { store: operators, attempts, clock, log, hasApiToken: config.apiToken !== undefined },
     });
+    const authenticator = new ApiAuthenticator({ apiToken: config.apiToken, store: operators, clock });
     mountApi(
       apiApp,
       {
@@ -297,6 +301,8 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
         version: packageVersion(),
         isReady: () => ready,
         storeHealth,
+        authenticate: (headers) => authenticator.authenticate(headers),
+        audit: (entry) => operators.appendAudit({ ...entry, at: new Date(clock.now()), nodeId: config.nodeId }),
       },
       routes,
     );

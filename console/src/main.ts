@@ -1,4 +1,4 @@
-import { signOut, signedIn } from './api.js';
+import { endSession, signedIn } from './api.js';
 import { h, replace } from './dom.js';
 import type { Page, PageContext } from './page.js';
 import { pages } from './pages.js';
@@ -51,8 +51,7 @@ function start(): void {
   replace(nav, ...pages.filter((p) => p.nav !== undefined).map((p) => h('a', { href: p.nav?.href ?? '#/' }, p.nav?.label ?? p.title)));
   signOutButton.hidden = !signedIn();
   signOutButton.addEventListener('click', () => {
-    signOut();
-    location.reload();
+    void endSession().then(() => location.reload());
   });
   document.addEventListener('stroom:signed-in', () => (signOutButton.hidden = false));
   window.addEventListener('hashchange', () => void show());

@@ -1,10 +1,12 @@
 import { StoreUnavailableError } from '../store/store-guard.js';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { isIP } from 'node:net';
+import { roleAllows, type Principal } from '../operators/auth.js';
+import type { AuditOutcome } from '../operators/store.js';
 import type { Logger } from '../log.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from '../transport/uws.js';
 import type { ApiValidator } from './api-schemas.js';
-import { pathMatcher, uwsPattern, type QueryParam, type RouteSpec } from './route-spec.js';
+import { pathMatcher, uwsPattern, type ApiRole, type QueryParam, type RouteSpec } from './route-spec.js';
 
 /** An operator-facing failure: `{"error":{"code","message","details"}}` with its HTTP status. */
 export class ApiError extends Error {
@@ -28,6 +30,24 @@ export interface ApiRequest<Body = unknown> {
   /** The JSON body, validated against the route's `body` schema; undefined on routes without one. */
   body: Body;
   remoteAddress: string;
+  /** Who is calling (undefined on public routes). */
+  principal?: Principal | undefined;
+  /** What a handler adds to the audit entry of this request (the login names the user it is about). */
+  audit?: { target?: string };
+}
+
+/** One state-changing request as the router saw it, for the audit trail (CONTRACT §8.7): never a body or a secret. */
+export interface AuditedRequest {
+  actor: string;
+  role: ApiRole | undefined;
+  method: string;
+  path: string;
+  target: string | undefined;
+  stationId: string | undefined;
+  action: string | undefined;
+  outcome: AuditOutcome;
+  status: number;
+  address: string;
 }
 
 export interface ApiResponse {
@@ -93,6 +113,13 @@ export interface HttpRouterOptions {
   allowedHosts: readonly string[];
   /** CSMS_API_HOST: a bind address that is an IP literal is a Host the API answers to as well. */
   bindHost: string;
+  /**
+   * Who the credentials of a request stand for (undefined: missing or unknown → 401). Without it, the
+   * bearer token alone is checked, as an admin.
+   */
+  authenticate?: (headers: Readonly<Record<string, string>>) => Promise<Principal | undefined>;
+  /** Records a state-changing request; the answer waits until it resolves (the entry is durable first). */
+  audit?: (entry: AuditedRequest) => Promise<void>;
 }
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
@@ -242,7 +269,31 @@ export class HttpRouter {
       aborted = true;
       onAbort?.();
     });
-    const finish = (response: ApiResponse, delivery: Delivery = {}): void => {
+    const method = req.getMethod().toUpperCase();
+    const path = req.getUrl();
+    const headers: Record<string, string> = {};
+    req.forEach((key, value) => {
+      headers[key] = value;
+    });
+    const params: Record<string, string> = {};
+    paramNames.forEach((name, i) => {
+      params[name] = safeDecode(req.getParameter(i));
+    });
+    const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
+    let answered = false;
+    const request: ApiRequest = {
+      method,
+      path,
+      params,
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- typed string, but it comes from uWS's native binding, which nothing checks
+      query: new URLSearchParams(req.getQuery() ?? ''),
+      headers,
+      body: undefined,
+      remoteAddress,
+      audit: {},
+    };
+
+    const deliverNow = (response: ApiResponse, delivery: Delivery): void => {
       if (aborted) return;
       if (response.stream !== undefined) {
         const stream = new UwsResponseStream(res);
@@ -253,6 +304,29 @@ export class HttpRouter {
       aborted = true; // answered: nothing else may touch res
       deliver(res, response, delivery);
     };
+    // Every request that may change something is audited, refused or not (CONTRACT §8.7); its answer leaves once
+    // the entry is committed, so no change is ever acknowledged without its trace.
+    const finish = (response: ApiResponse, delivery: Delivery = {}): void => {
+      if (answered) return;
+      answered = true;
+      const audit = this.options.audit;
+      if (audit === undefined || method === 'GET') {
+        deliverNow(response, delivery);
+        return;
+      }
+      // A login names its user after the fact (request.principal), so the entry is built when the answer is ready.
+      const entry = auditEntry(route, method, path, params, request.principal, request.audit?.target, response.status, remoteAddress);
+      audit(entry).then(
+        () => deliverNow(response, delivery),
+        (err: unknown) => {
+          // Only when the store refuses writes (CONTRACT §1 degraded). What was done is done (a command reached
+          // its station): answering an error would invite the operator to do it twice. The answer says the
+          // trace is missing, and the log keeps the entry.
+          this.log.error({ err, event: 'audit_unwritten', ...entry }, 'audit entry not written');
+          deliverNow({ ...response, headers: { ...response.headers, 'Stroom-Audit': 'unwritten' } }, delivery);
+        },
+      );
+    };
     const fail = (err: ApiError): void => finish(errorResponse(err), { close: err.status === 413 });
 
     const refusal = this.refuseRequest(req);
@@ -261,82 +335,118 @@ export class HttpRouter {
       else fail(refusal);
       return;
     }
-    const headers: Record<string, string> = {};
-    req.forEach((key, value) => {
-      headers[key] = value;
-    });
-    if (route.role !== 'public' && !this.authorized(headers.authorization)) {
-      fail(new ApiError(401, 'unauthorized', 'a valid "Authorization: Bearer <token>" header is required'));
-      return;
-    }
-    const params: Record<string, string> = {};
-    paramNames.forEach((name, i) => {
-      params[name] = safeDecode(req.getParameter(i));
-    });
-    const request: ApiRequest = {
-      method: req.getMethod().toUpperCase(),
-      path: req.getUrl(),
-      params,
-      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- typed string, but it comes from uWS's native binding, which nothing checks
-      query: new URLSearchParams(req.getQuery() ?? ''),
-      headers,
-      body: undefined,
-      remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString('latin1'),
-    };
-    const queryError = checkQuery(request.query, route.query ?? {});
-    if (queryError !== undefined) {
-      fail(queryError);
-      return;
-    }
 
-    const run = (): void => {
-      Promise.resolve()
-        .then(() => dispatch(route, request))
-        .then(
-          (response) => finish(response),
-          (err: unknown) => {
-            if (!(err instanceof ApiError)) this.log.error({ err, method: request.method, path: request.path }, 'API handler failed');
-            finish(errorResponse(err));
-          },
-        );
-    };
-
+    // Credentials are checked while the body arrives (uWS hands the body over only to a reader registered now);
+    // nothing is decided on the body before the caller is known and allowed.
     const bodyName = route.body;
-    if (bodyName === undefined) {
-      run();
-      return;
-    }
-    if (!isJsonContentType(headers['content-type'] ?? '')) {
-      fail(new ApiError(415, 'unsupported_media_type', 'the request body must be sent as Content-Type: application/json'));
-      return;
-    }
-    readJsonBody(res, this.options.maxBodyBytes, (body, error) => {
-      if (aborted) return;
-      try {
-        if (error !== undefined) throw error;
-        if (bodyName === 'OcppRequest') {
-          if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-            throw new ApiError(400, 'invalid_body', 'the body must be a JSON object (the OCPP request payload)');
+    const jsonBody = bodyName !== undefined && isJsonContentType(headers['content-type'] ?? '');
+    let bodyRead: { value: unknown; error: ApiError | undefined } | undefined = jsonBody ? undefined : { value: undefined, error: undefined };
+    const body = jsonBody
+      ? new Promise<{ value: unknown; error: ApiError | undefined }>((resolve) => {
+          readJsonBody(res, this.options.maxBodyBytes, (value, error) => resolve((bodyRead = { value, error })));
+        })
+      : Promise.resolve({ value: undefined, error: undefined });
+
+    const authenticated: Promise<Principal | undefined> = route.role === 'public' ? Promise.resolve(undefined) : this.authenticate(headers);
+    void authenticated
+      .then(
+        (who) => ({ who, error: undefined }),
+        (err: unknown) => {
+          this.log.error({ err, method, path }, 'credentials could not be checked');
+          return { who: undefined, error: new ApiError(503, 'store_unavailable', 'credentials cannot be checked right now') };
+        },
+      )
+      .then(async ({ who, error }) => {
+        request.principal = who;
+        if (error !== undefined || (route.role !== 'public' && (who === undefined || !roleAllows(who.role, route.role)))) {
+          // Answered at once: a caller that may not send this request gets no say in how much of it we read. A body
+          // still arriving (or an oversized one) is not read on; the connection closes after the answer.
+          const close = bodyRead === undefined || bodyRead.error?.status === 413;
+          if (error !== undefined) return finish(errorResponse(error), { close });
+          if (who === undefined) {
+            return finish(
+              errorResponse(new ApiError(401, 'unauthorized', 'valid credentials are required: "Authorization: Bearer <token or API key>" or a session cookie')),
+              { close },
+            );
           }
-        } else {
-          this.validator.check(bodyName, body);
+          return finish(errorResponse(new ApiError(403, 'forbidden', `this needs the ${route.role} role; ${who.actor} has ${who.role}`)), { close });
         }
-      } catch (err) {
-        fail(err instanceof ApiError ? err : new ApiError(400, 'invalid_body', 'request body rejected'));
-        return;
-      }
-      request.body = body;
-      run();
-    });
+        const queryError = checkQuery(request.query, route.query ?? {});
+        if (queryError !== undefined) return fail(queryError);
+        if (bodyName !== undefined) {
+          if (!jsonBody) return fail(new ApiError(415, 'unsupported_media_type', 'the request body must be sent as Content-Type: application/json'));
+          const { value, error: bodyError } = await body;
+          if (aborted) return undefined;
+          try {
+            if (bodyError !== undefined) throw bodyError;
+            if (bodyName === 'OcppRequest') {
+              if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+                throw new ApiError(400, 'invalid_body', 'the body must be a JSON object (the OCPP request payload)');
+              }
+            } else {
+              this.validator.check(bodyName, value);
+            }
+          } catch (err) {
+            return fail(err instanceof ApiError ? err : new ApiError(400, 'invalid_body', 'request body rejected'));
+          }
+          request.body = value;
+        }
+        try {
+          return finish(await dispatch(route, request));
+        } catch (err) {
+          if (!(err instanceof ApiError)) this.log.error({ err, method: request.method, path: request.path }, 'API handler failed');
+          return finish(errorResponse(err));
+        }
+      });
   }
 
-  private authorized(header: string | undefined): boolean {
-    if (this.tokenDigest === undefined) return true;
-    const match = /^Bearer\s+(.+)$/i.exec(header ?? '');
-    if (match === null) return false;
+  private authenticate(headers: Readonly<Record<string, string>>): Promise<Principal | undefined> {
+    if (this.options.authenticate !== undefined) return this.options.authenticate(headers);
+    if (this.tokenDigest === undefined) return Promise.resolve({ actor: 'anonymous', role: 'admin' });
+    const match = /^Bearer\s+(.+)$/i.exec(headers.authorization ?? '');
+    if (match === null) return Promise.resolve(undefined);
     // Digests have equal length, so the comparison time says nothing about the token.
-    return timingSafeEqual(sha256(match[1] as string), this.tokenDigest);
+    return Promise.resolve(timingSafeEqual(sha256(match[1] as string), this.tokenDigest) ? { actor: 'token', role: 'admin' } : undefined);
   }
+}
+
+/** CONTRACT §8.7 outcome of an HTTP status. */
+export function auditOutcome(status: number): AuditOutcome {
+  if (status < 400) return 'ok';
+  if (status === 401 || status === 403) return 'denied';
+  if (status < 500) return 'rejected';
+  return 'failed';
+}
+
+/**
+ * The audit entry of a request. Its target is the station the path names (so `?stationId=` finds refused requests
+ * too), else the user, key, webhook, site or tariff id in it, else what the handler named (a new user or key), else
+ * the id token, else the first parameter.
+ */
+function auditEntry(
+  route: RouteSpec,
+  method: string,
+  path: string,
+  params: Readonly<Record<string, string>>,
+  principal: Principal | undefined,
+  handlerTarget: string | undefined,
+  status: number,
+  address: string,
+): AuditedRequest {
+  const stationId = route.path.startsWith('/api/v1/stations/{id}') ? params.id : params.stationId;
+  const named = Object.values(params)[0];
+  return {
+    actor: principal?.actor ?? 'anonymous',
+    role: principal?.role,
+    method,
+    path,
+    target: stationId ?? params.username ?? params.id ?? handlerTarget ?? params.idToken ?? named,
+    stationId,
+    action: route.path.endsWith('/commands/{action}') ? params.action : undefined,
+    outcome: auditOutcome(status),
+    status,
+    address,
+  };
 }
 
 /**

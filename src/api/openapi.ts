@@ -52,7 +52,10 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): obj
             ? { description, content: { [route.produces]: {} } }
             : { description, content: { 'application/json': { schema: isError ? { $ref: '#/components/schemas/Error' } : {} } } };
     }
-    if (route.role !== 'public') responses['401'] = { description: 'Missing or wrong bearer token (when CSMS_API_TOKEN is set)' };
+    if (route.role !== 'public') {
+      responses['401'] ??= { description: 'Missing or unknown credentials (bearer token, API key or session cookie)' };
+      responses['403'] ??= { description: `The caller's role is below ${route.role}` };
+    }
     if (route.body !== undefined) {
       responses['400'] ??= { description: 'Body is empty, not JSON, or violates its schema (violations listed)', content: errorContent };
       responses['413'] = { description: 'Body larger than CSMS_API_MAX_BODY (the connection is then closed)', content: errorContent };
@@ -85,9 +88,12 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): obj
     servers: [{ url: '/' }],
     components: {
       schemas,
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Required on /api/ when CSMS_API_TOKEN is set' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'CSMS_API_TOKEN (an admin) or an API key from POST /api/v1/api-keys' },
+        session: { type: 'apiKey', in: 'cookie', name: 'stroom_session', description: 'The cookie POST /api/v1/session sets' },
+      },
     },
-    security: [{ bearer: [] }],
+    security: [{ bearer: [] }, { session: [] }],
     paths,
   };
 }

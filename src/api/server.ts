@@ -2,7 +2,7 @@ import type { Logger } from '../log.js';
 import type { CsmsMetrics } from '../metrics.js';
 import type { TemplatedApp } from '../transport/uws.js';
 import { ApiValidator } from './api-schemas.js';
-import { HttpRouter } from './http.js';
+import { HttpRouter, type HttpRouterOptions } from './http.js';
 import { buildOpenApi } from './openapi.js';
 import type { RouteSpec } from './route-spec.js';
 
@@ -21,6 +21,10 @@ export interface ApiServerDeps {
   isReady: () => boolean;
   /** The store's state (CONTRACT §1 "degraded"); /health answers 503 degraded while it is down. */
   storeHealth?: () => { up: boolean; reason: string | undefined };
+  /** Accounts, keys and sessions (src/operators/auth.ts); without it only CSMS_API_TOKEN is checked. */
+  authenticate?: HttpRouterOptions['authenticate'];
+  /** Where state-changing requests are recorded (the audit trail). */
+  audit?: HttpRouterOptions['audit'];
 }
 
 /** Mounts the operator API, /health, /metrics and /api/v1/openapi.json on a uWS app. */
@@ -30,6 +34,8 @@ export function mountApi(app: TemplatedApp, deps: ApiServerDeps, routes: readonl
     maxBodyBytes: deps.maxBodyBytes,
     allowedHosts: deps.allowedHosts,
     bindHost: deps.bindHost,
+    ...(deps.authenticate !== undefined ? { authenticate: deps.authenticate } : {}),
+    ...(deps.audit !== undefined ? { audit: deps.audit } : {}),
   });
   const builtIn: RouteSpec[] = [
     {

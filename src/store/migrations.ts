@@ -421,6 +421,58 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 16,
+    name: 'operator accounts, sessions, API keys and the audit trail',
+    sql: `
+      -- CONTRACT §8.7. Passwords as station passwords are (scrypt, src/security/passwords.ts).
+      CREATE TABLE operator_users (
+        username      text PRIMARY KEY,
+        password_hash text NOT NULL,
+        role          text NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+        created_at    timestamptz NOT NULL DEFAULT now(),
+        updated_at    timestamptz NOT NULL DEFAULT now()
+      );
+      -- Sessions live here, not in a node's memory: deleting a user or changing its password ends them on every
+      -- node at once. Only a SHA-256 of the cookie value is kept, so a database read gives no usable cookie.
+      CREATE TABLE operator_sessions (
+        token_hash text PRIMARY KEY,
+        username   text NOT NULL REFERENCES operator_users (username) ON DELETE CASCADE,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL
+      );
+      CREATE INDEX operator_sessions_by_user ON operator_sessions (username);
+      CREATE TABLE operator_api_keys (
+        id         bigserial PRIMARY KEY,
+        name       text NOT NULL,
+        role       text NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+        key_hash   text NOT NULL UNIQUE,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        revoked_at timestamptz
+      );
+      -- The audit names a key by its name (actor key:<name>): two live keys may not share one.
+      CREATE UNIQUE INDEX operator_api_keys_live_name ON operator_api_keys (name) WHERE revoked_at IS NULL;
+      -- Append-only: the code has no UPDATE or DELETE for it.
+      CREATE TABLE audit_log (
+        id         bigserial PRIMARY KEY,
+        at         timestamptz NOT NULL,
+        actor      text NOT NULL,
+        role       text,
+        method     text NOT NULL,
+        path       text NOT NULL,
+        target     text,
+        station_id text,
+        action     text,
+        outcome    text NOT NULL,
+        status     integer NOT NULL,
+        address    text,
+        node_id    text
+      );
+      CREATE INDEX audit_log_by_actor ON audit_log (actor, id DESC);
+      CREATE INDEX audit_log_by_station ON audit_log (station_id, id DESC) WHERE station_id IS NOT NULL;
+      CREATE INDEX audit_log_by_time ON audit_log (at);
+    `,
+  },
 ];
 
 /** Any constant will do, as long as no other code of ours takes the same advisory lock. */

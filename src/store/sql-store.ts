@@ -1,5 +1,6 @@
 import { SqlFleetStore, type FleetStore } from './fleet-sql.js';
 import { SqlMonitoringStore, type MonitoringStore } from './monitoring-sql.js';
+import { SqlOperatorStore, type OperatorStore } from '../operators/store.js';
 import type {
   BillingStore,
   IdTokenInput,
@@ -137,6 +138,8 @@ export class SqlStore implements Store, BillingStore {
   readonly fleet: FleetStore;
   /** The monitoring block's records (monitor registry, monitoring reports, monitor events): monitoring-sql.ts. */
   readonly monitoring: MonitoringStore;
+  /** Operator accounts, sessions, API keys and the audit trail (src/operators/store.ts). */
+  readonly operators: OperatorStore;
 
   private readonly db: SqlDatabase;
 
@@ -349,6 +352,7 @@ export class SqlStore implements Store, BillingStore {
     this.billing = new SqlBillingStore(db, this.committer);
     this.fleet = new SqlFleetStore(db);
     this.monitoring = new SqlMonitoringStore(db);
+    this.operators = new SqlOperatorStore(db, this.committer);
   }
 
   get commitStats(): Readonly<GroupCommitStats> {

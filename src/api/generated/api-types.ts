@@ -4,6 +4,10 @@
  */
 
 /**
+ * CONTRACT §8.7: viewer reads, operator also acts on stations, admin also registration, security, users, keys and webhooks
+ */
+export type ApiRole = "viewer" | "operator" | "admin";
+/**
  * How the station's next BootNotification is answered
  */
 export type BootPolicy = "Accepted" | "Pending" | "Rejected";
@@ -12,6 +16,10 @@ export type BootPolicy = "Accepted" | "Pending" | "Rejected";
  */
 export type OcppVersionPin = "auto" | "1.6" | "2.0.1";
 /**
+ * 12-128 characters; stored as a salted scrypt hash, never returned
+ */
+export type OperatorPassword = string;
+/**
  * BasicAuthPassword (OCPP passwordString: 16-40 characters, up to 64 per errata 2025-01); stored as a salted hash, never returned
  */
 export type Password = string;
@@ -19,20 +27,38 @@ export type Password = string;
  * 1: ws + Basic auth; 2: wss + Basic auth; 3: wss + client certificate
  */
 export type SecurityProfile = 1 | 2 | 3;
+/**
+ * 1-64 letters, digits and . _ @ -
+ */
+export type Username = string;
 
 /**
  * Every definition of schemas/api.schema.json by name (RouteSpec.body names one of these).
  */
 export interface ApiSchemas {
+  ApiKeyCreate: ApiKeyCreate;
+  ApiRole: ApiRole;
   BootPolicy: BootPolicy;
   Error: Error;
   IdTokenPut: IdTokenPut;
   OcppVersionPin: OcppVersionPin;
+  OperatorPassword: OperatorPassword;
   Password: Password;
   SecurityProfile: SecurityProfile;
+  SessionCreate: SessionCreate;
   Station: Station;
   StationPatch: StationPatch;
   StationPut: StationPut;
+  UserCreate: UserCreate;
+  UserPatch: UserPatch;
+  Username: Username;
+}
+export interface ApiKeyCreate {
+  /**
+   * 1-64 letters, digits, spaces and . _ @ -; unique among live keys
+   */
+  name: string;
+  role: ApiRole;
 }
 export interface Error {
   error: {
@@ -47,6 +73,10 @@ export interface IdTokenPut {
   status: "Accepted" | "Blocked" | "Expired" | "Invalid";
   groupId?: string;
   expiresAt?: string;
+}
+export interface SessionCreate {
+  username: string;
+  password: string;
 }
 export interface Station {
   id?: string;
@@ -99,4 +129,13 @@ export interface StationPut {
   password?: Password;
   bootPolicy?: BootPolicy;
   ocppVersion?: OcppVersionPin;
+}
+export interface UserCreate {
+  username: Username;
+  password: OperatorPassword;
+  role: ApiRole;
+}
+export interface UserPatch {
+  password?: OperatorPassword;
+  role?: ApiRole;
 }

@@ -11,6 +11,7 @@ import type { FleetIndex } from '../../changes/fleet-index.js';
 import type { FleetStore } from '../../store/fleet-sql.js';
 import type { MonitoringStore } from '../../store/monitoring-sql.js';
 import { monitoringRoutes } from '../../blocks/monitoring/routes.js';
+import { operatorRoutes, type OperatorRouteDeps } from '../../operators/routes.js';
 import { billingRoutes } from './billing.js';
 import { consoleRoutes } from './console.js';
 import { fleetRoutes } from './fleet.js';
@@ -34,6 +35,8 @@ export interface ApiRouteDeps {
   fleetStore: FleetStore;
   /** The monitoring block's records (CONTRACT §8.5 monitors and monitoring reports). */
   monitoringStore: MonitoringStore;
+  /** Users, sessions, API keys, the audit trail (src/operators/). */
+  operators: OperatorRouteDeps;
 }
 
 /** Every /api/v1 route, in the order the OpenAPI document lists them. */
@@ -56,6 +59,7 @@ export function buildApiRoutes(deps: ApiRouteDeps): RouteSpec[] {
     ...monitoringRoutes({ store: deps.store, monitoring: deps.monitoringStore }),
     ...billingRoutes({ store: deps.store, decisions: deps.decisions }),
     ...streamRoutes({ feed: deps.feed, clock: deps.clock }),
+    ...operatorRoutes(deps.operators),
     ...consoleRoutes(),
   ];
 }
