@@ -8,6 +8,7 @@ import { firmware } from './firmware/firmware.js';
 import { provisioning } from './provisioning/provisioning.js';
 import { createSecurityBlock, type CertificateModuleDeps } from './security/certificates.js';
 import { createTransactionsBlock } from './transactions/transactions.js';
+import { reservationsBlock } from './reservations/reservations.js';
 import { unsupported } from './unsupported.js';
 
 /**
@@ -15,7 +16,18 @@ import { unsupported } from './unsupported.js';
  * this list; an action (in either direction) may be claimed by one block only.
  */
 export function createBlocks(deps: CertificateModuleDeps & Parameters<typeof createTransactionsBlock>[0]): BlockModule[] {
-  return [provisioning, availability, authorization, createTransactionsBlock(deps), createSecurityBlock(deps), firmware, diagnostics, dataTransfer, unsupported];
+  return [
+    provisioning,
+    availability,
+    authorization,
+    createTransactionsBlock(deps),
+    createSecurityBlock(deps),
+    firmware,
+    diagnostics,
+    dataTransfer,
+    reservationsBlock,
+    unsupported,
+  ];
 }
 
 /** The entries of every block for one protocol version: a 1.6 table holds the blocks' `v16` sides. */

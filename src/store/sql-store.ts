@@ -1,4 +1,6 @@
 import { SqlFleetStore, type FleetStore } from './fleet-sql.js';
+import { ReservationStore } from '../blocks/reservations/reservation-store.js';
+import { TariffStore } from '../blocks/tariffs/tariff-store.js';
 import type {
   BillingStore,
   IdTokenInput,
@@ -134,6 +136,9 @@ export class SqlStore implements Store, BillingStore {
   private readonly billing: SqlBillingStore;
   /** Reads across the whole fleet (the fleet index's snapshot, the fleet-wide transaction list). */
   readonly fleet: FleetStore;
+  /** The reservations and tariffs blocks' store access (src/blocks/reservations, src/blocks/tariffs). */
+  readonly reservations: ReservationStore;
+  readonly tariffs: TariffStore;
 
   private readonly db: SqlDatabase;
 
@@ -345,6 +350,8 @@ export class SqlStore implements Store, BillingStore {
 
     this.billing = new SqlBillingStore(db, this.committer);
     this.fleet = new SqlFleetStore(db);
+    this.reservations = new ReservationStore(db);
+    this.tariffs = new TariffStore(db);
   }
 
   get commitStats(): Readonly<GroupCommitStats> {

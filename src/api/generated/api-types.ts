@@ -8,6 +8,10 @@
  */
 export type BootPolicy = "Accepted" | "Pending" | "Rejected";
 /**
+ * A decimal amount as a string (digits, optional fraction): exact, never a binary float
+ */
+export type Money = string;
+/**
  * The OCPP version the station must speak: auto (the highest it offers), 1.6 or 2.0.1
  */
 export type OcppVersionPin = "auto" | "1.6" | "2.0.1";
@@ -19,6 +23,11 @@ export type Password = string;
  * 1: ws + Basic auth; 2: wss + Basic auth; 3: wss + client certificate
  */
 export type SecurityProfile = 1 | 2 | 3;
+/**
+ * CONTRACT §8.4: the tariff the station's transactions are priced with (null: none)
+ */
+export type StationTariffId = TariffId | null;
+export type TariffId = string;
 
 /**
  * Every definition of schemas/api.schema.json by name (RouteSpec.body names one of these).
@@ -27,12 +36,18 @@ export interface ApiSchemas {
   BootPolicy: BootPolicy;
   Error: Error;
   IdTokenPut: IdTokenPut;
+  Money: Money;
   OcppVersionPin: OcppVersionPin;
   Password: Password;
+  ReservationPost: ReservationPost;
+  ReservationToken: ReservationToken;
   SecurityProfile: SecurityProfile;
   Station: Station;
   StationPatch: StationPatch;
   StationPut: StationPut;
+  StationTariffId: StationTariffId;
+  TariffId: TariffId;
+  TariffPut: TariffPut;
 }
 export interface Error {
   error: {
@@ -47,6 +62,21 @@ export interface IdTokenPut {
   status: "Accepted" | "Blocked" | "Expired" | "Invalid";
   groupId?: string;
   expiresAt?: string;
+}
+export interface ReservationPost {
+  evseId?: number;
+  connectorType?: string;
+  idToken: ReservationToken;
+  groupIdToken?: ReservationToken;
+  expiresAt: string;
+}
+/**
+ * An IdTokenType; checked against the OCPP schema of the station's version before it is sent
+ */
+export interface ReservationToken {
+  idToken: string;
+  type: string;
+  [k: string]: unknown;
 }
 export interface Station {
   id?: string;
@@ -93,10 +123,32 @@ export interface StationPatch {
   password?: Password;
   bootPolicy?: BootPolicy;
   ocppVersion?: OcppVersionPin;
+  tariffId?: StationTariffId;
 }
 export interface StationPut {
   securityProfile?: SecurityProfile;
   password?: Password;
   bootPolicy?: BootPolicy;
   ocppVersion?: OcppVersionPin;
+  tariffId?: StationTariffId;
+}
+export interface TariffPut {
+  /**
+   * ISO 4217 code
+   */
+  currency: string;
+  energyPerKWh?: Money;
+  timePerHour?: Money;
+  sessionFee?: Money;
+  idleFeePerHour?: Money;
+  /**
+   * The tariff text per language (RFC 5646 tag → text), sent as idTokenInfo.personalMessage
+   */
+  description?: {
+    [k: string]: string;
+  };
+  /**
+   * id-token groupIds whose transactions take this tariff (it wins over the station's)
+   */
+  groups?: string[];
 }

@@ -75,6 +75,8 @@ async function startTransaction(ctx: HandlerContext, request: StartTransactionRe
   });
   await Promise.all([recorded, bound]);
   station.transactionSeen(id, request.connectorId);
+  // H01.FR.15 (1.6 §5.12): the reservation this transaction was started on is used.
+  if (request.reservationId !== undefined) await ctx.services.reservations?.used(station.stationId, request.reservationId, id);
   if (known) station.log.info({ messageId: ctx.messageId, transactionId }, 'resent StartTransaction answered with the transactionId it got before, stored once');
   return response;
 }

@@ -1,0 +1,19 @@
+import type { IdTokenInfoType, MessageContentType, TransactionEventRequest } from '../../ocpp/v201/types.js';
+
+/** The price of a transaction as of one TransactionEvent, before that event is stored. */
+export interface PriceQuote {
+  /** The running (or, for Ended, final) cost: exact, rounded once to the currency's minor unit. */
+  totalCost: number;
+  /** The tariff text, when this event is the first of the transaction to carry the token (CONTRACT §8.4). */
+  personalMessage: MessageContentType | undefined;
+  /** Stores the cost with the transaction; called once the event itself is stored. */
+  commit(): Promise<void>;
+}
+
+/** What the transactions and authorization blocks ask of the tariffs block. */
+export interface PricingHooks {
+  /** Undefined when no tariff applies to the transaction. */
+  quoteTransactionEvent(stationId: string, request: TransactionEventRequest, idTokenInfo: IdTokenInfoType | undefined): Promise<PriceQuote | undefined>;
+  /** The tariff text for an Authorize answer; undefined when no tariff (or no text) applies. */
+  personalMessage(stationId: string, idTokenInfo: IdTokenInfoType): Promise<MessageContentType | undefined>;
+}

@@ -1,0 +1,62 @@
+import type { Clock } from '../../clock.js';
+import type { IdTokenInfoType, MessageContentType, MeterValueType, TransactionEventRequest } from '../../ocpp/v201/types.js';
+import type { BillingStore } from '../../store/billing-store.js';
+import { costOf, tariffText, type PricedEvent, type TariffTerms } from './cost.js';
+import type { PriceQuote, PricingHooks } from './hooks.js';
+import type { TariffStore } from './tariff-store.js';
+
+function pricedEvent(payload: Record<string, unknown>, fallbackSeqNo: number): PricedEvent {
+  const info = payload.transactionInfo as { chargingState?: string } | undefined;
+  return {
+    seqNo: typeof payload.seqNo === 'number' ? payload.seqNo : fallbackSeqNo,
+    eventType: String(payload.eventType),
+    timestamp: String(payload.timestamp),
+    chargingState: info?.chargingState,
+    meterValue: payload.meterValue as MeterValueType[] | undefined,
+  };
+}
+
+function personalMessageOf(tariff: TariffTerms, info: IdTokenInfoType | undefined): MessageContentType | undefined {
+  const text = tariffText(tariff, info?.language1);
+  return text === undefined ? undefined : { format: 'UTF8', language: text.language, content: text.content };
+}
+
+/**
+ * Tariff & cost (I01–I03) for the transactions and authorization blocks. The cost of a TransactionEvent's answer
+ * is computed before the event is stored, from the events stored before it plus this one (costOf is pure), so the
+ * answer stored with the event is exactly what the station was told, and the cost is reproducible from the stored
+ * events and the tariff copy the transaction keeps.
+ */
+export class TransactionPricing implements PricingHooks {
+  constructor(
+    private readonly deps: {
+      tariffs: TariffStore;
+      store: Pick<BillingStore, 'getTransactionEvents'>;
+      clock: Clock;
+    },
+  ) {}
+
+  async quoteTransactionEvent(stationId: string, request: TransactionEventRequest, idTokenInfo: IdTokenInfoType | undefined): Promise<PriceQuote | undefined> {
+    const { tariffs, store, clock } = this.deps;
+    const transactionId = request.transactionInfo.transactionId;
+    const applied = await tariffs.applicable(stationId, transactionId, idTokenInfo?.groupIdToken?.idToken);
+    if (applied === undefined) return undefined;
+    const stored = await store.getTransactionEvents(stationId, transactionId);
+    const events = stored.map((event) => pricedEvent(event.payload, event.seqNo));
+    // A resend of a stored seqNo is already among them; counting it twice would change nothing anyway.
+    if (!stored.some((event) => event.seqNo === request.seqNo)) events.push(pricedEvent(request as unknown as Record<string, unknown>, request.seqNo));
+    const { cost } = costOf(applied.tariff, events);
+    // CONTRACT §8.4: the text goes with the first TransactionEventResponse that carries the token.
+    const firstToken = request.idToken !== undefined && !stored.some((event) => event.payload.idToken !== undefined && event.seqNo !== request.seqNo);
+    return {
+      totalCost: Number(cost),
+      personalMessage: firstToken && idTokenInfo?.status === 'Accepted' ? personalMessageOf(applied.tariff, idTokenInfo) : undefined,
+      commit: () => tariffs.recordCost(stationId, transactionId, applied.tariff, cost, new Date(clock.now())),
+    };
+  }
+
+  async personalMessage(stationId: string, idTokenInfo: IdTokenInfoType): Promise<MessageContentType | undefined> {
+    const applied = await this.deps.tariffs.applicable(stationId, undefined, idTokenInfo.groupIdToken?.idToken);
+    return applied === undefined ? undefined : personalMessageOf(applied.tariff, idTokenInfo);
+  }
+}
