@@ -22,6 +22,7 @@ import { RetentionSweeper } from './store/retention.js';
 import type { ReservationHooks } from './blocks/reservations/hooks.js';
 import { ReservationService, ReservationSweeper } from './blocks/reservations/reservations.js';
 import { TransactionPricing } from './blocks/tariffs/pricing.js';
+import { CostUpdates } from './blocks/tariffs/cost-updates.js';
 import type { StationServices } from './station/types.js';
 import { prepareDataDir, securePermissions } from './store/data-dir.js';
 import { loadVerifierKey, StationPasswords } from './security/password-verifier.js';
@@ -179,7 +180,8 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   retention.start();
   let decisionsReachUs = (): boolean => false;
   const authorizer = new Authorizer(store, clock, config.masterPassGroup, () => decisionsReachUs());
-  const pricing = new TransactionPricing({ tariffs: sqlStore.tariffs, store, clock });
+  const costUpdates = new CostUpdates({ store, log });
+  const pricing = new TransactionPricing({ tariffs: sqlStore.tariffs, store, clock, costUpdates });
   // The reservation service sends through the command service, built below; it is only called once that exists.
   const reservationsRef: { service?: ReservationService } = {};
   const reservationHooks: ReservationHooks = {
@@ -329,6 +331,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
         await router.close();
         await retention.stop();
         await reservationSweeper.stop();
+        costUpdates.stopAll();
         await attempts.close();
         await store.close();
         log.info('CSMS stopped');
@@ -342,6 +345,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     await router.close().catch(() => undefined);
     await retention.stop();
     await reservationSweeper.stop();
+    costUpdates.stopAll();
     await attempts.close().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw err;

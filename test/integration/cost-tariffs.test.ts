@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { withCsms } from '../support/csms.js';
 import { ChargingSession, getTransaction, newIdToken, registerIdToken, registerReading, type IdToken } from '../support/charging.js';
-import type { Payload, TestStation } from '../support/station.js';
+import { waitFor, type Payload, type TestStation } from '../support/station.js';
 
 const h = withCsms({ CSMS_CALL_TIMEOUT_MS: 3000 });
 
@@ -221,5 +221,37 @@ describe('Cost of transactions (I02, I03)', () => {
     const again = await tx.event('Updated', 'StopAuthorized', { idToken: token });
     expect(again.response.idTokenInfo?.status).toBe('Accepted');
     expect(again.response.idTokenInfo).not.toHaveProperty('personalMessage');
+  });
+
+  it('TC_I_01 / DRV-AUI-02: between events CostUpdated carries the running cost at the TariffCostCtrlr interval; none after Ended', async () => {
+    const id = await tariff({ currency: 'EUR', energyPerKWh: '0.50' });
+    const station = await h.csms.newStation({ prefix: 'I-costupd' });
+    station.setVariable({ component: { name: 'TariffCostCtrlr' }, variable: { name: 'Interval' }, value: '1', mutability: 'ReadOnly' });
+    await station.booted();
+    expect((await h.csms.api.command(station.identity, 'GetBaseReport', { reportBase: 'FullInventory' })).status).toBe(200);
+    await waitFor(
+      async () => {
+        const vars = await h.csms.api.request<Array<{ component: { name: string }; variable: { name: string } }>>(
+          'GET',
+          `/api/v1/stations/${station.identity}/variables`,
+        );
+        return Array.isArray(vars.body) && vars.body.some((v) => v.component.name === 'TariffCostCtrlr' && v.variable.name === 'Interval');
+      },
+      { what: 'the TariffCostCtrlr.Interval reported in the inventory' },
+    );
+    expect((await h.csms.api.request('PATCH', `/api/v1/stations/${station.identity}`, { tariffId: id })).status).toBe(200);
+    const token = await registerIdToken(h.csms.api, newIdToken('ISO14443'));
+    const tx = new ChargingSession(station);
+    await tx.event('Started', 'Authorized', { idToken: token, evse: true, meterValue: registerReading(1000) });
+    const updated = await tx.event('Updated', 'MeterValuePeriodic', { meterValue: registerReading(3000) });
+    expect(updated.response.totalCost).toBe(1);
+    const mark = station.mark();
+    const call = await station.waitForCall('CostUpdated', { afterSeq: mark, timeoutMs: 5000 });
+    expect(call.payload).toEqual({ totalCost: 1, transactionId: tx.transactionId });
+    const ended = await tx.event('Ended', 'StopAuthorized', { idToken: token, stoppedReason: 'Local', meterValue: registerReading(4000) });
+    expect(ended.response.totalCost).toBe(1.5);
+    const afterEnd = station.mark();
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(station.callsOf('CostUpdated').filter((c) => c.seq > afterEnd)).toEqual([]);
   });
 });

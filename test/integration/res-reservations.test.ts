@@ -62,7 +62,7 @@ describe('Reservations, 2.0.1 (H)', () => {
 
     await station.statusNotification(1, 1, 'Reserved');
     const stationView = await h.csms.api.getStation(station.identity);
-    expect(stationView.body.evses[0]?.connectors[0]?.status).toBe('Reserved');
+    expect(stationView.body.evses?.[0]?.connectors[0]?.status).toBe('Reserved');
     const list = await h.csms.api.request<{ items: ReservationView[] }>('GET', path(station.identity));
     expect(list.body.items.map((r) => [r.id, r.status])).toEqual([[view.id, 'Accepted']]);
   });
@@ -165,7 +165,7 @@ describe('Reservations, 2.0.1 (H)', () => {
     await station.statusNotification(1, 1, 'Faulted');
     expect(await station.call('ReservationStatusUpdate', { reservationId: view.id, reservationUpdateStatus: 'Removed' })).toEqual({});
     expect((await getReservation(station.identity, view.id)).status).toBe('Removed');
-    expect((await h.csms.api.getStation(station.identity)).body.evses[0]?.connectors[0]?.status).toBe('Faulted');
+    expect((await h.csms.api.getStation(station.identity)).body.evses?.[0]?.connectors[0]?.status).toBe('Faulted');
   });
 
   it('TC_H_22: a station that rejects reservations: 201 with status Rejected, nothing live, no retry', async () => {

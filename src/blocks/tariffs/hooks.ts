@@ -1,4 +1,5 @@
 import type { IdTokenInfoType, MessageContentType, TransactionEventRequest } from '../../ocpp/v201/types.js';
+import type { CostUpdateChannel } from './cost-updates.js';
 
 /** The price of a transaction as of one TransactionEvent, before that event is stored. */
 export interface PriceQuote {
@@ -6,14 +7,17 @@ export interface PriceQuote {
   totalCost: number;
   /** The tariff text, when this event is the first of the transaction to carry the token (CONTRACT §8.4). */
   personalMessage: MessageContentType | undefined;
-  /** Stores the cost with the transaction; called once the event itself is stored. */
+  /**
+   * Stores the cost with the transaction, once the event itself is stored; then follows the transaction with
+   * CostUpdated between events (none after Ended).
+   */
   commit(): Promise<void>;
 }
 
 /** What the transactions and authorization blocks ask of the tariffs block. */
 export interface PricingHooks {
   /** Undefined when no tariff applies to the transaction. */
-  quoteTransactionEvent(stationId: string, request: TransactionEventRequest, idTokenInfo: IdTokenInfoType | undefined): Promise<PriceQuote | undefined>;
+  quoteTransactionEvent(station: CostUpdateChannel, request: TransactionEventRequest, idTokenInfo: IdTokenInfoType | undefined): Promise<PriceQuote | undefined>;
   /** The tariff text for an Authorize answer; undefined when no tariff (or no text) applies. */
   personalMessage(stationId: string, idTokenInfo: IdTokenInfoType): Promise<MessageContentType | undefined>;
 }

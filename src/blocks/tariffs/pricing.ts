@@ -2,8 +2,12 @@ import type { Clock } from '../../clock.js';
 import type { IdTokenInfoType, MessageContentType, MeterValueType, TransactionEventRequest } from '../../ocpp/v201/types.js';
 import type { BillingStore } from '../../store/billing-store.js';
 import { costOf, tariffText, type PricedEvent, type TariffTerms } from './cost.js';
+import type { CostUpdateChannel, CostUpdates } from './cost-updates.js';
 import type { PriceQuote, PricingHooks } from './hooks.js';
 import type { TariffStore } from './tariff-store.js';
+
+/** How stale the CSMS's knowledge that no tariff exists may be (CONTRACT §6: a decision holds everywhere within 1 s). */
+export const PRICING_CHECK_MS = 500;
 
 function pricedEvent(payload: Record<string, unknown>, fallbackSeqNo: number): PricedEvent {
   const info = payload.transactionInfo as { chargingState?: string } | undefined;
@@ -28,16 +32,40 @@ function personalMessageOf(tariff: TariffTerms, info: IdTokenInfoType | undefine
  * events and the tariff copy the transaction keeps.
  */
 export class TransactionPricing implements PricingHooks {
+  /** Whether any tariff exists, and when that was read (see `inUse`). */
+  private anyTariff: { value: Promise<boolean>; readAt: number } | undefined;
+
   constructor(
     private readonly deps: {
       tariffs: TariffStore;
       store: Pick<BillingStore, 'getTransactionEvents'>;
       clock: Clock;
+      /** CostUpdated between events; none when not given. */
+      costUpdates?: CostUpdates;
     },
   ) {}
 
-  async quoteTransactionEvent(stationId: string, request: TransactionEventRequest, idTokenInfo: IdTokenInfoType | undefined): Promise<PriceQuote | undefined> {
-    const { tariffs, store, clock } = this.deps;
+  /**
+   * A fleet without tariffs pays nothing for pricing: whether any tariff exists is read at most once per
+   * PRICING_CHECK_MS per node, so a tariff created through any node prices the next events everywhere within
+   * that time (CONTRACT §6: within 1 s). While no tariff exists at all, transactions priced before keep the
+   * cost they have but get no totalCost.
+   */
+  private inUse(): Promise<boolean> {
+    const now = this.deps.clock.now();
+    if (this.anyTariff === undefined || now - this.anyTariff.readAt >= PRICING_CHECK_MS) {
+      const value = this.deps.tariffs.any();
+      // A failed read is not remembered: the next message asks again.
+      value.catch(() => (this.anyTariff = undefined));
+      this.anyTariff = { value, readAt: now };
+    }
+    return this.anyTariff.value;
+  }
+
+  async quoteTransactionEvent(station: CostUpdateChannel, request: TransactionEventRequest, idTokenInfo: IdTokenInfoType | undefined): Promise<PriceQuote | undefined> {
+    const { tariffs, store, clock, costUpdates } = this.deps;
+    const stationId = station.stationId;
+    if (!(await this.inUse())) return undefined;
     const transactionId = request.transactionInfo.transactionId;
     const applied = await tariffs.applicable(stationId, transactionId, idTokenInfo?.groupIdToken?.idToken);
     if (applied === undefined) return undefined;
@@ -51,11 +79,15 @@ export class TransactionPricing implements PricingHooks {
     return {
       totalCost: Number(cost),
       personalMessage: firstToken && idTokenInfo?.status === 'Accepted' ? personalMessageOf(applied.tariff, idTokenInfo) : undefined,
-      commit: () => tariffs.recordCost(stationId, transactionId, applied.tariff, cost, new Date(clock.now())),
+      commit: async () => {
+        await tariffs.recordCost(stationId, transactionId, applied.tariff, cost, new Date(clock.now()));
+        await costUpdates?.priced(station, transactionId, Number(cost), request.eventType === 'Ended');
+      },
     };
   }
 
   async personalMessage(stationId: string, idTokenInfo: IdTokenInfoType): Promise<MessageContentType | undefined> {
+    if (!(await this.inUse())) return undefined;
     const applied = await this.deps.tariffs.applicable(stationId, undefined, idTokenInfo.groupIdToken?.idToken);
     return applied === undefined ? undefined : personalMessageOf(applied.tariff, idTokenInfo);
   }

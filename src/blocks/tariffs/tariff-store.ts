@@ -92,6 +92,11 @@ export class TariffStore {
     return rows[0] === undefined ? undefined : toRecord(rows[0]);
   }
 
+  /** Whether any tariff exists at all (the hot path skips pricing while none does). */
+  async any(): Promise<boolean> {
+    return (await this.db.query<{ id: string }>('SELECT id FROM tariffs LIMIT 1')).length > 0;
+  }
+
   async exists(id: string): Promise<boolean> {
     return (await this.db.query<{ id: string }>('SELECT id FROM tariffs WHERE id = $1', [id])).length > 0;
   }

@@ -63,7 +63,7 @@ async function transactionEvent(ctx: HandlerContext, request: TransactionEventRe
   const response: TransactionEventResponse = idTokenInfo !== undefined ? { idTokenInfo } : {};
   // I02/I03 (CONTRACT §8.4): the running cost, and the final one in the answer to Ended, priced before the event
   // is stored so that the stored answer is the one sent.
-  const quote = await ctx.services.pricing?.quoteTransactionEvent(station.stationId, request, idTokenInfo);
+  const quote = await ctx.services.pricing?.quoteTransactionEvent(station, request, idTokenInfo);
   if (quote !== undefined) {
     response.totalCost = quote.totalCost;
     if (quote.personalMessage !== undefined && response.idTokenInfo !== undefined)
