@@ -8,6 +8,7 @@ import { withCsms } from '../support/csms.js';
 import { ChargingSession, newIdToken, registerIdToken, type IdToken } from '../support/charging.js';
 import { Reply, waitFor, type Payload, type TestStation } from '../support/station.js';
 import { Station16 } from '../support/station16.js';
+import { SseReader } from '../support/sse.js';
 import { randomPassword, uniqueIdentity } from '../support/station.js';
 
 const h = withCsms({ CSMS_CALL_TIMEOUT_MS: 3000 });
@@ -65,6 +66,22 @@ describe('Reservations, 2.0.1 (H)', () => {
     expect(stationView.body.evses?.[0]?.connectors[0]?.status).toBe('Reserved');
     const list = await h.csms.api.request<{ items: ReservationView[] }>('GET', path(station.identity));
     expect(list.body.items.map((r) => [r.id, r.status])).toEqual([[view.id, 'Accepted']]);
+  });
+
+  it('publishes every change of a reservation on the change stream (reservation.updated)', async () => {
+    const station = await h.csms.bootedStation({ prefix: 'H-sse' });
+    const stream = await SseReader.open(`${h.csms.apiUrl}/api/v1/stream?stationId=${encodeURIComponent(station.identity)}`);
+    try {
+      const { view } = await reserved(station, { evseId: 1, idToken: await token(), expiresAt: inMs(600_000) });
+      const accepted = await stream.waitFor(
+        (e) => e.event === 'reservation.updated' && (JSON.parse(e.data) as { reservation: ReservationView }).reservation.status === 'Accepted',
+      );
+      expect(JSON.parse(accepted.data)).toMatchObject({ stationId: station.identity, reservation: { id: view.id, evseId: 1 } });
+      await h.csms.api.request('DELETE', path(station.identity, view.id));
+      await stream.waitFor((e) => e.event === 'reservation.updated' && (JSON.parse(e.data) as { reservation: ReservationView }).reservation.status === 'Cancelled');
+    } finally {
+      stream.close();
+    }
   });
 
   it('TC_H_07: the station reports the reservation Expired; a late second report changes nothing', async () => {
