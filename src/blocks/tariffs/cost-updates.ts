@@ -50,7 +50,7 @@ export interface CostUpdateChannel {
  * the machines are live state only (a restart or reconnect starts a new one at the next event).
  */
 export class CostUpdates {
-  private readonly actors = new Map<string, Actor<typeof costUpdateMachine>>();
+  private readonly actors = new Map<string, { actor: Actor<typeof costUpdateMachine>; channel: CostUpdateChannel }>();
 
   constructor(
     private readonly deps: {
@@ -69,13 +69,18 @@ export class CostUpdates {
     const key = `${channel.stationId}\u0000${transactionId}`;
     const existing = this.actors.get(key);
     if (ended) {
-      existing?.send({ type: 'ENDED' });
+      existing?.actor.send({ type: 'ENDED' });
       this.actors.delete(key);
       return;
     }
-    if (existing !== undefined) {
-      existing.send({ type: 'PRICED', totalCost });
+    if (existing !== undefined && existing.channel === channel) {
+      existing.actor.send({ type: 'PRICED', totalCost });
       return;
+    }
+    // The station reconnected: the machine of the old connection would send where nobody listens.
+    if (existing !== undefined) {
+      existing.actor.stop();
+      this.actors.delete(key);
     }
     const intervalMs = costIntervalMs(await this.deps.store.getVariables(channel.stationId));
     if (intervalMs === undefined || this.actors.has(key)) return;
@@ -95,15 +100,15 @@ export class CostUpdates {
     const actor = createActor(machine, { input: { stationId: channel.stationId, transactionId, totalCost, intervalMs } });
     actor.subscribe({
       complete: () => {
-        if (this.actors.get(key) === actor) this.actors.delete(key);
+        if (this.actors.get(key)?.actor === actor) this.actors.delete(key);
       },
     });
-    this.actors.set(key, actor);
+    this.actors.set(key, { actor, channel });
     actor.start();
   }
 
   stopAll(): void {
-    for (const actor of this.actors.values()) actor.stop();
+    for (const { actor } of this.actors.values()) actor.stop();
     this.actors.clear();
   }
 }
