@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { withCsms } from '../support/csms.js';
 import { ChargingSession, getTransaction, newIdToken, registerIdToken, registerReading, type IdToken } from '../support/charging.js';
-import { waitFor, type Payload, type TestStation } from '../support/station.js';
+import { randomPassword, uniqueIdentity, waitFor, type Payload, type TestStation } from '../support/station.js';
+import { Station16 } from '../support/station16.js';
 
 const h = withCsms({ CSMS_CALL_TIMEOUT_MS: 3000 });
 
@@ -253,5 +254,27 @@ describe('Cost of transactions (I02, I03)', () => {
     const afterEnd = station.mark();
     await new Promise((resolve) => setTimeout(resolve, 2500));
     expect(station.callsOf('CostUpdated').filter((c) => c.seq > afterEnd)).toEqual([]);
+  });
+
+  it('a 1.6 transaction is priced from meterStart/meterStop and its two timestamps; the cost shows in the view', async () => {
+    const id = await tariff({ currency: 'EUR', energyPerKWh: '0.30', timePerHour: '1.00' });
+    const identity = uniqueIdentity('I16');
+    const password = randomPassword();
+    expect((await h.csms.api.putStation(identity, { securityProfile: 1, password, bootPolicy: 'Accepted' })).status).toBe(201);
+    expect((await h.csms.api.request('PATCH', `/api/v1/stations/${identity}`, { tariffId: id })).status).toBe(200);
+    const station = await Station16.connect({ url: h.csms.ocppUrl, identity, password });
+    try {
+      await station.booted(1);
+      const idTag = `I16-${Date.now() % 100000}`;
+      await h.csms.api.request('PUT', `/api/v1/id-tokens/ISO14443/${idTag}`, { status: 'Accepted' });
+      const started = await station.start(1, idTag, 1000, new Date(T0));
+      await station.stop(started.transactionId, 6000, { idTag }, new Date(T0 + 3_600_000));
+      // 5 kWh × 0.30 + 1 h × 1.00 = 2.50
+      const view = await getTransaction(h.csms.api, identity, String(started.transactionId));
+      expect(view).toMatchObject({ energyWh: 5000, cost: '2.50', currency: 'EUR' });
+      expect(station.problems()).toEqual([]);
+    } finally {
+      await station.close();
+    }
   });
 });

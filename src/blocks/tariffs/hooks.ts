@@ -18,6 +18,11 @@ export interface PriceQuote {
 export interface PricingHooks {
   /** Undefined when no tariff applies to the transaction. */
   quoteTransactionEvent(station: CostUpdateChannel, request: TransactionEventRequest, idTokenInfo: IdTokenInfoType | undefined): Promise<PriceQuote | undefined>;
+  /**
+   * A 1.6 transaction after its StartTransaction or StopTransaction was stored: its cost from meterStart/meterStop
+   * and the two timestamps (1.6 answers carry no cost; the cost shows in the API and the CSV).
+   */
+  priceTransaction16(stationId: string, transactionId: string, groupId: string | undefined): Promise<void>;
   /** The tariff text for an Authorize answer; undefined when no tariff (or no text) applies. */
   personalMessage(stationId: string, idTokenInfo: IdTokenInfoType): Promise<MessageContentType | undefined>;
 }

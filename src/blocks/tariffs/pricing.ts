@@ -86,6 +86,27 @@ export class TransactionPricing implements PricingHooks {
     };
   }
 
+  async priceTransaction16(stationId: string, transactionId: string, groupId: string | undefined): Promise<void> {
+    const { tariffs, store, clock } = this.deps;
+    if (!(await this.inUse())) return;
+    const applied = await tariffs.applicable(stationId, transactionId, groupId);
+    if (applied === undefined) return;
+    // CONTRACT §3.1: energy = meterStop − meterStart; time from the Start's timestamp to the Stop's (1.6 has no
+    // charging state, so no idle time).
+    const events: PricedEvent[] = (await store.getTransactionEvents(stationId, transactionId)).map((event) => {
+      const wh = event.payload.meterStart ?? event.payload.meterStop;
+      const timestamp = event.timestamp.toISOString();
+      return {
+        seqNo: event.seqNo,
+        eventType: event.eventType,
+        timestamp,
+        meterValue: typeof wh === 'number' ? [{ timestamp, sampledValue: [{ value: wh }] }] : undefined,
+      };
+    });
+    const { cost } = costOf(applied.tariff, events);
+    await tariffs.recordCost(stationId, transactionId, applied.tariff, cost, new Date(clock.now()));
+  }
+
   async personalMessage(stationId: string, idTokenInfo: IdTokenInfoType): Promise<MessageContentType | undefined> {
     if (!(await this.inUse())) return undefined;
     const applied = await this.deps.tariffs.applicable(stationId, undefined, idTokenInfo.groupIdToken?.idToken);
