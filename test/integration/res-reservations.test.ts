@@ -216,6 +216,7 @@ describe('Reservations, 2.0.1 (H)', () => {
     expect(offline.status).toBe(409);
     expect((await h.csms.api.request<{ items: unknown[] }>('GET', path(creds.identity))).body.items).toEqual([]);
     expect((await reserve('no-such-station-H', { evseId: 1, idToken, expiresAt: inMs(60_000) })).status).toBe(404);
+    expect((await h.csms.api.request('GET', path('no-such-station-H'))).status).toBe(404);
     const station = await h.csms.bootedStation({ prefix: 'H-past' });
     const past = await reserve(station.identity, { evseId: 1, idToken, expiresAt: new Date(Date.now() - 1000).toISOString() });
     expect(past.status).toBe(400);

@@ -66,7 +66,7 @@ export function buildApiRoutes(deps: ApiRouteDeps): RouteSpec[] {
     }),
     ...stationDataRoutes(deps.store),
     ...billingRoutes({ store: deps.store, decisions: deps.decisions }),
-    ...(deps.reservations !== undefined ? reservationRoutes({ service: deps.reservations.service, reservations: deps.reservations.store }) : []),
+    ...(deps.reservations !== undefined ? reservationRoutes({ service: deps.reservations.service, reservations: deps.reservations.store, store: deps.store }) : []),
     ...(deps.tariffs !== undefined ? tariffRoutes({ tariffs: deps.tariffs, clock: deps.clock }) : []),
     ...streamRoutes({ feed: deps.feed, clock: deps.clock }),
     ...consoleRoutes(),

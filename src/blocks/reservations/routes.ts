@@ -1,6 +1,7 @@
 import { ApiError, type ApiRequest } from '../../api/http.js';
 import type { RouteSpec } from '../../api/route-spec.js';
-import { stationIdParam } from '../../api/routes/stations.js';
+import { requireStation, stationIdParam } from '../../api/routes/stations.js';
+import type { Store } from '../../store/store.js';
 import { CommandRefusal } from '../../station/types.js';
 import type { ReservationStore } from './reservation-store.js';
 import { ReservationFailure, reservationView, type ReservationService } from './reservations.js';
@@ -24,8 +25,8 @@ async function asApi<T>(work: () => Promise<T>): Promise<T> {
 }
 
 /** CONTRACT §8.2: the reservations of a station, managed by the CSMS. */
-export function reservationRoutes(deps: { service: ReservationService; reservations: ReservationStore }): RouteSpec[] {
-  const { service, reservations } = deps;
+export function reservationRoutes(deps: { service: ReservationService; reservations: ReservationStore; store: Store }): RouteSpec[] {
+  const { service, reservations, store } = deps;
   const outcomes = {
     404: 'Unknown station or reservation',
     409: 'Station not connected, or not allowed in its boot state (nothing is kept)',
@@ -54,9 +55,10 @@ export function reservationRoutes(deps: { service: ReservationService; reservati
       role: 'viewer',
       summary: "The station's reservations, oldest first, with their status",
       tag: 'Reservations',
-      responses: { 200: '{items:[reservation]}' },
+      responses: { 200: '{items:[reservation]}', 404: 'Unknown station' },
       handler: async (request) => {
         const stationId = stationIdParam(request);
+        await requireStation(store, stationId);
         return { status: 200, body: { items: (await reservations.list(stationId)).map(reservationView) } };
       },
     },
