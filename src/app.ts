@@ -20,6 +20,10 @@ import { LocalAttemptCounter, type AttemptCounter } from './security/throttle.js
 import { StationGatekeeper } from './station/admission.js';
 import { SessionRegistry } from './station/registry.js';
 import { RetentionSweeper } from './store/retention.js';
+import type { ReservationHooks } from './blocks/reservations/hooks.js';
+import { ReservationService, ReservationSweeper } from './blocks/reservations/reservations.js';
+import { TransactionPricing } from './blocks/tariffs/pricing.js';
+import { CostUpdates } from './blocks/tariffs/cost-updates.js';
 import type { StationServices } from './station/types.js';
 import { prepareDataDir, securePermissions } from './store/data-dir.js';
 import { loadVerifierKey, StationPasswords } from './security/password-verifier.js';
@@ -182,7 +186,15 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   retention.start();
   let decisionsReachUs = (): boolean => false;
   const authorizer = new Authorizer(store, clock, config.masterPassGroup, () => decisionsReachUs());
-  const services: StationServices = { config, store, authorizer, metrics, clock, log, passwords };
+  const costUpdates = new CostUpdates({ store, log });
+  const pricing = new TransactionPricing({ tariffs: sqlStore.tariffs, store, clock, costUpdates });
+  // The reservation service sends through the command service, built below; it is only called once that exists.
+  const reservationsRef: { service?: ReservationService } = {};
+  const reservationHooks: ReservationHooks = {
+    used: (stationId, id, transactionId) => reservationsRef.service?.used(stationId, id, transactionId) ?? Promise.resolve(),
+    stationUpdate: (stationId, id, status) => reservationsRef.service?.stationUpdate(stationId, id, status) ?? Promise.resolve(),
+  };
+  const services: StationServices = { config, store, authorizer, metrics, clock, log, passwords, reservations: reservationHooks, pricing };
   const blocks = createBlocks({ ca, store, clock, plugAndCharge, monitoring: sqlStore.monitoring });
   // One table per version: a session dispatches through the table of the version it negotiated.
   const versions = protocols.all.map((protocol) => ({ protocol, blocks: buildBlockTable(blocks, protocol.version) }));
@@ -204,6 +216,11 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   });
   router.onResync(() => authorizer.invalidateAll());
   const commands = new CommandService({ store, router, versions, clock, callTimeoutMs: config.callTimeoutMs });
+  const reservations = new ReservationService({ reservations: sqlStore.reservations, store, commands, feed, clock, log });
+  reservationsRef.service = reservations;
+  // CONTRACT §8.2: expiry by the CSMS's own clock, durable across restarts, safe on every node of a cluster.
+  const reservationSweeper = new ReservationSweeper(reservations, log);
+  reservationSweeper.start();
   // Unproven attempts are counted where every worker and node sees them (CONTRACT §3.2): Redis in cluster mode.
   const attempts: AttemptCounter =
     config.redisUrl === undefined
@@ -287,6 +304,8 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
       fleetStore: sqlStore.fleet,
       monitoringStore: sqlStore.monitoring,
       operators: { store: operators, attempts, clock, log, hasApiToken: config.apiToken !== undefined },
+      reservations: { service: reservations, store: sqlStore.reservations },
+      tariffs: sqlStore.tariffs,
     });
     const authenticator = new ApiAuthenticator({ apiToken: config.apiToken, store: operators, clock });
     mountApi(
@@ -323,6 +342,8 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
         await changeStream?.close();
         await router.close();
         await retention.stop();
+        await reservationSweeper.stop();
+        costUpdates.stopAll();
         await attempts.close();
         await store.close();
         log.info('CSMS stopped');
@@ -335,6 +356,8 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     await changeStream?.close().catch(() => undefined);
     await router.close().catch(() => undefined);
     await retention.stop();
+    await reservationSweeper.stop();
+    costUpdates.stopAll();
     await attempts.close().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw err;

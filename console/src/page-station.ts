@@ -31,6 +31,61 @@ interface TransactionItem {
   endedAt: string | null;
   energyWh: number | null;
   chargingState: string | null;
+  cost: string | null;
+  currency: string | null;
+}
+
+interface ReservationItem {
+  id: number;
+  evseId: number | null;
+  connectorType: string | null;
+  idToken: { idToken: string; type: string };
+  expiresAt: string;
+  status: string;
+}
+
+/** CONTRACT §8.2: the station's reservations with their status; a live one can be cancelled. */
+function reservationsTable(id: string, items: readonly ReservationItem[], reload: () => Promise<void>): HTMLElement {
+  if (items.length === 0) return h('p', { class: 'muted' }, 'No reservations.');
+  const outcome = h('p', { role: 'status', class: 'outcome' });
+  const cancel = async (r: ReservationItem): Promise<void> => {
+    const res = await api('DELETE', `${stationPath(id)}/reservations/${r.id}`);
+    outcome.textContent = res.ok ? `Reservation ${r.id}: cancel sent.` : `Refused (${res.status}): ${res.text}`;
+    await reload();
+  };
+  return h(
+    'div',
+    {},
+    h(
+      'table',
+      {},
+      h('caption', { class: 'sr-only' }, 'Reservations of this station'),
+      h('thead', {}, h('tr', {}, ...['Id', 'EVSE / type', 'Token', 'Expires', 'Status', ''].map((c) => h('th', { scope: 'col' }, c)))),
+      h(
+        'tbody',
+        {},
+        ...items.map((r) =>
+          h(
+            'tr',
+            {},
+            h('td', {}, String(r.id)),
+            h('td', {}, r.evseId !== null ? `EVSE ${r.evseId}` : (r.connectorType ?? 'any')),
+            h('td', {}, h('code', {}, r.idToken.idToken)),
+            h('td', {}, when(r.expiresAt)),
+            h('td', {}, badge(r.status, statusTone(r.status))),
+            h(
+              'td',
+              { class: 'actions' },
+              r.status === 'Accepted'
+                ? h('button', { type: 'button', class: 'secondary', 'aria-label': `Cancel reservation ${r.id}`, onclick: () => void cancel(r) }, 'Cancel')
+                : '',
+            ),
+          ),
+        ),
+      ),
+    ),
+    outcome,
+  );
 }
 
 interface DeviceVariable {
@@ -332,7 +387,7 @@ async function render(ctx: PageContext): Promise<void> {
             'table',
             {},
             h('caption', { class: 'sr-only' }, 'Transactions of this station'),
-            h('thead', {}, h('tr', {}, ...['Transaction', 'EVSE', 'State', 'Started', 'Ended', 'Energy (Wh)'].map((c) => h('th', { scope: 'col' }, c)))),
+            h('thead', {}, h('tr', {}, ...['Transaction', 'EVSE', 'State', 'Started', 'Ended', 'Energy (Wh)', 'Cost'].map((c) => h('th', { scope: 'col' }, c)))),
             h(
               'tbody',
               {},
@@ -346,11 +401,18 @@ async function render(ctx: PageContext): Promise<void> {
                   h('td', {}, when(t.startedAt)),
                   h('td', {}, when(t.endedAt)),
                   h('td', {}, text(t.energyWh)),
+                  h('td', {}, t.cost === null ? '—' : `${t.cost} ${t.currency ?? ''}`),
                 ),
               ),
             ),
           ),
     );
+  };
+
+  const reservations = h('div', {});
+  const loadReservations = async (): Promise<void> => {
+    const res = await get<{ items: ReservationItem[] }>(`${stationPath(id)}/reservations`);
+    replace(reservations, reservationsTable(id, res.ok ? [...res.body.items].reverse().slice(0, 20) : [], loadReservations));
   };
 
   const loadEvents = async (): Promise<void> => {
@@ -415,6 +477,7 @@ async function render(ctx: PageContext): Promise<void> {
           registrationHolder,
           section('EVSEs and connectors', 'evses', evses),
           section('Transactions', 'transactions', openTransactions),
+          section('Reservations', 'reservations', reservations),
           await commandPanel(id, current.ocppVersion, (requestId) => window.setTimeout(() => reports.show(requestId), 1000)),
           reports.element,
           variablesSection(variables.ok ? variables.body : []),
@@ -423,7 +486,7 @@ async function render(ctx: PageContext): Promise<void> {
           certificatesHolder,
         ),
       );
-      await Promise.all([loadTransactions(), loadEvents(), monitors.load()]);
+      await Promise.all([loadTransactions(), loadEvents(), monitors.load(), loadReservations()]);
     }
   };
 
@@ -447,6 +510,7 @@ async function render(ctx: PageContext): Promise<void> {
     else if (change.kind === 'station.event') void Promise.all([loadEvents(), monitors.load()]);
     // A monitoring command's answer changes the monitors the CSMS holds.
     else if (change.kind === 'command.result') void monitors.load();
+    else if (change.kind === 'reservation.updated') void loadReservations();
     else if (['station.connected', 'station.disconnected', 'station.boot', 'station.registered', 'station.status'].includes(change.kind)) void reload();
   });
 

@@ -10,6 +10,7 @@ import { createMonitoringBlock, type MonitoringBlockDeps } from './monitoring/mo
 import { provisioning } from './provisioning/provisioning.js';
 import { createSecurityBlock, type CertificateModuleDeps } from './security/certificates.js';
 import { createTransactionsBlock } from './transactions/transactions.js';
+import { reservationsBlock } from './reservations/reservations.js';
 import { unsupported } from './unsupported.js';
 
 /**
@@ -31,6 +32,7 @@ export function createBlocks(
     createMonitoringBlock(deps),
     dataTransfer,
     ...(pnc === undefined ? [] : [pnc.block]),
+    reservationsBlock,
     unsupported,
   ];
 }

@@ -13,7 +13,6 @@ const UNSUPPORTED_BLOCKS: Partial<Record<StationAction, string>> = {
   NotifyEVChargingNeeds: 'ISO 15118 smart charging (K)',
   NotifyEVChargingSchedule: 'ISO 15118 smart charging (K)',
   ReportChargingProfiles: 'smart charging (K)',
-  ReservationStatusUpdate: 'reservation (H)',
   NotifyDisplayMessages: 'display messages (O)',
   PublishFirmwareStatusNotification: 'local controller firmware publishing (L)',
 };

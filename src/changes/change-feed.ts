@@ -19,6 +19,7 @@ export const CHANGE_KINDS = [
   'transaction.ended',
   'command.result',
   'station.event',
+  'reservation.updated',
 ] as const;
 export type ChangeKind = (typeof CHANGE_KINDS)[number];
 

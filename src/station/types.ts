@@ -12,6 +12,8 @@ import type { OcppPayloads } from '../ocpp/v201/types.js';
 import type { BillingStore } from '../store/billing-store.js';
 import type { DeviceVariable, SecurityProfile, StationRecord, Store } from '../store/store.js';
 import type { Authorizer } from '../blocks/authorization/authorizer.js';
+import type { ReservationHooks } from '../blocks/reservations/hooks.js';
+import type { PricingHooks } from '../blocks/tariffs/hooks.js';
 import type { OpenTransaction, StationContext } from '../../machines/station.machine.js';
 
 /**
@@ -44,6 +46,10 @@ export interface StationServices {
   clock: Clock;
   log: Logger;
   passwords: StationPasswords;
+  /** Reservations (H): a transaction that carries a reservation id uses it; ReservationStatusUpdate closes it. */
+  reservations?: ReservationHooks;
+  /** Tariff & cost (I): running and final cost, tariff texts, for the transactions and authorization blocks. */
+  pricing?: PricingHooks;
 }
 
 /** What a handler may know about and do to the station it serves. */

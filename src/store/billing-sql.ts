@@ -21,6 +21,7 @@ import {
   type MeterValuesRow,
   type TransactionEventRow,
   type TransactionRow,
+  TRANSACTION_COST_COLUMNS,
 } from './rows.js';
 import { json, storableText, type Queryable, type SqlDatabase, type SqlParam } from './sql.js';
 import { foldTransactionDelta, transactionDelta, transactionKey, type TransactionDelta } from './transaction-merge.js';
@@ -202,7 +203,7 @@ const INSERT_NEW_EVENTS_WITH_TRANSACTIONS = `
 
 const TRANSACTION_COLUMNS = `station_id, transaction_id, evse_id, connector_id, id_token, active, started_at, ended_at,
   stopped_reason, charging_state, remote_start_id, meter_start_wh, meter_stop_wh, last_seq_no, event_count, flags,
-  updated_at`;
+  updated_at, ${TRANSACTION_COST_COLUMNS}`;
 
 /** The BillingStore over SQL; SqlStore owns one and shares its database and group committer with it. */
 export class SqlBillingStore implements BillingStore {

@@ -85,6 +85,9 @@ export interface TransactionRecord {
    */
   flags: string[];
   updatedAt: Date;
+  /** CONTRACT §8.4: the cost (decimal string, rounded to the minor unit) and its currency, when a tariff priced it. */
+  cost?: string | undefined;
+  currency?: string | undefined;
 }
 
 export interface StoredTransactionEvent {

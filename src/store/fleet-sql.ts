@@ -1,5 +1,5 @@
 import type { IdTokenRecord, TransactionRecord } from './billing-store.js';
-import { toIdToken, toTransaction, type IdTokenRow, type TransactionRow } from './rows.js';
+import { toIdToken, toTransaction, TRANSACTION_COST_COLUMNS, type IdTokenRow, type TransactionRow } from './rows.js';
 import type { Queryable } from './sql.js';
 import type { JsonObject } from './store.js';
 
@@ -44,7 +44,7 @@ export interface FleetStore {
 
 const TRANSACTION_COLUMNS = `station_id, transaction_id, evse_id, connector_id, id_token, active, started_at, ended_at,
   stopped_reason, charging_state, remote_start_id, meter_start_wh, meter_stop_wh, last_seq_no, event_count, flags,
-  updated_at, coalesce(started_at, first_event_at)::text AS sort_at`;
+  updated_at, coalesce(started_at, first_event_at)::text AS sort_at, ${TRANSACTION_COST_COLUMNS}`;
 
 export class SqlFleetStore implements FleetStore {
   constructor(private readonly db: Queryable) {}

@@ -473,6 +473,64 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX audit_log_by_time ON audit_log (at);
     `,
   },
+  {
+    version: 20,
+    name: 'reservations and tariffs',
+    sql: `
+      -- CONTRACT §8.2: reservation ids are the CSMS's, positive integers, unique across the CSMS (so also per
+      -- station, as ReserveNow.id must be) and never handed out twice (1.6 reservationId is an integer too).
+      CREATE SEQUENCE reservation_ids AS integer MINVALUE 1 NO CYCLE;
+      CREATE TABLE reservations (
+        id             integer PRIMARY KEY,
+        station_id     text NOT NULL REFERENCES stations(id) ON DELETE CASCADE,
+        evse_id        integer,
+        connector_type text,
+        id_token       jsonb NOT NULL,
+        group_id_token jsonb,
+        expires_at     timestamptz NOT NULL,
+        -- Pending while ReserveNow is in flight; then the station's answer; then Used/Expired/Removed/Cancelled.
+        status         text NOT NULL,
+        response       jsonb,
+        transaction_id text,
+        created_at     timestamptz NOT NULL,
+        updated_at     timestamptz NOT NULL
+      );
+      CREATE INDEX reservations_of_station ON reservations (station_id, id);
+      -- The expiry sweep reads only the reservations the station still holds.
+      CREATE INDEX reservations_live_expiry ON reservations (expires_at) WHERE status = 'Accepted';
+
+      -- CONTRACT §8.4: money as exact decimal strings, never floats.
+      CREATE TABLE tariffs (
+        id                text PRIMARY KEY,
+        currency          text NOT NULL,
+        energy_per_kwh    text,
+        time_per_hour     text,
+        session_fee       text,
+        idle_fee_per_hour text,
+        description       jsonb,
+        groups            text[] NOT NULL DEFAULT ARRAY[]::text[],
+        updated_at        timestamptz NOT NULL
+      );
+      CREATE INDEX tariffs_by_group ON tariffs USING gin (groups);
+      -- A station's tariff (PUT/PATCH station tariffId), kept beside the registration rather than in it.
+      CREATE TABLE station_tariffs (
+        station_id text PRIMARY KEY REFERENCES stations(id) ON DELETE CASCADE,
+        tariff_id  text NOT NULL REFERENCES tariffs(id) ON DELETE CASCADE
+      );
+      -- The tariff a transaction was priced with (a copy, so a later tariff change never reprices it) and its cost.
+      CREATE TABLE transaction_costs (
+        station_id     text NOT NULL,
+        transaction_id text NOT NULL,
+        tariff_id      text NOT NULL,
+        tariff         jsonb NOT NULL,
+        currency       text NOT NULL,
+        cost           text NOT NULL,
+        updated_at     timestamptz NOT NULL,
+        PRIMARY KEY (station_id, transaction_id),
+        FOREIGN KEY (station_id, transaction_id) REFERENCES transactions(station_id, transaction_id) ON DELETE CASCADE
+      );
+    `,
+  },
 ];
 
 /** Any constant will do, as long as no other code of ours takes the same advisory lock. */

@@ -195,7 +195,14 @@ export interface TransactionRow {
   event_count: number;
   flags: string[];
   updated_at: Date;
+  /** CONTRACT §8.4, from transaction_costs (TRANSACTION_COST_COLUMNS); null when no tariff priced it. */
+  cost?: string | null;
+  currency?: string | null;
 }
+
+/** The cost columns of a transaction row read `FROM transactions` (no alias): the tariffs block's transaction_costs. */
+export const TRANSACTION_COST_COLUMNS = `(SELECT c.cost FROM transaction_costs c WHERE c.station_id = transactions.station_id AND c.transaction_id = transactions.transaction_id) AS cost,
+  (SELECT c.currency FROM transaction_costs c WHERE c.station_id = transactions.station_id AND c.transaction_id = transactions.transaction_id) AS currency`;
 
 export interface TransactionEventRow {
   seq_no: number;
@@ -249,6 +256,7 @@ export function toTransaction(row: TransactionRow): TransactionRecord {
     eventCount: row.event_count,
     flags: row.flags,
     updatedAt: row.updated_at,
+    ...(row.cost != null ? { cost: row.cost, currency: row.currency ?? undefined } : {}),
   };
 }
 

@@ -1,6 +1,8 @@
 import { SqlFleetStore, type FleetStore } from './fleet-sql.js';
 import { SqlMonitoringStore, type MonitoringStore } from './monitoring-sql.js';
 import { SqlOperatorStore, type OperatorStore } from '../operators/store.js';
+import { ReservationStore } from '../blocks/reservations/reservation-store.js';
+import { TariffStore } from '../blocks/tariffs/tariff-store.js';
 import type {
   BillingStore,
   IdTokenInput,
@@ -140,6 +142,9 @@ export class SqlStore implements Store, BillingStore {
   readonly monitoring: MonitoringStore;
   /** Operator accounts, sessions, API keys and the audit trail (src/operators/store.ts). */
   readonly operators: OperatorStore;
+  /** The reservations and tariffs blocks' store access (src/blocks/reservations, src/blocks/tariffs). */
+  readonly reservations: ReservationStore;
+  readonly tariffs: TariffStore;
 
   private readonly db: SqlDatabase;
 
@@ -353,6 +358,8 @@ export class SqlStore implements Store, BillingStore {
     this.fleet = new SqlFleetStore(db);
     this.monitoring = new SqlMonitoringStore(db);
     this.operators = new SqlOperatorStore(db, this.committer);
+    this.reservations = new ReservationStore(db);
+    this.tariffs = new TariffStore(db);
   }
 
   get commitStats(): Readonly<GroupCommitStats> {

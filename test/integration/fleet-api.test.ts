@@ -189,10 +189,12 @@ describe('GET /api/v1/transactions and transactions.csv', () => {
     expect(csv.status).toBe(200);
     expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
     const lines = csv.text.trimEnd().split('\r\n');
-    expect(lines[0]).toBe('stationId,transactionId,evseId,connectorId,idToken,idTokenType,startedAt,endedAt,energyWh,stoppedReason,active,meterStartWh,meterStopWh');
+    expect(lines[0]).toBe(
+      'stationId,transactionId,evseId,connectorId,idToken,idTokenType,startedAt,endedAt,energyWh,stoppedReason,active,meterStartWh,meterStopWh,cost,currency',
+    );
     expect(lines).toHaveLength(4);
     for (const line of lines.slice(1))
-      expect(line).toMatch(new RegExp(`^${station.identity},tx-[0-9a-f]+,1,1,[0-9A-F]+,ISO14443,[^,]+Z,[^,]+Z,2500,Local,false,1000,3500$`));
+      expect(line).toMatch(new RegExp(`^${station.identity},tx-[0-9a-f]+,1,1,[0-9A-F]+,ISO14443,[^,]+Z,[^,]+Z,2500,Local,false,1000,3500,,$`));
 
     const future = new Date(Date.now() + 3600_000).toISOString();
     const none = await h.csms.api.request<{ items: unknown[] }>('GET', `/api/v1/transactions?stationId=${encodeURIComponent(station.identity)}&from=${future}`);

@@ -12,6 +12,10 @@ export type ApiRole = "viewer" | "operator" | "admin";
  */
 export type BootPolicy = "Accepted" | "Pending" | "Rejected";
 /**
+ * A decimal amount as a string (digits, optional fraction): exact, never a binary float
+ */
+export type Money = string;
+/**
  * The OCPP version the station must speak: auto (the highest it offers), 1.6 or 2.0.1
  */
 export type OcppVersionPin = "auto" | "1.6" | "2.0.1";
@@ -28,6 +32,11 @@ export type Password = string;
  */
 export type SecurityProfile = 1 | 2 | 3;
 /**
+ * CONTRACT §8.4: the tariff the station's transactions are priced with (null: none)
+ */
+export type StationTariffId = TariffId | null;
+export type TariffId = string;
+/**
  * 1-64 letters, digits and . _ @ -
  */
 export type Username = string;
@@ -41,14 +50,20 @@ export interface ApiSchemas {
   BootPolicy: BootPolicy;
   Error: Error;
   IdTokenPut: IdTokenPut;
+  Money: Money;
   OcppVersionPin: OcppVersionPin;
   OperatorPassword: OperatorPassword;
   Password: Password;
+  ReservationPost: ReservationPost;
+  ReservationToken: ReservationToken;
   SecurityProfile: SecurityProfile;
   SessionCreate: SessionCreate;
   Station: Station;
   StationPatch: StationPatch;
   StationPut: StationPut;
+  StationTariffId: StationTariffId;
+  TariffId: TariffId;
+  TariffPut: TariffPut;
   UserCreate: UserCreate;
   UserPatch: UserPatch;
   Username: Username;
@@ -73,6 +88,21 @@ export interface IdTokenPut {
   status: "Accepted" | "Blocked" | "Expired" | "Invalid";
   groupId?: string;
   expiresAt?: string;
+}
+export interface ReservationPost {
+  evseId?: number;
+  connectorType?: string;
+  idToken: ReservationToken;
+  groupIdToken?: ReservationToken;
+  expiresAt: string;
+}
+/**
+ * An IdTokenType; checked against the OCPP schema of the station's version before it is sent
+ */
+export interface ReservationToken {
+  idToken: string;
+  type: string;
+  [k: string]: unknown;
 }
 export interface SessionCreate {
   username: string;
@@ -123,12 +153,34 @@ export interface StationPatch {
   password?: Password;
   bootPolicy?: BootPolicy;
   ocppVersion?: OcppVersionPin;
+  tariffId?: StationTariffId;
 }
 export interface StationPut {
   securityProfile?: SecurityProfile;
   password?: Password;
   bootPolicy?: BootPolicy;
   ocppVersion?: OcppVersionPin;
+  tariffId?: StationTariffId;
+}
+export interface TariffPut {
+  /**
+   * ISO 4217 code
+   */
+  currency: string;
+  energyPerKWh?: Money;
+  timePerHour?: Money;
+  sessionFee?: Money;
+  idleFeePerHour?: Money;
+  /**
+   * The tariff text per language (RFC 5646 tag → text), sent as idTokenInfo.personalMessage
+   */
+  description?: {
+    [k: string]: string;
+  };
+  /**
+   * id-token groupIds whose transactions take this tariff (it wins over the station's)
+   */
+  groups?: string[];
 }
 export interface UserCreate {
   username: Username;

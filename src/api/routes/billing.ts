@@ -46,6 +46,9 @@ export function transactionView(tx: TransactionRecord): Record<string, unknown> 
     eventCount: tx.eventCount,
     flags: tx.flags,
     updatedAt: tx.updatedAt.toISOString(),
+    // CONTRACT §8.4: null when no tariff priced the transaction.
+    cost: tx.cost ?? null,
+    currency: tx.currency ?? null,
   };
 }
 

@@ -38,6 +38,8 @@ const CSV_COLUMNS = [
   'active',
   'meterStartWh',
   'meterStopWh',
+  'cost',
+  'currency',
 ] as const;
 
 function dateQuery(request: ApiRequest, name: string): Date | undefined {
@@ -89,6 +91,8 @@ function csvRow(tx: TransactionRecord): string {
     active: tx.active,
     meterStartWh: tx.meterStartWh,
     meterStopWh: tx.meterStopWh,
+    cost: tx.cost,
+    currency: tx.currency,
   };
   return `${CSV_COLUMNS.map((column) => csvField(row[column])).join(',')}\r\n`;
 }

@@ -20,6 +20,12 @@ import { commandRoutes } from './commands.js';
 import { stationDataRoutes } from './station-data.js';
 import { stationRoutes } from './stations.js';
 
+import { reservationRoutes } from '../../blocks/reservations/routes.js';
+import type { ReservationService } from '../../blocks/reservations/reservations.js';
+import type { ReservationStore } from '../../blocks/reservations/reservation-store.js';
+import { tariffRoutes } from '../../blocks/tariffs/routes.js';
+import type { TariffStore } from '../../blocks/tariffs/tariff-store.js';
+
 export interface ApiRouteDeps {
   store: Store & BillingStore;
   passwords: StationPasswords;
@@ -37,12 +43,22 @@ export interface ApiRouteDeps {
   monitoringStore: MonitoringStore;
   /** Users, sessions, API keys, the audit trail (src/operators/). */
   operators: OperatorRouteDeps;
+  /** Reservations (CONTRACT §8.2) and tariffs (§8.4). */
+  reservations?: { service: ReservationService; store: ReservationStore };
+  tariffs?: TariffStore;
 }
 
 /** Every /api/v1 route, in the order the OpenAPI document lists them. */
 export function buildApiRoutes(deps: ApiRouteDeps): RouteSpec[] {
   return [
-    ...stationRoutes({ store: deps.store, passwords: deps.passwords, router: deps.router, clock: deps.clock, fleet: deps.fleet }),
+    ...stationRoutes({
+      store: deps.store,
+      passwords: deps.passwords,
+      router: deps.router,
+      clock: deps.clock,
+      fleet: deps.fleet,
+      ...(deps.tariffs !== undefined ? { tariffs: deps.tariffs } : {}),
+    }),
     ...fleetRoutes({ fleet: deps.fleet, fleetStore: deps.fleetStore }),
     ...commandRoutes({
       commands: deps.commands,
@@ -58,6 +74,8 @@ export function buildApiRoutes(deps: ApiRouteDeps): RouteSpec[] {
     ...stationDataRoutes(deps.store),
     ...monitoringRoutes({ store: deps.store, monitoring: deps.monitoringStore }),
     ...billingRoutes({ store: deps.store, decisions: deps.decisions }),
+    ...(deps.reservations !== undefined ? reservationRoutes({ service: deps.reservations.service, reservations: deps.reservations.store, store: deps.store }) : []),
+    ...(deps.tariffs !== undefined ? tariffRoutes({ tariffs: deps.tariffs, clock: deps.clock }) : []),
     ...streamRoutes({ feed: deps.feed, clock: deps.clock }),
     ...operatorRoutes(deps.operators),
     ...consoleRoutes(),

@@ -17,15 +17,39 @@ export interface StationRouteDeps {
   clock: Clock;
   /** The fleet list's filters and connectivity (src/changes/fleet-index.ts). */
   fleet: FleetIndex;
+  /** CONTRACT §8.4: the station's tariff (`tariffId` on PUT/PATCH and in the view). */
+  tariffs?: StationTariffs;
+}
+
+/** What the station routes need of the tariffs block. */
+export interface StationTariffs {
+  exists(tariffId: string): Promise<boolean>;
+  assignStation(stationId: string, tariffId: string | null): Promise<void>;
+  stationTariff(stationId: string): Promise<string | undefined>;
 }
 
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 500;
 
 /** The station as the operator sees it: registration, boot state, where it is connected, what it reported. */
-export async function stationView(deps: Pick<StationRouteDeps, 'store' | 'router'>, station: StationRecord): Promise<object> {
-  const [connectors, location] = await Promise.all([deps.store.getConnectors(station.id), deps.router.locate(station.id)]);
-  return renderStation(station, connectors, location);
+export async function stationView(deps: Pick<StationRouteDeps, 'store' | 'router' | 'tariffs'>, station: StationRecord): Promise<object> {
+  const [connectors, location, tariffId] = await Promise.all([
+    deps.store.getConnectors(station.id),
+    deps.router.locate(station.id),
+    deps.tariffs?.stationTariff(station.id),
+  ]);
+  return { ...renderStation(station, connectors, location), ...(deps.tariffs !== undefined ? { tariffId: tariffId ?? null } : {}) };
+}
+
+/** CONTRACT §8.4: an unknown tariffId is refused before anything is stored. */
+async function checkTariff(deps: Pick<StationRouteDeps, 'tariffs'>, body: StationPut | StationPatchBody): Promise<void> {
+  const tariffId = body.tariffId;
+  if (tariffId === undefined || tariffId === null) return;
+  if (deps.tariffs === undefined || !(await deps.tariffs.exists(tariffId))) throw new ApiError(400, 'unknown_tariff', `no tariff ${tariffId}`);
+}
+
+async function assignTariff(deps: Pick<StationRouteDeps, 'tariffs'>, id: string, body: StationPut | StationPatchBody): Promise<void> {
+  if (body.tariffId !== undefined) await deps.tariffs?.assignStation(id, body.tariffId);
 }
 
 function renderStation(station: StationRecord, connectors: readonly ConnectorStatusRecord[], location: StationLocation): object {
@@ -120,7 +144,9 @@ export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
       responses: { 200: 'Station updated', 201: 'Station registered', 400: 'Invalid body' },
       handler: async (request) => {
         const id = stationIdParam(request);
+        await checkTariff(deps, request.body);
         const { station, created } = await store.upsertStation(id, await toPatch(deps.passwords, id, request.body));
+        await assignTariff(deps, id, request.body);
         // A registration made anew owes nothing to certificates issued to an earlier one; a new password
         // ends what was obtained with the old one.
         if (created) await revokeAll(id, 'registered anew');
@@ -139,7 +165,9 @@ export function stationRoutes(deps: StationRouteDeps): RouteSpec[] {
       handler: async (request) => {
         const id = stationIdParam(request);
         await requireStation(store, id);
+        await checkTariff(deps, request.body);
         const { station } = await store.upsertStation(id, await toPatch(deps.passwords, id, request.body));
+        await assignTariff(deps, id, request.body);
         if (request.body.password !== undefined) await revokeAll(id, 'password changed');
         return { status: 200, body: await stationView(deps, station) };
       },

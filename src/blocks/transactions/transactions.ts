@@ -61,6 +61,14 @@ async function transactionEvent(ctx: HandlerContext, request: TransactionEventRe
   let idTokenInfo: IdTokenInfoType | undefined;
   if (request.idToken !== undefined) idTokenInfo = await authorizer.authorize(request.idToken, station.stationId);
   const response: TransactionEventResponse = idTokenInfo !== undefined ? { idTokenInfo } : {};
+  // I02/I03 (CONTRACT §8.4): the running cost, and the final one in the answer to Ended, priced before the event
+  // is stored so that the stored answer is the one sent.
+  const quote = await ctx.services.pricing?.quoteTransactionEvent(station, request, idTokenInfo);
+  if (quote !== undefined) {
+    response.totalCost = quote.totalCost;
+    if (quote.personalMessage !== undefined && response.idTokenInfo !== undefined)
+      response.idTokenInfo = { ...response.idTokenInfo, personalMessage: quote.personalMessage };
+  }
   // Known before the event changes them, so the actor's view is never older than the store's.
   await station.openTransactions();
 
@@ -95,6 +103,9 @@ async function transactionEvent(ctx: HandlerContext, request: TransactionEventRe
     // F01/F02: the transaction a remote start led to; its grant lasts until this transaction ends.
     if (tx.remoteStartId !== undefined) await store.bindRemoteStartGrant(station.stationId, tx.remoteStartId, tx.transactionId);
   }
+  await quote?.commit();
+  // H01.FR.15: the reservation this transaction was started on is used.
+  if (request.reservationId !== undefined) await ctx.services.reservations?.used(station.stationId, request.reservationId, tx.transactionId);
   if (!inserted)
     station.log.info({ messageId: ctx.messageId, transactionId: tx.transactionId, seqNo: request.seqNo }, 'resent TransactionEvent answered again, stored once');
   return response;

@@ -75,6 +75,9 @@ async function startTransaction(ctx: HandlerContext, request: StartTransactionRe
   });
   await Promise.all([recorded, bound]);
   station.transactionSeen(id, request.connectorId);
+  await ctx.services.pricing?.priceTransaction16(station.stationId, id, idTagInfo.status === 'Accepted' ? idTagInfo.parentIdTag : undefined);
+  // H01.FR.15 (1.6 §5.12): the reservation this transaction was started on is used.
+  if (request.reservationId !== undefined) await ctx.services.reservations?.used(station.stationId, request.reservationId, id);
   if (known) station.log.info({ messageId: ctx.messageId, transactionId }, 'resent StartTransaction answered with the transactionId it got before, stored once');
   return response;
 }
@@ -124,6 +127,7 @@ async function stopTransaction(ctx: HandlerContext, request: StopTransactionRequ
     );
   }
   await Promise.all(writes);
+  await ctx.services.pricing?.priceTransaction16(station.stationId, id, idTagInfo?.parentIdTag);
   station.transactionEnded(id);
   await store.endRemoteStartGrants(station.stationId, id, request.idTag !== undefined ? { type: ID_TAG_GRANT_TYPE, idToken: request.idTag.toUpperCase() } : undefined);
   return response;
