@@ -3,6 +3,8 @@ import { buildApiRoutes } from './api/routes/index.js';
 import { mountApi } from './api/server.js';
 import { Authorizer } from './blocks/authorization/authorizer.js';
 import { buildBlockTable, createBlocks } from './blocks/index.js';
+import { Sites } from './blocks/smart-charging/sites.js';
+import type { SmartChargingDeps } from './blocks/smart-charging/smart-charging.js';
 import { systemClock, type Clock } from './clock.js';
 import { connectionNameFor } from './cluster/redis-connection.js';
 import { createCommandRouter } from './cluster/wiring.js';
@@ -177,7 +179,9 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   let decisionsReachUs = (): boolean => false;
   const authorizer = new Authorizer(store, clock, config.masterPassGroup, () => decisionsReachUs());
   const services: StationServices = { config, store, authorizer, metrics, clock, log, passwords };
-  const blocks = createBlocks({ ca, store, clock });
+  // The site load manager listens to the smart-charging block and sends through the command service: wired below.
+  const smartCharging: SmartChargingDeps = { smart: sqlStore.smartCharging, store };
+  const blocks = createBlocks({ ca, store, clock, smartCharging });
   // One table per version: a session dispatches through the table of the version it negotiated.
   const versions = protocols.all.map((protocol) => ({ protocol, blocks: buildBlockTable(blocks, protocol.version) }));
   const tables = new Map(versions.map((v) => [v.protocol, v.blocks]));
@@ -198,6 +202,8 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   });
   router.onResync(() => authorizer.invalidateAll());
   const commands = new CommandService({ store, router, versions, clock, callTimeoutMs: config.callTimeoutMs });
+  const sites = new Sites({ smart: sqlStore.smartCharging, store, commands, locate: (id) => router.locate(id), clock, log, attemptTimeoutMs: config.callTimeoutMs });
+  smartCharging.listener = sites;
   // Unproven attempts are counted where every worker and node sees them (CONTRACT §3.2): Redis in cluster mode.
   const attempts: AttemptCounter =
     config.redisUrl === undefined
@@ -267,7 +273,20 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     }
 
     const apiApp = uws.App();
-    const routes = buildApiRoutes({ store, passwords, decisions: router, router, commands, metrics, clock, feed, fleet, fleetStore: sqlStore.fleet });
+    await sites.load();
+    const routes = buildApiRoutes({
+      store,
+      passwords,
+      decisions: router,
+      router,
+      commands,
+      metrics,
+      clock,
+      feed,
+      fleet,
+      fleetStore: sqlStore.fleet,
+      smartCharging: { smart: sqlStore.smartCharging, sites },
+    });
     mountApi(
       apiApp,
       {

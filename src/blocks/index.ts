@@ -7,6 +7,7 @@ import { diagnostics } from './diagnostics/diagnostics.js';
 import { firmware } from './firmware/firmware.js';
 import { provisioning } from './provisioning/provisioning.js';
 import { createSecurityBlock, type CertificateModuleDeps } from './security/certificates.js';
+import { createSmartChargingBlock, remoteStartProfiles, transactionProfiles, type SmartChargingDeps } from './smart-charging/smart-charging.js';
 import { createTransactionsBlock } from './transactions/transactions.js';
 import { unsupported } from './unsupported.js';
 
@@ -14,8 +15,24 @@ import { unsupported } from './unsupported.js';
  * Every functional block the CSMS serves. A new OCPP profile is one more folder here and one more entry in
  * this list; an action (in either direction) may be claimed by one block only.
  */
-export function createBlocks(deps: CertificateModuleDeps & Parameters<typeof createTransactionsBlock>[0]): BlockModule[] {
-  return [provisioning, availability, authorization, createTransactionsBlock(deps), createSecurityBlock(deps), firmware, diagnostics, dataTransfer, unsupported];
+export function createBlocks(
+  deps: CertificateModuleDeps & Parameters<typeof createTransactionsBlock>[0] & { smartCharging?: SmartChargingDeps | undefined },
+): BlockModule[] {
+  const smart = deps.smartCharging;
+  // Transactions carry charging profiles (K05) and drive the site load manager: the smart-charging block follows them.
+  const chargingProfiles = smart === undefined ? undefined : { remoteStart: remoteStartProfiles(smart), transactionEvent: transactionProfiles(smart) };
+  return [
+    provisioning,
+    availability,
+    authorization,
+    createTransactionsBlock({ ...deps, chargingProfiles }),
+    createSecurityBlock(deps),
+    ...(smart === undefined ? [] : [createSmartChargingBlock(smart)]),
+    firmware,
+    diagnostics,
+    dataTransfer,
+    unsupported,
+  ];
 }
 
 /** The entries of every block for one protocol version: a 1.6 table holds the blocks' `v16` sides. */

@@ -1,4 +1,5 @@
 import { SqlFleetStore, type FleetStore } from './fleet-sql.js';
+import { SmartChargingStore } from '../blocks/smart-charging/store.js';
 import type {
   BillingStore,
   IdTokenInput,
@@ -134,6 +135,8 @@ export class SqlStore implements Store, BillingStore {
   private readonly billing: SqlBillingStore;
   /** Reads across the whole fleet (the fleet index's snapshot, the fleet-wide transaction list). */
   readonly fleet: FleetStore;
+  /** The smart-charging block's records: charging profiles, reports, external limits, sites. */
+  readonly smartCharging: SmartChargingStore;
 
   private readonly db: SqlDatabase;
 
@@ -345,6 +348,7 @@ export class SqlStore implements Store, BillingStore {
 
     this.billing = new SqlBillingStore(db, this.committer);
     this.fleet = new SqlFleetStore(db);
+    this.smartCharging = new SmartChargingStore(db);
   }
 
   get commitStats(): Readonly<GroupCommitStats> {

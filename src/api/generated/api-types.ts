@@ -25,14 +25,26 @@ export type SecurityProfile = 1 | 2 | 3;
  */
 export interface ApiSchemas {
   BootPolicy: BootPolicy;
+  ChargingProfilePost: ChargingProfilePost;
   Error: Error;
   IdTokenPut: IdTokenPut;
   OcppVersionPin: OcppVersionPin;
   Password: Password;
   SecurityProfile: SecurityProfile;
+  SiteLimit: SiteLimit;
+  SitePut: SitePut;
   Station: Station;
   StationPatch: StationPatch;
   StationPut: StationPut;
+}
+/**
+ * A charging profile for the station (CONTRACT §8.3): the ChargingProfileType of OCPP 2.0.1, its id optional (assigned); checked against the official schema and K01 before it is sent
+ */
+export interface ChargingProfilePost {
+  evseId: number;
+  chargingProfile: {
+    [k: string]: unknown;
+  };
 }
 export interface Error {
   error: {
@@ -47,6 +59,23 @@ export interface IdTokenPut {
   status: "Accepted" | "Blocked" | "Expired" | "Invalid";
   groupId?: string;
   expiresAt?: string;
+}
+export interface SiteLimit {
+  value: number;
+  unit: "A" | "W";
+}
+/**
+ * A grid connection the CSMS manages (CONTRACT §8.3): a limit in A (per phase) or W over its stations' EVSEs
+ */
+export interface SitePut {
+  limit: SiteLimit;
+  phases: 1 | 3;
+  voltage: number;
+  /**
+   * @maxItems 1000
+   */
+  stations: string[];
+  minPerEvse?: SiteLimit;
 }
 export interface Station {
   id?: string;

@@ -10,6 +10,9 @@ import type { ChangeFeed } from '../../changes/change-feed.js';
 import type { FleetIndex } from '../../changes/fleet-index.js';
 import type { FleetStore } from '../../store/fleet-sql.js';
 import { billingRoutes } from './billing.js';
+import { smartChargingRoutes } from '../../blocks/smart-charging/routes.js';
+import type { SiteManager } from '../../blocks/smart-charging/sites.js';
+import type { SmartChargingStore } from '../../blocks/smart-charging/store.js';
 import { consoleRoutes } from './console.js';
 import { fleetRoutes } from './fleet.js';
 import { streamRoutes } from './stream.js';
@@ -30,6 +33,8 @@ export interface ApiRouteDeps {
   feed: ChangeFeed;
   fleet: FleetIndex;
   fleetStore: FleetStore;
+  /** The smart-charging block's store and site manager (charging profiles, sites: CONTRACT §8.3). */
+  smartCharging?: { smart: SmartChargingStore; sites: SiteManager } | undefined;
 }
 
 /** Every /api/v1 route, in the order the OpenAPI document lists them. */
@@ -50,6 +55,7 @@ export function buildApiRoutes(deps: ApiRouteDeps): RouteSpec[] {
     }),
     ...stationDataRoutes(deps.store),
     ...billingRoutes({ store: deps.store, decisions: deps.decisions }),
+    ...(deps.smartCharging === undefined ? [] : smartChargingRoutes({ store: deps.store, commands: deps.commands, ...deps.smartCharging })),
     ...streamRoutes({ feed: deps.feed, clock: deps.clock }),
     ...consoleRoutes(),
   ];

@@ -1,0 +1,382 @@
+import { createActor, fromPromise, type Actor } from 'xstate';
+import { profilePushMachine, type AttemptOutcome, type PushRequest } from '../../../machines/profile-push.machine.js';
+import type { Clock } from '../../clock.js';
+import type { CommandService } from '../../commands/service.js';
+import type { JsonObject } from '../../json.js';
+import type { Logger } from '../../log.js';
+import type { TransactionEventRequest } from '../../ocpp/v201/types.js';
+import { CommandRefusal } from '../../station/types.js';
+import type { BillingStore } from '../../store/billing-store.js';
+import { allocate, exposureSum, floorTenth, fromAmps, nextPushes, toAmps, type EvseLimitState } from './allocator.js';
+import { chargingCapabilities } from './k01.js';
+import type { SmartChargingListener } from './smart-charging.js';
+import type { SiteDefinition, SmartChargingStore } from './store.js';
+
+/**
+ * Site load management (CONTRACT §8.3): the host of the pure allocator (allocator.ts) and of one push machine
+ * (machines/profile-push.machine.ts) per EVSE being told a new limit. It follows the sessions of the site's
+ * stations (TransactionEvent Started / Updated SuspendedEV / Ended), re-allocates on every change, and sends
+ * lowers before raises, a raise only when the site stays within its limit whatever the answers in flight.
+ *
+ * The limits stations accepted are stored (site_limits) before anything else is raised on their account, so a
+ * restart counts what the stations still hold. The live part (pushes in flight) is this node's: see README.
+ */
+
+export interface SiteManager {
+  put(siteId: string, definition: SiteDefinition): Promise<boolean>;
+  view(siteId: string): Promise<JsonObject | undefined>;
+  remove(siteId: string): Promise<boolean>;
+}
+
+/** What a session without any profile of ours counts (CONTRACT §8.3: the EVSE's maximum, else 32 A). */
+export const DEFAULT_EVSE_MAX_AMPS = 32;
+/** The stack level and ids of the profiles the site manager sets (fixed, so a new push replaces the last: K01.FR.05). */
+export const SITE_STACK_LEVEL = 0;
+export const SITE_PROFILE_ID_BASE = 900_000;
+
+interface PushState {
+  actor: Actor<typeof profilePushMachine>;
+  amps: number;
+}
+
+interface EvseSession {
+  stationId: string;
+  evseId: number;
+  transactionId: string;
+  sessionStart: number;
+  /** SuspendedEV frees its share. */
+  suspended: boolean;
+  /** The limit its station accepted for this transaction (its TxProfile), when one is in force. */
+  acceptedAmps: number | undefined;
+  /** The highest limit sent without a known answer (in flight, timed out, superseded in flight). */
+  unknownAmps: number | undefined;
+  push: PushState | undefined;
+  lastAnswer: 'Accepted' | 'Pending' | 'Rejected' | undefined;
+}
+
+interface SiteState {
+  id: string;
+  definition: SiteDefinition;
+  sessions: Map<string, EvseSession>;
+  /** Stations that accepted our TxDefaultProfile (limit 0): a new session there counts 0 until its share arrives. */
+  txDefaultAccepted: Set<string>;
+  txDefaultPushes: Map<string, Actor<typeof profilePushMachine>>;
+}
+
+export interface SiteManagerDeps {
+  smart: SmartChargingStore;
+  store: Pick<BillingStore, 'listTransactions'> & { getVariables(stationId: string): Promise<import('../../store/store.js').DeviceVariable[]> };
+  commands: CommandService;
+  locate(stationId: string): Promise<{ connected: boolean }>;
+  clock: Clock;
+  log: Logger;
+  attemptTimeoutMs?: number;
+}
+
+const keyOf = (stationId: string, evseId: number): string => `${stationId}/${evseId}`;
+
+export class Sites implements SiteManager, SmartChargingListener {
+  private readonly sites = new Map<string, SiteState>();
+  private loaded: Promise<void> | undefined;
+
+  constructor(private readonly deps: SiteManagerDeps) {}
+
+  /** Loads the sites and the limits their stations accepted; re-allocates each (after a restart). */
+  load(): Promise<void> {
+    return (this.loaded ??= (async () => {
+      for (const { id, definition } of await this.deps.smart.listSites()) await this.restore(id, definition);
+    })());
+  }
+
+  private async restore(id: string, definition: SiteDefinition): Promise<SiteState> {
+    const site: SiteState = { id, definition, sessions: new Map(), txDefaultAccepted: new Set(), txDefaultPushes: new Map() };
+    this.sites.set(id, site);
+    const limits = await this.deps.smart.siteLimits(id);
+    for (const stationId of definition.stations) {
+      if (limits.some((l) => l.stationId === stationId && l.evseId === 0)) site.txDefaultAccepted.add(stationId);
+      for (const tx of await this.deps.store.listTransactions(stationId, { active: true })) {
+        if (tx.evseId === undefined) continue;
+        const accepted = limits.find((l) => l.stationId === stationId && l.evseId === tx.evseId && l.transactionId === tx.transactionId);
+        site.sessions.set(keyOf(stationId, tx.evseId), {
+          stationId,
+          evseId: tx.evseId,
+          transactionId: tx.transactionId,
+          sessionStart: tx.startedAt?.getTime() ?? 0,
+          suspended: tx.chargingState === 'SuspendedEV',
+          acceptedAmps: accepted?.acceptedAmps,
+          unknownAmps: undefined,
+          push: undefined,
+          lastAnswer: accepted === undefined ? undefined : 'Accepted',
+        });
+      }
+    }
+    return site;
+  }
+
+  private siteOf(stationId: string): SiteState | undefined {
+    for (const site of this.sites.values()) if (site.definition.stations.includes(stationId)) return site;
+    return undefined;
+  }
+
+  async put(siteId: string, definition: SiteDefinition): Promise<boolean> {
+    await this.load();
+    const created = await this.deps.smart.putSite(siteId, definition);
+    const existing = this.sites.get(siteId);
+    if (existing !== undefined) {
+      existing.definition = definition;
+    } else {
+      await this.restore(siteId, definition);
+    }
+    const site = this.sites.get(siteId) as SiteState;
+    for (const stationId of definition.stations) if (!site.txDefaultAccepted.has(stationId)) this.pushTxDefault(site, stationId);
+    this.reallocate(site);
+    return created;
+  }
+
+  async remove(siteId: string): Promise<boolean> {
+    await this.load();
+    const site = this.sites.get(siteId);
+    if (site === undefined) return false;
+    this.sites.delete(siteId);
+    for (const session of site.sessions.values()) session.push?.actor.send({ type: 'SUPERSEDED' });
+    for (const actor of site.txDefaultPushes.values()) actor.send({ type: 'SUPERSEDED' });
+    // What the CSMS set for the site goes: the TxDefault of each station and the TxProfiles it sent.
+    for (const stationId of site.definition.stations) {
+      const ids = [SITE_PROFILE_ID_BASE, ...[...site.sessions.values()].filter((s) => s.stationId === stationId).map((s) => SITE_PROFILE_ID_BASE + s.evseId)];
+      for (const chargingProfileId of ids) {
+        await this.deps.commands.run(stationId, 'ClearChargingProfile', { chargingProfileId }).catch((err: unknown) => {
+          this.deps.log.warn({ err, siteId, stationId, chargingProfileId }, 'site removed: clearing its profile failed');
+        });
+      }
+    }
+    await this.deps.smart.deleteSite(siteId);
+    return true;
+  }
+
+  async view(siteId: string): Promise<JsonObject | undefined> {
+    await this.load();
+    const site = this.sites.get(siteId);
+    if (site === undefined) return undefined;
+    const { definition } = site;
+    const unit = definition.limit.unit;
+    const connected = new Map<string, boolean>();
+    for (const stationId of definition.stations) connected.set(stationId, (await this.deps.locate(stationId)).connected);
+    const states = this.limitStates(site);
+    const allocation = [...site.sessions.values()].map((session) => {
+      const state = states.find((s) => s.key === keyOf(session.stationId, session.evseId));
+      const shown = session.push !== undefined ? session.push.amps : (state?.counted ?? 0);
+      return {
+        stationId: session.stationId,
+        evseId: session.evseId,
+        transactionId: session.transactionId,
+        limit: { value: fromAmps(shown, unit, definition), unit },
+        counted: { value: fromAmps(state?.counted ?? 0, unit, definition), unit },
+        state: connected.get(session.stationId) === false ? 'Offline' : session.push !== undefined ? 'Pending' : (session.lastAnswer ?? 'Pending'),
+      };
+    });
+    const used = exposureSum(states);
+    return {
+      id: site.id,
+      limit: definition.limit,
+      phases: definition.phases,
+      voltage: definition.voltage,
+      stations: definition.stations,
+      minPerEvse: definition.minPerEvse ?? null,
+      allocation,
+      headroom: { value: fromAmps(toAmps(definition.limit, definition) - used, unit, definition), unit },
+      pendingPushes: [...site.sessions.values()].filter((s) => s.push !== undefined).length + site.txDefaultPushes.size,
+    };
+  }
+
+  // Station events (SmartChargingListener)
+
+  transactionEvent(stationId: string, request: TransactionEventRequest): void {
+    void this.load().then(() => {
+      const site = this.siteOf(stationId);
+      if (site === undefined) return;
+      const tx = request.transactionInfo;
+      let session = [...site.sessions.values()].find((s) => s.stationId === stationId && s.transactionId === tx.transactionId);
+      if (request.eventType === 'Ended') {
+        if (session === undefined) return;
+        site.sessions.delete(keyOf(session.stationId, session.evseId));
+        // Its TxProfile left the station with the transaction; a push for it is dropped, never sent.
+        session.push?.actor.send({ type: 'TRANSACTION_ENDED' });
+        void this.deps.smart.deleteSiteLimit(site.id, stationId, session.evseId).catch((err: unknown) => this.deps.log.warn({ err }, 'site limit: delete failed'));
+      } else {
+        const evseId = request.evse?.id ?? session?.evseId;
+        if (evseId === undefined) return;
+        if (session === undefined) {
+          session = {
+            stationId,
+            evseId,
+            transactionId: tx.transactionId,
+            sessionStart: this.deps.clock.now(),
+            suspended: false,
+            acceptedAmps: undefined,
+            unknownAmps: undefined,
+            push: undefined,
+            lastAnswer: undefined,
+          };
+          site.sessions.set(keyOf(stationId, evseId), session);
+        }
+        if (tx.chargingState !== undefined) session.suspended = tx.chargingState === 'SuspendedEV';
+      }
+      this.reallocate(site);
+    });
+  }
+
+  externalLimitChanged(stationId: string): void {
+    const site = this.siteOf(stationId);
+    if (site !== undefined) this.reallocate(site);
+  }
+
+  // Allocation
+
+  /** Each session's counted limit (CONTRACT §8.3 "Counting"), in session-start order. */
+  private limitStates(site: SiteState, targets?: Map<string, number>): EvseLimitState[] {
+    return [...site.sessions.values()]
+      .sort((a, b) => a.sessionStart - b.sessionStart)
+      .map((session) => {
+        const key = keyOf(session.stationId, session.evseId);
+        const counted = session.acceptedAmps ?? (site.txDefaultAccepted.has(session.stationId) ? 0 : DEFAULT_EVSE_MAX_AMPS);
+        const pushed = session.push?.amps;
+        const uncertain = pushed === undefined ? session.unknownAmps : Math.max(pushed, session.unknownAmps ?? 0);
+        return { key, counted, uncertain, busy: session.push !== undefined, target: targets?.get(key) ?? counted };
+      });
+  }
+
+  private reallocate(site: SiteState): void {
+    const { definition } = site;
+    const limitAmps = toAmps(definition.limit, definition);
+    const minAmps = definition.minPerEvse === undefined ? 0 : toAmps(definition.minPerEvse, definition);
+    const demands = [...site.sessions.values()].map((s) => ({
+      key: keyOf(s.stationId, s.evseId),
+      charging: !s.suspended,
+      sessionStart: s.sessionStart,
+      maxAmps: DEFAULT_EVSE_MAX_AMPS,
+    }));
+    const targets = allocate(limitAmps, minAmps, demands);
+    // A push whose target moved is superseded; what it may have set stays counted until an answer settles it.
+    for (const session of site.sessions.values()) {
+      const target = targets.get(keyOf(session.stationId, session.evseId));
+      if (session.push !== undefined && target !== undefined && target !== session.push.amps) {
+        session.unknownAmps = Math.max(session.unknownAmps ?? 0, session.push.amps);
+        session.push.actor.send({ type: 'SUPERSEDED' });
+        session.push = undefined;
+      }
+    }
+    const states = this.limitStates(site, targets);
+    for (const step of nextPushes(limitAmps, states)) {
+      const session = site.sessions.get(step.key);
+      if (session !== undefined) this.pushTxProfile(site, session, step.amps);
+    }
+  }
+
+  private pushTxProfile(site: SiteState, session: EvseSession, amps: number): void {
+    const request: PushRequest = { stationId: session.stationId, evseId: session.evseId, amps, transactionId: session.transactionId };
+    const actor = this.startPush(site, request, {
+      accepted: async () => {
+        if (session.push?.actor !== actor) return;
+        session.push = undefined;
+        await this.deps.smart.putSiteLimit(site.id, {
+          stationId: session.stationId,
+          evseId: session.evseId,
+          acceptedAmps: amps,
+          profileId: SITE_PROFILE_ID_BASE + session.evseId,
+          transactionId: session.transactionId,
+        });
+        // In force now (the station answers its CALLs in order, so nothing sent before is pending any more).
+        session.acceptedAmps = amps;
+        session.unknownAmps = undefined;
+        session.lastAnswer = 'Accepted';
+        if (this.sites.get(site.id) === site) this.reallocate(site);
+      },
+      refused: () => {
+        session.lastAnswer = 'Rejected';
+      },
+      unanswered: () => {
+        session.unknownAmps = Math.max(session.unknownAmps ?? 0, amps);
+      },
+    });
+    session.push = { actor, amps };
+    session.lastAnswer = 'Pending';
+  }
+
+  /** The station-wide TxDefaultProfile (limit 0) that holds a new session inside the limit until its share arrives. */
+  private pushTxDefault(site: SiteState, stationId: string): void {
+    if (site.txDefaultPushes.has(stationId)) return;
+    const actor = this.startPush(
+      site,
+      { stationId, evseId: 0, amps: 0, transactionId: undefined },
+      {
+        accepted: async () => {
+          site.txDefaultPushes.delete(stationId);
+          await this.deps.smart.putSiteLimit(site.id, { stationId, evseId: 0, acceptedAmps: 0, profileId: SITE_PROFILE_ID_BASE, transactionId: undefined });
+          site.txDefaultAccepted.add(stationId);
+          if (this.sites.get(site.id) === site) this.reallocate(site);
+        },
+        refused: () => undefined,
+        unanswered: () => undefined,
+      },
+    );
+    site.txDefaultPushes.set(stationId, actor);
+  }
+
+  private startPush(
+    site: SiteState,
+    request: PushRequest,
+    on: { accepted: () => Promise<void>; refused: () => void; unanswered: () => void },
+  ): Actor<typeof profilePushMachine> {
+    const log = this.deps.log;
+    const machine = profilePushMachine.provide({
+      actors: { send: fromPromise<AttemptOutcome, PushRequest>(({ input }) => this.send(site, input)) },
+      actions: {
+        accepted: () => void on.accepted().catch((err: unknown) => log.error({ err, siteId: site.id, ...request }, 'site: recording an accepted limit failed')),
+        refused: (_, params) => {
+          log.info({ siteId: site.id, ...request, status: params.status }, 'site: station refused a limit; retrying with backoff');
+          on.refused();
+        },
+        unanswered: (_, params) => {
+          log.info({ siteId: site.id, ...request, reason: params.reason }, 'site: no answer to a limit; retrying with backoff');
+          on.unanswered();
+        },
+      },
+    });
+    const actor = createActor(machine, { input: { request, ...(this.deps.attemptTimeoutMs !== undefined ? { attemptTimeoutMs: this.deps.attemptTimeoutMs } : {}) } });
+    actor.start();
+    return actor;
+  }
+
+  /** One SetChargingProfile through the one command path (K01-checked, recorded as a CSMS profile). */
+  private async send(site: SiteState, request: PushRequest): Promise<AttemptOutcome> {
+    const { definition } = site;
+    const caps = chargingCapabilities(await this.deps.store.getVariables(request.stationId));
+    // A in the station's terms when it takes A; else W for the site's voltage and phases (K01.FR.50).
+    const unit = caps.rateUnits === undefined || caps.rateUnits.includes('A') ? 'A' : 'W';
+    const limit = unit === 'A' ? floorTenth(request.amps) : Math.floor(fromAmps(request.amps, 'W', definition));
+    const txProfile = request.transactionId !== undefined;
+    const chargingProfile: JsonObject = {
+      id: SITE_PROFILE_ID_BASE + request.evseId,
+      stackLevel: SITE_STACK_LEVEL,
+      chargingProfilePurpose: txProfile ? 'TxProfile' : 'TxDefaultProfile',
+      chargingProfileKind: 'Relative',
+      ...(txProfile ? { transactionId: request.transactionId ?? '' } : {}),
+      chargingSchedule: [
+        {
+          id: 1,
+          chargingRateUnit: unit,
+          chargingSchedulePeriod: [{ startPeriod: 0, limit, ...(definition.phases === 1 ? { numberPhases: 1 } : {}) }],
+        },
+      ],
+    };
+    try {
+      const report = await this.deps.commands.run(request.stationId, 'SetChargingProfile', { evseId: request.evseId, chargingProfile });
+      const outcome = report.outcome;
+      if (outcome.kind === 'result') return { kind: 'answered', status: typeof outcome.response.status === 'string' ? outcome.response.status : 'Rejected' };
+      return { kind: 'failed', reason: outcome.kind };
+    } catch (err) {
+      if (err instanceof CommandRefusal) return { kind: 'failed', reason: `${err.code}: ${err.message}` };
+      throw err;
+    }
+  }
+}
