@@ -171,7 +171,14 @@ export class Sites implements SiteManager, SmartChargingListener {
         transactionId: session.transactionId,
         limit: { value: fromAmps(shown, unit, definition), unit },
         counted: { value: fromAmps(state?.counted ?? 0, unit, definition), unit },
-        state: connected.get(session.stationId) === false ? 'Offline' : session.push !== undefined ? 'Pending' : (session.lastAnswer ?? 'Pending'),
+        state:
+          connected.get(session.stationId) === false
+            ? 'Offline'
+            : session.lastAnswer === 'Rejected'
+              ? 'Rejected'
+              : session.push !== undefined
+                ? 'Pending'
+                : (session.lastAnswer ?? 'Pending'),
       };
     });
     const used = exposureSum(states);
