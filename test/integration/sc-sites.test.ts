@@ -241,4 +241,37 @@ describe('Site load management', () => {
     expect((await h.csms.api.request('PUT', `/api/v1/sites/${siteId}`, { limit: { value: 10, unit: 'kW' }, phases: 3, voltage: 230, stations: [] })).status).toBe(400);
     expect((await h.csms.api.request('DELETE', `/api/v1/sites/${siteId}`)).status).toBe(204);
   });
+
+  it('DRV-SC-09: an external limit caps its EVSE and frees the rest for the others, until it is cleared', async () => {
+    const siteId = `site-ext-${Date.now()}`;
+    const witness = new SiteWitness(30);
+    const capped = await h.csms.bootedStation({ prefix: 'SITEext' });
+    const other = await h.csms.bootedStation({ prefix: 'SITEoth' });
+    witness.watch(capped);
+    witness.watch(other);
+    expect(
+      (
+        await h.csms.api.request('PUT', `/api/v1/sites/${siteId}`, {
+          limit: { value: 30, unit: 'A' },
+          phases: 3,
+          voltage: 230,
+          stations: [capped.identity, other.identity],
+        })
+      ).status,
+    ).toBe(201);
+    await waitFor(async () => (await getSite(siteId)).pendingPushes === 0);
+    await start(witness, capped);
+    await start(witness, other);
+    await settled(siteId, { [`${capped.identity}/1`]: 15, [`${other.identity}/1`]: 15 });
+    const chargingSchedule = [{ id: 1, chargingRateUnit: 'A', chargingSchedulePeriod: [{ startPeriod: 0, limit: 5 }] }];
+    expect(await capped.call('NotifyChargingLimit', { evseId: 1, chargingLimit: { chargingLimitSource: 'EMS' }, chargingSchedule })).toEqual({});
+    await settled(siteId, { [`${capped.identity}/1`]: 5, [`${other.identity}/1`]: 25 });
+    expect(await capped.call('ClearedChargingLimit', { chargingLimitSource: 'EMS', evseId: 1 })).toEqual({});
+    await settled(siteId, { [`${capped.identity}/1`]: 15, [`${other.identity}/1`]: 15 });
+    expect(witness.violations, witness.log.join('\n')).toEqual([]);
+    // A station is managed by one site at most
+    const twice = await h.csms.api.request('PUT', `/api/v1/sites/${siteId}-2`, { limit: { value: 30, unit: 'A' }, phases: 3, voltage: 230, stations: [other.identity] });
+    expect(twice.status).toBe(409);
+    expect((await h.csms.api.request('DELETE', `/api/v1/sites/${siteId}`)).status).toBe(204);
+  });
 });

@@ -195,12 +195,17 @@ export function smartChargingRoutes(deps: SmartChargingRouteDeps): RouteSpec[] {
       summary: 'Declare or change a site (a grid connection): the CSMS then keeps the sum of its EVSEs’ accepted limits under the site limit',
       tag: 'Sites',
       body: 'SitePut',
-      responses: { 200: 'Site updated', 201: 'Site created', 400: 'Invalid body' },
+      responses: { 200: 'Site updated', 201: 'Site created', 400: 'Invalid body or unknown station', 409: 'A station is managed by another site' },
       handler: async (request) => {
         const siteId = siteIdParam(request);
         const body = request.body;
         if (body.minPerEvse !== undefined && isJsonObject(body.minPerEvse) && body.minPerEvse.value > body.limit.value && body.minPerEvse.unit === body.limit.unit)
           throw new ApiError(400, 'invalid_site', 'minPerEvse is above the site limit');
+        for (const stationId of body.stations) {
+          if ((await store.getStation(stationId)) === undefined) throw new ApiError(400, 'unknown_station', `no station ${stationId}`, { stationId });
+          const other = await sites.siteHolding(stationId, siteId);
+          if (other !== undefined) throw new ApiError(409, 'station_in_another_site', `station ${stationId} is managed by site ${other}`, { stationId, siteId: other });
+        }
         const created = await sites.put(siteId, {
           limit: body.limit,
           phases: body.phases,

@@ -24,6 +24,7 @@ import type { SiteDefinition, SmartChargingStore } from './store.js';
 
 export interface SiteManager {
   put(siteId: string, definition: SiteDefinition): Promise<boolean>;
+  siteHolding(stationId: string, except: string): Promise<string | undefined>;
   view(siteId: string): Promise<JsonObject | undefined>;
   remove(siteId: string): Promise<boolean>;
 }
@@ -61,6 +62,11 @@ interface SiteState {
   /** Stations that accepted our TxDefaultProfile (limit 0): a new session there counts 0 until its share arrives. */
   txDefaultAccepted: Set<string>;
   txDefaultPushes: Map<string, Actor<typeof profilePushMachine>>;
+  /**
+   * The most each EVSE may take besides its hardware: external limits (NotifyChargingLimit, DRV-SC-09) and the
+   * EV's own maximum current (NotifyEVChargingNeeds), by `${stationId}/${evseId}`; evseId 0 caps every EVSE.
+   */
+  caps: Map<string, number>;
 }
 
 export interface SiteManagerDeps {
@@ -89,8 +95,9 @@ export class Sites implements SiteManager, SmartChargingListener {
   }
 
   private async restore(id: string, definition: SiteDefinition): Promise<SiteState> {
-    const site: SiteState = { id, definition, sessions: new Map(), txDefaultAccepted: new Set(), txDefaultPushes: new Map() };
+    const site: SiteState = { id, definition, sessions: new Map(), txDefaultAccepted: new Set(), txDefaultPushes: new Map(), caps: new Map() };
     this.sites.set(id, site);
+    for (const stationId of definition.stations) await this.loadCaps(site, stationId);
     const limits = await this.deps.smart.siteLimits(id);
     for (const stationId of definition.stations) {
       if (limits.some((l) => l.stationId === stationId && l.evseId === 0)) site.txDefaultAccepted.add(stationId);
@@ -113,6 +120,13 @@ export class Sites implements SiteManager, SmartChargingListener {
     return site;
   }
 
+  /** The site that manages the station, other than `except`: a station belongs to one site at most. */
+  async siteHolding(stationId: string, except: string): Promise<string | undefined> {
+    await this.load();
+    for (const site of this.sites.values()) if (site.id !== except && site.definition.stations.includes(stationId)) return site.id;
+    return undefined;
+  }
+
   private siteOf(stationId: string): SiteState | undefined {
     for (const site of this.sites.values()) if (site.definition.stations.includes(stationId)) return site;
     return undefined;
@@ -124,6 +138,17 @@ export class Sites implements SiteManager, SmartChargingListener {
     const existing = this.sites.get(siteId);
     if (existing !== undefined) {
       existing.definition = definition;
+      // A station taken out of the site is no longer managed: its pushes stop, its sessions leave the count.
+      for (const [key, session] of existing.sessions) {
+        if (definition.stations.includes(session.stationId)) continue;
+        session.push?.actor.send({ type: 'SUPERSEDED' });
+        existing.sessions.delete(key);
+      }
+      for (const [stationId, actor] of existing.txDefaultPushes) {
+        if (definition.stations.includes(stationId)) continue;
+        actor.send({ type: 'SUPERSEDED' });
+        existing.txDefaultPushes.delete(stationId);
+      }
     } else {
       await this.restore(siteId, definition);
     }
@@ -233,8 +258,36 @@ export class Sites implements SiteManager, SmartChargingListener {
   }
 
   externalLimitChanged(stationId: string): void {
-    const site = this.siteOf(stationId);
-    if (site !== undefined) this.reallocate(site);
+    void this.load()
+      .then(async () => {
+        const site = this.siteOf(stationId);
+        if (site === undefined) return;
+        await this.loadCaps(site, stationId);
+        this.reallocate(site);
+      })
+      .catch((err: unknown) => this.deps.log.warn({ err, stationId }, 'site: reading external limits failed'));
+  }
+
+  /** The station's external limits and EV maxima, in A per phase (the first period of each schedule: in force now). */
+  private async loadCaps(site: SiteState, stationId: string): Promise<void> {
+    for (const key of [...site.caps.keys()]) if (key.startsWith(`${stationId}/`)) site.caps.delete(key);
+    const lower = (key: string, amps: number): void => void site.caps.set(key, Math.min(site.caps.get(key) ?? Infinity, amps));
+    for (const limit of await this.deps.smart.listExternalLimits(stationId)) {
+      for (const schedule of limit.chargingSchedule) {
+        const first = schedule.chargingSchedulePeriod[0];
+        const phases = first.numberPhases ?? site.definition.phases;
+        lower(keyOf(stationId, limit.evseId), schedule.chargingRateUnit === 'A' ? first.limit : first.limit / (site.definition.voltage * phases));
+      }
+    }
+    for (const needs of await this.deps.smart.getChargingNeeds(stationId)) {
+      const ac = needs.chargingNeeds?.acChargingParameters;
+      const evMaxCurrent = typeof ac === 'object' && ac !== null && !Array.isArray(ac) ? ac.evMaxCurrent : undefined;
+      if (typeof evMaxCurrent === 'number') lower(keyOf(stationId, needs.evseId), evMaxCurrent);
+    }
+  }
+
+  private maxAmps(site: SiteState, stationId: string, evseId: number): number {
+    return Math.min(DEFAULT_EVSE_MAX_AMPS, site.caps.get(keyOf(stationId, evseId)) ?? Infinity, site.caps.get(keyOf(stationId, 0)) ?? Infinity);
   }
 
   // Allocation
@@ -260,7 +313,7 @@ export class Sites implements SiteManager, SmartChargingListener {
       key: keyOf(s.stationId, s.evseId),
       charging: !s.suspended,
       sessionStart: s.sessionStart,
-      maxAmps: DEFAULT_EVSE_MAX_AMPS,
+      maxAmps: this.maxAmps(site, s.stationId, s.evseId),
     }));
     const targets = allocate(limitAmps, minAmps, demands);
     // A push whose target moved is superseded; what it may have set stays counted until an answer settles it.

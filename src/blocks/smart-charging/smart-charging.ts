@@ -34,6 +34,7 @@ import type { SmartChargingStore, StoredProfile } from './store.js';
 /** What the site load manager hears from this block (sites.ts). */
 export interface SmartChargingListener {
   transactionEvent?(stationId: string, request: TransactionEventRequest): void;
+  /** An external limit came or went, or an EV told its needs: what the station's EVSEs may take changed. */
   externalLimitChanged?(stationId: string): void;
 }
 
@@ -291,6 +292,9 @@ async function clearedChargingLimit(deps: SmartChargingDeps, ctx: HandlerContext
  */
 async function notifyEvChargingNeeds(deps: SmartChargingDeps, ctx: HandlerContext, request: NotifyEVChargingNeedsRequest): Promise<NotifyEVChargingNeedsResponse> {
   await deps.smart.putChargingNeeds(ctx.station.stationId, request.evseId, asJson(request.chargingNeeds), request.maxScheduleTuples);
+  // The EV's maximum current caps its share at a managed site.
+  const listener = deps.listener;
+  if (listener?.externalLimitChanged !== undefined) ctx.afterReply(() => listener.externalLimitChanged?.(ctx.station.stationId));
   return { status: 'Accepted' };
 }
 
