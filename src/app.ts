@@ -204,6 +204,9 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   const commands = new CommandService({ store, router, versions, clock, callTimeoutMs: config.callTimeoutMs });
   const sites = new Sites({ smart: sqlStore.smartCharging, store, commands, locate: (id) => router.locate(id), clock, log, attemptTimeoutMs: config.callTimeoutMs });
   smartCharging.listener = sites;
+  registry.onChange((stationId, session) => {
+    if (session !== undefined) sites.stationConnected(stationId);
+  });
   // Unproven attempts are counted where every worker and node sees them (CONTRACT §3.2): Redis in cluster mode.
   const attempts: AttemptCounter =
     config.redisUrl === undefined

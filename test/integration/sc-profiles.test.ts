@@ -406,5 +406,5 @@ describe('Durability', () => {
       await second?.stop();
       await import('node:fs/promises').then((fs) => fs.rm(dataDir, { recursive: true, force: true }));
     }
-  });
+  }, 180_000); // two CSMS start-ups; a fresh embedded store takes a while on a loaded machine
 });

@@ -274,4 +274,41 @@ describe('Site load management', () => {
     expect(twice.status).toBe(409);
     expect((await h.csms.api.request('DELETE', `/api/v1/sites/${siteId}`)).status).toBe(204);
   });
+
+  it('DRV-SC-10: a station that reconnects gets its accepted limits again; while away it shows Offline and keeps its share counted', async () => {
+    const siteId = `site-re-${Date.now()}`;
+    const witness = new SiteWitness(20);
+    const creds = await h.csms.register({ prefix: 'SITEre' });
+    const first = await h.csms.connect(creds);
+    await first.booted();
+    witness.watch(first);
+    expect(
+      (await h.csms.api.request('PUT', `/api/v1/sites/${siteId}`, { limit: { value: 20, unit: 'A' }, phases: 3, voltage: 230, stations: [creds.identity] })).status,
+    ).toBe(201);
+    await waitFor(async () => (await getSite(siteId)).pendingPushes === 0);
+    await start(witness, first);
+    await settled(siteId, { [`${creds.identity}/1`]: 20 });
+    const sentBefore = first.callsOf('SetChargingProfile').length;
+    await first.close();
+    const away = await waitFor(async () => {
+      const site = await getSite(siteId);
+      return site.allocation[0]?.state === 'Offline' ? site : undefined;
+    });
+    expect(away.allocation[0]).toMatchObject({ counted: { value: 20 } });
+    expect(away.headroom.value).toBe(0);
+
+    const again = await h.csms.connect(creds);
+    witness.watch(again);
+    await again.booted();
+    const resent = await again.waitForCall('SetChargingProfile', {
+      timeoutMs: 10_000,
+      where: (p) => (p.chargingProfile as Payload).chargingProfilePurpose === 'TxProfile',
+    });
+    expect(
+      (resent.payload.chargingProfile as { chargingSchedule: { chargingSchedulePeriod: { limit: number }[] }[] }).chargingSchedule[0]?.chargingSchedulePeriod[0]?.limit,
+    ).toBe(20);
+    expect(sentBefore).toBeGreaterThan(0);
+    await settled(siteId, { [`${creds.identity}/1`]: 20 });
+    expect((await h.csms.api.request('DELETE', `/api/v1/sites/${siteId}`)).status).toBe(204);
+  });
 });

@@ -90,7 +90,12 @@ export class Sites implements SiteManager, SmartChargingListener {
   /** Loads the sites and the limits their stations accepted; re-allocates each (after a restart). */
   load(): Promise<void> {
     return (this.loaded ??= (async () => {
-      for (const { id, definition } of await this.deps.smart.listSites()) await this.restore(id, definition);
+      for (const { id, definition } of await this.deps.smart.listSites()) {
+        const site = await this.restore(id, definition);
+        // What was under way when the CSMS stopped goes on: the TxDefaults not yet accepted, the shares not yet sent.
+        for (const stationId of definition.stations) if (!site.txDefaultAccepted.has(stationId)) this.pushTxDefault(site, stationId);
+        this.reallocate(site);
+      }
     })());
   }
 
@@ -255,6 +260,25 @@ export class Sites implements SiteManager, SmartChargingListener {
       }
       this.reallocate(site);
     });
+  }
+
+  /**
+   * DRV-SC-10: a station that (re)connects may have rebooted and lost its TxProfiles (K01.FR.27 does not promise
+   * them): what it accepted is sent again (the same ids replace, so a station that kept them changes nothing). Sent
+   * before its boot is answered, a push is refused and retried after its backoff.
+   */
+  stationConnected(stationId: string): void {
+    void this.load()
+      .then(() => {
+        const site = this.siteOf(stationId);
+        if (site === undefined) return;
+        if (site.txDefaultAccepted.has(stationId)) this.pushTxDefault(site, stationId);
+        for (const session of site.sessions.values()) {
+          if (session.stationId === stationId && session.push === undefined && session.acceptedAmps !== undefined)
+            this.pushTxProfile(site, session, session.acceptedAmps);
+        }
+      })
+      .catch((err: unknown) => this.deps.log.warn({ err, stationId }, 'site: resending limits after a reconnect failed'));
   }
 
   externalLimitChanged(stationId: string): void {
