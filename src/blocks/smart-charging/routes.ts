@@ -9,6 +9,7 @@ import type { BillingStore } from '../../store/billing-store.js';
 import type { Store } from '../../store/store.js';
 import type { SiteManager } from './sites.js';
 import type { SmartChargingStore, StoredProfile } from './store.js';
+import { setChargingProfile16 } from './v16.js';
 
 export interface SmartChargingRouteDeps {
   store: Store & BillingStore;
@@ -85,7 +86,7 @@ export function smartChargingRoutes(deps: SmartChargingRouteDeps): RouteSpec[] {
       },
       handler: async (request) => {
         const stationId = stationIdParam(request);
-        await requireStation(store, stationId);
+        const station = await requireStation(store, stationId);
         const { evseId } = request.body;
         const chargingProfile: JsonObject = { ...asJson(request.body.chargingProfile) };
         if (chargingProfile.id === undefined) chargingProfile.id = await smart.nextProfileId(stationId);
@@ -98,7 +99,9 @@ export function smartChargingRoutes(deps: SmartChargingRouteDeps): RouteSpec[] {
             });
           chargingProfile.transactionId = running.transactionId;
         }
-        const { request: sent, response } = await send(commands, stationId, 'SetChargingProfile', { evseId, chargingProfile });
+        // A 1.6 station gets the 1.6 SetChargingProfile of the same profile (CONTRACT §3.1).
+        const payload = station.ocppVersion === '1.6' ? setChargingProfile16(evseId, chargingProfile) : { evseId, chargingProfile };
+        const { request: sent, response } = await send(commands, stationId, 'SetChargingProfile', payload);
         return {
           status: 201,
           body: {
@@ -147,8 +150,8 @@ export function smartChargingRoutes(deps: SmartChargingRouteDeps): RouteSpec[] {
       handler: async (request) => {
         const stationId = stationIdParam(request);
         const chargingProfileId = integerParam(request, 'profileId');
-        await requireStation(store, stationId);
-        const { response } = await send(commands, stationId, 'ClearChargingProfile', { chargingProfileId });
+        const station = await requireStation(store, stationId);
+        const { response } = await send(commands, stationId, 'ClearChargingProfile', station.ocppVersion === '1.6' ? { id: chargingProfileId } : { chargingProfileId });
         return { status: 200, body: { chargingProfileId, response } };
       },
     },

@@ -21,8 +21,9 @@ import type {
 import { CommandRefusal, type BlockModule, type CommandPlan, type HandlerContext, type PlanContext, type PlanOutcome } from '../../station/types.js';
 import type { BillingStore } from '../../store/billing-store.js';
 import { singleRequest } from '../plans.js';
-import { chargingCapabilities, checkChargingProfile, type InstalledProfile, type K01Violation } from './k01.js';
+import { chargingCapabilities, checkChargingProfile, type ChargingCapabilities, type InstalledProfile, type K01Violation } from './k01.js';
 import type { SmartChargingStore, StoredProfile } from './store.js';
+import { smartCharging16 } from './v16.js';
 
 /**
  * Smart Charging (OCPP 2.0.1 K01–K13, K15–K17): the CSMS sets, reads, clears and composes charging profiles
@@ -54,13 +55,17 @@ function refuse(violations: readonly K01Violation[]): never {
   throw new CommandRefusal(400, 'invalid_charging_profile', `${first.rule}: ${first.message}`, { rule: first.rule, message: first.message, violations });
 }
 
-/** Every K01 rule against the station's device model, installed profiles and running transactions. */
-async function checkAgainstStation(
+/**
+ * Every K01 rule against the station's device model, installed profiles and running transactions; `applies`
+ * leaves out the rules of 2.0.1 that a 1.6 station does not have. Returns the CSMS profile of the same id, if any.
+ */
+export async function checkAgainstStation(
   deps: SmartChargingDeps,
   ctx: PlanContext,
   evseId: number | undefined,
   profile: ChargingProfileType,
   remoteStart: boolean,
+  version: { capabilities?: ChargingCapabilities; applies?: (violation: K01Violation) => boolean } = {},
 ): Promise<StoredProfile | undefined> {
   const stationId = ctx.station.id;
   const [variables, profiles, running, needs] = await Promise.all([
@@ -71,59 +76,54 @@ async function checkAgainstStation(
   ]);
   const violations = checkChargingProfile(profile, {
     evseId,
-    capabilities: chargingCapabilities(variables),
+    capabilities: version.capabilities ?? chargingCapabilities(variables),
     installed: installedProfiles(profiles.filter((p) => p.source === 'CSMS')),
     activeTransactions: running.map((tx) => ({ transactionId: tx.transactionId, evseId: tx.evseId })),
     evChargingNeeds: needs.some((n) => n.evseId === evseId && n.chargingNeeds !== null),
     remoteStart,
-  });
+  }).filter(version.applies ?? (() => true));
   if (violations.length > 0) refuse(violations);
   return profiles.find((p) => p.source === 'CSMS' && p.chargingProfile.id === profile.id);
 }
 
 /**
- * SetChargingProfile (K01): validated, recorded Pending before it leaves, then Accepted / Rejected by the
- * station's answer. A CALLERROR or no answer (TC_K_15) leaves the CSMS's list as it was before.
+ * Records the profile Pending before its SetChargingProfile leaves, and settles it with the answer: Accepted or
+ * Rejected; a CALLERROR or no answer (TC_K_15) leaves the CSMS's list as it was before.
  */
+export async function recordSetProfile(
+  deps: SmartChargingDeps,
+  stationId: string,
+  evseId: number,
+  profile: ChargingProfileType,
+  previous: StoredProfile | undefined,
+): Promise<(outcome: PlanOutcome) => Promise<void>> {
+  const row = {
+    stationId,
+    source: 'CSMS' as const,
+    evseId,
+    chargingProfile: profile,
+    limitSource: 'CSO',
+    transactionId: profile.transactionId,
+    remoteStartId: undefined,
+  };
+  await deps.smart.putProfile({ ...row, status: 'Pending', response: undefined });
+  return async (outcome: PlanOutcome) => {
+    if (outcome.kind === 'result' && (outcome.response.status === 'Accepted' || previous === undefined)) {
+      await deps.smart.putProfile({ ...row, status: outcome.response.status === 'Accepted' ? 'Accepted' : 'Rejected', response: outcome.response });
+      return;
+    }
+    // The station kept what it had (K01.FR.05 replaces only on Accepted): so does the CSMS's list.
+    if (previous !== undefined) await deps.smart.putProfile(previous);
+    else await deps.smart.deleteProfile(stationId, 'CSMS', profile.id);
+  };
+}
+
+/** SetChargingProfile (K01): validated, recorded Pending before it leaves, then Accepted / Rejected by the station's answer. */
 function planSetChargingProfile(deps: SmartChargingDeps) {
   return async (payload: SetChargingProfileRequest, ctx: PlanContext): Promise<CommandPlan> => {
-    const stationId = ctx.station.id;
-    const profile = payload.chargingProfile;
-    const previous = await checkAgainstStation(deps, ctx, payload.evseId, profile, false);
-    await deps.smart.putProfile({
-      stationId,
-      source: 'CSMS',
-      evseId: payload.evseId,
-      chargingProfile: profile,
-      status: 'Pending',
-      response: undefined,
-      limitSource: 'CSO',
-      transactionId: profile.transactionId,
-      remoteStartId: undefined,
-    });
-    return {
-      ...singleRequest(payload),
-      settle: async (outcome: PlanOutcome) => {
-        if (outcome.kind === 'result' && (outcome.response.status === 'Accepted' || previous === undefined)) {
-          const status = outcome.response.status === 'Accepted' ? 'Accepted' : 'Rejected';
-          await deps.smart.putProfile({
-            stationId,
-            source: 'CSMS',
-            evseId: payload.evseId,
-            chargingProfile: profile,
-            status,
-            response: outcome.response,
-            limitSource: 'CSO',
-            transactionId: profile.transactionId,
-            remoteStartId: undefined,
-          });
-          return;
-        }
-        // The station kept what it had (K01.FR.05 replaces only on Accepted): so does the CSMS's list.
-        if (previous !== undefined) await deps.smart.putProfile(previous);
-        else await deps.smart.deleteProfile(stationId, 'CSMS', profile.id);
-      },
-    };
+    const previous = await checkAgainstStation(deps, ctx, payload.evseId, payload.chargingProfile, false);
+    const settle = await recordSetProfile(deps, ctx.station.id, payload.evseId, payload.chargingProfile, previous);
+    return { ...singleRequest(payload), settle };
   };
 }
 
@@ -323,5 +323,6 @@ export function createSmartChargingBlock(deps: SmartChargingDeps): BlockModule {
       GetChargingProfiles: planGetChargingProfiles(deps),
       GetCompositeSchedule: planGetCompositeSchedule(deps),
     },
+    v16: smartCharging16(deps),
   };
 }
