@@ -9,7 +9,7 @@ import { withCsms } from '../support/csms.js';
 import { ChargingSession, newIdToken, registerIdToken } from '../support/charging.js';
 import { Reply, waitFor, type Payload, type TestStation } from '../support/station.js';
 
-const h = withCsms({ CSMS_CALL_TIMEOUT_MS: 2000 });
+const h = withCsms({ CSMS_CALL_TIMEOUT_MS: 10_000 });
 /** What a session counts at without any profile of ours (CONTRACT §8.3). */
 const EVSE_MAX = 32;
 
@@ -28,13 +28,16 @@ class SiteWitness {
   readonly sessions = new Map<string, { stationId: string; evseId: number; transactionId: string }>();
   readonly violations: string[] = [];
   readonly log: string[] = [];
+  /** Every SetChargingProfile the stations received, answered or not. */
+  readonly received: { stationId: string; payload: Payload }[] = [];
 
   constructor(readonly limitAmps: number) {}
 
   /** Makes the station accept every SetChargingProfile (or answer as `answer` says) and record it. */
-  watch(station: TestStation, answer: (payload: Payload) => Payload | ReturnType<typeof Reply.error> = () => ({ status: 'Accepted' })): void {
-    station.onCall('SetChargingProfile', (payload) => {
-      const reply = answer(payload);
+  watch(station: TestStation, answer: (payload: Payload) => Payload | ReturnType<typeof Reply.error> | Promise<Payload> = () => ({ status: 'Accepted' })): void {
+    station.onCall('SetChargingProfile', async (payload) => {
+      this.received.push({ stationId: station.identity, payload });
+      const reply = await answer(payload);
       if ('status' in reply && reply.status === 'Accepted') {
         const profile = payload.chargingProfile as {
           chargingProfilePurpose: string;
@@ -80,7 +83,11 @@ class SiteWitness {
     if (total > this.limitAmps + 1e-9) this.violations.push(`${what}: ${total} A in force > ${this.limitAmps} A`);
   }
 
+  /** Every session ever started here, to check a TxProfile named one of its EVSE's transactions. */
+  readonly everStarted: { stationId: string; evseId: number; transactionId: string }[] = [];
+
   started(session: ChargingSession): void {
+    this.everStarted.push({ stationId: session.station.identity, evseId: session.evseId, transactionId: session.transactionId });
     this.sessions.set(session.transactionId, { stationId: session.station.identity, evseId: session.evseId, transactionId: session.transactionId });
     this.check(`started ${session.transactionId}`);
   }
@@ -116,9 +123,9 @@ async function settled(siteId: string, expected: Record<string, number>): Promis
   );
 }
 
-async function start(witness: SiteWitness, station: TestStation): Promise<ChargingSession> {
+async function start(witness: SiteWitness, station: TestStation, evseId = 1): Promise<ChargingSession> {
   const token = await registerIdToken(h.csms.api, newIdToken('ISO14443'));
-  const session = new ChargingSession(station);
+  const session = new ChargingSession(station, { evseId });
   const started = session.authorized(token);
   witness.started(session);
   await started;
@@ -169,14 +176,15 @@ describe('Site load management', () => {
     await settled(siteId, { [key(s0)]: 10.6, [key(s1)]: 0, [key(s2)]: 10.6, [key(s3)]: 10.6 });
 
     // An ended session counts 0 at once; its share goes to the others
-    await a.event('Ended', 'EVCommunicationLost', { stoppedReason: 'EVDisconnected', chargingState: 'Idle' });
+    // The station drops the TxProfile as it ends the transaction: from then on the session counts 0.
     witness.ended(a);
+    await a.event('Ended', 'EVCommunicationLost', { stoppedReason: 'EVDisconnected', chargingState: 'Idle' });
     const after = await settled(siteId, { [key(s1)]: 0, [key(s2)]: 16, [key(s3)]: 16 });
     expect(after.headroom.value).toBeCloseTo(0, 6);
 
     for (const session of [c, d]) {
-      await session.event('Ended', 'EVCommunicationLost', { stoppedReason: 'EVDisconnected', chargingState: 'Idle' });
       witness.ended(session);
+      await session.event('Ended', 'EVCommunicationLost', { stoppedReason: 'EVDisconnected', chargingState: 'Idle' });
     }
     await settled(siteId, { [key(s1)]: 0 });
     expect(witness.violations, witness.log.join('\n')).toEqual([]);
@@ -311,4 +319,107 @@ describe('Site load management', () => {
     await settled(siteId, { [`${creds.identity}/1`]: 20 });
     expect((await h.csms.api.request('DELETE', `/api/v1/sites/${siteId}`)).status).toBe(204);
   });
+
+  it('DRV-SC-07 (seeded random): 5 stations × 2 EVSEs under 40 A; stations accept, reject or answer late (seeded); starts, suspensions, resumptions and ends; the accepted sum stays under the limit and every profile obeys K01', async () => {
+    let seed = 20261207;
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const siteId = `site-rnd-${Date.now()}`;
+    const witness = new SiteWitness(40);
+    const stations: TestStation[] = [];
+    for (let i = 0; i < 5; i++) {
+      const station = await h.csms.newStation({ prefix: `RND${i}` });
+      await station.booted({
+        evses: [
+          { id: 1, connectors: [1] },
+          { id: 2, connectors: [1] },
+        ],
+      });
+      witness.watch(station, async () => {
+        const r = random();
+        if (r < 0.1) return { status: 'Rejected' };
+        // Late, but within CSMS_CALL_TIMEOUT_MS (beyond it the CSMS rightly sends its next CALL, which the test station flags)
+        if (r < 0.25) await new Promise((resolve) => setTimeout(resolve, 300 + 1000 * random()));
+        return { status: 'Accepted' };
+      });
+      stations.push(station);
+    }
+    expect(
+      (
+        await h.csms.api.request('PUT', `/api/v1/sites/${siteId}`, {
+          limit: { value: 40, unit: 'A' },
+          phases: 3,
+          voltage: 230,
+          stations: stations.map((s) => s.identity),
+        })
+      ).status,
+    ).toBe(201);
+    await waitFor(() => stations.every((s) => witness.accepted.some((a) => a.stationId === s.identity && a.purpose === 'TxDefaultProfile')), { timeoutMs: 30_000 });
+
+    const evses = stations.flatMap((station) => [1, 2].map((evseId) => ({ station, evseId, session: undefined as ChargingSession | undefined, suspended: false })));
+    for (let step = 0; step < 40; step++) {
+      const evse = evses[Math.floor(random() * evses.length)] as (typeof evses)[number];
+      if (evse.session === undefined) {
+        evse.session = await start(witness, evse.station, evse.evseId);
+        evse.suspended = false;
+      } else if (random() < 0.5) {
+        witness.ended(evse.session);
+        await evse.session.event('Ended', 'EVCommunicationLost', { stoppedReason: 'EVDisconnected', chargingState: 'Idle' });
+        evse.session = undefined;
+      } else {
+        evse.suspended = !evse.suspended;
+        await evse.session.event('Updated', 'ChargingStateChanged', { chargingState: evse.suspended ? 'SuspendedEV' : 'Charging' });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50 + 200 * random()));
+    }
+    // Quiet: every charging EVSE gets a share (the limit allows 4 A each for all ten)
+    const site = await waitFor(
+      async () => {
+        const view = await getSite(siteId);
+        return view.pendingPushes === 0 ? view : undefined;
+      },
+      { timeoutMs: 60_000, what: 'no push left in flight' },
+    );
+    for (const evse of evses.filter((e) => e.session !== undefined && !e.suspended)) {
+      const item = site.allocation.find((a) => a.stationId === evse.station.identity && a.evseId === evse.evseId);
+      expect(item?.limit.value, `${evse.station.identity}/${evse.evseId} in ${JSON.stringify(site)}`).toBeGreaterThan(0);
+    }
+    expect(witness.violations, witness.log.join('\n')).toEqual([]);
+
+    // An independent reading of K01 for every profile a station received from the site manager
+    const k01: string[] = [];
+    for (const { stationId, payload } of witness.received) {
+      const profile = payload.chargingProfile as {
+        chargingProfilePurpose: string;
+        chargingProfileKind: string;
+        transactionId?: string;
+        chargingSchedule: { startSchedule?: string; chargingSchedulePeriod: { startPeriod: number; limit: number }[] }[];
+      };
+      const where = `${stationId} ${JSON.stringify(payload)}`;
+      if (profile.chargingSchedule.length !== 1) k01.push(`K01.FR.34 ${where}`);
+      const schedule = profile.chargingSchedule[0];
+      if (schedule?.chargingSchedulePeriod[0]?.startPeriod !== 0) k01.push(`K01.FR.31 ${where}`);
+      if (schedule?.chargingSchedulePeriod.some((p) => p.limit < 0) === true) k01.push(`negative ${where}`);
+      if (profile.chargingProfileKind === 'Relative' && schedule?.startSchedule !== undefined) k01.push(`K01.FR.41 ${where}`);
+      if (profile.chargingProfilePurpose === 'TxProfile') {
+        if ((payload.evseId as number) <= 0) k01.push(`K01.FR.16 ${where}`);
+        if (profile.transactionId === undefined) k01.push(`K01.FR.03 ${where}`);
+        const transactionId = profile.transactionId;
+        const owner = evses.find((e) => e.station.identity === stationId && e.evseId === payload.evseId);
+        const known =
+          owner !== undefined && [...witness.everStarted].some((t) => t.transactionId === transactionId && t.stationId === stationId && t.evseId === payload.evseId);
+        if (!known) k01.push(`K01.FR.09 (not a transaction of that EVSE) ${where}`);
+      }
+    }
+    expect(k01).toEqual([]);
+
+    for (const evse of evses) {
+      if (evse.session === undefined) continue;
+      witness.ended(evse.session);
+      await evse.session.event('Ended', 'EVCommunicationLost', { stoppedReason: 'EVDisconnected', chargingState: 'Idle' });
+    }
+    expect((await h.csms.api.request('DELETE', `/api/v1/sites/${siteId}`)).status).toBe(204);
+  }, 180_000);
 });

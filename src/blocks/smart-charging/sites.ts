@@ -360,8 +360,8 @@ export class Sites implements SiteManager, SmartChargingListener {
     const request: PushRequest = { stationId: session.stationId, evseId: session.evseId, amps, transactionId: session.transactionId };
     const actor = this.startPush(site, request, {
       accepted: async () => {
-        if (session.push?.actor !== actor) return;
-        session.push = undefined;
+        // Stored before it counts: a restart must find what the station holds. Until then the push stays in
+        // flight (its limit counted as uncertain), so nothing is raised on its account and the site is not idle.
         await this.deps.smart.putSiteLimit(site.id, {
           stationId: session.stationId,
           evseId: session.evseId,
@@ -369,11 +369,15 @@ export class Sites implements SiteManager, SmartChargingListener {
           profileId: SITE_PROFILE_ID_BASE + session.evseId,
           transactionId: session.transactionId,
         });
-        // In force now (the station answers its CALLs in order, so nothing sent before is pending any more).
+        // In force now. The station answers its CALLs in order, so whatever was sent before this one is settled;
+        // a newer push still in flight keeps counting as uncertain.
         session.acceptedAmps = amps;
-        session.unknownAmps = undefined;
-        session.lastAnswer = 'Accepted';
-        if (this.sites.get(site.id) === site) this.reallocate(site);
+        if (session.push === undefined || session.push.actor === actor) {
+          session.push = undefined;
+          session.unknownAmps = undefined;
+          session.lastAnswer = 'Accepted';
+        }
+        if (this.sites.get(site.id) === site && site.sessions.get(keyOf(session.stationId, session.evseId)) === session) this.reallocate(site);
       },
       refused: () => {
         session.lastAnswer = 'Rejected';
@@ -394,9 +398,9 @@ export class Sites implements SiteManager, SmartChargingListener {
       { stationId, evseId: 0, amps: 0, transactionId: undefined },
       {
         accepted: async () => {
-          site.txDefaultPushes.delete(stationId);
           await this.deps.smart.putSiteLimit(site.id, { stationId, evseId: 0, acceptedAmps: 0, profileId: SITE_PROFILE_ID_BASE, transactionId: undefined });
           site.txDefaultAccepted.add(stationId);
+          if (site.txDefaultPushes.get(stationId) === actor) site.txDefaultPushes.delete(stationId);
           if (this.sites.get(site.id) === site) this.reallocate(site);
         },
         refused: () => undefined,
