@@ -202,7 +202,16 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   });
   router.onResync(() => authorizer.invalidateAll());
   const commands = new CommandService({ store, router, versions, clock, callTimeoutMs: config.callTimeoutMs });
-  const sites = new Sites({ smart: sqlStore.smartCharging, store, commands, locate: (id) => router.locate(id), clock, log, attemptTimeoutMs: config.callTimeoutMs });
+  const sites = new Sites({
+    smart: sqlStore.smartCharging,
+    store,
+    commands,
+    locate: (id) => router.locate(id),
+    clock,
+    log,
+    attemptTimeoutMs: config.callTimeoutMs,
+    registry: metrics.registry,
+  });
   smartCharging.listener = sites;
   registry.onChange((stationId, session) => {
     if (session !== undefined) sites.stationConnected(stationId);

@@ -5,6 +5,7 @@
  * believes: at every step the limits in force on the EVSEs with a session sum to at most the site limit.
  */
 import { describe, expect, it } from 'vitest';
+import { metricValue } from '../support/api.js';
 import { withCsms } from '../support/csms.js';
 import { ChargingSession, newIdToken, registerIdToken } from '../support/charging.js';
 import { Reply, waitFor, type Payload, type TestStation } from '../support/station.js';
@@ -189,6 +190,10 @@ describe('Site load management', () => {
     await settled(siteId, { [key(s1)]: 0 });
     expect(witness.violations, witness.log.join('\n')).toEqual([]);
     expect((await getSite(siteId)).headroom.value).toBeCloseTo(32, 6);
+    const metrics = await h.csms.api.metrics();
+    expect(metricValue(metrics, 'csms_site_limit_amperes', { site: siteId })).toBe(32);
+    expect(metricValue(metrics, 'csms_site_counted_amperes', { site: siteId })).toBe(0);
+    expect(metricValue(metrics, 'csms_site_pushes_total', { site: siteId, outcome: 'accepted' })).toBeGreaterThanOrEqual(10);
 
     // DELETE: the CSMS clears what it set, then the site is gone
     const del = await h.csms.api.request('DELETE', `/api/v1/sites/${siteId}`);

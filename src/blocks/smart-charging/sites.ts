@@ -1,3 +1,4 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { profilePushMachine, type AttemptOutcome, type PushRequest } from '../../../machines/profile-push.machine.js';
 import type { Clock } from '../../clock.js';
@@ -77,6 +78,8 @@ export interface SiteManagerDeps {
   clock: Clock;
   log: Logger;
   attemptTimeoutMs?: number;
+  /** Where the per-site metrics go (sites are few, so a `site` label is fine); none when absent. */
+  registry?: Registry;
 }
 
 const keyOf = (stationId: string, evseId: number): string => `${stationId}/${evseId}`;
@@ -84,8 +87,41 @@ const keyOf = (stationId: string, evseId: number): string => `${stationId}/${evs
 export class Sites implements SiteManager, SmartChargingListener {
   private readonly sites = new Map<string, SiteState>();
   private loaded: Promise<void> | undefined;
+  private readonly pushOutcomes: Counter | undefined;
 
-  constructor(private readonly deps: SiteManagerDeps) {}
+  constructor(private readonly deps: SiteManagerDeps) {
+    const registers = deps.registry === undefined ? undefined : [deps.registry];
+    if (registers === undefined) return;
+    // Read from the live state at scrape time: what the invariant bounds, the limit, what is under way.
+    const perSite = (name: string, help: string, value: (site: SiteState) => number): Gauge =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['site'],
+        registers,
+        collect: function (this: Gauge) {
+          this.reset();
+          for (const site of sites.values()) this.labels(site.id).set(value(site));
+        },
+      });
+    const sites = this.sites;
+    perSite('csms_site_limit_amperes', 'The site limit, in A per phase', (site) => toAmps(site.definition.limit, site.definition));
+    perSite('csms_site_counted_amperes', 'The sum the site invariant bounds: each EVSE at what its station accepted (or may have), in A per phase', (site) =>
+      exposureSum(this.limitStates(site)),
+    );
+    perSite('csms_site_sessions', 'Sessions on the site’s EVSEs', (site) => site.sessions.size);
+    perSite(
+      'csms_site_pending_pushes',
+      'Charging-profile pushes of the site in flight or waiting to retry',
+      (site) => [...site.sessions.values()].filter((x) => x.push !== undefined).length + site.txDefaultPushes.size,
+    );
+    this.pushOutcomes = new Counter({
+      name: 'csms_site_pushes_total',
+      help: 'Answers to the site manager’s charging-profile pushes: accepted, refused, unanswered',
+      labelNames: ['site', 'outcome'],
+      registers,
+    });
+  }
 
   /** Loads the sites and the limits their stations accepted; re-allocates each (after a restart). */
   load(): Promise<void> {
@@ -416,15 +452,23 @@ export class Sites implements SiteManager, SmartChargingListener {
     on: { accepted: () => Promise<void>; refused: () => void; unanswered: () => void },
   ): Actor<typeof profilePushMachine> {
     const log = this.deps.log;
+    const counted = (outcome: string): void => {
+      this.pushOutcomes?.labels(site.id, outcome).inc();
+    };
     const machine = profilePushMachine.provide({
       actors: { send: fromPromise<AttemptOutcome, PushRequest>(({ input }) => this.send(site, input)) },
       actions: {
-        accepted: () => void on.accepted().catch((err: unknown) => log.error({ err, siteId: site.id, ...request }, 'site: recording an accepted limit failed')),
+        accepted: () => {
+          counted('accepted');
+          void on.accepted().catch((err: unknown) => log.error({ err, siteId: site.id, ...request }, 'site: recording an accepted limit failed'));
+        },
         refused: (_, params) => {
+          counted('refused');
           log.info({ siteId: site.id, ...request, status: params.status }, 'site: station refused a limit; retrying with backoff');
           on.refused();
         },
         unanswered: (_, params) => {
+          counted('unanswered');
           log.info({ siteId: site.id, ...request, reason: params.reason }, 'site: no answer to a limit; retrying with backoff');
           on.unanswered();
         },
