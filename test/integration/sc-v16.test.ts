@@ -90,4 +90,16 @@ describe('Charging profiles of a 1.6 station', () => {
     const list = await h.csms.api.request<{ items: { evseId: number; chargingProfile: { id: number } }[] }>('GET', path(station));
     expect(list.body.items.map((i) => [i.evseId, i.chargingProfile.id])).toEqual([[1, 5]]);
   });
+
+  it('a 1.6 station cannot join a site yet: 400, nothing sent', async () => {
+    const station = await booted16();
+    const res = await h.csms.api.request<{ error: { code: string } }>('PUT', `/api/v1/sites/site16-${Date.now()}`, {
+      limit: { value: 32, unit: 'A' },
+      phases: 3,
+      voltage: 230,
+      stations: [station.identity],
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('unsupported_station');
+  });
 });

@@ -205,7 +205,11 @@ export function smartChargingRoutes(deps: SmartChargingRouteDeps): RouteSpec[] {
         if (body.minPerEvse !== undefined && isJsonObject(body.minPerEvse) && body.minPerEvse.value > body.limit.value && body.minPerEvse.unit === body.limit.unit)
           throw new ApiError(400, 'invalid_site', 'minPerEvse is above the site limit');
         for (const stationId of body.stations) {
-          if ((await store.getStation(stationId)) === undefined) throw new ApiError(400, 'unknown_station', `no station ${stationId}`, { stationId });
+          const station = await store.getStation(stationId);
+          if (station === undefined) throw new ApiError(400, 'unknown_station', `no station ${stationId}`, { stationId });
+          // The site manager speaks 2.0.1 profiles only (README "Smart charging and sites").
+          if (station.ocppVersion === '1.6' || station.ocppVersionPin === '1.6')
+            throw new ApiError(400, 'unsupported_station', `station ${stationId} speaks OCPP 1.6, which sites do not manage yet`, { stationId });
           const other = await sites.siteHolding(stationId, siteId);
           if (other !== undefined) throw new ApiError(409, 'station_in_another_site', `station ${stationId} is managed by site ${other}`, { stationId, siteId: other });
         }
