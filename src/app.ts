@@ -3,6 +3,8 @@ import { buildApiRoutes } from './api/routes/index.js';
 import { mountApi } from './api/server.js';
 import { Authorizer } from './blocks/authorization/authorizer.js';
 import { buildBlockTable, createBlocks } from './blocks/index.js';
+import { Sites } from './blocks/smart-charging/sites.js';
+import type { SmartChargingDeps } from './blocks/smart-charging/smart-charging.js';
 import { systemClock, type Clock } from './clock.js';
 import { connectionNameFor } from './cluster/redis-connection.js';
 import { createCommandRouter } from './cluster/wiring.js';
@@ -195,7 +197,9 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     stationUpdate: (stationId, id, status) => reservationsRef.service?.stationUpdate(stationId, id, status) ?? Promise.resolve(),
   };
   const services: StationServices = { config, store, authorizer, metrics, clock, log, passwords, reservations: reservationHooks, pricing };
-  const blocks = createBlocks({ ca, store, clock, plugAndCharge, monitoring: sqlStore.monitoring });
+  // The site load manager listens to the smart-charging block and sends through the command service: wired below.
+  const smartCharging: SmartChargingDeps = { smart: sqlStore.smartCharging, store };
+  const blocks = createBlocks({ ca, store, clock, plugAndCharge, monitoring: sqlStore.monitoring, smartCharging });
   // One table per version: a session dispatches through the table of the version it negotiated.
   const versions = protocols.all.map((protocol) => ({ protocol, blocks: buildBlockTable(blocks, protocol.version) }));
   const tables = new Map(versions.map((v) => [v.protocol, v.blocks]));
@@ -221,6 +225,20 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   // CONTRACT §8.2: expiry by the CSMS's own clock, durable across restarts, safe on every node of a cluster.
   const reservationSweeper = new ReservationSweeper(reservations, log);
   reservationSweeper.start();
+  const sites = new Sites({
+    smart: sqlStore.smartCharging,
+    store,
+    commands,
+    locate: (id) => router.locate(id),
+    clock,
+    log,
+    attemptTimeoutMs: config.callTimeoutMs,
+    registry: metrics.registry,
+  });
+  smartCharging.listener = sites;
+  registry.onChange((stationId, session) => {
+    if (session !== undefined) sites.stationConnected(stationId);
+  });
   // Unproven attempts are counted where every worker and node sees them (CONTRACT §3.2): Redis in cluster mode.
   const attempts: AttemptCounter =
     config.redisUrl === undefined
@@ -291,6 +309,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
 
     const apiApp = uws.App();
     const operators = sqlStore.operators;
+    await sites.load();
     const routes = buildApiRoutes({
       store,
       passwords,
@@ -306,6 +325,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
       operators: { store: operators, attempts, clock, log, hasApiToken: config.apiToken !== undefined },
       reservations: { service: reservations, store: sqlStore.reservations },
       tariffs: sqlStore.tariffs,
+      smartCharging: { smart: sqlStore.smartCharging, sites },
     });
     const authenticator = new ApiAuthenticator({ apiToken: config.apiToken, store: operators, clock });
     mountApi(

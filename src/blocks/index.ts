@@ -9,6 +9,7 @@ import type { PlugAndCharge } from './plug-and-charge/plug-and-charge.js';
 import { createMonitoringBlock, type MonitoringBlockDeps } from './monitoring/monitoring.js';
 import { provisioning } from './provisioning/provisioning.js';
 import { createSecurityBlock, type CertificateModuleDeps } from './security/certificates.js';
+import { createSmartChargingBlock, remoteStartProfiles, transactionProfiles, type SmartChargingDeps } from './smart-charging/smart-charging.js';
 import { createTransactionsBlock } from './transactions/transactions.js';
 import { reservationsBlock } from './reservations/reservations.js';
 import { unsupported } from './unsupported.js';
@@ -18,15 +19,21 @@ import { unsupported } from './unsupported.js';
  * this list; an action (in either direction) may be claimed by one block only.
  */
 export function createBlocks(
-  deps: CertificateModuleDeps & Parameters<typeof createTransactionsBlock>[0] & MonitoringBlockDeps & { plugAndCharge?: PlugAndCharge },
+  deps: CertificateModuleDeps &
+    Parameters<typeof createTransactionsBlock>[0] &
+    MonitoringBlockDeps & { plugAndCharge?: PlugAndCharge; smartCharging?: SmartChargingDeps | undefined },
 ): BlockModule[] {
   const pnc = deps.plugAndCharge;
+  const smart = deps.smartCharging;
+  // Transactions carry charging profiles (K05) and drive the site load manager: the smart-charging block follows them.
+  const chargingProfiles = smart === undefined ? undefined : { remoteStart: remoteStartProfiles(smart), transactionEvent: transactionProfiles(smart) };
   return [
     provisioning,
     availability,
     createAuthorizationBlock(pnc?.authorizeContract),
-    createTransactionsBlock(deps),
+    createTransactionsBlock({ ...deps, chargingProfiles }),
     createSecurityBlock({ ...deps, ...(pnc === undefined ? {} : { v2g: pnc.v2gSigning }) }),
+    ...(smart === undefined ? [] : [createSmartChargingBlock(smart)]),
     firmware,
     diagnostics,
     createMonitoringBlock(deps),

@@ -8,11 +8,6 @@ import type { BlockModule } from '../station/types.js';
  * integrator sees at once why, instead of a generic failure.
  */
 const UNSUPPORTED_BLOCKS: Partial<Record<StationAction, string>> = {
-  ClearedChargingLimit: 'smart charging (K)',
-  NotifyChargingLimit: 'smart charging (K)',
-  NotifyEVChargingNeeds: 'ISO 15118 smart charging (K)',
-  NotifyEVChargingSchedule: 'ISO 15118 smart charging (K)',
-  ReportChargingProfiles: 'smart charging (K)',
   NotifyDisplayMessages: 'display messages (O)',
   PublishFirmwareStatusNotification: 'local controller firmware publishing (L)',
 };

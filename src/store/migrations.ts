@@ -531,6 +531,94 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 18,
+    name: 'smart charging: charging profiles, reports, external limits, EV needs, composite schedules, sites',
+    sql: `
+      -- What the CSMS set (source CSMS, by SetChargingProfile or inside RequestStartTransaction) and what the
+      -- station reported (source station, ReportChargingProfiles). A profile id is unique per station (K01.FR.05).
+      CREATE TABLE charging_profiles (
+        station_id       text NOT NULL REFERENCES stations(id) ON DELETE CASCADE,
+        source           text NOT NULL,
+        profile_id       integer NOT NULL,
+        evse_id          integer,
+        charging_profile jsonb NOT NULL,
+        status           text NOT NULL,
+        response         jsonb,
+        limit_source     text,
+        transaction_id   text,
+        remote_start_id  integer,
+        updated_at       timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (station_id, source, profile_id)
+      );
+      -- GetChargingProfiles requests and the ReportChargingProfiles parts that answer them, assembled per requestId.
+      CREATE TABLE charging_profile_requests (
+        station_id  text NOT NULL REFERENCES stations(id) ON DELETE CASCADE,
+        request_id  integer NOT NULL,
+        status      text NOT NULL,
+        complete    boolean NOT NULL DEFAULT false,
+        created_at  timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (station_id, request_id)
+      );
+      CREATE TABLE charging_profile_report_parts (
+        id           bigserial PRIMARY KEY,
+        station_id   text NOT NULL REFERENCES stations(id) ON DELETE CASCADE,
+        request_id   integer NOT NULL,
+        evse_id      integer NOT NULL,
+        limit_source text NOT NULL,
+        profiles     jsonb NOT NULL,
+        tbc          boolean NOT NULL,
+        received_at  timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX charging_profile_report_parts_by_request ON charging_profile_report_parts (station_id, request_id, id);
+      -- NotifyChargingLimit (K12) until ClearedChargingLimit (K13); evse_id 0 = the whole station.
+      CREATE TABLE external_charging_limits (
+        station_id        text NOT NULL REFERENCES stations(id) ON DELETE CASCADE,
+        evse_id           integer NOT NULL,
+        limit_source      text NOT NULL,
+        is_grid_critical  boolean,
+        charging_schedule jsonb NOT NULL,
+        updated_at        timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (station_id, evse_id, limit_source)
+      );
+      -- NotifyEVChargingNeeds / NotifyEVChargingSchedule (ISO 15118), the last of each per EVSE.
+      CREATE TABLE ev_charging_needs (
+        station_id          text NOT NULL REFERENCES stations(id) ON DELETE CASCADE,
+        evse_id             integer NOT NULL,
+        charging_needs      jsonb,
+        max_schedule_tuples integer,
+        ev_schedule         jsonb,
+        ev_time_base        text,
+        updated_at          timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (station_id, evse_id)
+      );
+      -- The last GetCompositeSchedule answer per EVSE (K08), to show it.
+      CREATE TABLE composite_schedules (
+        station_id  text NOT NULL REFERENCES stations(id) ON DELETE CASCADE,
+        evse_id     integer NOT NULL,
+        schedule    jsonb NOT NULL,
+        fetched_at  timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (station_id, evse_id)
+      );
+      -- Sites (CONTRACT §8.3): a grid connection and the limit each managed EVSE's station last accepted.
+      CREATE TABLE sites (
+        id          text PRIMARY KEY,
+        definition  jsonb NOT NULL,
+        created_at  timestamptz NOT NULL DEFAULT now(),
+        updated_at  timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE site_limits (
+        site_id        text NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+        station_id     text NOT NULL,
+        evse_id        integer NOT NULL,
+        accepted_amps  double precision NOT NULL,
+        profile_id     integer,
+        transaction_id text,
+        updated_at     timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (site_id, station_id, evse_id)
+      );
+    `,
+  },
 ];
 
 /** Any constant will do, as long as no other code of ours takes the same advisory lock. */

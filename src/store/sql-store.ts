@@ -3,6 +3,7 @@ import { SqlMonitoringStore, type MonitoringStore } from './monitoring-sql.js';
 import { SqlOperatorStore, type OperatorStore } from '../operators/store.js';
 import { ReservationStore } from '../blocks/reservations/reservation-store.js';
 import { TariffStore } from '../blocks/tariffs/tariff-store.js';
+import { SmartChargingStore } from '../blocks/smart-charging/store.js';
 import type {
   BillingStore,
   IdTokenInput,
@@ -145,6 +146,8 @@ export class SqlStore implements Store, BillingStore {
   /** The reservations and tariffs blocks' store access (src/blocks/reservations, src/blocks/tariffs). */
   readonly reservations: ReservationStore;
   readonly tariffs: TariffStore;
+  /** The smart-charging block's records: charging profiles, reports, external limits, sites. */
+  readonly smartCharging: SmartChargingStore;
 
   private readonly db: SqlDatabase;
 
@@ -360,6 +363,7 @@ export class SqlStore implements Store, BillingStore {
     this.operators = new SqlOperatorStore(db, this.committer);
     this.reservations = new ReservationStore(db);
     this.tariffs = new TariffStore(db);
+    this.smartCharging = new SmartChargingStore(db);
   }
 
   get commitStats(): Readonly<GroupCommitStats> {

@@ -48,6 +48,7 @@ export interface ApiSchemas {
   ApiKeyCreate: ApiKeyCreate;
   ApiRole: ApiRole;
   BootPolicy: BootPolicy;
+  ChargingProfilePost: ChargingProfilePost;
   Error: Error;
   IdTokenPut: IdTokenPut;
   Money: Money;
@@ -58,6 +59,8 @@ export interface ApiSchemas {
   ReservationToken: ReservationToken;
   SecurityProfile: SecurityProfile;
   SessionCreate: SessionCreate;
+  SiteLimit: SiteLimit;
+  SitePut: SitePut;
   Station: Station;
   StationPatch: StationPatch;
   StationPut: StationPut;
@@ -74,6 +77,15 @@ export interface ApiKeyCreate {
    */
   name: string;
   role: ApiRole;
+}
+/**
+ * A charging profile for the station (CONTRACT §8.3): the ChargingProfileType of OCPP 2.0.1, its id optional (assigned); checked against the official schema and K01 before it is sent
+ */
+export interface ChargingProfilePost {
+  evseId: number;
+  chargingProfile: {
+    [k: string]: unknown;
+  };
 }
 export interface Error {
   error: {
@@ -107,6 +119,23 @@ export interface ReservationToken {
 export interface SessionCreate {
   username: string;
   password: string;
+}
+export interface SiteLimit {
+  value: number;
+  unit: "A" | "W";
+}
+/**
+ * A grid connection the CSMS manages (CONTRACT §8.3): a limit in A (per phase) or W over its stations' EVSEs
+ */
+export interface SitePut {
+  limit: SiteLimit;
+  phases: 1 | 3;
+  voltage: number;
+  /**
+   * @maxItems 1000
+   */
+  stations: string[];
+  minPerEvse?: SiteLimit;
 }
 export interface Station {
   id?: string;

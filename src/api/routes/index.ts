@@ -13,6 +13,9 @@ import type { MonitoringStore } from '../../store/monitoring-sql.js';
 import { monitoringRoutes } from '../../blocks/monitoring/routes.js';
 import { operatorRoutes, type OperatorRouteDeps } from '../../operators/routes.js';
 import { billingRoutes } from './billing.js';
+import { smartChargingRoutes } from '../../blocks/smart-charging/routes.js';
+import type { SiteManager } from '../../blocks/smart-charging/sites.js';
+import type { SmartChargingStore } from '../../blocks/smart-charging/store.js';
 import { consoleRoutes } from './console.js';
 import { fleetRoutes } from './fleet.js';
 import { streamRoutes } from './stream.js';
@@ -46,6 +49,8 @@ export interface ApiRouteDeps {
   /** Reservations (CONTRACT §8.2) and tariffs (§8.4). */
   reservations?: { service: ReservationService; store: ReservationStore };
   tariffs?: TariffStore;
+  /** The smart-charging block's store and site manager (charging profiles, sites: CONTRACT §8.3). */
+  smartCharging?: { smart: SmartChargingStore; sites: SiteManager } | undefined;
 }
 
 /** Every /api/v1 route, in the order the OpenAPI document lists them. */
@@ -76,6 +81,7 @@ export function buildApiRoutes(deps: ApiRouteDeps): RouteSpec[] {
     ...billingRoutes({ store: deps.store, decisions: deps.decisions }),
     ...(deps.reservations !== undefined ? reservationRoutes({ service: deps.reservations.service, reservations: deps.reservations.store, store: deps.store }) : []),
     ...(deps.tariffs !== undefined ? tariffRoutes({ tariffs: deps.tariffs, clock: deps.clock }) : []),
+    ...(deps.smartCharging === undefined ? [] : smartChargingRoutes({ store: deps.store, commands: deps.commands, ...deps.smartCharging })),
     ...streamRoutes({ feed: deps.feed, clock: deps.clock }),
     ...operatorRoutes(deps.operators),
     ...consoleRoutes(),

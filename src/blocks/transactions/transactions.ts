@@ -10,7 +10,7 @@ import type {
   TransactionEventRequest,
   TransactionEventResponse,
 } from '../../ocpp/v201/types.js';
-import type { BlockModule, CommandPlan, HandlerContext, PlanContext } from '../../station/types.js';
+import type { BlockModule, CommandPlan, HandlerContext, PlanContext, PlanOutcome } from '../../station/types.js';
 import type { RegisterReading } from '../../store/billing-store.js';
 import type { Store } from '../../store/store.js';
 import { normalizeIdToken } from '../authorization/authorizer.js';
@@ -53,7 +53,17 @@ export function registerReadings(meterValues: readonly MeterValueType[] | undefi
   return { ...(first !== undefined ? { first } : {}), ...(last !== undefined ? { last } : {}) };
 }
 
-async function transactionEvent(ctx: HandlerContext, request: TransactionEventRequest): Promise<TransactionEventResponse> {
+/**
+ * What the smart-charging block does with transactions (src/blocks/smart-charging): checks and records the
+ * charging profile of a remote start, and follows each stored TransactionEvent (a remote start's profile binds
+ * to its transaction, an ended transaction's profiles go, the site load manager re-allocates).
+ */
+export interface TransactionChargingProfiles {
+  remoteStart(payload: RequestStartTransactionRequest, ctx: PlanContext): Promise<((outcome: PlanOutcome) => Promise<void>) | undefined>;
+  transactionEvent(ctx: HandlerContext, request: TransactionEventRequest): Promise<void>;
+}
+
+async function transactionEvent(ctx: HandlerContext, request: TransactionEventRequest, profiles?: TransactionChargingProfiles): Promise<TransactionEventResponse> {
   const { store, authorizer, clock } = ctx.services;
   const station = ctx.station;
   const tx = request.transactionInfo;
@@ -106,6 +116,7 @@ async function transactionEvent(ctx: HandlerContext, request: TransactionEventRe
   await quote?.commit();
   // H01.FR.15: the reservation this transaction was started on is used.
   if (request.reservationId !== undefined) await ctx.services.reservations?.used(station.stationId, request.reservationId, tx.transactionId);
+  await profiles?.transactionEvent(ctx, request);
   if (!inserted)
     station.log.info({ messageId: ctx.messageId, transactionId: tx.transactionId, seqNo: request.seqNo }, 'resent TransactionEvent answered again, stored once');
   return response;
@@ -137,15 +148,31 @@ function grantKey(token: IdTokenType): { type: string; idToken: string } {
  * before the CALL leaves and withdrawn when the answer is not Accepted (Rejected, CALLERROR, timeout, not
  * delivered). NoAuthorization needs no grant.
  */
-export function planRemoteStart(deps: { store: Pick<Store, 'grantRemoteStart' | 'bindRemoteStartGrant' | 'revokeRemoteStartGrant'>; clock: Clock }) {
+export function planRemoteStart(deps: {
+  store: Pick<Store, 'grantRemoteStart' | 'bindRemoteStartGrant' | 'revokeRemoteStartGrant'>;
+  clock: Clock;
+  chargingProfiles?: TransactionChargingProfiles | undefined;
+}) {
   return async (payload: RequestStartTransactionRequest, ctx: PlanContext): Promise<CommandPlan> => {
+    // K05: the charging profile it carries is checked (K01) and recorded before anything is granted or sent.
+    const settleProfile = await deps.chargingProfiles?.remoteStart(payload, ctx);
+    const withProfile = (plan: CommandPlan): CommandPlan =>
+      settleProfile === undefined
+        ? plan
+        : {
+            ...plan,
+            settle: async (outcome) => {
+              await plan.settle?.(outcome);
+              await settleProfile(outcome);
+            },
+          };
     const plan = singleRequest(payload);
-    if (payload.idToken.type === 'NoAuthorization') return plan;
+    if (payload.idToken.type === 'NoAuthorization') return withProfile(plan);
     const stationId = ctx.station.id;
     const { remoteStartId } = payload;
     const { type, idToken } = grantKey(payload.idToken);
     await deps.store.grantRemoteStart({ stationId, remoteStartId, idTokenType: type, idToken, createdAt: new Date(deps.clock.now()) });
-    return {
+    return withProfile({
       ...plan,
       settle: async (outcome) => {
         if (outcome.kind === 'result' && outcome.response.status === 'Accepted') {
@@ -156,15 +183,20 @@ export function planRemoteStart(deps: { store: Pick<Store, 'grantRemoteStart' | 
         }
         await deps.store.revokeRemoteStartGrant(stationId, remoteStartId);
       },
-    };
+    });
   };
 }
 
-export function createTransactionsBlock(deps: { store: Pick<Store, 'grantRemoteStart' | 'bindRemoteStartGrant' | 'revokeRemoteStartGrant'>; clock: Clock }): BlockModule {
+export function createTransactionsBlock(deps: {
+  store: Pick<Store, 'grantRemoteStart' | 'bindRemoteStartGrant' | 'revokeRemoteStartGrant'>;
+  clock: Clock;
+  chargingProfiles?: TransactionChargingProfiles | undefined;
+}): BlockModule {
+  const { chargingProfiles } = deps;
   return {
     name: 'transactions',
     handlers: {
-      TransactionEvent: transactionEvent,
+      TransactionEvent: (ctx, request) => transactionEvent(ctx, request, chargingProfiles),
       MeterValues: meterValues,
     },
     plans: {
