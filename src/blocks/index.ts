@@ -3,8 +3,11 @@ import type { AnyHandler, AnyPlanner, AnyResultHook, BlockModule, BlockTable } f
 import { authorization } from './authorization/authorization.js';
 import { availability } from './availability/availability.js';
 import { dataTransfer } from './data-transfer/data-transfer.js';
+import { createDisplayMessagesBlock } from './display-messages/display-messages.js';
+import type { DisplayMessageStore } from './display-messages/display-message-store.js';
 import { diagnostics } from './diagnostics/diagnostics.js';
 import { firmware } from './firmware/firmware.js';
+import { createLocalListBlock, type LocalListBlockDeps } from './local-list/local-list.js';
 import { provisioning } from './provisioning/provisioning.js';
 import { createSecurityBlock, type CertificateModuleDeps } from './security/certificates.js';
 import { createTransactionsBlock } from './transactions/transactions.js';
@@ -14,8 +17,23 @@ import { unsupported } from './unsupported.js';
  * Every functional block the CSMS serves. A new OCPP profile is one more folder here and one more entry in
  * this list; an action (in either direction) may be claimed by one block only.
  */
-export function createBlocks(deps: CertificateModuleDeps & Parameters<typeof createTransactionsBlock>[0]): BlockModule[] {
-  return [provisioning, availability, authorization, createTransactionsBlock(deps), createSecurityBlock(deps), firmware, diagnostics, dataTransfer, unsupported];
+export function createBlocks(
+  deps: CertificateModuleDeps & Parameters<typeof createTransactionsBlock>[0] & { localList?: LocalListBlockDeps; displayMessages?: DisplayMessageStore },
+): BlockModule[] {
+  return [
+    provisioning,
+    availability,
+    authorization,
+    createTransactionsBlock(deps),
+    createSecurityBlock(deps),
+    firmware,
+    diagnostics,
+    dataTransfer,
+    // Blocks with a store of their own; a unit test that builds the table without them leaves them out.
+    ...(deps.localList !== undefined ? [createLocalListBlock(deps.localList)] : []),
+    ...(deps.displayMessages !== undefined ? [createDisplayMessagesBlock(deps.displayMessages)] : []),
+    unsupported,
+  ];
 }
 
 /** The entries of every block for one protocol version: a 1.6 table holds the blocks' `v16` sides. */

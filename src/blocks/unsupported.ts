@@ -14,7 +14,6 @@ const UNSUPPORTED_BLOCKS: Partial<Record<StationAction, string>> = {
   NotifyEVChargingSchedule: 'ISO 15118 smart charging (K)',
   ReportChargingProfiles: 'smart charging (K)',
   ReservationStatusUpdate: 'reservation (H)',
-  NotifyDisplayMessages: 'display messages (O)',
   NotifyMonitoringReport: 'monitoring (advanced device management, N)',
   Get15118EVCertificate: 'ISO 15118 certificate management (M)',
   GetCertificateStatus: 'ISO 15118 certificate management (M)',

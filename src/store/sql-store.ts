@@ -1,4 +1,6 @@
 import { SqlFleetStore, type FleetStore } from './fleet-sql.js';
+import { LocalListStore } from '../blocks/local-list/local-list-store.js';
+import { DisplayMessageStore } from '../blocks/display-messages/display-message-store.js';
 import type {
   BillingStore,
   IdTokenInput,
@@ -134,6 +136,9 @@ export class SqlStore implements Store, BillingStore {
   private readonly billing: SqlBillingStore;
   /** Reads across the whole fleet (the fleet index's snapshot, the fleet-wide transaction list). */
   readonly fleet: FleetStore;
+  /** The local lists (CONTRACT §8.1) and display messages (§8.5): their blocks own the SQL. */
+  readonly localLists: LocalListStore;
+  readonly displayMessages: DisplayMessageStore;
 
   private readonly db: SqlDatabase;
 
@@ -345,6 +350,8 @@ export class SqlStore implements Store, BillingStore {
 
     this.billing = new SqlBillingStore(db, this.committer);
     this.fleet = new SqlFleetStore(db);
+    this.localLists = new LocalListStore(db);
+    this.displayMessages = new DisplayMessageStore(db);
   }
 
   get commitStats(): Readonly<GroupCommitStats> {

@@ -25,14 +25,27 @@ export type SecurityProfile = 1 | 2 | 3;
  */
 export interface ApiSchemas {
   BootPolicy: BootPolicy;
+  DisplayMessagePost: DisplayMessagePost;
   Error: Error;
   IdTokenPut: IdTokenPut;
+  LocalListEntry: LocalListEntry;
+  LocalListPatch: LocalListPatch;
+  LocalListPut: LocalListPut;
+  LocalListToken: LocalListToken;
   OcppVersionPin: OcppVersionPin;
   Password: Password;
   SecurityProfile: SecurityProfile;
   Station: Station;
   StationPatch: StationPatch;
   StationPut: StationPut;
+}
+/**
+ * A MessageInfoType whose id may be left out (the CSMS assigns one); checked against the OCPP 2.0.1 SetDisplayMessage schema.
+ */
+export interface DisplayMessagePost {
+  message: {
+    [k: string]: unknown;
+  };
 }
 export interface Error {
   error: {
@@ -47,6 +60,29 @@ export interface IdTokenPut {
   status: "Accepted" | "Blocked" | "Expired" | "Invalid";
   groupId?: string;
   expiresAt?: string;
+}
+/**
+ * With its own idTokenInfo (IdTokenInfoType, checked against the OCPP 2.0.1 schema), or without it to follow the token's register entry.
+ */
+export interface LocalListEntry {
+  idToken: LocalListToken;
+  idTokenInfo?: {
+    [k: string]: unknown;
+  };
+}
+/**
+ * A token of a Local Authorization List (IdTokenType without additionalInfo).
+ */
+export interface LocalListToken {
+  idToken: string;
+  type: "Central" | "eMAID" | "ISO14443" | "ISO15693" | "KeyCode" | "Local" | "MacAddress" | "NoAuthorization";
+}
+export interface LocalListPatch {
+  upsert?: LocalListEntry[];
+  remove?: LocalListToken[];
+}
+export interface LocalListPut {
+  entries: LocalListEntry[];
 }
 export interface Station {
   id?: string;

@@ -10,6 +10,10 @@ import type { ChangeFeed } from '../../changes/change-feed.js';
 import type { FleetIndex } from '../../changes/fleet-index.js';
 import type { FleetStore } from '../../store/fleet-sql.js';
 import { billingRoutes } from './billing.js';
+import { displayMessageRoutes } from '../../blocks/display-messages/routes.js';
+import type { DisplayMessageStore } from '../../blocks/display-messages/display-message-store.js';
+import { localListRoutes } from '../../blocks/local-list/routes.js';
+import type { LocalListStore } from '../../blocks/local-list/local-list-store.js';
 import { consoleRoutes } from './console.js';
 import { fleetRoutes } from './fleet.js';
 import { streamRoutes } from './stream.js';
@@ -30,6 +34,10 @@ export interface ApiRouteDeps {
   feed: ChangeFeed;
   fleet: FleetIndex;
   fleetStore: FleetStore;
+  /** The local-list and display-message blocks' stores, and the 2.0.1 schema check their bodies go through. */
+  localLists: LocalListStore;
+  displayMessages: DisplayMessageStore;
+  ocppViolations: (action: string, payload: JsonObject) => readonly unknown[];
 }
 
 /** Every /api/v1 route, in the order the OpenAPI document lists them. */
@@ -50,6 +58,8 @@ export function buildApiRoutes(deps: ApiRouteDeps): RouteSpec[] {
     }),
     ...stationDataRoutes(deps.store),
     ...billingRoutes({ store: deps.store, decisions: deps.decisions }),
+    ...localListRoutes({ store: deps.store, lists: deps.localLists, decisions: deps.decisions, violations: deps.ocppViolations }),
+    ...displayMessageRoutes({ store: deps.store, messages: deps.displayMessages, commands: deps.commands }),
     ...streamRoutes({ feed: deps.feed, clock: deps.clock }),
     ...consoleRoutes(),
   ];
