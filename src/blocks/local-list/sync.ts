@@ -163,12 +163,24 @@ export class LocalListSync {
     const { lists } = this.deps;
     const session = this.liveSession(stationId);
     const ocppVersion: OcppListVersion = session.protocol.version === '1.6' ? '1.6' : '2.0.1';
-    const record = await lists.get(stationId);
+    let record = await lists.get(stationId);
     if (record?.entries === undefined || record.version === undefined) return { kind: 'inSync' };
+    if (record.stationVersion === undefined) {
+      // TC_D_02 recommendation: with no version confirmed by this station yet, ask before sending anything.
+      await this.checkVersion(stationId);
+      record = await lists.get(stationId);
+      if (record?.entries === undefined || record.version === undefined) return { kind: 'inSync' };
+    }
     const desired = await this.resolve(record);
     // D02 / DRV-LAL-04: nothing known, a station version that is not the one it last accepted (0 = no list), or a
     // VersionMismatch: the whole list again.
-    const full = record.forceFull || record.installed === undefined || record.acceptedVersion === undefined || record.stationVersion !== record.acceptedVersion;
+    // An empty list is cleared the way TC_D_04 expects: a Full without entries, rather than one removal per token.
+    const full =
+      record.forceFull ||
+      record.installed === undefined ||
+      record.acceptedVersion === undefined ||
+      record.stationVersion !== record.acceptedVersion ||
+      (desired.length === 0 && record.installed.length > 0);
     let change: Parameters<typeof planParts>[0];
     if (full) {
       change = { kind: 'full', entries: desired };
