@@ -59,7 +59,7 @@ export function buildApiRoutes(deps: ApiRouteDeps): RouteSpec[] {
     ...stationDataRoutes(deps.store),
     ...billingRoutes({ store: deps.store, decisions: deps.decisions }),
     ...localListRoutes({ store: deps.store, lists: deps.localLists, decisions: deps.decisions, violations: deps.ocppViolations }),
-    ...displayMessageRoutes({ store: deps.store, messages: deps.displayMessages, commands: deps.commands }),
+    ...displayMessageRoutes({ store: deps.store, messages: deps.displayMessages, commands: deps.commands, clock: deps.clock }),
     ...streamRoutes({ feed: deps.feed, clock: deps.clock }),
     ...consoleRoutes(),
   ];

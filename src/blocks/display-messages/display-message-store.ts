@@ -38,19 +38,24 @@ export class DisplayMessageStore {
     return (rows[0] as { id: number }).id;
   }
 
-  /** The station accepted SetDisplayMessage: the message is on it (a message with the same id is replaced, O06.FR.01). */
+  /**
+   * The station's answer to SetDisplayMessage. Accepted: the message is on it (a message with the same id is
+   * replaced whole, O06.FR.01). Any other answer is kept with its status (TC_O_17/18/19/26: shown, never active),
+   * but never overwrites an accepted message of the same id: the station still shows that one.
+   */
   async recordSet(stationId: string, message: JsonObject, response: JsonObject): Promise<void> {
     await withStation(
       stationId,
       this.db.query(
         `INSERT INTO display_messages (station_id, source, id, message, status, response) VALUES ($1, 'CSMS', $2, $3::jsonb, $4, $5::jsonb)
-         ON CONFLICT (station_id, source, id) DO UPDATE SET message = excluded.message, status = excluded.status, response = excluded.response, updated_at = now()`,
+         ON CONFLICT (station_id, source, id) DO UPDATE SET message = excluded.message, status = excluded.status, response = excluded.response, updated_at = now()
+         WHERE excluded.status = 'Accepted' OR display_messages.status <> 'Accepted'`,
         [stationId, message.id as number, json(message), typeof response.status === 'string' ? response.status : 'Accepted', json(response)],
       ),
     );
   }
 
-  /** The station accepted ClearDisplayMessage: the message leaves both views. */
+  /** The station accepted ClearDisplayMessage, or said it has no such message (TC_O_05): it leaves both views. */
   async recordCleared(stationId: string, id: number): Promise<void> {
     await this.db.query('DELETE FROM display_messages WHERE station_id = $1 AND id = $2', [stationId, id]);
   }

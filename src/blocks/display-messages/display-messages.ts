@@ -20,12 +20,9 @@ export function createDisplayMessagesBlock(messages: DisplayMessageStore): Block
       NotifyDisplayMessages: notifyDisplayMessages,
     },
     resultHooks: {
-      SetDisplayMessage: async (station, request, response) => {
-        if (response.status === 'Accepted') await messages.recordSet(station.stationId, asJson(request.message), asJson(response));
-      },
-      ClearDisplayMessage: async (station, request, response) => {
-        if (response.status === 'Accepted') await messages.recordCleared(station.stationId, request.id);
-      },
+      SetDisplayMessage: (station, request, response) => messages.recordSet(station.stationId, asJson(request.message), asJson(response)),
+      // Accepted, or Unknown: the station has no such message (TC_O_05); either way the CSMS's view drops it.
+      ClearDisplayMessage: (station, request) => messages.recordCleared(station.stationId, request.id),
       GetDisplayMessages: async (station, request, response) => {
         // O03.FR.06: Unknown means the station holds no message matching the request: an empty, complete report.
         const none = response.status === 'Unknown';

@@ -5,21 +5,24 @@ import type { CommandOutcome } from '../../cluster/command-router.js';
 import type { CommandService } from '../../commands/service.js';
 import type { JsonObject } from '../../json.js';
 import { CommandRefusal } from '../../station/types.js';
+import type { Clock } from '../../clock.js';
+import type { BillingStore } from '../../store/billing-store.js';
 import type { Store } from '../../store/store.js';
 import type { DisplayMessageRecord, DisplayMessageStore } from './display-message-store.js';
 
 export interface DisplayMessageRouteDeps {
-  store: Store;
+  store: Store & BillingStore;
   messages: DisplayMessageStore;
   commands: CommandService;
+  clock: Clock;
 }
 
-function view(record: DisplayMessageRecord): object {
+function view(record: DisplayMessageRecord, status: string): object {
   return {
     id: record.id,
     source: record.source,
     message: record.message,
-    status: record.status,
+    status,
     ...(record.response !== undefined ? { response: record.response } : {}),
     ...(record.requestId !== undefined ? { requestId: record.requestId } : {}),
     updatedAt: record.updatedAt.toISOString(),
@@ -43,7 +46,22 @@ function failure(outcome: Exclude<CommandOutcome, { kind: 'result' }>): ApiRespo
 }
 
 export function displayMessageRoutes(deps: DisplayMessageRouteDeps): RouteSpec[] {
-  const { store, messages, commands } = deps;
+  const { store, messages, commands, clock } = deps;
+
+  /**
+   * What became of a message the station accepted: past its endDateTime it is Expired (O01, DRV-AUI-06); tied to
+   * a transaction that ended, Removed (O02.FR.02, DRV-AUI-07). The station removes both by itself, unasked.
+   */
+  async function lifecycle(stationId: string, record: DisplayMessageRecord): Promise<string> {
+    if (record.source !== 'CSMS' || record.status !== 'Accepted') return record.status;
+    const { endDateTime, transactionId } = record.message;
+    if (typeof endDateTime === 'string' && Date.parse(endDateTime) <= clock.now()) return 'Expired';
+    if (typeof transactionId === 'string') {
+      const tx = await store.getTransaction(stationId, transactionId);
+      if (tx !== undefined && !tx.active) return 'Removed';
+    }
+    return record.status;
+  }
 
   /** One command through the one command path (cluster-routed, schema-checked, with its deadline). */
   async function send(stationId: string, action: string, payload: JsonObject): Promise<{ response: JsonObject } | ApiResponse> {
@@ -102,7 +120,8 @@ export function displayMessageRoutes(deps: DisplayMessageRouteDeps): RouteSpec[]
         const stationId = stationIdParam(request);
         await requireStation(store, stationId);
         const [items, report] = await Promise.all([messages.list(stationId), messages.report(stationId)]);
-        return { status: 200, body: { items: items.map(view), report: report ?? null } };
+        const shown = await Promise.all(items.map(async (item) => view(item, await lifecycle(stationId, item))));
+        return { status: 200, body: { items: shown, report: report ?? null } };
       },
     },
     {
