@@ -193,7 +193,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     ca,
     store,
     clock,
-    localList: { lists: sqlStore.localLists, sync: () => localListSync },
+    localList: { lists: sqlStore.localLists, sync: () => localListSync, announce: (decision) => router.announce(decision) },
     displayMessages: sqlStore.displayMessages,
   });
   // One table per version: a session dispatches through the table of the version it negotiated.

@@ -158,6 +158,17 @@ describe('SetDisplayMessage (O01, O02, O06)', () => {
   });
 });
 
+describe('OCPP 1.6 stations', () => {
+  it('have no display messages: 400 naming the station’s version, nothing stored', async () => {
+    const identity = `aui16-${Date.now()}`;
+    expect((await h.csms.api.putStation(identity, { securityProfile: 1, password: 'p'.repeat(20), ocppVersion: '1.6' })).status).toBe(201);
+    const res = await post(h.csms, identity, { priority: 'NormalCycle', message: content('x') });
+    expect(res.status).toBe(400);
+    expect(res.body.error?.code).toBe('wrong_ocpp_version');
+    expect(await items(h.csms, identity)).toEqual([]);
+  });
+});
+
 describe('GetDisplayMessages / NotifyDisplayMessages (O03, O04)', () => {
   it('TC_O_02: the station’s report, in parts, is what GET shows as source station', async () => {
     const station = await h.csms.bootedStation({ prefix: 'aui' });

@@ -327,6 +327,59 @@ describe('keeping the station in step (DRV-LAL)', () => {
     expect(Math.min(...fresh.received.map((p) => p.versionNumber as number))).toBeGreaterThan(Math.max(...used));
   });
 
+  it('TC_N_46 / DRV-LAL-11: customer data cleared for a token takes it out of every list holding it, as a Differential v+1 without idTokenInfo', async () => {
+    const first = await syncedStation([card('N46'), card(1)]);
+    const second = await syncedStation([card('N46')]);
+    const res = await h.csms.api.request('POST', `/api/v1/stations/${first.station.identity}/commands/CustomerInformation`, {
+      report: true,
+      clear: true,
+      idToken: { idToken: 'CARDN46', type: 'ISO14443' },
+    });
+    expect(res.status).toBe(200);
+    const request = (await first.station.waitForCall('CustomerInformation')).payload;
+    expect(request).not.toHaveProperty('customerIdentifier');
+    expect(request).not.toHaveProperty('customerCertificate');
+    await inSync(h.csms, first.station.identity, first.version + 1);
+    expect(first.list.received.at(-1)).toEqual({
+      versionNumber: first.version + 1,
+      updateType: 'Differential',
+      localAuthorizationList: [{ idToken: { idToken: 'CARDN46', type: 'ISO14443' } }],
+    });
+    expect([...first.list.entries.keys()]).toEqual(['ISO14443:CARD1']);
+    // The other station held only that token: its list is emptied, as the 2024-11 erratum allows, by a Full without it.
+    await inSync(h.csms, second.station.identity, second.version + 1);
+    expect(second.list.received.at(-1)).toEqual({ versionNumber: second.version + 1, updateType: 'Full' });
+    expect(second.list.entries.size).toBe(0);
+  });
+
+  it('DRV-LAL-03: changes made while the station is offline go out as one Differential after it reconnects (no boot)', async () => {
+    const creds = await h.csms.register({ prefix: 'lal' });
+    const online = await h.csms.connect(creds);
+    await online.booted();
+    const list = new StationList(online);
+    const put = await putList(h.csms, creds.identity, [card(1), card(2)]);
+    await inSync(h.csms, creds.identity, put.body.version);
+    await online.close();
+
+    await h.csms.api.request('PATCH', path(creds.identity), { upsert: [card(1, 'Blocked')] });
+    const last = await h.csms.api.request<{ version: number }>('PATCH', path(creds.identity), { upsert: [card(2, 'Blocked')] });
+    expect((await getList(h.csms, creds.identity)).body.syncStatus).toBe('Pending');
+
+    const back = await h.csms.connect(creds);
+    const held = new StationList(back);
+    held.version = list.version;
+    held.entries = new Map(list.entries);
+    await inSync(h.csms, creds.identity, last.body.version);
+    expect(back.callsOf('GetLocalListVersion')).toHaveLength(1);
+    expect(held.received).toEqual([
+      {
+        versionNumber: last.body.version,
+        updateType: 'Differential',
+        localAuthorizationList: [card(1, 'Blocked'), card(2, 'Blocked')],
+      },
+    ]);
+  });
+
   it('TC_C_37 / trap 7: ClearCache goes through the commands endpoint and leaves the local list as it is', async () => {
     const { station, list, version } = await syncedStation();
     const res = await h.csms.api.request<{ response: { status: string } }>('POST', `/api/v1/stations/${station.identity}/commands/ClearCache`, {});

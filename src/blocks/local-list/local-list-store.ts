@@ -181,6 +181,12 @@ export class LocalListStore {
     ]);
   }
 
+  /** The stations whose managed list holds the token, with or without an idTokenInfo of its own. */
+  async listsHolding(type: string, idToken: string): Promise<string[]> {
+    const rows = await this.db.query<{ station_id: string }>('SELECT station_id FROM local_lists WHERE entries @> $1::jsonb', [json([{ idToken: { idToken, type } }])]);
+    return rows.map((row) => row.station_id);
+  }
+
   /** The stations whose managed list holds the token as a register entry (no idTokenInfo of its own). */
   async listsFollowing(type: string, idToken: string): Promise<string[]> {
     const rows = await this.db.query<{ station_id: string }>(

@@ -1,5 +1,8 @@
+import type { Decision } from '../../cluster/routing-messages.js';
+import type { CustomerInformationRequest, CustomerInformationResponse } from '../../ocpp/v201/types.js';
 import type { BlockModule, StationHandle } from '../../station/types.js';
-import type { LocalListStore } from './local-list-store.js';
+import { normalizeIdToken } from '../authorization/authorizer.js';
+import { entryKey, type LocalListStore } from './local-list-store.js';
 import type { LocalListSync } from './sync.js';
 
 /**
@@ -14,6 +17,8 @@ export interface LocalListBlockDeps {
   lists: LocalListStore;
   /** The sync of this node; a getter because the block table is built before the sync host. */
   sync(): LocalListSync;
+  /** Tells every node (this one included) that a station's desired list changed. */
+  announce(decision: Decision): void;
 }
 
 export function createLocalListBlock(deps: LocalListBlockDeps): BlockModule {
@@ -37,10 +42,29 @@ export function createLocalListBlock(deps: LocalListBlockDeps): BlockModule {
     deps.sync().changed(station.stationId);
   }
 
+  /**
+   * N10.FR.02 (TC_N_46, DRV-LAL-11): customer data cleared for a token takes the token out of every list that holds
+   * it, sent as a Differential removal with the next version.
+   */
+  async function customerDataCleared(_station: StationHandle, request: CustomerInformationRequest, response: CustomerInformationResponse): Promise<void> {
+    if (!request.clear || response.status !== 'Accepted' || request.idToken === undefined) return;
+    const token = { type: request.idToken.type, idToken: normalizeIdToken(request.idToken.type, request.idToken.idToken) };
+    const key = entryKey(token);
+    for (const stationId of await lists.listsHolding(token.type, token.idToken)) {
+      await lists.change(
+        stationId,
+        (entries) => entries.filter((e) => entryKey(e.idToken) !== key),
+        () => 1,
+      );
+      deps.announce({ kind: 'localList', stationId });
+    }
+  }
+
   return {
     name: 'local-list',
     handlers: {},
     resultHooks: {
+      CustomerInformation: customerDataCleared,
       GetLocalListVersion: (station, request, response) => stationVersionReported(station, request, response.versionNumber),
       SendLocalList: (station, request, response) => listSent(station, request, request.versionNumber, response.status === 'Accepted'),
     },
