@@ -5,6 +5,7 @@
  * own — and keeps it there after VersionMismatch, Failed, register changes and reboots.
  */
 import { describe, expect, it } from 'vitest';
+import { ChargingSession, newIdToken, registerIdToken } from '../support/charging.js';
 import { withCsms, type TestCsms } from '../support/csms.js';
 import { Station16 } from '../support/station16.js';
 import { randomPassword, uniqueIdentity, waitFor, type Payload, type TestStation } from '../support/station.js';
@@ -399,6 +400,37 @@ describe('keeping the station in step (DRV-LAL)', () => {
     expect(ops?.patch?.['x-required-role']).toBe('operator');
     expect((await getList(h.csms, station.identity)).status).toBe(200);
   });
+});
+
+describe('GroupId with the Local Authorization List (C09)', () => {
+  for (const tc of ['TC_C_40', 'TC_C_43'] as const) {
+    it(`${tc}: the list carries the group of both tokens, and every answer names it, whether the station asked or used its list`, async () => {
+      const group = `G${Date.now()}`.slice(0, 20);
+      const valid = await registerIdToken(h.csms.api, newIdToken('ISO14443'), { status: 'Accepted', groupId: group });
+      const valid2 = await registerIdToken(h.csms.api, newIdToken('ISO14443'), { status: 'Accepted', groupId: group });
+      const { station, list } = await syncedStation([{ idToken: valid }, { idToken: valid2 }]);
+      const groupIdToken = { idToken: group, type: 'Central' };
+      expect([...list.entries.values()]).toEqual([
+        { status: 'Accepted', groupIdToken },
+        { status: 'Accepted', groupIdToken },
+      ]);
+
+      const tx = new ChargingSession(station);
+      await tx.evConnectedPreSession();
+      const started = await tx.authorized(valid, { viaCache: true });
+      expect(started.response.idTokenInfo).toMatchObject({ status: 'Accepted', groupIdToken });
+      await tx.energyTransferStarted();
+      if (tc === 'TC_C_43') {
+        // The station's entry for token 2 is not Accepted, so it asks: the CSMS answers from its own register.
+        const answer = await station.authorize(valid2.idToken, valid2.type);
+        expect(answer.idTokenInfo).toMatchObject({ status: 'Accepted', groupIdToken });
+      }
+      const stopped = await tx.stopAuthorized(valid2);
+      expect(stopped.response.idTokenInfo).toMatchObject({ status: 'Accepted', groupIdToken });
+      await tx.evConnectedPostSession();
+      await tx.evDisconnected();
+    });
+  }
 });
 
 describe('OCPP 1.6 stations (CONTRACT §8.1 last bullet)', () => {
