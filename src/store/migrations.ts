@@ -372,6 +372,8 @@ export const migrations: readonly Migration[] = [
         last_error        jsonb,
         updated_at        timestamptz NOT NULL DEFAULT now()
       );
+      -- A register change and a customer-data clear look for the lists that hold a token (jsonb containment).
+      CREATE INDEX local_lists_entries ON local_lists USING gin (entries jsonb_path_ops);
 
       -- CONTRACT §8.5: messages the CSMS set (source CSMS) and the ones the station last reported (source station).
       CREATE TABLE display_messages (

@@ -46,7 +46,8 @@ function listView(stationId: string, record: LocalListRecord | undefined): objec
     version: record?.version ?? null,
     stationVersion: record?.stationVersion ?? null,
     acceptedVersion: record?.acceptedVersion ?? null,
-    syncStatus: record?.syncStatus ?? 'InSync',
+    // Nothing to bring the station to when the CSMS manages no list for it.
+    syncStatus: record?.entries === undefined ? 'InSync' : record.syncStatus,
     lastError: record?.lastError ?? null,
     updatedAt: record?.updatedAt.toISOString() ?? null,
   };
