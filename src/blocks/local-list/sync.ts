@@ -19,7 +19,6 @@ import {
   sendLocalListRequest,
   type ListLimits,
   type OcppListVersion,
-  type TokenRef,
 } from './plan.js';
 
 export interface LocalListSyncDeps {
@@ -262,5 +261,3 @@ export class LocalListSync {
     return { items: read('ItemsPerMessage'), bytes: read('BytesPerMessage') };
   }
 }
-
-export type { TokenRef };
