@@ -294,6 +294,19 @@ describe('keeping the station in step (DRV-LAL)', () => {
     expect(own.list.received).toHaveLength(ownSent);
   });
 
+  it('a register entry with an expiry and a group is sent once, and nothing more while it does not change', async () => {
+    const token = `EXP${Date.now()}`;
+    const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
+    await h.csms.api.request('PUT', `/api/v1/id-tokens/Central/${token}`, { status: 'Accepted', groupId: 'EXPG', expiresAt });
+    const { list } = await syncedStation([{ idToken: { idToken: token, type: 'Central' } }]);
+    expect(list.received).toHaveLength(1);
+    expect([...list.entries.values()]).toEqual([{ status: 'Accepted', cacheExpiryDateTime: expiresAt, groupIdToken: { idToken: 'EXPG', type: 'Central' } }]);
+    // The same register entry again changes nothing on the station.
+    await h.csms.api.request('PUT', `/api/v1/id-tokens/Central/${token}`, { status: 'Accepted', groupId: 'EXPG', expiresAt });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(list.received).toHaveLength(1);
+  });
+
   it('a station that reboots mid-sync and loses its list gets the whole list again as a Full', async () => {
     const creds = await h.csms.register({ prefix: 'lal' });
     const first = await h.csms.connect(creds);

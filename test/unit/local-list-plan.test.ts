@@ -12,6 +12,18 @@ describe('local list plans (D01)', () => {
     expect(diff.remove).toEqual([{ idToken: 'T3', type: 'ISO14443' }]);
   });
 
+  it('entries whose idTokenInfo differs only in key order (as jsonb returns it) are not a change', () => {
+    const stored: ResolvedEntry = {
+      idToken: { idToken: 'T1', type: 'ISO14443' },
+      idTokenInfo: { status: 'Accepted', groupIdToken: { type: 'Central', idToken: 'G' }, cacheExpiryDateTime: '2030-01-01T00:00:00.000Z' },
+    };
+    const fresh: ResolvedEntry = {
+      idToken: { idToken: 'T1', type: 'ISO14443' },
+      idTokenInfo: { status: 'Accepted', cacheExpiryDateTime: '2030-01-01T00:00:00.000Z', groupIdToken: { idToken: 'G', type: 'Central' } },
+    };
+    expect(diffLists([stored], [fresh])).toEqual({ upsert: [], remove: [] });
+  });
+
   it('DRV-LAL-02: a Full over the item limit is a Full first part, then Differentials', () => {
     const parts = planParts({ kind: 'full', entries: Array.from({ length: 25 }, (_, i) => entry(i)) }, { items: 10, bytes: undefined }, '2.0.1');
     expect(parts.map((p) => [p.updateType, p.items.length])).toEqual([

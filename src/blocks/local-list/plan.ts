@@ -53,13 +53,27 @@ export function resolveEntries(entries: readonly LocalListEntry[], register: (to
   return resolved;
 }
 
+/** JSON with object keys sorted: jsonb gives keys back in its own order, so plain JSON text does not compare. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+/** Whether two idTokenInfos say the same, whatever the order of their keys. */
+export function sameInfo(a: JsonObject | undefined, b: JsonObject | undefined): boolean {
+  return canonical(a) === canonical(b);
+}
+
 /** What turns `installed` into `desired`: entries to set (new or changed) and tokens to remove (D01.FR.16/17). */
 export function diffLists(installed: readonly ResolvedEntry[], desired: readonly ResolvedEntry[]): { upsert: ResolvedEntry[]; remove: TokenRef[] } {
   const before = new Map(installed.map((e) => [entryKey(e.idToken), e]));
   const after = new Set(desired.map((e) => entryKey(e.idToken)));
   const upsert = desired.filter((e) => {
     const old = before.get(entryKey(e.idToken));
-    return old === undefined || JSON.stringify(old.idTokenInfo) !== JSON.stringify(e.idTokenInfo);
+    return old === undefined || !sameInfo(old.idTokenInfo, e.idTokenInfo);
   });
   const remove = installed.filter((e) => !after.has(entryKey(e.idToken))).map((e) => e.idToken);
   return { upsert, remove };

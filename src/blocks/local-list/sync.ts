@@ -16,6 +16,7 @@ import {
   planParts,
   registerInfo,
   resolveEntries,
+  sameInfo,
   sendLocalListRequest,
   type ListLimits,
   type OcppListVersion,
@@ -99,7 +100,7 @@ export class LocalListSync {
       if (record.version === record.acceptedVersion) {
         const info = registerInfo(await this.deps.store.getIdToken(token.type, token.idToken), this.deps.clock.now());
         const held = record.installed?.find((e) => e.idToken.type === token.type && e.idToken.idToken === token.idToken);
-        if (JSON.stringify(held?.idTokenInfo) === JSON.stringify(info)) continue;
+        if (sameInfo(held?.idTokenInfo, info)) continue;
         await this.deps.lists.bumpVersion(stationId, record.version, 1);
       }
       this.changed(stationId);
