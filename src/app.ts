@@ -230,6 +230,9 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     if (decision.kind === 'localList') localListSync.changed(decision.stationId);
   });
   router.onResync(() => authorizer.invalidateAll());
+  router.onResync(() => {
+    localListSync.resync([...registry.ids()]).catch((err: unknown) => log.warn({ err }, 'local list: resync after Redis came back failed'));
+  });
   const commands = new CommandService({ store, router, versions, clock, callTimeoutMs: config.callTimeoutMs });
   // Unproven attempts are counted where every worker and node sees them (CONTRACT §3.2): Redis in cluster mode.
   const attempts: AttemptCounter =

@@ -181,6 +181,16 @@ export class LocalListStore {
     ]);
   }
 
+  /** Of `stationIds`, those whose managed list is not known to be in sync. */
+  async notInSync(stationIds: readonly string[]): Promise<string[]> {
+    if (stationIds.length === 0) return [];
+    const rows = await this.db.query<{ station_id: string }>(
+      `SELECT station_id FROM local_lists WHERE entries IS NOT NULL AND sync_status <> 'InSync' AND station_id = ANY($1::text[])`,
+      [stationIds],
+    );
+    return rows.map((row) => row.station_id);
+  }
+
   /** The stations whose managed list holds the token, with or without an idTokenInfo of its own. */
   async listsHolding(type: string, idToken: string): Promise<string[]> {
     const rows = await this.db.query<{ station_id: string }>('SELECT station_id FROM local_lists WHERE entries @> $1::jsonb', [json([{ idToken: { idToken, type } }])]);

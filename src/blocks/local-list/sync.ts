@@ -107,6 +107,14 @@ export class LocalListSync {
     }
   }
 
+  /**
+   * Announcements may have been missed (Redis was away): every station here whose list is not in sync is pushed,
+   * as if its list had just changed.
+   */
+  async resync(stationIds: readonly string[]): Promise<void> {
+    for (const stationId of await this.deps.lists.notInSync(stationIds)) this.changed(stationId);
+  }
+
   stop(): void {
     for (const stationId of [...this.actors.keys()]) this.disconnected(stationId);
   }
