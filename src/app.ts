@@ -5,6 +5,7 @@ import { Authorizer } from './blocks/authorization/authorizer.js';
 import { buildBlockTable, createBlocks } from './blocks/index.js';
 import { Sites } from './blocks/smart-charging/sites.js';
 import type { SmartChargingDeps } from './blocks/smart-charging/smart-charging.js';
+import { LocalListSync } from './blocks/local-list/sync.js';
 import { systemClock, type Clock } from './clock.js';
 import { connectionNameFor } from './cluster/redis-connection.js';
 import { createCommandRouter } from './cluster/wiring.js';
@@ -199,7 +200,27 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   const services: StationServices = { config, store, authorizer, metrics, clock, log, passwords, reservations: reservationHooks, pricing };
   // The site load manager listens to the smart-charging block and sends through the command service: wired below.
   const smartCharging: SmartChargingDeps = { smart: sqlStore.smartCharging, store };
-  const blocks = createBlocks({ ca, store, clock, plugAndCharge, monitoring: sqlStore.monitoring, smartCharging });
+  // Local lists (CONTRACT §8.1): each node syncs the stations connected to it (the registry is built below).
+  const localListSync = new LocalListSync({
+    lists: sqlStore.localLists,
+    store,
+    session: (stationId) => {
+      const session = registry.get(stationId);
+      return session === undefined || session.isClosed ? undefined : session;
+    },
+    clock,
+    log,
+  });
+  const blocks = createBlocks({
+    ca,
+    store,
+    clock,
+    plugAndCharge,
+    monitoring: sqlStore.monitoring,
+    smartCharging,
+    localList: { lists: sqlStore.localLists, sync: () => localListSync, announce: (decision) => router.announce(decision) },
+    displayMessages: sqlStore.displayMessages,
+  });
   // One table per version: a session dispatches through the table of the version it negotiated.
   const versions = protocols.all.map((protocol) => ({ protocol, blocks: buildBlockTable(blocks, protocol.version) }));
   const tables = new Map(versions.map((v) => [v.protocol, v.blocks]));
@@ -212,13 +233,31 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     if (session !== undefined) feed.publish('station.connected', { stationId, nodeId: config.nodeId, ocppVersion: session.protocol.version });
     else feed.publish('station.disconnected', { stationId, nodeId: config.nodeId });
   });
+  const syncFailed = (stationId: string) => (err: unknown) => log.warn({ stationId, err }, 'local list: could not start the sync');
+  registry.onChange((stationId, session) => {
+    if (session === undefined) localListSync.disconnected(stationId);
+    else localListSync.connected(stationId).catch(syncFailed(stationId));
+  });
+  // A station that boots again (it may have lost its list) is asked what it holds once its boot is Accepted.
+  feed.onChange((event, data) => {
+    if (event.kind === 'station.boot' && data.bootStatus === 'Accepted' && registry.get(event.stationId) !== undefined) {
+      localListSync.connected(event.stationId).catch(syncFailed(event.stationId));
+    }
+  });
   const router = await createCommandRouter(config, registry, clock, log, metrics);
   // Operator decisions made through any node reach this node's caches (CONTRACT §6).
   decisionsReachUs = () => router.reliable;
   router.onDecision((decision) => {
     if (decision.kind === 'idToken') authorizer.invalidate(decision.type, decision.idToken);
+    if (decision.kind === 'idToken') {
+      localListSync.tokenChanged(decision.type, decision.idToken).catch((err: unknown) => log.warn({ err }, 'local list: register change not applied'));
+    }
+    if (decision.kind === 'localList') localListSync.changed(decision.stationId);
   });
   router.onResync(() => authorizer.invalidateAll());
+  router.onResync(() => {
+    localListSync.resync([...registry.ids()]).catch((err: unknown) => log.warn({ err }, 'local list: resync after Redis came back failed'));
+  });
   const commands = new CommandService({ store, router, versions, clock, callTimeoutMs: config.callTimeoutMs });
   const reservations = new ReservationService({ reservations: sqlStore.reservations, store, commands, feed, clock, log });
   reservationsRef.service = reservations;
@@ -310,6 +349,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     const apiApp = uws.App();
     const operators = sqlStore.operators;
     await sites.load();
+    const ocpp201Schemas = protocols.all.find((protocol) => protocol.version === '2.0.1')?.schemas;
     const routes = buildApiRoutes({
       store,
       passwords,
@@ -326,6 +366,9 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
       reservations: { service: reservations, store: sqlStore.reservations },
       tariffs: sqlStore.tariffs,
       smartCharging: { smart: sqlStore.smartCharging, sites },
+      localLists: sqlStore.localLists,
+      displayMessages: sqlStore.displayMessages,
+      ocppViolations: (action, payload) => ocpp201Schemas?.violations(action, 'Request', payload) ?? [],
     });
     const authenticator = new ApiAuthenticator({ apiToken: config.apiToken, store: operators, clock });
     mountApi(
@@ -357,6 +400,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
         ready = false;
         for (const socket of listenSockets) uws.us_listen_socket_close(socket);
         registry.closeAll(CLOSE_GOING_AWAY, 'CSMS shutting down');
+        localListSync.stop();
         await tls?.close();
         clearInterval(reconcileTimer);
         await changeStream?.close();

@@ -3,10 +3,13 @@ import type { AnyHandler, AnyPlanner, AnyResultHook, BlockModule, BlockTable } f
 import { createAuthorizationBlock } from './authorization/authorization.js';
 import { availability } from './availability/availability.js';
 import { dataTransfer } from './data-transfer/data-transfer.js';
+import { createDisplayMessagesBlock } from './display-messages/display-messages.js';
+import type { DisplayMessageStore } from './display-messages/display-message-store.js';
 import { diagnostics } from './diagnostics/diagnostics.js';
 import { firmware } from './firmware/firmware.js';
 import type { PlugAndCharge } from './plug-and-charge/plug-and-charge.js';
 import { createMonitoringBlock, type MonitoringBlockDeps } from './monitoring/monitoring.js';
+import { createLocalListBlock, type LocalListBlockDeps } from './local-list/local-list.js';
 import { provisioning } from './provisioning/provisioning.js';
 import { createSecurityBlock, type CertificateModuleDeps } from './security/certificates.js';
 import { createSmartChargingBlock, remoteStartProfiles, transactionProfiles, type SmartChargingDeps } from './smart-charging/smart-charging.js';
@@ -21,7 +24,12 @@ import { unsupported } from './unsupported.js';
 export function createBlocks(
   deps: CertificateModuleDeps &
     Parameters<typeof createTransactionsBlock>[0] &
-    MonitoringBlockDeps & { plugAndCharge?: PlugAndCharge; smartCharging?: SmartChargingDeps | undefined },
+    MonitoringBlockDeps & {
+      plugAndCharge?: PlugAndCharge;
+      smartCharging?: SmartChargingDeps | undefined;
+      localList?: LocalListBlockDeps;
+      displayMessages?: DisplayMessageStore;
+    },
 ): BlockModule[] {
   const pnc = deps.plugAndCharge;
   const smart = deps.smartCharging;
@@ -40,6 +48,9 @@ export function createBlocks(
     dataTransfer,
     ...(pnc === undefined ? [] : [pnc.block]),
     reservationsBlock,
+    // Blocks with a store of their own; a unit test that builds the table without them leaves them out.
+    ...(deps.localList !== undefined ? [createLocalListBlock(deps.localList)] : []),
+    ...(deps.displayMessages !== undefined ? [createDisplayMessagesBlock(deps.displayMessages)] : []),
     unsupported,
   ];
 }

@@ -8,7 +8,6 @@ import type { BlockModule } from '../station/types.js';
  * integrator sees at once why, instead of a generic failure.
  */
 const UNSUPPORTED_BLOCKS: Partial<Record<StationAction, string>> = {
-  NotifyDisplayMessages: 'display messages (O)',
   PublishFirmwareStatusNotification: 'local controller firmware publishing (L)',
 };
 

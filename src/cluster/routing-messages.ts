@@ -54,7 +54,11 @@ export interface DisconnectMessage {
 }
 
 /** An operator decision that nodes may hold in a cache (CONTRACT §6: it holds on every node within 1 s). */
-export type Decision = { kind: 'idToken'; type: string; idToken: string } | { kind: 'station'; stationId: string };
+export type Decision =
+  | { kind: 'idToken'; type: string; idToken: string }
+  | { kind: 'station'; stationId: string }
+  /** The desired local list of `stationId` changed: the node holding the station pushes it (CONTRACT §8.1). */
+  | { kind: 'localList'; stationId: string };
 
 /** Broadcast to every node after the change committed: drop what you cached about it. */
 export interface DecisionMessage {
@@ -143,6 +147,7 @@ const messageSchema = {
               properties: { kind: { const: 'idToken' }, type: text(32), idToken: { type: 'string', maxLength: 255 } },
             },
             { type: 'object', required: ['kind', 'stationId'], additionalProperties: false, properties: { kind: { const: 'station' }, stationId } },
+            { type: 'object', required: ['kind', 'stationId'], additionalProperties: false, properties: { kind: { const: 'localList' }, stationId } },
           ],
         },
       },

@@ -619,6 +619,54 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 19,
+    name: 'local authorization lists and display messages',
+    sql: `
+      -- CONTRACT §8.1: the list each station should hold, and what the CSMS knows the station holds.
+      -- version: the desired list's version; last_sent_version: the highest versionNumber ever sent (versions are
+      -- never reused, so parts of a split list take fresh ones above it); accepted_version / installed: the last
+      -- SendLocalList the station accepted and the resolved entries it then holds; station_version: its last
+      -- GetLocalListVersion answer.
+      CREATE TABLE local_lists (
+        station_id        text PRIMARY KEY REFERENCES stations (id) ON DELETE CASCADE,
+        -- NULL entries: the CSMS manages no list here, it only keeps what the station answered.
+        entries           jsonb,
+        version           integer CHECK (version > 0),
+        last_sent_version integer NOT NULL DEFAULT 0,
+        accepted_version  integer,
+        installed         jsonb,
+        station_version   integer,
+        force_full        boolean NOT NULL DEFAULT false,
+        sync_status       text NOT NULL DEFAULT 'Pending' CHECK (sync_status IN ('InSync', 'Pending', 'Failed')),
+        last_error        jsonb,
+        updated_at        timestamptz NOT NULL DEFAULT now()
+      );
+      -- A register change and a customer-data clear look for the lists that hold a token (jsonb containment).
+      CREATE INDEX local_lists_entries ON local_lists USING gin (entries jsonb_path_ops);
+
+      -- CONTRACT §8.5: messages the CSMS set (source CSMS) and the ones the station last reported (source station).
+      CREATE TABLE display_messages (
+        station_id  text NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
+        source      text NOT NULL CHECK (source IN ('CSMS', 'station')),
+        id          integer NOT NULL,
+        message     jsonb NOT NULL,
+        status      text NOT NULL,
+        response    jsonb,
+        request_id  integer,
+        updated_at  timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (station_id, source, id)
+      );
+      -- The requestId whose NotifyDisplayMessages parts are the station's current report.
+      CREATE TABLE display_message_reports (
+        station_id  text PRIMARY KEY REFERENCES stations (id) ON DELETE CASCADE,
+        request_id  integer NOT NULL,
+        complete    boolean NOT NULL,
+        received_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE SEQUENCE display_message_ids AS integer MINVALUE 1 NO CYCLE;
+    `,
+  },
 ];
 
 /** Any constant will do, as long as no other code of ours takes the same advisory lock. */

@@ -4,6 +4,8 @@ import { SqlOperatorStore, type OperatorStore } from '../operators/store.js';
 import { ReservationStore } from '../blocks/reservations/reservation-store.js';
 import { TariffStore } from '../blocks/tariffs/tariff-store.js';
 import { SmartChargingStore } from '../blocks/smart-charging/store.js';
+import { LocalListStore } from '../blocks/local-list/local-list-store.js';
+import { DisplayMessageStore } from '../blocks/display-messages/display-message-store.js';
 import type {
   BillingStore,
   IdTokenInput,
@@ -148,6 +150,9 @@ export class SqlStore implements Store, BillingStore {
   readonly tariffs: TariffStore;
   /** The smart-charging block's records: charging profiles, reports, external limits, sites. */
   readonly smartCharging: SmartChargingStore;
+  /** The local lists (CONTRACT §8.1) and display messages (§8.5): their blocks own the SQL. */
+  readonly localLists: LocalListStore;
+  readonly displayMessages: DisplayMessageStore;
 
   private readonly db: SqlDatabase;
 
@@ -364,6 +369,8 @@ export class SqlStore implements Store, BillingStore {
     this.reservations = new ReservationStore(db);
     this.tariffs = new TariffStore(db);
     this.smartCharging = new SmartChargingStore(db);
+    this.localLists = new LocalListStore(db);
+    this.displayMessages = new DisplayMessageStore(db);
   }
 
   get commitStats(): Readonly<GroupCommitStats> {

@@ -49,8 +49,13 @@ export interface ApiSchemas {
   ApiRole: ApiRole;
   BootPolicy: BootPolicy;
   ChargingProfilePost: ChargingProfilePost;
+  DisplayMessagePost: DisplayMessagePost;
   Error: Error;
   IdTokenPut: IdTokenPut;
+  LocalListEntry: LocalListEntry;
+  LocalListPatch: LocalListPatch;
+  LocalListPut: LocalListPut;
+  LocalListToken: LocalListToken;
   Money: Money;
   OcppVersionPin: OcppVersionPin;
   OperatorPassword: OperatorPassword;
@@ -87,6 +92,14 @@ export interface ChargingProfilePost {
     [k: string]: unknown;
   };
 }
+/**
+ * A MessageInfoType whose id may be left out (the CSMS assigns one); checked against the OCPP 2.0.1 SetDisplayMessage schema.
+ */
+export interface DisplayMessagePost {
+  message: {
+    [k: string]: unknown;
+  };
+}
 export interface Error {
   error: {
     code: string;
@@ -100,6 +113,29 @@ export interface IdTokenPut {
   status: "Accepted" | "Blocked" | "Expired" | "Invalid";
   groupId?: string;
   expiresAt?: string;
+}
+/**
+ * With its own idTokenInfo (IdTokenInfoType, checked against the OCPP 2.0.1 schema), or without it to follow the token's register entry.
+ */
+export interface LocalListEntry {
+  idToken: LocalListToken;
+  idTokenInfo?: {
+    [k: string]: unknown;
+  };
+}
+/**
+ * A token of a Local Authorization List (IdTokenType without additionalInfo).
+ */
+export interface LocalListToken {
+  idToken: string;
+  type: "Central" | "eMAID" | "ISO14443" | "ISO15693" | "KeyCode" | "Local" | "MacAddress" | "NoAuthorization";
+}
+export interface LocalListPatch {
+  upsert?: LocalListEntry[];
+  remove?: LocalListToken[];
+}
+export interface LocalListPut {
+  entries: LocalListEntry[];
 }
 export interface ReservationPost {
   evseId?: number;

@@ -16,6 +16,10 @@ import { billingRoutes } from './billing.js';
 import { smartChargingRoutes } from '../../blocks/smart-charging/routes.js';
 import type { SiteManager } from '../../blocks/smart-charging/sites.js';
 import type { SmartChargingStore } from '../../blocks/smart-charging/store.js';
+import { displayMessageRoutes } from '../../blocks/display-messages/routes.js';
+import type { DisplayMessageStore } from '../../blocks/display-messages/display-message-store.js';
+import { localListRoutes } from '../../blocks/local-list/routes.js';
+import type { LocalListStore } from '../../blocks/local-list/local-list-store.js';
 import { consoleRoutes } from './console.js';
 import { fleetRoutes } from './fleet.js';
 import { streamRoutes } from './stream.js';
@@ -51,6 +55,10 @@ export interface ApiRouteDeps {
   tariffs?: TariffStore;
   /** The smart-charging block's store and site manager (charging profiles, sites: CONTRACT §8.3). */
   smartCharging?: { smart: SmartChargingStore; sites: SiteManager } | undefined;
+  /** The local-list and display-message blocks' stores, and the 2.0.1 schema check their bodies go through. */
+  localLists: LocalListStore;
+  displayMessages: DisplayMessageStore;
+  ocppViolations: (action: string, payload: JsonObject) => readonly unknown[];
 }
 
 /** Every /api/v1 route, in the order the OpenAPI document lists them. */
@@ -82,6 +90,8 @@ export function buildApiRoutes(deps: ApiRouteDeps): RouteSpec[] {
     ...(deps.reservations !== undefined ? reservationRoutes({ service: deps.reservations.service, reservations: deps.reservations.store, store: deps.store }) : []),
     ...(deps.tariffs !== undefined ? tariffRoutes({ tariffs: deps.tariffs, clock: deps.clock }) : []),
     ...(deps.smartCharging === undefined ? [] : smartChargingRoutes({ store: deps.store, commands: deps.commands, ...deps.smartCharging })),
+    ...localListRoutes({ store: deps.store, lists: deps.localLists, decisions: deps.decisions, violations: deps.ocppViolations }),
+    ...displayMessageRoutes({ store: deps.store, messages: deps.displayMessages, commands: deps.commands, clock: deps.clock }),
     ...streamRoutes({ feed: deps.feed, clock: deps.clock }),
     ...operatorRoutes(deps.operators),
     ...consoleRoutes(),
