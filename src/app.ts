@@ -3,6 +3,7 @@ import { buildApiRoutes } from './api/routes/index.js';
 import { mountApi } from './api/server.js';
 import { Authorizer } from './blocks/authorization/authorizer.js';
 import { buildBlockTable, createBlocks } from './blocks/index.js';
+import { startWebhooks, type Webhooks } from './blocks/webhooks/index.js';
 import { systemClock, type Clock } from './clock.js';
 import { connectionNameFor } from './cluster/redis-connection.js';
 import { createCommandRouter } from './cluster/wiring.js';
@@ -215,6 +216,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
 
   let ready = false;
   let changeStream: RedisChanges | undefined;
+  let webhooks: Webhooks | undefined;
   let reconcileTimer: NodeJS.Timeout | undefined;
   const listenSockets: us_listen_socket[] = [];
   let tls: TlsListener | undefined;
@@ -232,6 +234,8 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
             feed,
             log,
           });
+    // Before any station connects: every record from the first one on carries its webhook outbox rows.
+    webhooks = await startWebhooks({ store: sqlStore, feed, config, log, clock });
     fleet.load(await sqlStore.fleet.loadFleet());
     feed.onChange((event, data) => fleet.apply(event, data));
     changeStream?.startReading();
@@ -267,7 +271,10 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     }
 
     const apiApp = uws.App();
-    const routes = buildApiRoutes({ store, passwords, decisions: router, router, commands, metrics, clock, feed, fleet, fleetStore: sqlStore.fleet });
+    const routes = [
+      ...buildApiRoutes({ store, passwords, decisions: router, router, commands, metrics, clock, feed, fleet, fleetStore: sqlStore.fleet }),
+      ...webhooks.routes,
+    ];
     mountApi(
       apiApp,
       {
@@ -300,6 +307,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
         await changeStream?.close();
         await router.close();
         await retention.stop();
+        await webhooks?.stop();
         await attempts.close();
         await store.close();
         log.info('CSMS stopped');
@@ -312,6 +320,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     await changeStream?.close().catch(() => undefined);
     await router.close().catch(() => undefined);
     await retention.stop();
+    await webhooks?.stop();
     await attempts.close().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw err;

@@ -19,6 +19,22 @@ export type Password = string;
  * 1: ws + Basic auth; 2: wss + Basic auth; 3: wss + client certificate
  */
 export type SecurityProfile = 1 | 2 | 3;
+/**
+ * CONTRACT §8.7: the kinds of the change stream plus security.event and firmware.status
+ */
+export type WebhookEventKind =
+  | "station.connected"
+  | "station.disconnected"
+  | "station.boot"
+  | "station.status"
+  | "connector.status"
+  | "transaction.started"
+  | "transaction.updated"
+  | "transaction.ended"
+  | "command.result"
+  | "station.event"
+  | "security.event"
+  | "firmware.status";
 
 /**
  * Every definition of schemas/api.schema.json by name (RouteSpec.body names one of these).
@@ -33,6 +49,8 @@ export interface ApiSchemas {
   Station: Station;
   StationPatch: StationPatch;
   StationPut: StationPut;
+  WebhookEventKind: WebhookEventKind;
+  WebhookPut: WebhookPut;
 }
 export interface Error {
   error: {
@@ -99,4 +117,98 @@ export interface StationPut {
   password?: Password;
   bootPolicy?: BootPolicy;
   ocppVersion?: OcppVersionPin;
+}
+export interface WebhookPut {
+  /**
+   * where events are POSTed (http or https)
+   */
+  url: string;
+  /**
+   * @minItems 1
+   * @maxItems 12
+   */
+  events:
+    | [WebhookEventKind]
+    | [WebhookEventKind, WebhookEventKind]
+    | [WebhookEventKind, WebhookEventKind, WebhookEventKind]
+    | [WebhookEventKind, WebhookEventKind, WebhookEventKind, WebhookEventKind]
+    | [WebhookEventKind, WebhookEventKind, WebhookEventKind, WebhookEventKind, WebhookEventKind]
+    | [WebhookEventKind, WebhookEventKind, WebhookEventKind, WebhookEventKind, WebhookEventKind, WebhookEventKind]
+    | [
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind
+      ]
+    | [
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind
+      ]
+    | [
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind
+      ]
+    | [
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind
+      ]
+    | [
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind
+      ]
+    | [
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind
+      ];
+  /**
+   * whsec_<base64>; generated (and shown once) when omitted on creation
+   */
+  secret?: string;
+  /**
+   * default true
+   */
+  active?: boolean;
 }

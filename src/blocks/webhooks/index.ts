@@ -1,0 +1,74 @@
+import type { ChangeFeed } from '../../changes/change-feed.js';
+import type { Clock } from '../../clock.js';
+import type { Config } from '../../config.js';
+import type { Logger } from '../../log.js';
+import type { RouteSpec } from '../../api/route-spec.js';
+import type { BatchWriter, BatchWriterSpec } from '../../store/group-commit.js';
+import type { RecordCompanions } from '../../store/record-companions.js';
+import type { SqlDatabase } from '../../store/sql.js';
+import { DeliveryWorker } from './delivery.js';
+import { WebhookOutbox } from './outbox.js';
+import { webhookRoutes } from './routes.js';
+import { outboxWriterSpec, WebhookSql, type OutboxRow, type WebhookRecord } from './webhook-sql.js';
+
+/** What the webhooks block needs of the store: its database, a writer in its group commit, its record hook. */
+export interface WebhookStoreAccess {
+  readonly database: SqlDatabase;
+  writer<Row>(spec: BatchWriterSpec<Row>): BatchWriter<Row>;
+  useRecordCompanions(companions: RecordCompanions): void;
+}
+
+export interface Webhooks {
+  routes: RouteSpec[];
+  stop(): Promise<void>;
+}
+
+/**
+ * How often each node reads the webhooks from the store: a webhook created or changed through another node
+ * starts (or stops) collecting events within this long. Through this node, at once.
+ */
+const REFRESH_MS = 1000;
+
+/**
+ * CONTRACT §8.7 webhooks: the outbox rows travel with the records the station sends (group commit companions) or
+ * with the published changes that have no record, and the delivery worker sends them.
+ */
+export async function startWebhooks(deps: { store: WebhookStoreAccess; feed: ChangeFeed; config: Config; log: Logger; clock: Clock }): Promise<Webhooks> {
+  const { store, feed, config, clock } = deps;
+  const log = deps.log.child({ component: 'webhooks' });
+  const sql = new WebhookSql(store.database);
+  const outbox = new WebhookOutbox(
+    store.writer<OutboxRow>(outboxWriterSpec),
+    () => clock.now(),
+    (err: unknown) => log.warn({ err }, 'webhook outbox row of a published change was not written'),
+  );
+  let webhooks: readonly WebhookRecord[] = [];
+  const refresh = async (): Promise<void> => {
+    webhooks = await sql.list();
+    outbox.setWebhooks(webhooks);
+  };
+  await refresh();
+  store.useRecordCompanions(outbox);
+  feed.onPublish((kind, data) => outbox.published(kind, data));
+  const worker = new DeliveryWorker({
+    sql,
+    log,
+    nodeId: config.nodeId,
+    retrySchedule: config.webhookRetryScheduleMs,
+    timeoutMs: config.webhookTimeoutMs,
+    webhooks: () => webhooks,
+    now: () => clock.now(),
+  });
+  worker.start();
+  const refreshTimer = setInterval(() => {
+    refresh().catch((err: unknown) => log.warn({ err }, 'reading the webhooks failed'));
+  }, REFRESH_MS);
+  refreshTimer.unref();
+  return {
+    routes: webhookRoutes({ sql, onChange: refresh }),
+    stop: async () => {
+      clearInterval(refreshTimer);
+      await worker.stop();
+    },
+  };
+}
