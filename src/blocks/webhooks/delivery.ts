@@ -29,7 +29,7 @@ const DEFAULT_POLL_MS = 250;
 const DEFAULT_PER_WEBHOOK = 8;
 const DEFAULT_MAX = 128;
 /** A claim outlives the attempt by this much, so a live node's lease never runs out under its own attempt. */
-const LEASE_MARGIN_MS = 30_000;
+const LEASE_MARGIN_MS = 10_000;
 
 /**
  * The delivery worker of one node. Each poll, for every active webhook with a free slot, it claims due deliveries
@@ -64,7 +64,10 @@ export class DeliveryWorker {
     this.max = options.maxConcurrency ?? DEFAULT_MAX;
   }
 
-  start(): void {
+  /** `releaseAllLeases`: no other process can be delivering from this store (the embedded one). */
+  async start(releaseAllLeases: boolean): Promise<void> {
+    const released = await this.options.sql.releaseLeases(this.options.nodeId, releaseAllLeases);
+    if (released > 0) this.options.log.info({ released }, 'webhook deliveries cut short by a stop or a crash are attempted again');
     this.timer = setInterval(() => void this.poll(), this.pollMs);
     this.timer.unref();
   }

@@ -59,7 +59,7 @@ export async function startWebhooks(deps: { store: WebhookStoreAccess; feed: Cha
     webhooks: () => webhooks,
     now: () => clock.now(),
   });
-  worker.start();
+  await worker.start(store.database.kind === 'embedded');
   const refreshTimer = setInterval(() => {
     refresh().catch((err: unknown) => log.warn({ err }, 'reading the webhooks failed'));
   }, REFRESH_MS);

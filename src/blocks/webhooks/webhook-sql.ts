@@ -188,6 +188,20 @@ export class WebhookSql {
   }
 
   /**
+   * Ends leases no live attempt holds any more: this node's own (a restart under the same CSMS_NODE_ID), or every
+   * lease when `all` (the embedded store: its data dir lock proves no other process delivers from it).
+   */
+  async releaseLeases(owner: string, all: boolean): Promise<number> {
+    const rows = await this.db.query<{ id: number | string }>(
+      `UPDATE webhook_outbox SET lease_owner = NULL, lease_until = NULL
+        WHERE state = 'pending' AND lease_owner IS NOT NULL AND ($2 OR lease_owner = $1)
+    RETURNING id`,
+      [owner, all],
+    );
+    return rows.length;
+  }
+
+  /**
    * An attempt's outcome, in one statement: the attempt is listed and the row moves on (delivered, dead, or due
    * again after `retryInMs`) together, and only while this node still holds the lease.
    */
