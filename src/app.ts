@@ -235,7 +235,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
             log,
           });
     // Before any station connects: every record from the first one on carries its webhook outbox rows.
-    webhooks = await startWebhooks({ store: sqlStore, feed, config, log, clock });
+    webhooks = await startWebhooks({ store: sqlStore, feed, config, log, clock, metrics });
     fleet.load(await sqlStore.fleet.loadFleet());
     feed.onChange((event, data) => fleet.apply(event, data));
     changeStream?.startReading();

@@ -4,6 +4,7 @@
  * order, dead-lettering and replay, and a slow receiver that delays nobody else.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { metricValue } from '../support/api.js';
 import { withCsms } from '../support/csms.js';
 import { uniqueIdentity, waitFor, type TestStation } from '../support/station.js';
 import { WebhookReceiver, type ReceivedDelivery } from '../support/webhook-receiver.js';
@@ -267,6 +268,9 @@ describe('webhook delivery (CONTRACT §8.7)', () => {
       [2, 503, 'failed'],
       [1, 503, 'failed'],
     ]);
+    const metrics = await ctx.csms.api.metrics();
+    expect(metricValue(metrics, 'csms_webhook_attempts_total', { outcome: 'failed' })).toBeGreaterThanOrEqual(5);
+    expect(metricValue(metrics, 'csms_webhook_attempts_total', { outcome: 'delivered' })).toBeGreaterThanOrEqual(3);
   });
 
   it('a receiver down all along: the event is dead after 1 + schedule attempts, later events go on, and a replay delivers it with the same id', async () => {

@@ -1,4 +1,6 @@
+import { Counter, Histogram } from 'prom-client';
 import type { ChangeFeed } from '../../changes/change-feed.js';
+import type { CsmsMetrics } from '../../metrics.js';
 import type { Clock } from '../../clock.js';
 import type { Config } from '../../config.js';
 import type { Logger } from '../../log.js';
@@ -33,8 +35,28 @@ const REFRESH_MS = 1000;
  * CONTRACT §8.7 webhooks: the outbox rows travel with the records the station sends (group commit companions) or
  * with the published changes that have no record, and the delivery worker sends them.
  */
-export async function startWebhooks(deps: { store: WebhookStoreAccess; feed: ChangeFeed; config: Config; log: Logger; clock: Clock }): Promise<Webhooks> {
+export async function startWebhooks(deps: {
+  store: WebhookStoreAccess;
+  feed: ChangeFeed;
+  config: Config;
+  log: Logger;
+  clock: Clock;
+  metrics: CsmsMetrics;
+}): Promise<Webhooks> {
   const { store, feed, config, clock } = deps;
+  const registers = [deps.metrics.registry];
+  const attempts = new Counter({
+    name: 'csms_webhook_attempts_total',
+    help: 'Webhook delivery attempts, by outcome (delivered, failed: to be retried, dead: the last one failed)',
+    labelNames: ['outcome'],
+    registers,
+  });
+  const attemptSeconds = new Histogram({
+    name: 'csms_webhook_attempt_seconds',
+    help: 'One webhook delivery attempt: request sent → answer (or failure)',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers,
+  });
   const log = deps.log.child({ component: 'webhooks' });
   const sql = new WebhookSql(store.database);
   const outbox = new WebhookOutbox(
@@ -58,6 +80,10 @@ export async function startWebhooks(deps: { store: WebhookStoreAccess; feed: Cha
     timeoutMs: config.webhookTimeoutMs,
     webhooks: () => webhooks,
     now: () => clock.now(),
+    onAttempt: (outcome, seconds) => {
+      attempts.labels(outcome).inc();
+      attemptSeconds.observe(seconds);
+    },
   });
   await worker.start(store.database.kind === 'embedded');
   const refreshTimer = setInterval(() => {

@@ -97,6 +97,7 @@ export class WebhookOutbox implements RecordCompanions {
   }
 
   transactionEvent(event: Parameters<RecordCompanions['transactionEvent']>[0]): readonly Companion[] | undefined {
+    if (this.subscribers.size === 0) return undefined;
     const change = transactionChange(event);
     if (!this.subscribers.has(change.kind as WebhookEventKind)) return undefined;
     // A resent TransactionEvent (same seqNo) is the same event: stored once per webhook.
