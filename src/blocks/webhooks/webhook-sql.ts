@@ -142,9 +142,11 @@ export class WebhookSql {
 
   /**
    * Claims up to `limit` deliveries of one webhook that are due, each the oldest pending event of its station
-   * for this webhook (order per station and webhook), and not leased by a node already. SKIP LOCKED: nodes
-   * claiming at once take different rows and never wait for each other; the lease makes a claim last until the
-   * attempt is over (or the node died and the lease ran out).
+   * for this webhook (order per station and webhook), and not leased by a node already. The heads are found with a
+   * loose index scan (one index probe per station with pending events, however many events wait behind a failing
+   * head: a receiver down for hours costs stations, not events). SKIP LOCKED: nodes claiming at once take
+   * different rows and never wait for each other; the lease makes a claim last until the attempt is over (or the
+   * node died and the lease ran out).
    */
   async claim(webhookId: string, limit: number, owner: string, leaseMs: number): Promise<ClaimedDelivery[]> {
     if (limit <= 0) return [];
@@ -158,14 +160,21 @@ export class WebhookSql {
       attempts: number;
       tries: number;
     }>(
-      `UPDATE webhook_outbox SET lease_owner = $3, lease_until = now() + $4 * interval '1 millisecond'
+      `WITH RECURSIVE heads AS (
+         (SELECT station_id, id FROM webhook_outbox
+           WHERE webhook_id = $1 AND state = 'pending'
+           ORDER BY station_id, id LIMIT 1)
+         UNION ALL
+         SELECT next.station_id, next.id FROM heads h
+           CROSS JOIN LATERAL (SELECT station_id, id FROM webhook_outbox
+                                WHERE webhook_id = $1 AND state = 'pending' AND station_id > h.station_id
+                                ORDER BY station_id, id LIMIT 1) next)
+       UPDATE webhook_outbox SET lease_owner = $3, lease_until = now() + $4 * interval '1 millisecond'
         WHERE id IN (
           SELECT o.id FROM webhook_outbox o
-           WHERE o.webhook_id = $1 AND o.state = 'pending' AND o.next_at <= now()
+           WHERE o.id IN (SELECT id FROM heads)
+             AND o.state = 'pending' AND o.next_at <= now()
              AND (o.lease_until IS NULL OR o.lease_until < now())
-             AND NOT EXISTS (SELECT 1 FROM webhook_outbox p
-                              WHERE p.webhook_id = o.webhook_id AND p.station_id = o.station_id
-                                AND p.state = 'pending' AND p.id < o.id)
            ORDER BY o.id
            LIMIT $2
            FOR UPDATE SKIP LOCKED)
