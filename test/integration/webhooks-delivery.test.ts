@@ -6,7 +6,8 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { metricValue } from '../support/api.js';
 import { withCsms } from '../support/csms.js';
-import { uniqueIdentity, waitFor, type TestStation } from '../support/station.js';
+import { randomPassword, uniqueIdentity, waitFor, type TestStation } from '../support/station.js';
+import { Station16 } from '../support/station16.js';
 import { WebhookReceiver, type ReceivedDelivery } from '../support/webhook-receiver.js';
 
 /** Five retries 100 ms apart: six attempts in all, a failure five times then a success is delivered. */
@@ -340,6 +341,32 @@ describe('webhook delivery (CONTRACT §8.7)', () => {
       timeoutMs: 5000,
       what: 'a timed-out attempt',
     });
+  });
+
+  it('a 1.6 station: StartTransaction and StopTransaction become transaction.started and transaction.ended', async () => {
+    const r = await receiver();
+    const id = uniqueIdentity('wh');
+    await putWebhook(id, { url: r.url, events: ['transaction.started', 'transaction.ended'] });
+    const identity = uniqueIdentity('WH16');
+    const password = randomPassword();
+    expect((await ctx.csms.api.putStation(identity, { securityProfile: 1, password, bootPolicy: 'Accepted' })).status).toBe(201);
+    const station = await Station16.connect({ url: ctx.csms.ocppUrl, identity, password });
+    try {
+      await station.booted(1);
+      const started = await station.start(1, '', 1000);
+      await station.stop(started.transactionId, 4500);
+      const got = await waitFor(
+        () => {
+          const mine = ofStation(r, identity);
+          return mine.length >= 2 ? mine : undefined;
+        },
+        { what: 'both 1.6 transaction events' },
+      );
+      expect(got.map((d) => d.payload.type)).toEqual(['transaction.started', 'transaction.ended']);
+      expect(got[1]?.payload.data).toMatchObject({ transactionId: String(started.transactionId), energyRegisterWh: 4500 });
+    } finally {
+      await station.close();
+    }
   });
 
   it('an inactive webhook collects nothing', async () => {
