@@ -3,6 +3,7 @@ import { fleetPage } from './page-fleet.js';
 import { stationPage } from './page-station.js';
 import { idTokensPage } from './page-id-tokens.js';
 import { transactionPage, transactionsPage } from './page-transactions.js';
+import { webhookDeliveriesPage, webhooksPage } from './page-webhooks.js';
 
 /** Every page, first match wins. A new page (charging profiles, reservations, tariffs…) is one more line. */
-export const pages: Page[] = [fleetPage, stationPage, transactionsPage, transactionPage, idTokensPage];
+export const pages: Page[] = [fleetPage, stationPage, transactionsPage, transactionPage, idTokensPage, webhooksPage, webhookDeliveriesPage];
