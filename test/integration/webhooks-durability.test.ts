@@ -5,7 +5,8 @@
  * is delivered, with the webhook-id it had. On the embedded store (PGlite, the default) and on PostgreSQL.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { crashChildEnv, spawnCsms, type CleanupSteps, type SpawnedCsms } from '../support/csms.js';
+import { crashChildEnv, spawnCsms, startTestCsms, type CleanupSteps, type SpawnedCsms } from '../support/csms.js';
+import { freshPostgresDatabaseUrl } from '../support/services.js';
 import { TestStation, randomPassword, uniqueIdentity, waitFor } from '../support/station.js';
 import { WebhookReceiver } from '../support/webhook-receiver.js';
 
@@ -78,4 +79,37 @@ describe.each(['embedded', 'PostgreSQL'] as const)('webhook outbox across a SIGK
     await child.stop();
     child = undefined;
   }, 180_000);
+});
+
+describe('webhook outbox across a graceful stop', () => {
+  it('an attempt cut short by SIGTERM-style stop is released: another node (another id) delivers it without waiting for the lease', async () => {
+    const receiver = await WebhookReceiver.start();
+    cleanup.push(() => receiver.close());
+    receiver.answer = () => 'hang';
+    // A lease would last CSMS_WEBHOOK_TIMEOUT_MS + 10 s = 70 s: far beyond the wait below.
+    const config = { DATABASE_URL: await freshPostgresDatabaseUrl(), CSMS_WEBHOOK_TIMEOUT_MS: 60_000, CSMS_WEBHOOK_RETRY_SCHEDULE: '100ms' };
+    const first = await startTestCsms({ ...config, CSMS_NODE_ID: 'wh-stop-a' });
+    let second: Awaited<ReturnType<typeof startTestCsms>> | undefined;
+    let firstStopped = false;
+    try {
+      expect((await first.api.request('PUT', '/api/v1/webhooks/stop', { url: receiver.url, events: ['transaction.started'] })).status).toBe(201);
+      const station = await first.bootedStation({ prefix: 'WHS' });
+      await station.transactionEvent({
+        eventType: 'Started',
+        triggerReason: 'CablePluggedIn',
+        transactionInfo: { transactionId: `tx-${station.identity}` },
+        evse: { id: 1, connectorId: 1 },
+      });
+      const hung = await waitFor(() => receiver.received[0], { what: 'the first attempt' });
+      await first.stop();
+      firstStopped = true;
+      receiver.answer = () => 200;
+      second = await startTestCsms({ ...config, CSMS_NODE_ID: 'wh-stop-b' });
+      const delivered = await waitFor(() => receiver.received.find((d) => d.answered === 200), { timeoutMs: 20_000, what: 'the delivery by the second node' });
+      expect(delivered.id).toBe(hung.id);
+    } finally {
+      if (!firstStopped) await first.stop();
+      await second?.stop();
+    }
+  }, 120_000);
 });

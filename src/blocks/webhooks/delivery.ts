@@ -72,12 +72,17 @@ export class DeliveryWorker {
     this.timer.unref();
   }
 
-  /** Stops claiming; attempts in flight are aborted (their leases run out and another node or a restart retries). */
+  /** Stops claiming; attempts in flight are aborted and their rows released for the next attempt (by any node). */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
     for (const abort of this.aborts) abort.abort();
     await Promise.allSettled([...this.running]);
+    // What was cut short is due again at once for any node, instead of after its lease (the default node id
+    // changes with every restart, so no later start of ours would end these leases).
+    await this.options.sql
+      .releaseLeases(this.options.nodeId, false)
+      .catch((err: unknown) => this.options.log.warn({ err }, 'webhook delivery: ending leases at stop failed'));
   }
 
   /** Looks for due deliveries now (after a local change, so the first attempt need not wait for the timer). */
@@ -166,7 +171,9 @@ export class DeliveryWorker {
     const seconds = (this.options.now() - started) / 1000;
     this.options.onAttempt?.(state === 'pending' ? 'failed' : state, seconds);
     if (!delivered) {
-      this.options.log.info(
+      // Failures of a receiver that is down repeat for hours: each is counted (metrics) and listed (deliveries);
+      // the log says it at debug level, and at warn only when an event is given up.
+      this.options.log[state === 'dead' ? 'warn' : 'debug'](
         {
           webhookId: webhook.id,
           eventId: delivery.eventId,
@@ -176,7 +183,7 @@ export class DeliveryWorker {
           outcome: state === 'pending' ? 'failed' : state,
           retryInMs: next.context.retryInMs,
         },
-        'webhook attempt failed',
+        state === 'dead' ? 'webhook event given up: its last attempt failed (dead)' : 'webhook attempt failed',
       );
     }
     await this.options.sql.finish(delivery, this.options.nodeId, { state, retryInMs: next.context.retryInMs ?? 0, at: new Date(started), status });
