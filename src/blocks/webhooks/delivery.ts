@@ -51,6 +51,7 @@ export class DeliveryWorker {
   private total = 0;
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
+  private claimFailing = false;
   private stopped = false;
   private readonly running = new Set<Promise<void>>();
   private readonly pollMs: number;
@@ -106,9 +107,13 @@ export class DeliveryWorker {
         const claimed = await this.options.sql.claim(webhook.id, free, this.options.nodeId, this.options.timeoutMs + LEASE_MARGIN_MS);
         for (const delivery of claimed) this.track(webhook, delivery);
       }
+      if (this.claimFailing) this.options.log.info('webhook delivery: claiming works again');
+      this.claimFailing = false;
     } catch (err) {
-      // The store is degraded or busy: the outbox waits there, nothing is lost; the next poll tries again.
-      this.options.log.warn({ err }, 'webhook delivery: claiming failed');
+      // The store is degraded or busy: the outbox waits there, nothing is lost; the next poll tries again. Said
+      // once per outage, not four times a second.
+      if (!this.claimFailing) this.options.log.warn({ err }, 'webhook delivery: claiming failed');
+      this.claimFailing = true;
     } finally {
       this.polling = false;
     }

@@ -86,8 +86,19 @@ export async function startWebhooks(deps: {
     },
   });
   await worker.start(store.database.kind === 'embedded');
+  // While the store is degraded this fails every second: said once when it starts failing, once when it recovers.
+  let refreshFailing = false;
   const refreshTimer = setInterval(() => {
-    refresh().catch((err: unknown) => log.warn({ err }, 'reading the webhooks failed'));
+    refresh().then(
+      () => {
+        if (refreshFailing) log.info('reading the webhooks works again');
+        refreshFailing = false;
+      },
+      (err: unknown) => {
+        if (!refreshFailing) log.warn({ err }, 'reading the webhooks failed; the last ones read stay in force');
+        refreshFailing = true;
+      },
+    );
   }, REFRESH_MS);
   refreshTimer.unref();
   return {
