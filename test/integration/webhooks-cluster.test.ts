@@ -28,7 +28,7 @@ describe('webhooks in a cluster', () => {
     const [a, b] = nodes as [ClusterNode, ClusterNode];
     const put = await a.api.request<{ secret: string }>('PUT', '/api/v1/webhooks/cluster', {
       url: receiver.url,
-      events: ['transaction.started', 'transaction.updated', 'transaction.ended'],
+      events: ['transaction.started', 'transaction.updated', 'transaction.ended', 'station.connected'],
     });
     expect(put.status).toBe(201);
     // The other node reads webhooks every second.
@@ -50,14 +50,17 @@ describe('webhooks in a cluster', () => {
         }
       }),
     );
-    const total = stations.length * EVENTS_PER_STATION;
+    // One station.connected per station (the node holding it writes it; the other only hears of it through Redis).
+    const total = stations.length * (EVENTS_PER_STATION + 1);
     await waitFor(() => receiver.received.length >= total, { timeoutMs: 20_000, what: `${total} deliveries` });
     // Time for a duplicate to show up, if a second node were to deliver an event again.
     await sleep(1500);
     expect(receiver.received).toHaveLength(total);
     expect(new Set(receiver.received.map((d) => d.id)).size).toBe(total);
     for (const station of stations) {
-      const seqNos = receiver.received.filter((d) => d.payload.data.stationId === station.identity).map((d) => d.payload.data.seqNo);
+      const mine = receiver.received.filter((d) => d.payload.data.stationId === station.identity);
+      expect(mine.filter((d) => d.payload.type === 'station.connected')).toHaveLength(1);
+      const seqNos = mine.filter((d) => d.payload.type.startsWith('transaction.')).map((d) => d.payload.data.seqNo);
       expect(seqNos).toEqual(Array.from({ length: EVENTS_PER_STATION }, (_, i) => i));
     }
     for (const d of receiver.received) expect(() => WebhookReceiver.verify(put.body.secret, d)).not.toThrow();
