@@ -6,6 +6,7 @@ import { buildBlockTable, createBlocks } from './blocks/index.js';
 import { Sites } from './blocks/smart-charging/sites.js';
 import type { SmartChargingDeps } from './blocks/smart-charging/smart-charging.js';
 import { LocalListSync } from './blocks/local-list/sync.js';
+import { startWebhooks, type Webhooks } from './blocks/webhooks/index.js';
 import { systemClock, type Clock } from './clock.js';
 import { connectionNameFor } from './cluster/redis-connection.js';
 import { createCommandRouter } from './cluster/wiring.js';
@@ -295,6 +296,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
 
   let ready = false;
   let changeStream: RedisChanges | undefined;
+  let webhooks: Webhooks | undefined;
   let reconcileTimer: NodeJS.Timeout | undefined;
   const listenSockets: us_listen_socket[] = [];
   let tls: TlsListener | undefined;
@@ -312,6 +314,8 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
             feed,
             log,
           });
+    // Before any station connects: every record from the first one on carries its webhook outbox rows.
+    webhooks = await startWebhooks({ store: sqlStore, feed, config, log, clock, metrics });
     fleet.load(await sqlStore.fleet.loadFleet());
     feed.onChange((event, data) => fleet.apply(event, data));
     changeStream?.startReading();
@@ -350,7 +354,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     const operators = sqlStore.operators;
     await sites.load();
     const ocpp201Schemas = protocols.all.find((protocol) => protocol.version === '2.0.1')?.schemas;
-    const routes = buildApiRoutes({
+    const apiRoutes = buildApiRoutes({
       store,
       passwords,
       decisions: router,
@@ -370,6 +374,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
       displayMessages: sqlStore.displayMessages,
       ocppViolations: (action, payload) => ocpp201Schemas?.violations(action, 'Request', payload) ?? [],
     });
+    const routes = [...apiRoutes, ...webhooks.routes];
     const authenticator = new ApiAuthenticator({ apiToken: config.apiToken, store: operators, clock });
     mountApi(
       apiApp,
@@ -408,6 +413,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
         await retention.stop();
         await reservationSweeper.stop();
         costUpdates.stopAll();
+        await webhooks?.stop();
         await attempts.close();
         await store.close();
         log.info('CSMS stopped');
@@ -422,6 +428,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     await retention.stop();
     await reservationSweeper.stop();
     costUpdates.stopAll();
+    await webhooks?.stop();
     await attempts.close().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw err;

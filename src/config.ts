@@ -69,6 +69,21 @@ export interface Config {
   v2gTrustRoots: string | undefined;
   /** Free bytes on the data dir's file system below which the embedded store refuses writes. */
   minFreeBytes: number;
+  /** CSMS_WEBHOOK_RETRY_SCHEDULE: the delays (ms) before each retry of a webhook delivery (CONTRACT §8.7). */
+  webhookRetryScheduleMs: number[];
+  /** CSMS_WEBHOOK_TIMEOUT_MS: the most one webhook delivery attempt may take. */
+  webhookTimeoutMs: number;
+}
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `5s,5m,30m,2h` → [5000, 300000, 1800000, 7200000]; throws ConfigError on a part that is not `<n><ms|s|m|h|d>`. */
+export function parseDurations(key: string, list: string): number[] {
+  return split(list).map((part) => {
+    const match = /^(\d+)(ms|s|m|h|d)$/.exec(part);
+    if (match === null) throw new ConfigError(key, `"${part}" is not a duration like 100ms, 5s, 5m, 2h or 1d`);
+    return Number(match[1]) * (DURATION_UNITS_MS[match[2] as string] as number);
+  });
 }
 
 export class ConfigError extends Error {
@@ -103,6 +118,7 @@ const INTEGER_KEYS = new Set([
   'CSMS_DB_TIMEOUT_MS',
   'CSMS_MIN_FREE_BYTES',
   'CSMS_CONTRACT_CERT_TIMEOUT_MS',
+  'CSMS_WEBHOOK_TIMEOUT_MS',
 ]);
 
 function loadSchema(): object {
@@ -216,6 +232,8 @@ export function resolveConfig(raw: RawConfig): Config {
     contractCertProvider: str('CSMS_CONTRACT_CERT_PROVIDER'),
     contractCertTimeoutMs: num('CSMS_CONTRACT_CERT_TIMEOUT_MS', 10_000),
     v2gTrustRoots: str('CSMS_V2G_TRUST_ROOTS'),
+    webhookRetryScheduleMs: parseDurations('CSMS_WEBHOOK_RETRY_SCHEDULE', str('CSMS_WEBHOOK_RETRY_SCHEDULE') ?? '5s,5m,30m,2h,5h,10h,10h'),
+    webhookTimeoutMs: num('CSMS_WEBHOOK_TIMEOUT_MS', 10_000),
   };
 
   if (config.tlsCert.length !== config.tlsKey.length) {

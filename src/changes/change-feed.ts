@@ -136,6 +136,7 @@ export class ChangeFeed {
   private pending: FeedEvent[] = [];
   private flushScheduled = false;
   private readonly listeners: ((event: FeedEvent, data: ChangeData) => void)[] = [];
+  private readonly publishListeners: ((kind: ChangeKind, data: ChangeData) => void)[] = [];
   private relay: ChangeRelay | undefined;
 
   constructor(options: ChangeFeedOptions) {
@@ -174,6 +175,7 @@ export class ChangeFeed {
   /** Records a change (`at` defaults to now). Through the relay when there is one; locally when it fails. */
   publish(kind: ChangeKind, data: Omit<ChangeData, 'at'> & { at?: string }): void {
     const full = { ...data, at: data.at ?? new Date(this.clock.now()).toISOString() } as ChangeData;
+    for (const listener of this.publishListeners) listener(kind, full);
     if (this.relay === undefined) {
       this.ingest(this.nextLocalId(), kind, full);
       return;
@@ -198,6 +200,14 @@ export class ChangeFeed {
         setImmediate(() => this.flush());
       }
     }
+  }
+
+  /**
+   * Changes this process makes, as they are published (in a cluster, not the ones other nodes relay here): what
+   * must happen once per change, not once per node (the webhook outbox).
+   */
+  onPublish(listener: (kind: ChangeKind, data: ChangeData) => void): void {
+    this.publishListeners.push(listener);
   }
 
   /** A projection that must see every change synchronously, in order (never dropped). */

@@ -12,6 +12,7 @@ import { contentHash } from './content-hash.js';
 import type { JsonObject } from './store.js';
 import { UnknownStationError, withStation } from './errors.js';
 import { batchStatement, type BatchStatement, type BatchWriter, type GroupCommitter, type RowErrors } from './group-commit.js';
+import type { RecordCompanions } from './record-companions.js';
 import {
   toIdToken,
   toMeterValues,
@@ -213,6 +214,7 @@ export class SqlBillingStore implements BillingStore {
   constructor(
     private readonly db: SqlDatabase,
     committer: GroupCommitter,
+    private readonly companions: () => RecordCompanions | undefined = () => undefined,
   ) {
     this.transactionEvents = committer.writer<TransactionEventEntry>({
       name: 'transaction event',
@@ -329,7 +331,7 @@ export class SqlBillingStore implements BillingStore {
   async recordTransactionEvent(event: TransactionEventWrite): Promise<{ inserted: boolean; conflict: boolean }> {
     if (Number.isNaN(event.timestamp.getTime())) throw new RangeError(`TransactionEvent ${event.transactionId}/${event.seqNo} has an invalid timestamp`);
     const entry: TransactionEventEntry = { event, inserted: false, conflict: false };
-    await withStation(event.stationId, this.transactionEvents.write(entry));
+    await withStation(event.stationId, this.transactionEvents.write(entry, this.companions()?.transactionEvent(event)));
     return { inserted: entry.inserted, conflict: entry.conflict };
   }
 

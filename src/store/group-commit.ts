@@ -84,8 +84,22 @@ export class StoreClosedError extends Error {
   }
 }
 
+/**
+ * Rows of another writer that must commit in the same transaction as the write they accompany (a webhook
+ * outbox entry and the record it describes): whichever way the batch is written (one round trip, statement by
+ * statement, or one write at a time after a failure), they go with that write and never without it.
+ */
+export interface Companion {
+  /** The writer the rows belong to: companions of one writer are merged into one statement. */
+  readonly writer: object;
+  readonly rows: readonly unknown[];
+  /** The rows (of this writer, merged) as a part of a batch, settled with the writes they accompany. */
+  batchOf(rows: readonly unknown[]): TakenWrites;
+}
+
 interface Entry<Row> {
   rows: Row[];
+  companions: readonly Companion[] | undefined;
   resolve(): void;
   reject(error: Error): void;
 }
@@ -99,7 +113,7 @@ interface WriterQueue {
 }
 
 /** Writes taken out of a writer's queue for one batch. */
-interface TakenWrites {
+export interface TakenWrites {
   readonly writes: number;
   /** The batch as one statement, when the writer has that form. */
   statement(): BatchStatement | undefined;
@@ -108,6 +122,19 @@ interface TakenWrites {
   apply(q: Queryable): Promise<void>;
   settleCommitted(): void;
   retryOneByOne(db: SqlDatabase, reportCommit: (batchSize: number, seconds: number) => void): Promise<void>;
+  /** The companions of the taken writes, in order. */
+  companions(): Companion[];
+}
+
+/** Companions merged per writer, each as one part of the batch. */
+function companionParts(companions: readonly Companion[]): TakenWrites[] {
+  const byWriter = new Map<object, { first: Companion; rows: unknown[] }>();
+  for (const companion of companions) {
+    const group = byWriter.get(companion.writer);
+    if (group === undefined) byWriter.set(companion.writer, { first: companion, rows: [...companion.rows] });
+    else group.rows.push(...companion.rows);
+  }
+  return [...byWriter.values()].map((group) => group.first.batchOf(group.rows));
 }
 
 function asError(error: unknown): Error {
@@ -131,19 +158,29 @@ export class BatchWriter<Row> implements WriterQueue {
     this.name = spec.name;
   }
 
-  /** Resolves once the row is committed. */
-  write(row: Row): Promise<void> {
-    return this.writeMany([row]);
+  /** Resolves once the row (and its companions, in the same transaction) is committed. */
+  write(row: Row, companions?: readonly Companion[]): Promise<void> {
+    return this.writeMany([row], companions);
   }
 
-  /** All rows land in the same transaction; resolves once they are committed. */
-  writeMany(rows: Row[]): Promise<void> {
+  /** All rows (and their companions) land in the same transaction; resolves once they are committed. */
+  writeMany(rows: Row[], companions?: readonly Companion[]): Promise<void> {
     if (this.committer.closed) return Promise.reject(new StoreClosedError());
     if (rows.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      this.entries.push({ rows, resolve, reject });
+      this.entries.push({ rows, companions: companions !== undefined && companions.length > 0 ? companions : undefined, resolve, reject });
       this.committer.kick();
     });
+  }
+
+  /** Rows of this writer that ride along with another writer's write (see Companion). */
+  companion(rows: Row[]): Companion {
+    return {
+      writer: this,
+      rows,
+      // The rows were given to this writer's companion() above: they are Rows.
+      batchOf: (merged) => new TakenBatch(this.spec, [], merged as Row[], this.committer.options.onLazyError),
+    };
   }
 
   /**
@@ -233,11 +270,19 @@ class TakenBatch<Row> implements TakenWrites {
     }
   }
 
+  companions(): Companion[] {
+    return this.entries.flatMap((entry) => entry.companions ?? []);
+  }
+
   async retryOneByOne(db: SqlDatabase, reportCommit: (batchSize: number, seconds: number) => void): Promise<void> {
     for (const entry of this.entries) {
       const started = performance.now();
       try {
-        const errors = await db.transaction((q) => this.writeFolded(q, this.fold([entry], [])));
+        const errors = await db.transaction(async (q) => {
+          const refused = await this.writeFolded(q, this.fold([entry], []));
+          for (const part of companionParts(entry.companions ?? [])) await part.apply(q);
+          return refused;
+        });
         reportCommit(1, secondsSince(started));
         const error = errors.get(entry);
         if (error) entry.reject(error);
@@ -428,14 +473,17 @@ export class GroupCommitter {
     const taken = this.takeBatch();
     if (taken.length === 0) return;
     const batchSize = taken.reduce((sum, part) => sum + part.writes, 0);
+    // Companions commit in the batch's transaction; written one by one, each goes with its own write instead.
+    const companions = companionParts(taken.flatMap((part) => part.companions()));
     const started = performance.now();
-    if (await this.commitInOneRoundTrip(taken)) {
+    if (await this.commitInOneRoundTrip([...taken, ...companions])) {
       this.reportCommit(batchSize, secondsSince(started));
       return;
     }
     try {
       await this.db.transaction(async (q) => {
         for (const part of taken) await part.apply(q);
+        for (const part of companions) await part.apply(q);
       });
     } catch (error) {
       this.counters.failedBatches += 1;

@@ -667,6 +667,62 @@ export const migrations: readonly Migration[] = [
       CREATE SEQUENCE display_message_ids AS integer MINVALUE 1 NO CYCLE;
     `,
   },
+  {
+    version: 17,
+    name: 'webhooks and their durable outbox',
+    sql: `
+      -- CONTRACT §8.7. The secret signs deliveries, so it is kept as given (the API never shows it again).
+      CREATE TABLE webhooks (
+        id         text PRIMARY KEY,
+        url        text NOT NULL,
+        events     text[] NOT NULL,
+        secret     text NOT NULL,
+        active     boolean NOT NULL DEFAULT true,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+
+      -- One row per (event, webhook), written in the transaction of the record it describes. No foreign keys: a
+      -- station or webhook deleted meanwhile must never fail the station's write (rows of a deleted webhook are
+      -- deleted with it; the insert joins the webhook, so none is written after).
+      CREATE TABLE webhook_outbox (
+        id          bigserial PRIMARY KEY,
+        webhook_id  text NOT NULL,
+        event_id    text NOT NULL,
+        station_id  text NOT NULL,
+        type        text NOT NULL,
+        occurred_at timestamptz NOT NULL,
+        data        jsonb NOT NULL,
+        -- What makes a resent record the same event (a TransactionEvent's seqNo): stored once per webhook.
+        dedup_key   text,
+        state       text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'dead')),
+        -- Attempts at this event for this webhook before this row (replays continue the numbering).
+        attempts    integer NOT NULL DEFAULT 0,
+        -- Failed attempts of this row: the position in the retry schedule.
+        tries       integer NOT NULL DEFAULT 0,
+        next_at     timestamptz NOT NULL DEFAULT now(),
+        -- The node delivering it now, until when (a node that dies leaves it to another once the lease ends).
+        lease_owner text,
+        lease_until timestamptz,
+        created_at  timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE UNIQUE INDEX webhook_outbox_dedup ON webhook_outbox (webhook_id, dedup_key);
+      CREATE INDEX webhook_outbox_pending ON webhook_outbox (webhook_id, station_id, id) WHERE state = 'pending';
+      CREATE INDEX webhook_outbox_event ON webhook_outbox (webhook_id, event_id);
+
+      CREATE TABLE webhook_attempts (
+        id         bigserial PRIMARY KEY,
+        webhook_id text NOT NULL,
+        event_id   text NOT NULL,
+        type       text NOT NULL,
+        attempt    integer NOT NULL,
+        at         timestamptz NOT NULL,
+        status     integer,
+        outcome    text NOT NULL CHECK (outcome IN ('delivered', 'failed', 'dead'))
+      );
+      CREATE INDEX webhook_attempts_by_webhook ON webhook_attempts (webhook_id, at DESC, id DESC);
+    `,
+  },
 ];
 
 /** Any constant will do, as long as no other code of ours takes the same advisory lock. */

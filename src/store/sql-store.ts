@@ -20,7 +20,8 @@ import { SqlBillingStore } from './billing-sql.js';
 import { contentHash } from './content-hash.js';
 import { mergeAttributes, mergeDeviceVariables, deviceVariableKey } from './device-variables.js';
 import { UnknownStationError, withStation } from './errors.js';
-import { BatchWriter, batchStatement, GroupCommitter, type GroupCommitOptions, type GroupCommitStats, type RowErrors } from './group-commit.js';
+import { BatchWriter, batchStatement, GroupCommitter, type BatchWriterSpec, type GroupCommitOptions, type GroupCommitStats, type RowErrors } from './group-commit.js';
+import type { RecordCompanions } from './record-companions.js';
 import {
   toConnector,
   toCustomerInformationPart,
@@ -139,6 +140,8 @@ export class SqlStore implements Store, BillingStore {
   private readonly events: BatchWriter<EventWrite>;
   private readonly customerInformation: BatchWriter<CustomerInformationWrite>;
   private readonly billing: SqlBillingStore;
+  /** Rows committed with the station's records (the webhook outbox); undefined = none. */
+  private companions: RecordCompanions | undefined;
   /** Reads across the whole fleet (the fleet index's snapshot, the fleet-wide transaction list). */
   readonly fleet: FleetStore;
   /** The monitoring block's records (monitor registry, monitoring reports, monitor events): monitoring-sql.ts. */
@@ -362,7 +365,7 @@ export class SqlStore implements Store, BillingStore {
         ),
     });
 
-    this.billing = new SqlBillingStore(db, this.committer);
+    this.billing = new SqlBillingStore(db, this.committer, () => this.companions);
     this.fleet = new SqlFleetStore(db);
     this.monitoring = new SqlMonitoringStore(db);
     this.operators = new SqlOperatorStore(db, this.committer);
@@ -371,6 +374,21 @@ export class SqlStore implements Store, BillingStore {
     this.smartCharging = new SmartChargingStore(db);
     this.localLists = new LocalListStore(db);
     this.displayMessages = new DisplayMessageStore(db);
+  }
+
+  /** A writer of another module's rows that shares this store's group commit (and so its transactions). */
+  writer<Row>(spec: BatchWriterSpec<Row>): BatchWriter<Row> {
+    return this.committer.writer(spec);
+  }
+
+  /** From now on, the station records boot, event and transaction event carry these companions' rows. */
+  useRecordCompanions(companions: RecordCompanions): void {
+    this.companions = companions;
+  }
+
+  /** The database, for another module's store access (src/blocks/<block>/…-sql.ts). */
+  get database(): SqlDatabase {
+    return this.db;
   }
 
   get commitStats(): Readonly<GroupCommitStats> {
@@ -606,7 +624,7 @@ export class SqlStore implements Store, BillingStore {
   // Records of station traffic
 
   recordBoot(stationId: string, boot: { bootStatus: BootStatus; chargingStation: JsonObject; reason: string | undefined; at: Date }): Promise<void> {
-    return this.boots.write({ stationId, ...boot });
+    return this.boots.write({ stationId, ...boot }, this.companions?.boot(stationId, boot));
   }
 
   recordConnectorStatus(stationId: string, status: ConnectorStatusRecord): Promise<void> {
@@ -645,7 +663,7 @@ export class SqlStore implements Store, BillingStore {
   }
 
   recordEvent(stationId: string, kind: StationEventKind, payload: JsonObject, at: Date): Promise<void> {
-    return withStation(stationId, this.events.write({ stationId, kind, payload, at }));
+    return withStation(stationId, this.events.write({ stationId, kind, payload, at }, this.companions?.stationEvent(stationId, kind, payload, at)));
   }
 
   recordFirmwareStatus(stationId: string, status: JsonObject): Promise<void> {

@@ -477,3 +477,63 @@ describe('group commit: close', () => {
     expect(() => committer(new RecordingDatabase()).writer<Row>({ name: 'nothing' })).toThrow('writer nothing needs a statement or a write');
   });
 });
+
+describe('group commit: companions (rows committed with the write they accompany, e.g. a webhook outbox)', () => {
+  it('go in the same round trip as their writes, merged into one statement per companion writer', async () => {
+    const db = new RecordingDatabase();
+    const group = committer(db);
+    const events = group.writer(statementWriter('events'));
+    const outbox = group.writer<Row>({ ...statementWriter('outbox'), key: undefined });
+
+    await Promise.all([
+      events.write(row('a'), [outbox.companion([row('a-out')])]),
+      events.write(row('b')),
+      events.write(row('c'), [outbox.companion([row('c-out1'), row('c-out2')])]),
+    ]);
+
+    expect(db.batches).toHaveLength(1);
+    expect(db.batches[0]).toEqual([
+      { text: 'INSERT events', params: ['a', 'b', 'c'] },
+      { text: 'INSERT outbox', params: ['a-out', 'c-out1', 'c-out2'] },
+    ]);
+    expect(db.committed).toEqual([['a', 'b', 'c', 'a-out', 'c-out1', 'c-out2']]);
+  });
+
+  it('a failed batch written one write at a time keeps each companion with its own write, and the bad write’s companion is not committed', async () => {
+    const db = new RecordingDatabase();
+    const group = committer(db);
+    const events = group.writer(statementWriter('events'));
+    const outbox = group.writer<Row>({ ...statementWriter('outbox'), key: undefined });
+
+    const results = await Promise.all(
+      [events.write(row('a'), [outbox.companion([row('a-out')])]), events.write(row('bad'), [outbox.companion([row('bad-out')])]), events.write(row('c'))].map(outcome),
+    );
+
+    expect(results).toEqual(['resolved', 'constraint violated by bad', 'resolved']);
+    expect(db.committed).toEqual([['a', 'a-out'], ['c']]);
+    expect(db.committed.flat()).not.toContain('bad-out');
+  });
+
+  it('a companion the database refuses fails the write it accompanies (neither is committed without the other)', async () => {
+    const db = new RecordingDatabase();
+    const group = committer(db);
+    const events = group.writer(statementWriter('events'));
+    const outbox = group.writer<Row>({ ...statementWriter('outbox'), key: undefined });
+
+    const results = await Promise.all([events.write(row('a'), [outbox.companion([row('bad-out')])]), events.write(row('b'))].map(outcome));
+
+    expect(results).toEqual(['constraint violated by bad-out', 'resolved']);
+    expect(db.committed).toEqual([['b']]);
+  });
+
+  it('without companions nothing changes: no extra statement', async () => {
+    const db = new RecordingDatabase();
+    const group = committer(db);
+    const events = group.writer(statementWriter('events'));
+    group.writer<Row>({ ...statementWriter('outbox'), key: undefined });
+
+    await events.write(row('a'), undefined);
+
+    expect(db.batches).toEqual([[{ text: 'INSERT events', params: ['a'] }]]);
+  });
+});

@@ -40,6 +40,22 @@ export type TariffId = string;
  * 1-64 letters, digits and . _ @ -
  */
 export type Username = string;
+/**
+ * CONTRACT §8.7: the kinds of the change stream plus security.event and firmware.status
+ */
+export type WebhookEventKind =
+  | "station.connected"
+  | "station.disconnected"
+  | "station.boot"
+  | "station.status"
+  | "connector.status"
+  | "transaction.started"
+  | "transaction.updated"
+  | "transaction.ended"
+  | "command.result"
+  | "station.event"
+  | "security.event"
+  | "firmware.status";
 
 /**
  * Every definition of schemas/api.schema.json by name (RouteSpec.body names one of these).
@@ -75,6 +91,8 @@ export interface ApiSchemas {
   UserCreate: UserCreate;
   UserPatch: UserPatch;
   Username: Username;
+  WebhookEventKind: WebhookEventKind;
+  WebhookPut: WebhookPut;
 }
 export interface ApiKeyCreate {
   /**
@@ -255,4 +273,98 @@ export interface UserCreate {
 export interface UserPatch {
   password?: OperatorPassword;
   role?: ApiRole;
+}
+export interface WebhookPut {
+  /**
+   * where events are POSTed (http or https)
+   */
+  url: string;
+  /**
+   * @minItems 1
+   * @maxItems 12
+   */
+  events:
+    | [WebhookEventKind]
+    | [WebhookEventKind, WebhookEventKind]
+    | [WebhookEventKind, WebhookEventKind, WebhookEventKind]
+    | [WebhookEventKind, WebhookEventKind, WebhookEventKind, WebhookEventKind]
+    | [WebhookEventKind, WebhookEventKind, WebhookEventKind, WebhookEventKind, WebhookEventKind]
+    | [WebhookEventKind, WebhookEventKind, WebhookEventKind, WebhookEventKind, WebhookEventKind, WebhookEventKind]
+    | [
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind
+      ]
+    | [
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind
+      ]
+    | [
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind
+      ]
+    | [
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind
+      ]
+    | [
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind
+      ]
+    | [
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind,
+        WebhookEventKind
+      ];
+  /**
+   * whsec_<base64>; generated (and shown once) when omitted on creation
+   */
+  secret?: string;
+  /**
+   * default true
+   */
+  active?: boolean;
 }
