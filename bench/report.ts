@@ -506,7 +506,13 @@ export function renderMarkdown(run: RunReport, chartFile: string | undefined): s
       continue;
     }
     out.push(
-      `${num(target.stations)} stations, registered ${target.registration === 'api' ? 'through the API' : 'on first connection (CSMS_UNKNOWN_STATIONS=accept)'}, store ${target.store}.`,
+      `${num(target.stations)} stations, registered ${
+        target.registration === 'api'
+          ? 'through the API'
+          : target.registration === 'seeded'
+            ? 'in the database with keyed password verifiers (--register seeded)'
+            : 'on first connection (CSMS_UNKNOWN_STATIONS=accept)'
+      }, store ${target.store}.`,
     );
     out.push('');
     if (target.phases.length > 0) {
