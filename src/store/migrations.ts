@@ -350,78 +350,6 @@ export const migrations: readonly Migration[] = [
     `,
   },
   {
-    version: 21,
-    name: 'monitoring (advanced device management)',
-    sql: `
-      -- CONTRACT §8.5: a station's monitors as the CSMS set them (source 'CSMS', from SetVariableMonitoring answers)
-      -- and as the station last reported them (source 'station', NotifyMonitoringReport). monitor_key is the
-      -- station's monitor id, or for a refused element without one its component/variable/type/severity, so a
-      -- refusal never overwrites a monitor the station holds.
-      CREATE TABLE monitors (
-        station_id   text NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
-        source       text NOT NULL CHECK (source IN ('CSMS', 'station')),
-        monitor_key  text NOT NULL,
-        monitor_id   integer,
-        component    jsonb NOT NULL,
-        variable     jsonb NOT NULL,
-        type         text NOT NULL,
-        value        double precision NOT NULL,
-        severity     integer NOT NULL,
-        transaction  boolean NOT NULL DEFAULT false,
-        status       text NOT NULL,
-        updated_at   timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (station_id, source, monitor_key)
-      );
-      CREATE INDEX monitors_by_id ON monitors (station_id, monitor_id);
-      -- GetMonitoringReport requests the station answered, with the filters they carried (what a complete report replaces).
-      CREATE TABLE monitoring_report_requests (
-        station_id  text NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
-        request_id  integer NOT NULL,
-        request     jsonb NOT NULL,
-        status      text NOT NULL,
-        answered_at timestamptz NOT NULL,
-        PRIMARY KEY (station_id, request_id)
-      );
-      CREATE TABLE monitoring_report_parts (
-        station_id   text NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
-        request_id   integer NOT NULL,
-        seq_no       integer NOT NULL,
-        tbc          boolean NOT NULL,
-        generated_at text NOT NULL,
-        monitor      jsonb NOT NULL,
-        received_at  timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (station_id, request_id, seq_no)
-      );
-      -- The monitoring base and level the station last accepted (N03, N05).
-      CREATE TABLE monitoring_settings (
-        station_id       text PRIMARY KEY REFERENCES stations (id) ON DELETE CASCADE,
-        monitoring_base  text,
-        base_at          timestamptz,
-        monitoring_level integer,
-        level_at         timestamptz
-      );
-      -- One row per monitor event (NotifyEvent eventData of a monitor): the key is what names it in a resend, so a
-      -- NotifyEvent resent after a lost answer is counted once in csms_monitor_alerts_total.
-      CREATE TABLE monitor_events (
-        station_id             text NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
-        generated_at           text NOT NULL,
-        seq_no                 integer NOT NULL,
-        event_id               integer NOT NULL,
-        event_timestamp        text NOT NULL,
-        trigger                text NOT NULL,
-        actual_value           text NOT NULL,
-        cleared                boolean NOT NULL,
-        severity               integer,
-        variable_monitoring_id integer,
-        event_notification_type text NOT NULL,
-        component              jsonb NOT NULL,
-        variable               jsonb NOT NULL,
-        received_at            timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (station_id, generated_at, seq_no, event_id)
-      );
-    `,
-  },
-  {
     version: 16,
     name: 'operator accounts, sessions, API keys and the audit trail',
     sql: `
@@ -474,61 +402,59 @@ export const migrations: readonly Migration[] = [
     `,
   },
   {
-    version: 20,
-    name: 'reservations and tariffs',
+    version: 17,
+    name: 'webhooks and their durable outbox',
     sql: `
-      -- CONTRACT §8.2: reservation ids are the CSMS's, positive integers, unique across the CSMS (so also per
-      -- station, as ReserveNow.id must be) and never handed out twice (1.6 reservationId is an integer too).
-      CREATE SEQUENCE reservation_ids AS integer MINVALUE 1 NO CYCLE;
-      CREATE TABLE reservations (
-        id             integer PRIMARY KEY,
-        station_id     text NOT NULL REFERENCES stations(id) ON DELETE CASCADE,
-        evse_id        integer,
-        connector_type text,
-        id_token       jsonb NOT NULL,
-        group_id_token jsonb,
-        expires_at     timestamptz NOT NULL,
-        -- Pending while ReserveNow is in flight; then the station's answer; then Used/Expired/Removed/Cancelled.
-        status         text NOT NULL,
-        response       jsonb,
-        transaction_id text,
-        created_at     timestamptz NOT NULL,
-        updated_at     timestamptz NOT NULL
+      -- CONTRACT §8.7. The secret signs deliveries, so it is kept as given (the API never shows it again).
+      CREATE TABLE webhooks (
+        id         text PRIMARY KEY,
+        url        text NOT NULL,
+        events     text[] NOT NULL,
+        secret     text NOT NULL,
+        active     boolean NOT NULL DEFAULT true,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
       );
-      CREATE INDEX reservations_of_station ON reservations (station_id, id);
-      -- The expiry sweep reads only the reservations the station still holds.
-      CREATE INDEX reservations_live_expiry ON reservations (expires_at) WHERE status = 'Accepted';
 
-      -- CONTRACT §8.4: money as exact decimal strings, never floats.
-      CREATE TABLE tariffs (
-        id                text PRIMARY KEY,
-        currency          text NOT NULL,
-        energy_per_kwh    text,
-        time_per_hour     text,
-        session_fee       text,
-        idle_fee_per_hour text,
-        description       jsonb,
-        groups            text[] NOT NULL DEFAULT ARRAY[]::text[],
-        updated_at        timestamptz NOT NULL
+      -- One row per (event, webhook), written in the transaction of the record it describes. No foreign keys: a
+      -- station or webhook deleted meanwhile must never fail the station's write (rows of a deleted webhook are
+      -- deleted with it; the insert joins the webhook, so none is written after).
+      CREATE TABLE webhook_outbox (
+        id          bigserial PRIMARY KEY,
+        webhook_id  text NOT NULL,
+        event_id    text NOT NULL,
+        station_id  text NOT NULL,
+        type        text NOT NULL,
+        occurred_at timestamptz NOT NULL,
+        data        jsonb NOT NULL,
+        -- What makes a resent record the same event (a TransactionEvent's seqNo): stored once per webhook.
+        dedup_key   text,
+        state       text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'dead')),
+        -- Attempts at this event for this webhook before this row (replays continue the numbering).
+        attempts    integer NOT NULL DEFAULT 0,
+        -- Failed attempts of this row: the position in the retry schedule.
+        tries       integer NOT NULL DEFAULT 0,
+        next_at     timestamptz NOT NULL DEFAULT now(),
+        -- The node delivering it now, until when (a node that dies leaves it to another once the lease ends).
+        lease_owner text,
+        lease_until timestamptz,
+        created_at  timestamptz NOT NULL DEFAULT now()
       );
-      CREATE INDEX tariffs_by_group ON tariffs USING gin (groups);
-      -- A station's tariff (PUT/PATCH station tariffId), kept beside the registration rather than in it.
-      CREATE TABLE station_tariffs (
-        station_id text PRIMARY KEY REFERENCES stations(id) ON DELETE CASCADE,
-        tariff_id  text NOT NULL REFERENCES tariffs(id) ON DELETE CASCADE
+      CREATE UNIQUE INDEX webhook_outbox_dedup ON webhook_outbox (webhook_id, dedup_key);
+      CREATE INDEX webhook_outbox_pending ON webhook_outbox (webhook_id, station_id, id) WHERE state = 'pending';
+      CREATE INDEX webhook_outbox_event ON webhook_outbox (webhook_id, event_id);
+
+      CREATE TABLE webhook_attempts (
+        id         bigserial PRIMARY KEY,
+        webhook_id text NOT NULL,
+        event_id   text NOT NULL,
+        type       text NOT NULL,
+        attempt    integer NOT NULL,
+        at         timestamptz NOT NULL,
+        status     integer,
+        outcome    text NOT NULL CHECK (outcome IN ('delivered', 'failed', 'dead'))
       );
-      -- The tariff a transaction was priced with (a copy, so a later tariff change never reprices it) and its cost.
-      CREATE TABLE transaction_costs (
-        station_id     text NOT NULL,
-        transaction_id text NOT NULL,
-        tariff_id      text NOT NULL,
-        tariff         jsonb NOT NULL,
-        currency       text NOT NULL,
-        cost           text NOT NULL,
-        updated_at     timestamptz NOT NULL,
-        PRIMARY KEY (station_id, transaction_id),
-        FOREIGN KEY (station_id, transaction_id) REFERENCES transactions(station_id, transaction_id) ON DELETE CASCADE
-      );
+      CREATE INDEX webhook_attempts_by_webhook ON webhook_attempts (webhook_id, at DESC, id DESC);
     `,
   },
   {
@@ -668,59 +594,133 @@ export const migrations: readonly Migration[] = [
     `,
   },
   {
-    version: 17,
-    name: 'webhooks and their durable outbox',
+    version: 20,
+    name: 'reservations and tariffs',
     sql: `
-      -- CONTRACT §8.7. The secret signs deliveries, so it is kept as given (the API never shows it again).
-      CREATE TABLE webhooks (
-        id         text PRIMARY KEY,
-        url        text NOT NULL,
-        events     text[] NOT NULL,
-        secret     text NOT NULL,
-        active     boolean NOT NULL DEFAULT true,
-        created_at timestamptz NOT NULL DEFAULT now(),
-        updated_at timestamptz NOT NULL DEFAULT now()
+      -- CONTRACT §8.2: reservation ids are the CSMS's, positive integers, unique across the CSMS (so also per
+      -- station, as ReserveNow.id must be) and never handed out twice (1.6 reservationId is an integer too).
+      CREATE SEQUENCE reservation_ids AS integer MINVALUE 1 NO CYCLE;
+      CREATE TABLE reservations (
+        id             integer PRIMARY KEY,
+        station_id     text NOT NULL REFERENCES stations(id) ON DELETE CASCADE,
+        evse_id        integer,
+        connector_type text,
+        id_token       jsonb NOT NULL,
+        group_id_token jsonb,
+        expires_at     timestamptz NOT NULL,
+        -- Pending while ReserveNow is in flight; then the station's answer; then Used/Expired/Removed/Cancelled.
+        status         text NOT NULL,
+        response       jsonb,
+        transaction_id text,
+        created_at     timestamptz NOT NULL,
+        updated_at     timestamptz NOT NULL
       );
+      CREATE INDEX reservations_of_station ON reservations (station_id, id);
+      -- The expiry sweep reads only the reservations the station still holds.
+      CREATE INDEX reservations_live_expiry ON reservations (expires_at) WHERE status = 'Accepted';
 
-      -- One row per (event, webhook), written in the transaction of the record it describes. No foreign keys: a
-      -- station or webhook deleted meanwhile must never fail the station's write (rows of a deleted webhook are
-      -- deleted with it; the insert joins the webhook, so none is written after).
-      CREATE TABLE webhook_outbox (
-        id          bigserial PRIMARY KEY,
-        webhook_id  text NOT NULL,
-        event_id    text NOT NULL,
-        station_id  text NOT NULL,
-        type        text NOT NULL,
-        occurred_at timestamptz NOT NULL,
-        data        jsonb NOT NULL,
-        -- What makes a resent record the same event (a TransactionEvent's seqNo): stored once per webhook.
-        dedup_key   text,
-        state       text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'dead')),
-        -- Attempts at this event for this webhook before this row (replays continue the numbering).
-        attempts    integer NOT NULL DEFAULT 0,
-        -- Failed attempts of this row: the position in the retry schedule.
-        tries       integer NOT NULL DEFAULT 0,
-        next_at     timestamptz NOT NULL DEFAULT now(),
-        -- The node delivering it now, until when (a node that dies leaves it to another once the lease ends).
-        lease_owner text,
-        lease_until timestamptz,
-        created_at  timestamptz NOT NULL DEFAULT now()
+      -- CONTRACT §8.4: money as exact decimal strings, never floats.
+      CREATE TABLE tariffs (
+        id                text PRIMARY KEY,
+        currency          text NOT NULL,
+        energy_per_kwh    text,
+        time_per_hour     text,
+        session_fee       text,
+        idle_fee_per_hour text,
+        description       jsonb,
+        groups            text[] NOT NULL DEFAULT ARRAY[]::text[],
+        updated_at        timestamptz NOT NULL
       );
-      CREATE UNIQUE INDEX webhook_outbox_dedup ON webhook_outbox (webhook_id, dedup_key);
-      CREATE INDEX webhook_outbox_pending ON webhook_outbox (webhook_id, station_id, id) WHERE state = 'pending';
-      CREATE INDEX webhook_outbox_event ON webhook_outbox (webhook_id, event_id);
-
-      CREATE TABLE webhook_attempts (
-        id         bigserial PRIMARY KEY,
-        webhook_id text NOT NULL,
-        event_id   text NOT NULL,
-        type       text NOT NULL,
-        attempt    integer NOT NULL,
-        at         timestamptz NOT NULL,
-        status     integer,
-        outcome    text NOT NULL CHECK (outcome IN ('delivered', 'failed', 'dead'))
+      CREATE INDEX tariffs_by_group ON tariffs USING gin (groups);
+      -- A station's tariff (PUT/PATCH station tariffId), kept beside the registration rather than in it.
+      CREATE TABLE station_tariffs (
+        station_id text PRIMARY KEY REFERENCES stations(id) ON DELETE CASCADE,
+        tariff_id  text NOT NULL REFERENCES tariffs(id) ON DELETE CASCADE
       );
-      CREATE INDEX webhook_attempts_by_webhook ON webhook_attempts (webhook_id, at DESC, id DESC);
+      -- The tariff a transaction was priced with (a copy, so a later tariff change never reprices it) and its cost.
+      CREATE TABLE transaction_costs (
+        station_id     text NOT NULL,
+        transaction_id text NOT NULL,
+        tariff_id      text NOT NULL,
+        tariff         jsonb NOT NULL,
+        currency       text NOT NULL,
+        cost           text NOT NULL,
+        updated_at     timestamptz NOT NULL,
+        PRIMARY KEY (station_id, transaction_id),
+        FOREIGN KEY (station_id, transaction_id) REFERENCES transactions(station_id, transaction_id) ON DELETE CASCADE
+      );
+    `,
+  },
+  {
+    version: 21,
+    name: 'monitoring (advanced device management)',
+    sql: `
+      -- CONTRACT §8.5: a station's monitors as the CSMS set them (source 'CSMS', from SetVariableMonitoring answers)
+      -- and as the station last reported them (source 'station', NotifyMonitoringReport). monitor_key is the
+      -- station's monitor id, or for a refused element without one its component/variable/type/severity, so a
+      -- refusal never overwrites a monitor the station holds.
+      CREATE TABLE monitors (
+        station_id   text NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
+        source       text NOT NULL CHECK (source IN ('CSMS', 'station')),
+        monitor_key  text NOT NULL,
+        monitor_id   integer,
+        component    jsonb NOT NULL,
+        variable     jsonb NOT NULL,
+        type         text NOT NULL,
+        value        double precision NOT NULL,
+        severity     integer NOT NULL,
+        transaction  boolean NOT NULL DEFAULT false,
+        status       text NOT NULL,
+        updated_at   timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (station_id, source, monitor_key)
+      );
+      CREATE INDEX monitors_by_id ON monitors (station_id, monitor_id);
+      -- GetMonitoringReport requests the station answered, with the filters they carried (what a complete report replaces).
+      CREATE TABLE monitoring_report_requests (
+        station_id  text NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
+        request_id  integer NOT NULL,
+        request     jsonb NOT NULL,
+        status      text NOT NULL,
+        answered_at timestamptz NOT NULL,
+        PRIMARY KEY (station_id, request_id)
+      );
+      CREATE TABLE monitoring_report_parts (
+        station_id   text NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
+        request_id   integer NOT NULL,
+        seq_no       integer NOT NULL,
+        tbc          boolean NOT NULL,
+        generated_at text NOT NULL,
+        monitor      jsonb NOT NULL,
+        received_at  timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (station_id, request_id, seq_no)
+      );
+      -- The monitoring base and level the station last accepted (N03, N05).
+      CREATE TABLE monitoring_settings (
+        station_id       text PRIMARY KEY REFERENCES stations (id) ON DELETE CASCADE,
+        monitoring_base  text,
+        base_at          timestamptz,
+        monitoring_level integer,
+        level_at         timestamptz
+      );
+      -- One row per monitor event (NotifyEvent eventData of a monitor): the key is what names it in a resend, so a
+      -- NotifyEvent resent after a lost answer is counted once in csms_monitor_alerts_total.
+      CREATE TABLE monitor_events (
+        station_id             text NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
+        generated_at           text NOT NULL,
+        seq_no                 integer NOT NULL,
+        event_id               integer NOT NULL,
+        event_timestamp        text NOT NULL,
+        trigger                text NOT NULL,
+        actual_value           text NOT NULL,
+        cleared                boolean NOT NULL,
+        severity               integer,
+        variable_monitoring_id integer,
+        event_notification_type text NOT NULL,
+        component              jsonb NOT NULL,
+        variable               jsonb NOT NULL,
+        received_at            timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (station_id, generated_at, seq_no, event_id)
+      );
     `,
   },
 ];
