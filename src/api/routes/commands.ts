@@ -3,7 +3,8 @@ import type { CommandService } from '../../commands/service.js';
 import type { JsonObject } from '../../json.js';
 import type { CsmsMetrics } from '../../metrics.js';
 import { CommandRefusal } from '../../station/types.js';
-import { ApiError, type ApiResponse } from '../http.js';
+import { commandFailure } from '../command-failure.js';
+import { ApiError, errorResponse, type ApiResponse } from '../http.js';
 import type { RouteSpec } from '../route-spec.js';
 import { stationIdParam } from './stations.js';
 
@@ -84,18 +85,6 @@ export function commandRoutes(deps: CommandRouteDeps): RouteSpec[] {
 }
 
 function toHttp(request: JsonObject, outcome: CommandOutcome, parts: number): ApiResponse {
-  switch (outcome.kind) {
-    case 'result':
-      return { status: 200, body: { request, response: outcome.response, ...(parts > 1 ? { parts } : {}) } };
-    case 'callError':
-      return { status: 502, body: { error: { code: outcome.code, message: outcome.description, details: outcome.details } } };
-    case 'timeout':
-      return { status: 504, body: { error: { code: 'timeout', message: 'the station did not answer in time' } } };
-    case 'notConnected':
-      return { status: 409, body: { error: { code: 'not_connected', message: outcome.reason } } };
-    case 'refused':
-      return { status: 409, body: { error: { code: 'not_allowed', message: outcome.reason } } };
-    case 'unavailable':
-      return { status: 503, body: { error: { code: 'unavailable', message: outcome.reason } } };
-  }
+  if (outcome.kind === 'result') return { status: 200, body: { request, response: outcome.response, ...(parts > 1 ? { parts } : {}) } };
+  return errorResponse(commandFailure(outcome));
 }

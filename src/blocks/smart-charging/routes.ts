@@ -1,7 +1,7 @@
 import { ApiError, type ApiRequest } from '../../api/http.js';
 import type { RouteSpec } from '../../api/route-spec.js';
 import { requireStation, stationIdParam } from '../../api/routes/stations.js';
-import type { CommandOutcome } from '../../cluster/command-router.js';
+import { commandFailure } from '../../api/command-failure.js';
 import type { CommandReport, CommandService } from '../../commands/service.js';
 import { asJson, isJsonObject, type JsonObject } from '../../json.js';
 import { CommandRefusal } from '../../station/types.js';
@@ -24,22 +24,6 @@ function integerParam(request: ApiRequest, name: string): number {
   return Number(raw);
 }
 
-/** CONTRACT §8 intro: a resource that sends a message answers with the outcomes of the commands table (§4). */
-function failedOutcome(outcome: Exclude<CommandOutcome, { kind: 'result' }>): ApiError {
-  switch (outcome.kind) {
-    case 'callError':
-      return new ApiError(502, outcome.code, outcome.description, outcome.details);
-    case 'timeout':
-      return new ApiError(504, 'timeout', 'the station did not answer in time');
-    case 'notConnected':
-      return new ApiError(409, 'not_connected', outcome.reason);
-    case 'refused':
-      return new ApiError(409, 'not_allowed', outcome.reason);
-    case 'unavailable':
-      return new ApiError(503, 'unavailable', outcome.reason);
-  }
-}
-
 async function send(commands: CommandService, stationId: string, action: string, payload: JsonObject): Promise<CommandReport & { response: JsonObject }> {
   let report: CommandReport;
   try {
@@ -48,7 +32,7 @@ async function send(commands: CommandService, stationId: string, action: string,
     if (err instanceof CommandRefusal) throw new ApiError(err.status, err.code, err.message, err.details);
     throw err;
   }
-  if (report.outcome.kind !== 'result') throw failedOutcome(report.outcome);
+  if (report.outcome.kind !== 'result') throw commandFailure(report.outcome);
   return { ...report, response: report.outcome.response };
 }
 
