@@ -160,7 +160,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     ca = await openCertificateAuthority({ certFile: config.caCert, keyFile: config.caKey, dataDir: config.dataDir, store, log });
     // CONTRACT §8.6: V2G certificates have a CA of their own, shared by every node the same way.
     const v2gCa = await openCertificateAuthority({ certFile: config.v2gCaCert, keyFile: config.v2gCaKey, dataDir: config.dataDir, store, log, kind: V2G_CA });
-    plugAndCharge = createPlugAndCharge({ v2gCa, config, clock, log, registry: metrics.registry });
+    plugAndCharge = createPlugAndCharge({ v2gCa, config, clock, log, registry: metrics.registry, revocations: sqlStore.contractRevocations });
     if (dataDir !== undefined) {
       const fixed = await securePermissions(config.dataDir);
       if (fixed.length > 0) log.warn({ dataDir: config.dataDir, fixed: fixed.length, first: fixed[0] }, 'removed group/world write permission under the data dir');
@@ -189,7 +189,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   });
   retention.start();
   let decisionsReachUs = (): boolean => false;
-  const authorizer = new Authorizer(store, clock, config.masterPassGroup, () => decisionsReachUs());
+  const authorizer = new Authorizer(store, clock, config.masterPassGroup, () => decisionsReachUs(), sqlStore.contractRevocations);
   const costUpdates = new CostUpdates({ store, log });
   const pricing = new TransactionPricing({ tariffs: sqlStore.tariffs, store, clock, costUpdates });
   // The reservation service sends through the command service, built below; it is only called once that exists.
