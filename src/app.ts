@@ -19,6 +19,8 @@ import { ocpp16 } from './ocpp/v16/index.js';
 import { ocpp201 } from './ocpp/v201/index.js';
 import { V2G_CA, openCertificateAuthority, type CertificateAuthority } from './security/ca.js';
 import { createPlugAndCharge, type PlugAndCharge } from './blocks/plug-and-charge/plug-and-charge.js';
+import { monitorsRereadAfterBoot } from './blocks/monitoring/reboot.js';
+import { MonitoringReportDeadlines } from './blocks/monitoring/report-deadlines.js';
 import { RedisAttemptCounter } from './security/shared-throttle.js';
 import { LocalAttemptCounter, type AttemptCounter } from './security/throttle.js';
 import { StationGatekeeper } from './station/admission.js';
@@ -198,7 +200,10 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     used: (stationId, id, transactionId) => reservationsRef.service?.used(stationId, id, transactionId) ?? Promise.resolve(),
     stationUpdate: (stationId, id, status) => reservationsRef.service?.stationUpdate(stationId, id, status) ?? Promise.resolve(),
   };
-  const services: StationServices = { config, store, authorizer, metrics, clock, log, passwords, reservations: reservationHooks, pricing };
+  // DRV-ADM-09 / N04.FR.19: monitoring reports get a deadline, and a booted station's monitors are re-read.
+  const reportDeadlines = new MonitoringReportDeadlines({ monitoring: sqlStore.monitoring, log });
+  const bootFollowers = [monitorsRereadAfterBoot({ monitoring: sqlStore.monitoring, clock })];
+  const services: StationServices = { config, store, authorizer, metrics, clock, log, passwords, reservations: reservationHooks, pricing, bootFollowers };
   // The site load manager listens to the smart-charging block and sends through the command service: wired below.
   const smartCharging: SmartChargingDeps = { smart: sqlStore.smartCharging, store };
   // Local lists (CONTRACT §8.1): each node syncs the stations connected to it (the registry is built below).
@@ -218,6 +223,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     clock,
     plugAndCharge,
     monitoring: sqlStore.monitoring,
+    reportDeadlines,
     smartCharging,
     localList: { lists: sqlStore.localLists, sync: () => localListSync, announce: (decision) => router.announce(decision) },
     displayMessages: sqlStore.displayMessages,
@@ -413,6 +419,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
         await retention.stop();
         await reservationSweeper.stop();
         costUpdates.stopAll();
+        reportDeadlines.stopAll();
         await webhooks?.stop();
         await attempts.close();
         await store.close();
@@ -428,6 +435,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     await retention.stop();
     await reservationSweeper.stop();
     costUpdates.stopAll();
+    reportDeadlines.stopAll();
     await webhooks?.stop();
     await attempts.close().catch(() => undefined);
     await store.close().catch(() => undefined);
