@@ -19,6 +19,8 @@ import { ocpp16 } from './ocpp/v16/index.js';
 import { ocpp201 } from './ocpp/v201/index.js';
 import { V2G_CA, openCertificateAuthority, type CertificateAuthority } from './security/ca.js';
 import { createPlugAndCharge, type PlugAndCharge } from './blocks/plug-and-charge/plug-and-charge.js';
+import { monitorsRereadAfterBoot } from './blocks/monitoring/reboot.js';
+import { MonitoringReportDeadlines } from './blocks/monitoring/report-deadlines.js';
 import { RedisAttemptCounter } from './security/shared-throttle.js';
 import { LocalAttemptCounter, type AttemptCounter } from './security/throttle.js';
 import { StationGatekeeper } from './station/admission.js';
@@ -160,7 +162,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     ca = await openCertificateAuthority({ certFile: config.caCert, keyFile: config.caKey, dataDir: config.dataDir, store, log });
     // CONTRACT §8.6: V2G certificates have a CA of their own, shared by every node the same way.
     const v2gCa = await openCertificateAuthority({ certFile: config.v2gCaCert, keyFile: config.v2gCaKey, dataDir: config.dataDir, store, log, kind: V2G_CA });
-    plugAndCharge = createPlugAndCharge({ v2gCa, config, clock, log, registry: metrics.registry });
+    plugAndCharge = createPlugAndCharge({ v2gCa, config, clock, log, registry: metrics.registry, revocations: sqlStore.contractRevocations });
     if (dataDir !== undefined) {
       const fixed = await securePermissions(config.dataDir);
       if (fixed.length > 0) log.warn({ dataDir: config.dataDir, fixed: fixed.length, first: fixed[0] }, 'removed group/world write permission under the data dir');
@@ -189,7 +191,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   });
   retention.start();
   let decisionsReachUs = (): boolean => false;
-  const authorizer = new Authorizer(store, clock, config.masterPassGroup, () => decisionsReachUs());
+  const authorizer = new Authorizer(store, clock, config.masterPassGroup, () => decisionsReachUs(), sqlStore.contractRevocations);
   const costUpdates = new CostUpdates({ store, log });
   const pricing = new TransactionPricing({ tariffs: sqlStore.tariffs, store, clock, costUpdates });
   // The reservation service sends through the command service, built below; it is only called once that exists.
@@ -198,7 +200,10 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     used: (stationId, id, transactionId) => reservationsRef.service?.used(stationId, id, transactionId) ?? Promise.resolve(),
     stationUpdate: (stationId, id, status) => reservationsRef.service?.stationUpdate(stationId, id, status) ?? Promise.resolve(),
   };
-  const services: StationServices = { config, store, authorizer, metrics, clock, log, passwords, reservations: reservationHooks, pricing };
+  // DRV-ADM-09 / N04.FR.19: monitoring reports get a deadline, and a booted station's monitors are re-read.
+  const reportDeadlines = new MonitoringReportDeadlines({ monitoring: sqlStore.monitoring, log });
+  const bootFollowers = [monitorsRereadAfterBoot({ monitoring: sqlStore.monitoring, clock })];
+  const services: StationServices = { config, store, authorizer, metrics, clock, log, passwords, reservations: reservationHooks, pricing, bootFollowers };
   // The site load manager listens to the smart-charging block and sends through the command service: wired below.
   const smartCharging: SmartChargingDeps = { smart: sqlStore.smartCharging, store };
   // Local lists (CONTRACT §8.1): each node syncs the stations connected to it (the registry is built below).
@@ -218,6 +223,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     clock,
     plugAndCharge,
     monitoring: sqlStore.monitoring,
+    reportDeadlines,
     smartCharging,
     localList: { lists: sqlStore.localLists, sync: () => localListSync, announce: (decision) => router.announce(decision) },
     displayMessages: sqlStore.displayMessages,
@@ -413,6 +419,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
         await retention.stop();
         await reservationSweeper.stop();
         costUpdates.stopAll();
+        reportDeadlines.stopAll();
         await webhooks?.stop();
         await attempts.close();
         await store.close();
@@ -428,6 +435,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     await retention.stop();
     await reservationSweeper.stop();
     costUpdates.stopAll();
+    reportDeadlines.stopAll();
     await webhooks?.stop();
     await attempts.close().catch(() => undefined);
     await store.close().catch(() => undefined);

@@ -55,6 +55,8 @@ export interface Config {
   reportMaxParts: number;
   /** Report requestIds whose parts are kept per station: the newest ones; older ones are deleted. */
   reportMaxRequests: number;
+  /** DRV-ADM-09: a monitoring report with no part for this long is marked Incomplete. */
+  monitoringReportTimeoutMs: number;
   /** Days events and meter values without a transaction are kept; 0 keeps them forever. */
   retentionDays: number;
   /** The longest a store call may take (connect, query, idle in transaction) before it counts as failed. */
@@ -114,6 +116,7 @@ const INTEGER_KEYS = new Set([
   'CSMS_STATION_MAX_QUEUED_CALLS',
   'CSMS_REPORT_MAX_PARTS',
   'CSMS_REPORT_MAX_REQUESTS',
+  'CSMS_MONITORING_REPORT_TIMEOUT_SECONDS',
   'CSMS_RETENTION_DAYS',
   'CSMS_DB_TIMEOUT_MS',
   'CSMS_MIN_FREE_BYTES',
@@ -224,6 +227,7 @@ export function resolveConfig(raw: RawConfig): Config {
     stationMaxQueuedCalls: num('CSMS_STATION_MAX_QUEUED_CALLS', 100),
     reportMaxParts: num('CSMS_REPORT_MAX_PARTS', 500),
     reportMaxRequests: num('CSMS_REPORT_MAX_REQUESTS', 10),
+    monitoringReportTimeoutMs: num('CSMS_MONITORING_REPORT_TIMEOUT_SECONDS', 300) * 1000,
     retentionDays: num('CSMS_RETENTION_DAYS', 90),
     dbTimeoutMs: num('CSMS_DB_TIMEOUT_MS', 5000),
     minFreeBytes: num('CSMS_MIN_FREE_BYTES', 64 * 1024 * 1024),

@@ -2,6 +2,7 @@ import { api, get, stationPath, type JsonObject } from './api.js';
 import { badge, h, pretty, replace, section, statusTone, text, when } from './dom.js';
 import type { Page, PageContext } from './page.js';
 import { schemaForm, type Schema } from './schema-form.js';
+import { certificatesSection } from './station-certificates.js';
 import { monitorsSection } from './station-monitors.js';
 
 interface StationView {
@@ -22,6 +23,15 @@ interface StationView {
   certificates: JsonObject | null;
   certificateSigning: JsonObject | null;
 }
+
+/** Commands whose answer changes the certificates section (the inventory the station reports, a signing it starts). */
+const CERTIFICATE_COMMANDS: ReadonlySet<string> = new Set([
+  'InstallCertificate',
+  'DeleteCertificate',
+  'GetInstalledCertificateIds',
+  'CertificateSigned',
+  'TriggerMessage',
+]);
 
 interface TransactionItem {
   transactionId: string;
@@ -443,28 +453,10 @@ async function render(ctx: PageContext): Promise<void> {
     }
     const current = res.body;
     view = current;
-    const certificates = await get<{ items: { serialNumber: string; certificateType: string; status: string; notAfter: string }[] }>(`${stationPath(id)}/certificates`);
     replace(evses, evsesTable(current));
     replace(identityHolder, identity(current));
     replace(registrationHolder, registration(current, reload));
-    replace(
-      certificatesHolder,
-      section(
-        'Certificates',
-        'certificates',
-        dl([
-          ['Signing', current.certificateSigning === null ? '—' : h('code', {}, JSON.stringify(current.certificateSigning))],
-          ['Installed (as reported)', current.certificates === null ? '—' : h('code', {}, JSON.stringify(current.certificates).slice(0, 400))],
-        ]),
-        h(
-          'ul',
-          {},
-          ...(certificates.ok ? certificates.body.items : []).map((c) =>
-            h('li', {}, h('code', {}, c.serialNumber), ` ${c.certificateType} `, badge(c.status, statusTone(c.status)), ` until ${when(c.notAfter)}`),
-          ),
-        ),
-      ),
-    );
+    replace(certificatesHolder, await certificatesSection(id, current.certificates, current.certificateSigning));
     if (!built) {
       built = true;
       const variables = await get<DeviceVariable[]>(`${stationPath(id)}/variables`);
@@ -508,8 +500,8 @@ async function render(ctx: PageContext): Promise<void> {
       replace(evses, evsesTable(view));
     } else if (change.kind.startsWith('transaction.')) void loadTransactions();
     else if (change.kind === 'station.event') void Promise.all([loadEvents(), monitors.load()]);
-    // A monitoring command's answer changes the monitors the CSMS holds.
-    else if (change.kind === 'command.result') void monitors.load();
+    // A monitoring command's answer changes the monitors the CSMS holds; a certificate command's, the station's inventory.
+    else if (change.kind === 'command.result') void (CERTIFICATE_COMMANDS.has(String(d.action)) ? Promise.all([monitors.load(), reload()]) : monitors.load());
     else if (change.kind === 'reservation.updated') void loadReservations();
     else if (['station.connected', 'station.disconnected', 'station.boot', 'station.registered', 'station.status'].includes(change.kind)) void reload();
   });

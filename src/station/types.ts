@@ -50,7 +50,12 @@ export interface StationServices {
   reservations?: ReservationHooks;
   /** Tariff & cost (I): running and final cost, tariff texts, for the transactions and authorization blocks. */
   pricing?: PricingHooks;
+  /** What blocks do once a BootNotification was answered (after the answer is out), e.g. re-read monitors (N04.FR.19). */
+  bootFollowers?: readonly BootFollower[];
 }
+
+/** A block's follow-up to a boot: called after the BootNotificationResponse was written; must not throw. */
+export type BootFollower = (station: StationHandle, status: 'Accepted' | 'Pending' | 'Rejected', services: StationServices) => void;
 
 /** What a handler may know about and do to the station it serves. */
 export interface StationHandle {

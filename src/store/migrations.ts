@@ -723,6 +723,21 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 25,
+    name: 'contract revocations (Plug & Charge, C07.FR.16)',
+    sql: `
+      -- An eMAID whose contract certificate an OCSP responder called revoked at Authorize: a later TransactionEvent
+      -- with that token is Invalid whatever the register says, until a good certificate for it is seen again.
+      -- Not tied to a station row: the contract is the driver's, presented at any station.
+      CREATE TABLE contract_revocations (
+        emaid              text PRIMARY KEY,
+        station_id         text NOT NULL,
+        certificate_status text NOT NULL,
+        revoked_at         timestamptz NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Any constant will do, as long as no other code of ours takes the same advisory lock. */

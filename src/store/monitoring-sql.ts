@@ -84,6 +84,13 @@ export interface MonitoringStore {
   findMonitor(stationId: string, id: number): Promise<MonitorRecord | undefined>;
 
   recordReportRequest(stationId: string, request: MonitoringReportRequest): Promise<void>;
+  /** Sets the status of a kept request only while it is one of `onlyFrom`; resolves whether it changed. */
+  setReportStatus(stationId: string, requestId: number, status: string, onlyFrom: readonly string[]): Promise<boolean>;
+  /**
+   * N04.FR.19: after a reboot the accepted CSMS-set monitors are exactly `monitors` (re-mapped to the ids the
+   * station now reports; those it no longer holds are gone). Refusals (no id) are left as they are.
+   */
+  replaceAcceptedCsmsMonitors(stationId: string, monitors: readonly MonitorWrite[]): Promise<void>;
   getReportRequest(stationId: string, requestId: number): Promise<MonitoringReportRequest | undefined>;
   recordReportPart(stationId: string, part: MonitoringReportPart): Promise<void>;
   getReportParts(stationId: string, requestId: number): Promise<MonitoringReportPart[]>;
@@ -226,6 +233,24 @@ export class SqlMonitoringStore implements MonitoringStore {
           [stationId, request.requestId, json(request.request), request.status, request.answeredAt],
         )
         .then(() => undefined),
+    );
+  }
+
+  async setReportStatus(stationId: string, requestId: number, status: string, onlyFrom: readonly string[]): Promise<boolean> {
+    const rows = await this.db.query<{ request_id: number }>(
+      `UPDATE monitoring_report_requests SET status = $3 WHERE station_id = $1 AND request_id = $2 AND status = ANY($4::text[]) RETURNING request_id`,
+      [stationId, requestId, status, [...onlyFrom]],
+    );
+    return rows.length > 0;
+  }
+
+  async replaceAcceptedCsmsMonitors(stationId: string, monitors: readonly MonitorWrite[]): Promise<void> {
+    await withStation(
+      stationId,
+      this.db.transaction(async (q) => {
+        await q.query(`DELETE FROM monitors WHERE station_id = $1 AND source = 'CSMS' AND monitor_id IS NOT NULL`, [stationId]);
+        await upsertMonitors(q, stationId, 'CSMS', monitors);
+      }),
     );
   }
 

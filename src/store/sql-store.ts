@@ -1,5 +1,6 @@
 import { SqlFleetStore, type FleetStore } from './fleet-sql.js';
 import { SqlMonitoringStore, type MonitoringStore } from './monitoring-sql.js';
+import { SqlContractRevocationStore, type ContractRevocationStore } from './contract-revocations-sql.js';
 import { SqlOperatorStore, type OperatorStore } from '../operators/store.js';
 import { ReservationStore } from '../blocks/reservations/reservation-store.js';
 import { TariffStore } from '../blocks/tariffs/tariff-store.js';
@@ -146,6 +147,8 @@ export class SqlStore implements Store, BillingStore {
   readonly fleet: FleetStore;
   /** The monitoring block's records (monitor registry, monitoring reports, monitor events): monitoring-sql.ts. */
   readonly monitoring: MonitoringStore;
+  /** Plug & Charge: eMAIDs whose contract certificate was found revoked (contract-revocations-sql.ts). */
+  readonly contractRevocations: ContractRevocationStore;
   /** Operator accounts, sessions, API keys and the audit trail (src/operators/store.ts). */
   readonly operators: OperatorStore;
   /** The reservations and tariffs blocks' store access (src/blocks/reservations, src/blocks/tariffs). */
@@ -368,6 +371,7 @@ export class SqlStore implements Store, BillingStore {
     this.billing = new SqlBillingStore(db, this.committer, () => this.companions);
     this.fleet = new SqlFleetStore(db);
     this.monitoring = new SqlMonitoringStore(db);
+    this.contractRevocations = new SqlContractRevocationStore(db);
     this.operators = new SqlOperatorStore(db, this.committer);
     this.reservations = new ReservationStore(db);
     this.tariffs = new TariffStore(db);

@@ -195,6 +195,33 @@ describe('Authorize with contract certificate hash data (local validation)', () 
     expect(answer).toMatchObject({ idTokenInfo: { status: 'Invalid' }, certificateStatus: 'CertificateRevoked' });
   });
 
+  it('TC_C_51 (derived, C07.FR.16): after the revocation, a TransactionEvent with that eMAID is Invalid though the register says Accepted', async () => {
+    const station = await f.csms.bootedStation({ prefix: 'PNC' });
+    await authorizeWithHashData(station, EMAID_REVOKED, [f.revoked.hashData(f.moSub, f.subResponder.url)]);
+    // The station lets the EV start anyway (or sends the token later): the CSMS re-verifies it (E02.FR.04).
+    const started = await station.transactionEvent({
+      eventType: 'Started',
+      triggerReason: 'Authorized',
+      transactionInfo: { transactionId: 'pnc-revoked-1' },
+      evse: { id: 1, connectorId: 1 },
+      // Written with separators and in lower case: the same eMAID as far as ISO 15118 is concerned.
+      idToken: { idToken: 'de-strc-87654321-x', type: 'eMAID' },
+    });
+    expect(started).toMatchObject({ idTokenInfo: { status: 'Invalid' } });
+    // Durable: another station (another node, a restarted CSMS) sees the same refusal, and a plain Authorize too.
+    const other = await f.csms.bootedStation({ prefix: 'PNC' });
+    expect((await other.authorize(EMAID_REVOKED, 'eMAID')).idTokenInfo.status).toBe('Invalid');
+    // The register alone still decides for a contract nobody found revoked.
+    const good = await other.transactionEvent({
+      eventType: 'Started',
+      triggerReason: 'Authorized',
+      transactionInfo: { transactionId: 'pnc-good-1' },
+      evse: { id: 1, connectorId: 1 },
+      idToken: { idToken: EMAID_GOOD, type: 'eMAID' },
+    });
+    expect(good).toMatchObject({ idTokenInfo: { status: 'Accepted' } });
+  });
+
   it('an "unknown" OCSP answer is never Accepted', async () => {
     const station = await f.csms.bootedStation({ prefix: 'PNC' });
     const answer = await authorizeWithHashData(station, EMAID_UNKNOWN, [f.unknown.hashData(f.moSub, f.subResponder.url)]);

@@ -2,12 +2,18 @@ import type { Clock } from '../../clock.js';
 import type { IdTokenInfoType, IdTokenType } from '../../ocpp/v201/types.js';
 import type { BillingStore, IdTokenRecord } from '../../store/billing-store.js';
 import type { Store } from '../../store/store.js';
+import type { ContractRevocationStore } from '../../store/contract-revocations-sql.js';
 
 /** Hex UIDs are the same card whatever their case (DRV-AUTH-01/02). */
 const HEX_UID_TYPES: ReadonlySet<string> = new Set(['ISO14443', 'ISO15693']);
 
 export function normalizeIdToken(type: string, idToken: string): string {
   return HEX_UID_TYPES.has(type) ? idToken.toUpperCase() : idToken;
+}
+
+/** ISO 15118-2 / DIN SPEC 91286: an eMAID is written with or without its '-' separators, in any case. */
+export function eMaidKey(value: string): string {
+  return value.replace(/-/g, '').toUpperCase();
 }
 
 function cacheKey(type: string, idToken: string): string {
@@ -64,6 +70,8 @@ export class Authorizer {
     private readonly masterPassGroup: string | undefined,
     /** Whether every change to a token is known to be announced to this node (see DecisionChannel). */
     private readonly changesReachUs: () => boolean = () => false,
+    /** Plug & Charge: eMAIDs whose contract certificate was found revoked (C07.FR.16); absent without the block. */
+    private readonly contractRevocations?: Pick<ContractRevocationStore, 'find'>,
   ) {}
 
   /**
@@ -72,6 +80,26 @@ export class Authorizer {
    * station's remote-start grants (never cached: a grant holds on every node from the moment it is made).
    */
   authorize(token: IdTokenType, stationId: string): IdTokenInfoType | Promise<IdTokenInfoType> {
+    const decided = this.authorizeByRegister(token, stationId);
+    if (token.type !== 'eMAID' || this.contractRevocations === undefined) return decided;
+    return this.unlessRevoked(this.contractRevocations, token, decided);
+  }
+
+  /**
+   * C07.FR.16 and the derived half of TC_C_51: once a responder called the contract certificate of an eMAID
+   * revoked, a TransactionEvent (or a plain Authorize) with that token is Invalid, whatever the register says.
+   * Read from the store every time (not cached): the revocation may have been found on another node a moment ago.
+   */
+  private async unlessRevoked(
+    revocations: Pick<ContractRevocationStore, 'find'>,
+    token: IdTokenType,
+    decided: IdTokenInfoType | Promise<IdTokenInfoType>,
+  ): Promise<IdTokenInfoType> {
+    const [info, revoked] = await Promise.all([decided, revocations.find(eMaidKey(token.idToken))]);
+    return revoked === undefined ? info : { status: 'Invalid' };
+  }
+
+  private authorizeByRegister(token: IdTokenType, stationId: string): IdTokenInfoType | Promise<IdTokenInfoType> {
     const fixed = this.decideWithoutRecord(token);
     if (fixed !== undefined) return fixed;
     const key = cacheKey(token.type, token.idToken);

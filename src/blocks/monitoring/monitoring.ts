@@ -22,7 +22,8 @@ import type { MonitorEventWrite, MonitoringStore } from '../../store/monitoring-
 import type { BlockModule, CommandPlan, HandlerContext, PlanContext, StationHandle, StationServices } from '../../station/types.js';
 import { recordAvailability } from '../availability/availability.js';
 import { planClearVariableMonitoring, planGetMonitoringReport, planSetMonitoringLevel, planSetVariableMonitoring } from './monitoring-plans.js';
-import { inReportScope, isMonitorEvent, monitorsFromReport, monitorsFromSetResult, reportComplete } from './monitors.js';
+import { inReportScope, isMonitorEvent, isRebootReread, monitorsFromReport, monitorsFromSetResult, remapAfterReboot, reportComplete } from './monitors.js';
+import type { MonitoringReportDeadlines } from './report-deadlines.js';
 
 /**
  * Monitoring (Advanced Device Management, N02-N08): the monitors a station holds, as the CSMS set them
@@ -44,9 +45,11 @@ function isAlert(event: { trigger: string; cleared?: boolean }): boolean {
 export interface MonitoringBlockDeps {
   monitoring: MonitoringStore;
   clock: Clock;
+  /** The deadlines of reports under way (DRV-ADM-09); a unit test that builds the table alone leaves it out. */
+  reportDeadlines?: MonitoringReportDeadlines;
 }
 
-export function createMonitoringBlock({ monitoring, clock }: MonitoringBlockDeps): BlockModule {
+export function createMonitoringBlock({ monitoring, clock, reportDeadlines }: MonitoringBlockDeps): BlockModule {
   /**
    * N07/N08 NotifyEvent: always answered `{}` once stored (N07.FR.03; unknown components, an empty actualValue,
    * a `cleared` without an open alert and unknown monitor ids included). The stored payload is the request, with
@@ -143,7 +146,8 @@ export function createMonitoringBlock({ monitoring, clock }: MonitoringBlockDeps
     };
     const earlier = await monitoring.getReportParts(stationId, request.requestId);
     const parts = [...earlier.filter((p) => p.seqNo !== part.seqNo), part].sort((a, b) => a.seqNo - b.seqNo);
-    if (reportComplete(parts)) {
+    const complete = reportComplete(parts);
+    if (complete) {
       // The registry is brought up to date before the last part is stored, so whoever sees the report complete
       // sees the monitors it holds too (a failure here leaves the part unstored: the station resends it).
       const asked = await monitoring.getReportRequest(stationId, request.requestId);
@@ -151,8 +155,21 @@ export function createMonitoringBlock({ monitoring, clock }: MonitoringBlockDeps
       const scope = inReportScope(asked?.request ?? {});
       const reported = monitorsFromReport(parts.flatMap((p) => p.monitor) as unknown as MonitoringDataType[]);
       await monitoring.replaceReportedMonitors(stationId, reported, scope);
+      if (asked !== undefined && isRebootReread(request.requestId, asked.request)) {
+        // N04.FR.19: the CSMS's monitors take the ids the station gives them since its reboot; the rest are gone.
+        const accepted = (await monitoring.listMonitors(stationId)).filter((m) => m.source === 'CSMS' && m.id !== null);
+        const survivors = remapAfterReboot(accepted, reported);
+        await monitoring.replaceAcceptedCsmsMonitors(stationId, survivors);
+        ctx.station.log.info(
+          { event: 'monitors_remapped_after_boot', requestId: request.requestId, known: accepted.length, survived: survivors.length },
+          'monitors re-read after the reboot',
+        );
+      }
+      // Late parts after the deadline still complete the report: it is no longer incomplete.
+      if (asked?.status === 'Incomplete') await monitoring.setReportStatus(stationId, request.requestId, 'Accepted', ['Incomplete']);
     }
     await monitoring.recordReportPart(stationId, part);
+    reportDeadlines?.partArrived(stationId, request.requestId, complete);
     if (part.seqNo === 0) {
       // After the answer, once per report: older monitoring reports beyond CSMS_REPORT_MAX_REQUESTS are housekeeping.
       ctx.afterReply(() => {
@@ -209,6 +226,8 @@ export function createMonitoringBlock({ monitoring, clock }: MonitoringBlockDeps
       answeredAt: new Date(services.clock.now()),
     });
     if (response.status === 'EmptyResultSet') await monitoring.replaceReportedMonitors(station.stationId, [], inReportScope(request));
+    // DRV-ADM-09: from now on the parts have a deadline (reset by each part); none can come after any other answer.
+    if (response.status === 'Accepted') reportDeadlines?.accepted(station.stationId, request.requestId, services.config.monitoringReportTimeoutMs);
   }
 
   /**

@@ -162,3 +162,51 @@ export function monitorEventFields(payload: JsonObject): JsonObject {
       : {}),
   };
 }
+
+/**
+ * requestIds the CSMS picks itself for the re-read after a reboot (N04.FR.19): 1,000,000,000 and up (the boot's
+ * second, modulo 10^9), below 2^31 — far above the small ids operators and test tools use.
+ */
+export const REBOOT_REREAD_REQUEST_ID_BASE = 1_000_000_000;
+
+export function rebootRereadRequestId(nowMs: number): number {
+  return REBOOT_REREAD_REQUEST_ID_BASE + (Math.floor(nowMs / 1000) % REBOOT_REREAD_REQUEST_ID_BASE);
+}
+
+export function isRebootReread(requestId: number, request: Pick<GetMonitoringReportRequest, 'monitoringCriteria' | 'componentVariable'>): boolean {
+  return requestId >= REBOOT_REREAD_REQUEST_ID_BASE && request.monitoringCriteria === undefined && request.componentVariable === undefined;
+}
+
+/**
+ * N04.FR.19 (DRV-ADM-06): monitor ids may change across a reboot. Each monitor the CSMS set and the station had
+ * accepted is looked up in the full report that followed the reboot by what names it on the station — component,
+ * variable, type and severity (N04.FR.10: one monitor per four) — and takes the id the station now gives it, with
+ * the value it reports. One the report does not hold did not survive the reboot and is dropped; refusals (no id)
+ * are not the registry's monitors and are left to the caller.
+ */
+export function remapAfterReboot(accepted: readonly MonitorRecord[], reported: readonly MonitorWrite[]): MonitorWrite[] {
+  const byName = new Map<string, MonitorWrite[]>();
+  for (const monitor of reported) {
+    const key = `${componentVariableKey(monitor.component, monitor.variable)}\u0000${monitor.type}\u0000${monitor.severity}`;
+    byName.set(key, [...(byName.get(key) ?? []), monitor]);
+  }
+  const survivors: MonitorWrite[] = [];
+  for (const monitor of accepted) {
+    if (monitor.id === null) continue;
+    const key = `${componentVariableKey(monitor.component, monitor.variable)}\u0000${monitor.type}\u0000${monitor.severity}`;
+    const match = byName.get(key)?.shift();
+    if (match === undefined || match.id === null) continue;
+    survivors.push({
+      key: String(match.id),
+      id: match.id,
+      component: monitor.component,
+      variable: monitor.variable,
+      type: monitor.type,
+      value: match.value,
+      severity: monitor.severity,
+      transaction: match.transaction,
+      status: monitor.status,
+    });
+  }
+  return survivors;
+}

@@ -1,6 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import type { AuthorizeRequest, AuthorizeResponse, AuthorizeCertificateStatusEnumType, IdTokenInfoType } from '../../ocpp/v201/types.js';
 import type { HandlerContext } from '../../station/types.js';
+import type { ContractRevocationStore } from '../../store/contract-revocations-sql.js';
+import { eMaidKey } from '../authorization/authorizer.js';
 import { OcspFailure, certificateIdOf, type CertificateId, type OcspClient, type OcspStatus } from './ocsp.js';
 
 /**
@@ -21,11 +23,6 @@ interface OcspQuestion {
   responderUrl: string;
 }
 
-function eMaidKey(value: string): string {
-  // ISO 15118-2 / DIN SPEC 91286: an eMAID is written with or without its '-' separators, in any case.
-  return value.replace(/-/g, '').toUpperCase();
-}
-
 function commonNameOf(certificate: X509Certificate): string | undefined {
   const match = /(?:^|\n)CN=([^\n]*)/.exec(certificate.subject);
   return match?.[1];
@@ -36,6 +33,8 @@ export class ContractAuthorization {
     private readonly ocsp: OcspClient,
     /** CSMS_V2G_TRUST_ROOTS: the V2G and MO roots a contract certificate chain must end at. */
     private readonly trustRoots: readonly X509Certificate[],
+    /** Where a revoked contract is remembered for the TransactionEvents that follow (the derived half of TC_C_51). */
+    private readonly revocations?: ContractRevocationStore,
   ) {}
 
   /** Whether this Authorize is a Plug & Charge one (the certificate or its hash data came with it). */
@@ -51,9 +50,20 @@ export class ContractAuthorization {
         { event: 'contract_certificate_refused', messageId: ctx.messageId, idToken: request.idToken.idToken, certificateStatus: verdict.status, reason: verdict.reason },
         'contract certificate not accepted',
       );
+      if (verdict.status === 'CertificateRevoked' && this.revocations !== undefined) {
+        // Committed before the answer leaves: the station may send its TransactionEvent right after it.
+        await this.revocations.recordRevoked({
+          emaid: eMaidKey(request.idToken.idToken),
+          stationId: station.stationId,
+          certificateStatus: verdict.status,
+          revokedAt: new Date(services.clock.now()),
+        });
+      }
       // C07.FR.16: a certificate that is not good leaves the token Invalid, whatever the register says.
       return { idTokenInfo: { status: 'Invalid' }, certificateStatus: verdict.status };
     }
+    // A good answer for this eMAID now (a renewed contract certificate) lifts an earlier revocation.
+    if (this.revocations !== undefined && request.idToken.type === 'eMAID') await this.revocations.clear(eMaidKey(request.idToken.idToken));
     const decided = services.authorizer.authorize(request.idToken, station.stationId);
     const idTokenInfo: IdTokenInfoType = decided instanceof Promise ? await decided : decided;
     // DRV-ISO-09: a good certificate for a contract the register blocked or let expire is a cancelled contract.

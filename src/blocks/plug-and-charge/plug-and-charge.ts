@@ -15,6 +15,7 @@ import type {
 } from '../../ocpp/v201/types.js';
 import type { CertificateAuthority } from '../../security/ca.js';
 import type { BlockModule, HandlerContext } from '../../station/types.js';
+import type { ContractRevocationStore } from '../../store/contract-revocations-sql.js';
 import type { V2gSigning } from '../security/certificates.js';
 import { ContractAuthorization } from './contract-authorization.js';
 import { builtInTestProvider, httpContractProvider, type ContractCertificateProvider } from './contract-provider.js';
@@ -36,6 +37,8 @@ export interface PlugAndChargeDeps {
   log: Logger;
   /** Where this block's counters register (the CSMS's /metrics registry). */
   registry: Registry;
+  /** eMAIDs found revoked at Authorize, for the TransactionEvents that follow (C07.FR.16). */
+  revocations?: ContractRevocationStore;
   /** Tests shorten the OCSP bound; CONTRACT §8.6 fixes 5 s. */
   ocspTimeoutMs?: number;
 }
@@ -99,7 +102,7 @@ export function createPlugAndCharge(deps: PlugAndChargeDeps): PlugAndCharge {
     onCheck: (outcome, cached) => ocspChecks.labels(outcome, String(cached)).inc(),
     ...(deps.ocspTimeoutMs === undefined ? {} : { timeoutMs: deps.ocspTimeoutMs }),
   });
-  const contracts = new ContractAuthorization(ocsp, trustRoots);
+  const contracts = new ContractAuthorization(ocsp, trustRoots, deps.revocations);
 
   /** M01/M02 (TC_M_26, TC_M_28): forwarded untouched; whatever goes wrong is Failed, never a CALLERROR. */
   async function get15118EvCertificate(ctx: HandlerContext, request: Get15118EVCertificateRequest): Promise<Get15118EVCertificateResponse> {

@@ -29,7 +29,10 @@ export async function answerBoot(
   await store.recordBoot(stationId, { bootStatus: status, chargingStation, reason, at: new Date(now) });
   // The actor changes state only once the answer is on the wire: entering Pending sends GetBaseReport,
   // which must not overtake the BootNotificationResponse.
-  ctx.afterReply(() => ctx.station.bootAnswered(status));
+  ctx.afterReply(() => {
+    ctx.station.bootAnswered(status);
+    for (const follow of ctx.services.bootFollowers ?? []) follow(ctx.station, status, ctx.services);
+  });
   metrics.bootsTotal.labels(status).inc();
   ctx.station.log.info({ messageId: ctx.messageId, status, reason }, 'boot answered');
   return {
