@@ -28,6 +28,7 @@ import type { ReservationHooks } from './blocks/reservations/hooks.js';
 import { ReservationService, ReservationSweeper } from './blocks/reservations/reservations.js';
 import { TransactionPricing } from './blocks/tariffs/pricing.js';
 import { CostUpdates } from './blocks/tariffs/cost-updates.js';
+import { TariffFallbackMessages } from './blocks/tariffs/fallback-messages.js';
 import type { StationServices } from './station/types.js';
 import { prepareDataDir, securePermissions } from './store/data-dir.js';
 import { loadVerifierKey, StationPasswords } from './security/password-verifier.js';
@@ -369,6 +370,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
       operators: { store: operators, attempts, clock, log, hasApiToken: config.apiToken !== undefined },
       reservations: { service: reservations, store: sqlStore.reservations },
       tariffs: sqlStore.tariffs,
+      tariffFallback: new TariffFallbackMessages({ tariffs: sqlStore.tariffs, store, commands, log }),
       smartCharging: { smart: sqlStore.smartCharging, sites },
       localLists: sqlStore.localLists,
       displayMessages: sqlStore.displayMessages,
