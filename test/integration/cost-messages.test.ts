@@ -114,10 +114,24 @@ describe('I04/I05: fallback messages', () => {
     expect(station.callsOf('SetVariables').filter((c) => c.seq > removed)).toEqual([]);
   });
 
-  it('an offline station still takes the tariff (200); a 1.6 station gets no 2.0.1 SetVariables', async () => {
+  it('DRV-AUI-05 onboarding: a station offline when it took the tariff gets the texts after its Accepted boot', async () => {
+    const id = await tariff({ currency: 'EUR', energyPerKWh: '0.30', description: { en: 'Night tariff' } });
+    const creds = await h.csms.register({ prefix: 'I04-off' });
+    await assign(creds.identity, id);
+    const station = await h.csms.connect(creds);
+    expect(station.callsOf('SetVariables')).toEqual([]);
+    await station.booted();
+    const call = await station.waitForCall('SetVariables', { timeoutMs: 5000 });
+    expect(fallbackValues(call.payload)).toEqual({ TariffFallbackMessage: 'Night tariff', TotalCostFallbackMessage: '0.30 EUR/kWh' });
+    // It came after the boot answer: the station saw its Accepted boot first.
+    expect(station.problems()).toEqual([]);
+  });
+
+  it('a station without a tariff gets nothing at boot; a 1.6 station gets no 2.0.1 SetVariables', async () => {
+    const plain = await h.csms.bootedStation({ prefix: 'I04-none' });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(plain.callsOf('SetVariables')).toEqual([]);
     const id = await tariff({ currency: 'EUR', energyPerKWh: '0.30' });
-    const offline = await h.csms.register({ prefix: 'I04-off' });
-    await assign(offline.identity, id);
     const identity = uniqueIdentity('I04-16');
     const password = randomPassword();
     expect((await h.csms.api.putStation(identity, { securityProfile: 1, password, bootPolicy: 'Accepted' })).status).toBe(201);

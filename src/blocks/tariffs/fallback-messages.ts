@@ -44,7 +44,7 @@ export function fallbackMessages(tariff: TariffTerms): { tariff: string; totalCo
 export class TariffFallbackMessages {
   constructor(
     private readonly deps: {
-      tariffs: Pick<TariffStore, 'get' | 'stationsOf'>;
+      tariffs: Pick<TariffStore, 'get' | 'stationsOf' | 'stationTariff'>;
       store: Pick<Store, 'getStation'>;
       commands: Pick<CommandService, 'run'>;
       log: Logger;
@@ -58,6 +58,20 @@ export class TariffFallbackMessages {
       if (tariff !== undefined) await this.push(stationId, tariff);
     } catch (err) {
       this.deps.log.warn({ stationId, tariffId, err }, 'tariff fallback messages: reading the tariff failed');
+    }
+  }
+
+  /**
+   * After an Accepted boot of a station connected to this node: a station that was offline when it was given its
+   * tariff, or that was reset to its factory texts, gets them now. One indexed read per boot; none is sent to a
+   * station without a tariff. Never rejects.
+   */
+  async stationBooted(stationId: string): Promise<void> {
+    try {
+      const tariffId = await this.deps.tariffs.stationTariff(stationId);
+      if (tariffId !== undefined) await this.stationAssigned(stationId, tariffId);
+    } catch (err) {
+      this.deps.log.warn({ stationId, err }, 'tariff fallback messages: reading the station tariff failed');
     }
   }
 
