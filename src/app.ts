@@ -30,6 +30,7 @@ import type { ReservationHooks } from './blocks/reservations/hooks.js';
 import { ReservationService, ReservationSweeper } from './blocks/reservations/reservations.js';
 import { TransactionPricing } from './blocks/tariffs/pricing.js';
 import { CostUpdates } from './blocks/tariffs/cost-updates.js';
+import { TariffFallbackMessages } from './blocks/tariffs/fallback-messages.js';
 import type { StationServices } from './station/types.js';
 import { prepareDataDir, securePermissions } from './store/data-dir.js';
 import { loadVerifierKey, StationPasswords } from './security/password-verifier.js';
@@ -268,6 +269,14 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   const commands = new CommandService({ store, router, versions, clock, callTimeoutMs: config.callTimeoutMs });
   const reservations = new ReservationService({ reservations: sqlStore.reservations, store, commands, feed, clock, log });
   reservationsRef.service = reservations;
+  // I04/I05: the tariff fallback texts follow an assignment, a tariff change, and each Accepted boot of a station
+  // connected here (500 ms later, so the boot answer leaves before the SetVariables; as the local-list sync does).
+  const tariffFallback = new TariffFallbackMessages({ tariffs: sqlStore.tariffs, store, commands, log });
+  feed.onChange((event, data) => {
+    if (event.kind === 'station.boot' && data.bootStatus === 'Accepted' && registry.get(event.stationId) !== undefined) {
+      setTimeout(() => void tariffFallback.stationBooted(event.stationId), 500).unref();
+    }
+  });
   // CONTRACT §8.2: expiry by the CSMS's own clock, durable across restarts, safe on every node of a cluster.
   const reservationSweeper = new ReservationSweeper(reservations, log);
   reservationSweeper.start();
@@ -375,6 +384,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
       operators: { store: operators, attempts, clock, log, hasApiToken: config.apiToken !== undefined },
       reservations: { service: reservations, store: sqlStore.reservations },
       tariffs: sqlStore.tariffs,
+      tariffFallback,
       smartCharging: { smart: sqlStore.smartCharging, sites },
       localLists: sqlStore.localLists,
       displayMessages: sqlStore.displayMessages,

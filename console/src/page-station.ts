@@ -4,6 +4,7 @@ import type { Page, PageContext } from './page.js';
 import { schemaForm, type Schema } from './schema-form.js';
 import { certificatesSection } from './station-certificates.js';
 import { monitorsSection } from './station-monitors.js';
+import { reservationForm } from './station-reservations.js';
 
 interface StationView {
   id: string;
@@ -77,7 +78,7 @@ function reservationsTable(id: string, items: readonly ReservationItem[], reload
         ...items.map((r) =>
           h(
             'tr',
-            {},
+            { 'data-reservation': String(r.id), 'data-status': r.status },
             h('td', {}, String(r.id)),
             h('td', {}, r.evseId !== null ? `EVSE ${r.evseId}` : (r.connectorType ?? 'any')),
             h('td', {}, h('code', {}, r.idToken.idToken)),
@@ -469,7 +470,16 @@ async function render(ctx: PageContext): Promise<void> {
           registrationHolder,
           section('EVSEs and connectors', 'evses', evses),
           section('Transactions', 'transactions', openTransactions),
-          section('Reservations', 'reservations', reservations),
+          section(
+            'Reservations',
+            'reservations',
+            reservationForm(
+              id,
+              current.evses.map((e) => e.id),
+              loadReservations,
+            ),
+            reservations,
+          ),
           await commandPanel(id, current.ocppVersion, (requestId) => window.setTimeout(() => reports.show(requestId), 1000)),
           reports.element,
           variablesSection(variables.ok ? variables.body : []),

@@ -32,6 +32,7 @@ import type { ReservationService } from '../../blocks/reservations/reservations.
 import type { ReservationStore } from '../../blocks/reservations/reservation-store.js';
 import { tariffRoutes } from '../../blocks/tariffs/routes.js';
 import type { TariffStore } from '../../blocks/tariffs/tariff-store.js';
+import type { TariffFallbackMessages } from '../../blocks/tariffs/fallback-messages.js';
 
 export interface ApiRouteDeps {
   store: Store & BillingStore;
@@ -53,6 +54,7 @@ export interface ApiRouteDeps {
   /** Reservations (CONTRACT §8.2) and tariffs (§8.4). */
   reservations?: { service: ReservationService; store: ReservationStore };
   tariffs?: TariffStore;
+  tariffFallback?: TariffFallbackMessages;
   /** The smart-charging block's store and site manager (charging profiles, sites: CONTRACT §8.3). */
   smartCharging?: { smart: SmartChargingStore; sites: SiteManager } | undefined;
   /** The local-list and display-message blocks' stores, and the 2.0.1 schema check their bodies go through. */
@@ -71,6 +73,7 @@ export function buildApiRoutes(deps: ApiRouteDeps): RouteSpec[] {
       clock: deps.clock,
       fleet: deps.fleet,
       ...(deps.tariffs !== undefined ? { tariffs: deps.tariffs } : {}),
+      ...(deps.tariffFallback !== undefined ? { tariffFallback: deps.tariffFallback } : {}),
     }),
     ...fleetRoutes({ fleet: deps.fleet, fleetStore: deps.fleetStore }),
     ...commandRoutes({
@@ -88,7 +91,9 @@ export function buildApiRoutes(deps: ApiRouteDeps): RouteSpec[] {
     ...monitoringRoutes({ store: deps.store, monitoring: deps.monitoringStore }),
     ...billingRoutes({ store: deps.store, decisions: deps.decisions }),
     ...(deps.reservations !== undefined ? reservationRoutes({ service: deps.reservations.service, reservations: deps.reservations.store, store: deps.store }) : []),
-    ...(deps.tariffs !== undefined ? tariffRoutes({ tariffs: deps.tariffs, clock: deps.clock }) : []),
+    ...(deps.tariffs !== undefined
+      ? tariffRoutes({ tariffs: deps.tariffs, clock: deps.clock, ...(deps.tariffFallback !== undefined ? { fallback: deps.tariffFallback } : {}) })
+      : []),
     ...(deps.smartCharging === undefined ? [] : smartChargingRoutes({ store: deps.store, commands: deps.commands, ...deps.smartCharging })),
     ...localListRoutes({ store: deps.store, lists: deps.localLists, decisions: deps.decisions, violations: deps.ocppViolations }),
     ...displayMessageRoutes({ store: deps.store, messages: deps.displayMessages, commands: deps.commands, clock: deps.clock }),

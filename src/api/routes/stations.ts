@@ -19,6 +19,8 @@ export interface StationRouteDeps {
   fleet: FleetIndex;
   /** CONTRACT §8.4: the station's tariff (`tariffId` on PUT/PATCH and in the view). */
   tariffs?: StationTariffs;
+  /** I04/I05: the fallback texts follow a tariff assignment (sent after the answer, src/blocks/tariffs/fallback-messages.ts). */
+  tariffFallback?: { stationAssigned(stationId: string, tariffId: string): Promise<void> };
 }
 
 /** What the station routes need of the tariffs block. */
@@ -48,8 +50,10 @@ async function checkTariff(deps: Pick<StationRouteDeps, 'tariffs'>, body: Statio
   if (deps.tariffs === undefined || !(await deps.tariffs.exists(tariffId))) throw new ApiError(400, 'unknown_tariff', `no tariff ${tariffId}`);
 }
 
-async function assignTariff(deps: Pick<StationRouteDeps, 'tariffs'>, id: string, body: StationPut | StationPatchBody): Promise<void> {
+async function assignTariff(deps: Pick<StationRouteDeps, 'tariffs' | 'tariffFallback'>, id: string, body: StationPut | StationPatchBody): Promise<void> {
   if (body.tariffId !== undefined) await deps.tariffs?.assignStation(id, body.tariffId);
+  // Not awaited: the assignment holds whatever the station answers (the sender logs what fails, never rejects).
+  if (typeof body.tariffId === 'string') void deps.tariffFallback?.stationAssigned(id, body.tariffId);
 }
 
 function renderStation(station: StationRecord, connectors: readonly ConnectorStatusRecord[], location: StationLocation): object {

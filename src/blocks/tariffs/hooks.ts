@@ -8,6 +8,11 @@ export interface PriceQuote {
   /** The tariff text, when this event is the first of the transaction to carry the token (CONTRACT §8.4). */
   personalMessage: MessageContentType | undefined;
   /**
+   * I06: the running (or final) cost with the tariff's text, for every answer that does not carry `personalMessage`;
+   * undefined when the tariff has no text.
+   */
+  updatedPersonalMessage: MessageContentType | undefined;
+  /**
    * Stores the cost with the transaction, once the event itself is stored; then follows the transaction with
    * CostUpdated between events (none after Ended).
    */

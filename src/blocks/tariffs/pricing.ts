@@ -25,8 +25,22 @@ function personalMessageOf(tariff: TariffTerms, info: IdTokenInfoType | undefine
   return text === undefined ? undefined : { format: 'UTF8', language: text.language, content: text.content };
 }
 
+/** MessageContentType.content holds at most 512 characters. */
+const MAX_MESSAGE_CONTENT = 512;
+
 /**
- * Tariff & cost (I01–I03) for the transactions and authorization blocks. The cost of a TransactionEvent's answer
+ * I06: the cost so far (the total, in the answer to Ended) in front of the tariff's text. Amount and currency are
+ * language-neutral, so the message keeps the language of the text it carries; the text is cut, never the amount.
+ */
+export function runningCostMessage(tariff: TariffTerms, cost: string, info: IdTokenInfoType | undefined): MessageContentType | undefined {
+  const text = tariffText(tariff, info?.language1);
+  if (text === undefined) return undefined;
+  const head = `${cost} ${tariff.currency} · `;
+  return { format: 'UTF8', language: text.language, content: (head + text.content).slice(0, MAX_MESSAGE_CONTENT) };
+}
+
+/**
+ * Tariff & cost (I01–I03, I06) for the transactions and authorization blocks. The cost of a TransactionEvent's answer
  * is computed before the event is stored, from the events stored before it plus this one (costOf is pure), so the
  * answer stored with the event is exactly what the station was told, and the cost is reproducible from the stored
  * events and the tariff copy the transaction keeps.
@@ -76,9 +90,12 @@ export class TransactionPricing implements PricingHooks {
     const { cost } = costOf(applied.tariff, events);
     // CONTRACT §8.4: the text goes with the first TransactionEventResponse that carries the token.
     const firstToken = request.idToken !== undefined && !stored.some((event) => event.payload.idToken !== undefined && event.seqNo !== request.seqNo);
+    const personalMessage = firstToken && idTokenInfo?.status === 'Accepted' ? personalMessageOf(applied.tariff, idTokenInfo) : undefined;
     return {
       totalCost: Number(cost),
-      personalMessage: firstToken && idTokenInfo?.status === 'Accepted' ? personalMessageOf(applied.tariff, idTokenInfo) : undefined,
+      personalMessage,
+      // The answer that introduces the tariff says it once; every later one gives the cost with the same text.
+      updatedPersonalMessage: personalMessage === undefined ? runningCostMessage(applied.tariff, cost, idTokenInfo) : undefined,
       commit: async () => {
         await tariffs.recordCost(stationId, transactionId, applied.tariff, cost, new Date(clock.now()));
         await costUpdates?.priced(station, transactionId, Number(cost), request.eventType === 'Ended');

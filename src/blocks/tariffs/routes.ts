@@ -2,6 +2,7 @@ import type { Clock } from '../../clock.js';
 import { ApiError, type ApiRequest } from '../../api/http.js';
 import type { RouteSpec } from '../../api/route-spec.js';
 import { Exact, InvalidAmountError } from './money.js';
+import type { TariffFallbackMessages } from './fallback-messages.js';
 import type { TariffRecord, TariffStore } from './tariff-store.js';
 
 const MONEY_FIELDS = ['energyPerKWh', 'timePerHour', 'sessionFee', 'idleFeePerHour'] as const;
@@ -27,8 +28,8 @@ export function tariffView(tariff: TariffRecord): object {
 }
 
 /** CONTRACT §8.4: tariffs as data. Read on every priced message, so a change holds on every node at once. */
-export function tariffRoutes(deps: { tariffs: TariffStore; clock: Clock }): RouteSpec[] {
-  const { tariffs, clock } = deps;
+export function tariffRoutes(deps: { tariffs: TariffStore; clock: Clock; fallback?: Pick<TariffFallbackMessages, 'tariffChanged'> }): RouteSpec[] {
+  const { tariffs, clock, fallback } = deps;
   return [
     {
       method: 'put',
@@ -62,6 +63,8 @@ export function tariffRoutes(deps: { tariffs: TariffStore; clock: Clock }): Rout
           throw new ApiError(409, 'group_has_tariff', `group ${owners[0]?.group ?? ''} already has tariff ${owners[0]?.id ?? ''}`, { owners });
         }
         const { tariff, created } = await tariffs.put(id, { ...body, groups }, new Date(clock.now()));
+        // I04/I05: stations holding it get its new fallback texts, after this answer (never rejects).
+        if (!created) void fallback?.tariffChanged(id);
         return { status: created ? 201 : 200, body: tariffView(tariff) };
       },
     },

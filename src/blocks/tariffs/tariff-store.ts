@@ -128,6 +128,12 @@ export class TariffStore {
       ]);
   }
 
+  /** The stations that hold a tariff (I04/I05: they get its new fallback texts when it changes). */
+  async stationsOf(tariffId: string): Promise<string[]> {
+    const rows = await this.db.query<{ station_id: string }>('SELECT station_id FROM station_tariffs WHERE tariff_id = $1 ORDER BY station_id', [tariffId]);
+    return rows.map((row) => row.station_id);
+  }
+
   async stationTariff(stationId: string): Promise<string | undefined> {
     const rows = await this.db.query<{ tariff_id: string }>('SELECT tariff_id FROM station_tariffs WHERE station_id = $1', [stationId]);
     return rows[0]?.tariff_id;

@@ -78,6 +78,7 @@ async function transactionEvent(ctx: HandlerContext, request: TransactionEventRe
     response.totalCost = quote.totalCost;
     if (quote.personalMessage !== undefined && response.idTokenInfo !== undefined)
       response.idTokenInfo = { ...response.idTokenInfo, personalMessage: quote.personalMessage };
+    if (quote.updatedPersonalMessage !== undefined) response.updatedPersonalMessage = quote.updatedPersonalMessage;
   }
   // Known before the event changes them, so the actor's view is never older than the store's.
   await station.openTransactions();
