@@ -198,7 +198,26 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     used: (stationId, id, transactionId) => reservationsRef.service?.used(stationId, id, transactionId) ?? Promise.resolve(),
     stationUpdate: (stationId, id, status) => reservationsRef.service?.stationUpdate(stationId, id, status) ?? Promise.resolve(),
   };
-  const services: StationServices = { config, store, authorizer, metrics, clock, log, passwords, reservations: reservationHooks, pricing };
+  // CONTRACT §8.7: the CALLs the CSMS sends on its own are audited as actor `system` (operators' are their requests).
+  const callAudit: StationServices['callAudit'] = (call) => {
+    sqlStore.operators
+      .appendAudit({
+        at: new Date(clock.now()),
+        actor: 'system',
+        role: undefined,
+        method: 'CALL',
+        path: call.action,
+        target: call.stationId,
+        stationId: call.stationId,
+        action: call.action,
+        outcome: call.outcome,
+        status: call.status,
+        address: undefined,
+        nodeId: config.nodeId,
+      })
+      .catch((err: unknown) => log.error({ err, event: 'audit_unwritten', actor: 'system', ...call }, 'audit entry not written'));
+  };
+  const services: StationServices = { config, store, authorizer, metrics, clock, log, passwords, reservations: reservationHooks, pricing, callAudit };
   // The site load manager listens to the smart-charging block and sends through the command service: wired below.
   const smartCharging: SmartChargingDeps = { smart: sqlStore.smartCharging, store };
   // Local lists (CONTRACT §8.1): each node syncs the stations connected to it (the registry is built below).

@@ -1,5 +1,6 @@
 import { CallAbortedError, CallRefusedError, CallTimeoutError, OcppError } from '../ocpp/errors.js';
 import type { SessionRegistry } from '../station/registry.js';
+import { currentCallOrigin, type CallOrigin } from '../operators/call-origin.js';
 import type { JsonObject } from '../json.js';
 import type { Decision } from './routing-messages.js';
 
@@ -48,10 +49,17 @@ export interface CommandRouter {
  * side. The station's actor is the one timer of the deadline here: it fails the call at its deadline,
  * whether it is in flight or still queued behind others.
  */
-export function executeLocally(registry: SessionRegistry, stationId: string, action: string, payload: JsonObject, deadline: number): Promise<CommandOutcome> {
+export function executeLocally(
+  registry: SessionRegistry,
+  stationId: string,
+  action: string,
+  payload: JsonObject,
+  deadline: number,
+  origin: CallOrigin = currentCallOrigin(),
+): Promise<CommandOutcome> {
   const session = registry.get(stationId);
   if (session === undefined || session.isClosed) return Promise.resolve({ kind: 'notConnected', reason: `station ${stationId} is not connected` });
-  return session.call(action, payload, deadline).then(toResult, toOutcome);
+  return session.call(action, payload, deadline, origin).then(toResult, toOutcome);
 }
 
 function toResult(response: JsonObject): CommandOutcome {

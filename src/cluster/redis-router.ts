@@ -5,6 +5,7 @@ import { SampledLog, type Logger } from '../log.js';
 import type { CsmsMetrics } from '../metrics.js';
 import type { SessionRegistry } from '../station/registry.js';
 import { ClusterMetrics } from './cluster-metrics.js';
+import { currentCallOrigin } from '../operators/call-origin.js';
 import { executeLocally, type CommandOutcome, type CommandRouter, type DecisionChannel, type StationLocation } from './command-router.js';
 import { Presence, RedisKeys, definePresenceScripts, type PresenceEntry, type PresenceValue } from './presence.js';
 import { connectionNameFor, createRedisPair, parseRedisEndpoint, type RedisClient, type RedisPair } from './redis-connection.js';
@@ -328,6 +329,8 @@ export class RedisCommandRouter implements CommandRouter, DecisionChannel {
         action,
         payload,
         deadline,
+        // The holder audits a CALL the CSMS makes on its own; an operator's is audited here, as its request.
+        origin: currentCallOrigin(),
       };
       this.publish(this.keys.nodeChannel(nodeId), message).then(
         (receivers) => {
@@ -431,7 +434,7 @@ export class RedisCommandRouter implements CommandRouter, DecisionChannel {
     } else {
       this.serving += 1;
       try {
-        outcome = await executeLocally(registry, message.stationId, message.action, message.payload, message.deadline);
+        outcome = await executeLocally(registry, message.stationId, message.action, message.payload, message.deadline, message.origin ?? 'system');
       } catch (err) {
         this.log.error({ err, stationId: message.stationId, action: message.action, from: message.from }, 'routed command failed');
         outcome = { kind: 'unavailable', reason: `node ${this.nodeId} failed to run the command` };

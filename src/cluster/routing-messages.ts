@@ -20,6 +20,8 @@ export interface CommandMessage {
   action: string;
   payload: JsonObject;
   deadline: number;
+  /** Who the CALL is for (the audit trail); absent from older nodes: `system`. */
+  origin?: 'operator' | 'system';
 }
 
 /** The outcome of a command, back to the node that asked; `executionMs` is the time the owner spent on it. */
@@ -111,7 +113,16 @@ const messageSchema = {
       type: 'object',
       required: ['v', 'type', 'id', 'from', 'replyTo', 'stationId', 'action', 'payload', 'deadline'],
       additionalProperties: false,
-      properties: { ...common, type: { const: 'command' }, id: text(64), replyTo: text(512), stationId, action: text(64), payload: { type: 'object' } },
+      properties: {
+        ...common,
+        type: { const: 'command' },
+        id: text(64),
+        replyTo: text(512),
+        stationId,
+        action: text(64),
+        payload: { type: 'object' },
+        origin: { enum: ['operator', 'system'] },
+      },
     },
     {
       type: 'object',
