@@ -6,7 +6,8 @@ import { buildBlockTable, createBlocks } from './blocks/index.js';
 import { Sites } from './blocks/smart-charging/sites.js';
 import type { SmartChargingDeps } from './blocks/smart-charging/smart-charging.js';
 import { LocalListSync } from './blocks/local-list/sync.js';
-import { startWebhooks, type Webhooks } from './blocks/webhooks/index.js';
+import { startWebhooks, webhookRetention, type Webhooks } from './blocks/webhooks/index.js';
+import { WebhookSql } from './blocks/webhooks/webhook-sql.js';
 import { systemClock, type Clock } from './clock.js';
 import { connectionNameFor } from './cluster/redis-connection.js';
 import { createCommandRouter } from './cluster/wiring.js';
@@ -184,6 +185,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     store,
     retentionDays: config.retentionDays,
     now: () => clock.now(),
+    tables: webhookRetention(new WebhookSql(sqlStore.database)),
     onDeleted: (table, rows) => metrics.retentionDeletedRows.labels(table).inc(rows),
     onError: (err) => log.warn({ err }, 'retention sweep failed'),
   });

@@ -723,6 +723,15 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 22,
+    name: 'webhook outbox retention',
+    sql: `
+      -- The retention sweep finds settled outbox rows and old attempts by time, in batches, without a table scan.
+      CREATE INDEX webhook_outbox_settled ON webhook_outbox (created_at) WHERE state <> 'pending';
+      CREATE INDEX webhook_attempts_by_time ON webhook_attempts (at);
+    `,
+  },
 ];
 
 /** Any constant will do, as long as no other code of ours takes the same advisory lock. */
