@@ -3,7 +3,6 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { roleAllows, type Principal } from '../operators/auth.js';
 import type { AuditOutcome } from '../operators/store.js';
-import { asOperatorRequest } from '../operators/call-origin.js';
 import type { Logger } from '../log.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from '../transport/uws.js';
 import type { ApiValidator } from './api-schemas.js';
@@ -454,9 +453,8 @@ function auditEntry(
  * Calls the route's handler with a request whose body the router has validated against `route.body`: the one
  * place where the validated `unknown` body becomes the route's generated body type.
  */
-function dispatch(route: RouteSpec, request: ApiRequest): Promise<ApiResponse> {
-  // The CALLs the handler makes before its answer are the operator's (audited as this request); see call-origin.ts.
-  return asOperatorRequest(() => (route.handler as (request: ApiRequest) => Promise<ApiResponse> | ApiResponse)(request));
+function dispatch(route: RouteSpec, request: ApiRequest): Promise<ApiResponse> | ApiResponse {
+  return (route.handler as (request: ApiRequest) => Promise<ApiResponse> | ApiResponse)(request);
 }
 
 function checkQuery(query: URLSearchParams, declared: Record<string, QueryParam>): ApiError | undefined {

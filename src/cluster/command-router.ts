@@ -1,6 +1,6 @@
 import { CallAbortedError, CallRefusedError, CallTimeoutError, OcppError } from '../ocpp/errors.js';
 import type { SessionRegistry } from '../station/registry.js';
-import { currentCallOrigin, type CallOrigin } from '../operators/call-origin.js';
+import type { CallOrigin } from '../operators/call-origin.js';
 import type { JsonObject } from '../json.js';
 import type { Decision } from './routing-messages.js';
 
@@ -38,7 +38,7 @@ export interface StationLocation {
 export interface CommandRouter {
   locate(stationId: string): Promise<StationLocation>;
   /** `deadline` (epoch ms) counts from when the operator asked: queue time behind other calls included. */
-  send(stationId: string, action: string, payload: JsonObject, deadline: number): Promise<CommandOutcome>;
+  send(stationId: string, action: string, payload: JsonObject, deadline: number, origin: CallOrigin): Promise<CommandOutcome>;
   /** Disconnects the station wherever it is (operator deleted it). */
   disconnect(stationId: string, reason: string): Promise<void>;
   close(): Promise<void>;
@@ -55,7 +55,7 @@ export function executeLocally(
   action: string,
   payload: JsonObject,
   deadline: number,
-  origin: CallOrigin = currentCallOrigin(),
+  origin: CallOrigin,
 ): Promise<CommandOutcome> {
   const session = registry.get(stationId);
   if (session === undefined || session.isClosed) return Promise.resolve({ kind: 'notConnected', reason: `station ${stationId} is not connected` });
@@ -89,8 +89,8 @@ export class LocalCommandRouter implements CommandRouter, DecisionChannel {
     return { connected, nodeId: connected ? this.nodeId : undefined };
   }
 
-  send(stationId: string, action: string, payload: JsonObject, deadline: number): Promise<CommandOutcome> {
-    return executeLocally(this.registry, stationId, action, payload, deadline);
+  send(stationId: string, action: string, payload: JsonObject, deadline: number, origin: CallOrigin): Promise<CommandOutcome> {
+    return executeLocally(this.registry, stationId, action, payload, deadline, origin);
   }
 
   async disconnect(stationId: string, reason: string): Promise<void> {

@@ -16,7 +16,7 @@ import {
   type CallResultFrame,
 } from '../ocpp/frame.js';
 import type { JsonObject } from '../json.js';
-import { currentCallOrigin, type CallOrigin } from '../operators/call-origin.js';
+import type { CallOrigin } from '../operators/call-origin.js';
 import type { StationRecord } from '../store/store.js';
 import type { BlockTable, ClientCertificateInfo, HandlerContext, StationHandle, StationServices, StationSocket } from './types.js';
 
@@ -366,7 +366,7 @@ export class StationSession implements StationHandle {
    * Queues a CSMS CALL. The payload must already be valid: operator commands were validated once by the
    * command service, and the CSMS's own calls are built from the generated types.
    */
-  call(action: string, payload: JsonObject, deadline?: number, origin: CallOrigin = currentCallOrigin()): Promise<JsonObject> {
+  call(action: string, payload: JsonObject, deadline?: number, origin: CallOrigin = 'system'): Promise<JsonObject> {
     const settled = this.enqueue(action, payload, deadline);
     const audit = this.services.callAudit;
     // CONTRACT §8.7: every command sent to a station is in the audit trail. An operator's call is there as its

@@ -88,7 +88,7 @@ export interface StationHandle {
   transactionSeen(transactionId: string, evseId: number | undefined): void;
   transactionEnded(transactionId: string): void;
   /** Queue a CSMS CALL to this station (one in flight, the rest wait). The payload must be valid already. */
-  /** `origin` defaults to what the async context says (an operator request still being answered, or not). */
+  /** `origin` (default `system`): whether an operator's request answers for this call, or the audit records it (§8.7). */
   call(action: string, payload: JsonObject, deadline?: number, origin?: CallOrigin): Promise<JsonObject>;
   close(code: number, reason: string): void;
   /** Counts one refusal or drop over a per-station budget (csms_station_budget_refusals_total). */
