@@ -336,8 +336,9 @@ export class RedisCommandRouter implements CommandRouter, DecisionChannel {
         action,
         payload,
         deadline,
-        // The holder audits a CALL the CSMS makes on its own; an operator's is audited here, as its request.
-        origin,
+        // The holder audits a CALL the CSMS makes on its own; an operator's is audited here, as its request. Only a
+        // system call carries the field, so operator commands keep working with nodes of an earlier build.
+        ...(origin === 'system' ? { origin } : {}),
       };
       this.publish(this.keys.nodeChannel(nodeId), message).then(
         (receivers) => {
@@ -441,7 +442,7 @@ export class RedisCommandRouter implements CommandRouter, DecisionChannel {
     } else {
       this.serving += 1;
       try {
-        outcome = await executeLocally(registry, message.stationId, message.action, message.payload, message.deadline, message.origin ?? 'system');
+        outcome = await executeLocally(registry, message.stationId, message.action, message.payload, message.deadline, message.origin ?? 'operator');
       } catch (err) {
         this.log.error({ err, stationId: message.stationId, action: message.action, from: message.from }, 'routed command failed');
         outcome = { kind: 'unavailable', reason: `node ${this.nodeId} failed to run the command` };

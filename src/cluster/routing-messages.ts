@@ -20,8 +20,8 @@ export interface CommandMessage {
   action: string;
   payload: JsonObject;
   deadline: number;
-  /** Who the CALL is for (the audit trail); absent from older nodes: `system`. */
-  origin?: 'operator' | 'system';
+  /** `system`: the CSMS's own CALL, audited by the holder (§8.7). Absent: an operator's (and every call of older nodes). */
+  origin?: 'system';
 }
 
 /** The outcome of a command, back to the node that asked; `executionMs` is the time the owner spent on it. */
@@ -121,7 +121,7 @@ const messageSchema = {
         stationId,
         action: text(64),
         payload: { type: 'object' },
-        origin: { enum: ['operator', 'system'] },
+        origin: { const: 'system' },
       },
     },
     {
