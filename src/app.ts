@@ -6,7 +6,8 @@ import { buildBlockTable, createBlocks } from './blocks/index.js';
 import { Sites } from './blocks/smart-charging/sites.js';
 import type { SmartChargingDeps } from './blocks/smart-charging/smart-charging.js';
 import { LocalListSync } from './blocks/local-list/sync.js';
-import { startWebhooks, type Webhooks } from './blocks/webhooks/index.js';
+import { startWebhooks, webhookRetention, type Webhooks } from './blocks/webhooks/index.js';
+import { WebhookSql } from './blocks/webhooks/webhook-sql.js';
 import { systemClock, type Clock } from './clock.js';
 import { connectionNameFor } from './cluster/redis-connection.js';
 import { createCommandRouter } from './cluster/wiring.js';
@@ -187,6 +188,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     store,
     retentionDays: config.retentionDays,
     now: () => clock.now(),
+    tables: webhookRetention(new WebhookSql(sqlStore.database)),
     onDeleted: (table, rows) => metrics.retentionDeletedRows.labels(table).inc(rows),
     onError: (err) => log.warn({ err }, 'retention sweep failed'),
   });
@@ -204,7 +206,38 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
   // DRV-ADM-09 / N04.FR.19: monitoring reports get a deadline, and a booted station's monitors are re-read.
   const reportDeadlines = new MonitoringReportDeadlines({ monitoring: sqlStore.monitoring, log });
   const bootFollowers = [monitorsRereadAfterBoot({ monitoring: sqlStore.monitoring, clock })];
-  const services: StationServices = { config, store, authorizer, metrics, clock, log, passwords, reservations: reservationHooks, pricing, bootFollowers };
+  // CONTRACT §8.7: the CALLs the CSMS sends on its own are audited as actor `system` (operators' are their requests).
+  const callAudit: StationServices['callAudit'] = (call) => {
+    sqlStore.operators
+      .appendAudit({
+        at: new Date(clock.now()),
+        actor: 'system',
+        role: undefined,
+        method: 'CALL',
+        path: call.action,
+        target: call.stationId,
+        stationId: call.stationId,
+        action: call.action,
+        outcome: call.outcome,
+        status: call.status,
+        address: undefined,
+        nodeId: config.nodeId,
+      })
+      .catch((err: unknown) => log.error({ err, event: 'audit_unwritten', actor: 'system', ...call }, 'audit entry not written'));
+  };
+  const services: StationServices = {
+    config,
+    store,
+    authorizer,
+    metrics,
+    clock,
+    log,
+    passwords,
+    reservations: reservationHooks,
+    pricing,
+    bootFollowers,
+    callAudit,
+  };
   // The site load manager listens to the smart-charging block and sends through the command service: wired below.
   const smartCharging: SmartChargingDeps = { smart: sqlStore.smartCharging, store };
   // Local lists (CONTRACT §8.1): each node syncs the stations connected to it (the registry is built below).

@@ -1,5 +1,6 @@
 import { CallAbortedError, CallRefusedError, CallTimeoutError, OcppError } from '../ocpp/errors.js';
 import type { SessionRegistry } from '../station/registry.js';
+import type { CallOrigin } from '../operators/call-origin.js';
 import type { JsonObject } from '../json.js';
 import type { Decision } from './routing-messages.js';
 
@@ -37,7 +38,7 @@ export interface StationLocation {
 export interface CommandRouter {
   locate(stationId: string): Promise<StationLocation>;
   /** `deadline` (epoch ms) counts from when the operator asked: queue time behind other calls included. */
-  send(stationId: string, action: string, payload: JsonObject, deadline: number): Promise<CommandOutcome>;
+  send(stationId: string, action: string, payload: JsonObject, deadline: number, origin: CallOrigin): Promise<CommandOutcome>;
   /** Disconnects the station wherever it is (operator deleted it). */
   disconnect(stationId: string, reason: string): Promise<void>;
   close(): Promise<void>;
@@ -48,10 +49,17 @@ export interface CommandRouter {
  * side. The station's actor is the one timer of the deadline here: it fails the call at its deadline,
  * whether it is in flight or still queued behind others.
  */
-export function executeLocally(registry: SessionRegistry, stationId: string, action: string, payload: JsonObject, deadline: number): Promise<CommandOutcome> {
+export function executeLocally(
+  registry: SessionRegistry,
+  stationId: string,
+  action: string,
+  payload: JsonObject,
+  deadline: number,
+  origin: CallOrigin,
+): Promise<CommandOutcome> {
   const session = registry.get(stationId);
   if (session === undefined || session.isClosed) return Promise.resolve({ kind: 'notConnected', reason: `station ${stationId} is not connected` });
-  return session.call(action, payload, deadline).then(toResult, toOutcome);
+  return session.call(action, payload, deadline, origin).then(toResult, toOutcome);
 }
 
 function toResult(response: JsonObject): CommandOutcome {
@@ -81,8 +89,8 @@ export class LocalCommandRouter implements CommandRouter, DecisionChannel {
     return { connected, nodeId: connected ? this.nodeId : undefined };
   }
 
-  send(stationId: string, action: string, payload: JsonObject, deadline: number): Promise<CommandOutcome> {
-    return executeLocally(this.registry, stationId, action, payload, deadline);
+  send(stationId: string, action: string, payload: JsonObject, deadline: number, origin: CallOrigin): Promise<CommandOutcome> {
+    return executeLocally(this.registry, stationId, action, payload, deadline, origin);
   }
 
   async disconnect(stationId: string, reason: string): Promise<void> {

@@ -5,6 +5,7 @@ import { SampledLog, type Logger } from '../log.js';
 import type { CsmsMetrics } from '../metrics.js';
 import type { SessionRegistry } from '../station/registry.js';
 import { ClusterMetrics } from './cluster-metrics.js';
+import type { CallOrigin } from '../operators/call-origin.js';
 import { executeLocally, type CommandOutcome, type CommandRouter, type DecisionChannel, type StationLocation } from './command-router.js';
 import { Presence, RedisKeys, definePresenceScripts, type PresenceEntry, type PresenceValue } from './presence.js';
 import { connectionNameFor, createRedisPair, parseRedisEndpoint, type RedisClient, type RedisPair } from './redis-connection.js';
@@ -255,19 +256,25 @@ export class RedisCommandRouter implements CommandRouter, DecisionChannel {
     }
   }
 
-  async send(stationId: string, action: string, payload: JsonObject, deadline: number): Promise<CommandOutcome> {
+  async send(stationId: string, action: string, payload: JsonObject, deadline: number, origin: CallOrigin): Promise<CommandOutcome> {
     const { registry, clock } = this.options;
-    if (registry.get(stationId) !== undefined) return executeLocally(registry, stationId, action, payload, deadline);
-    const first = await this.sendRemote(stationId, action, payload, deadline);
+    if (registry.get(stationId) !== undefined) return executeLocally(registry, stationId, action, payload, deadline, origin);
+    const first = await this.sendRemote(stationId, action, payload, deadline, origin);
     // The holder no longer had it: the station moved (reconnected elsewhere) between lookup and delivery.
     if (first.routed && first.outcome.kind === 'notConnected' && clock.now() < deadline) {
-      return (await this.sendRemote(stationId, action, payload, deadline)).outcome;
+      return (await this.sendRemote(stationId, action, payload, deadline, origin)).outcome;
     }
     return first.outcome;
   }
 
   /** `routed`: the command went to another node (rather than failing before, or running here). */
-  private async sendRemote(stationId: string, action: string, payload: JsonObject, deadline: number): Promise<{ outcome: CommandOutcome; routed: boolean }> {
+  private async sendRemote(
+    stationId: string,
+    action: string,
+    payload: JsonObject,
+    deadline: number,
+    origin: CallOrigin,
+  ): Promise<{ outcome: CommandOutcome; routed: boolean }> {
     const { registry } = this.options;
     if (!this.isUp()) {
       return { outcome: this.count({ kind: 'unavailable', reason: 'Redis is unreachable: stations on other nodes cannot be reached' }), routed: false };
@@ -282,12 +289,12 @@ export class RedisCommandRouter implements CommandRouter, DecisionChannel {
       // Per Redis it may still be ours for a moment after it closed; the registry is the truth for this node.
       const outcome: CommandOutcome =
         registry.get(stationId) !== undefined
-          ? await executeLocally(registry, stationId, action, payload, deadline)
+          ? await executeLocally(registry, stationId, action, payload, deadline, origin)
           : { kind: 'notConnected', reason: `station ${stationId} is not connected` };
       return { outcome, routed: false };
     }
     const started = performance.now();
-    const answer = await this.request(holder.nodeId, stationId, action, payload, deadline);
+    const answer = await this.request(holder.nodeId, stationId, action, payload, deadline, origin);
     if (answer.replied) this.clusterMetrics.routingSeconds.observe(Math.max(0, performance.now() - started - answer.executionMs) / 1000);
     return { outcome: this.count(answer.outcome), routed: true };
   }
@@ -303,6 +310,7 @@ export class RedisCommandRouter implements CommandRouter, DecisionChannel {
     action: string,
     payload: JsonObject,
     deadline: number,
+    origin: CallOrigin,
   ): Promise<{ outcome: CommandOutcome; executionMs: number; replied: boolean }> {
     if (this.pending.size >= this.maxInFlight) {
       return Promise.resolve({ outcome: { kind: 'unavailable', reason: 'too many cross-node commands in flight' }, executionMs: 0, replied: false });
@@ -328,6 +336,9 @@ export class RedisCommandRouter implements CommandRouter, DecisionChannel {
         action,
         payload,
         deadline,
+        // The holder audits a CALL the CSMS makes on its own; an operator's is audited here, as its request. Only a
+        // system call carries the field, so operator commands keep working with nodes of an earlier build.
+        ...(origin === 'system' ? { origin } : {}),
       };
       this.publish(this.keys.nodeChannel(nodeId), message).then(
         (receivers) => {
@@ -431,7 +442,7 @@ export class RedisCommandRouter implements CommandRouter, DecisionChannel {
     } else {
       this.serving += 1;
       try {
-        outcome = await executeLocally(registry, message.stationId, message.action, message.payload, message.deadline);
+        outcome = await executeLocally(registry, message.stationId, message.action, message.payload, message.deadline, message.origin ?? 'operator');
       } catch (err) {
         this.log.error({ err, stationId: message.stationId, action: message.action, from: message.from }, 'routed command failed');
         outcome = { kind: 'unavailable', reason: `node ${this.nodeId} failed to run the command` };

@@ -20,6 +20,8 @@ export interface CommandMessage {
   action: string;
   payload: JsonObject;
   deadline: number;
+  /** `system`: the CSMS's own CALL, audited by the holder (§8.7). Absent: an operator's (and every call of older nodes). */
+  origin?: 'system';
 }
 
 /** The outcome of a command, back to the node that asked; `executionMs` is the time the owner spent on it. */
@@ -111,7 +113,16 @@ const messageSchema = {
       type: 'object',
       required: ['v', 'type', 'id', 'from', 'replyTo', 'stationId', 'action', 'payload', 'deadline'],
       additionalProperties: false,
-      properties: { ...common, type: { const: 'command' }, id: text(64), replyTo: text(512), stationId, action: text(64), payload: { type: 'object' } },
+      properties: {
+        ...common,
+        type: { const: 'command' },
+        id: text(64),
+        replyTo: text(512),
+        stationId,
+        action: text(64),
+        payload: { type: 'object' },
+        origin: { const: 'system' },
+      },
     },
     {
       type: 'object',

@@ -6,6 +6,7 @@ import { isJsonObject, type JsonObject } from '../json.js';
 import type { OcppProtocol, OcppVersionId } from '../ocpp/protocol.js';
 import { CommandRefusal, type AnyPlanner, type BlockTable, type CommandPlan } from '../station/types.js';
 import type { StationRecord, Store } from '../store/store.js';
+import type { CallOrigin } from '../operators/call-origin.js';
 
 /** Ids the operator may leave out: the CSMS assigns them (CONTRACT §4). */
 const ASSIGNED_IDS = ['requestId', 'remoteStartId'] as const;
@@ -76,7 +77,11 @@ export class CommandService {
     return versions.find((v) => v.protocol.version === wanted) ?? (versions[0] as { protocol: OcppProtocol; blocks: BlockTable });
   }
 
-  async run(stationId: string, action: string, body: unknown): Promise<CommandReport> {
+  /**
+   * `origin` (CONTRACT §8.7): `operator` when an operator's API request waits for this command and its audit entry
+   * stands for it; `system` (the default) when the CSMS sends it on its own, and the station session audits it.
+   */
+  async run(stationId: string, action: string, body: unknown, origin: CallOrigin = 'system'): Promise<CommandReport> {
     const { store, router, clock } = this.deps;
     // The deadline starts now: time spent queued behind the station's other calls counts (CONTRACT §4).
     const deadline = clock.now() + this.deps.callTimeoutMs;
@@ -114,7 +119,7 @@ export class CommandService {
     let outcome: CommandOutcome = { kind: 'result', response: {} };
     try {
       for (const part of plan.requests) {
-        outcome = await router.send(stationId, action, part, deadline);
+        outcome = await router.send(stationId, action, part, deadline, origin);
         if (outcome.kind !== 'result') break;
         answers.push(outcome.response);
       }

@@ -16,6 +16,7 @@ import {
   type CallResultFrame,
 } from '../ocpp/frame.js';
 import type { JsonObject } from '../json.js';
+import type { CallOrigin } from '../operators/call-origin.js';
 import type { StationRecord } from '../store/store.js';
 import type { BlockTable, ClientCertificateInfo, HandlerContext, StationHandle, StationServices, StationSocket } from './types.js';
 
@@ -365,7 +366,22 @@ export class StationSession implements StationHandle {
    * Queues a CSMS CALL. The payload must already be valid: operator commands were validated once by the
    * command service, and the CSMS's own calls are built from the generated types.
    */
-  call(action: string, payload: JsonObject, deadline?: number): Promise<JsonObject> {
+  call(action: string, payload: JsonObject, deadline?: number, origin: CallOrigin = 'system'): Promise<JsonObject> {
+    const settled = this.enqueue(action, payload, deadline);
+    const audit = this.services.callAudit;
+    // CONTRACT §8.7: every command sent to a station is in the audit trail. An operator's call is there as its
+    // request already; the CSMS's own get their entry here, once settled. The write is batched and never awaited:
+    // the caller gets its answer whatever becomes of the entry.
+    if (origin === 'system' && audit !== undefined) {
+      settled.then(
+        () => audit({ stationId: this.stationId, action, outcome: 'ok', status: 200 }),
+        (err: unknown) => audit({ stationId: this.stationId, action, ...systemCallOutcome(err) }),
+      );
+    }
+    return settled;
+  }
+
+  private enqueue(action: string, payload: JsonObject, deadline: number | undefined): Promise<JsonObject> {
     if (this.closed) return Promise.reject(new CallAbortedError(action, 'station disconnected'));
     const messageId = newMessageId();
     const call: OutboundCall = { messageId, action, payload, deadline: deadline ?? this.services.clock.now() + this.services.config.callTimeoutMs };
@@ -512,4 +528,11 @@ export class StationSession implements StationHandle {
     this.actor.stop();
     this.onClosed(this);
   }
+}
+
+/** The audit outcome of a CALL that did not get a CALLRESULT, numbered as the commands route answers it (§4). */
+function systemCallOutcome(err: unknown): { outcome: 'rejected' | 'failed'; status: number } {
+  if (err instanceof CallTimeoutError) return { outcome: 'failed', status: 504 };
+  if (err instanceof CallRefusedError || err instanceof CallAbortedError) return { outcome: 'rejected', status: 409 };
+  return { outcome: 'failed', status: 502 };
 }

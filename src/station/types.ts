@@ -2,6 +2,7 @@ import type { StationPasswords } from '../security/password-verifier.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { JsonObject } from '../json.js';
+import type { CallOrigin } from '../operators/call-origin.js';
 import type { Logger, SampledLog } from '../log.js';
 import type { CsmsMetrics } from '../metrics.js';
 import type { OcppProtocol, OcppVersionId } from '../ocpp/protocol.js';
@@ -52,6 +53,17 @@ export interface StationServices {
   pricing?: PricingHooks;
   /** What blocks do once a BootNotification was answered (after the answer is out), e.g. re-read monitors (N04.FR.19). */
   bootFollowers?: readonly BootFollower[];
+  /** Records a CALL the CSMS sent on its own once settled (the audit trail, CONTRACT §8.7); batched, never awaited. */
+  callAudit?: (call: SystemCallAudit) => void;
+}
+
+/** A settled CALL the CSMS sent on its own, for the audit trail. */
+export interface SystemCallAudit {
+  stationId: string;
+  action: string;
+  outcome: 'ok' | 'rejected' | 'failed';
+  /** As the commands route would have answered it: 200, 409 (refused, not connected), 502 (CALLERROR), 504 (timeout). */
+  status: number;
 }
 
 /** A block's follow-up to a boot: called after the BootNotificationResponse was written; must not throw. */
@@ -81,7 +93,8 @@ export interface StationHandle {
   transactionSeen(transactionId: string, evseId: number | undefined): void;
   transactionEnded(transactionId: string): void;
   /** Queue a CSMS CALL to this station (one in flight, the rest wait). The payload must be valid already. */
-  call(action: string, payload: JsonObject, deadline?: number): Promise<JsonObject>;
+  /** `origin` (default `system`): whether an operator's request answers for this call, or the audit records it (§8.7). */
+  call(action: string, payload: JsonObject, deadline?: number, origin?: CallOrigin): Promise<JsonObject>;
   close(code: number, reason: string): void;
   /** Counts one refusal or drop over a per-station budget (csms_station_budget_refusals_total). */
   overBudget(budget: 'bytes' | 'bytes_closed' | 'queued_calls' | 'report_parts' | 'report_requests'): void;

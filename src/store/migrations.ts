@@ -724,6 +724,15 @@ export const migrations: readonly Migration[] = [
     `,
   },
   {
+    version: 22,
+    name: 'webhook outbox retention',
+    sql: `
+      -- The retention sweep finds settled outbox rows and old attempts by time, in batches, without a table scan.
+      CREATE INDEX webhook_outbox_settled ON webhook_outbox (created_at) WHERE state <> 'pending';
+      CREATE INDEX webhook_attempts_by_time ON webhook_attempts (at);
+    `,
+  },
+  {
     version: 25,
     name: 'contract revocations (Plug & Charge, C07.FR.16)',
     sql: `

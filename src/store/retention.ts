@@ -7,18 +7,30 @@ const MAX_BATCHES = 20;
 const SWEEP_EVERY_MS = 60 * 60 * 1000;
 const FIRST_SWEEP_AFTER_MS = 60 * 1000;
 
+/** A table a block prunes with the same bound (the webhook outbox and its attempts). */
+export interface PrunableTable {
+  table: string;
+  /** Deletes at most `limit` rows older than `before`; answers how many. */
+  prune(before: Date, limit: number): Promise<number>;
+}
+
 export interface RetentionOptions {
   store: Pick<Store, 'deleteExpired'>;
   /** CSMS_RETENTION_DAYS; 0 keeps everything. */
   retentionDays: number;
   now: () => number;
-  onDeleted?: (table: 'station_events' | 'meter_values', rows: number) => void;
+  /** Other tables swept with the same bound, each in its own batches. */
+  tables?: readonly PrunableTable[];
+  /** Rows per statement (default 5000). */
+  batchRows?: number;
+  onDeleted?: (table: string, rows: number) => void;
   onError?: (err: unknown) => void;
 }
 
 /**
  * CSMS_RETENTION_DAYS (README "Budgets and retention"): station events and meter values not tied to a
- * transaction older than the retention are deleted hourly, in bounded batches. Transactions, their events
+ * transaction older than the retention are deleted hourly, in bounded batches, and so are the rows of the other
+ * `tables` (settled webhook outbox rows and attempt history). Transactions, their events
  * and meter values, and the device model are records kept for billing and are not touched.
  */
 export class RetentionSweeper {
@@ -55,15 +67,28 @@ export class RetentionSweeper {
     const { store, retentionDays, now, onDeleted, onError } = this.options;
     if (retentionDays <= 0) return;
     const before = new Date(now() - retentionDays * 24 * 60 * 60 * 1000);
+    const batchRows = this.options.batchRows ?? BATCH_ROWS;
     try {
       for (let batch = 0; batch < MAX_BATCHES; batch++) {
-        const deleted = await store.deleteExpired(before, BATCH_ROWS);
+        const deleted = await store.deleteExpired(before, batchRows);
         if (deleted.stationEvents > 0) onDeleted?.('station_events', deleted.stationEvents);
         if (deleted.meterValues > 0) onDeleted?.('meter_values', deleted.meterValues);
-        if (deleted.stationEvents < BATCH_ROWS && deleted.meterValues < BATCH_ROWS) return;
+        if (deleted.stationEvents < batchRows && deleted.meterValues < batchRows) break;
       }
     } catch (err) {
       onError?.(err);
+    }
+    // Each table on its own: one failing leaves the others swept.
+    for (const prunable of this.options.tables ?? []) {
+      try {
+        for (let batch = 0; batch < MAX_BATCHES; batch++) {
+          const deleted = await prunable.prune(before, batchRows);
+          if (deleted > 0) onDeleted?.(prunable.table, deleted);
+          if (deleted < batchRows) break;
+        }
+      } catch (err) {
+        onError?.(err);
+      }
     }
   }
 }

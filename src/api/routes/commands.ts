@@ -70,7 +70,7 @@ export function commandRoutes(deps: CommandRouteDeps): RouteSpec[] {
         const action = request.params.action ?? '';
         let report;
         try {
-          report = await commands.run(stationId, action, request.body);
+          report = await commands.run(stationId, action, request.body, 'operator');
         } catch (err) {
           if (err instanceof CommandRefusal) throw new ApiError(err.status, err.code, err.message, err.details);
           throw err;

@@ -67,7 +67,7 @@ export function displayMessageRoutes(deps: DisplayMessageRouteDeps): RouteSpec[]
   async function send(stationId: string, action: string, payload: JsonObject): Promise<{ response: JsonObject } | ApiResponse> {
     let report;
     try {
-      report = await commands.run(stationId, action, payload);
+      report = await commands.run(stationId, action, payload, 'operator');
     } catch (err) {
       if (err instanceof CommandRefusal) throw new ApiError(err.status, err.code, err.message, err.details);
       throw err;

@@ -151,7 +151,7 @@ export class ReservationService {
           };
     let outcome: CommandOutcome;
     try {
-      outcome = (await commands.run(stationId, 'ReserveNow', payload)).outcome;
+      outcome = (await commands.run(stationId, 'ReserveNow', payload, 'operator')).outcome;
     } catch (err) {
       await reservations.discard(created.id);
       throw err;
@@ -178,7 +178,7 @@ export class ReservationService {
     const { reservations, commands } = this.deps;
     const existing = await reservations.get(stationId, id);
     if (existing === undefined) throw new ReservationFailure(404, 'reservation_not_found', `no reservation ${id} at station ${stationId}`);
-    const { outcome } = await commands.run(stationId, 'CancelReservation', { reservationId: id });
+    const { outcome } = await commands.run(stationId, 'CancelReservation', { reservationId: id }, 'operator');
     if (outcome.kind !== 'result') throw outcomeFailure(outcome);
     const response = outcome.response;
     const cancelled =

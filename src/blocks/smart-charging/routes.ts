@@ -27,7 +27,7 @@ function integerParam(request: ApiRequest, name: string): number {
 async function send(commands: CommandService, stationId: string, action: string, payload: JsonObject): Promise<CommandReport & { response: JsonObject }> {
   let report: CommandReport;
   try {
-    report = await commands.run(stationId, action, payload);
+    report = await commands.run(stationId, action, payload, 'operator');
   } catch (err) {
     if (err instanceof CommandRefusal) throw new ApiError(err.status, err.code, err.message, err.details);
     throw err;

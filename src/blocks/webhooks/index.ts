@@ -11,6 +11,7 @@ import type { SqlDatabase } from '../../store/sql.js';
 import { DeliveryWorker } from './delivery.js';
 import { WebhookOutbox } from './outbox.js';
 import { webhookRoutes } from './routes.js';
+import type { PrunableTable } from '../../store/retention.js';
 import { outboxWriterSpec, WebhookSql, type OutboxRow, type WebhookRecord } from './webhook-sql.js';
 
 /** What the webhooks block needs of the store: its database, a writer in its group commit, its record hook. */
@@ -108,4 +109,12 @@ export async function startWebhooks(deps: {
       await worker.stop();
     },
   };
+}
+
+/** What the retention sweep prunes of the webhooks (README "Webhooks"): settled outbox rows, then old attempts. */
+export function webhookRetention(sql: WebhookSql): PrunableTable[] {
+  return [
+    { table: 'webhook_outbox', prune: (before, limit) => sql.pruneSettled(before, limit) },
+    { table: 'webhook_attempts', prune: (before, limit) => sql.pruneAttempts(before, limit) },
+  ];
 }

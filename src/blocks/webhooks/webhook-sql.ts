@@ -249,6 +249,29 @@ export class WebhookSql {
     return rows.length > 0;
   }
 
+  /**
+   * Retention (CSMS_RETENTION_DAYS): at most `limit` settled outbox rows (delivered or dead) of events committed
+   * before `before`. Pending rows are never pruned, however old (an inactive webhook's events wait for it).
+   */
+  async pruneSettled(before: Date, limit: number): Promise<number> {
+    const rows = await this.db.query<{ id: number | string }>(
+      `DELETE FROM webhook_outbox WHERE id IN (
+         SELECT id FROM webhook_outbox WHERE state <> 'pending' AND created_at < $1::timestamptz LIMIT $2)
+       RETURNING id`,
+      [before.toISOString(), Math.max(0, Math.floor(limit))],
+    );
+    return rows.length;
+  }
+
+  /** Retention: at most `limit` attempt records made before `before`. */
+  async pruneAttempts(before: Date, limit: number): Promise<number> {
+    const rows = await this.db.query<{ id: number | string }>(
+      `DELETE FROM webhook_attempts WHERE id IN (SELECT id FROM webhook_attempts WHERE at < $1::timestamptz LIMIT $2) RETURNING id`,
+      [before.toISOString(), Math.max(0, Math.floor(limit))],
+    );
+    return rows.length;
+  }
+
   /** Attempts made, and the pending ones still to come, newest first. */
   async deliveries(webhookId: string, filter: { eventId?: string | undefined; limit: number }): Promise<DeliveryItem[]> {
     const rows = await this.db.query<{ event_id: string; type: string; attempt: number; at: Date; status: number | null; outcome: DeliveryItem['outcome'] }>(
