@@ -60,15 +60,22 @@ export class DisplayMessageStore {
     await this.db.query('DELETE FROM display_messages WHERE station_id = $1 AND id = $2', [stationId, id]);
   }
 
-  /** The station accepted GetDisplayMessages (or has none: `complete`): its earlier report is replaced by this one. */
+  /**
+   * The station accepted GetDisplayMessages (or has none: `complete`): its earlier report is replaced by this one.
+   * The station may send its first NotifyDisplayMessages right behind the answer, so this can run after parts of
+   * the same requestId were stored: those stay (the report has begun already).
+   */
   async startReport(stationId: string, requestId: number, complete: boolean): Promise<void> {
     await withStation(
       stationId,
       this.db.transaction(async (q) => {
+        const current = await q.query<{ request_id: number }>('SELECT request_id FROM display_message_reports WHERE station_id = $1 FOR UPDATE', [stationId]);
+        if (current[0]?.request_id === requestId) return;
         await q.query(`DELETE FROM display_messages WHERE station_id = $1 AND source = 'station'`, [stationId]);
         await q.query(
           `INSERT INTO display_message_reports (station_id, request_id, complete) VALUES ($1, $2, $3)
-           ON CONFLICT (station_id) DO UPDATE SET request_id = excluded.request_id, complete = excluded.complete, received_at = now()`,
+           ON CONFLICT (station_id) DO UPDATE SET request_id = excluded.request_id, complete = excluded.complete, received_at = now()
+           WHERE display_message_reports.request_id <> excluded.request_id`,
           [stationId, requestId, complete],
         );
       }),
