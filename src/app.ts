@@ -236,6 +236,9 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     else feed.publish('station.disconnected', { stationId, nodeId: config.nodeId });
   });
   const syncFailed = (stationId: string) => (err: unknown) => log.warn({ stationId, err }, 'local list: could not start the sync');
+  // The console follows a station's list and display messages live (CONTRACT §4 stream, kinds of their own).
+  sqlStore.localLists.onChange((stationId) => feed.publish('local-list.updated', { stationId }));
+  sqlStore.displayMessages.onChange((stationId) => feed.publish('display-messages.updated', { stationId }));
   // DRV-AUI-10: what a station shows is read again at each connection and Accepted boot.
   const displayResync = new DisplayMessageResync({
     messages: sqlStore.displayMessages,

@@ -2,6 +2,7 @@ import { api, get, stationPath, type JsonObject } from './api.js';
 import { badge, h, pretty, replace, section, statusTone, text, when } from './dom.js';
 import type { Page, PageContext } from './page.js';
 import { schemaForm, type Schema } from './schema-form.js';
+import { displayMessagesSection, localListSection } from './station-lists.js';
 import { monitorsSection } from './station-monitors.js';
 
 interface StationView {
@@ -431,6 +432,8 @@ async function render(ctx: PageContext): Promise<void> {
   const certificatesHolder = h('div', {});
   const reports = reportsSection(id);
   const monitors = monitorsSection(id);
+  const localList = localListSection(id);
+  const displayMessages = displayMessagesSection(id);
   let built = false;
 
   /** Re-reads the station; the panels that hold what an operator is typing (command, variables search) are built once. */
@@ -478,6 +481,8 @@ async function render(ctx: PageContext): Promise<void> {
           section('EVSEs and connectors', 'evses', evses),
           section('Transactions', 'transactions', openTransactions),
           section('Reservations', 'reservations', reservations),
+          localList.element,
+          displayMessages.element,
           await commandPanel(id, current.ocppVersion, (requestId) => window.setTimeout(() => reports.show(requestId), 1000)),
           reports.element,
           variablesSection(variables.ok ? variables.body : []),
@@ -486,7 +491,7 @@ async function render(ctx: PageContext): Promise<void> {
           certificatesHolder,
         ),
       );
-      await Promise.all([loadTransactions(), loadEvents(), monitors.load(), loadReservations()]);
+      await Promise.all([loadTransactions(), loadEvents(), monitors.load(), loadReservations(), localList.load(), displayMessages.load()]);
     }
   };
 
@@ -509,8 +514,11 @@ async function render(ctx: PageContext): Promise<void> {
     } else if (change.kind.startsWith('transaction.')) void loadTransactions();
     else if (change.kind === 'station.event') void Promise.all([loadEvents(), monitors.load()]);
     // A monitoring command's answer changes the monitors the CSMS holds.
+    // A monitoring command's answer changes the monitors the CSMS holds.
     else if (change.kind === 'command.result') void monitors.load();
     else if (change.kind === 'reservation.updated') void loadReservations();
+    else if (change.kind === 'local-list.updated') void localList.load();
+    else if (change.kind === 'display-messages.updated') void displayMessages.load();
     else if (['station.connected', 'station.disconnected', 'station.boot', 'station.registered', 'station.status'].includes(change.kind)) void reload();
   });
 

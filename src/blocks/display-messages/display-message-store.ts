@@ -29,6 +29,17 @@ interface DisplayMessageRow {
 export class DisplayMessageStore {
   constructor(private readonly db: SqlDatabase) {}
 
+  private readonly listeners: ((stationId: string) => void)[] = [];
+
+  /** Told (after the commit) each time a write changes what the station's GET shows: the change stream follows it. */
+  onChange(listener: (stationId: string) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private changed(stationId: string): void {
+    for (const listener of this.listeners) listener(stationId);
+  }
+
   /** A message id for this station: from one CSMS-wide sequence, and above every id the station already holds. */
   async nextId(stationId: string): Promise<number> {
     const rows = await this.db.query<{ id: number }>(
@@ -53,11 +64,13 @@ export class DisplayMessageStore {
         [stationId, message.id as number, json(message), typeof response.status === 'string' ? response.status : 'Accepted', json(response)],
       ),
     );
+    this.changed(stationId);
   }
 
   /** The station accepted ClearDisplayMessage, or said it has no such message (TC_O_05): it leaves both views. */
   async recordCleared(stationId: string, id: number): Promise<void> {
     await this.db.query('DELETE FROM display_messages WHERE station_id = $1 AND id = $2', [stationId, id]);
+    this.changed(stationId);
   }
 
   /**
@@ -80,6 +93,7 @@ export class DisplayMessageStore {
         );
       }),
     );
+    this.changed(stationId);
   }
 
   /** One NotifyDisplayMessages part; a part of another requestId than the current report starts a new report. */
@@ -105,6 +119,7 @@ export class DisplayMessageStore {
         }
       }),
     );
+    this.changed(stationId);
   }
 
   async list(stationId: string): Promise<DisplayMessageRecord[]> {
