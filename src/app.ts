@@ -248,10 +248,13 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
       return session === undefined || session.isClosed ? undefined : session;
     },
     log,
+    clock,
   });
   registry.onChange((stationId, session) => {
-    if (session === undefined) localListSync.disconnected(stationId);
-    else {
+    if (session === undefined) {
+      localListSync.disconnected(stationId);
+      displayResync.disconnected(stationId);
+    } else {
       localListSync.connected(stationId).catch(syncFailed(stationId));
       displayResync.connected(stationId);
     }

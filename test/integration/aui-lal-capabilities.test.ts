@@ -190,10 +190,15 @@ describe('display messages after a reconnect (DRV-AUI-10)', () => {
           'GET',
           messagesPath(creds.identity),
         );
-        return res.body.report?.complete === true && res.body.report.requestId === request.payload.requestId && res.body;
+        // The report of the resync, complete, with its messages (items and report are two reads: wait for both).
+        return (
+          res.body.report?.complete === true && res.body.report.requestId === request.payload.requestId && res.body.items.some((i) => i.source === 'station') && res.body
+        );
       },
       { what: 'the resynced report' },
     );
+    // One ask for the connection and its boot.
+    expect(again.callsOf('GetDisplayMessages')).toHaveLength(1);
     const stationSide = reported.items.filter((i) => i.source === 'station').map((i) => i.id);
     expect(stationSide.sort((a, b) => a - b)).toEqual([kept.id as number, 900_001].sort((a, b) => a - b));
   });

@@ -1,3 +1,4 @@
+import type { Clock } from '../../clock.js';
 import type { Logger } from '../../log.js';
 import { newRequestId } from '../../ids.js';
 import type { StationHandle } from '../../station/types.js';
@@ -10,11 +11,14 @@ export interface DisplayMessageResyncDeps {
   /** The live, open connection of a station on this node, if it is here. */
   session(stationId: string): StationHandle | undefined;
   log: Logger;
+  clock: Clock;
   /** How long after the connection (or the Accepted boot) the request waits: the boot answer leaves first. */
   settleMs?: number;
 }
 
 const DEFAULT_SETTLE_MS = 500;
+/** A connection that is Accepted already and the boot that follows at once are one moment: one ask serves both. */
+const SAME_MOMENT_MS = 5000;
 
 /**
  * DRV-AUI-10 (O03): at each connection and Accepted boot, a 2.0.1 station that shows messages is asked what it
@@ -24,28 +28,36 @@ const DEFAULT_SETTLE_MS = 500;
  * stations are never sent anything unasked. One attempt per connection: a lost answer waits for the next one.
  */
 export class DisplayMessageResync {
-  /** The request waiting to be sent, per station: a connection and its boot answer arrive together, one ask serves both. */
-  private readonly pending = new Map<string, { session: StationHandle; timer: NodeJS.Timeout }>();
+  /** Per station: the connection of the last ask, its timer while it waits, and when it was scheduled. */
+  private readonly asks = new Map<string, { session: StationHandle; timer: NodeJS.Timeout | undefined; at: number }>();
 
   constructor(private readonly deps: DisplayMessageResyncDeps) {}
 
   connected(stationId: string): void {
     const session = this.accepted(stationId);
     if (session === undefined) return;
-    const waiting = this.pending.get(stationId);
-    if (waiting?.session === session) return;
-    if (waiting !== undefined) clearTimeout(waiting.timer);
-    const timer = setTimeout(() => {
-      this.pending.delete(stationId);
+    const now = this.deps.clock.now();
+    const last = this.asks.get(stationId);
+    if (last?.session === session && (last.timer !== undefined || now - last.at < SAME_MOMENT_MS)) return;
+    if (last?.timer !== undefined) clearTimeout(last.timer);
+    const entry: { session: StationHandle; timer: NodeJS.Timeout | undefined; at: number } = { session, timer: undefined, at: now };
+    entry.timer = setTimeout(() => {
+      entry.timer = undefined;
       this.ask(stationId, session).catch((err: unknown) => this.deps.log.warn({ stationId, err }, 'display messages: resync failed'));
     }, this.deps.settleMs ?? DEFAULT_SETTLE_MS);
-    timer.unref();
-    this.pending.set(stationId, { session, timer });
+    entry.timer.unref();
+    this.asks.set(stationId, entry);
+  }
+
+  disconnected(stationId: string): void {
+    const last = this.asks.get(stationId);
+    if (last?.timer !== undefined) clearTimeout(last.timer);
+    this.asks.delete(stationId);
   }
 
   stop(): void {
-    for (const { timer } of this.pending.values()) clearTimeout(timer);
-    this.pending.clear();
+    for (const { timer } of this.asks.values()) if (timer !== undefined) clearTimeout(timer);
+    this.asks.clear();
   }
 
   private accepted(stationId: string): StationHandle | undefined {
