@@ -5,6 +5,7 @@ import { Authorizer } from './blocks/authorization/authorizer.js';
 import { buildBlockTable, createBlocks } from './blocks/index.js';
 import { Sites } from './blocks/smart-charging/sites.js';
 import type { SmartChargingDeps } from './blocks/smart-charging/smart-charging.js';
+import { DisplayMessageResync } from './blocks/display-messages/resync.js';
 import { LocalListSync } from './blocks/local-list/sync.js';
 import { startWebhooks, webhookRetention, type Webhooks } from './blocks/webhooks/index.js';
 import { WebhookSql } from './blocks/webhooks/webhook-sql.js';
@@ -275,14 +276,34 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     else feed.publish('station.disconnected', { stationId, nodeId: config.nodeId });
   });
   const syncFailed = (stationId: string) => (err: unknown) => log.warn({ stationId, err }, 'local list: could not start the sync');
+  // The console follows a station's list and display messages live (CONTRACT §4 stream, kinds of their own).
+  sqlStore.localLists.onChange((stationId) => feed.publish('local-list.updated', { stationId }));
+  sqlStore.displayMessages.onChange((stationId) => feed.publish('display-messages.updated', { stationId }));
+  // DRV-AUI-10: what a station shows is read again at each connection and Accepted boot.
+  const displayResync = new DisplayMessageResync({
+    messages: sqlStore.displayMessages,
+    store,
+    session: (stationId) => {
+      const session = registry.get(stationId);
+      return session === undefined || session.isClosed ? undefined : session;
+    },
+    log,
+    clock,
+  });
   registry.onChange((stationId, session) => {
-    if (session === undefined) localListSync.disconnected(stationId);
-    else localListSync.connected(stationId).catch(syncFailed(stationId));
+    if (session === undefined) {
+      localListSync.disconnected(stationId);
+      displayResync.disconnected(stationId);
+    } else {
+      localListSync.connected(stationId).catch(syncFailed(stationId));
+      displayResync.connected(stationId);
+    }
   });
   // A station that boots again (it may have lost its list) is asked what it holds once its boot is Accepted.
   feed.onChange((event, data) => {
     if (event.kind === 'station.boot' && data.bootStatus === 'Accepted' && registry.get(event.stationId) !== undefined) {
       localListSync.connected(event.stationId).catch(syncFailed(event.stationId));
+      displayResync.connected(event.stationId);
     }
   });
   const router = await createCommandRouter(config, registry, clock, log, metrics);
@@ -455,6 +476,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
         for (const socket of listenSockets) uws.us_listen_socket_close(socket);
         registry.closeAll(CLOSE_GOING_AWAY, 'CSMS shutting down');
         localListSync.stop();
+        displayResync.stop();
         await tls?.close();
         clearInterval(reconcileTimer);
         await changeStream?.close();

@@ -3,6 +3,7 @@ import { badge, h, pretty, replace, section, statusTone, text, when } from './do
 import type { Page, PageContext } from './page.js';
 import { schemaForm, type Schema } from './schema-form.js';
 import { certificatesSection } from './station-certificates.js';
+import { displayMessagesSection, localListSection } from './station-lists.js';
 import { monitorsSection } from './station-monitors.js';
 import { reservationForm } from './station-reservations.js';
 
@@ -442,6 +443,8 @@ async function render(ctx: PageContext): Promise<void> {
   const certificatesHolder = h('div', {});
   const reports = reportsSection(id);
   const monitors = monitorsSection(id);
+  const localList = localListSection(id);
+  const displayMessages = displayMessagesSection(id);
   let built = false;
 
   /** Re-reads the station; the panels that hold what an operator is typing (command, variables search) are built once. */
@@ -480,6 +483,8 @@ async function render(ctx: PageContext): Promise<void> {
             ),
             reservations,
           ),
+          localList.element,
+          displayMessages.element,
           await commandPanel(id, current.ocppVersion, (requestId) => window.setTimeout(() => reports.show(requestId), 1000)),
           reports.element,
           variablesSection(variables.ok ? variables.body : []),
@@ -488,7 +493,7 @@ async function render(ctx: PageContext): Promise<void> {
           certificatesHolder,
         ),
       );
-      await Promise.all([loadTransactions(), loadEvents(), monitors.load(), loadReservations()]);
+      await Promise.all([loadTransactions(), loadEvents(), monitors.load(), loadReservations(), localList.load(), displayMessages.load()]);
     }
   };
 
@@ -513,6 +518,8 @@ async function render(ctx: PageContext): Promise<void> {
     // A monitoring command's answer changes the monitors the CSMS holds; a certificate command's, the station's inventory.
     else if (change.kind === 'command.result') void (CERTIFICATE_COMMANDS.has(String(d.action)) ? Promise.all([monitors.load(), reload()]) : monitors.load());
     else if (change.kind === 'reservation.updated') void loadReservations();
+    else if (change.kind === 'local-list.updated') void localList.load();
+    else if (change.kind === 'display-messages.updated') void displayMessages.load();
     else if (['station.connected', 'station.disconnected', 'station.boot', 'station.registered', 'station.status'].includes(change.kind)) void reload();
   });
 

@@ -20,6 +20,8 @@ export const CHANGE_KINDS = [
   'command.result',
   'station.event',
   'reservation.updated',
+  'local-list.updated',
+  'display-messages.updated',
 ] as const;
 export type ChangeKind = (typeof CHANGE_KINDS)[number];
 

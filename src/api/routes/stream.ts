@@ -197,7 +197,7 @@ export function streamRoutes(deps: StreamRouteDeps): RouteSpec[] {
       role: 'viewer',
       summary:
         'Server-Sent Events of changes (station.connected/disconnected/boot/status/registered/deleted, connector.status, ' +
-        'transaction.started/updated/ended, command.result, station.event); each with id, event and one JSON data line holding stationId and at. ' +
+        'transaction.started/updated/ended, command.result, station.event, reservation.updated, local-list.updated, display-messages.updated); each with id, event and one JSON data line holding stationId and at. ' +
         'Last-Event-ID resumes with nothing lost or repeated for at least 5 minutes (older: an "reset" event first). A client that ' +
         'does not read is dropped once 1 MiB waits for it, and resumes.',
       tag: 'Stream',

@@ -29,6 +29,17 @@ interface DisplayMessageRow {
 export class DisplayMessageStore {
   constructor(private readonly db: SqlDatabase) {}
 
+  private readonly listeners: ((stationId: string) => void)[] = [];
+
+  /** Told (after the commit) each time a write changes what the station's GET shows: the change stream follows it. */
+  onChange(listener: (stationId: string) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private changed(stationId: string): void {
+    for (const listener of this.listeners) listener(stationId);
+  }
+
   /** A message id for this station: from one CSMS-wide sequence, and above every id the station already holds. */
   async nextId(stationId: string): Promise<number> {
     const rows = await this.db.query<{ id: number }>(
@@ -53,26 +64,36 @@ export class DisplayMessageStore {
         [stationId, message.id as number, json(message), typeof response.status === 'string' ? response.status : 'Accepted', json(response)],
       ),
     );
+    this.changed(stationId);
   }
 
   /** The station accepted ClearDisplayMessage, or said it has no such message (TC_O_05): it leaves both views. */
   async recordCleared(stationId: string, id: number): Promise<void> {
     await this.db.query('DELETE FROM display_messages WHERE station_id = $1 AND id = $2', [stationId, id]);
+    this.changed(stationId);
   }
 
-  /** The station accepted GetDisplayMessages (or has none: `complete`): its earlier report is replaced by this one. */
+  /**
+   * The station accepted GetDisplayMessages (or has none: `complete`): its earlier report is replaced by this one.
+   * The station may send its first NotifyDisplayMessages right behind the answer, so this can run after parts of
+   * the same requestId were stored: those stay (the report has begun already).
+   */
   async startReport(stationId: string, requestId: number, complete: boolean): Promise<void> {
     await withStation(
       stationId,
       this.db.transaction(async (q) => {
+        const current = await q.query<{ request_id: number }>('SELECT request_id FROM display_message_reports WHERE station_id = $1 FOR UPDATE', [stationId]);
+        if (current[0]?.request_id === requestId) return;
         await q.query(`DELETE FROM display_messages WHERE station_id = $1 AND source = 'station'`, [stationId]);
         await q.query(
           `INSERT INTO display_message_reports (station_id, request_id, complete) VALUES ($1, $2, $3)
-           ON CONFLICT (station_id) DO UPDATE SET request_id = excluded.request_id, complete = excluded.complete, received_at = now()`,
+           ON CONFLICT (station_id) DO UPDATE SET request_id = excluded.request_id, complete = excluded.complete, received_at = now()
+           WHERE display_message_reports.request_id <> excluded.request_id`,
           [stationId, requestId, complete],
         );
       }),
     );
+    this.changed(stationId);
   }
 
   /** One NotifyDisplayMessages part; a part of another requestId than the current report starts a new report. */
@@ -98,6 +119,7 @@ export class DisplayMessageStore {
         }
       }),
     );
+    this.changed(stationId);
   }
 
   async list(stationId: string): Promise<DisplayMessageRecord[]> {

@@ -8,6 +8,7 @@ import { CommandRefusal } from '../../station/types.js';
 import type { Clock } from '../../clock.js';
 import type { BillingStore } from '../../store/billing-store.js';
 import type { Store } from '../../store/store.js';
+import { displayCapabilities } from './capabilities.js';
 import type { DisplayMessageRecord, DisplayMessageStore } from './display-message-store.js';
 
 export interface DisplayMessageRouteDeps {
@@ -63,6 +64,48 @@ export function displayMessageRoutes(deps: DisplayMessageRouteDeps): RouteSpec[]
     return record.status;
   }
 
+  function refused(rule: string, message: string, details: JsonObject): ApiError {
+    return new ApiError(400, 'ocpp_rule', message, { rule, message, ...details });
+  }
+
+  /**
+   * DRV-AUI-11 (and O01.FR.11 for DRV-AUI-08): what the station said it cannot show is refused before anything is
+   * sent, with the values as the station reported them. A capability never reported refuses nothing.
+   */
+  async function checkCapabilities(stationId: string, message: JsonObject): Promise<void> {
+    const caps = displayCapabilities(await store.getVariables(stationId));
+    const checks: [string, readonly string[] | undefined, unknown][] = [
+      ['SupportedPriorities', caps.priorities, message.priority],
+      ['SupportedFormats', caps.formats, (message.message as JsonObject | undefined)?.format],
+      ['SupportedStates', caps.states, message.state],
+    ];
+    for (const [variable, supported, value] of checks) {
+      if (supported === undefined || typeof value !== 'string' || supported.includes(value)) continue;
+      throw refused('DRV-AUI-11', `the station reports DisplayMessageCtrlr.${variable} = ${supported.join(',')}; ${value} is not among them`, {
+        variable: `DisplayMessageCtrlr.${variable}`,
+        reported: supported.join(','),
+        value,
+      });
+    }
+    if (caps.maxMessages === undefined) return;
+    // What the station holds: the messages it accepted from us that are still shown, and those it reported.
+    // A message with an id it already holds replaces that one (O06.FR.01) and takes no new room.
+    const held = new Set<number>();
+    for (const record of await messages.list(stationId)) {
+      const status = await lifecycle(stationId, record);
+      if (record.source === 'station' || status === 'Accepted') held.add(record.id);
+    }
+    if (typeof message.id === 'number' && held.has(message.id)) return;
+    if (held.size >= caps.maxMessages) {
+      throw refused('DRV-AUI-08', `the station holds ${held.size} messages and reports DisplayMessageCtrlr.DisplayMessages maxLimit = ${caps.maxMessages}`, {
+        spec: 'O01.FR.11',
+        variable: 'DisplayMessageCtrlr.DisplayMessages maxLimit',
+        reported: caps.maxMessages,
+        held: held.size,
+      });
+    }
+  }
+
   /** One command through the one command path (cluster-routed, schema-checked, with its deadline). */
   async function send(stationId: string, action: string, payload: JsonObject): Promise<{ response: JsonObject } | ApiResponse> {
     let report;
@@ -85,7 +128,7 @@ export function displayMessageRoutes(deps: DisplayMessageRouteDeps): RouteSpec[]
       body: 'DisplayMessagePost',
       responses: {
         201: '{id, message, source, status, response}',
-        400: 'The message violates the OCPP 2.0.1 MessageInfoType schema or a rule of O01/O02',
+        400: 'The message violates the OCPP 2.0.1 MessageInfoType schema, a rule of O01/O02, or what the station reports it can show (DRV-AUI-08/11)',
         404: 'Unknown station',
         409: 'Not connected',
         502: 'CALLERROR',
@@ -103,6 +146,7 @@ export function displayMessageRoutes(deps: DisplayMessageRouteDeps): RouteSpec[]
             message: 'a message whose endDateTime is not after its startDateTime is never shown',
           });
         }
+        await checkCapabilities(stationId, message);
         if (message.id === undefined) message.id = await messages.nextId(stationId);
         const sent = await send(stationId, 'SetDisplayMessage', { message });
         if (!('response' in sent)) return sent;

@@ -74,6 +74,17 @@ export function entryKey(idToken: { idToken: string; type: string }): string {
 export class LocalListStore {
   constructor(private readonly db: SqlDatabase) {}
 
+  private readonly listeners: ((stationId: string) => void)[] = [];
+
+  /** Told (after the commit) each time a write changes what the station's GET shows: the change stream follows it. */
+  onChange(listener: (stationId: string) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private changed(stationId: string): void {
+    for (const listener of this.listeners) listener(stationId);
+  }
+
   async get(stationId: string): Promise<LocalListRecord | undefined> {
     const rows = await this.db.query<LocalListRow>('SELECT * FROM local_lists WHERE station_id = $1', [stationId]);
     return rows[0] === undefined ? undefined : toRecord(rows[0]);
@@ -89,7 +100,7 @@ export class LocalListStore {
     change: (current: LocalListEntry[], record: LocalListRecord | undefined) => LocalListEntry[],
     parts: (entries: LocalListEntry[], record: LocalListRecord | undefined) => number,
   ): Promise<LocalListRecord> {
-    return withStation(
+    const record = await withStation(
       stationId,
       this.db.transaction(async (q) => {
         await q.query('INSERT INTO local_lists (station_id) VALUES ($1) ON CONFLICT (station_id) DO NOTHING', [stationId]);
@@ -105,6 +116,8 @@ export class LocalListStore {
         return toRecord(updated[0] as LocalListRow);
       }),
     );
+    this.changed(stationId);
+    return record;
   }
 
   /** A new version for the same entries (a register entry changed), unless the version moved since `seen`. */
@@ -114,6 +127,7 @@ export class LocalListStore {
        WHERE station_id = $1 AND version = $2 RETURNING station_id`,
       [stationId, seen, Math.max(1, parts)],
     );
+    if (rows.length > 0) this.changed(stationId);
     return rows.length > 0;
   }
 
@@ -141,6 +155,7 @@ export class LocalListStore {
        WHERE station_id = $1`,
       [stationId, version, json(installed)],
     );
+    this.changed(stationId);
   }
 
   /** What the station answered to GetLocalListVersion (kept also for a station whose list the CSMS does not manage). */
@@ -153,6 +168,7 @@ export class LocalListStore {
         [stationId, version],
       ),
     );
+    this.changed(stationId);
     return toRecord(rows[0] as LocalListRow);
   }
 
@@ -167,6 +183,7 @@ export class LocalListStore {
        WHERE station_id = $1`,
       [stationId, version],
     );
+    this.changed(stationId);
   }
 
   async setForceFull(stationId: string): Promise<void> {
@@ -179,6 +196,7 @@ export class LocalListStore {
       status,
       error === undefined ? null : json(error),
     ]);
+    this.changed(stationId);
   }
 
   /** Of `stationIds`, those whose managed list is not known to be in sync. */

@@ -201,3 +201,46 @@ export function limitsFromDeviceModel(deviceModel: readonly DeviceVariable[], oc
   }
   return { items, bytes, known };
 }
+
+/** What the station reported about holding a list at all, and how many entries it holds; undefined = not reported. */
+export interface ListCapacity {
+  /** LocalAuthListCtrlr.Enabled (1.6: LocalAuthListEnabled). */
+  enabled: boolean | undefined;
+  /** LocalAuthListCtrlr.Available: the station has the feature (2.0.1 only). */
+  available: boolean | undefined;
+  /** LocalAuthListCtrlr.Entries maxLimit (1.6: LocalAuthListMaxLength): the most entries the list can hold. */
+  maxEntries: number | undefined;
+}
+
+function booleanValue(value: string | undefined): boolean | undefined {
+  const text = value?.trim().toLowerCase();
+  return text === 'true' ? true : text === 'false' ? false : undefined;
+}
+
+/**
+ * DRV-LAL-09/10: the capacity and the switches exactly as the station reported them (a report, GetVariables, or
+ * 1.6 GetConfiguration). A value the station never reported, or one that is not a boolean / positive integer, stays
+ * undefined: the CSMS refuses only on what it knows.
+ */
+export function capacityFromDeviceModel(deviceModel: readonly DeviceVariable[], ocppVersion: OcppListVersion): ListCapacity {
+  const capacity: ListCapacity = { enabled: undefined, available: undefined, maxEntries: undefined };
+  for (const entry of deviceModel) {
+    const component = (entry.component as { name?: string }).name;
+    const variable = (entry.variable as { name?: string }).name;
+    if (ocppVersion === '1.6') {
+      if (component !== 'OCPP16') continue;
+      if (variable === 'LocalAuthListEnabled') capacity.enabled = booleanValue(actualValue(entry));
+      else if (variable === 'LocalAuthListMaxLength') capacity.maxEntries = positiveInteger(actualValue(entry));
+      continue;
+    }
+    if (component !== 'LocalAuthListCtrlr') continue;
+    if (variable === 'Enabled') capacity.enabled = booleanValue(actualValue(entry));
+    else if (variable === 'Available') capacity.available = booleanValue(actualValue(entry));
+    else if (variable === 'Entries') {
+      // The Actual value of Entries is how many the station holds now; its capacity is the maxLimit characteristic.
+      const maxLimit = entry.characteristics?.maxLimit;
+      capacity.maxEntries = typeof maxLimit === 'number' && Number.isInteger(maxLimit) && maxLimit >= 0 ? maxLimit : undefined;
+    }
+  }
+  return capacity;
+}

@@ -8,7 +8,7 @@ import type { BillingStore } from '../../store/billing-store.js';
 import type { Store } from '../../store/store.js';
 import { normalizeIdToken } from '../authorization/authorizer.js';
 import { entryKey, type LocalListEntry, type LocalListRecord, type LocalListStore } from './local-list-store.js';
-import { diffLists, limitsFromDeviceModel, planParts, type ListLimits, type OcppListVersion } from './plan.js';
+import { capacityFromDeviceModel, diffLists, limitsFromDeviceModel, planParts, type ListCapacity, type ListLimits, type OcppListVersion } from './plan.js';
 
 export interface LocalListRouteDeps {
   store: Store & BillingStore;
@@ -110,10 +110,44 @@ export function localListRoutes(deps: LocalListRouteDeps): RouteSpec[] {
     };
   }
 
+  /**
+   * DRV-LAL-10 (D01 prerequisite): a station that reports its local list disabled or absent would answer Failed to
+   * every SendLocalList, forever. The CSMS does not enable it on its own (that is the operator's SetVariables).
+   */
+  function checkEnabled(capacity: ListCapacity, ocppVersion: OcppListVersion): void {
+    const prefix = ocppVersion === '1.6' ? 'LocalAuthListEnabled' : 'LocalAuthListCtrlr.Enabled';
+    if (capacity.available === false) {
+      throw refused('DRV-LAL-10', 'the station reports LocalAuthListCtrlr.Available = false: it has no local list to send to', {
+        variable: 'LocalAuthListCtrlr.Available',
+        reported: false,
+      });
+    }
+    if (capacity.enabled === false) {
+      throw refused('DRV-LAL-10', `the station reports ${prefix} = false: enable it (SetVariables) before giving it a list`, { variable: prefix, reported: false });
+    }
+  }
+
+  /** D01.FR.12, DRV-LAL-09: never more entries than the station says its list holds. */
+  function checkCapacity(entries: readonly LocalListEntry[], capacity: ListCapacity, ocppVersion: OcppListVersion): void {
+    if (capacity.maxEntries === undefined || entries.length <= capacity.maxEntries) return;
+    const variable = ocppVersion === '1.6' ? 'LocalAuthListMaxLength' : 'LocalAuthListCtrlr.Entries maxLimit';
+    throw refused('DRV-LAL-09', `the list has ${entries.length} entries; the station reports ${variable} = ${capacity.maxEntries}`, {
+      variable,
+      reported: capacity.maxEntries,
+      entries: entries.length,
+    });
+  }
+
   async function applyChange(stationId: string, change: (current: LocalListEntry[]) => LocalListEntry[]): Promise<LocalListRecord> {
     const station = await requireStation(store, stationId);
     const ocppVersion: OcppListVersion = station.ocppVersion === '1.6' || (station.ocppVersion === undefined && station.ocppVersionPin === '1.6') ? '1.6' : '2.0.1';
-    const limits = limitsFromDeviceModel(await store.getVariables(stationId), ocppVersion);
+    const deviceModel = await store.getVariables(stationId);
+    const capacity = capacityFromDeviceModel(deviceModel, ocppVersion);
+    checkEnabled(capacity, ocppVersion);
+    const limits = limitsFromDeviceModel(deviceModel, ocppVersion);
+    // The size is checked on the list the change makes (a PATCH adds to what is there), before the write: a
+    // refusal inside the write's transaction would read as a store failure.
+    checkCapacity(change((await lists.get(stationId))?.entries ?? []), capacity, ocppVersion);
     const record = await lists.change(stationId, change, estimateParts(limits, ocppVersion));
     // Committed: the node holding the station (maybe this one) pushes it.
     decisions.announce({ kind: 'localList', stationId });
@@ -128,7 +162,11 @@ export function localListRoutes(deps: LocalListRouteDeps): RouteSpec[] {
       summary: 'Set the Local Authorization List the station should hold; the CSMS brings the station there (SendLocalList)',
       tag: 'Local list',
       body: 'LocalListPut',
-      responses: { 202: '{version, syncStatus}', 400: 'A rule of D01 broken, or an unregistered register entry', 404: 'Unknown station' },
+      responses: {
+        202: '{version, syncStatus}',
+        400: 'A rule of D01 broken, a list larger than the station holds (DRV-LAL-09), local lists disabled on the station (DRV-LAL-10), or an unregistered register entry',
+        404: 'Unknown station',
+      },
       handler: async (request) => {
         const stationId = stationIdParam(request);
         await requireStation(store, stationId);
@@ -145,7 +183,11 @@ export function localListRoutes(deps: LocalListRouteDeps): RouteSpec[] {
       summary: 'Add, change or remove entries of the station’s list (sent as a Differential update)',
       tag: 'Local list',
       body: 'LocalListPatch',
-      responses: { 202: '{version, syncStatus}', 400: 'A rule of D01 broken, or an unregistered register entry', 404: 'Unknown station' },
+      responses: {
+        202: '{version, syncStatus}',
+        400: 'A rule of D01 broken, a list larger than the station holds (DRV-LAL-09), local lists disabled on the station (DRV-LAL-10), or an unregistered register entry',
+        404: 'Unknown station',
+      },
       handler: async (request) => {
         const stationId = stationIdParam(request);
         await requireStation(store, stationId);
