@@ -1,7 +1,7 @@
-import { ApiError, type ApiResponse } from '../../api/http.js';
+import { commandFailure } from '../../api/command-failure.js';
+import { ApiError, errorResponse, type ApiResponse } from '../../api/http.js';
 import type { RouteSpec } from '../../api/route-spec.js';
 import { requireStation, stationIdParam } from '../../api/routes/stations.js';
-import type { CommandOutcome } from '../../cluster/command-router.js';
 import type { CommandService } from '../../commands/service.js';
 import type { JsonObject } from '../../json.js';
 import { CommandRefusal } from '../../station/types.js';
@@ -28,22 +28,6 @@ function view(record: DisplayMessageRecord, status: string): object {
     ...(record.requestId !== undefined ? { requestId: record.requestId } : {}),
     updatedAt: record.updatedAt.toISOString(),
   };
-}
-
-/** The outcomes of CONTRACT §4's commands table other than an answer. */
-function failure(outcome: Exclude<CommandOutcome, { kind: 'result' }>): ApiResponse {
-  switch (outcome.kind) {
-    case 'callError':
-      return { status: 502, body: { error: { code: outcome.code, message: outcome.description, details: outcome.details } } };
-    case 'timeout':
-      return { status: 504, body: { error: { code: 'timeout', message: 'the station did not answer in time' } } };
-    case 'notConnected':
-      return { status: 409, body: { error: { code: 'not_connected', message: outcome.reason } } };
-    case 'refused':
-      return { status: 409, body: { error: { code: 'not_allowed', message: outcome.reason } } };
-    case 'unavailable':
-      return { status: 503, body: { error: { code: 'unavailable', message: outcome.reason } } };
-  }
 }
 
 export function displayMessageRoutes(deps: DisplayMessageRouteDeps): RouteSpec[] {
@@ -115,7 +99,7 @@ export function displayMessageRoutes(deps: DisplayMessageRouteDeps): RouteSpec[]
       if (err instanceof CommandRefusal) throw new ApiError(err.status, err.code, err.message, err.details);
       throw err;
     }
-    return report.outcome.kind === 'result' ? { response: report.outcome.response } : failure(report.outcome);
+    return report.outcome.kind === 'result' ? { response: report.outcome.response } : errorResponse(commandFailure(report.outcome));
   }
 
   return [
