@@ -138,6 +138,38 @@ describe('SetDisplayMessage (O01, O02, O06)', () => {
     await waitFor(async () => (await items(h.csms, station.identity))[0]?.status === 'Removed', { what: 'the transaction message removed' });
   });
 
+  // Errata 2025-02: a transaction message carries exactly what the operator gave — no state, and only the one bound.
+  for (const [tc, bound, absent] of [
+    ['TC_O_27', 'startDateTime', 'endDateTime'],
+    ['TC_O_28', 'endDateTime', 'startDateTime'],
+  ] as const) {
+    it(`${tc}: a message for the running transaction with only its ${bound} goes out with a generated id, that transactionId, no state and no ${absent}`, async () => {
+      const station = await h.csms.bootedStation({ prefix: 'aui' });
+      answerSet(station, 'Accepted');
+      const token = await registerIdToken(h.csms.api, newIdToken('ISO14443'));
+      const session = new ChargingSession(station);
+      await session.energyTransferStarted(token);
+      const at = new Date(Date.now() + (bound === 'endDateTime' ? 3_600_000 : 60_000)).toISOString();
+      const res = await post(h.csms, station.identity, { priority: 'NormalCycle', transactionId: session.transactionId, [bound]: at, message: content(tc) });
+      expect(res.status).toBe(201);
+      expect(res.body.status).toBe('Accepted');
+      const sent = (await station.waitForCall('SetDisplayMessage')).payload.message as Payload;
+      expect(sent).toEqual({ id: res.body.id, priority: 'NormalCycle', transactionId: session.transactionId, [bound]: at, message: content(tc) });
+      expect(typeof sent.id).toBe('number');
+      expect(sent).not.toHaveProperty('state');
+      expect(sent).not.toHaveProperty(absent);
+    });
+  }
+
+  it('TC_O_25: a message with an explicit state goes out with that state exactly', async () => {
+    const station = await h.csms.bootedStation({ prefix: 'aui' });
+    answerSet(station, 'Accepted');
+    const res = await post(h.csms, station.identity, { id: 25, priority: 'NormalCycle', state: 'Charging', message: content('while charging') });
+    expect(res.status).toBe(201);
+    expect(((await station.waitForCall('SetDisplayMessage')).payload.message as Payload).state).toBe('Charging');
+    expect((await items(h.csms, station.identity))[0]?.message).toMatchObject({ id: 25, state: 'Charging' });
+  });
+
   it('TC_O_10: UnknownTransaction is the station’s verdict, answered and kept', async () => {
     const station = await h.csms.bootedStation({ prefix: 'aui' });
     answerSet(station, 'UnknownTransaction');
@@ -216,6 +248,21 @@ describe('GetDisplayMessages / NotifyDisplayMessages (O03, O04)', () => {
     const res = await h.csms.api.request<{ response: { status: string } }>('POST', `/api/v1/stations/${station.identity}/commands/GetDisplayMessages`, {});
     expect(res.body.response.status).toBe('Unknown');
     expect(await items(h.csms, station.identity)).toEqual([]);
+  });
+
+  it('TC_O_11: asked for an id it does not hold, the station answers Unknown; the CSMS answers that and drops nothing it set elsewhere', async () => {
+    const station = await h.csms.bootedStation({ prefix: 'aui' });
+    answerSet(station, 'Accepted');
+    const kept = await post(h.csms, station.identity, { priority: 'NormalCycle', message: content('kept') });
+    expect(kept.status).toBe(201);
+    station.onCall('GetDisplayMessages', () => ({ status: 'Unknown' }));
+    const res = await h.csms.api.request<{ request: Payload; response: { status: string } }>('POST', `/api/v1/stations/${station.identity}/commands/GetDisplayMessages`, {
+      id: [kept.body.id + 1000],
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.response.status).toBe('Unknown');
+    expect(res.body.request.id).toEqual([kept.body.id + 1000]);
+    expect((await items(h.csms, station.identity)).filter((m) => m.source === 'CSMS').map((m) => m.id)).toEqual([kept.body.id]);
   });
 
   it('TC_O_07 / TC_O_08 / TC_O_09: filters by id (an array), priority or state go out alone', async () => {
