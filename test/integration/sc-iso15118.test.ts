@@ -236,6 +236,28 @@ describe('ISO 15118 charging needs and schedules (K15–K17)', () => {
     expect(await station.call('NotifyEVChargingSchedule', evSchedule(16))).toEqual({ status: 'Accepted' });
   });
 
+  it('TC_K_59 after a remote start: the TxProfile that came with RequestStartTransaction goes again, now naming the transaction', async () => {
+    const token = await registerIdToken(h.csms.api, newIdToken('eMAID'));
+    const station = await h.csms.bootedStation({ prefix: 'K59R' });
+    const chargingProfile = {
+      id: 59,
+      stackLevel: 0,
+      chargingProfilePurpose: 'TxProfile',
+      chargingProfileKind: 'Relative',
+      chargingSchedule: [{ id: 1, chargingRateUnit: 'A', chargingSchedulePeriod: [{ startPeriod: 0, limit: 12 }] }],
+    };
+    const res = await h.csms.api.command(station.identity, 'RequestStartTransaction', { idToken: token, evseId: 1, chargingProfile });
+    expect(res.status, res.text).toBe(200);
+    const session = new ChargingSession(station);
+    await session.event('Started', 'RemoteStart', { remoteStartId: res.body.request.remoteStartId as number, idToken: token, evse: true });
+    const mark = station.mark();
+    expect(await station.call('NotifyEVChargingNeeds', { evseId: 1, chargingNeeds: AC_NEEDS })).toEqual({ status: 'Accepted' });
+    const again = expectTxProfile(await station.waitForCall('SetChargingProfile', { afterSeq: mark }), session);
+    expect(again).toEqual({ ...chargingProfile, transactionId: session.transactionId });
+    expect(await station.call('NotifyEVChargingSchedule', evSchedule(12))).toEqual({ status: 'Accepted' });
+    expect(await station.call('NotifyEVChargingSchedule', evSchedule(13))).toEqual({ status: 'Rejected' });
+  });
+
   it('needs outside a transaction are kept and Accepted, and no profile is sent', async () => {
     const station = await h.csms.bootedStation({ prefix: 'K15x' });
     const mark = station.mark();

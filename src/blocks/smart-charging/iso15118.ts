@@ -151,7 +151,7 @@ export class Iso15118 {
       const previous = await this.lastTxProfile(stationId, evseId, transactionId);
       // Our own profile follows the new needs (they may raise the maximum); an operator's keeps its limits under the EV's.
       const ours = previous === undefined || previous.chargingProfile.id === ISO_PROFILE_ID_BASE + evseId;
-      const profile = ours ? this.fromNeeds(evseId, transactionId, needs, unit) : this.capped(previous.chargingProfile, needs);
+      const profile = ours ? this.fromNeeds(evseId, transactionId, needs, unit) : this.capped(previous.chargingProfile, transactionId, needs);
       await this.send(stationId, evseId, profile, 'charging needs');
     } catch (err) {
       this.deps.log.error({ err, stationId, evseId }, 'iso15118: setting the profile for the EV charging needs failed');
@@ -173,12 +173,13 @@ export class Iso15118 {
   }
 
   /** The profile already in force for the transaction (an operator's, K_59), with no period above the EV's maximum. */
-  private capped(profile: ChargingProfileType, needs: unknown): JsonObject {
+  private capped(profile: ChargingProfileType, transactionId: string, needs: unknown): JsonObject {
     const schedules = profile.chargingSchedule.map((s) => {
       const max = evMaximum(needs, s.chargingRateUnit);
       return { ...s, chargingSchedulePeriod: s.chargingSchedulePeriod.map((p) => ({ ...p, limit: Math.min(p.limit, max) })) };
     });
-    return { ...(profile as unknown as JsonObject), chargingSchedule: schedules as unknown as JsonObject[] };
+    // A remote start's profile was sent without transactionId (K05); sent now, it names the transaction (K01.FR.03).
+    return { ...(profile as unknown as JsonObject), transactionId, chargingSchedule: schedules as unknown as JsonObject[] };
   }
 
   /** Accepted, or Rejected when the EV's schedule exceeds the TxProfile the CSMS last set (K15.FR.12, K17.FR.12). */
@@ -212,7 +213,7 @@ export class Iso15118 {
         this.deps.log.info({ stationId, evseId, transactionId }, 'iso15118: EV schedule rejected again; not renegotiating twice for one profile');
         return;
       }
-      await this.send(stationId, evseId, last.chargingProfile as unknown as JsonObject, 'renegotiation');
+      await this.send(stationId, evseId, { ...(last.chargingProfile as unknown as JsonObject), transactionId }, 'renegotiation');
       const sent = await this.lastTxProfile(stationId, evseId, transactionId);
       if (sent !== undefined) this.renegotiated.set(key, sent.updatedAt.getTime());
     } catch (err) {
