@@ -3,6 +3,7 @@ import { buildApiRoutes } from './api/routes/index.js';
 import { mountApi } from './api/server.js';
 import { Authorizer } from './blocks/authorization/authorizer.js';
 import { buildBlockTable, createBlocks } from './blocks/index.js';
+import { Iso15118 } from './blocks/smart-charging/iso15118.js';
 import { Sites } from './blocks/smart-charging/sites.js';
 import type { SmartChargingDeps } from './blocks/smart-charging/smart-charging.js';
 import { DisplayMessageResync } from './blocks/display-messages/resync.js';
@@ -345,6 +346,7 @@ async function startWithDataDir(config: Config, options: StartOptions, dataDir: 
     registry: metrics.registry,
   });
   smartCharging.listener = sites;
+  smartCharging.iso15118 = new Iso15118({ smart: sqlStore.smartCharging, store, commands, sites, log });
   registry.onChange((stationId, session) => {
     if (session !== undefined) sites.stationConnected(stationId);
   });

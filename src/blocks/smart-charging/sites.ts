@@ -328,6 +328,25 @@ export class Sites implements SiteManager, SmartChargingListener {
       .catch((err: unknown) => this.deps.log.warn({ err, stationId }, 'site: reading external limits failed'));
   }
 
+  /**
+   * ISO 15118 needs (TC_K_53/K_57/K_59): the EV's maximum caps the EVSE; with a transaction, its share is sent
+   * now even when it did not move (the EV waits for a schedule: K15.FR.03, K16.FR.12). False when no site manages it.
+   */
+  async evChargingNeeds(stationId: string, evseId: number, transactionId: string | undefined): Promise<boolean> {
+    await this.load();
+    const site = this.siteOf(stationId);
+    if (site === undefined) return false;
+    await this.loadCaps(site, stationId);
+    this.reallocate(site);
+    const session = site.sessions.get(keyOf(stationId, evseId));
+    if (transactionId !== undefined && session !== undefined && session.transactionId === transactionId && session.push === undefined) {
+      // Not moved, so not pushed by reallocate: what it holds (or counts) goes again, under the same id.
+      const state = this.limitStates(site).find((s) => s.key === keyOf(stationId, evseId));
+      this.pushTxProfile(site, session, session.acceptedAmps ?? state?.counted ?? 0);
+    }
+    return true;
+  }
+
   /** The station's external limits and EV maxima, in A per phase (the first period of each schedule: in force now). */
   private async loadCaps(site: SiteState, stationId: string): Promise<void> {
     for (const key of [...site.caps.keys()]) if (key.startsWith(`${stationId}/`)) site.caps.delete(key);

@@ -21,6 +21,7 @@ import type {
 import { CommandRefusal, type BlockModule, type CommandPlan, type HandlerContext, type PlanContext, type PlanOutcome } from '../../station/types.js';
 import type { BillingStore } from '../../store/billing-store.js';
 import { singleRequest } from '../plans.js';
+import type { Iso15118 } from './iso15118.js';
 import { chargingCapabilities, checkChargingProfile, type ChargingCapabilities, type InstalledProfile, type K01Violation } from './k01.js';
 import type { SmartChargingStore, StoredProfile } from './store.js';
 import { smartCharging16 } from './v16.js';
@@ -43,6 +44,8 @@ export interface SmartChargingDeps {
   smart: SmartChargingStore;
   store: Pick<BillingStore, 'listTransactions'>;
   listener?: SmartChargingListener | undefined;
+  /** ISO 15118 charging from the car (iso15118.ts): it sends through the command service, so it is wired in app.ts. */
+  iso15118?: Iso15118 | undefined;
 }
 
 /** A profile is in force (for K01.FR.06/39 and the installed count) unless the station refused or cleared it. */
@@ -248,8 +251,10 @@ export function transactionProfiles(deps: SmartChargingDeps) {
   return async (ctx: HandlerContext, request: TransactionEventRequest): Promise<void> => {
     const stationId = ctx.station.stationId;
     const tx = request.transactionInfo;
-    if (request.eventType === 'Ended') await deps.smart.endTransactionProfiles(stationId, tx.transactionId);
-    else if (tx.remoteStartId !== undefined) await deps.smart.bindRemoteStartProfile(stationId, tx.remoteStartId, tx.transactionId);
+    if (request.eventType === 'Ended') {
+      await deps.smart.endTransactionProfiles(stationId, tx.transactionId);
+      deps.iso15118?.transactionEnded(stationId, tx.transactionId);
+    } else if (tx.remoteStartId !== undefined) await deps.smart.bindRemoteStartProfile(stationId, tx.remoteStartId, tx.transactionId);
     const listener = deps.listener;
     if (listener?.transactionEvent !== undefined) ctx.afterReply(() => listener.transactionEvent?.(stationId, request));
   };
@@ -286,25 +291,39 @@ async function clearedChargingLimit(deps: SmartChargingDeps, ctx: HandlerContext
 }
 
 /**
- * K15/K17: the EV's needs are stored and acknowledged. The CSMS answers Accepted: it will send a schedule (the
- * site allocator's TxProfile, with the EV's needs allowing more than one schedule, K01.FR.34) when it manages
- * the EVSE; otherwise the station's own TxDefault applies.
+ * K15/K17 (TC_K_53, K_57, K_59): the EV's needs are stored, then answered Accepted, and only then (afterReply) the
+ * CSMS sets the transaction's TxProfile for them: the site's share when a site manages the EVSE, else the EV's own
+ * maximum (iso15118.ts). Needs outside a transaction only cap what a managed site will give the EVSE.
  */
 async function notifyEvChargingNeeds(deps: SmartChargingDeps, ctx: HandlerContext, request: NotifyEVChargingNeedsRequest): Promise<NotifyEVChargingNeedsResponse> {
-  await deps.smart.putChargingNeeds(ctx.station.stationId, request.evseId, asJson(request.chargingNeeds), request.maxScheduleTuples);
-  // The EV's maximum current caps its share at a managed site.
+  const stationId = ctx.station.stationId;
+  await deps.smart.putChargingNeeds(stationId, request.evseId, asJson(request.chargingNeeds), request.maxScheduleTuples);
+  const iso = deps.iso15118;
   const listener = deps.listener;
-  if (listener?.externalLimitChanged !== undefined) ctx.afterReply(() => listener.externalLimitChanged?.(ctx.station.stationId));
+  ctx.afterReply(() => {
+    // The site manager hears the EV's maximum current either way; with a transaction, iso15118 also makes it push.
+    if (iso !== undefined) void iso.chargingNeeds(stationId, request.evseId);
+    else listener?.externalLimitChanged?.(stationId);
+  });
   return { status: 'Accepted' };
 }
 
+/**
+ * K15.FR.12/13, K17.FR.12/13 (TC_K_55): the EV's schedule is kept, and Accepted unless it asks more than the
+ * TxProfile the CSMS last set for the transaction; a Rejected one is renegotiated once, after the answer is out.
+ */
 async function notifyEvChargingSchedule(
   deps: SmartChargingDeps,
   ctx: HandlerContext,
   request: NotifyEVChargingScheduleRequest,
 ): Promise<NotifyEVChargingScheduleResponse> {
-  await deps.smart.putEvSchedule(ctx.station.stationId, request.evseId, asJson(request.chargingSchedule), request.timeBase);
-  return { status: 'Accepted' };
+  const stationId = ctx.station.stationId;
+  await deps.smart.putEvSchedule(stationId, request.evseId, asJson(request.chargingSchedule), request.timeBase);
+  const iso = deps.iso15118;
+  if (iso === undefined) return { status: 'Accepted' };
+  const status = await iso.verdict(stationId, request);
+  if (status === 'Rejected') ctx.afterReply(() => void iso.renegotiate(stationId, request.evseId));
+  return { status };
 }
 
 export function createSmartChargingBlock(deps: SmartChargingDeps): BlockModule {
