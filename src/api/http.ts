@@ -1,3 +1,4 @@
+import { CommandRefusal } from '../station/types.js';
 import { StoreUnavailableError } from '../store/store-guard.js';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -394,7 +395,7 @@ export class HttpRouter {
         try {
           return finish(await dispatch(route, request));
         } catch (err) {
-          if (!(err instanceof ApiError)) this.log.error({ err, method: request.method, path: request.path }, 'API handler failed');
+          if (!(err instanceof ApiError) && !(err instanceof CommandRefusal)) this.log.error({ err, method: request.method, path: request.path }, 'API handler failed');
           return finish(errorResponse(err));
         }
       });
@@ -595,7 +596,8 @@ function readJsonBody(res: HttpResponse, maxBodyBytes: number, done: (body: unkn
 }
 
 export function errorResponse(err: unknown): ApiResponse {
-  if (err instanceof ApiError) {
+  // A command the CSMS refused before sending (CONTRACT §4 commands table), from whichever route ran it.
+  if (err instanceof ApiError || err instanceof CommandRefusal) {
     return { status: err.status, body: { error: { code: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) } } };
   }
   // CONTRACT §1 degraded: the request was not carried out and may be repeated once the store is back.

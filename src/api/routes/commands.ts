@@ -2,7 +2,6 @@ import type { CommandOutcome } from '../../cluster/command-router.js';
 import type { CommandService } from '../../commands/service.js';
 import type { JsonObject } from '../../json.js';
 import type { CsmsMetrics } from '../../metrics.js';
-import { CommandRefusal } from '../../station/types.js';
 import { commandFailure } from '../command-failure.js';
 import { ApiError, errorResponse, type ApiResponse } from '../http.js';
 import type { RouteSpec } from '../route-spec.js';
@@ -68,13 +67,8 @@ export function commandRoutes(deps: CommandRouteDeps): RouteSpec[] {
       handler: async (request) => {
         const stationId = stationIdParam(request);
         const action = request.params.action ?? '';
-        let report;
-        try {
-          report = await commands.run(stationId, action, request.body, 'operator');
-        } catch (err) {
-          if (err instanceof CommandRefusal) throw new ApiError(err.status, err.code, err.message, err.details);
-          throw err;
-        }
+        // A refusal before sending (CommandRefusal) is answered by the router as its 4xx.
+        const report = await commands.run(stationId, action, request.body, 'operator');
         const response = toHttp(report.request, report.outcome, report.parts);
         metrics.commandsTotal.labels(action, String(response.status)).inc();
         deps.onOutcome?.(stationId, action, response);

@@ -4,7 +4,6 @@ import type { RouteSpec } from '../../api/route-spec.js';
 import { requireStation, stationIdParam } from '../../api/routes/stations.js';
 import type { CommandService } from '../../commands/service.js';
 import type { JsonObject } from '../../json.js';
-import { CommandRefusal } from '../../station/types.js';
 import type { Clock } from '../../clock.js';
 import type { BillingStore } from '../../store/billing-store.js';
 import type { Store } from '../../store/store.js';
@@ -92,13 +91,7 @@ export function displayMessageRoutes(deps: DisplayMessageRouteDeps): RouteSpec[]
 
   /** One command through the one command path (cluster-routed, schema-checked, with its deadline). */
   async function send(stationId: string, action: string, payload: JsonObject): Promise<{ response: JsonObject } | ApiResponse> {
-    let report;
-    try {
-      report = await commands.run(stationId, action, payload, 'operator');
-    } catch (err) {
-      if (err instanceof CommandRefusal) throw new ApiError(err.status, err.code, err.message, err.details);
-      throw err;
-    }
+    const report = await commands.run(stationId, action, payload, 'operator');
     return report.outcome.kind === 'result' ? { response: report.outcome.response } : errorResponse(commandFailure(report.outcome));
   }
 

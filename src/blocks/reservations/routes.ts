@@ -2,7 +2,6 @@ import { ApiError, type ApiRequest } from '../../api/http.js';
 import type { RouteSpec } from '../../api/route-spec.js';
 import { requireStation, stationIdParam } from '../../api/routes/stations.js';
 import type { Store } from '../../store/store.js';
-import { CommandRefusal } from '../../station/types.js';
 import type { ReservationStore } from './reservation-store.js';
 import { ReservationFailure, reservationView, type ReservationService } from './reservations.js';
 
@@ -19,7 +18,6 @@ async function asApi<T>(work: () => Promise<T>): Promise<T> {
     return await work();
   } catch (err) {
     if (err instanceof ReservationFailure) throw new ApiError(err.status, err.code, err.message, err.details);
-    if (err instanceof CommandRefusal) throw new ApiError(err.status, err.code, err.message, err.details);
     throw err;
   }
 }

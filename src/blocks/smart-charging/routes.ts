@@ -4,7 +4,6 @@ import { requireStation, stationIdParam } from '../../api/routes/stations.js';
 import { commandFailure } from '../../api/command-failure.js';
 import type { CommandReport, CommandService } from '../../commands/service.js';
 import { asJson, isJsonObject, type JsonObject } from '../../json.js';
-import { CommandRefusal } from '../../station/types.js';
 import type { BillingStore } from '../../store/billing-store.js';
 import type { Store } from '../../store/store.js';
 import type { SiteManager } from './sites.js';
@@ -25,13 +24,7 @@ function integerParam(request: ApiRequest, name: string): number {
 }
 
 async function send(commands: CommandService, stationId: string, action: string, payload: JsonObject): Promise<CommandReport & { response: JsonObject }> {
-  let report: CommandReport;
-  try {
-    report = await commands.run(stationId, action, payload, 'operator');
-  } catch (err) {
-    if (err instanceof CommandRefusal) throw new ApiError(err.status, err.code, err.message, err.details);
-    throw err;
-  }
+  const report = await commands.run(stationId, action, payload, 'operator');
   if (report.outcome.kind !== 'result') throw commandFailure(report.outcome);
   return { ...report, response: report.outcome.response };
 }
