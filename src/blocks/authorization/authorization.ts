@@ -11,7 +11,7 @@ import { authorization16 } from './v16.js';
 function authorize(ctx: HandlerContext, request: AuthorizeRequest): AuthorizeResponse | Promise<AuthorizeResponse> {
   const info = ctx.services.authorizer.authorize(request.idToken, ctx.station.stationId);
   const pricing = ctx.services.pricing;
-  if (pricing !== undefined) return Promise.resolve(info).then((idTokenInfo) => withTariffText(pricing, ctx.station.stationId, idTokenInfo));
+  if (pricing !== undefined && !pricing.knownUnpriced()) return Promise.resolve(info).then((idTokenInfo) => withTariffText(pricing, ctx.station.stationId, idTokenInfo));
   return info instanceof Promise ? info.then((idTokenInfo) => ({ idTokenInfo })) : { idTokenInfo: info };
 }
 

@@ -28,6 +28,11 @@ export interface PricingHooks {
    * and the two timestamps (1.6 answers carry no cost; the cost shows in the API and the CSV).
    */
   priceTransaction16(stationId: string, transactionId: string, groupId: string | undefined): Promise<void>;
+  /**
+   * True while this node's last look (within PRICING_CHECK_MS) found no tariff at all: a caller may skip pricing
+   * without waiting for anything (an Authorize stays synchronous in a fleet without tariffs).
+   */
+  knownUnpriced(): boolean;
   /** The tariff text for an Authorize answer; undefined when no tariff (or no text) applies. */
   personalMessage(stationId: string, idTokenInfo: IdTokenInfoType): Promise<MessageContentType | undefined>;
 }

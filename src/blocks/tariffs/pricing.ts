@@ -47,7 +47,7 @@ export function runningCostMessage(tariff: TariffTerms, cost: string, info: IdTo
  */
 export class TransactionPricing implements PricingHooks {
   /** Whether any tariff exists, and when that was read (see `inUse`). */
-  private anyTariff: { value: Promise<boolean>; readAt: number } | undefined;
+  private anyTariff: { value: Promise<boolean>; readAt: number; known?: boolean } | undefined;
 
   constructor(
     private readonly deps: {
@@ -71,9 +71,19 @@ export class TransactionPricing implements PricingHooks {
       const value = this.deps.tariffs.any();
       // A failed read is not remembered: the next message asks again.
       value.catch(() => (this.anyTariff = undefined));
-      this.anyTariff = { value, readAt: now };
+      const entry: { value: Promise<boolean>; readAt: number; known?: boolean } = { value, readAt: now };
+      void value.then(
+        (known) => (entry.known = known),
+        () => undefined,
+      );
+      this.anyTariff = entry;
     }
     return this.anyTariff.value;
+  }
+
+  knownUnpriced(): boolean {
+    const entry = this.anyTariff;
+    return entry !== undefined && entry.known === false && this.deps.clock.now() - entry.readAt < PRICING_CHECK_MS;
   }
 
   async quoteTransactionEvent(station: CostUpdateChannel, request: TransactionEventRequest, idTokenInfo: IdTokenInfoType | undefined): Promise<PriceQuote | undefined> {
