@@ -3,11 +3,11 @@ import { StoreUnavailableError } from '../store/store-guard.js';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { roleAllows, type Principal } from '../operators/auth.js';
-import type { AuditOutcome } from '../operators/store.js';
+import type { AuditOutcome, AuditWrite } from '../operators/store.js';
 import type { Logger } from '../log.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from '../transport/uws.js';
 import type { ApiValidator } from './api-schemas.js';
-import { pathMatcher, uwsPattern, type ApiRole, type QueryParam, type RouteSpec } from './route-spec.js';
+import { pathMatcher, uwsPattern, type QueryParam, type RouteSpec } from './route-spec.js';
 
 /** An operator-facing failure: `{"error":{"code","message","details"}}` with its HTTP status. */
 export class ApiError extends Error {
@@ -38,18 +38,7 @@ export interface ApiRequest<Body = unknown> {
 }
 
 /** One state-changing request as the router saw it, for the audit trail (CONTRACT §8.7): never a body or a secret. */
-export interface AuditedRequest {
-  actor: string;
-  role: ApiRole | undefined;
-  method: string;
-  path: string;
-  target: string | undefined;
-  stationId: string | undefined;
-  action: string | undefined;
-  outcome: AuditOutcome;
-  status: number;
-  address: string;
-}
+export type AuditedRequest = Omit<AuditWrite, 'at' | 'nodeId' | 'address'> & { address: string };
 
 export interface ApiResponse {
   status: number;
