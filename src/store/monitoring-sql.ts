@@ -306,26 +306,28 @@ export class SqlMonitoringStore implements MonitoringStore {
   }
 
   recordMonitoringBase(stationId: string, base: string, at: Date): Promise<void> {
-    return withStation(
-      stationId,
-      this.db
-        .query(
-          `INSERT INTO monitoring_settings (station_id, monitoring_base, base_at) VALUES ($1, $2, $3)
-           ON CONFLICT (station_id) DO UPDATE SET monitoring_base = excluded.monitoring_base, base_at = excluded.base_at`,
-          [stationId, base, at],
-        )
-        .then(() => undefined),
-    );
+    return this.recordSetting(stationId, 'monitoring_base', 'base_at', base, at);
   }
 
   recordMonitoringLevel(stationId: string, level: number, at: Date): Promise<void> {
+    return this.recordSetting(stationId, 'monitoring_level', 'level_at', level, at);
+  }
+
+  /** One accepted setting and when, beside the other (each of N03, N05 changes only its own). */
+  private recordSetting(
+    stationId: string,
+    column: 'monitoring_base' | 'monitoring_level',
+    atColumn: 'base_at' | 'level_at',
+    value: string | number,
+    at: Date,
+  ): Promise<void> {
     return withStation(
       stationId,
       this.db
         .query(
-          `INSERT INTO monitoring_settings (station_id, monitoring_level, level_at) VALUES ($1, $2, $3)
-           ON CONFLICT (station_id) DO UPDATE SET monitoring_level = excluded.monitoring_level, level_at = excluded.level_at`,
-          [stationId, level, at],
+          `INSERT INTO monitoring_settings (station_id, ${column}, ${atColumn}) VALUES ($1, $2, $3)
+           ON CONFLICT (station_id) DO UPDATE SET ${column} = excluded.${column}, ${atColumn} = excluded.${atColumn}`,
+          [stationId, value, at],
         )
         .then(() => undefined),
     );
