@@ -58,32 +58,6 @@ export interface ChangeRelay {
   publish(kind: ChangeKind, data: ChangeData): Promise<void>;
 }
 
-/** One change as an archive returns it: what the stream sends, before a subscriber's filter. */
-export interface ArchivedEvent {
-  id: string;
-  kind: ChangeKind;
-  stationId: string;
-  json: string;
-}
-
-/**
- * Cluster mode: where changes older than this node keeps are still held (the Redis stream), so a client resumes on
- * any node without every node keeping the whole fleet's minutes of changes in memory.
- */
-export interface ChangeArchive {
-  /**
-   * Up to `count` entries after `afterId`, oldest first; undefined when some change after `afterId` may be gone
-   * (trimmed) or the archive cannot be read now: the client must start over.
-   */
-  after(afterId: string, count: number): Promise<ArchiveSlice | undefined>;
-}
-
-export interface ArchiveSlice {
-  events: ArchivedEvent[];
-  /** The last entry read (unreadable ones are skipped but still read); undefined when there was none after. */
-  lastReadId: string | undefined;
-}
-
 export interface ChangeFeedOptions {
   clock: Clock;
   /** How long events stay replayable for `Last-Event-ID` (CONTRACT: at least 5 minutes). */
@@ -94,12 +68,6 @@ export interface ChangeFeedOptions {
 
 const DEFAULT_RETAIN_MS = 10 * 60_000;
 const DEFAULT_MAX_RETAINED = 500_000;
-/**
- * With an archive, a node keeps only the last minute (for resumes within it, the common case of a reconnecting
- * console, served without a Redis round trip); older resumes read the archive.
- */
-const ARCHIVED_RETAIN_MS = 60_000;
-const ARCHIVED_MAX_RETAINED = 50_000;
 
 /** `<ms>-<seq>` → [ms, seq]; undefined when it is not an id. */
 export function parseEventId(id: string): [number, number] | undefined {
@@ -124,9 +92,8 @@ export function compareEventIds(a: string, b: string): number {
  * Redis's ids: one order and one numbering on every node, so a client resumes on any node.
  */
 export class ChangeFeed {
-  private retainMs: number;
-  private maxRetained: number;
-  private archiveSource: ChangeArchive | undefined;
+  private readonly retainMs: number;
+  private readonly maxRetained: number;
   private readonly clock: Clock;
   /** Retained events, oldest first; `first` skips the ones already expired (compacted now and then). */
   private retained: FeedEvent[] = [];
@@ -153,25 +120,10 @@ export class ChangeFeed {
    * Cluster mode: changes go through `relay` and come back through `ingest`. `startId` is where this node began
    * reading: nothing older can be resumed here.
    */
-  useRelay(relay: ChangeRelay, startId: string, archive?: ChangeArchive): void {
+  useRelay(relay: ChangeRelay, startId: string): void {
     this.relay = relay;
     this.lastId = startId;
     this.horizon = startId;
-    if (archive !== undefined) {
-      this.archiveSource = archive;
-      this.retainMs = Math.min(this.retainMs, ARCHIVED_RETAIN_MS);
-      this.maxRetained = Math.min(this.maxRetained, ARCHIVED_MAX_RETAINED);
-    }
-  }
-
-  /** Where resumes older than this feed keeps are served from; undefined when nothing is (a single node). */
-  get archive(): ChangeArchive | undefined {
-    return this.archiveSource;
-  }
-
-  /** The newest id this feed no longer holds (or began after): `since` serves only resumes from here on. */
-  get oldestResumable(): string {
-    return this.horizon;
   }
 
   /** Records a change (`at` defaults to now). Through the relay when there is one; locally when it fails. */

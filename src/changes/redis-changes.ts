@@ -1,16 +1,6 @@
 import type { Logger } from '../log.js';
 import { createRedisCommandClient, parseRedisEndpoint, type RedisClient } from '../cluster/redis-connection.js';
-import {
-  CHANGE_KINDS,
-  compareEventIds,
-  type ArchiveSlice,
-  type ArchivedEvent,
-  type ChangeArchive,
-  type ChangeData,
-  type ChangeFeed,
-  type ChangeKind,
-  type ChangeRelay,
-} from './change-feed.js';
+import { CHANGE_KINDS, type ChangeData, type ChangeFeed, type ChangeKind, type ChangeRelay } from './change-feed.js';
 
 export interface RedisChangesOptions {
   redisUrl: string;
@@ -38,7 +28,7 @@ type StreamReply = [key: string, entries: [id: string, fields: string[]][]][] | 
  * back, so a change made on any node reaches the stream's clients and the fleet index of every node, in one order
  * and with the same ids (Redis's), and a client resumes with Last-Event-ID on whichever node it reaches.
  */
-export class RedisChanges implements ChangeRelay, ChangeArchive {
+export class RedisChanges implements ChangeRelay {
   private readonly key: string;
   private readonly maxLength: number;
   private closed = false;
@@ -72,7 +62,7 @@ export class RedisChanges implements ChangeRelay, ChangeArchive {
       // Redis not there yet: read from now on once it is.
       options.log.warn({ err }, 'change stream: Redis unreachable at start; reading from now on once it is back');
     }
-    options.feed.useRelay(changes, startId, changes);
+    options.feed.useRelay(changes, startId);
     return changes;
   }
 
@@ -82,39 +72,6 @@ export class RedisChanges implements ChangeRelay, ChangeArchive {
 
   async publish(kind: ChangeKind, data: ChangeData): Promise<void> {
     await this.writer.xadd(this.key, 'MAXLEN', '~', String(this.maxLength), '*', 'k', kind, 'd', JSON.stringify(data));
-  }
-
-  /**
-   * The archive a resume older than the node's own minute reads (ChangeArchive). Gap-free only when nothing after
-   * `afterId` was removed: deletions are covered by `max-deleted-entry-id`; trimming (MAXLEN) removes only entries
-   * older than the first one left, so `afterId` must be at or after that first entry, or nothing ever removed.
-   */
-  async after(afterId: string, count: number): Promise<ArchiveSlice | undefined> {
-    try {
-      const info = (await this.writer.xinfo('STREAM', this.key)) as unknown[];
-      const field = (name: string): unknown => {
-        const at = info.indexOf(name);
-        return at >= 0 ? info[at + 1] : undefined;
-      };
-      const maxDeleted = field('max-deleted-entry-id');
-      const first = (field('first-entry') as [string, string[]] | null | undefined)?.[0];
-      const neverRemoved = field('entries-added') === field('length');
-      if (typeof maxDeleted !== 'string' || compareEventIds(maxDeleted, afterId) > 0) return undefined;
-      if (!neverRemoved && (first === undefined || compareEventIds(afterId, first) < 0)) return undefined;
-      const entries = await this.writer.xrange(this.key, `(${afterId}`, '+', 'COUNT', count);
-      const out: ArchivedEvent[] = [];
-      for (const [id, fields] of entries) {
-        const kind = fields[fields.indexOf('k') + 1];
-        const json = fields[fields.indexOf('d') + 1];
-        if (kind === undefined || json === undefined || !KINDS.has(kind)) continue;
-        const stationId = (JSON.parse(json) as { stationId?: unknown }).stationId;
-        if (typeof stationId === 'string') out.push({ id, kind: kind as ChangeKind, stationId, json });
-      }
-      return { events: out, lastReadId: entries[entries.length - 1]?.[0] };
-    } catch (err) {
-      this.options.log.warn({ err }, 'change stream: cannot read the archive from Redis; a resuming client starts over');
-      return undefined;
-    }
   }
 
   private async readLoop(from: string): Promise<void> {

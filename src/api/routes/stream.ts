@@ -1,4 +1,4 @@
-import { compareEventIds, parseEventId, type ArchivedEvent, type ChangeFeed, type FeedEvent } from '../../changes/change-feed.js';
+import { compareEventIds, parseEventId, type ChangeFeed, type FeedEvent } from '../../changes/change-feed.js';
 import type { Clock } from '../../clock.js';
 import { ApiError, type ApiRequest, type ResponseStream } from '../http.js';
 import type { RouteSpec } from '../route-spec.js';
@@ -17,7 +17,7 @@ const DEFAULT_KEEP_ALIVE_MS = 15_000;
 /** EventSource (and our console's reader) waits this long before reconnecting. */
 const RETRY_MS = 2000;
 
-function formatEvent(event: ArchivedEvent): string {
+function formatEvent(event: FeedEvent): string {
   return `id: ${event.id}\nevent: ${event.kind}\ndata: ${event.json}\n\n`;
 }
 
@@ -30,8 +30,6 @@ function lastEventId(request: ApiRequest): string | undefined {
 
 /** Events per slice of a replay: a resuming client gets its backlog a slice at a time, as it reads. */
 const REPLAY_SLICE = 500;
-/** Entries per read of the archive (cluster mode), before the subscriber's station filter. */
-const ARCHIVE_SLICE = 1000;
 
 /**
  * One subscriber. Live: while uWS still holds earlier output for it, new events wait in `backlog`; past
@@ -45,8 +43,6 @@ class Subscriber {
   private backlogBytes = 0;
   private blocked = false;
   private replaying = false;
-  /** A read of the archive is under way (cluster mode: a resume older than this node keeps). */
-  private archiveReading = false;
   private lastSentId: string;
   private readonly unsubscribe: () => void;
   private readonly keepAlive: NodeJS.Timeout;
@@ -82,11 +78,10 @@ class Subscriber {
     while (this.replaying && !this.blocked && !this.out.closed) {
       const missed = this.feed.since(this.lastSentId, this.stationId, REPLAY_SLICE);
       if (missed === undefined) {
-        if (this.feed.archive !== undefined && compareEventIds(this.lastSentId, this.feed.latestId) <= 0) {
-          void this.replayArchive();
-          return;
-        }
-        this.reset();
+        // Too old to resume without a gap (or the feed moved past a slow replay): reload, then follow from here.
+        this.replaying = false;
+        this.lastSentId = this.feed.latestId;
+        this.push(`id: ${this.lastSentId}\nevent: reset\ndata: ${JSON.stringify({ at: this.now, reason: 'Last-Event-ID is older than the events kept' })}\n\n`);
         return;
       }
       if (missed.length === 0) {
@@ -99,46 +94,6 @@ class Subscriber {
       // A slice shorter than asked for reached the feed's newest event: anything newer is delivered live.
       if (missed.length < REPLAY_SLICE && compareEventIds(last.id, this.feed.latestId) >= 0) this.replaying = false;
     }
-  }
-
-  /**
-   * Cluster mode: what this node no longer keeps comes from the archive (the Redis stream), a slice at a time as the
-   * client reads, until the resume point reaches what the node keeps; then replay() goes on from memory.
-   */
-  private async replayArchive(): Promise<void> {
-    const archive = this.feed.archive;
-    if (this.archiveReading || archive === undefined) return;
-    this.archiveReading = true;
-    try {
-      while (this.replaying && !this.blocked && !this.out.closed && compareEventIds(this.lastSentId, this.feed.oldestResumable) < 0) {
-        const slice = await archive.after(this.lastSentId, ARCHIVE_SLICE);
-        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the client may have gone during the await
-        if (this.out.closed) return;
-        if (slice === undefined) {
-          this.reset();
-          return;
-        }
-        if (slice.lastReadId === undefined) {
-          // Nothing after it in the archive, yet older than the node keeps: changes only this node saw (Redis was down).
-          this.reset();
-          return;
-        }
-        const chunk = slice.events.filter((e) => this.stationId === undefined || e.stationId === this.stationId).map(formatEvent);
-        this.lastSentId = slice.lastReadId;
-        if (chunk.length > 0 && !this.out.write(chunk.join(''))) this.blocked = true;
-      }
-    } finally {
-      this.archiveReading = false;
-    }
-    // Caught up with what the node keeps (or blocked: drain() comes back here through replay()).
-    if (!this.blocked && this.replaying) this.replay();
-  }
-
-  /** Too old to resume without a gap (or the feed moved past a slow replay): reload, then follow from here. */
-  private reset(): void {
-    this.replaying = false;
-    this.lastSentId = this.feed.latestId;
-    this.push(`id: ${this.lastSentId}\nevent: reset\ndata: ${JSON.stringify({ at: this.now, reason: 'Last-Event-ID is older than the events kept' })}\n\n`);
   }
 
   private send(events: readonly FeedEvent[]): void {
